@@ -1,0 +1,28 @@
+//! `ami-jepa`: joint-embedding predictive architectures for world models.
+//!
+//! A [`Jepa`] encodes observations into representations `s = Enc(o)` and predicts the next
+//! representation from the current one and an action, `ŝ' = Pred(s, a)`; its energy is the
+//! prediction error in representation space. It is trained self-supervised on reward-free
+//! trajectories with the PLDM objective ([`objective`]): multi-step prediction error plus VICReg
+//! variance/covariance regularisation ([`vicreg`]), temporal smoothness and inverse dynamics.
+
+pub mod batcher;
+pub mod checkpoint;
+pub mod diagnostics;
+pub mod error;
+pub mod mlp;
+pub mod model;
+pub mod objective;
+pub mod train;
+pub mod vicreg;
+
+pub use batcher::{Trajectories, Window};
+pub use diagnostics::{collapse, Collapse};
+pub use error::JepaError;
+pub use model::{Jepa, JepaConfig};
+pub use objective::{jepa_loss, ObjectiveConfig, TERM_NAMES};
+pub use train::{StepLog, TrainConfig, Trainer};
+pub use vicreg::{vicreg, VicregConfig};
+
+/// Re-export of the tensor backend, so that dependants use the same version.
+pub use burn;

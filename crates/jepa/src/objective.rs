@@ -1,0 +1,144 @@
+//! The PLDM training objective for an action-conditioned JEPA (Sobal et al. 2025; REFERENCE.md §1):
+//!
+//! with `s_t = Enc(o_t)`, `ŝ_0 = s_0`, `ŝ_{t+1} = Pred(ŝ_t, a_t)` rolled out for k steps,
+//!
+//! ```text
+//! L = α·prediction + β·variance + γ·covariance + δ·time_smoothness + ω·inverse_dynamics
+//! prediction       = mean_{t=1..k} mean_{b,d} (ŝ_t − s_t)²
+//! variance         = mean_{t=0..k} v(s_t)        (VICReg hinge on the batch std, γ = 1)
+//! covariance       = mean_{t=0..k} c(s_t)        (VICReg off-diagonal covariance / D)
+//! time_smoothness  = mean_{t=0..k−1} mean_{b,d} (s_{t+1} − s_t)²
+//! inverse_dynamics = mean_{t=0..k−1} mean_{b,a} (IDM(s_t, s_{t+1}) − a_t/action_scale)²
+//! ```
+//! The targets `s_t` are not stop-gradient: the variance/covariance terms prevent collapse.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::error::JepaError;
+use crate::model::Jepa;
+use crate::vicreg::{covariance, variance};
+
+/// Weights of the loss terms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    /// α, multi-step prediction error.
+    pub prediction: f32,
+    /// β, VICReg variance hinge.
+    pub variance: f32,
+    /// γ, VICReg covariance.
+    pub covariance: f32,
+    /// δ, temporal smoothness of consecutive representations.
+    pub time_smoothness: f32,
+    /// ω, inverse-dynamics head error.
+    pub inverse_dynamics: f32,
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        ObjectiveConfig {
+            prediction: 1.0,
+            variance: 1.0,
+            covariance: 0.04,
+            time_smoothness: 0.1,
+            inverse_dynamics: 1.0,
+        }
+    }
+}
+
+impl ObjectiveConfig {
+    /// Every weight must be finite and non-negative.
+    pub fn validate(&self) -> Result<(), JepaError> {
+        for (name, v) in [
+            ("objective.prediction", self.prediction),
+            ("objective.variance", self.variance),
+            ("objective.covariance", self.covariance),
+            ("objective.time_smoothness", self.time_smoothness),
+            ("objective.inverse_dynamics", self.inverse_dynamics),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(JepaError::config(name, v, "a finite value >= 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The loss and its separate (unweighted) terms, as tensors.
+pub struct LossTensors {
+    /// Weighted total.
+    pub total: Tensor<1>,
+    /// Unweighted terms in the order of [`TERM_NAMES`].
+    pub terms: [Tensor<1>; 5],
+    /// The encoder outputs `s [B, k+1, D]` (for diagnostics).
+    pub representations: Tensor<3>,
+}
+
+/// Names of the loss terms, as logged.
+pub const TERM_NAMES: [&str; 5] = [
+    "prediction",
+    "variance",
+    "covariance",
+    "time_smoothness",
+    "inverse_dynamics",
+];
+
+/// Computes the objective on one batch of windows.
+///
+/// # Shapes
+/// `obs [B, k+1, obs_dim]`, `actions [B, k, A]`
+pub fn jepa_loss(
+    model: &Jepa,
+    obs: Tensor<3>,
+    actions: Tensor<3>,
+    cfg: &ObjectiveConfig,
+) -> LossTensors {
+    let [b, k1, _] = obs.dims();
+    let k = k1 - 1;
+    let s = model.encode(obs);
+    let d = s.dims()[2];
+    let a_dim = actions.dims()[2];
+    let step = |t: usize| s.clone().narrow(1, t, 1).reshape([b, d]);
+    let act = |t: usize| actions.clone().narrow(1, t, 1).reshape([b, a_dim]);
+
+    let mut pred = step(0);
+    let mut prediction = Vec::with_capacity(k);
+    for t in 0..k {
+        pred = model.predict(pred, act(t));
+        prediction.push((pred.clone() - step(t + 1)).powi_scalar(2).mean());
+    }
+    let prediction = Tensor::cat(prediction, 0).mean();
+    let var: Vec<_> = (0..=k).map(|t| variance(step(t), 1.0)).collect();
+    let cov: Vec<_> = (0..=k).map(|t| covariance(step(t))).collect();
+    let variance_term = Tensor::cat(var, 0).mean();
+    let covariance_term = Tensor::cat(cov, 0).mean();
+
+    let now = s.clone().narrow(1, 0, k);
+    let next = s.clone().narrow(1, 1, k);
+    let smooth = (next.clone() - now.clone()).powi_scalar(2).mean();
+    let target = actions.mul_scalar(model.inv_action_scale());
+    let idm = (model.inverse_dynamics(now, next) - target)
+        .powi_scalar(2)
+        .mean();
+
+    let terms = [prediction, variance_term, covariance_term, smooth, idm];
+    let weights = [
+        cfg.prediction,
+        cfg.variance,
+        cfg.covariance,
+        cfg.time_smoothness,
+        cfg.inverse_dynamics,
+    ];
+    let total = terms
+        .iter()
+        .zip(weights)
+        .map(|(t, w)| t.clone().mul_scalar(w))
+        .reduce(|a, b| a + b)
+        .expect("five terms");
+    LossTensors {
+        total,
+        terms,
+        representations: s,
+    }
+}

@@ -1,0 +1,280 @@
+//! The training loop, readable top to bottom: sample windows → loss → backward → AdamW step.
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::batcher::{Trajectories, Window};
+use crate::diagnostics::{collapse, Collapse};
+use crate::error::JepaError;
+use crate::model::{Jepa, JepaConfig};
+use crate::objective::{jepa_loss, ObjectiveConfig, TERM_NAMES};
+
+/// Optimisation settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Number of optimiser steps.
+    pub steps: usize,
+    /// Windows per batch B.
+    pub batch_size: usize,
+    /// Predictor rollout length k during training.
+    pub rollout_steps: usize,
+    /// Peak AdamW learning rate.
+    pub lr: f64,
+    /// Final learning rate as a fraction of the peak (cosine decay after warm-up).
+    pub final_lr_fraction: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f32,
+    /// Seed of the weight initialisation and of the batch sampler.
+    pub seed: u64,
+    /// Log losses and diagnostics every this many steps.
+    pub log_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            steps: 3000,
+            batch_size: 128,
+            rollout_steps: 8,
+            lr: 1e-3,
+            final_lr_fraction: 0.05,
+            warmup_steps: 100,
+            weight_decay: 1e-5,
+            seed: 0,
+            log_every: 50,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks ranges; the error names the field.
+    pub fn validate(&self) -> Result<(), JepaError> {
+        if self.batch_size < 2 {
+            return Err(JepaError::config(
+                "train.batch_size",
+                self.batch_size,
+                ">= 2",
+            ));
+        }
+        if self.rollout_steps == 0 {
+            return Err(JepaError::config("train.rollout_steps", 0, ">= 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(JepaError::config("train.lr", self.lr, "> 0"));
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_fraction) {
+            return Err(JepaError::config(
+                "train.final_lr_fraction",
+                self.final_lr_fraction,
+                "in [0, 1]",
+            ));
+        }
+        if self.log_every == 0 {
+            return Err(JepaError::config("train.log_every", 0, ">= 1"));
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step`: linear warm-up, then cosine from `lr` to `lr·final_lr_fraction`.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
+        let p = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        let lo = self.lr * self.final_lr_fraction;
+        lo + 0.5 * (self.lr - lo) * (1.0 + (std::f64::consts::PI * p).cos())
+    }
+}
+
+/// What one optimiser step reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepLog {
+    /// Step index (0-based) of the step just taken.
+    pub step: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Weighted total loss.
+    pub loss: f32,
+    /// Unweighted terms, named as in [`TERM_NAMES`].
+    pub terms: Vec<(String, f32)>,
+    /// Collapse diagnostics of `s_0` (on logging steps only).
+    pub collapse: Option<Collapse>,
+}
+
+/// Owns the model being trained, its optimiser and the step counter.
+pub struct Trainer {
+    /// Model on the autodiff device (always `Some` between steps; taken during the update).
+    model: Option<Jepa>,
+    /// AdamW state.
+    pub optimizer: ModuleOptimizer,
+    /// Steps taken so far.
+    pub step: usize,
+    /// Architecture.
+    pub model_config: JepaConfig,
+    /// Loss weights.
+    pub objective: ObjectiveConfig,
+    /// Optimisation settings.
+    pub train_config: TrainConfig,
+    device: Device,
+}
+
+impl Trainer {
+    /// A fresh model: burn's RNG on `device` is seeded with `train.seed` before initialisation.
+    pub fn new(
+        model_config: JepaConfig,
+        objective: ObjectiveConfig,
+        train_config: TrainConfig,
+        device: &Device,
+    ) -> Result<Self, JepaError> {
+        objective.validate()?;
+        train_config.validate()?;
+        let device = device.clone().autodiff();
+        device.seed(train_config.seed);
+        let model = Some(model_config.init(&device)?);
+        let optimizer = optimizer(&train_config);
+        Ok(Trainer {
+            model,
+            optimizer,
+            step: 0,
+            model_config,
+            objective,
+            train_config,
+            device,
+        })
+    }
+
+    /// Assembles a trainer from restored parts (see [`crate::checkpoint`]).
+    pub(crate) fn from_parts(
+        model: Jepa,
+        optimizer: ModuleOptimizer,
+        step: usize,
+        configs: (JepaConfig, ObjectiveConfig, TrainConfig),
+        device: Device,
+    ) -> Self {
+        let (model_config, objective, train_config) = configs;
+        let model = Some(model);
+        Trainer {
+            model,
+            optimizer,
+            step,
+            model_config,
+            objective,
+            train_config,
+            device,
+        }
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Jepa {
+        self.model
+            .as_ref()
+            .expect("the model is only taken inside train_step")
+    }
+
+    /// The autodiff device training runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Takes one optimiser step on a batch sampled from `data`.
+    pub fn train_step(&mut self, data: &Trajectories) -> Result<StepLog, JepaError> {
+        let cfg = &self.train_config;
+        let window = data.sample(
+            cfg.batch_size,
+            cfg.rollout_steps,
+            cfg.seed,
+            self.step as u64,
+        );
+        let (obs, actions) = window_tensors(&window, data, &self.device);
+        let loss = jepa_loss(self.model(), obs, actions, &self.objective);
+        let values = loss
+            .total
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let total = values.first().copied().unwrap_or(f32::NAN);
+        if !total.is_finite() {
+            return Err(JepaError::NonFinite {
+                step: self.step,
+                what: "loss".into(),
+            });
+        }
+        let terms = TERM_NAMES
+            .iter()
+            .zip(loss.terms.iter())
+            .map(|(n, t)| (n.to_string(), scalar(t)))
+            .collect();
+        let collapse = (self.step % cfg.log_every == 0 || self.step + 1 == cfg.steps).then(|| {
+            let [b, _, d] = loss.representations.dims();
+            let s0 = loss.representations.clone().narrow(1, 0, 1).reshape([b, d]);
+            collapse(
+                &s0.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                b,
+                d,
+            )
+        });
+        let lr = cfg.lr_at(self.step);
+        let grads = GradientsParams::from_grads(loss.total.backward(), self.model());
+        if let Some(model) = self.model.take() {
+            self.model = Some(self.optimizer.step(lr, model, grads));
+        }
+        let log = StepLog {
+            step: self.step,
+            lr,
+            loss: total,
+            terms,
+            collapse,
+        };
+        self.step += 1;
+        Ok(log)
+    }
+
+    /// A copy of the model for inference (no autodiff graph).
+    pub fn inference_model(&self) -> Jepa {
+        self.model().valid()
+    }
+}
+
+fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .init()
+}
+
+/// Rebuilds a fresh optimiser for `cfg` (its state is then loaded by the checkpoint code).
+pub(crate) fn new_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    optimizer(cfg)
+}
+
+fn scalar(t: &Tensor<1>) -> f32 {
+    t.clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN)
+}
+
+fn window_tensors(w: &Window, data: &Trajectories, device: &Device) -> (Tensor<3>, Tensor<3>) {
+    let obs = Tensor::from_data(
+        TensorData::new(w.observations.clone(), [w.batch, w.steps + 1, data.obs_dim]),
+        device,
+    );
+    let act = Tensor::from_data(
+        TensorData::new(w.actions.clone(), [w.batch, w.steps, data.action_dim]),
+        device,
+    );
+    (obs, act)
+}
+
+/// Module trait re-export used by callers that only need `valid()`/`num_params()`.
+pub fn num_params(model: &Jepa) -> usize {
+    model.num_params()
+}
