@@ -1,0 +1,481 @@
+//! The cost module: a weighted sum of named cost terms (DESIGN.md §1 and §4 `CostTerm`).
+//!
+//! Total energy of an imagined trajectory `τ_i = (s_{i,1..h}, a_{i,0..h-1})`:
+//! `C(τ_i) = Σ_k w_k · C_k(τ_i)`. Intrinsic and guardrail terms are hard-wired: their weights
+//! are fixed when the [`Cost`] is built and cannot be changed (in particular not set to zero)
+//! by the configurator; task and critic terms can be re-weighted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_len, AgentError};
+
+/// One named cost term, evaluated on a batch of imagined trajectories.
+pub trait CostTerm: Send + Sync {
+    /// Stable name used in cost breakdowns and by [`Cost::set_task_weight`].
+    fn name(&self) -> &str;
+
+    /// Check that the term fits a world model with these dimensions (default: always).
+    fn check_dims(&self, _state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
+        Ok(())
+    }
+
+    /// Cost of each candidate trajectory.
+    ///
+    /// # Shapes
+    /// `states [n, h, D]`, `actions [n, h, A]` → `[n]`.
+    fn cost(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        n: usize,
+        h: usize,
+        d: usize,
+        a: usize,
+    ) -> Vec<f32>;
+}
+
+/// The role of a cost term in the architecture (DESIGN.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CostKind {
+    /// Hard-wired "discomfort" of the agent: weight fixed at construction.
+    Intrinsic,
+    /// Safety constraint expressed as a cost: weight fixed at construction.
+    Guardrail,
+    /// Goal for the current task (e.g. [`GoalDistance`]): re-weightable.
+    Task,
+    /// Trained estimate of future intrinsic cost: re-weightable.
+    Critic,
+}
+
+impl CostKind {
+    /// Whether the weight is fixed at construction (intrinsic and guardrail terms).
+    pub fn is_immutable(self) -> bool {
+        matches!(self, CostKind::Intrinsic | CostKind::Guardrail)
+    }
+}
+
+struct WeightedTerm {
+    kind: CostKind,
+    weight: f32,
+    term: Box<dyn CostTerm>,
+}
+
+/// Weighted sum of cost terms: `C(τ) = Σ_k w_k · C_k(τ)`.
+#[derive(Default)]
+pub struct Cost {
+    terms: Vec<WeightedTerm>,
+}
+
+impl std::fmt::Debug for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.terms()).finish()
+    }
+}
+
+impl Cost {
+    /// An empty cost (evaluates to zero).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a term. Names must be unique; weights finite and `≥ 0`, and `> 0` for intrinsic and
+    /// guardrail terms (which can never be re-weighted afterwards).
+    pub fn with_term(
+        mut self,
+        kind: CostKind,
+        weight: f32,
+        term: impl CostTerm + 'static,
+    ) -> Result<Self, AgentError> {
+        let name = term.name().to_string();
+        if self.terms.iter().any(|t| t.term.name() == name) {
+            return Err(AgentError::CostTerm {
+                name,
+                msg: "a term with this name already exists; names must be unique".into(),
+            });
+        }
+        check_weight(kind, weight)?;
+        self.terms.push(WeightedTerm {
+            kind,
+            weight,
+            term: Box::new(term),
+        });
+        Ok(self)
+    }
+
+    /// Change the weight of a task or critic term.
+    ///
+    /// Errors if no term has this name, if it is intrinsic or guardrail (immutable), or if the
+    /// weight is not finite and `≥ 0`.
+    pub fn set_task_weight(&mut self, name: &str, weight: f32) -> Result<(), AgentError> {
+        let entry = self
+            .terms
+            .iter_mut()
+            .find(|t| t.term.name() == name)
+            .ok_or_else(|| AgentError::CostTerm {
+                name: name.to_string(),
+                msg: "no term with this name".into(),
+            })?;
+        if entry.kind.is_immutable() {
+            return Err(AgentError::CostTerm {
+                name: name.to_string(),
+                msg: format!(
+                    "{:?} terms have a weight fixed at construction and cannot be re-weighted",
+                    entry.kind
+                ),
+            });
+        }
+        check_weight(entry.kind, weight)?;
+        entry.weight = weight;
+        Ok(())
+    }
+
+    /// `(name, kind, weight)` of every term, in insertion order.
+    pub fn terms(&self) -> impl Iterator<Item = (&str, CostKind, f32)> + '_ {
+        self.terms.iter().map(|t| (t.term.name(), t.kind, t.weight))
+    }
+
+    /// Check every term against a world model's dimensions.
+    pub fn check_dims(&self, state_dim: usize, action_dim: usize) -> Result<(), AgentError> {
+        self.terms
+            .iter()
+            .try_for_each(|t| t.term.check_dims(state_dim, action_dim))
+    }
+
+    /// Weighted sum `C_i = Σ_k w_k · C_k(τ_i)` for every candidate.
+    ///
+    /// # Shapes
+    /// `states [n, h, D]`, `actions [n, h, A]` → `[n]`.
+    ///
+    /// # Panics
+    /// If a buffer has the wrong length or a term returns a vector whose length is not `n`
+    /// (a bug in the caller or the term); [`Cost::evaluate_into`] reports these as errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        n: usize,
+        h: usize,
+        d: usize,
+        a: usize,
+    ) -> Vec<f32> {
+        let mut out = vec![0.0; n];
+        if let Err(e) = self.evaluate_into(states, actions, n, h, d, a, &mut out) {
+            panic!("Cost::evaluate: {e}");
+        }
+        out
+    }
+
+    /// Like [`Cost::evaluate`], writing into `out [n]` and reporting shape errors.
+    /// Terms with weight zero are skipped.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_into(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        n: usize,
+        h: usize,
+        d: usize,
+        a: usize,
+        out: &mut [f32],
+    ) -> Result<(), AgentError> {
+        check_len("cost states", states, n * h * d, || {
+            format!("[n={n}, h={h}, D={d}]")
+        })?;
+        check_len("cost actions", actions, n * h * a, || {
+            format!("[n={n}, h={h}, A={a}]")
+        })?;
+        check_len("cost output", out, n, || format!("[n={n}]"))?;
+        out.fill(0.0);
+        for t in self.terms.iter().filter(|t| t.weight != 0.0) {
+            let c = t.term.cost(states, actions, n, h, d, a);
+            check_len(t.term.name(), &c, n, || format!("[n={n}] costs"))?;
+            out.iter_mut().zip(&c).for_each(|(o, c)| *o += t.weight * c);
+        }
+        Ok(())
+    }
+
+    /// Weighted contribution `w_k · C_k(τ_0)` of every term for the first candidate (pass
+    /// `n = 1` for a single plan); the contributions sum to the total cost.
+    ///
+    /// # Shapes
+    /// `states [n, h, D]`, `actions [n, h, A]` → one `(name, value)` per term.
+    #[allow(clippy::too_many_arguments)]
+    pub fn breakdown(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        n: usize,
+        h: usize,
+        d: usize,
+        a: usize,
+    ) -> Vec<(String, f32)> {
+        self.terms
+            .iter()
+            .map(|t| {
+                let c = t.term.cost(states, actions, n, h, d, a);
+                let v = c.first().copied().unwrap_or(f32::NAN);
+                (t.term.name().to_string(), t.weight * v)
+            })
+            .collect()
+    }
+}
+
+fn check_weight(kind: CostKind, weight: f32) -> Result<(), AgentError> {
+    if kind.is_immutable() && !(weight.is_finite() && weight > 0.0) {
+        return Err(AgentError::config(
+            "cost.weight",
+            weight,
+            "a finite weight > 0 for intrinsic and guardrail terms",
+        ));
+    }
+    if !(weight.is_finite() && weight >= 0.0) {
+        return Err(AgentError::config(
+            "cost.weight",
+            weight,
+            "a finite weight >= 0",
+        ));
+    }
+    Ok(())
+}
+
+/// Task objective: distance of each predicted state to a goal representation
+/// (REFERENCE.md §14: PLDM uses `Σ_t ‖ẑ_t − z_goal‖²`, DINO-WM the final step only).
+///
+/// `cost_i = Σ_{t=0}^{h−1} w_t · δ(s_{i,t}, g)` with `δ = ‖s − g‖₂` (or `‖s − g‖₂²` when
+/// `squared`), `w_t = 1` for `t < h−1` (`0` when `terminal_only`) and
+/// `w_{h−1} = 1 + terminal_weight`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoalDistance {
+    goal: Vec<f32>,
+    squared: bool,
+    terminal_weight: f32,
+    terminal_only: bool,
+}
+
+impl GoalDistance {
+    /// Euclidean distance summed over all steps, no extra terminal weight.
+    pub fn new(goal: Vec<f32>) -> Result<Self, AgentError> {
+        if goal.is_empty() || goal.iter().any(|g| !g.is_finite()) {
+            return Err(AgentError::config(
+                "goal_distance.goal",
+                format!("{goal:?}"),
+                "a non-empty vector of finite values",
+            ));
+        }
+        Ok(Self {
+            goal,
+            squared: false,
+            terminal_weight: 0.0,
+            terminal_only: false,
+        })
+    }
+
+    /// Use the squared distance `‖s − g‖²` (PLDM's MPPI objective).
+    pub fn squared(mut self, squared: bool) -> Self {
+        self.squared = squared;
+        self
+    }
+
+    /// Extra weight on the last step (`w_{h−1} = 1 + terminal_weight`); finite and `≥ 0`.
+    pub fn terminal_weight(mut self, w: f32) -> Result<Self, AgentError> {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(AgentError::config(
+                "goal_distance.terminal_weight",
+                w,
+                "a finite value >= 0",
+            ));
+        }
+        self.terminal_weight = w;
+        Ok(self)
+    }
+
+    /// Count only the last step (DINO-WM's objective).
+    pub fn terminal_only(mut self, yes: bool) -> Self {
+        self.terminal_only = yes;
+        self
+    }
+
+    /// The goal `g`.
+    pub fn goal(&self) -> &[f32] {
+        &self.goal
+    }
+
+    /// Weight `w_t` of step `t` in a horizon of `h` steps.
+    pub fn step_weight(&self, t: usize, h: usize) -> f32 {
+        match (t + 1 == h, self.terminal_only) {
+            (true, _) => 1.0 + self.terminal_weight,
+            (false, true) => 0.0,
+            (false, false) => 1.0,
+        }
+    }
+}
+
+impl CostTerm for GoalDistance {
+    fn name(&self) -> &str {
+        "goal_distance"
+    }
+
+    fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
+        check_len("goal_distance goal", &self.goal, state_dim, || {
+            format!("[D={state_dim}] (the world model's state dimension)")
+        })
+    }
+
+    /// Returns NaN costs when `d` differs from the goal's dimension (see `check_dims`).
+    fn cost(&self, states: &[f32], _: &[f32], n: usize, h: usize, d: usize, _: usize) -> Vec<f32> {
+        if d != self.goal.len() || states.len() != n * h * d {
+            return vec![f32::NAN; n];
+        }
+        (0..n)
+            .map(|i| {
+                (0..h)
+                    .map(|t| {
+                        let s = &states[(i * h + t) * d..(i * h + t + 1) * d];
+                        let sq: f32 = s
+                            .iter()
+                            .zip(&self.goal)
+                            .map(|(x, g)| (x - g) * (x - g))
+                            .sum();
+                        let dist = if self.squared { sq } else { sq.sqrt() };
+                        self.step_weight(t, h) * dist
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+/// Soft action-magnitude penalty `cost_i = Σ_t ‖a_{i,t}‖²` (weight set by the caller).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ActionEnergy;
+
+impl CostTerm for ActionEnergy {
+    fn name(&self) -> &str {
+        "action_energy"
+    }
+
+    /// Returns NaN costs when `actions` is not `[n, h, A]`.
+    fn cost(&self, _: &[f32], actions: &[f32], n: usize, h: usize, _: usize, a: usize) -> Vec<f32> {
+        if actions.len() != n * h * a {
+            return vec![f32::NAN; n];
+        }
+        if h * a == 0 {
+            return vec![0.0; n];
+        }
+        actions
+            .chunks_exact(h * a)
+            .map(|row| row.iter().map(|x| x * x).sum())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two candidates, h = 2, D = 2, A = 2.
+    /// Candidate 0: states (0,0), (1,0); actions (1,2), (0,1).
+    /// Candidate 1: states (1,3), (4,4); actions (3,0), (0,0).
+    fn batch() -> (Vec<f32>, Vec<f32>) {
+        let states = vec![0.0, 0.0, 1.0, 0.0, 1.0, 3.0, 4.0, 4.0];
+        let actions = vec![1.0, 2.0, 0.0, 1.0, 3.0, 0.0, 0.0, 0.0];
+        (states, actions)
+    }
+
+    fn goal() -> GoalDistance {
+        GoalDistance::new(vec![1.0, 0.0]).unwrap()
+    }
+
+    #[test]
+    fn goal_distance_matches_hand_computation() {
+        let (s, a) = batch();
+        // Distances to g = (1, 0): cand 0: 1, 0; cand 1: 3, 5.
+        assert_eq!(goal().cost(&s, &a, 2, 2, 2, 2), vec![1.0, 8.0]);
+        assert_eq!(
+            goal().squared(true).cost(&s, &a, 2, 2, 2, 2),
+            vec![1.0, 34.0]
+        );
+        let tw = goal().terminal_weight(1.0).unwrap();
+        assert_eq!(tw.cost(&s, &a, 2, 2, 2, 2), vec![1.0, 13.0]);
+        let last = goal().terminal_only(true);
+        assert_eq!(last.cost(&s, &a, 2, 2, 2, 2), vec![0.0, 5.0]);
+    }
+
+    #[test]
+    fn goal_distance_checks_dims() {
+        assert!(goal().check_dims(2, 7).is_ok());
+        let err = goal().check_dims(3, 2).unwrap_err();
+        assert!(err.to_string().contains("goal_distance goal"), "{err}");
+        assert!(goal().cost(&[0.0; 3], &[], 1, 1, 3, 0)[0].is_nan());
+        assert!(GoalDistance::new(vec![f32::NAN]).is_err());
+        assert!(goal().terminal_weight(-1.0).is_err());
+    }
+
+    #[test]
+    fn action_energy_matches_hand_computation() {
+        let (s, a) = batch();
+        assert_eq!(ActionEnergy.cost(&s, &a, 2, 2, 2, 2), vec![6.0, 9.0]);
+    }
+
+    fn cost() -> Cost {
+        Cost::new()
+            .with_term(CostKind::Task, 2.0, goal())
+            .unwrap()
+            .with_term(CostKind::Intrinsic, 0.5, ActionEnergy)
+            .unwrap()
+    }
+
+    #[test]
+    fn weighted_sum_and_breakdown() {
+        let (s, a) = batch();
+        let c = cost();
+        // 2·1 + 0.5·6 = 5; 2·8 + 0.5·9 = 20.5.
+        assert_eq!(c.evaluate(&s, &a, 2, 2, 2, 2), vec![5.0, 20.5]);
+        let b = c.breakdown(&s[4..], &a[4..], 1, 2, 2, 2);
+        assert_eq!(
+            b,
+            vec![
+                ("goal_distance".into(), 16.0),
+                ("action_energy".into(), 4.5)
+            ]
+        );
+        let mut out = vec![0.0; 3];
+        assert!(c.evaluate_into(&s, &a, 2, 2, 2, 2, &mut out).is_err());
+    }
+
+    #[test]
+    fn task_weight_can_change() {
+        let (s, a) = batch();
+        let mut c = cost();
+        c.set_task_weight("goal_distance", 1.0).unwrap();
+        assert_eq!(c.evaluate(&s, &a, 2, 2, 2, 2), vec![4.0, 12.5]);
+        assert!(c.set_task_weight("goal_distance", f32::NAN).is_err());
+        assert!(c.set_task_weight("nope", 1.0).is_err());
+    }
+
+    #[test]
+    fn intrinsic_and_guardrail_weights_are_fixed() {
+        let mut c = cost();
+        let err = c.set_task_weight("action_energy", 0.0).unwrap_err();
+        assert!(err.to_string().contains("fixed at construction"), "{err}");
+        let mut g = Cost::new()
+            .with_term(CostKind::Guardrail, 1.0, goal())
+            .unwrap();
+        assert!(g.set_task_weight("goal_distance", 2.0).is_err());
+        assert_eq!(g.terms().next().map(|t| t.2), Some(1.0));
+        // Zero weight at construction would silently disable them.
+        assert!(Cost::new()
+            .with_term(CostKind::Intrinsic, 0.0, ActionEnergy)
+            .is_err());
+        assert!(Cost::new()
+            .with_term(CostKind::Guardrail, -1.0, ActionEnergy)
+            .is_err());
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let err = cost().with_term(CostKind::Task, 1.0, goal()).unwrap_err();
+        assert!(err.to_string().contains("unique"), "{err}");
+    }
+}

@@ -1,0 +1,114 @@
+//! A trained [`Jepa`] seen as a planner's [`WorldModel`]: encode observations, roll the
+//! predictor forward for every candidate at once (one batched predictor call per step).
+
+use ami_jepa::burn::tensor::{Device, Tensor, TensorData};
+use ami_jepa::Jepa;
+
+use crate::error::AgentError;
+use crate::world_model::{check_rollout_inputs, WorldModel};
+
+/// JEPA world model with temporal abstraction: each planned action is applied for
+/// `action_repeat` predictor steps, and the state after the last of them is reported.
+///
+/// `rollout` therefore maps `[n, h, A]` macro-actions to `[n, h, D]` states reached after
+/// `h·action_repeat` environment steps.
+pub struct JepaWorldModel {
+    model: Jepa,
+    device: Device,
+    action_repeat: usize,
+    obs_dim: usize,
+    state_dim: usize,
+    action_dim: usize,
+}
+
+impl JepaWorldModel {
+    /// Wraps an inference model (a module on a non-autodiff device).
+    pub fn new(
+        model: Jepa,
+        device: Device,
+        obs_dim: usize,
+        state_dim: usize,
+        action_dim: usize,
+        action_repeat: usize,
+    ) -> Result<Self, AgentError> {
+        if action_repeat == 0 {
+            return Err(AgentError::InvalidConfig {
+                field: "action_repeat",
+                value: "0".into(),
+                expected: ">= 1",
+            });
+        }
+        Ok(JepaWorldModel {
+            model,
+            device,
+            action_repeat,
+            obs_dim,
+            state_dim,
+            action_dim,
+        })
+    }
+
+    /// Steps of the environment covered by one planned action.
+    pub fn action_repeat(&self) -> usize {
+        self.action_repeat
+    }
+
+    /// Encodes one observation into its representation.
+    ///
+    /// # Shapes
+    /// `obs [obs_dim] -> s [D]`
+    pub fn encode(&self, obs: &[f32]) -> Result<Vec<f32>, AgentError> {
+        if obs.len() != self.obs_dim {
+            return Err(AgentError::Shape {
+                what: "observation".into(),
+                got: obs.len(),
+                expected: format!("[obs_dim={}]", self.obs_dim),
+            });
+        }
+        let x = Tensor::<2>::from_data(
+            TensorData::new(obs.to_vec(), [1, self.obs_dim]),
+            &self.device,
+        );
+        to_vec(self.model.encode(x))
+    }
+}
+
+impl WorldModel for JepaWorldModel {
+    fn state_dim(&self) -> usize {
+        self.state_dim
+    }
+
+    fn action_dim(&self) -> usize {
+        self.action_dim
+    }
+
+    fn rollout(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        n: usize,
+        h: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        check_rollout_inputs(self, s0, actions, n, h)?;
+        let (d, a) = (self.state_dim, self.action_dim);
+        let s = Tensor::<2>::from_data(TensorData::new(s0.to_vec(), [1, d]), &self.device);
+        let mut s = s.repeat_dim(0, n);
+        let acts =
+            Tensor::<3>::from_data(TensorData::new(actions.to_vec(), [n, h, a]), &self.device);
+        let mut states = Vec::with_capacity(h);
+        for t in 0..h {
+            let at = acts.clone().narrow(1, t, 1).reshape([n, a]);
+            for _ in 0..self.action_repeat {
+                s = self.model.predict(s, at.clone());
+            }
+            states.push(s.clone());
+        }
+        to_vec(Tensor::stack::<3>(states, 1))
+    }
+}
+
+fn to_vec<const N: usize>(t: Tensor<N>) -> Result<Vec<f32>, AgentError> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| AgentError::WorldModel(format!("reading tensor: {e:?}")))
+}

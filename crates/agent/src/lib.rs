@@ -1,0 +1,19 @@
+//! `ami-agent`: the objective-driven agent of DESIGN.md §1 — the world model as planners see
+//! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
+//! CEM) and short-term memory.
+//!
+//! All buffers are flat, row-major `f32` slices; every function documents its shapes.
+
+pub mod cost;
+pub mod error;
+pub mod jepa_model;
+pub mod memory;
+pub mod planner;
+pub mod world_model;
+
+pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance};
+pub use error::AgentError;
+pub use jepa_model::JepaWorldModel;
+pub use memory::{Episode, ShortTermMemory, Transition};
+pub use planner::{project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, Planner};
+pub use world_model::{LinearWorldModel, WorldModel};

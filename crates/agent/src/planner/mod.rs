@@ -1,0 +1,287 @@
+//! The actor's planners: sampling-based trajectory optimisers that minimise the total cost of
+//! imagined rollouts (DESIGN.md §1 "acting is inference by energy minimisation";
+//! REFERENCE.md §14 "Planners").
+//!
+//! A planner owns its warm-start mean plan `U [h, A]`, a seeded random stream and all sample
+//! buffers; model-predictive control is `plan` → execute the first action → [`Planner::shift`]
+//! → `plan` again.
+
+mod cem;
+mod mppi;
+
+pub use cem::{Cem, CemConfig};
+pub use mppi::{Mppi, MppiConfig};
+
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::cost::Cost;
+use crate::error::AgentError;
+use crate::world_model::WorldModel;
+
+/// The result of one planning call: the optimised mean action sequence and what the world
+/// model predicts it does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Planned actions, row-major `[h, A]`; execute the first row.
+    pub actions: Vec<f32>,
+    /// Predicted states after each action, row-major `[h, D]`.
+    pub predicted_states: Vec<f32>,
+    /// Total cost `C(τ)` of the plan.
+    pub cost: f32,
+    /// Weighted contribution of every cost term (sums to `cost`).
+    pub cost_breakdown: Vec<(String, f32)>,
+    /// Number of optimisation iterations run.
+    pub iterations: usize,
+}
+
+/// A trajectory optimiser over action sequences of a fixed horizon.
+pub trait Planner {
+    /// Minimise `cost` over action sequences from `s0` under `model`, warm-started from the
+    /// stored mean plan.
+    ///
+    /// # Shapes
+    /// `s0 [D]` → [`Plan`] with `actions [h, A]`, `predicted_states [h, D]`.
+    fn plan(&mut self, s0: &[f32], cost: &Cost, model: &dyn WorldModel)
+        -> Result<Plan, AgentError>;
+    /// Warm start: drop the first `k` actions of the stored mean plan, append zeros (MPC
+    /// receding horizon).
+    fn shift(&mut self, k: usize);
+    /// Forget the warm start (zero mean plan) and restart the random stream from the seed.
+    fn reset(&mut self);
+    /// Planning horizon `h`.
+    fn horizon(&self) -> usize;
+}
+
+/// Action constraint: each `a_t` is projected onto the ball `‖a_t‖₂ ≤ max_norm`
+/// (`a_t ← a_t · max_norm / ‖a_t‖₂` when outside; direction kept).
+///
+/// # Shapes
+/// `a [.., A]` with `A = act_dim`; a trailing partial row (if any) is left unchanged.
+pub fn project_to_ball(a: &mut [f32], act_dim: usize, max_norm: f32) {
+    if act_dim == 0 {
+        return;
+    }
+    for row in a.chunks_exact_mut(act_dim) {
+        let norm = row
+            .iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum::<f64>()
+            .sqrt();
+        if norm > f64::from(max_norm) {
+            let scale = f64::from(max_norm) / norm;
+            row.iter_mut()
+                .for_each(|x| *x = (f64::from(*x) * scale) as f32);
+        }
+    }
+}
+
+/// Fill `buf` with independent standard normal samples (Box–Muller on `rng`).
+pub(crate) fn fill_standard_normal(rng: &mut StdRng, buf: &mut [f32]) {
+    for pair in buf.chunks_mut(2) {
+        // u1 in (0, 1] so that ln(u1) is finite.
+        let u1: f64 = 1.0 - rng.gen::<f64>();
+        let u2: f64 = rng.gen::<f64>();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u2;
+        pair[0] = (r * theta.cos()) as f32;
+        if let Some(z1) = pair.get_mut(1) {
+            *z1 = (r * theta.sin()) as f32;
+        }
+    }
+}
+
+/// Receding horizon: drop the first `k` rows of `mean [h, A]`, fill the tail with zeros.
+pub(crate) fn shift_mean(mean: &mut [f32], act_dim: usize, k: usize) {
+    let drop = (k * act_dim).min(mean.len());
+    mean.copy_within(drop.., 0);
+    let keep = mean.len() - drop;
+    mean[keep..].fill(0.0);
+}
+
+/// Buffers reused across iterations and calls: `noise`, `candidates [n, h, A]`, `costs [n]`.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SampleBuffers {
+    pub noise: Vec<f32>,
+    pub candidates: Vec<f32>,
+    pub costs: Vec<f32>,
+}
+
+impl SampleBuffers {
+    /// Resize for `n` candidates of `h` steps of `A`-dimensional actions (no-op when sized).
+    pub fn ensure(&mut self, n: usize, h: usize, act_dim: usize) {
+        self.noise.resize(n * h * act_dim, 0.0);
+        self.candidates.resize(n * h * act_dim, 0.0);
+        self.costs.resize(n, 0.0);
+    }
+
+    /// Roll out `candidates` and write their total costs into `costs`; errors on wrong
+    /// shapes or non-finite costs (`what` names the planner and iteration).
+    pub fn evaluate(
+        &mut self,
+        s0: &[f32],
+        cost: &Cost,
+        model: &dyn WorldModel,
+        h: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), AgentError> {
+        let (n, d, a) = (self.costs.len(), model.state_dim(), model.action_dim());
+        let states = model.rollout(s0, &self.candidates, n, h)?;
+        check_rollout_output(&states, n, h, d)?;
+        cost.evaluate_into(&states, &self.candidates, n, h, d, a, &mut self.costs)?;
+        match self.costs.iter().position(|c| !c.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(AgentError::NonFinite {
+                what: format!("{} cost of candidate {i}", what()),
+            }),
+        }
+    }
+}
+
+fn check_rollout_output(states: &[f32], n: usize, h: usize, d: usize) -> Result<(), AgentError> {
+    if states.len() == n * h * d {
+        Ok(())
+    } else {
+        Err(AgentError::shape(
+            "world model rollout output",
+            states.len(),
+            format!("[n={n}, h={h}, D={d}]"),
+        ))
+    }
+}
+
+/// Common checks at the start of `plan`: `s0 [D]`, `A ≥ 1`, cost terms fit `(D, A)`.
+/// Returns `A`.
+pub(crate) fn check_plan_inputs(
+    s0: &[f32],
+    cost: &Cost,
+    model: &dyn WorldModel,
+) -> Result<usize, AgentError> {
+    let (d, a) = (model.state_dim(), model.action_dim());
+    if s0.len() != d {
+        return Err(AgentError::shape("plan s0", s0.len(), format!("[D={d}]")));
+    }
+    if a == 0 {
+        return Err(AgentError::WorldModel("action_dim is 0".into()));
+    }
+    cost.check_dims(d, a)?;
+    Ok(a)
+}
+
+/// Re-evaluate the final mean plan with one rollout and package it as a [`Plan`].
+pub(crate) fn final_plan(
+    s0: &[f32],
+    mean: &[f32],
+    cost: &Cost,
+    model: &dyn WorldModel,
+    h: usize,
+    iterations: usize,
+) -> Result<Plan, AgentError> {
+    let (d, a) = (model.state_dim(), model.action_dim());
+    let states = model.rollout(s0, mean, 1, h)?;
+    check_rollout_output(&states, 1, h, d)?;
+    if states.iter().any(|x| !x.is_finite()) {
+        return Err(AgentError::NonFinite {
+            what: "predicted state of the final plan".into(),
+        });
+    }
+    let mut total = [0.0f32];
+    cost.evaluate_into(&states, mean, 1, h, d, a, &mut total)?;
+    if !total[0].is_finite() {
+        return Err(AgentError::NonFinite {
+            what: "cost of the final plan".into(),
+        });
+    }
+    Ok(Plan {
+        actions: mean.to_vec(),
+        cost_breakdown: cost.breakdown(&states, mean, 1, h, d, a),
+        predicted_states: states,
+        cost: total[0],
+        iterations,
+    })
+}
+
+/// `Err(InvalidConfig)` unless `value ≥ 1`.
+pub(crate) fn require_positive(field: &'static str, value: usize) -> Result<(), AgentError> {
+    if value >= 1 {
+        Ok(())
+    } else {
+        Err(AgentError::config(field, value, "an integer >= 1"))
+    }
+}
+
+/// `Err(InvalidConfig)` unless `value` is finite and `ok(value)`.
+pub(crate) fn require_f32(
+    field: &'static str,
+    value: f32,
+    ok: impl Fn(f32) -> bool,
+    expected: &'static str,
+) -> Result<(), AgentError> {
+    if value.is_finite() && ok(value) {
+        Ok(())
+    } else {
+        Err(AgentError::config(field, value, expected))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn norm(v: &[f32]) -> f32 {
+        v.iter().map(|x| x * x).sum::<f32>().sqrt()
+    }
+
+    #[test]
+    fn project_inside_is_unchanged() {
+        let mut a = vec![0.3, -0.4, 0.0, 1.0];
+        project_to_ball(&mut a, 2, 1.0);
+        assert_eq!(a, vec![0.3, -0.4, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn project_outside_scales_to_max_norm_keeping_direction() {
+        let mut a = vec![3.0, -4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0];
+        project_to_ball(&mut a, 4, 2.0);
+        assert!((norm(&a[..4]) - 2.0).abs() < 1e-6, "{a:?}");
+        assert!(
+            (a[0] - 1.2).abs() < 1e-6 && (a[1] + 1.6).abs() < 1e-6,
+            "{a:?}"
+        );
+        assert_eq!(&a[4..], &[0.0, 0.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn project_zero_vector_is_ok() {
+        let mut a = vec![0.0; 3];
+        project_to_ball(&mut a, 3, 0.5);
+        assert_eq!(a, vec![0.0; 3]);
+    }
+
+    #[test]
+    fn shift_drops_first_rows_and_appends_zeros() {
+        let mut m = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        shift_mean(&mut m, 2, 1);
+        assert_eq!(m, vec![3.0, 4.0, 5.0, 6.0, 0.0, 0.0]);
+        shift_mean(&mut m, 2, 5);
+        assert_eq!(m, vec![0.0; 6]);
+    }
+
+    #[test]
+    fn standard_normal_has_unit_moments() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut buf = vec![0.0f32; 20_001];
+        fill_standard_normal(&mut rng, &mut buf);
+        let n = buf.len() as f64;
+        let mean = buf.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+        let var = buf
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(mean.abs() < 0.03, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.05, "var {var}");
+    }
+}
