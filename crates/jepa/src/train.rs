@@ -135,8 +135,7 @@ impl Trainer {
         objective.validate()?;
         train_config.validate()?;
         let device = device.clone().autodiff();
-        device.seed(train_config.seed);
-        let model = Some(model_config.init(&device)?);
+        let model = Some(seeded_init(&model_config, &device, train_config.seed)?);
         let optimizer = optimizer(&train_config);
         Ok(Trainer {
             model,
@@ -239,6 +238,29 @@ impl Trainer {
     /// A copy of the model for inference (no autodiff graph).
     pub fn inference_model(&self) -> Jepa {
         self.model().valid()
+    }
+}
+
+/// burn's RNG is global per backend and parameters are initialised lazily, so seeding and
+/// drawing the weights happen together under one lock: two models built with the same seed are
+/// identical even when built concurrently.
+fn seeded_init(cfg: &JepaConfig, device: &Device, seed: u64) -> Result<Jepa, JepaError> {
+    static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    let model = cfg.init(device)?;
+    model.visit(&mut ForceInit);
+    Ok(model)
+}
+
+/// Reads every float parameter once, which draws lazily initialised weights now.
+struct ForceInit;
+
+impl burn::module::ModuleVisitor for ForceInit {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }
 
