@@ -5,6 +5,7 @@
 //! All buffers are flat, row-major `f32` slices; every function documents its shapes.
 
 pub mod cost;
+pub mod episode;
 pub mod error;
 pub mod jepa_model;
 pub mod memory;

@@ -1,0 +1,126 @@
+//! `ami`: the command-line tool. Parses arguments and prints; the work is in the libraries.
+
+mod commands;
+mod config;
+mod plot;
+mod progress;
+mod run_dir;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::Preset;
+
+/// Objective-driven AI: learn a JEPA world model from reward-free data and reach goals by planning.
+#[derive(Parser)]
+#[command(name = "ami", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by the commands that build a run configuration.
+#[derive(clap::Args, Clone)]
+pub struct ConfigArgs {
+    /// Built-in starting point.
+    #[arg(long, value_enum, default_value = "default")]
+    pub preset: Preset,
+    /// TOML file overriding the preset (any subset of sections/keys).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one key, e.g. `--set mppi.samples=512` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate data, train a JEPA world model, and evaluate planning on the test episodes.
+    Demo {
+        /// Run directory (created; an existing run there is overwritten).
+        #[arg(long, default_value = "runs/demo")]
+        out: PathBuf,
+        /// Seed of data generation, weight initialisation and planning.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Generate reward-free trajectories.
+    Data {
+        #[command(subcommand)]
+        env: DataEnv,
+    },
+    /// Train a JEPA world model on a dataset.
+    Train {
+        /// Dataset written by `ami data`.
+        #[arg(long)]
+        data: PathBuf,
+        /// Run directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in `--out` from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Evaluate a trained run by planning on the test episodes.
+    Eval {
+        /// Run directory written by `ami train` or `ami demo`.
+        #[arg(long)]
+        run: PathBuf,
+        /// Override one key of the run's config, e.g. `--set agent.planner=cem` (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        sets: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataEnv {
+    /// The two-rooms navigation task (PLDM).
+    TwoRooms {
+        /// Number of transitions (rounded up to whole trajectories).
+        #[arg(long, default_value_t = 96_000)]
+        transitions: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output `.npz` (a `.json` sidecar is written beside it).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo { out, seed, cfg } => commands::demo(&out, seed, &cfg),
+        Command::Data {
+            env:
+                DataEnv::TwoRooms {
+                    transitions,
+                    seed,
+                    out,
+                    cfg,
+                },
+        } => commands::data(transitions, seed, &out, &cfg),
+        Command::Train {
+            data,
+            out,
+            resume,
+            cfg,
+        } => commands::train(&data, &out, resume, &cfg),
+        Command::Eval { run, sets } => commands::eval(&run, &sets),
+    }
+}

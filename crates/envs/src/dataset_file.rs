@@ -1,0 +1,127 @@
+//! `Dataset` on disk: `FILE.npz` with `observations`, `actions`, `positions` (float32) and a
+//! JSON sidecar `FILE.json` with the environment and generator settings.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::data::{DataConfig, Dataset};
+use crate::error::EnvError;
+use crate::npz::{read_npz, write_npz, NpyArray};
+use crate::two_rooms::TwoRoomsConfig;
+
+/// The JSON sidecar.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sidecar {
+    /// Environment name.
+    pub env: String,
+    /// Environment settings.
+    pub env_config: TwoRoomsConfig,
+    /// Generator settings.
+    pub data_config: DataConfig,
+    /// Number of trajectories.
+    pub n_traj: usize,
+    /// Actions per trajectory.
+    pub traj_len: usize,
+    /// Shape of one observation.
+    pub obs_shape: Vec<usize>,
+}
+
+/// `data.npz` → `data.json`.
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    path.with_extension("json")
+}
+
+impl Dataset {
+    /// Writes the `.npz` and its sidecar (each atomically).
+    pub fn save(&self, path: &Path) -> Result<(), EnvError> {
+        let (n, t) = (self.n_traj, self.traj_len);
+        let mut obs_shape = vec![n, t + 1];
+        obs_shape.extend(&self.obs_shape);
+        let obs = NpyArray {
+            shape: obs_shape,
+            data: self.observations.clone(),
+        };
+        let act = NpyArray {
+            shape: vec![n, t, 2],
+            data: self.actions.clone(),
+        };
+        let pos = NpyArray {
+            shape: vec![n, t + 1, 2],
+            data: self.positions.clone(),
+        };
+        write_npz(
+            path,
+            &[
+                ("observations", &obs),
+                ("actions", &act),
+                ("positions", &pos),
+            ],
+        )?;
+        let side = Sidecar {
+            env: "two-rooms".into(),
+            env_config: self.env_config.clone(),
+            data_config: self.data_config.clone(),
+            n_traj: n,
+            traj_len: t,
+            obs_shape: self.obs_shape.clone(),
+        };
+        let json =
+            serde_json::to_vec_pretty(&side).map_err(|e| EnvError::bad(path, e.to_string()))?;
+        write_atomic(&sidecar_path(path), &json)
+    }
+
+    /// Reads and validates a dataset: every array present, shapes consistent, values finite.
+    pub fn load(path: &Path) -> Result<Dataset, EnvError> {
+        let side_path = sidecar_path(path);
+        let text = std::fs::read_to_string(&side_path).map_err(|source| EnvError::Io {
+            path: side_path.clone(),
+            source,
+        })?;
+        let side: Sidecar = serde_json::from_str(&text)
+            .map_err(|e| EnvError::bad(&side_path, format!("invalid sidecar: {e}")))?;
+        let mut arrays = read_npz(path)?;
+        let mut take = |name: &str| {
+            arrays
+                .remove(name)
+                .ok_or_else(|| EnvError::bad(path, format!("missing array `{name}`")))
+        };
+        let (obs, act, pos) = (take("observations")?, take("actions")?, take("positions")?);
+        let (n, t) = (side.n_traj, side.traj_len);
+        let mut obs_expected = vec![n, t + 1];
+        obs_expected.extend(&side.obs_shape);
+        for (name, a, expected) in [
+            ("observations", &obs, obs_expected),
+            ("actions", &act, vec![n, t, 2]),
+            ("positions", &pos, vec![n, t + 1, 2]),
+        ] {
+            if a.shape != expected {
+                return Err(EnvError::bad(
+                    path,
+                    format!(
+                        "array `{name}` has shape {:?}, expected {expected:?}",
+                        a.shape
+                    ),
+                ));
+            }
+            if let Some(i) = a.data.iter().position(|v| !v.is_finite()) {
+                return Err(EnvError::bad(
+                    path,
+                    format!("array `{name}` has a non-finite value at flat index {i}"),
+                ));
+            }
+        }
+        Ok(Dataset {
+            observations: obs.data,
+            actions: act.data,
+            positions: pos.data,
+            n_traj: n,
+            traj_len: t,
+            obs_shape: side.obs_shape,
+            env_config: side.env_config,
+            data_config: side.data_config,
+        })
+    }
+}

@@ -1,0 +1,58 @@
+//! Typed errors of the environments crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in an environment, a dataset or a file.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// A configuration value is out of range.
+    #[error("invalid config: `{field}` = {value}; expected {expected}")]
+    InvalidConfig {
+        /// Dotted field name.
+        field: &'static str,
+        /// The value found.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// An action that cannot be applied.
+    #[error("invalid action: {0}")]
+    InvalidAction(String),
+    /// A position outside free space.
+    #[error("invalid position: {0}")]
+    InvalidPosition(String),
+    /// A data file that cannot be used.
+    #[error("{path}: {msg}")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the array/field.
+        msg: String,
+    },
+    /// Plain I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl EnvError {
+    /// Shorthand for [`EnvError::InvalidConfig`].
+    pub fn config(field: &'static str, value: impl ToString, expected: &'static str) -> Self {
+        EnvError::InvalidConfig {
+            field,
+            value: value.to_string(),
+            expected,
+        }
+    }
+
+    pub(crate) fn bad(path: &std::path::Path, msg: impl Into<String>) -> Self {
+        EnvError::BadFile {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! PNG pictures of test episodes: walls, start (green), goal (red, with the 4.5 px success
+//! ring), executed path (blue); a green frame for a success, red for a failure.
+
+use std::path::Path;
+
+use crate::atomic::write_atomic;
+use crate::episodes::{EpisodeTrace, SuccessRule};
+use crate::error::EnvError;
+use crate::two_rooms::TwoRoomsConfig;
+
+/// Pixels per arena px in the episode panels.
+pub const SCALE: usize = 3;
+
+struct Canvas {
+    w: usize,
+    h: usize,
+    rgb: Vec<u8>,
+}
+
+impl Canvas {
+    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
+        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
+            let i = 3 * (y as usize * self.w + x as usize);
+            self.rgb[i..i + 3].copy_from_slice(&c);
+        }
+    }
+
+    fn disc(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
+        let ri = r.ceil() as i64;
+        for dy in -ri..=ri {
+            for dx in -ri..=ri {
+                if ((dx * dx + dy * dy) as f32) <= r * r {
+                    self.put(cx as i64 + dx, cy as i64 + dy, c);
+                }
+            }
+        }
+    }
+
+    fn ring(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
+        for k in 0..720 {
+            let a = k as f32 * std::f32::consts::PI / 360.0;
+            self.put((cx + r * a.cos()) as i64, (cy + r * a.sin()) as i64, c);
+        }
+    }
+
+    fn line(&mut self, a: (f32, f32), b: (f32, f32), c: [u8; 3]) {
+        let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+        for k in 0..=n {
+            let t = k as f32 / n as f32;
+            self.put(
+                (a.0 + t * (b.0 - a.0)) as i64,
+                (a.1 + t * (b.1 - a.1)) as i64,
+                c,
+            );
+        }
+    }
+}
+
+/// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
+/// Image row 0 is the top of the arena (y = size).
+pub fn render_episodes_png(
+    cfg: &TwoRoomsConfig,
+    traces: &[EpisodeTrace],
+    cols: usize,
+    path: &Path,
+) -> Result<(), EnvError> {
+    let cols = cols.clamp(1, traces.len().max(1));
+    let rows = traces.len().div_ceil(cols).max(1);
+    let panel = (cfg.size as usize) * SCALE;
+    let (pad, frame) = (6usize, 2usize);
+    let cell = panel + 2 * pad;
+    let mut cv = Canvas {
+        w: cols * cell,
+        h: rows * cell,
+        rgb: vec![255; 3 * cols * cell * rows * cell],
+    };
+    let obstacles = cfg.obstacles();
+    for (k, tr) in traces.iter().enumerate() {
+        let (ox, oy) = ((k % cols) * cell + pad, (k / cols) * cell + pad);
+        let to_px = |p: [f32; 2]| {
+            (
+                ox as f32 + p[0] * SCALE as f32,
+                oy as f32 + (cfg.size - p[1]) * SCALE as f32,
+            )
+        };
+        for py in 0..panel {
+            for px in 0..panel {
+                let p = [
+                    (px as f32 + 0.5) / SCALE as f32,
+                    cfg.size - (py as f32 + 0.5) / SCALE as f32,
+                ];
+                if obstacles
+                    .iter()
+                    .any(|r| p[0] >= r.x0 && p[0] <= r.x1 && p[1] >= r.y0 && p[1] <= r.y1)
+                {
+                    cv.put((ox + px) as i64, (oy + py) as i64, [70, 70, 70]);
+                }
+            }
+        }
+        let ok = tr
+            .path
+            .iter()
+            .any(|p| SuccessRule::Radius(4.5).is_success(*p, tr.goal));
+        let fc = if ok { [30, 160, 60] } else { [200, 40, 40] };
+        for f in 0..frame {
+            for i in 0..cell - 2 * f {
+                let (x0, y0) = ((k % cols) * cell + f, (k / cols) * cell + f);
+                let e = cell - 1 - 2 * f;
+                cv.put((x0 + i) as i64, y0 as i64, fc);
+                cv.put((x0 + i) as i64, (y0 + e) as i64, fc);
+                cv.put(x0 as i64, (y0 + i) as i64, fc);
+                cv.put((x0 + e) as i64, (y0 + i) as i64, fc);
+            }
+        }
+        for w in tr.path.windows(2) {
+            cv.line(to_px(w[0]), to_px(w[1]), [30, 90, 220]);
+        }
+        let (gx, gy) = to_px(tr.goal);
+        cv.ring(gx, gy, 4.5 * SCALE as f32, [200, 40, 40]);
+        cv.disc(gx, gy, 4.0, [200, 40, 40]);
+        let (sx, sy) = to_px(tr.start);
+        cv.disc(sx, sy, 4.0, [30, 160, 60]);
+    }
+    write_png(path, cv.w, cv.h, &cv.rgb)
+}
+
+/// Encodes an RGB8 image as PNG and writes it atomically.
+pub fn write_png(path: &Path, w: usize, h: usize, rgb: &[u8]) -> Result<(), EnvError> {
+    let mut buf = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut buf, w as u32, h as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| EnvError::bad(path, format!("PNG: {e}")))?;
+        writer
+            .write_image_data(rgb)
+            .map_err(|e| EnvError::bad(path, format!("PNG: {e}")))?;
+    }
+    write_atomic(path, &buf)
+}
+
+/// Renders an image observation `[2, res, res]` (channel 0 red, channel 1 grey) as a PNG.
+pub fn render_observation_png(
+    cfg: &TwoRoomsConfig,
+    obs: &[f32],
+    path: &Path,
+) -> Result<(), EnvError> {
+    let r = cfg.image_res;
+    if obs.len() != 2 * r * r {
+        return Err(EnvError::bad(
+            path,
+            format!("observation has {} values, expected 2·{r}·{r}", obs.len()),
+        ));
+    }
+    let mut rgb = vec![255u8; 3 * r * r];
+    for i in 0..r {
+        for j in 0..r {
+            let (agent, wall) = (
+                obs[i * r + j].clamp(0.0, 1.0),
+                obs[r * r + i * r + j].clamp(0.0, 1.0),
+            );
+            let row = r - 1 - i; // image row 0 = top (y = size)
+            let k = 3 * (row * r + j);
+            let g = (255.0 * (1.0 - 0.7 * wall)) as u8;
+            rgb[k] = g.max((255.0 * agent) as u8);
+            rgb[k + 1] = (g as f32 * (1.0 - agent)) as u8;
+            rgb[k + 2] = (g as f32 * (1.0 - agent)) as u8;
+        }
+    }
+    write_png(path, r, r, &rgb)
+}
