@@ -188,7 +188,7 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), EnvErr
             h.extend_from_slice(&(fname.len() as u16).to_le_bytes());
             h.extend_from_slice(&0u16.to_le_bytes()); // extra
             if central {
-                h.extend_from_slice(&[0u8; 8]); // comment len, disk, internal attrs
+                h.extend_from_slice(&[0u8; 6]); // comment len, disk start, internal attrs
                 h.extend_from_slice(&0u32.to_le_bytes()); // external attrs
                 h.extend_from_slice(&offset.to_le_bytes());
             }

@@ -195,7 +195,7 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> 
     }
     header.insert("__metadata__".into(), serde_json::json!({ "format": "pt" }));
     let mut h = serde_json::Value::Object(header).to_string().into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + h.len() + offset);
@@ -209,10 +209,13 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> 
     out
 }
 
+/// Named tensors: `name -> (shape, values)`.
+pub type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// Parses a safetensors file of f32 tensors into `name -> (shape, values)`.
 pub fn read_safetensors(
     path: &Path,
-) -> Result<BTreeMap<String, (Vec<usize>, Vec<f32>)>, JepaError> {
+) -> Result<TensorMap, JepaError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
     let bad = |msg: &str| JepaError::Checkpoint {
         path: path.to_path_buf(),

@@ -210,7 +210,7 @@ impl Trainer {
             .zip(loss.terms.iter())
             .map(|(n, t)| (n.to_string(), scalar(t)))
             .collect();
-        let collapse = (self.step % cfg.log_every == 0 || self.step + 1 == cfg.steps).then(|| {
+        let collapse = (self.step.is_multiple_of(cfg.log_every) || self.step + 1 == cfg.steps).then(|| {
             let [b, _, d] = loss.representations.dims();
             let s0 = loss.representations.clone().narrow(1, 0, 1).reshape([b, d]);
             collapse(

@@ -1,0 +1,125 @@
+//! Geometry, move rule, success rules and test episodes of the two-rooms task.
+
+use ami_envs::{test_episodes, Room, SuccessRule, TwoRooms, TwoRoomsConfig, EPISODE_MARGIN};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn env_at(p: [f32; 2]) -> TwoRooms {
+    let mut e = TwoRooms::new(TwoRoomsConfig::default()).unwrap();
+    e.reset_to(p).unwrap();
+    e
+}
+
+// Default geometry: wall x ∈ [31, 33], door y ∈ [26, 38], border 2 px.
+#[test]
+fn a_move_into_the_wall_stops_just_before_its_face() {
+    let mut e = env_at([29.5, 10.0]);
+    let p = e.step([2.0, 0.0]).unwrap();
+    assert!(p[0] < 31.0 && p[0] > 30.99, "{p:?}");
+    assert_eq!(p[1], 10.0);
+}
+
+#[test]
+fn a_move_through_the_door_passes() {
+    let mut e = env_at([30.5, 32.0]);
+    let p = e.step([2.0, 0.0]).unwrap();
+    assert!((p[0] - 32.5).abs() < 1e-5 && p[1] == 32.0, "{p:?}");
+    let p = e.step([2.0, 0.0]).unwrap();
+    assert_eq!(e.config().room_of(p), Room::Right);
+}
+
+#[test]
+fn moves_cannot_leave_the_border() {
+    let mut e = env_at([3.0, 3.0]);
+    let p = e.step([-2.0, -2.0]).unwrap();
+    assert!(p[0] > 2.0 && p[1] > 2.0, "{p:?}");
+    assert!(p[0] < 3.0 && p[1] < 3.0, "moved toward the corner: {p:?}");
+}
+
+#[test]
+fn a_diagonal_move_into_a_wall_corner_stops_at_the_entry_point() {
+    // From (30, 24.5) moving (+1.5, +1.5): enters the lower wall [31,33]×[0,26] at x = 31
+    // (t = 2/3, y = 25.5) before reaching the door.
+    let mut e = env_at([30.0, 24.5]);
+    let p = e.step([1.5, 1.5]).unwrap();
+    assert!(p[0] < 31.0 && p[0] > 30.99 && (p[1] - 25.5).abs() < 1e-2, "{p:?}");
+}
+
+#[test]
+fn long_actions_are_clipped_to_max_step_and_nan_is_an_error() {
+    let mut e = env_at([10.0, 10.0]);
+    let p = e.step([30.0, 40.0]).unwrap();
+    let d = ((p[0] - 10.0).powi(2) + (p[1] - 10.0).powi(2)).sqrt();
+    assert!((d - 2.0).abs() < 1e-5, "moved {d}");
+    assert!((p[0] - 11.2).abs() < 1e-5 && (p[1] - 11.6).abs() < 1e-5, "direction kept: {p:?}");
+    let err = e.step([f32::NAN, 0.0]).unwrap_err().to_string();
+    assert!(err.contains("not finite"), "{err}");
+    assert!(env_at([10.0, 10.0]).reset_to([32.0, 10.0]).is_err(), "inside the wall");
+}
+
+#[test]
+fn random_walks_stay_free_and_change_rooms_only_through_the_door() {
+    let cfg = TwoRoomsConfig::default();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut e = env_at([16.0, 32.0]);
+    let mut crossings = 0;
+    for _ in 0..20_000 {
+        let before = e.position();
+        let a = [rng.gen_range(-3.0..3.0), rng.gen_range(-3.0..3.0)];
+        let after = e.step(a).unwrap();
+        assert!(cfg.is_free(after), "{after:?} not free");
+        if cfg.room_of(before) != cfg.room_of(after) {
+            crossings += 1;
+            let y = 0.5 * (before[1] + after[1]);
+            assert!((26.0..=38.0).contains(&y), "crossed at y = {y}");
+        }
+    }
+    assert!(crossings > 0, "the walk never used the door");
+}
+
+#[test]
+fn success_rules_on_hand_computed_points() {
+    let g = [10.0, 10.0];
+    assert!(SuccessRule::Radius(4.5).is_success([14.49, 10.0], g));
+    assert!(!SuccessRule::Radius(4.5).is_success([14.51, 10.0], g));
+    // MSE = (dx² + dy²)/2: dx = dy = 0.995 → 0.990; dx = dy = 1.005 → 1.010.
+    assert!(SuccessRule::Mse(1.0).is_success([10.995, 10.995], g));
+    assert!(!SuccessRule::Mse(1.0).is_success([11.005, 11.005], g));
+}
+
+#[test]
+fn test_episodes_are_deterministic_cross_rooms_and_respect_margins() {
+    let cfg = TwoRoomsConfig::default();
+    let a = test_episodes(&cfg, 100, 1234).unwrap();
+    assert_eq!(a, test_episodes(&cfg, 100, 1234).unwrap());
+    assert_ne!(a, test_episodes(&cfg, 100, 99).unwrap());
+    let mut left_starts = 0;
+    for ep in &a {
+        assert_ne!(cfg.room_of(ep.start), cfg.room_of(ep.goal));
+        assert!(cfg.clearance(ep.start) >= EPISODE_MARGIN && cfg.clearance(ep.goal) >= EPISODE_MARGIN);
+        left_starts += (cfg.room_of(ep.start) == Room::Left) as usize;
+    }
+    assert_eq!(left_starts, 50);
+}
+
+#[test]
+fn image_observations_show_the_agent_and_the_walls() {
+    let cfg = TwoRoomsConfig { obs: ami_envs::ObsKind::Image, image_res: 32, ..TwoRoomsConfig::default() };
+    let obs = ami_envs::observe_at(&cfg, [11.0, 21.0]);
+    assert_eq!(obs.len(), 2 * 32 * 32);
+    // 2 px per pixel: (11, 21) is the centre of pixel row 10, column 5 -> blob value 1.
+    assert!((obs[10 * 32 + 5] - 1.0).abs() < 1e-6);
+    let (argmax, _) = obs[..1024].iter().enumerate().fold((0, 0.0), |b, (i, v)| if *v > b.1 { (i, *v) } else { b });
+    assert_eq!(argmax, 10 * 32 + 5);
+    assert_eq!(obs[1024], 1.0, "corner pixel is border");
+    assert_eq!(obs[1024 + 5 * 32 + 15], 1.0, "wall below the door at column 15 (x = 31)");
+    assert_eq!(obs[1024 + 16 * 32 + 15], 0.0, "door at row 16 (y = 33)");
+}
+
+#[test]
+fn bad_configs_name_the_field() {
+    let cfg = TwoRoomsConfig { max_step: -1.0, ..TwoRoomsConfig::default() };
+    assert!(cfg.validate().unwrap_err().to_string().contains("env.max_step"));
+    let cfg = TwoRoomsConfig { door_y: 62.0, ..TwoRoomsConfig::default() };
+    assert!(cfg.validate().unwrap_err().to_string().contains("env.door_y"));
+}
