@@ -102,7 +102,11 @@ fn train_on(run: &RunDir, mut cfg: RunConfig, data: &Trajectories, resume: bool)
     data.validate()?;
     let device = Device::flex();
     let mut trainer = if resume {
-        load_trainer(&run.checkpoint(), &device)?
+        // Continue with the run's config.toml (identical to the checkpoint's unless the user
+        // edited it, e.g. to train for more steps).
+        let mut t = load_trainer(&run.checkpoint(), &device)?;
+        t.train_config = cfg.train.clone();
+        t
     } else {
         let (mean, std) = data.obs_moments();
         cfg.model.obs_dim = data.obs_dim;

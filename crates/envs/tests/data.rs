@@ -2,12 +2,20 @@
 
 use std::path::Path;
 
-use ami_envs::{generate, read_npz, von_mises, write_npz, DataConfig, Dataset, NpyArray, TwoRoomsConfig};
+use ami_envs::{
+    generate, read_npz, von_mises, write_npz, DataConfig, Dataset, NpyArray, TwoRoomsConfig,
+};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 fn small(door_fraction: f32, seed: u64) -> Dataset {
-    let cfg = DataConfig { trajectories: 200, traj_len: 32, seed, door_fraction, ..DataConfig::default() };
+    let cfg = DataConfig {
+        trajectories: 200,
+        traj_len: 32,
+        seed,
+        door_fraction,
+        ..DataConfig::default()
+    };
     generate(&TwoRoomsConfig::default(), &cfg, &mut |_| {}).unwrap()
 }
 
@@ -23,7 +31,10 @@ fn generation_is_deterministic_bounded_and_consistent_with_the_env() {
     // Re-simulating the actions from the first position reproduces the positions exactly.
     let t = a.traj_len;
     for i in 0..a.n_traj {
-        let mut p = [a.positions[i * (t + 1) * 2], a.positions[i * (t + 1) * 2 + 1]];
+        let mut p = [
+            a.positions[i * (t + 1) * 2],
+            a.positions[i * (t + 1) * 2 + 1],
+        ];
         for s in 0..t {
             let act = [a.actions[(i * t + s) * 2], a.actions[(i * t + s) * 2 + 1]];
             p = env.transition(p, act).unwrap();
@@ -58,14 +69,20 @@ fn door_steering_produces_more_room_changes() {
         let t = d.traj_len;
         (0..d.n_traj)
             .filter(|i| {
-                let first = [d.positions[i * (t + 1) * 2], d.positions[i * (t + 1) * 2 + 1]];
+                let first = [
+                    d.positions[i * (t + 1) * 2],
+                    d.positions[i * (t + 1) * 2 + 1],
+                ];
                 let k = (i * (t + 1) + t) * 2;
                 env.room_of(first) != env.room_of([d.positions[k], d.positions[k + 1]])
             })
             .count()
     };
     let (none, steered) = (crossings(&small(0.0, 1)), crossings(&small(0.5, 1)));
-    assert!(steered > 2 * none.max(5), "steered {steered} vs none {none}");
+    assert!(
+        steered > 2 * none.max(5),
+        "steered {steered} vs none {none}"
+    );
 }
 
 #[test]
@@ -89,22 +106,54 @@ fn bad_dataset_files_give_errors_that_name_the_problem() {
     let path = dir.path().join("d.npz");
     let good = small(0.0, 1);
     good.save(&path).unwrap();
-    let arr = |shape: Vec<usize>| NpyArray { data: vec![0.0; shape.iter().product()], shape };
+    let arr = |shape: Vec<usize>| NpyArray {
+        data: vec![0.0; shape.iter().product()],
+        shape,
+    };
     let (n, t) = (good.n_traj, good.traj_len);
 
-    write(&path, &[("observations", arr(vec![n, t + 1, 2])), ("positions", arr(vec![n, t + 1, 2]))]);
+    write(
+        &path,
+        &[
+            ("observations", arr(vec![n, t + 1, 2])),
+            ("positions", arr(vec![n, t + 1, 2])),
+        ],
+    );
     let e = Dataset::load(&path).unwrap_err().to_string();
-    assert!(e.contains("missing array `actions`") && e.contains("d.npz"), "{e}");
+    assert!(
+        e.contains("missing array `actions`") && e.contains("d.npz"),
+        "{e}"
+    );
 
-    write(&path, &[("observations", arr(vec![n, t + 1, 2])), ("actions", arr(vec![n, t, 3])), ("positions", arr(vec![n, t + 1, 2]))]);
+    write(
+        &path,
+        &[
+            ("observations", arr(vec![n, t + 1, 2])),
+            ("actions", arr(vec![n, t, 3])),
+            ("positions", arr(vec![n, t + 1, 2])),
+        ],
+    );
     let e = Dataset::load(&path).unwrap_err().to_string();
-    assert!(e.contains("`actions` has shape") && e.contains(&format!("[{n}, {t}, 2]")), "{e}");
+    assert!(
+        e.contains("`actions` has shape") && e.contains(&format!("[{n}, {t}, 2]")),
+        "{e}"
+    );
 
     let mut bad = arr(vec![n, t + 1, 2]);
     bad.data[7] = f32::NAN;
-    write(&path, &[("observations", bad), ("actions", arr(vec![n, t, 2])), ("positions", arr(vec![n, t + 1, 2]))]);
+    write(
+        &path,
+        &[
+            ("observations", bad),
+            ("actions", arr(vec![n, t, 2])),
+            ("positions", arr(vec![n, t + 1, 2])),
+        ],
+    );
     let e = Dataset::load(&path).unwrap_err().to_string();
-    assert!(e.contains("non-finite") && e.contains("observations"), "{e}");
+    assert!(
+        e.contains("non-finite") && e.contains("observations"),
+        "{e}"
+    );
 
     std::fs::write(&path, b"hello, not a zip").unwrap();
     let e = Dataset::load(&path).unwrap_err().to_string();
@@ -139,10 +188,16 @@ fn reads_files_written_by_numpy() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let m = read_npz(&dir.join("tiny_numpy.npz")).unwrap();
     assert_eq!(m["a"].shape, vec![3, 4]);
-    assert_eq!(m["a"].data, (0..12).map(|i| i as f32 / 4.0).collect::<Vec<_>>());
+    assert_eq!(
+        m["a"].data,
+        (0..12).map(|i| i as f32 / 4.0).collect::<Vec<_>>()
+    );
     assert_eq!(m["b"].shape, vec![3]);
     assert_eq!(m["b"].data, vec![1.5, -2.25, 3.0]);
     let m = read_npz(&dir.join("tiny_numpy_compressed.npz")).unwrap();
     assert_eq!(m["c"].shape, vec![2, 3, 4]);
-    assert_eq!(m["c"].data, (0..24).map(|i| (i as f32 - 5.0) / 8.0).collect::<Vec<_>>());
+    assert_eq!(
+        m["c"].data,
+        (0..24).map(|i| (i as f32 - 5.0) / 8.0).collect::<Vec<_>>()
+    );
 }

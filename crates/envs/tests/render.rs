@@ -5,7 +5,11 @@ use ami_envs::{render_episodes_png, EpisodeTrace, TwoRoomsConfig};
 #[test]
 fn episode_picture_is_a_valid_png_with_walls() {
     let cfg = TwoRoomsConfig::default();
-    let tr = EpisodeTrace { start: [10.0, 10.0], goal: [50.0, 50.0], path: vec![[10.0, 10.0], [12.0, 11.0]] };
+    let tr = EpisodeTrace {
+        start: [10.0, 10.0],
+        goal: [50.0, 50.0],
+        path: vec![[10.0, 10.0], [12.0, 11.0]],
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ep.png");
     render_episodes_png(&cfg, &[tr.clone(), tr.clone(), tr], 2, &path).unwrap();

@@ -42,7 +42,10 @@ fn a_diagonal_move_into_a_wall_corner_stops_at_the_entry_point() {
     // (t = 2/3, y = 25.5) before reaching the door.
     let mut e = env_at([30.0, 24.5]);
     let p = e.step([1.5, 1.5]).unwrap();
-    assert!(p[0] < 31.0 && p[0] > 30.99 && (p[1] - 25.5).abs() < 1e-2, "{p:?}");
+    assert!(
+        p[0] < 31.0 && p[0] > 30.99 && (p[1] - 25.5).abs() < 1e-2,
+        "{p:?}"
+    );
 }
 
 #[test]
@@ -51,10 +54,16 @@ fn long_actions_are_clipped_to_max_step_and_nan_is_an_error() {
     let p = e.step([30.0, 40.0]).unwrap();
     let d = ((p[0] - 10.0).powi(2) + (p[1] - 10.0).powi(2)).sqrt();
     assert!((d - 2.0).abs() < 1e-5, "moved {d}");
-    assert!((p[0] - 11.2).abs() < 1e-5 && (p[1] - 11.6).abs() < 1e-5, "direction kept: {p:?}");
+    assert!(
+        (p[0] - 11.2).abs() < 1e-5 && (p[1] - 11.6).abs() < 1e-5,
+        "direction kept: {p:?}"
+    );
     let err = e.step([f32::NAN, 0.0]).unwrap_err().to_string();
     assert!(err.contains("not finite"), "{err}");
-    assert!(env_at([10.0, 10.0]).reset_to([32.0, 10.0]).is_err(), "inside the wall");
+    assert!(
+        env_at([10.0, 10.0]).reset_to([32.0, 10.0]).is_err(),
+        "inside the wall"
+    );
 }
 
 #[test]
@@ -96,7 +105,9 @@ fn test_episodes_are_deterministic_cross_rooms_and_respect_margins() {
     let mut left_starts = 0;
     for ep in &a {
         assert_ne!(cfg.room_of(ep.start), cfg.room_of(ep.goal));
-        assert!(cfg.clearance(ep.start) >= EPISODE_MARGIN && cfg.clearance(ep.goal) >= EPISODE_MARGIN);
+        assert!(
+            cfg.clearance(ep.start) >= EPISODE_MARGIN && cfg.clearance(ep.goal) >= EPISODE_MARGIN
+        );
         left_starts += (cfg.room_of(ep.start) == Room::Left) as usize;
     }
     assert_eq!(left_starts, 50);
@@ -104,22 +115,48 @@ fn test_episodes_are_deterministic_cross_rooms_and_respect_margins() {
 
 #[test]
 fn image_observations_show_the_agent_and_the_walls() {
-    let cfg = TwoRoomsConfig { obs: ami_envs::ObsKind::Image, image_res: 32, ..TwoRoomsConfig::default() };
+    let cfg = TwoRoomsConfig {
+        obs: ami_envs::ObsKind::Image,
+        image_res: 32,
+        ..TwoRoomsConfig::default()
+    };
     let obs = ami_envs::observe_at(&cfg, [11.0, 21.0]);
     assert_eq!(obs.len(), 2 * 32 * 32);
     // 2 px per pixel: (11, 21) is the centre of pixel row 10, column 5 -> blob value 1.
     assert!((obs[10 * 32 + 5] - 1.0).abs() < 1e-6);
-    let (argmax, _) = obs[..1024].iter().enumerate().fold((0, 0.0), |b, (i, v)| if *v > b.1 { (i, *v) } else { b });
+    let (argmax, _) =
+        obs[..1024]
+            .iter()
+            .enumerate()
+            .fold((0, 0.0), |b, (i, v)| if *v > b.1 { (i, *v) } else { b });
     assert_eq!(argmax, 10 * 32 + 5);
     assert_eq!(obs[1024], 1.0, "corner pixel is border");
-    assert_eq!(obs[1024 + 5 * 32 + 15], 1.0, "wall below the door at column 15 (x = 31)");
+    assert_eq!(
+        obs[1024 + 5 * 32 + 15],
+        1.0,
+        "wall below the door at column 15 (x = 31)"
+    );
     assert_eq!(obs[1024 + 16 * 32 + 15], 0.0, "door at row 16 (y = 33)");
 }
 
 #[test]
 fn bad_configs_name_the_field() {
-    let cfg = TwoRoomsConfig { max_step: -1.0, ..TwoRoomsConfig::default() };
-    assert!(cfg.validate().unwrap_err().to_string().contains("env.max_step"));
-    let cfg = TwoRoomsConfig { door_y: 62.0, ..TwoRoomsConfig::default() };
-    assert!(cfg.validate().unwrap_err().to_string().contains("env.door_y"));
+    let cfg = TwoRoomsConfig {
+        max_step: -1.0,
+        ..TwoRoomsConfig::default()
+    };
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("env.max_step"));
+    let cfg = TwoRoomsConfig {
+        door_y: 62.0,
+        ..TwoRoomsConfig::default()
+    };
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("env.door_y"));
 }

@@ -213,9 +213,7 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> 
 pub type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// Parses a safetensors file of f32 tensors into `name -> (shape, values)`.
-pub fn read_safetensors(
-    path: &Path,
-) -> Result<TensorMap, JepaError> {
+pub fn read_safetensors(path: &Path) -> Result<TensorMap, JepaError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
     let bad = |msg: &str| JepaError::Checkpoint {
         path: path.to_path_buf(),

@@ -210,15 +210,16 @@ impl Trainer {
             .zip(loss.terms.iter())
             .map(|(n, t)| (n.to_string(), scalar(t)))
             .collect();
-        let collapse = (self.step.is_multiple_of(cfg.log_every) || self.step + 1 == cfg.steps).then(|| {
-            let [b, _, d] = loss.representations.dims();
-            let s0 = loss.representations.clone().narrow(1, 0, 1).reshape([b, d]);
-            collapse(
-                &s0.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                b,
-                d,
-            )
-        });
+        let collapse = (self.step.is_multiple_of(cfg.log_every) || self.step + 1 == cfg.steps)
+            .then(|| {
+                let [b, _, d] = loss.representations.dims();
+                let s0 = loss.representations.clone().narrow(1, 0, 1).reshape([b, d]);
+                collapse(
+                    &s0.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                    b,
+                    d,
+                )
+            });
         let lr = cfg.lr_at(self.step);
         let grads = GradientsParams::from_grads(loss.total.backward(), self.model());
         if let Some(model) = self.model.take() {

@@ -1,0 +1,174 @@
+//! The `ami` binary run as a user would, on the tiny preset.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ami(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ami"))
+        .args(args)
+        .output()
+        .expect("run ami")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = ami(args);
+    assert!(
+        out.status.success(),
+        "ami {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn demo_on_the_tiny_preset_writes_the_run_directory_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    let r = report(&out);
+    assert_eq!(r["env"], "two-rooms");
+    assert_eq!(r["episodes"], 4);
+    for key in ["success_rate", "success_rate_mse1"] {
+        let v = r[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    for key in ["plan_ms_per_step", "train_seconds", "total_seconds"] {
+        assert!(r[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "checkpoint/model.safetensors",
+        "checkpoint/checkpoint.json",
+        "plots/training.svg",
+        "plots/episodes.png",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    assert_eq!(first["terms"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn data_train_resume_and_eval_compose() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.npz");
+    let run = dir.path().join("run");
+    let (d, r) = (data.to_str().unwrap(), run.to_str().unwrap());
+    ok(&[
+        "data",
+        "two-rooms",
+        "--transitions",
+        "640",
+        "--seed",
+        "1",
+        "--out",
+        d,
+    ]);
+    assert!(dir.path().join("d.json").is_file());
+    ok(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--data",
+        d,
+        "--out",
+        r,
+        "--set",
+        "train.steps=10",
+    ]);
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("checkpoint/checkpoint.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["step"], 10);
+    // Resume to 20 steps: the config on disk is edited as a user would.
+    let cfg = std::fs::read_to_string(run.join("config.toml"))
+        .unwrap()
+        .replace("steps = 10", "steps = 20");
+    std::fs::write(run.join("config.toml"), cfg).unwrap();
+    ok(&["train", "--data", d, "--out", r, "--resume"]);
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("checkpoint/checkpoint.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["step"], 20);
+    let out = ok(&[
+        "eval",
+        "--run",
+        r,
+        "--set",
+        "agent.planner=\"cem\"",
+        "--set",
+        "eval.episodes=2",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["planner"], "cem");
+    assert_eq!(report(&run)["episodes"], 2);
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.npz");
+    let out = ami(&[
+        "train",
+        "--data",
+        missing.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope"), "{err}");
+
+    let out = ami(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+        "--set",
+        "mppi.samplez=3",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("mppi.samplez"),
+        "{err}"
+    );
+
+    let out = ami(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+        "--set",
+        "env.max_step=-2",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("env.max_step"),
+        "{err}"
+    );
+
+    let out = ami(&["eval", "--run", dir.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not a run directory"),
+        "{err}"
+    );
+}
