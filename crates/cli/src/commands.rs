@@ -20,6 +20,12 @@ use crate::progress::bar;
 use crate::run_dir::{write_atomic, RunDir};
 use crate::ConfigArgs;
 
+/// The device everything runs on: burn's default, i.e. the first backend compiled in
+/// (CUDA with `--features cuda`, wgpu with `--features wgpu`, else the `flex` CPU backend).
+fn compute_device() -> Device {
+    Device::default()
+}
+
 /// Builds the run configuration from a preset, an optional file and `--set` overrides.
 fn build_config(args: &ConfigArgs) -> Result<RunConfig> {
     let base = RunConfig::preset(args.preset);
@@ -100,7 +106,7 @@ pub fn train(data_path: &Path, out: &Path, resume: bool, args: &ConfigArgs) -> R
 /// Trains (or resumes) the world model of `run` on `data`, logging to `metrics.jsonl`.
 fn train_on(run: &RunDir, mut cfg: RunConfig, data: &Trajectories, resume: bool) -> Result<()> {
     data.validate()?;
-    let device = Device::flex();
+    let device = compute_device();
     let mut trainer = if resume {
         // Continue with the run's config.toml (identical to the checkpoint's unless the user
         // edited it, e.g. to train for more steps).
@@ -191,7 +197,7 @@ pub fn eval(run_path: &Path, sets: &[String]) -> Result<()> {
     let run = RunDir::open(run_path)?;
     let cfg = run.read_config()?.with_overrides(sets)?;
     cfg.validate()?;
-    let report = evaluate(&run, &cfg, None)?;
+    let report = evaluate(&run, &cfg)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
@@ -211,64 +217,83 @@ fn planner(cfg: &RunConfig, seed: u64) -> Result<Box<dyn Planner>> {
     })
 }
 
-/// Plans on the test episodes and writes `report.json` and `plots/episodes.png`.
-fn evaluate(
-    run: &RunDir,
-    cfg: &RunConfig,
-    timing: Option<(f64, f64)>,
-) -> Result<serde_json::Value> {
-    let device = Device::flex();
+/// Loads the run's world model for planning (one copy per evaluation worker).
+fn world_model(run: &RunDir, cfg: &RunConfig) -> Result<JepaWorldModel> {
+    let device = compute_device();
     let (model, meta) = load_model(&run.checkpoint(), &device)?;
-    let wm = JepaWorldModel::new(
+    Ok(JepaWorldModel::new(
         model,
         device,
         meta.model.obs_dim,
         meta.model.repr_dim,
         meta.model.action_dim,
         cfg.agent.action_repeat,
-    )?;
-    let mut planner = planner(cfg, cfg.train.seed)?;
+    )?)
+}
+
+/// Plans on the test episodes and writes `report.json` and `plots/episodes.png`.
+///
+/// Episodes are independent (the planner is reset to its seed at the start of each), so they
+/// are spread over one worker per core; the results do not depend on the number of workers.
+fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
     let episodes = test_episodes(&cfg.env, cfg.eval.episodes, cfg.eval.seed)?;
     let settings = ActSettings {
         replan_every: cfg.agent.replan_every,
         max_steps: cfg.eval.max_steps,
         terminal_weight: cfg.agent.terminal_weight,
     };
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(episodes.len()).max(1);
     let pb = bar("eval", episodes.len() as u64);
-    let mut outcomes: Vec<EpisodeOutcome> = Vec::with_capacity(episodes.len());
-    for ep in &episodes {
-        outcomes.push(run_episode(&cfg.env, &wm, planner.as_mut(), ep, &settings)?);
-        let ok = outcomes.iter().filter(|o| o.success).count();
-        pb.set_message(format!("success {ok}/{}", outcomes.len()));
-        pb.inc(1);
-    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; episodes.len()]);
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let wm = world_model(run, cfg)?;
+                    let mut planner = planner(cfg, cfg.train.seed)?;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(ep) = episodes.get(i) else { return Ok(()) };
+                        let outcome = run_episode(&cfg.env, &wm, planner.as_mut(), ep, &settings)?;
+                        let mut res = results.lock().map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+                        res[i] = Some(outcome);
+                        let done: Vec<_> = res.iter().flatten().collect();
+                        let ok = done.iter().filter(|o| o.success).count();
+                        pb.set_message(format!("success {ok}/{}", done.len()));
+                        pb.inc(1);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("an evaluation worker panicked"))??;
+        }
+        Ok(())
+    })?;
     pb.finish();
-    let report = report_json(cfg, &outcomes, timing);
-    write_atomic(
-        &run.file("report.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
-    let traces: Vec<_> = outcomes
-        .iter()
-        .take(cfg.eval.plot_episodes)
-        .map(|o| o.trace.clone())
-        .collect();
+    let outcomes: Vec<EpisodeOutcome> = results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker panicked"))?
+        .into_iter()
+        .collect::<Option<_>>()
+        .ok_or_else(|| anyhow::anyhow!("an episode was not evaluated"))?;
+    let mut report = report_json(cfg, &outcomes);
+    report["eval_workers"] = json!(workers);
+    write_atomic(&run.file("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    let traces: Vec<_> = outcomes.iter().take(cfg.eval.plot_episodes).map(|o| o.trace.clone()).collect();
     render_episodes_png(&cfg.env, &traces, 4, &run.plot("episodes.png"))?;
     Ok(report)
 }
 
-fn report_json(
-    cfg: &RunConfig,
-    outcomes: &[EpisodeOutcome],
-    timing: Option<(f64, f64)>,
-) -> serde_json::Value {
+fn report_json(cfg: &RunConfig, outcomes: &[EpisodeOutcome]) -> serde_json::Value {
     let n = outcomes.len().max(1) as f64;
     let rate =
         |f: &dyn Fn(&EpisodeOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as f64 / n;
     let steps: usize = outcomes.iter().map(|o| o.steps).sum();
     let calls: usize = outcomes.iter().map(|o| o.plan_calls).sum();
     let plan_s: f64 = outcomes.iter().map(|o| o.plan_seconds).sum();
-    let mut r = json!({
+    json!({
         "env": "two-rooms",
         "episodes": outcomes.len(),
         "success_rate": rate(&|o| o.success),
@@ -279,13 +304,8 @@ fn report_json(
         "mean_min_distance_px": outcomes.iter().map(|o| o.min_distance as f64).sum::<f64>() / n,
         "planner": cfg.agent.planner,
         "observation": cfg.env.obs,
-        "backend": "burn-flex (CPU)",
-    });
-    if let Some((train_s, total_s)) = timing {
-        r["train_seconds"] = json!(train_s);
-        r["total_seconds"] = json!(total_s);
-    }
-    r
+        "backend": format!("{:?}", compute_device()),
+    })
 }
 
 /// `ami demo`: data → train → eval in one run directory.
@@ -310,7 +330,7 @@ pub fn demo(out: &Path, seed: u64, args: &ConfigArgs) -> Result<()> {
     train_on(&run, cfg.clone(), &data, false)?;
     let train_s = t_train.elapsed().as_secs_f64();
     let cfg = run.read_config()?;
-    let mut report = evaluate(&run, &cfg, None)?;
+    let mut report = evaluate(&run, &cfg)?;
     let total_s = t0.elapsed().as_secs_f64();
     report["train_seconds"] = json!(train_s);
     report["total_seconds"] = json!(total_s);
