@@ -242,7 +242,11 @@ fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
         max_steps: cfg.eval.max_steps,
         terminal_weight: cfg.agent.terminal_weight,
     };
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(episodes.len()).max(1);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(episodes.len())
+        .max(1);
     let pb = bar("eval", episodes.len() as u64);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(vec![None; episodes.len()]);
@@ -254,9 +258,13 @@ fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
                     let mut planner = planner(cfg, cfg.train.seed)?;
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(ep) = episodes.get(i) else { return Ok(()) };
+                        let Some(ep) = episodes.get(i) else {
+                            return Ok(());
+                        };
                         let outcome = run_episode(&cfg.env, &wm, planner.as_mut(), ep, &settings)?;
-                        let mut res = results.lock().map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+                        let mut res = results
+                            .lock()
+                            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
                         res[i] = Some(outcome);
                         let done: Vec<_> = res.iter().flatten().collect();
                         let ok = done.iter().filter(|o| o.success).count();
@@ -267,7 +275,8 @@ fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
             })
             .collect();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("an evaluation worker panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("an evaluation worker panicked"))??;
         }
         Ok(())
     })?;
@@ -280,8 +289,15 @@ fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
         .ok_or_else(|| anyhow::anyhow!("an episode was not evaluated"))?;
     let mut report = report_json(cfg, &outcomes);
     report["eval_workers"] = json!(workers);
-    write_atomic(&run.file("report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
-    let traces: Vec<_> = outcomes.iter().take(cfg.eval.plot_episodes).map(|o| o.trace.clone()).collect();
+    write_atomic(
+        &run.file("report.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    let traces: Vec<_> = outcomes
+        .iter()
+        .take(cfg.eval.plot_episodes)
+        .map(|o| o.trace.clone())
+        .collect();
     render_episodes_png(&cfg.env, &traces, 4, &run.plot("episodes.png"))?;
     Ok(report)
 }

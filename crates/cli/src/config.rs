@@ -118,10 +118,11 @@ impl RunConfig {
         match p {
             Preset::Default => {}
             Preset::Full => {
-                c.data.trajectories = 8000;
-                c.train.steps = 12000;
+                c.data.trajectories = 6000;
+                c.train.steps = 8000;
                 c.mppi.samples = 512;
                 c.mppi.iterations = 8;
+                c.mppi.horizon = 20;
             }
             Preset::Tiny => {
                 c.data.trajectories = 64;

@@ -1,19 +1,31 @@
 //! Reward-free trajectory generation as in PLDM: a correlated random walk.
 //!
-//! Each trajectory starts uniformly in free space with a uniform direction θ₀. Each step
-//! `θ_t = θ_{t−1} + VonMises(0, κ)` and the step length is `N(step_mean, step_std²)` truncated
-//! to `[0, max_step]` (by resampling); the action is `len·(cos θ, sin θ)`. A `door_fraction`
-//! of the trajectories is steered through the door: they start within 12 px of the door on a
-//! random side and, for their first half, draw each direction around the direction to a point
-//! 6 px beyond the door on the other side (same von Mises noise).
+//! Each trajectory starts uniformly in free space with a uniform direction θ₀ ∈ [−π, π).
+//! Each step `θ_t = θ_{t−1} + VonMises(0, κ)` (wrapped to [−π, π)), the step length is
+//! `ℓ ~ N(step_mean, step_std²)` truncated to `[0, max_step]` by resampling, and the action is
+//! `ℓ·(cos θ_t, sin θ_t)`, applied with the env's move rule. A blocked move does not change
+//! the rule: the next direction is still the previous one plus von Mises noise.
+//!
+//! Each trajectory is independently steered through the door with probability
+//! `door_fraction`: it starts within [`DOOR_START_RANGE`] = 12 px of the door on a random side
+//! and, for its first `⌊T/2⌋` steps, draws each direction as `φ_t + VonMises(0, κ)`, where
+//! `φ_t` is the direction from the current position to the target [`DOOR_TARGET_DEPTH`] = 6 px
+//! beyond the wall on the other side, at the door's centre; afterwards it continues as a plain
+//! correlated walk.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use std::f32::consts::PI;
 
 use crate::error::EnvError;
-use crate::two_rooms::observe_at;
-use crate::two_rooms::TwoRoomsConfig;
+use crate::sampling::{truncated_normal, von_mises};
+use crate::two_rooms::{observe_at, TwoRoomsConfig, MAX_SAMPLE_DRAWS};
+
+/// Steered trajectories start within this distance (px) of the door.
+pub const DOOR_START_RANGE: f32 = 12.0;
+/// The steering target lies this far (px) beyond the far face of the wall, at `door_y`.
+pub const DOOR_TARGET_DEPTH: f32 = 6.0;
 
 /// Settings of the generator.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -106,48 +118,10 @@ pub struct Dataset {
     pub data_config: DataConfig,
 }
 
-/// Draws from the von Mises distribution VM(0, κ) (Best & Fisher 1979).
-pub fn von_mises(rng: &mut StdRng, kappa: f32) -> f32 {
-    use std::f64::consts::PI;
-    let k = kappa as f64;
-    if k < 1e-6 {
-        return rng.gen_range(-PI..PI) as f32;
-    }
-    let tau = 1.0 + (1.0 + 4.0 * k * k).sqrt();
-    let rho = (tau - (2.0 * tau).sqrt()) / (2.0 * k);
-    let r = (1.0 + rho * rho) / (2.0 * rho);
-    loop {
-        let u1: f64 = rng.gen();
-        let z = (PI * u1).cos();
-        let f = (1.0 + r * z) / (r + z);
-        let c = k * (r - f);
-        let u2: f64 = rng.gen();
-        if c * (2.0 - c) - u2 > 0.0 || (c / u2).ln() + 1.0 - c >= 0.0 {
-            let u3: f64 = rng.gen();
-            let sign = if u3 > 0.5 { 1.0 } else { -1.0 };
-            return (sign * f.clamp(-1.0, 1.0).acos()) as f32;
-        }
-    }
-}
-
-/// A standard normal draw (Box–Muller).
-fn normal(rng: &mut StdRng) -> f32 {
-    let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
-    let u2: f64 = rng.gen();
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-}
-
-fn step_length(rng: &mut StdRng, cfg: &DataConfig, max: f32) -> f32 {
-    for _ in 0..1000 {
-        let l = cfg.step_mean + cfg.step_std * normal(rng);
-        if (0.0..=max).contains(&l) {
-            return l;
-        }
-    }
-    cfg.step_mean.clamp(0.0, max)
-}
-
 /// Generates the dataset; `progress` is called with the number of trajectories done.
+///
+/// All draws come from one `StdRng::seed_from_u64(data.seed)`, so the dataset is a pure
+/// function of the two configs.
 pub fn generate(
     env: &TwoRoomsConfig,
     cfg: &DataConfig,
@@ -156,62 +130,80 @@ pub fn generate(
     env.validate()?;
     cfg.validate()?;
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let t_len = cfg.traj_len;
-    let obs_dim = env.obs_dim();
+    let (n, t_len) = (cfg.trajectories, cfg.traj_len);
     let mut ds = Dataset {
-        observations: Vec::with_capacity(cfg.trajectories * (t_len + 1) * obs_dim),
-        actions: Vec::with_capacity(cfg.trajectories * t_len * 2),
-        positions: Vec::with_capacity(cfg.trajectories * (t_len + 1) * 2),
-        n_traj: cfg.trajectories,
+        observations: Vec::with_capacity(n * (t_len + 1) * env.obs_dim()),
+        actions: Vec::with_capacity(n * t_len * 2),
+        positions: Vec::with_capacity(n * (t_len + 1) * 2),
+        n_traj: n,
         traj_len: t_len,
         obs_shape: env.obs_shape(),
         env_config: env.clone(),
         data_config: cfg.clone(),
     };
-    for i in 0..cfg.trajectories {
-        let steered = rng.gen::<f32>() < cfg.door_fraction;
-        let (mut p, target) = if steered {
-            door_start(env, &mut rng)
-        } else {
-            (env.sample_free(&mut rng, 0.5), None)
-        };
-        let mut theta: f32 = match target {
-            Some(t) => (t[1] - p[1]).atan2(t[0] - p[0]),
-            None => rng.gen_range(-std::f32::consts::PI..std::f32::consts::PI),
-        };
-        ds.positions.extend_from_slice(&p);
-        ds.observations.extend(observe_at(env, p));
-        for t in 0..t_len {
-            let base = match target {
-                Some(g) if t < t_len / 2 => (g[1] - p[1]).atan2(g[0] - p[0]),
-                _ => theta,
-            };
-            theta = base + von_mises(&mut rng, cfg.kappa);
-            let len = step_length(&mut rng, cfg, env.max_step);
-            let a = [len * theta.cos(), len * theta.sin()];
-            p = env.transition(p, a)?;
-            ds.actions.extend_from_slice(&a);
-            ds.positions.extend_from_slice(&p);
-            ds.observations.extend(observe_at(env, p));
-        }
+    for i in 0..n {
+        trajectory(env, cfg, &mut rng, &mut ds)?;
         progress(i + 1);
     }
     Ok(ds)
 }
 
-/// A start within 12 px of the door on a random side, and the target beyond the door.
-fn door_start(env: &TwoRoomsConfig, rng: &mut StdRng) -> ([f32; 2], Option<[f32; 2]>) {
+/// Appends one trajectory (T+1 positions and observations, T actions) to `ds`.
+fn trajectory(
+    env: &TwoRoomsConfig,
+    cfg: &DataConfig,
+    rng: &mut StdRng,
+    ds: &mut Dataset,
+) -> Result<(), EnvError> {
+    let steered = rng.gen::<f32>() < cfg.door_fraction;
+    let (mut p, target) = if steered {
+        let (p, target) = door_start(env, rng)?;
+        (p, Some(target))
+    } else {
+        (env.sample_free(rng, 0.0, None)?, None)
+    };
+    let mut theta: f32 = rng.gen_range(-PI..PI);
+    ds.positions.extend_from_slice(&p);
+    ds.observations.extend(observe_at(env, p));
+    for t in 0..cfg.traj_len {
+        let base = match target {
+            Some(g) if t < cfg.traj_len / 2 => (g[1] - p[1]).atan2(g[0] - p[0]),
+            _ => theta,
+        };
+        theta = wrap_angle(base + von_mises(rng, cfg.kappa));
+        let len = truncated_normal(rng, cfg.step_mean, cfg.step_std, 0.0, env.max_step);
+        let a = [len * theta.cos(), len * theta.sin()];
+        p = env.transition(p, a)?;
+        ds.actions.extend_from_slice(&a);
+        ds.positions.extend_from_slice(&p);
+        ds.observations.extend(observe_at(env, p));
+    }
+    Ok(())
+}
+
+/// Maps an angle to `[−π, π)`.
+fn wrap_angle(theta: f32) -> f32 {
+    (theta + PI).rem_euclid(2.0 * PI) - PI
+}
+
+/// A start within [`DOOR_START_RANGE`] px of the door on a random side (x offset from the
+/// wall face in `[1, 12)` px, y within ±12 px of the door centre), and the steering target
+/// [`DOOR_TARGET_DEPTH`] px beyond the wall face on the other side, at the door's centre.
+fn door_start(env: &TwoRoomsConfig, rng: &mut StdRng) -> Result<([f32; 2], [f32; 2]), EnvError> {
     let cx = env.size / 2.0;
     let side: f32 = if rng.gen::<bool>() { -1.0 } else { 1.0 };
     let half = env.wall_thickness / 2.0;
-    loop {
+    for _ in 0..MAX_SAMPLE_DRAWS {
         let p = [
-            cx + side * rng.gen_range(half + 1.0..half + 12.0),
-            env.door_y + rng.gen_range(-12.0..12.0),
+            cx + side * rng.gen_range(half + 1.0..half + DOOR_START_RANGE),
+            env.door_y + rng.gen_range(-DOOR_START_RANGE..DOOR_START_RANGE),
         ];
         if env.is_free(p) {
-            let target = [cx - side * (half + 6.0), env.door_y];
-            return (p, Some(target));
+            let target = [cx - side * (half + DOOR_TARGET_DEPTH), env.door_y];
+            return Ok((p, target));
         }
     }
+    Err(EnvError::InvalidPosition(format!(
+        "no free start within {DOOR_START_RANGE} px of the door found in {MAX_SAMPLE_DRAWS} draws"
+    )))
 }

@@ -1,5 +1,11 @@
-//! `Dataset` on disk: `FILE.npz` with `observations`, `actions`, `positions` (float32) and a
-//! JSON sidecar `FILE.json` with the environment and generator settings.
+//! `Dataset` on disk: `FILE.npz` with `observations [N, T+1, *obs_shape]`, `actions [N, T, 2]`,
+//! `positions [N, T+1, 2]` (float32) and a JSON sidecar `FILE.json` (same stem) with
+//! `{ "env": "two-rooms", "env_config", "data_config", "n_traj", "traj_len", "obs_shape" }`.
+//!
+//! Loading checks, in order: the archive is a readable ZIP of `.npy` arrays with supported
+//! dtypes; the sidecar exists and parses; its configs validate; each required array is present
+//! with the shape the sidecar implies; every value is finite. Each error names the file and
+//! the array or field at fault.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::write_atomic;
 use crate::data::{DataConfig, Dataset};
 use crate::error::EnvError;
-use crate::npz::{read_npz, write_npz, NpyArray};
+use crate::npy::NpyArray;
+use crate::npz::{read_npz, write_npz};
 use crate::two_rooms::TwoRoomsConfig;
 
 /// The JSON sidecar.
@@ -73,16 +80,10 @@ impl Dataset {
         write_atomic(&sidecar_path(path), &json)
     }
 
-    /// Reads and validates a dataset: every array present, shapes consistent, values finite.
+    /// Reads and validates a dataset (module docs list the checks).
     pub fn load(path: &Path) -> Result<Dataset, EnvError> {
-        let side_path = sidecar_path(path);
-        let text = std::fs::read_to_string(&side_path).map_err(|source| EnvError::Io {
-            path: side_path.clone(),
-            source,
-        })?;
-        let side: Sidecar = serde_json::from_str(&text)
-            .map_err(|e| EnvError::bad(&side_path, format!("invalid sidecar: {e}")))?;
         let mut arrays = read_npz(path)?;
+        let side = read_sidecar(path)?;
         let mut take = |name: &str| {
             arrays
                 .remove(name)
@@ -124,4 +125,40 @@ impl Dataset {
             data_config: side.data_config,
         })
     }
+}
+
+/// Reads and validates the JSON sidecar of `path`.
+fn read_sidecar(path: &Path) -> Result<Sidecar, EnvError> {
+    let side_path = sidecar_path(path);
+    let text = std::fs::read_to_string(&side_path).map_err(|e| {
+        EnvError::bad(
+            &side_path,
+            format!("cannot read the JSON sidecar of {} ({e})", path.display()),
+        )
+    })?;
+    let side: Sidecar = serde_json::from_str(&text)
+        .map_err(|e| EnvError::bad(&side_path, format!("invalid sidecar: {e}")))?;
+    if side.env != "two-rooms" {
+        return Err(EnvError::bad(
+            &side_path,
+            format!("`env` is \"{}\", expected \"two-rooms\"", side.env),
+        ));
+    }
+    if side.traj_len == usize::MAX {
+        return Err(EnvError::bad(&side_path, "`traj_len` is out of range"));
+    }
+    let invalid = |e: EnvError| EnvError::bad(&side_path, e.to_string());
+    side.env_config.validate().map_err(invalid)?;
+    side.data_config.validate().map_err(invalid)?;
+    if side.obs_shape != side.env_config.obs_shape() {
+        return Err(EnvError::bad(
+            &side_path,
+            format!(
+                "`obs_shape` is {:?}, but env_config implies {:?}",
+                side.obs_shape,
+                side.env_config.obs_shape()
+            ),
+        ));
+    }
+    Ok(side)
 }

@@ -1,7 +1,13 @@
 //! Test episodes and success rules.
 //!
-//! An episode starts in one room and has its goal in the other (left→right for even episode
-//! indices, right→left for odd ones), both at least 4 px from any obstacle.
+//! Episode `i` of `test_episodes(cfg, n, seed)` starts uniformly in one room and has its goal
+//! uniformly in the other: left→right for even `i`, right→left for odd `i` (so exactly half
+//! are swapped), both at least [`EPISODE_MARGIN`] = 4 px from every obstacle. Draws come from
+//! `StdRng::seed_from_u64(seed)` in the order start₀, goal₀, start₁, goal₁, …
+//!
+//! Success rules (checked on a position, usually at every step of an episode):
+//! * [`SuccessRule::Radius`]`(4.5)`: `‖p − g‖ ≤ 4.5` px (DINO-WM, EB-JEPA).
+//! * [`SuccessRule::Mse`]`(1.0)`: `((p_x − g_x)² + (p_y − g_y)²)/2 < 1` px² (PLDM).
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -37,14 +43,8 @@ pub fn test_episodes(
         } else {
             (Room::Right, Room::Left)
         };
-        let pick = |rng: &mut StdRng, room: Room| loop {
-            let p = cfg.sample_free(rng, EPISODE_MARGIN);
-            if cfg.room_of(p) == room {
-                return p;
-            }
-        };
-        let start = pick(&mut rng, from);
-        let goal = pick(&mut rng, to);
+        let start = cfg.sample_free(&mut rng, EPISODE_MARGIN, Some(from))?;
+        let goal = cfg.sample_free(&mut rng, EPISODE_MARGIN, Some(to))?;
         out.push(TestEpisode { start, goal });
     }
     Ok(out)
@@ -70,6 +70,11 @@ impl SuccessRule {
     }
 }
 
+/// Whether `pos` satisfies `rule` for `goal` (same as [`SuccessRule::is_success`]).
+pub fn is_success(rule: SuccessRule, pos: [f32; 2], goal: [f32; 2]) -> bool {
+    rule.is_success(pos, goal)
+}
+
 /// Start, goal and executed path of an episode.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpisodeTrace {
@@ -82,7 +87,7 @@ pub struct EpisodeTrace {
 }
 
 impl EpisodeTrace {
-    /// Closest approach to the goal along the path (px).
+    /// Closest approach to the goal along the path (px; infinity for an empty path).
     pub fn min_distance(&self) -> f32 {
         self.path
             .iter()

@@ -1,24 +1,51 @@
 //! `ami-envs`: environments, reward-free datasets and their files, and pictures.
 //!
-//! * [`two_rooms`] — the PLDM two-rooms navigation task: geometry, move rule, observations.
-//! * [`episodes`] — the 100 fixed test episodes and the two success rules of the literature
-//!   (distance ≤ 4.5 px; mean squared coordinate error < 1 px²).
-//! * [`data`] — the correlated random-walk generator of reward-free trajectories.
-//! * [`npz`], [`dataset_file`] — numpy-compatible files, written atomically, validated on load.
+//! # The two-rooms task (PLDM)
+//! A point agent moves in a 64×64 px arena with a 2 px border and a vertical central wall
+//! (`x ∈ [31, 33]`) pierced by one door (`y ∈ (26, 38)`). Observations are the position
+//! `[x, y]` or a 2-channel image (agent blob, walls). Actions are displacements `(dx, dy)`.
+//!
+//! **Move rule** ([`two_rooms`]): the action is clipped to norm ≤ `max_step` (2 px) by
+//! scaling; the agent moves along the segment `p → p + a`; if the segment enters an obstacle
+//! it stops at the earliest entry point moved back by 1e-3 px along the segment (no sliding).
+//! Non-finite actions are errors; positions are always in free space.
+//!
+//! **Success rules** ([`episodes`]): `Radius(4.5)` — Euclidean distance to the goal ≤ 4.5 px
+//! (DINO-WM, EB-JEPA); `Mse(1.0)` — mean over the two coordinates of the squared error < 1 px²
+//! (PLDM). Test episodes start in one room with the goal in the other.
+//!
+//! # Modules
+//! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
+//!   [`mod@env`] — the [`Env`] trait.
+//! * [`episodes`] — fixed test episodes, success rules, episode traces.
+//! * [`data`] — the correlated random-walk generator of reward-free trajectories
+//!   ([`sampling`] has its von Mises and truncated-normal draws).
+//! * [`npy`], [`npz`], [`dataset_file`] — numpy-compatible files, written atomically
+//!   ([`atomic`]), validated on load.
 //! * [`render`] — PNG pictures of episodes and observations.
 
 pub mod atomic;
 pub mod data;
 pub mod dataset_file;
+pub mod env;
 pub mod episodes;
 pub mod error;
+pub mod geometry;
+pub mod npy;
 pub mod npz;
+pub mod observation;
 pub mod render;
+pub mod sampling;
 pub mod two_rooms;
 
-pub use data::{generate, von_mises, DataConfig, Dataset};
-pub use episodes::{test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN};
+pub use data::{generate, DataConfig, Dataset};
+pub use env::{Env, Step};
+pub use episodes::{
+    is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
+};
 pub use error::EnvError;
-pub use npz::{read_npy, read_npz, write_npy, write_npz, NpyArray};
+pub use npy::{read_npy, write_npy, NpyArray};
+pub use npz::{read_npz, write_npz};
 pub use render::{render_episodes_png, render_observation_png, write_png};
+pub use sampling::von_mises;
 pub use two_rooms::{observe_at, ObsKind, Rect, Room, TwoRooms, TwoRoomsConfig};

@@ -1,284 +1,229 @@
-//! numpy-compatible `.npy` / `.npz` I/O, written by hand.
+//! numpy `.npz` archives, written by hand: a ZIP archive of `name.npy` entries.
 //!
-//! * `.npy` v1.0: magic `\x93NUMPY`, version, little-endian u16 header length, a Python dict
-//!   literal `{'descr': '<f4', 'fortran_order': False, 'shape': (…), }` padded with spaces to a
-//!   multiple of 64 bytes (newline last), then the raw C-order data. Reading accepts v1–v3,
-//!   dtypes `<f4` and `<f8` (converted to f32), C order only.
-//! * `.npz`: a ZIP archive of `name.npy` entries. We write stored entries (as `np.savez`); we
-//!   read stored and deflated ones (as `np.savez_compressed`). CRC-32 is checked.
+//! We write stored (uncompressed) entries, as `np.savez` does, with CRC-32, a fixed
+//! 1980-01-01 timestamp (so equal arrays give identical bytes) and no ZIP64 (arrays < 4 GiB).
+//! We read stored and deflated entries (`np.savez_compressed`), including the ZIP64 extra field
+//! numpy adds, and check each entry's CRC-32. Everything is read through the central
+//! directory; offsets and sizes are bounds-checked, so bad files give errors, never panics.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::atomic::write_atomic;
 use crate::error::EnvError;
+use crate::npy::{npy_bytes, parse_npy, NpyArray};
 
-/// A dense array of f32 values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NpyArray {
-    /// Shape (C order).
-    pub shape: Vec<usize>,
-    /// Values.
-    pub data: Vec<f32>,
-}
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const END_SIG: u32 = 0x0605_4b50;
+/// Size of the end-of-central-directory record without its comment.
+const END_LEN: usize = 22;
+/// DOS date of 1980-01-01.
+const DOS_DATE: u16 = 0x21;
+/// Marker meaning "the real value is in the ZIP64 extra field".
+const ZIP64_MARK: u32 = u32::MAX;
 
-/// Serialises one array as `.npy` bytes (`<f4`).
-pub fn npy_bytes(a: &NpyArray) -> Vec<u8> {
-    let shape = match a.shape.len() {
-        1 => format!("({},)", a.shape[0]),
-        _ => format!(
-            "({})",
-            a.shape
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + 4 * a.data.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in &a.data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
-/// Parses `.npy` bytes; `what` names the array in errors.
-pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, EnvError> {
-    let bad = |m: String| EnvError::bad(path, format!("array `{what}`: {m}"));
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("not a .npy array (bad magic)".into()));
-    }
-    let (hlen, hstart) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(bad(format!("unsupported .npy version {v}"))),
-    };
-    let header = bytes
-        .get(hstart..hstart + hlen)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| bad("truncated or non-text header".into()))?;
-    let descr = dict_value(header, "descr").ok_or_else(|| bad("header has no 'descr'".into()))?;
-    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    if dict_value(header, "fortran_order")
-        .map(|v| v.trim() == "True")
-        .unwrap_or(false)
-    {
-        return Err(bad(
-            "Fortran-ordered arrays are not supported (save with C order)".into(),
-        ));
-    }
-    let shape_txt =
-        dict_value(header, "shape").ok_or_else(|| bad("header has no 'shape'".into()))?;
-    let shape = shape_txt
-        .trim_matches(|c| c == '(' || c == ')')
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| bad(format!("bad shape {shape_txt}")))?;
-    let n: usize = shape.iter().product();
-    let body = &bytes[hstart + hlen..];
-    let data: Vec<f32> = match descr {
-        "<f4" => {
-            check_len(body, n * 4).map_err(bad)?;
-            body.chunks_exact(4)
-                .take(n)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        }
-        "<f8" => {
-            check_len(body, n * 8).map_err(bad)?;
-            body.chunks_exact(8)
-                .take(n)
-                .map(|c| {
-                    f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
-                })
-                .collect()
-        }
-        other => {
-            return Err(bad(format!(
-                "dtype '{other}' is not supported (expected '<f4' or '<f8')"
-            )))
-        }
-    };
-    Ok(NpyArray { shape, data })
-}
-
-fn check_len(body: &[u8], need: usize) -> Result<(), String> {
-    if body.len() < need {
-        Err(format!(
-            "truncated data: {} bytes, expected {need}",
-            body.len()
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// The text of `'key': value` in a Python dict literal (value up to the next top-level comma).
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let start = header.find(&format!("'{key}'"))? + key.len() + 2;
-    let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
-    let mut depth = 0;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' | '}' if depth == 0 => return Some(rest[..i].trim()),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Reads a single `.npy` file.
-pub fn read_npy(path: &Path) -> Result<NpyArray, EnvError> {
-    let bytes = std::fs::read(path).map_err(|source| EnvError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_npy(&bytes, path, "data")
-}
-
-/// Writes a single `.npy` file atomically.
-pub fn write_npy(path: &Path, a: &NpyArray) -> Result<(), EnvError> {
-    crate::atomic::write_atomic(path, &npy_bytes(a))
-}
-
-/// Writes `arrays` as an uncompressed `.npz` archive, atomically.
+/// Writes `arrays` as an uncompressed `.npz` archive (entries `name.npy`), atomically.
 pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), EnvError> {
+    let too_big = |what: &str| EnvError::bad(path, format!("{what} exceeds 4 GiB (no ZIP64)"));
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, a) in arrays {
-        let data = npy_bytes(a);
+        let data = npy_bytes(a).map_err(|m| EnvError::bad(path, format!("array `{name}`: {m}")))?;
         let fname = format!("{name}.npy");
-        if data.len() > u32::MAX as usize {
-            return Err(EnvError::bad(
-                path,
-                format!("array `{name}` exceeds 4 GiB (zip64 not supported)"),
-            ));
-        }
-        let crc = crc32fast::hash(&data);
-        let offset = out.len() as u32;
-        let fields = |sig: u32, central: bool| {
-            let mut h = Vec::new();
-            h.extend_from_slice(&sig.to_le_bytes());
-            if central {
-                h.extend_from_slice(&20u16.to_le_bytes());
-            }
-            h.extend_from_slice(&20u16.to_le_bytes()); // version needed
-            h.extend_from_slice(&0u16.to_le_bytes()); // flags
-            h.extend_from_slice(&0u16.to_le_bytes()); // method: stored
-            h.extend_from_slice(&0u16.to_le_bytes()); // time
-            h.extend_from_slice(&0x21u16.to_le_bytes()); // date 1980-01-01
-            h.extend_from_slice(&crc.to_le_bytes());
-            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            h.extend_from_slice(&(fname.len() as u16).to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes()); // extra
-            if central {
-                h.extend_from_slice(&[0u8; 6]); // comment len, disk start, internal attrs
-                h.extend_from_slice(&0u32.to_le_bytes()); // external attrs
-                h.extend_from_slice(&offset.to_le_bytes());
-            }
-            h.extend_from_slice(fname.as_bytes());
-            h
+        let size = u32::try_from(data.len()).map_err(|_| too_big(&format!("array `{name}`")))?;
+        let offset = u32::try_from(out.len()).map_err(|_| too_big("the archive"))?;
+        let entry = Entry {
+            crc: crc32fast::hash(&data),
+            size,
+            name: fname.as_bytes(),
         };
-        out.extend(fields(0x0403_4b50, false));
+        out.extend(entry.header(None));
         out.extend_from_slice(&data);
-        central.extend(fields(0x0201_4b50, true));
+        central.extend(entry.header(Some(offset)));
     }
-    let cd_offset = out.len() as u32;
+    let count =
+        u16::try_from(arrays.len()).map_err(|_| EnvError::bad(path, "more than 65535 arrays"))?;
+    let cd_offset = u32::try_from(out.len()).map_err(|_| too_big("the archive"))?;
+    let cd_len = central.len() as u32;
     out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0u8; 4]);
-    out.extend_from_slice(&(arrays.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(arrays.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&END_SIG.to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]); // disk numbers
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&cd_len.to_le_bytes());
     out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    crate::atomic::write_atomic(path, &out)
+    out.extend_from_slice(&0u16.to_le_bytes()); // comment length
+    write_atomic(path, &out)
+}
+
+/// One stored entry, for writing its local (`offset = None`) or central header.
+struct Entry<'a> {
+    crc: u32,
+    size: u32,
+    name: &'a [u8],
+}
+
+impl Entry<'_> {
+    fn header(&self, offset: Option<u32>) -> Vec<u8> {
+        let mut h = Vec::with_capacity(46 + self.name.len());
+        let sig = if offset.is_some() {
+            CENTRAL_SIG
+        } else {
+            LOCAL_SIG
+        };
+        h.extend_from_slice(&sig.to_le_bytes());
+        if offset.is_some() {
+            h.extend_from_slice(&20u16.to_le_bytes()); // version made by
+        }
+        for v in [20u16, 0, 0, 0, DOS_DATE] {
+            // version needed, flags, method (stored), time, date
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [self.crc, self.size, self.size] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        h.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes()); // extra length
+        if let Some(offset) = offset {
+            h.extend_from_slice(&[0u8; 6]); // comment length, disk start, internal attributes
+            h.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+            h.extend_from_slice(&offset.to_le_bytes());
+        }
+        h.extend_from_slice(self.name);
+        h
+    }
 }
 
 fn u16_at(b: &[u8], i: usize) -> Option<usize> {
-    b.get(i..i + 2)
+    b.get(i..i.checked_add(2)?)
         .map(|s| u16::from_le_bytes([s[0], s[1]]) as usize)
 }
 
 fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    b.get(i..i + 4)
+    b.get(i..i.checked_add(4)?)
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-/// Reads every `.npy` entry of an `.npz` archive (stored or deflated).
+fn u64_at(b: &[u8], i: usize) -> Option<u64> {
+    let s = b.get(i..i.checked_add(8)?)?;
+    Some(u64::from_le_bytes([
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+    ]))
+}
+
+/// What the central directory says about one entry.
+struct CentralEntry {
+    name: String,
+    method: usize,
+    crc: u32,
+    compressed: usize,
+    uncompressed: usize,
+    local: usize,
+}
+
+/// Parses the central-directory entry at `pos`; returns it and the position of the next one.
+fn central_entry(b: &[u8], pos: usize) -> Option<(CentralEntry, usize)> {
+    if u32_at(b, pos)? != CENTRAL_SIG {
+        return None;
+    }
+    let (nlen, elen, clen) = (
+        u16_at(b, pos + 28)?,
+        u16_at(b, pos + 30)?,
+        u16_at(b, pos + 32)?,
+    );
+    let name = String::from_utf8_lossy(b.get(pos + 46..pos + 46 + nlen)?).to_string();
+    let extra = b.get(pos + 46 + nlen..pos + 46 + nlen + elen)?;
+    let mut fields = [
+        u32_at(b, pos + 24)?,
+        u32_at(b, pos + 20)?,
+        u32_at(b, pos + 42)?,
+    ]
+    .map(|v| v as u64);
+    // ZIP64 extra (id 1): the 8-byte values of the fields marked 0xFFFFFFFF, in the order
+    // uncompressed size, compressed size, local header offset.
+    let mut i = 0;
+    while let (Some(id), Some(len)) = (u16_at(extra, i), u16_at(extra, i + 2)) {
+        if id == 1 {
+            let mut at = i + 4;
+            for f in fields.iter_mut().filter(|f| **f == ZIP64_MARK as u64) {
+                *f = u64_at(extra, at)?;
+                at += 8;
+            }
+        }
+        i += 4 + len;
+    }
+    let [uncompressed, compressed, local] = fields.map(|v| usize::try_from(v).ok());
+    let entry = CentralEntry {
+        name,
+        method: u16_at(b, pos + 10)?,
+        crc: u32_at(b, pos + 16)?,
+        compressed: compressed?,
+        uncompressed: uncompressed?,
+        local: local?,
+    };
+    Some((entry, pos + 46 + nlen + elen + clen))
+}
+
+/// Reads every `.npy` entry of an `.npz` archive (stored or deflated), keyed by array name.
 pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, EnvError> {
     let b = std::fs::read(path).map_err(|source| EnvError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let not_zip = || {
-        EnvError::bad(
-            path,
-            "not a .npz file (no ZIP end-of-central-directory record)",
-        )
-    };
-    let eocd = (0..b.len().saturating_sub(21))
+    let Some(eocd) = (0..=b.len().saturating_sub(END_LEN))
         .rev()
-        .find(|&i| u32_at(&b, i) == Some(0x0605_4b50))
-        .ok_or_else(not_zip)?;
-    let entries = u16_at(&b, eocd + 10).ok_or_else(not_zip)?;
-    let mut pos = u32_at(&b, eocd + 16).ok_or_else(not_zip)? as usize;
-    let corrupt = |m: &str| EnvError::bad(path, format!("corrupt ZIP archive: {m}"));
-    let mut out = BTreeMap::new();
-    for _ in 0..entries {
-        if u32_at(&b, pos) != Some(0x0201_4b50) {
-            return Err(corrupt("bad central directory entry"));
-        }
-        let method = u16_at(&b, pos + 10).ok_or_else(|| corrupt("truncated"))?;
-        let crc = u32_at(&b, pos + 16).ok_or_else(|| corrupt("truncated"))?;
-        let csize = u32_at(&b, pos + 20).ok_or_else(|| corrupt("truncated"))? as usize;
-        let nlen = u16_at(&b, pos + 28).ok_or_else(|| corrupt("truncated"))?;
-        let elen = u16_at(&b, pos + 30).ok_or_else(|| corrupt("truncated"))?;
-        let clen = u16_at(&b, pos + 32).ok_or_else(|| corrupt("truncated"))?;
-        let local = u32_at(&b, pos + 42).ok_or_else(|| corrupt("truncated"))? as usize;
-        let name = b
-            .get(pos + 46..pos + 46 + nlen)
-            .map(|n| String::from_utf8_lossy(n).to_string())
-            .ok_or_else(|| corrupt("truncated name"))?;
-        pos += 46 + nlen + elen + clen;
-        let lname = u16_at(&b, local + 26).ok_or_else(|| corrupt("truncated local header"))?;
-        let lextra = u16_at(&b, local + 28).ok_or_else(|| corrupt("truncated local header"))?;
-        let start = local + 30 + lname + lextra;
-        let raw = b
-            .get(start..start + csize)
-            .ok_or_else(|| corrupt(&format!("entry {name} extends past the end of the file")))?;
-        let data = match method {
-            0 => raw.to_vec(),
-            8 => miniz_oxide::inflate::decompress_to_vec(raw)
-                .map_err(|_| corrupt(&format!("entry {name}: bad deflate stream")))?,
-            m => {
-                return Err(corrupt(&format!(
-                    "entry {name}: compression method {m} not supported"
-                )))
-            }
+        .find(|&i| u32_at(&b, i) == Some(END_SIG) && i + END_LEN <= b.len())
+    else {
+        let msg = if u32_at(&b, 0) == Some(LOCAL_SIG) {
+            "truncated ZIP archive (no end-of-central-directory record)"
+        } else {
+            "not a .npz file (not a ZIP archive)"
         };
-        if crc32fast::hash(&data) != crc {
-            return Err(corrupt(&format!("entry {name}: CRC mismatch")));
-        }
-        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-        let arr = parse_npy(&data, path, &key)?;
-        out.insert(key, arr);
+        return Err(EnvError::bad(path, msg));
+    };
+    let corrupt = |m: String| EnvError::bad(path, format!("corrupt ZIP archive: {m}"));
+    let entries = u16_at(&b, eocd + 10).unwrap_or(0);
+    let mut pos = u32_at(&b, eocd + 16).unwrap_or(u32::MAX) as usize;
+    let mut out = BTreeMap::new();
+    for k in 0..entries {
+        let (e, next) = central_entry(&b, pos)
+            .ok_or_else(|| corrupt(format!("central directory entry {k} is damaged")))?;
+        pos = next;
+        let data = entry_data(&b, &e).map_err(|m| corrupt(format!("entry {}: {m}", e.name)))?;
+        let key = e.name.strip_suffix(".npy").unwrap_or(&e.name).to_string();
+        out.insert(key.clone(), parse_npy(&data, path, &key)?);
     }
     Ok(out)
+}
+
+/// The uncompressed, CRC-checked bytes of one entry.
+fn entry_data(b: &[u8], e: &CentralEntry) -> Result<Vec<u8>, String> {
+    if u32_at(b, e.local) != Some(LOCAL_SIG) {
+        return Err("bad local header".into());
+    }
+    let (lname, lextra) = u16_at(b, e.local + 26)
+        .zip(u16_at(b, e.local + 28))
+        .ok_or("truncated local header")?;
+    let start = e.local + 30 + lname + lextra;
+    let raw = b
+        .get(start..start.saturating_add(e.compressed))
+        .ok_or("data extends past the end of the file (truncated?)")?;
+    let data = match e.method {
+        0 => raw.to_vec(),
+        8 => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, e.uncompressed)
+            .map_err(|_| "bad deflate stream")?,
+        m => return Err(format!("compression method {m} not supported")),
+    };
+    if data.len() != e.uncompressed {
+        return Err(format!(
+            "{} bytes, the directory says {}",
+            data.len(),
+            e.uncompressed
+        ));
+    }
+    if crc32fast::hash(&data) != e.crc {
+        return Err("CRC mismatch".into());
+    }
+    Ok(data)
 }

@@ -1,5 +1,11 @@
 //! PNG pictures of test episodes: walls, start (green), goal (red, with the 4.5 px success
 //! ring), executed path (blue); a green frame for a success, red for a failure.
+//!
+//! Panels are `size·SCALE` px square (192 for the default arena) plus [`PAD`] px of margin on
+//! each side; panel `k` is at column `k % cols`, row `k / cols`. Image row 0 is the top of the
+//! arena (`y = size`); arena point `(x, y)` maps to panel pixel `(x·SCALE, (size − y)·SCALE)`.
+//! An episode counts as a success when any point of its path satisfies `Radius(4.5)` (the
+//! scoring used by the agent's episode loop).
 
 use std::path::Path;
 
@@ -10,6 +16,12 @@ use crate::two_rooms::TwoRoomsConfig;
 
 /// Pixels per arena px in the episode panels.
 pub const SCALE: usize = 3;
+/// Colour of obstacles (dark grey).
+pub const OBSTACLE: [u8; 3] = [70, 70, 70];
+/// Colour of free space.
+pub const FREE: [u8; 3] = [255, 255, 255];
+/// White margin around each panel, inside its frame (px).
+pub const PAD: usize = 6;
 
 struct Canvas {
     w: usize,
@@ -64,15 +76,16 @@ pub fn render_episodes_png(
     cols: usize,
     path: &Path,
 ) -> Result<(), EnvError> {
+    cfg.validate()?;
     let cols = cols.clamp(1, traces.len().max(1));
     let rows = traces.len().div_ceil(cols).max(1);
     let panel = (cfg.size as usize) * SCALE;
-    let (pad, frame) = (6usize, 2usize);
+    let (pad, frame) = (PAD, 2usize);
     let cell = panel + 2 * pad;
     let mut cv = Canvas {
         w: cols * cell,
         h: rows * cell,
-        rgb: vec![255; 3 * cols * cell * rows * cell],
+        rgb: FREE.repeat(cols * cell * rows * cell),
     };
     let obstacles = cfg.obstacles();
     for (k, tr) in traces.iter().enumerate() {
@@ -89,11 +102,8 @@ pub fn render_episodes_png(
                     (px as f32 + 0.5) / SCALE as f32,
                     cfg.size - (py as f32 + 0.5) / SCALE as f32,
                 ];
-                if obstacles
-                    .iter()
-                    .any(|r| p[0] >= r.x0 && p[0] <= r.x1 && p[1] >= r.y0 && p[1] <= r.y1)
-                {
-                    cv.put((ox + px) as i64, (oy + py) as i64, [70, 70, 70]);
+                if obstacles.iter().any(|r| r.contains(p)) {
+                    cv.put((ox + px) as i64, (oy + py) as i64, OBSTACLE);
                 }
             }
         }
@@ -141,7 +151,8 @@ pub fn write_png(path: &Path, w: usize, h: usize, rgb: &[u8]) -> Result<(), EnvE
     write_atomic(path, &buf)
 }
 
-/// Renders an image observation `[2, res, res]` (channel 0 red, channel 1 grey) as a PNG.
+/// Renders an image observation `[2, res, res]` as a `res × res` PNG: white background, channel
+/// 1 (obstacles) darkens to grey, channel 0 (agent) blends to red; image row 0 is `y = size`.
 pub fn render_observation_png(
     cfg: &TwoRoomsConfig,
     obs: &[f32],

@@ -1,23 +1,37 @@
 //! The two-rooms navigation task (PLDM): a point agent in a square arena with a border and a
 //! vertical central wall with one door.
 //!
-//! # Geometry (defaults)
-//! The arena is `[0, size]²` (size 64 px). Obstacles are axis-aligned rectangles: the border
-//! (`border` = 2 px on every side) and the central wall `x ∈ [size/2 − t/2, size/2 + t/2]`
-//! (t = `wall_thickness` = 2 px) except the door `y ∈ [door_y − door_height/2,
-//! door_y + door_height/2]` (door_y = 32, door_height = 12).
+//! # Geometry
+//! Coordinates are continuous, in px, `x` to the right and `y` upward; the arena is
+//! `[0, size]²`. Obstacles are six closed axis-aligned rectangles: four border strips of
+//! thickness `border`, and the central wall `x ∈ [size/2 − t/2, size/2 + t/2]`
+//! (`t = wall_thickness`) split into two segments by the door
+//! `y ∈ (door_y − h/2, door_y + h/2)` (`h = door_height`). A point is free when it lies in the
+//! open arena and in no obstacle. The left room is `x < size/2`, the right room `x ≥ size/2`.
+//!
+//! With the defaults (size 64, border 2, wall_thickness 2, door_y 32, door_height 12,
+//! max_step 2): free space is inside the open square `(2, 62)²`, the wall is `x ∈ [31, 33]`,
+//! the door is `y ∈ (26, 38)`.
 //!
 //! # Move rule
-//! The action `a ∈ R²` is clipped to `‖a‖ ≤ max_step` (scaled, direction kept; non-finite
-//! actions are an error). The agent moves along the segment `p → p + a`; if the segment enters
-//! an obstacle, the agent stops at the earliest entry point, moved back by 1e-3 px along the
-//! segment (no sliding along walls). Positions therefore always stay in free space.
+//! 1. A non-finite action is an error. The action `a ∈ R²` is clipped to `‖a‖ ≤ max_step` by
+//!    scaling (`a ← a·max_step/‖a‖`, direction kept).
+//! 2. The agent moves along the segment `p → p + t·a`, `t ∈ [0, 1]`. Let `t*` be the earliest
+//!    time at which the segment enters any obstacle (slab method, minimum over all
+//!    rectangles). Without an entry (and with `p + a` free) the agent lands on `p + a`.
+//! 3. Otherwise it stops at the entry point moved back by [`STOP_BACKOFF`] = 1e-3 px along the
+//!    segment: `p + max(t* − 1e-3/‖a‖, 0)·a`. There is no sliding along walls. Should
+//!    rounding ever leave that point in an obstacle, the agent stays at `p`. Positions are
+//!    therefore always free.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::env::{Env, Step};
 use crate::error::EnvError;
+pub use crate::geometry::Rect;
+pub use crate::observation::observe_at;
 
 /// What the agent observes.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -69,48 +83,11 @@ impl Default for TwoRoomsConfig {
     }
 }
 
-/// An axis-aligned rectangle `[x0, x1] × [y0, y1]`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rect {
-    /// Left.
-    pub x0: f32,
-    /// Bottom.
-    pub y0: f32,
-    /// Right.
-    pub x1: f32,
-    /// Top.
-    pub y1: f32,
-}
+/// Distance (px) by which a blocked move stops short of the obstacle it would enter.
+pub const STOP_BACKOFF: f32 = 1e-3;
 
-impl Rect {
-    fn contains(&self, p: [f32; 2]) -> bool {
-        p[0] >= self.x0 && p[0] <= self.x1 && p[1] >= self.y0 && p[1] <= self.y1
-    }
-
-    /// Earliest `t ∈ [0, 1]` at which `p + t·d` is inside the rectangle (slab method).
-    fn entry(&self, p: [f32; 2], d: [f32; 2]) -> Option<f32> {
-        let (mut t0, mut t1) = (0f32, 1f32);
-        for (pi, di, lo, hi) in [
-            (p[0], d[0], self.x0, self.x1),
-            (p[1], d[1], self.y0, self.y1),
-        ] {
-            if di.abs() < 1e-12 {
-                if pi < lo || pi > hi {
-                    return None;
-                }
-            } else {
-                let (a, b) = ((lo - pi) / di, (hi - pi) / di);
-                let (a, b) = if a < b { (a, b) } else { (b, a) };
-                t0 = t0.max(a);
-                t1 = t1.min(b);
-                if t0 > t1 {
-                    return None;
-                }
-            }
-        }
-        Some(t0)
-    }
-}
+/// Rejection-sampling budget of [`TwoRoomsConfig::sample_free`].
+pub const MAX_SAMPLE_DRAWS: usize = 100_000;
 
 /// Which room a position is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +143,7 @@ impl TwoRoomsConfig {
     }
 
     /// The obstacle rectangles: four border strips and the wall above and below the door.
-    pub fn obstacles(&self) -> Vec<Rect> {
+    pub fn obstacles(&self) -> [Rect; 6] {
         let (s, b) = (self.size, self.border);
         let (wx0, wx1) = (
             s / 2.0 - self.wall_thickness / 2.0,
@@ -176,7 +153,7 @@ impl TwoRoomsConfig {
             self.door_y - self.door_height / 2.0,
             self.door_y + self.door_height / 2.0,
         );
-        vec![
+        [
             Rect {
                 x0: 0.0,
                 y0: 0.0,
@@ -227,11 +204,7 @@ impl TwoRoomsConfig {
     pub fn clearance(&self, p: [f32; 2]) -> f32 {
         self.obstacles()
             .iter()
-            .map(|r| {
-                let dx = (r.x0 - p[0]).max(0.0).max(p[0] - r.x1);
-                let dy = (r.y0 - p[1]).max(0.0).max(p[1] - r.y1);
-                (dx * dx + dy * dy).sqrt()
-            })
+            .map(|r| r.distance(p))
             .fold(f32::INFINITY, f32::min)
     }
 
@@ -244,14 +217,21 @@ impl TwoRoomsConfig {
         }
     }
 
-    /// Applies the move rule (module docs) from `p` with action `a`.
+    /// Applies the move rule (module docs) from the free position `p` with action `a`.
     pub fn transition(&self, p: [f32; 2], a: [f32; 2]) -> Result<[f32; 2], EnvError> {
         if !a.iter().all(|v| v.is_finite()) {
             return Err(EnvError::InvalidAction(format!("{a:?} is not finite")));
         }
-        let norm = (a[0] * a[0] + a[1] * a[1]).sqrt();
-        let a = if norm > self.max_step {
-            [a[0] * self.max_step / norm, a[1] * self.max_step / norm]
+        if !self.is_free(p) {
+            return Err(EnvError::InvalidPosition(format!(
+                "{p:?} is not in free space"
+            )));
+        }
+        // The norm in f64 cannot overflow for finite f32 components.
+        let norm = (a[0] as f64).hypot(a[1] as f64);
+        let a = if norm > self.max_step as f64 {
+            let s = self.max_step as f64 / norm;
+            [(a[0] as f64 * s) as f32, (a[1] as f64 * s) as f32]
         } else {
             a
         };
@@ -260,23 +240,45 @@ impl TwoRoomsConfig {
             .iter()
             .filter_map(|r| r.entry(p, a))
             .fold(1.0f32, f32::min);
-        if t >= 1.0 && self.is_free([p[0] + a[0], p[1] + a[1]]) {
-            return Ok([p[0] + a[0], p[1] + a[1]]);
+        let end = [p[0] + a[0], p[1] + a[1]];
+        if t >= 1.0 && self.is_free(end) {
+            return Ok(end);
         }
-        let len = (a[0] * a[0] + a[1] * a[1]).sqrt().max(1e-12);
-        let back = (t - 1e-3 / len).max(0.0);
+        let len = a[0].hypot(a[1]).max(f32::MIN_POSITIVE);
+        let back = (t - STOP_BACKOFF / len).max(0.0);
         let q = [p[0] + back * a[0], p[1] + back * a[1]];
         Ok(if self.is_free(q) { q } else { p })
     }
 
-    /// A uniformly random free position at least `margin` px from every obstacle.
-    pub fn sample_free(&self, rng: &mut StdRng, margin: f32) -> [f32; 2] {
-        loop {
-            let p = [rng.gen_range(0.0..self.size), rng.gen_range(0.0..self.size)];
-            if self.is_free(p) && self.clearance(p) >= margin {
-                return p;
+    /// A uniformly random free position at least `margin` px from every obstacle, in `room`
+    /// if given (rejection sampling over the room's x-range × `[0, size]`).
+    ///
+    /// Fails after [`MAX_SAMPLE_DRAWS`] rejected draws (no such position exists in practice
+    /// only when the margin is too large for the rooms).
+    pub fn sample_free(
+        &self,
+        rng: &mut StdRng,
+        margin: f32,
+        room: Option<Room>,
+    ) -> Result<[f32; 2], EnvError> {
+        let (x0, x1) = match room {
+            None => (0.0, self.size),
+            Some(Room::Left) => (0.0, self.size / 2.0),
+            Some(Room::Right) => (self.size / 2.0, self.size),
+        };
+        for _ in 0..MAX_SAMPLE_DRAWS {
+            let p = [rng.gen_range(x0..x1), rng.gen_range(0.0..self.size)];
+            if self.is_free(p)
+                && self.clearance(p) >= margin
+                && room.is_none_or(|r| self.room_of(p) == r)
+            {
+                return Ok(p);
             }
         }
+        Err(EnvError::InvalidPosition(format!(
+            "no free position at least {margin} px from every obstacle{} found in {MAX_SAMPLE_DRAWS} draws",
+            room.map(|r| format!(" in the {r:?} room")).unwrap_or_default()
+        )))
     }
 
     /// Length of one observation.
@@ -292,32 +294,6 @@ impl TwoRoomsConfig {
         match self.obs {
             ObsKind::State => vec![2],
             ObsKind::Image => vec![2, self.image_res, self.image_res],
-        }
-    }
-}
-
-/// The observation of an agent at `pos` (state: `[x, y]`; image: channel-major `[2, res, res]`,
-/// channel 0 = `exp(−d²/(2σ²))` at pixel centres, channel 1 = 1 inside obstacles; row i is y).
-pub fn observe_at(cfg: &TwoRoomsConfig, pos: [f32; 2]) -> Vec<f32> {
-    match cfg.obs {
-        ObsKind::State => pos.to_vec(),
-        ObsKind::Image => {
-            let r = cfg.image_res;
-            let px = cfg.size / r as f32;
-            let mut out = vec![0f32; 2 * r * r];
-            let obstacles = cfg.obstacles();
-            let inv = 1.0 / (2.0 * cfg.blob_sigma * cfg.blob_sigma);
-            for i in 0..r {
-                for j in 0..r {
-                    let c = [(j as f32 + 0.5) * px, (i as f32 + 0.5) * px];
-                    let d2 = (c[0] - pos[0]).powi(2) + (c[1] - pos[1]).powi(2);
-                    out[i * r + j] = (-d2 * inv).exp();
-                    if obstacles.iter().any(|o| o.contains(c)) {
-                        out[r * r + i * r + j] = 1.0;
-                    }
-                }
-            }
-            out
         }
     }
 }
@@ -353,13 +329,6 @@ impl TwoRooms {
         Ok(())
     }
 
-    /// Uniformly random free start from `seed`; returns the observation.
-    pub fn reset(&mut self, seed: u64) -> Vec<f32> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        self.pos = self.cfg.sample_free(&mut rng, 0.0);
-        self.observe()
-    }
-
     /// The agent's position (for evaluation only; planners never read it).
     pub fn position(&self) -> [f32; 2] {
         self.pos
@@ -374,5 +343,49 @@ impl TwoRooms {
     /// The current observation.
     pub fn observe(&self) -> Vec<f32> {
         observe_at(&self.cfg, self.pos)
+    }
+
+    /// Whether `p` is in free space (see [`TwoRoomsConfig::is_free`]).
+    pub fn is_free(&self, p: [f32; 2]) -> bool {
+        self.cfg.is_free(p)
+    }
+
+    /// The room of `p` (see [`TwoRoomsConfig::room_of`]).
+    pub fn room_of(&self, p: [f32; 2]) -> Room {
+        self.cfg.room_of(p)
+    }
+}
+
+impl Env for TwoRooms {
+    /// Places the agent uniformly at random in free space (`StdRng::seed_from_u64(seed)`).
+    /// Should sampling ever fail (it cannot for a validated config), the agent is placed at
+    /// the centre of the left room.
+    fn reset(&mut self, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        self.pos = self
+            .cfg
+            .sample_free(&mut rng, 0.0, None)
+            .unwrap_or([self.cfg.size / 4.0, self.cfg.size / 2.0]);
+        self.observe()
+    }
+
+    /// Applies the move rule; `action` must have exactly 2 values `(dx, dy)`.
+    fn step(&mut self, action: &[f32]) -> Result<Step, EnvError> {
+        let a: [f32; 2] = action.try_into().map_err(|_| {
+            EnvError::InvalidAction(format!("expected 2 values (dx, dy), got {}", action.len()))
+        })?;
+        let position = TwoRooms::step(self, a)?;
+        Ok(Step {
+            obs: self.observe(),
+            position,
+        })
+    }
+
+    fn obs_dim(&self) -> usize {
+        self.cfg.obs_dim()
+    }
+
+    fn action_dim(&self) -> usize {
+        2
     }
 }

@@ -1,30 +1,93 @@
 //! Pictures are valid PNGs of the expected size with obstacles drawn where they are.
 
-use ami_envs::{render_episodes_png, EpisodeTrace, TwoRoomsConfig};
+use std::path::Path;
 
-#[test]
-fn episode_picture_is_a_valid_png_with_walls() {
-    let cfg = TwoRoomsConfig::default();
-    let tr = EpisodeTrace {
-        start: [10.0, 10.0],
-        goal: [50.0, 50.0],
-        path: vec![[10.0, 10.0], [12.0, 11.0]],
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ep.png");
-    render_episodes_png(&cfg, &[tr.clone(), tr.clone(), tr], 2, &path).unwrap();
-    let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
+use ami_envs::render::{FREE, OBSTACLE, PAD, SCALE};
+use ami_envs::{
+    observe_at, render_episodes_png, render_observation_png, EpisodeTrace, ObsKind, TwoRoomsConfig,
+};
+
+/// Decodes an RGB8 PNG: (width, height, pixels).
+fn decode(path: &Path) -> (usize, usize, Vec<u8>) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).unwrap();
-    // 2 columns × 2 rows of (64·3 + 12) px cells.
-    assert_eq!((info.width, info.height), (2 * 204, 2 * 204));
-    // Arena point (32, 10) is inside the lower wall: panel pixel (96, (64 − 10)·3) + 6 px pad.
-    let (x, y) = (6 + 96, 6 + 54 * 3);
-    let i = 3 * (y * info.width as usize + x);
-    assert_eq!(&buf[i..i + 3], &[70, 70, 70]);
-    // The door at (32, 32) is free (white).
-    let (x, y) = (6 + 96, 6 + 32 * 3);
-    let i = 3 * (y * info.width as usize + x);
-    assert_eq!(&buf[i..i + 3], &[255, 255, 255]);
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    (info.width as usize, info.height as usize, buf)
+}
+
+fn pixel(img: &(usize, usize, Vec<u8>), x: usize, y: usize) -> [u8; 3] {
+    let i = 3 * (y * img.0 + x);
+    [img.2[i], img.2[i + 1], img.2[i + 2]]
+}
+
+#[test]
+fn episode_picture_is_a_valid_png_with_walls_frames_and_markers() {
+    let cfg = TwoRoomsConfig::default();
+    let fail = EpisodeTrace {
+        start: [10.0, 10.0],
+        goal: [50.0, 50.0],
+        path: vec![[10.0, 10.0], [20.0, 10.0]],
+    };
+    let win = EpisodeTrace {
+        path: vec![[10.0, 10.0], [48.0, 48.0]],
+        ..fail.clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ep.png");
+    render_episodes_png(&cfg, &[fail, win, fail_clone()], 2, &path).unwrap();
+    let img = decode(&path);
+    // 2 columns × 2 rows of (64·3 + 2·6) px cells.
+    let cell = 64 * SCALE + 2 * PAD;
+    assert_eq!((img.0, img.1), (2 * cell, 2 * cell));
+    // Arena (x, y) ↦ panel pixel (PAD + x·3, PAD + (64 − y)·3).
+    let at = |x: f32, y: f32| (PAD + (x * 3.0) as usize, PAD + ((64.0 - y) * 3.0) as usize);
+    let (x, y) = at(32.0, 10.0); // inside the lower wall segment
+    assert_eq!(pixel(&img, x, y), OBSTACLE);
+    let (x, y) = at(1.0, 40.0); // inside the left border
+    assert_eq!(pixel(&img, x, y), OBSTACLE);
+    let (x, y) = at(32.0, 32.0); // the door is free
+    assert_eq!(pixel(&img, x, y), FREE);
+    let (x, y) = at(15.0, 10.0); // on the blue path
+    assert_eq!(pixel(&img, x, y), [30, 90, 220]);
+    let (x, y) = at(50.0, 50.0); // goal disc
+    assert_eq!(pixel(&img, x, y), [200, 40, 40]);
+    let (x, y) = at(10.0, 10.0); // start disc (drawn last)
+    assert_eq!(pixel(&img, x, y), [30, 160, 60]);
+    // Frames: the first episode failed (red), the second succeeded (green).
+    assert_eq!(pixel(&img, 0, 0), [200, 40, 40]);
+    assert_eq!(pixel(&img, cell, 1), [30, 160, 60]);
+}
+
+fn fail_clone() -> EpisodeTrace {
+    EpisodeTrace {
+        start: [40.0, 20.0],
+        goal: [10.0, 50.0],
+        path: vec![[40.0, 20.0]],
+    }
+}
+
+#[test]
+fn observation_picture_shows_agent_and_walls() {
+    let cfg = TwoRoomsConfig {
+        obs: ObsKind::Image,
+        image_res: 32,
+        ..TwoRoomsConfig::default()
+    };
+    let obs = observe_at(&cfg, [11.0, 21.0]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("obs.png");
+    render_observation_png(&cfg, &obs, &path).unwrap();
+    let img = decode(&path);
+    assert_eq!((img.0, img.1), (32, 32));
+    // Agent at pixel row 10 (y), column 5; image row 0 is the top, so image row 21.
+    assert_eq!(pixel(&img, 5, 31 - 10), [255, 0, 0]);
+    // Wall column 15 (x = 31) at y = 11 (row 5): grey.
+    let g = pixel(&img, 15, 31 - 5);
+    assert!(g[0] == g[1] && g[1] == g[2] && g[0] < 128, "{g:?}");
+    // A wrong-length observation is an error, not a panic.
+    let e = render_observation_png(&cfg, &obs[..10], &path).unwrap_err();
+    assert!(e.to_string().contains("expected 2·32·32"), "{e}");
 }

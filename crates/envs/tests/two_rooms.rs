@@ -1,6 +1,9 @@
 //! Geometry, move rule, success rules and test episodes of the two-rooms task.
 
-use ami_envs::{test_episodes, Room, SuccessRule, TwoRooms, TwoRoomsConfig, EPISODE_MARGIN};
+use ami_envs::{
+    is_success, test_episodes, Env, ObsKind, Room, SuccessRule, TwoRooms, TwoRoomsConfig,
+    EPISODE_MARGIN,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -49,6 +52,43 @@ fn a_diagonal_move_into_a_wall_corner_stops_at_the_entry_point() {
 }
 
 #[test]
+fn a_diagonal_move_exactly_through_a_wall_corner_stops_before_the_corner() {
+    // The lower wall's top-left corner is (31, 26); (30, 27) + t·(2, −2) reaches it at t = ½.
+    let mut e = env_at([30.0, 27.0]);
+    let p = e.step([2.0, -2.0]).unwrap();
+    let back = 1e-3 / 2f32.sqrt();
+    assert!((p[0] - (31.0 - back)).abs() < 1e-4, "{p:?}");
+    assert!((p[1] - (26.0 + back)).abs() < 1e-4, "{p:?}");
+}
+
+#[test]
+fn a_diagonal_move_passing_just_above_a_wall_corner_enters_the_door() {
+    // ‖(1.8, −0.8)‖ = 1.97 < 2 (not clipped). At x = 31 the segment (30, 27) → (31.8, 26.2)
+    // is at y = 27 − 0.8/1.8 ≈ 26.56 > 26: it misses the corner (31, 26) and ends in the door.
+    let mut e = env_at([30.0, 27.0]);
+    let p = e.step([1.8, -0.8]).unwrap();
+    assert!(
+        (p[0] - 31.8).abs() < 1e-5 && (p[1] - 26.2).abs() < 1e-5,
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_move_from_inside_the_door_into_the_upper_wall_stops_below_it() {
+    // In the door at (32, 37) moving up: the upper wall segment starts at y = 38.
+    let mut e = env_at([32.0, 37.0]);
+    let p = e.step([0.0, 2.0]).unwrap();
+    assert!(p[1] < 38.0 && p[1] > 37.99 && p[0] == 32.0, "{p:?}");
+}
+
+#[test]
+fn huge_finite_actions_are_clipped_not_zeroed() {
+    let mut e = env_at([10.0, 10.0]);
+    let p = e.step([3e38, 0.0]).unwrap();
+    assert!((p[0] - 12.0).abs() < 1e-5 && p[1] == 10.0, "{p:?}");
+}
+
+#[test]
 fn long_actions_are_clipped_to_max_step_and_nan_is_an_error() {
     let mut e = env_at([10.0, 10.0]);
     let p = e.step([30.0, 40.0]).unwrap();
@@ -87,6 +127,30 @@ fn random_walks_stay_free_and_change_rooms_only_through_the_door() {
 }
 
 #[test]
+fn env_trait_reset_is_deterministic_and_step_checks_the_action_length() {
+    let cfg = TwoRoomsConfig::default();
+    let mut a = TwoRooms::new(cfg.clone()).unwrap();
+    let mut b = TwoRooms::new(cfg.clone()).unwrap();
+    assert_eq!(Env::reset(&mut a, 9), Env::reset(&mut b, 9));
+    assert!(a.is_free(a.position()));
+    let o8 = Env::reset(&mut b, 8);
+    assert_ne!(Env::reset(&mut a, 9), o8);
+    assert_eq!((a.obs_dim(), a.action_dim()), (2, 2));
+    let s = Env::step(&mut a, &[1.0, 0.5]).unwrap();
+    assert_eq!(s.obs, s.position.to_vec());
+    assert_eq!(s.position, a.position());
+    let err = Env::step(&mut a, &[1.0]).unwrap_err().to_string();
+    assert!(err.contains("expected 2 values"), "{err}");
+    let cfg = TwoRoomsConfig {
+        obs: ObsKind::Image,
+        ..cfg
+    };
+    let mut img = TwoRooms::new(cfg).unwrap();
+    assert_eq!(Env::reset(&mut img, 1).len(), img.obs_dim());
+    assert_eq!(img.obs_dim(), 2 * 32 * 32);
+}
+
+#[test]
 fn success_rules_on_hand_computed_points() {
     let g = [10.0, 10.0];
     assert!(SuccessRule::Radius(4.5).is_success([14.49, 10.0], g));
@@ -94,6 +158,11 @@ fn success_rules_on_hand_computed_points() {
     // MSE = (dx² + dy²)/2: dx = dy = 0.995 → 0.990; dx = dy = 1.005 → 1.010.
     assert!(SuccessRule::Mse(1.0).is_success([10.995, 10.995], g));
     assert!(!SuccessRule::Mse(1.0).is_success([11.005, 11.005], g));
+    // Along one axis: 1.3² / 2 = 0.845 < 1 passes Mse(1); 1.5² / 2 = 1.125 fails it while
+    // 1.5 ≤ 4.5 still passes Radius(4.5).
+    assert!(is_success(SuccessRule::Mse(1.0), [11.3, 10.0], g));
+    assert!(!is_success(SuccessRule::Mse(1.0), [11.5, 10.0], g));
+    assert!(is_success(SuccessRule::Radius(4.5), [11.5, 10.0], g));
 }
 
 #[test]
@@ -111,6 +180,21 @@ fn test_episodes_are_deterministic_cross_rooms_and_respect_margins() {
         left_starts += (cfg.room_of(ep.start) == Room::Left) as usize;
     }
     assert_eq!(left_starts, 50);
+    for (i, ep) in a.iter().enumerate() {
+        let want = if i % 2 == 0 { Room::Left } else { Room::Right };
+        assert_eq!(cfg.room_of(ep.start), want, "episode {i}");
+    }
+    // A margin no position can satisfy is an error, not an endless loop.
+    let tight = TwoRoomsConfig {
+        size: 20.0,
+        door_y: 10.0,
+        door_height: 4.0,
+        ..TwoRoomsConfig::default()
+    };
+    let err = tight
+        .sample_free(&mut StdRng::seed_from_u64(0), 30.0, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("no free position"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,255 @@
+//! numpy-compatible files: round trips, numpy-written fixtures, and errors that name the problem.
+
+use std::path::{Path, PathBuf};
+
+use ami_envs::{generate, read_npz, write_npz, DataConfig, Dataset, NpyArray, TwoRoomsConfig};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn small() -> Dataset {
+    let cfg = DataConfig {
+        trajectories: 20,
+        traj_len: 8,
+        seed: 2,
+        ..DataConfig::default()
+    };
+    generate(&TwoRoomsConfig::default(), &cfg, &mut |_| {}).unwrap()
+}
+
+fn arr(shape: Vec<usize>) -> NpyArray {
+    let n = shape.iter().product();
+    NpyArray {
+        data: (0..n).map(|i| i as f32 * 0.5).collect(),
+        shape,
+    }
+}
+
+fn write(path: &Path, arrays: &[(&str, NpyArray)]) {
+    let refs: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+    write_npz(path, &refs).unwrap();
+}
+
+/// The arrays of `tests/fixtures/written_by_rust.npz`, checked by numpy in make_fixtures.py.
+fn rust_fixture_arrays() -> Vec<(&'static str, NpyArray)> {
+    vec![
+        (
+            "x",
+            NpyArray {
+                shape: vec![2, 3],
+                data: vec![0.0, 1.5, -2.0, 3.25, 1e-3, 6e4],
+            },
+        ),
+        (
+            "y",
+            NpyArray {
+                shape: vec![4],
+                data: vec![1.0, 2.0, 3.0, 4.0],
+            },
+        ),
+        (
+            "s",
+            NpyArray {
+                shape: vec![],
+                data: vec![7.5],
+            },
+        ),
+    ]
+}
+
+#[test]
+fn arrays_round_trip_through_npz() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.npz");
+    let arrays = rust_fixture_arrays();
+    write(&path, &arrays);
+    let back = read_npz(&path).unwrap();
+    assert_eq!(back.len(), arrays.len());
+    for (name, a) in &arrays {
+        assert_eq!(&back[*name], a, "{name}");
+    }
+    // No temporary file is left behind by the atomic write.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn dataset_round_trips_through_npz_and_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.npz");
+    let a = small();
+    a.save(&path).unwrap();
+    let side: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("d.json")).unwrap()).unwrap();
+    assert_eq!(side["env"], "two-rooms");
+    assert_eq!(side["traj_len"], 8);
+    assert_eq!(side["data_config"]["kappa"], 5.0);
+    assert_eq!(Dataset::load(&path).unwrap(), a);
+}
+
+#[test]
+fn reads_files_written_by_numpy() {
+    let m = read_npz(&fixtures().join("tiny_numpy.npz")).unwrap();
+    assert_eq!(m["a"].shape, vec![3, 4]);
+    let want: Vec<f32> = (0..12).map(|i| i as f32 / 4.0).collect();
+    assert_eq!(m["a"].data, want);
+    assert_eq!(m["b"].shape, vec![3]);
+    assert_eq!(m["b"].data, vec![1.5, -2.25, 3.0]);
+    assert_eq!(m["j"].data, vec![-5.0, 2f32.powi(40)]); // int64, exact in f32
+    let m = read_npz(&fixtures().join("tiny_numpy_compressed.npz")).unwrap();
+    assert_eq!(m["c"].shape, vec![2, 3, 4]);
+    let want: Vec<f32> = (0..24).map(|i| (i as f32 - 5.0) / 8.0).collect();
+    assert_eq!(m["c"].data, want);
+    assert_eq!(m["i"].shape, vec![2, 2]);
+    assert_eq!(m["i"].data, vec![-1.0, 0.0, 7.0, 100000.0]);
+}
+
+/// The writer's bytes equal the committed `written_by_rust.npz`, which make_fixtures.py checks
+/// with numpy. Set `AMI_REGEN_FIXTURES=1` to rewrite the file after a deliberate change.
+#[test]
+fn written_npz_matches_the_numpy_checked_fixture() {
+    let fixture = fixtures().join("written_by_rust.npz");
+    let arrays = rust_fixture_arrays();
+    if std::env::var_os("AMI_REGEN_FIXTURES").is_some() {
+        write(&fixture, &arrays);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.npz");
+    write(&path, &arrays);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&fixture).unwrap(),
+        "writer output changed; regenerate and re-check with make_fixtures.py"
+    );
+}
+
+fn load_err(path: &Path) -> String {
+    Dataset::load(path).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_dataset_files_give_errors_that_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.npz");
+    let good = small();
+    good.save(&path).unwrap();
+    let (n, t) = (good.n_traj, good.traj_len);
+
+    write(
+        &path,
+        &[
+            ("observations", arr(vec![n, t + 1, 2])),
+            ("positions", arr(vec![n, t + 1, 2])),
+        ],
+    );
+    let e = load_err(&path);
+    assert!(
+        e.contains("missing array `actions`") && e.contains("d.npz"),
+        "{e}"
+    );
+
+    write(
+        &path,
+        &[
+            ("observations", arr(vec![n, t + 1, 2])),
+            ("actions", arr(vec![n, t, 3])),
+            ("positions", arr(vec![n, t + 1, 2])),
+        ],
+    );
+    let e = load_err(&path);
+    assert!(
+        e.contains(&format!(
+            "`actions` has shape [{n}, {t}, 3], expected [{n}, {t}, 2]"
+        )),
+        "{e}"
+    );
+
+    let mut bad = arr(vec![n, t + 1, 2]);
+    bad.data[7] = f32::NAN;
+    write(
+        &path,
+        &[
+            ("observations", bad),
+            ("actions", arr(vec![n, t, 2])),
+            ("positions", arr(vec![n, t + 1, 2])),
+        ],
+    );
+    let e = load_err(&path);
+    assert!(
+        e.contains("non-finite") && e.contains("`observations`"),
+        "{e}"
+    );
+
+    std::fs::write(&path, b"hello, not a zip").unwrap();
+    let e = load_err(&path);
+    assert!(e.contains("not a .npz file") && e.contains("d.npz"), "{e}");
+
+    good.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let e = load_err(&path);
+    assert!(e.contains("truncated"), "{e}");
+
+    // One flipped data byte: the CRC catches it.
+    let mut flipped = bytes.clone();
+    flipped[200] ^= 0xff;
+    std::fs::write(&path, &flipped).unwrap();
+    assert!(load_err(&path).contains("CRC mismatch"));
+
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::remove_file(dir.path().join("d.json")).unwrap();
+    let e = load_err(&path);
+    assert!(e.contains("d.json") && e.contains("sidecar"), "{e}");
+
+    let e = load_err(&dir.path().join("absent.npz"));
+    assert!(e.contains("absent.npz"), "{e}");
+}
+
+/// An `.npy` entry with the given dtype and raw little-endian body.
+fn npy_with_dtype(descr: &str, shape: &str, body: &[u8]) -> Vec<u8> {
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while !(11 + h.len()).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    b.extend_from_slice(h.as_bytes());
+    b.extend_from_slice(body);
+    b
+}
+
+#[test]
+fn unsupported_dtypes_are_named_with_the_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy_path = dir.path().join("x.npy");
+    std::fs::write(&npy_path, npy_with_dtype("<i2", "(2,)", &[1, 0, 2, 0])).unwrap();
+    let e = ami_envs::read_npy(&npy_path).unwrap_err().to_string();
+    assert!(
+        e.contains("dtype '<i2' is not supported") && e.contains("x.npy"),
+        "{e}"
+    );
+
+    // The same entry inside an archive: the error names the array.
+    let path = dir.path().join("d.npz");
+    write(&path, &[("actions", arr(vec![2]))]);
+    let mut zip = std::fs::read(&path).unwrap();
+    let good = ami_envs::npy::npy_bytes(&arr(vec![2])).unwrap();
+    let start = zip.windows(6).position(|w| w == b"\x93NUMPY").unwrap();
+    let bad = npy_with_dtype("<i2", "(4,)", &[1, 0, 2, 0, 3, 0, 4, 0]);
+    assert_eq!(bad.len(), good.len());
+    zip[start..start + bad.len()].copy_from_slice(&bad);
+    // Patch the CRC in the local and central headers so only the dtype is wrong.
+    let (old, new) = (
+        crc32fast::hash(&good).to_le_bytes(),
+        crc32fast::hash(&bad).to_le_bytes(),
+    );
+    for i in 0..zip.len() - 4 {
+        if zip[i..i + 4] == old {
+            zip[i..i + 4].copy_from_slice(&new);
+        }
+    }
+    std::fs::write(&path, &zip).unwrap();
+    let e = read_npz(&path).unwrap_err().to_string();
+    assert!(e.contains("array `actions`") && e.contains("'<i2'"), "{e}");
+}
