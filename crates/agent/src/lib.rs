@@ -4,6 +4,7 @@
 //!
 //! All buffers are flat, row-major `f32` slices; every function documents its shapes.
 
+pub mod bench;
 pub mod cost;
 pub mod episode;
 pub mod error;

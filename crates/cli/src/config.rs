@@ -110,6 +110,9 @@ impl RunConfig {
         let mut c = RunConfig::default();
         c.data.trajectories = 3000;
         c.train.steps = 4000;
+        // Pixel observations at a reduced resolution: 2 channels (agent blob, walls) × 16 × 16.
+        c.env.obs = ami_envs::ObsKind::Image;
+        c.env.image_res = 16;
         // Planner actions are in px, bounded by the env's max step.
         c.mppi.max_action_norm = c.env.max_step;
         c.mppi.noise_std = c.env.max_step / 2.0;
@@ -118,6 +121,7 @@ impl RunConfig {
         match p {
             Preset::Default => {}
             Preset::Full => {
+                c.env.image_res = 32;
                 c.data.trajectories = 6000;
                 c.train.steps = 8000;
                 c.mppi.samples = 512;

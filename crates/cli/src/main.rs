@@ -1,5 +1,6 @@
 //! `ami`: the command-line tool. Parses arguments and prints; the work is in the libraries.
 
+mod bench;
 mod commands;
 mod config;
 mod plot;
@@ -67,6 +68,21 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Benchmark the standard workloads (see bench/README.md for the peers).
+    Bench {
+        /// Workload to run.
+        #[arg(long, value_enum, default_value = "all")]
+        workload: bench::Workload,
+        /// Also print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Few repetitions (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Demo run directory used by workload D.
+        #[arg(long, default_value = "runs/demo")]
+        run: PathBuf,
+    },
     /// Evaluate a trained run by planning on the test episodes.
     Eval {
         /// Run directory written by `ami train` or `ami demo`.
@@ -122,5 +138,11 @@ fn run(cli: Cli) -> Result<()> {
             cfg,
         } => commands::train(&data, &out, resume, &cfg),
         Command::Eval { run, sets } => commands::eval(&run, &sets),
+        Command::Bench {
+            workload,
+            json,
+            quick,
+            run,
+        } => bench::bench(workload, json, quick, &run),
     }
 }

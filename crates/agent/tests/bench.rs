@@ -1,0 +1,35 @@
+//! The benchmark workloads run and report finite, positive figures; the FLOP counts match a
+//! hand computation. (Speed itself is measured by `ami bench`, never asserted.)
+
+use ami_agent::bench::{
+    gemm_gflops, gradient_plan_ms, sampling_plan_ms, train_steps_per_s, workload_gflop, Repeats,
+};
+use ami_jepa::burn::tensor::Device;
+
+const ONCE: Repeats = Repeats {
+    warmup: 0,
+    timed: 1,
+};
+
+#[test]
+fn workloads_run_and_report_positive_finite_figures() {
+    let d = Device::flex();
+    for v in [
+        gemm_gflops(&d, 64, 64, 64, ONCE).unwrap(),
+        train_steps_per_s(&d, ONCE).unwrap(),
+        sampling_plan_ms(&d, ONCE).unwrap(),
+        gradient_plan_ms(&d, ONCE).unwrap(),
+    ] {
+        assert!(v.is_finite() && v > 0.0, "{v}");
+    }
+}
+
+#[test]
+fn flop_counts_match_hand_computation() {
+    // enc = 2·(64·512 + 512·512 + 512·128) = 720 896; pred = 2·(130·512 + 512·512 + 512·128) = 788 480
+    // A = 3 · 256 · (2·enc + pred); B = 6 · 512 · 16 · pred; C = 20 · 3 · 32 · 16 · pred.
+    let [a, b, c] = workload_gflop();
+    assert!((a.1 - 3.0 * 256.0 * (2.0 * 720_896.0 + 788_480.0) / 1e9).abs() < 1e-9);
+    assert!((b.1 - 6.0 * 512.0 * 16.0 * 788_480.0 / 1e9).abs() < 1e-9);
+    assert!((c.1 - 20.0 * 3.0 * 32.0 * 16.0 * 788_480.0 / 1e9).abs() < 1e-9);
+}
