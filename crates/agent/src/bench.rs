@@ -21,6 +21,7 @@ use ami_jepa::vicreg::{covariance, variance};
 
 use crate::cost::{Cost, CostKind, GoalDistance};
 use crate::error::AgentError;
+use crate::jepa_model::batched_rollout;
 use crate::planner::{Cem, CemConfig, Planner};
 use crate::world_model::{check_rollout_inputs, WorldModel};
 
@@ -153,20 +154,9 @@ impl WorldModel for MlpDynamics {
         h: usize,
     ) -> Result<Vec<f32>, AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;
-        let mut s = Tensor::<2>::from_data(TensorData::new(s0.to_vec(), [1, REPR]), &self.device)
-            .repeat_dim(0, n);
-        let acts =
-            Tensor::<3>::from_data(TensorData::new(actions.to_vec(), [n, h, ACT]), &self.device);
-        let mut out = Vec::with_capacity(h);
-        for t in 0..h {
-            let at = acts.clone().narrow(1, t, 1).reshape([n, ACT]);
-            s = self.predictor.forward(Tensor::cat(vec![s, at], 1));
-            out.push(s.clone());
-        }
-        Tensor::stack::<3>(out, 1)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| AgentError::WorldModel(format!("{e:?}")))
+        batched_rollout(&self.device, s0, actions, (n, h), (REPR, ACT, 1), |s, a| {
+            self.predictor.forward(Tensor::cat(vec![s, a], 1))
+        })
     }
 }
 

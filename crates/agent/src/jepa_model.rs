@@ -90,21 +90,38 @@ impl WorldModel for JepaWorldModel {
         h: usize,
     ) -> Result<Vec<f32>, AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;
-        let (d, a) = (self.state_dim, self.action_dim);
-        let s = Tensor::<2>::from_data(TensorData::new(s0.to_vec(), [1, d]), &self.device);
-        let mut s = s.repeat_dim(0, n);
-        let acts =
-            Tensor::<3>::from_data(TensorData::new(actions.to_vec(), [n, h, a]), &self.device);
-        let mut states = Vec::with_capacity(h);
-        for t in 0..h {
-            let at = acts.clone().narrow(1, t, 1).reshape([n, a]);
-            for _ in 0..self.action_repeat {
-                s = self.model.predict(s, at.clone());
-            }
-            states.push(s.clone());
-        }
-        to_vec(Tensor::stack::<3>(states, 1))
+        let dims = (self.state_dim, self.action_dim, self.action_repeat);
+        batched_rollout(&self.device, s0, actions, (n, h), dims, |s, a| {
+            self.model.predict(s, a)
+        })
     }
+}
+
+/// Rolls `step(s, a)` forward for `n` candidates at once, holding each action for `repeat`
+/// steps, and returns the state after each held action.
+///
+/// # Shapes
+/// `s0 [D]`, `actions [n, h, A]` -> `[n, h, D]`; `dims = (D, A, repeat)`
+pub fn batched_rollout(
+    device: &Device,
+    s0: &[f32],
+    actions: &[f32],
+    (n, h): (usize, usize),
+    (d, a, repeat): (usize, usize, usize),
+    step: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+) -> Result<Vec<f32>, AgentError> {
+    let mut s =
+        Tensor::<2>::from_data(TensorData::new(s0.to_vec(), [1, d]), device).repeat_dim(0, n);
+    let acts = Tensor::<3>::from_data(TensorData::new(actions.to_vec(), [n, h, a]), device);
+    let mut states = Vec::with_capacity(h);
+    for t in 0..h {
+        let at = acts.clone().narrow(1, t, 1).reshape([n, a]);
+        for _ in 0..repeat {
+            s = step(s, at.clone());
+        }
+        states.push(s.clone());
+    }
+    to_vec(Tensor::stack::<3>(states, 1))
 }
 
 fn to_vec<const N: usize>(t: Tensor<N>) -> Result<Vec<f32>, AgentError> {
