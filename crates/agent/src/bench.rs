@@ -237,18 +237,18 @@ pub fn gradient_plan_ms(device: &Device, reps: Repeats) -> Result<f64, AgentErro
     Ok(1e3 * s)
 }
 
-/// Approximate FLOPs (GFLOP) of one call of each workload: `2·m·k·n` per matrix product,
-/// backward counted as twice the forward.
+/// FLOPs (GFLOP) of one call of each workload, matrix products only (`2·m·k·n` each), counted
+/// as the peers count them: A = 3× forward (backward through all weights), including the two
+/// VICReg covariance products; B = forward only; C = 2× forward (the predictor is frozen, so
+/// the backward pass needs only gradients with respect to its inputs).
 pub fn workload_gflop() -> [(char, f64); 3] {
-    let mlp = |dims: &[usize]| {
-        dims.windows(2)
-            .map(|w| 2.0 * (w[0] * w[1]) as f64)
-            .sum::<f64>()
-    };
+    let mlp = |dims: &[usize]| dims.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum::<f64>();
     let enc = mlp(&[OBS, HIDDEN, HIDDEN, REPR]);
     let pred = mlp(&[REPR + ACT, HIDDEN, HIDDEN, REPR]);
-    let a = 3.0 * 256.0 * (2.0 * enc + pred);
+    let batch = 256.0;
+    let cov = 2.0 * 2.0 * (REPR * REPR) as f64 * batch;
+    let a = 3.0 * (batch * (2.0 * enc + pred) + cov);
     let b = 6.0 * 512.0 * 16.0 * pred;
-    let c = 20.0 * 3.0 * 32.0 * 16.0 * pred;
+    let c = 20.0 * 2.0 * 32.0 * 16.0 * pred;
     [('A', a / 1e9), ('B', b / 1e9), ('C', c / 1e9)]
 }

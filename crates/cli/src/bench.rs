@@ -46,9 +46,9 @@ pub fn bench(workload: Workload, json_out: bool, quick: bool, run: &Path) -> Res
     let mut out = Map::new();
     let mut gflops = Map::new();
     let peak = gemm_gflops(&device, 1024, 1024, 1024, reps(2, 7))?;
-    gflops.insert("gemm_1024".into(), json!(peak));
+    gflops.insert("1024".into(), json!(peak));
     gflops.insert(
-        "gemm_256x512x512".into(),
+        "256x512x512".into(),
         json!(gemm_gflops(&device, 256, 512, 512, reps(5, 21))?),
     );
     let flop = workload_gflop();
@@ -121,8 +121,8 @@ fn print_table(v: &Value) {
     eprintln!("workload                         value   GFLOP/s  of peak");
     let g = &v["gflops"];
     let p = &v["fraction_of_gemm_peak"];
-    eprintln!("GEMM 1024³ (GFLOP/s)        {}", f(&g["gemm_1024"]));
-    eprintln!("GEMM 256×512×512 (GFLOP/s)  {}", f(&g["gemm_256x512x512"]));
+    eprintln!("GEMM 1024³ (GFLOP/s)        {}", f(&g["1024"]));
+    eprintln!("GEMM 256×512×512 (GFLOP/s)  {}", f(&g["256x512x512"]));
     eprintln!(
         "A train steps/s             {} {} {}",
         f(&v["train_steps_per_s"]),

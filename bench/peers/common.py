@@ -1,0 +1,115 @@
+"""Shared definitions for the peer benchmarks (shapes, seeds, init, FLOP counts, timing)."""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+SEED = 0
+OBS, ACT, EMB, HID = 64, 2, 128, 512
+BATCH = 256
+ENC_DIMS = [OBS, HID, HID, EMB]
+PRED_DIMS = [EMB + ACT, HID, HID, EMB]
+# VICReg / loss
+SIM_W, VAR_W, COV_W, VAR_EPS = 25.0, 25.0, 1.0, 1e-4
+LR_TRAIN, WEIGHT_DECAY, BETAS, ADAM_EPS = 1e-3, 0.01, (0.9, 0.999), 1e-8
+# CEM
+CEM_N, CEM_H, CEM_ITERS, CEM_ELITES = 512, 16, 6, 64
+# gradient planner
+GP_N, GP_H, GP_STEPS, GP_LR, GP_INIT_NOISE = 32, 16, 20, 0.1, 0.01
+
+
+def mlp_params(dims, rng):
+    """PyTorch-nn.Linear-like init U(-1/sqrt(fan_in), 1/sqrt(fan_in)); W stored [in, out]."""
+    ps = []
+    for i, o in zip(dims[:-1], dims[1:]):
+        b = 1.0 / np.sqrt(i)
+        ps.append((rng.uniform(-b, b, (i, o)).astype(np.float32),
+                   rng.uniform(-b, b, (o,)).astype(np.float32)))
+    return ps
+
+
+def make_problem():
+    """Everything both peers share, as numpy float32 arrays built from one seed."""
+    rng = np.random.default_rng(SEED)
+    return {
+        "enc": mlp_params(ENC_DIMS, rng),
+        "pred": mlp_params(PRED_DIMS, rng),
+        "o_t": rng.standard_normal((BATCH, OBS), dtype=np.float32),
+        "a_t": rng.standard_normal((BATCH, ACT), dtype=np.float32),
+        "o_t1": rng.standard_normal((BATCH, OBS), dtype=np.float32),
+        "s0": rng.standard_normal((EMB,), dtype=np.float32),
+        "goal": rng.standard_normal((EMB,), dtype=np.float32),
+        "gp_init": (GP_INIT_NOISE * rng.standard_normal((GP_N, GP_H, ACT))).astype(np.float32),
+    }
+
+
+def _mlp_fwd_flops(dims, rows):
+    return sum(2 * rows * i * o for i, o in zip(dims[:-1], dims[1:]))
+
+
+def workload_gflop():
+    """Analytic FLOP counts (matmuls only; elementwise ops, biases and optimizer ignored).
+    A: forward = 2 encoder passes + 1 predictor pass on the batch + the two 128x128 covariance
+       products; backward counted as 2x forward (input + weight gradients) -> 3x forward.
+    B: forward only: iters * H * N predictor rows.
+    C: forward + backward w.r.t. the actions only (predictor weights fixed, so backward
+       = input gradients only ~ 1x forward) -> 2x forward, times the 20 Adam steps."""
+    fwd_a = (2 * _mlp_fwd_flops(ENC_DIMS, BATCH) + _mlp_fwd_flops(PRED_DIMS, BATCH)
+             + 2 * 2 * BATCH * EMB * EMB)
+    a = 3 * fwd_a
+    b = _mlp_fwd_flops(PRED_DIMS, CEM_ITERS * CEM_H * CEM_N)
+    c = 2 * GP_STEPS * _mlp_fwd_flops(PRED_DIMS, GP_N * GP_H)
+    return {"A": a / 1e9, "B": b / 1e9, "C": c / 1e9}
+
+
+def parse_args(desc):
+    p = argparse.ArgumentParser(description=desc)
+    p.add_argument("--workload", choices=["A", "B", "C", "all"], default="all")
+    p.add_argument("--quick", action="store_true", help="few repetitions (smoke test)")
+    return p.parse_args()
+
+
+def reps(quick):
+    """(train warm-up steps, train repetitions, steps per repetition, plan warm-up, plans, gemm reps)"""
+    if quick:
+        return dict(tw=2, tr=2, ts=3, pw=1, pn=3, gw=1, gn=3)
+    return dict(tw=10, tr=5, ts=20, pw=3, pn=20, gw=3, gn=20)
+
+
+def median_time(fn, warmup, n):
+    """fn() must block until its result is ready. Returns median seconds per call."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def train_rate(step, r):
+    """Median over repetitions of steps/s; step() must block."""
+    for _ in range(r["tw"]):
+        step()
+    rates = []
+    for _ in range(r["tr"]):
+        t0 = time.perf_counter()
+        for _ in range(r["ts"]):
+            step()
+        rates.append(r["ts"] / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+GEMM_SHAPES = {"1024": (1024, 1024, 1024), "256x512x512": (256, 512, 512)}
+
+
+def emit(result):
+    print(json.dumps(result))
+
+
+def cpu_threads():
+    return os.cpu_count()
