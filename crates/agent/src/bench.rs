@@ -242,7 +242,11 @@ pub fn gradient_plan_ms(device: &Device, reps: Repeats) -> Result<f64, AgentErro
 /// VICReg covariance products; B = forward only; C = 2× forward (the predictor is frozen, so
 /// the backward pass needs only gradients with respect to its inputs).
 pub fn workload_gflop() -> [(char, f64); 3] {
-    let mlp = |dims: &[usize]| dims.windows(2).map(|w| 2.0 * (w[0] * w[1]) as f64).sum::<f64>();
+    let mlp = |dims: &[usize]| {
+        dims.windows(2)
+            .map(|w| 2.0 * (w[0] * w[1]) as f64)
+            .sum::<f64>()
+    };
     let enc = mlp(&[OBS, HIDDEN, HIDDEN, REPR]);
     let pred = mlp(&[REPR + ACT, HIDDEN, HIDDEN, REPR]);
     let batch = 256.0;

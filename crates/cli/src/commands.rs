@@ -66,16 +66,18 @@ fn generate(cfg: &RunConfig) -> Result<Dataset> {
     Ok(ds)
 }
 
-fn trajectories(ds: Dataset) -> Trajectories {
+/// The dataset as training windows, and the shape of one observation.
+fn trajectories(ds: Dataset) -> (Trajectories, Vec<usize>) {
     let obs_dim = ds.obs_shape.iter().product();
-    Trajectories {
+    let data = Trajectories {
         observations: ds.observations,
         actions: ds.actions,
         n_traj: ds.n_traj,
         traj_len: ds.traj_len,
         obs_dim,
         action_dim: 2,
-    }
+    };
+    (data, ds.obs_shape)
 }
 
 /// `ami train`.
@@ -92,9 +94,9 @@ pub fn train(data_path: &Path, out: &Path, resume: bool, args: &ConfigArgs) -> R
     } else {
         build_config(args)?
     };
-    let data = trajectories(ds);
+    let (data, obs_shape) = trajectories(ds);
     let t = Instant::now();
-    train_on(&run, cfg, &data, resume)?;
+    train_on(&run, cfg, (&data, &obs_shape), resume)?;
     eprintln!(
         "trained in {:.1} s; checkpoint in {}",
         t.elapsed().as_secs_f64(),
@@ -103,8 +105,14 @@ pub fn train(data_path: &Path, out: &Path, resume: bool, args: &ConfigArgs) -> R
     Ok(())
 }
 
-/// Trains (or resumes) the world model of `run` on `data`, logging to `metrics.jsonl`.
-fn train_on(run: &RunDir, mut cfg: RunConfig, data: &Trajectories, resume: bool) -> Result<()> {
+/// Trains (or resumes) the world model of `run` on `data` (observations of shape
+/// `obs_shape`), logging to `metrics.jsonl`.
+fn train_on(
+    run: &RunDir,
+    mut cfg: RunConfig,
+    (data, obs_shape): (&Trajectories, &[usize]),
+    resume: bool,
+) -> Result<()> {
     data.validate()?;
     let device = compute_device();
     let mut trainer = if resume {
@@ -116,6 +124,7 @@ fn train_on(run: &RunDir, mut cfg: RunConfig, data: &Trajectories, resume: bool)
     } else {
         let (mean, std) = data.obs_moments();
         cfg.model.obs_dim = data.obs_dim;
+        cfg.model.obs_shape = obs_shape.to_vec();
         cfg.model.action_dim = data.action_dim;
         cfg.model.obs_mean = mean;
         cfg.model.obs_std = std;
@@ -341,9 +350,9 @@ pub fn demo(out: &Path, seed: u64, args: &ConfigArgs) -> Result<()> {
         out.display()
     );
     let ds = generate(&cfg)?;
-    let data = trajectories(ds);
+    let (data, obs_shape) = trajectories(ds);
     let t_train = Instant::now();
-    train_on(&run, cfg.clone(), &data, false)?;
+    train_on(&run, cfg.clone(), (&data, &obs_shape), false)?;
     let train_s = t_train.elapsed().as_secs_f64();
     let cfg = run.read_config()?;
     let mut report = evaluate(&run, &cfg)?;

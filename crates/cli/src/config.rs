@@ -122,6 +122,8 @@ impl RunConfig {
             Preset::Default => {}
             Preset::Full => {
                 c.env.image_res = 32;
+                // One more stride-2 layer keeps the conv output at 4 × 4.
+                c.model.conv_channels = vec![8, 16, 16];
                 c.data.trajectories = 6000;
                 c.train.steps = 8000;
                 c.mppi.samples = 512;
@@ -184,6 +186,17 @@ impl RunConfig {
         self.train.validate()?;
         self.mppi.validate()?;
         self.cem.validate()?;
+        if self.model.encoder == ami_jepa::EncoderKind::Conv
+            && self.env.obs != ami_envs::ObsKind::Image
+        {
+            bail!("model.encoder = \"conv\" needs env.obs = \"image\"; use \"mlp\" or \"auto\" for state observations");
+        }
+        if self.model.conv_channels.is_empty() || self.model.conv_channels.contains(&0) {
+            bail!(
+                "model.conv_channels = {:?}; expected at least one positive channel count",
+                self.model.conv_channels
+            );
+        }
         if self.agent.action_repeat == 0 {
             bail!("agent.action_repeat = 0; expected >= 1");
         }

@@ -57,6 +57,12 @@ fn demo_on_the_tiny_preset_writes_the_run_directory_and_report() {
     ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
+    // Image observations get the conv encoder by default (`model.encoder = "auto"`).
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(cfg.contains("encoder = \"auto\""), "{cfg}");
+    let st = std::fs::read(out.join("checkpoint/model.safetensors")).unwrap();
+    let header = String::from_utf8_lossy(&st[..st.len().min(4096)]);
+    assert!(header.contains("encoder_conv.layers.0.weight"), "{header}");
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
     assert_eq!(first["terms"].as_array().unwrap().len(), 5);
@@ -162,6 +168,23 @@ fn bad_input_gives_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("env.max_step"),
+        "{err}"
+    );
+
+    let out = ami(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+        "--set",
+        "env.obs=\"state\"",
+        "--set",
+        "model.encoder=\"conv\"",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("model.encoder") && err.contains("image"),
         "{err}"
     );
 

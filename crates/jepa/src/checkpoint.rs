@@ -2,7 +2,9 @@
 //!
 //! * `model.safetensors` — weights for other tools, in PyTorch `nn.Linear` layout: names
 //!   `encoder.layers.{i}.weight` `[out, in]`, `encoder.layers.{i}.bias` `[out]`, likewise for
-//!   `predictor` and `idm`; f32 little-endian.
+//!   `predictor` and `idm`; for the conv encoder also `encoder_conv.layers.{i}.weight`
+//!   `[C_out, C_in, 3, 3]` and `encoder_conv.layers.{i}.bias` `[C_out]` (the `nn.Conv2d`
+//!   layout); f32 little-endian.
 //! * `model.bpk`, `optimizer.bpk` — burn's own records of the parameters and the AdamW state,
 //!   used by [`load_trainer`] so that training resumes exactly.
 //! * `checkpoint.json` — `{ step, model, objective, train }`.
@@ -16,6 +18,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::conv::ConvStack;
 use crate::error::JepaError;
 use crate::mlp::Mlp;
 use crate::model::{Jepa, JepaConfig};
@@ -149,6 +152,9 @@ fn load_model_on(dir: &Path, cfg: &JepaConfig, device: &Device) -> Result<Jepa, 
 /// Writes the weights in the safetensors format (PyTorch `nn.Linear` layout, see module docs).
 pub fn save_safetensors(model: &Jepa, path: &Path) -> Result<(), JepaError> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    if let Some(conv) = &model.conv {
+        tensors.extend(conv_tensors("encoder_conv", conv));
+    }
     for (prefix, mlp) in [
         ("encoder", &model.encoder),
         ("predictor", &model.predictor),
@@ -176,6 +182,27 @@ pub fn mlp_tensors(prefix: &str, mlp: &Mlp) -> Vec<(String, Vec<usize>, Vec<f32>
         if let Some(b) = &layer.bias {
             let bv = b.val().into_data().try_to_vec::<f32>().unwrap_or_default();
             out.push((format!("{prefix}.layers.{i}.bias"), vec![dout], bv));
+        }
+    }
+    out
+}
+
+/// `(name, shape, values)` of every conv layer; burn's conv weight layout is already PyTorch's
+/// `[C_out, C_in, kH, kW]`.
+pub fn conv_tensors(prefix: &str, conv: &ConvStack) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut out = Vec::new();
+    for (i, layer) in conv.layers.iter().enumerate() {
+        let w = layer.weight.val();
+        let shape = w.dims().to_vec();
+        let wv = w.into_data().try_to_vec::<f32>().unwrap_or_default();
+        out.push((format!("{prefix}.layers.{i}.weight"), shape, wv));
+        if let Some(b) = &layer.bias {
+            let bv = b.val().into_data().try_to_vec::<f32>().unwrap_or_default();
+            out.push((
+                format!("{prefix}.layers.{i}.bias"),
+                b.val().dims().to_vec(),
+                bv,
+            ));
         }
     }
     out

@@ -8,6 +8,7 @@
 
 pub mod batcher;
 pub mod checkpoint;
+pub mod conv;
 pub mod diagnostics;
 pub mod error;
 pub mod mlp;
@@ -19,7 +20,7 @@ pub mod vicreg;
 pub use batcher::{Trajectories, Window};
 pub use diagnostics::{collapse, Collapse};
 pub use error::JepaError;
-pub use model::{Jepa, JepaConfig};
+pub use model::{EncoderKind, Jepa, JepaConfig};
 pub use objective::{jepa_loss, ObjectiveConfig, TERM_NAMES};
 pub use train::{StepLog, TrainConfig, Trainer};
 pub use vicreg::{vicreg, VicregConfig};

@@ -5,14 +5,30 @@
 //!                      ├─Pred(s_t, a_t)──► ŝ_{t+1}   energy = ‖ŝ_{t+1} − Enc(o_{t+1})‖²
 //!   a_t ───────────────┘
 //! ```
-//! The predictor is residual: `Pred(s, a) = s + MLP([s, a/action_scale])`.
+//! The predictor is residual: `Pred(s, a) = s + MLP([s, a/action_scale])`. The encoder is an
+//! MLP on the flattened observation, or for images a small strided conv net ([`ConvStack`])
+//! followed by an MLP head.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::conv::ConvStack;
 use crate::error::JepaError;
 use crate::mlp::Mlp;
+
+/// Which encoder architecture maps an observation to its representation.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderKind {
+    /// `conv` for image observations (`obs_shape = [C, H, W]`), `mlp` otherwise.
+    #[default]
+    Auto,
+    /// MLP on the flattened observation.
+    Mlp,
+    /// Strided 3×3 conv net ([`ConvStack`]) + MLP head; needs `obs_shape = [C, H, W]`.
+    Conv,
+}
 
 /// Architecture of a [`Jepa`]. Observations are flat vectors (an image is flattened C·H·W).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -20,6 +36,15 @@ use crate::mlp::Mlp;
 pub struct JepaConfig {
     /// Length of a (flattened) observation.
     pub obs_dim: usize,
+    /// Shape of one observation: `[C, H, W]` for images, `[obs_dim]` (or empty) for vectors.
+    #[serde(default)]
+    pub obs_shape: Vec<usize>,
+    /// Encoder architecture.
+    #[serde(default)]
+    pub encoder: EncoderKind,
+    /// Output channels of the conv layers (conv encoder only), input first.
+    #[serde(default = "default_conv_channels")]
+    pub conv_channels: Vec<usize>,
     /// Action dimension A.
     pub action_dim: usize,
     /// Representation dimension D.
@@ -40,10 +65,17 @@ pub struct JepaConfig {
     pub action_scale: f32,
 }
 
+fn default_conv_channels() -> Vec<usize> {
+    vec![8, 16]
+}
+
 impl Default for JepaConfig {
     fn default() -> Self {
         JepaConfig {
             obs_dim: 2,
+            obs_shape: Vec::new(),
+            encoder: EncoderKind::Auto,
+            conv_channels: default_conv_channels(),
             action_dim: 2,
             repr_dim: 32,
             encoder_hidden: vec![128, 128],
@@ -57,6 +89,23 @@ impl Default for JepaConfig {
 }
 
 impl JepaConfig {
+    /// The image shape `[C, H, W]` when the observations are images.
+    pub fn image_shape(&self) -> Option<[usize; 3]> {
+        match self.obs_shape[..] {
+            [c, h, w] => Some([c, h, w]),
+            _ => None,
+        }
+    }
+
+    /// The encoder actually built: `Auto` resolved from `obs_shape`.
+    pub fn resolved_encoder(&self) -> EncoderKind {
+        match (self.encoder, self.image_shape()) {
+            (EncoderKind::Auto, Some(_)) => EncoderKind::Conv,
+            (EncoderKind::Auto, None) => EncoderKind::Mlp,
+            (kind, _) => kind,
+        }
+    }
+
     /// Checks every field; the error names the field, its value and what was expected.
     pub fn validate(&self) -> Result<(), JepaError> {
         for (name, v) in [
@@ -93,6 +142,29 @@ impl JepaConfig {
                 ));
             }
         }
+        if !self.obs_shape.is_empty() && self.obs_shape.iter().product::<usize>() != self.obs_dim {
+            return Err(JepaError::config(
+                "model.obs_shape",
+                format!("{:?}", self.obs_shape),
+                &format!("a shape with obs_dim = {} elements", self.obs_dim),
+            ));
+        }
+        if self.resolved_encoder() == EncoderKind::Conv {
+            if self.image_shape().is_none() {
+                return Err(JepaError::config(
+                    "model.encoder",
+                    format!("conv with obs_shape {:?}", self.obs_shape),
+                    "image observations [C, H, W] (use `mlp` for state observations)",
+                ));
+            }
+            if self.conv_channels.is_empty() || self.conv_channels.contains(&0) {
+                return Err(JepaError::config(
+                    "model.conv_channels",
+                    format!("{:?}", self.conv_channels),
+                    "at least one positive channel count",
+                ));
+            }
+        }
         if self.obs_std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(JepaError::config(
                 "model.obs_std",
@@ -120,14 +192,23 @@ impl JepaConfig {
             d
         };
         let d = self.repr_dim;
+        let (conv, head_in) = match (self.resolved_encoder(), self.image_shape()) {
+            (EncoderKind::Conv, Some(shape)) => (
+                Some(ConvStack::new(shape[0], &self.conv_channels, device)),
+                ConvStack::out_features(&self.conv_channels, shape),
+            ),
+            _ => (None, self.obs_dim),
+        };
         Ok(Jepa {
-            encoder: Mlp::new(&dims(self.obs_dim, &self.encoder_hidden, d), device),
+            conv,
+            encoder: Mlp::new(&dims(head_in, &self.encoder_hidden, d), device),
             predictor: Mlp::new(
                 &dims(d + self.action_dim, &self.predictor_hidden, d),
                 device,
             ),
             idm: Mlp::new(&dims(2 * d, &self.idm_hidden, self.action_dim), device),
             norm: Normalisation::from_config(self),
+            image_shape: self.image_shape(),
         })
     }
 }
@@ -163,7 +244,9 @@ impl Normalisation {
 /// Encoder + residual predictor + inverse-dynamics head.
 #[derive(Module, Debug)]
 pub struct Jepa {
-    /// `Enc: o -> s`.
+    /// Convolutional trunk of the encoder (conv encoder only).
+    pub conv: Option<ConvStack>,
+    /// `Enc: o -> s` (MLP encoder), or the MLP head after [`Jepa::conv`].
     pub encoder: Mlp,
     /// `MLP` inside `Pred(s, a) = s + MLP([s, a])`.
     pub predictor: Mlp,
@@ -171,6 +254,8 @@ pub struct Jepa {
     pub idm: Mlp,
     #[module(skip)]
     norm: Normalisation,
+    #[module(skip)]
+    image_shape: Option<[usize; 3]>,
 }
 
 impl Jepa {
@@ -185,7 +270,19 @@ impl Jepa {
         let mean = Tensor::<N>::from_data(TensorData::new(self.norm.mean.clone(), shape), &device);
         let inv =
             Tensor::<N>::from_data(TensorData::new(self.norm.inv_std.clone(), shape), &device);
-        self.encoder.forward((obs - mean) * inv)
+        let x = (obs - mean) * inv;
+        match (&self.conv, self.image_shape) {
+            (Some(conv), Some([c, h, w])) => {
+                let dims = x.dims();
+                let rows: usize = dims[..N - 1].iter().product();
+                let features = conv.forward(x.reshape([rows, c, h, w]));
+                let s = self.encoder.forward(features);
+                let mut out = dims;
+                out[N - 1] = s.dims()[1];
+                s.reshape(out)
+            }
+            _ => self.encoder.forward(x),
+        }
     }
 
     /// One predictor step `ŝ' = s + MLP([s, a / action_scale])`.
