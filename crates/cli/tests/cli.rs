@@ -141,52 +141,27 @@ fn bad_input_gives_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nope"), "{err}");
 
-    let out = ami(&[
-        "demo",
-        "--preset",
-        "tiny",
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-        "--set",
-        "mppi.samplez=3",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("mppi.samplez"),
-        "{err}"
-    );
-
-    let out = ami(&[
-        "demo",
-        "--preset",
-        "tiny",
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-        "--set",
-        "env.max_step=-2",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("env.max_step"),
-        "{err}"
-    );
-
-    let out = ami(&[
-        "demo",
-        "--preset",
-        "tiny",
-        "--out",
-        dir.path().join("r").to_str().unwrap(),
-        "--set",
-        "env.obs=\"state\"",
-        "--set",
-        "model.encoder=\"conv\"",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("model.encoder") && err.contains("image"),
-        "{err}"
-    );
+    // Each `--set` list must fail before anything runs, naming every expected word.
+    let run = dir.path().join("r");
+    for (sets, words) in [
+        (&["mppi.samplez=3"][..], &["mppi.samplez"][..]),
+        (&["env.max_step=-2"], &["env.max_step"]),
+        (
+            &["env.obs=\"state\"", "model.encoder=\"conv\""],
+            &["model.encoder", "image"],
+        ),
+    ] {
+        let mut args = vec!["demo", "--preset", "tiny", "--out", run.to_str().unwrap()];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let out = ami(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sets:?} succeeded");
+        for w in words {
+            assert!(err.contains(w), "{sets:?}: {w:?} not in {err}");
+        }
+    }
 
     let out = ami(&["eval", "--run", dir.path().to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
