@@ -1,13 +1,12 @@
 //! Measures the dense kernel's GEMM on the shapes of workloads B and C, on one thread and on
-//! all cores, to choose `kernel::gemm::PARALLEL_MIN_MACS`:
+//! all cores, to choose `kernel::gemm::threading`:
 //! `cargo run --release -p ami-agent --example kernel_shapes`.
 
 use std::time::Instant;
 
-use ami_agent::kernel::gemm::{matmul_with, Rhs};
-use gemm::Parallelism;
+use ami_agent::kernel::gemm::{matmul_with, Rhs, Threads};
 
-fn gflops(m: usize, k: usize, n: usize, rhs: Rhs, par: Parallelism) -> f64 {
+fn gflops(m: usize, k: usize, n: usize, rhs: Rhs, par: Threads) -> f64 {
     let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.1).collect();
     let mut c = vec![0.0f32; m * n];
@@ -37,13 +36,12 @@ fn main() {
         ("C bwd 1", 32, 512, 130, Rhs::Transposed),
         ("1024³", 1024, 1024, 1024, Rhs::Plain),
     ];
-    println!("shape        m    k    n   MACs      1 thread  all cores  (GFLOP/s)");
+    println!("shape        m    k    n   MACs      1 thread gemm-rayon columns (GFLOP/s)");
     for (name, m, k, n, rhs) in shapes {
-        let one = gflops(m, k, n, rhs, Parallelism::None);
-        let all = gflops(m, k, n, rhs, Parallelism::Rayon(0));
-        println!(
-            "{name:8} {m:5} {k:4} {n:4} {:9} {one:9.1} {all:9.1}",
-            m * k * n
-        );
+        let one = gflops(m, k, n, rhs, Threads::One);
+        let all = gflops(m, k, n, rhs, Threads::Gemm);
+        let cols = gflops(m, k, n, rhs, Threads::Columns);
+        let macs = m * k * n;
+        println!("{name:8} {m:5} {k:4} {n:4} {macs:9} {one:9.1} {all:9.1} {cols:9.1}");
     }
 }

@@ -3,18 +3,35 @@
 
 use gemm::Parallelism;
 
-/// Products with at least this many multiply-adds (`m·k·n`) are split over all cores
-/// (`Parallelism::Rayon(0)`); smaller ones run on the calling thread, where the fork/join
-/// cost would outweigh the gain. Measured with `cargo run --release -p ami-agent --example
-/// kernel_shapes` on the 2-core benchmark machine (bench/README.md).
-pub const PARALLEL_MIN_MACS: usize = 1 << 21;
+/// Products with fewer multiply-adds (`m·k·n`) than this run on the calling thread, where the
+/// fork/join cost would outweigh the gain.
+pub const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// The threading used for an `m×k · k×n` product (see [`PARALLEL_MIN_MACS`]).
-pub fn parallelism(m: usize, k: usize, n: usize) -> Parallelism {
-    if m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_MACS {
-        Parallelism::Rayon(0)
+/// Products with at least this many rows use `gemm`'s own rayon split; fewer rows (the
+/// 32-row products of workload C) split the output columns across the cores instead, which
+/// `gemm` does poorly for e.g. `32×512 · 512×130` (half the single-thread speed).
+pub const GEMM_SPLIT_MIN_ROWS: usize = 128;
+
+/// How one product is threaded. Thresholds measured with `cargo run --release -p ami-agent
+/// --example kernel_shapes` on the 2-core benchmark machine (bench/README.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// The calling thread only.
+    One,
+    /// `gemm`'s `Parallelism::Rayon(0)` (all cores).
+    Gemm,
+    /// One contiguous block of output columns per core, each single-threaded.
+    Columns,
+}
+
+/// The threading used for an `m×k · k×n` product.
+pub fn threading(m: usize, k: usize, n: usize) -> Threads {
+    if m.saturating_mul(k).saturating_mul(n) < PARALLEL_MIN_MACS {
+        Threads::One
+    } else if m >= GEMM_SPLIT_MIN_ROWS {
+        Threads::Gemm
     } else {
-        Parallelism::None
+        Threads::Columns
     }
 }
 
@@ -27,7 +44,7 @@ pub enum Rhs {
     Transposed,
 }
 
-/// `c = a · b`, or `c += a · b` when `accumulate`, with the threading of [`parallelism`].
+/// `c = a · b`, or `c += a · b` when `accumulate`, threaded as [`threading`] says.
 ///
 /// # Shapes
 /// `a [m, k]`, `b [k, n]` (or `[n, k]` for [`Rhs::Transposed`]), `c [m, n]`, all row-major.
@@ -42,8 +59,15 @@ pub fn matmul(
     rhs: Rhs,
     accumulate: bool,
 ) {
-    matmul_with(c, a, b, (m, k, n), rhs, accumulate, parallelism(m, k, n));
+    matmul_with(c, a, b, (m, k, n), rhs, accumulate, threading(m, k, n));
 }
+
+/// A pointer handed to the worker of one disjoint block of output columns.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: each worker writes only its own columns of `c` (see `matmul_with`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
 
 /// [`matmul`] with an explicit threading choice (for measurements).
 ///
@@ -56,7 +80,7 @@ pub fn matmul_with(
     (m, k, n): (usize, usize, usize),
     rhs: Rhs,
     accumulate: bool,
-    par: Parallelism,
+    threads: Threads,
 ) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
@@ -71,35 +95,70 @@ pub fn matmul_with(
         }
         return;
     }
-    let (rhs_cs, rhs_rs) = match rhs {
-        Rhs::Plain => (1, n as isize),
-        Rhs::Transposed => (k as isize, 1),
+    let block = |c: SendPtr, j0: usize, j1: usize, par: Parallelism| {
+        // SAFETY: the assert above bounds every index reached: rows `< m` of `a`, columns
+        // `j0..j1 ≤ n` of `b` and `c`; `c` is borrowed mutably, so it cannot alias `a` or `b`,
+        // and concurrent blocks write disjoint columns of `c`.
+        unsafe { product_block(c.0, a, b, (m, k, n), (j0, j1), rhs, accumulate, par) }
     };
-    // SAFETY: the assert above guarantees every index the strides reach lies inside the
-    // slices; `c` is borrowed mutably, so it cannot alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
+    let ptr = SendPtr(c.as_mut_ptr());
+    match threads {
+        Threads::One => block(ptr, 0, n, Parallelism::None),
+        Threads::Gemm => block(ptr, 0, n, Parallelism::Rayon(0)),
+        Threads::Columns => {
+            let parts = rayon::current_num_threads().clamp(1, n.div_ceil(16));
+            let width = n.div_ceil(parts).next_multiple_of(16);
+            rayon::scope(|s| {
+                for j0 in (width..n).step_by(width) {
+                    s.spawn(move |_| block(ptr, j0, (j0 + width).min(n), Parallelism::None));
+                }
+                block(ptr, 0, width.min(n), Parallelism::None);
+            });
+        }
     }
+}
+
+/// Columns `j0..j1` of `c = a · b` (or `c += a · b`).
+///
+/// # Safety
+/// `c` must point to `m·n` writable floats that nobody else touches in columns `j0..j1`,
+/// `a` and `b` must hold their shapes, and `j0 < j1 ≤ n`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_block(
+    c: *mut f32,
+    a: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    (j0, j1): (usize, usize),
+    rhs: Rhs,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let (b, rhs_cs, rhs_rs) = match rhs {
+        Rhs::Plain => (b.as_ptr().add(j0), 1, n as isize),
+        Rhs::Transposed => (b.as_ptr().add(j0 * k), k as isize, 1),
+    };
+    gemm::gemm(
+        m,
+        j1 - j0,
+        k,
+        c.add(j0),
+        1,
+        n as isize,
+        accumulate,
+        a.as_ptr(),
+        1,
+        k as isize,
+        b,
+        rhs_cs,
+        rhs_rs,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        par,
+    );
 }
 
 #[cfg(test)]
@@ -117,21 +176,24 @@ mod tests {
     }
 
     #[test]
-    fn plain_transposed_and_accumulate_match_naive() {
-        let (m, k, n) = (5, 7, 3);
-        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
-        let want = naive(&a, &b, m, k, n);
-        let mut c = vec![9.0; m * n];
-        matmul(&mut c, &a, &b, (m, k, n), Rhs::Plain, false);
-        c.iter()
-            .zip(&want)
-            .for_each(|(x, y)| assert!((x - y).abs() < 1e-5));
-        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-        let mut ct = vec![1.0; m * n];
-        matmul(&mut ct, &a, &bt, (m, k, n), Rhs::Transposed, true);
-        ct.iter()
-            .zip(&want)
-            .for_each(|(x, y)| assert!((x - y - 1.0).abs() < 1e-5));
+    fn every_threading_layout_and_accumulate_match_naive() {
+        for (m, k, n) in [(5, 7, 3), (9, 11, 37), (3, 40, 130)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            let want = naive(&a, &b, m, k, n);
+            for threads in [Threads::One, Threads::Gemm, Threads::Columns] {
+                let mut c = vec![9.0; m * n];
+                matmul_with(&mut c, &a, &b, (m, k, n), Rhs::Plain, false, threads);
+                c.iter()
+                    .zip(&want)
+                    .for_each(|(x, y)| assert!((x - y).abs() < 1e-4));
+                let mut ct = vec![1.0; m * n];
+                matmul_with(&mut ct, &a, &bt, (m, k, n), Rhs::Transposed, true, threads);
+                ct.iter()
+                    .zip(&want)
+                    .for_each(|(x, y)| assert!((x - y - 1.0).abs() < 1e-4, "{threads:?}"));
+            }
+        }
     }
 }
