@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use ami_agent::kernel::gemm::{matmul_with, Rhs, Threads};
+use ami_agent::kernel::gemm::{matmul_with, Epilogue, Rhs, Threads};
 
 fn gflops(m: usize, k: usize, n: usize, rhs: Rhs, par: Threads) -> f64 {
     let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 * 0.1).collect();
@@ -15,7 +15,7 @@ fn gflops(m: usize, k: usize, n: usize, rhs: Rhs, par: Threads) -> f64 {
     for _ in 0..5 {
         let t0 = Instant::now();
         for _ in 0..reps {
-            matmul_with(&mut c, &a, &b, (m, k, n), rhs, false, par);
+            matmul_with(&mut c, &a, &b, (m, k, n), (rhs, false, Epilogue::None), par);
         }
         times.push(t0.elapsed().as_secs_f64() / reps as f64);
     }

@@ -97,7 +97,7 @@ pub fn gemm_gflops(
 /// Achieved GFLOP/s of an `m×k · k×n` product on the dense kernel's GEMM
 /// ([`crate::kernel::gemm::matmul`], all cores for large shapes): the machine's practical peak.
 pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result<f64, AgentError> {
-    use crate::kernel::gemm::{matmul, Rhs};
+    use crate::kernel::gemm::{matmul, Epilogue, Rhs};
     let a: Vec<f32> = (0..m * k)
         .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
         .collect();
@@ -106,7 +106,7 @@ pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result
         .collect();
     let mut c = vec![0.0f32; m * n];
     let s = median_seconds(reps, || {
-        matmul(&mut c, &a, &b, (m, k, n), Rhs::Plain, false);
+        matmul(&mut c, &a, &b, (m, k, n), Rhs::Plain, false, Epilogue::None);
         if c[0].is_finite() {
             Ok(())
         } else {

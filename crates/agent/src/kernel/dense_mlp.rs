@@ -10,7 +10,7 @@ use ami_jepa::burn::module::Module;
 use ami_jepa::burn::nn::Linear;
 use ami_jepa::mlp::Mlp;
 
-use super::gemm::{matmul, Rhs};
+use super::gemm::{matmul, Epilogue, Rhs};
 use crate::error::AgentError;
 
 /// One affine layer `z = h W + b`.
@@ -163,7 +163,8 @@ impl DenseMlp {
     }
 
     /// `out = MLP(x)` for `rows` rows, saving `h_1 … h_{L-1}` in `acts`. Each GEMM is
-    /// followed by one pass that adds the bias and applies the ReLU.
+    /// followed, per column block and while it is in cache, by one pass that adds the bias and
+    /// applies the ReLU ([`Epilogue::Bias`]).
     ///
     /// # Shapes
     /// `x [rows, in]`, `out [rows, out]`; `acts` sized for `rows` by [`Self::activations`].
@@ -185,8 +186,11 @@ impl DenseMlp {
             let input: &[f32] = if l == 0 { x } else { &prev[l - 1] };
             let dst: &mut [f32] = if l == last { &mut *out } else { &mut rest[0] };
             let shape = (rows, layer.fan_in, layer.fan_out);
-            matmul(dst, input, &layer.weight, shape, Rhs::Plain, false);
-            bias_act(dst, &layer.bias, l < last);
+            let bias = Epilogue::Bias {
+                bias: &layer.bias,
+                relu: l < last,
+            };
+            matmul(dst, input, &layer.weight, shape, Rhs::Plain, false, bias);
         }
         Ok(())
     }
@@ -223,15 +227,23 @@ impl DenseMlp {
             let g: &[f32] = if first { g_out } else { &src[..] };
             let d = &mut dst[..rows * layer.fan_in];
             let shape = (rows, layer.fan_out, layer.fan_in);
-            matmul(d, g, &layer.weight, shape, Rhs::Transposed, false);
-            relu_mask(d, &acts.hidden[l - 1]);
+            let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
+            matmul(d, g, &layer.weight, shape, Rhs::Transposed, false, mask);
             std::mem::swap(&mut src, &mut dst);
             first = false;
         }
         let layer = &self.layers[0];
         let g: &[f32] = if first { g_out } else { &src[..] };
         let shape = (rows, layer.fan_out, layer.fan_in);
-        matmul(g_in, g, &layer.weight, shape, Rhs::Transposed, false);
+        matmul(
+            g_in,
+            g,
+            &layer.weight,
+            shape,
+            Rhs::Transposed,
+            false,
+            Epilogue::None,
+        );
         Ok(())
     }
 
@@ -252,29 +264,6 @@ impl DenseMlp {
             ))
         }
     }
-}
-
-/// `z ← relu(z + b)` (or `z + b` when `!relu`) row by row, in one pass.
-///
-/// # Shapes
-/// `z [rows, n]`, `b [n]`.
-fn bias_act(z: &mut [f32], b: &[f32], relu: bool) {
-    for row in z.chunks_exact_mut(b.len()) {
-        if relu {
-            row.iter_mut()
-                .zip(b)
-                .for_each(|(v, c)| *v = (*v + c).max(0.0));
-        } else {
-            row.iter_mut().zip(b).for_each(|(v, c)| *v += c);
-        }
-    }
-}
-
-/// `g ← g ⊙ 1[h > 0]`.
-fn relu_mask(g: &mut [f32], h: &[f32]) {
-    g.iter_mut()
-        .zip(h)
-        .for_each(|(g, &h)| *g = if h > 0.0 { *g } else { 0.0 });
 }
 
 #[cfg(test)]

@@ -7,12 +7,10 @@ use gemm::Parallelism;
 /// fork/join cost would outweigh the gain.
 pub const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// Products with at least this many rows use `gemm`'s own rayon split; fewer rows (the
-/// 32-row products of workload C) split the output columns across the cores instead, which
-/// `gemm` does poorly for e.g. `32×512 · 512×130` (half the single-thread speed).
-pub const GEMM_SPLIT_MIN_ROWS: usize = 128;
-
-/// How one product is threaded. Thresholds measured with `cargo run --release -p ami-agent
+/// How one product is threaded. Larger products split the output columns across the cores:
+/// as fast as `gemm`'s own rayon split on the workload shapes, twice as fast for
+/// `32×512 · 512×130` (where `gemm`'s split runs at half the single-thread speed), and each
+/// core then applies the [`Epilogue`] to its own columns while they are in cache. Measured with `cargo run --release -p ami-agent
 /// --example kernel_shapes` on the 2-core benchmark machine (bench/README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Threads {
@@ -24,12 +22,26 @@ pub enum Threads {
     Columns,
 }
 
+/// A pass applied to the product's output right after it is computed (per column block).
+#[derive(Debug, Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// Nothing.
+    None,
+    /// `c ← c + b` (broadcast over rows), then `max(·, 0)` when `relu`; `b [n]`.
+    Bias {
+        /// `b [n]`.
+        bias: &'a [f32],
+        /// Apply the ReLU.
+        relu: bool,
+    },
+    /// `c ← c ⊙ 1[h > 0]`, the ReLU's backward mask; `h [m, n]`.
+    ReluMask(&'a [f32]),
+}
+
 /// The threading used for an `m×k · k×n` product.
 pub fn threading(m: usize, k: usize, n: usize) -> Threads {
     if m.saturating_mul(k).saturating_mul(n) < PARALLEL_MIN_MACS {
         Threads::One
-    } else if m >= GEMM_SPLIT_MIN_ROWS {
-        Threads::Gemm
     } else {
         Threads::Columns
     }
@@ -44,7 +56,8 @@ pub enum Rhs {
     Transposed,
 }
 
-/// `c = a · b`, or `c += a · b` when `accumulate`, threaded as [`threading`] says.
+/// `c = a · b`, or `c += a · b` when `accumulate`, followed by `epilogue`, threaded as
+/// [`threading`] says.
 ///
 /// # Shapes
 /// `a [m, k]`, `b [k, n]` (or `[n, k]` for [`Rhs::Transposed`]), `c [m, n]`, all row-major.
@@ -58,8 +71,10 @@ pub fn matmul(
     (m, k, n): (usize, usize, usize),
     rhs: Rhs,
     accumulate: bool,
+    epilogue: Epilogue,
 ) {
-    matmul_with(c, a, b, (m, k, n), rhs, accumulate, threading(m, k, n));
+    let threads = threading(m, k, n);
+    matmul_with(c, a, b, (m, k, n), (rhs, accumulate, epilogue), threads);
 }
 
 /// A pointer handed to the worker of one disjoint block of output columns.
@@ -78,14 +93,18 @@ pub fn matmul_with(
     a: &[f32],
     b: &[f32],
     (m, k, n): (usize, usize, usize),
-    rhs: Rhs,
-    accumulate: bool,
+    (rhs, accumulate, epilogue): (Rhs, bool, Epilogue),
     threads: Threads,
 ) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
         "matmul buffers too short for [{m}, {k}] · [{k}, {n}]"
     );
+    match epilogue {
+        Epilogue::Bias { bias, .. } => assert!(bias.len() >= n, "bias shorter than {n}"),
+        Epilogue::ReluMask(h) => assert!(h.len() >= m * n, "mask shorter than [{m}, {n}]"),
+        Epilogue::None => {}
+    }
     if m == 0 || n == 0 {
         return;
     }
@@ -93,13 +112,19 @@ pub fn matmul_with(
         if !accumulate {
             c[..m * n].fill(0.0);
         }
+        // SAFETY: `c` holds `m·n` floats (asserted) and is borrowed mutably.
+        unsafe { apply_epilogue(c.as_mut_ptr(), (m, n), (0, n), epilogue) };
         return;
     }
     let block = |c: SendPtr, j0: usize, j1: usize, par: Parallelism| {
-        // SAFETY: the assert above bounds every index reached: rows `< m` of `a`, columns
-        // `j0..j1 ≤ n` of `b` and `c`; `c` is borrowed mutably, so it cannot alias `a` or `b`,
-        // and concurrent blocks write disjoint columns of `c`.
-        unsafe { product_block(c.0, a, b, (m, k, n), (j0, j1), rhs, accumulate, par) }
+        // SAFETY: the asserts above bound every index reached: rows `< m` of `a`, columns
+        // `j0..j1 ≤ n` of `b`, `c`, the bias and the mask; `c` is borrowed mutably, so it
+        // cannot alias `a`, `b` or the epilogue's inputs, and concurrent blocks write
+        // disjoint columns of `c`.
+        unsafe {
+            product_block(c.0, a, b, (m, k, n), (j0, j1), rhs, accumulate, par);
+            apply_epilogue(c.0, (m, n), (j0, j1), epilogue);
+        }
     };
     let ptr = SendPtr(c.as_mut_ptr());
     match threads {
@@ -114,6 +139,36 @@ pub fn matmul_with(
                 }
                 block(ptr, 0, width.min(n), Parallelism::None);
             });
+        }
+    }
+}
+
+/// Applies `epilogue` to columns `j0..j1` of `c [m, n]`.
+///
+/// # Safety
+/// `c` must point to `m·n` writable floats that nobody else touches in columns `j0..j1`;
+/// the epilogue's inputs must hold their shapes.
+unsafe fn apply_epilogue(
+    c: *mut f32,
+    (m, n): (usize, usize),
+    (j0, j1): (usize, usize),
+    e: Epilogue,
+) {
+    for i in 0..m {
+        let row = std::slice::from_raw_parts_mut(c.add(i * n + j0), j1 - j0);
+        match e {
+            Epilogue::None => return,
+            Epilogue::Bias { bias, relu: true } => row
+                .iter_mut()
+                .zip(&bias[j0..j1])
+                .for_each(|(v, b)| *v = (*v + b).max(0.0)),
+            Epilogue::Bias { bias, relu: false } => {
+                row.iter_mut().zip(&bias[j0..j1]).for_each(|(v, b)| *v += b)
+            }
+            Epilogue::ReluMask(h) => row
+                .iter_mut()
+                .zip(&h[i * n + j0..i * n + j1])
+                .for_each(|(g, &h)| *g = if h > 0.0 { *g } else { 0.0 }),
         }
     }
 }
@@ -176,23 +231,57 @@ mod tests {
     }
 
     #[test]
-    fn every_threading_layout_and_accumulate_match_naive() {
+    fn every_threading_layout_and_epilogue_match_naive() {
         for (m, k, n) in [(5, 7, 3), (9, 11, 37), (3, 40, 130)] {
             let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
             let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
             let want = naive(&a, &b, m, k, n);
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.05 - 0.5).collect();
+            let fused: Vec<f32> = (0..m * n)
+                .map(|i| (want[i] + bias[i % n]).max(0.0))
+                .collect();
             for threads in [Threads::One, Threads::Gemm, Threads::Columns] {
+                let close = |got: &[f32], want: &[f32]| {
+                    for (x, y) in got.iter().zip(want) {
+                        assert!((x - y).abs() < 1e-4, "{threads:?}: {x} vs {y}");
+                    }
+                };
                 let mut c = vec![9.0; m * n];
-                matmul_with(&mut c, &a, &b, (m, k, n), Rhs::Plain, false, threads);
-                c.iter()
-                    .zip(&want)
-                    .for_each(|(x, y)| assert!((x - y).abs() < 1e-4));
+                let plain = (Rhs::Plain, false, Epilogue::None);
+                matmul_with(&mut c, &a, &b, (m, k, n), plain, threads);
+                close(&c, &want);
                 let mut ct = vec![1.0; m * n];
-                matmul_with(&mut ct, &a, &bt, (m, k, n), Rhs::Transposed, true, threads);
-                ct.iter()
-                    .zip(&want)
-                    .for_each(|(x, y)| assert!((x - y - 1.0).abs() < 1e-4, "{threads:?}"));
+                let acc = (Rhs::Transposed, true, Epilogue::None);
+                matmul_with(&mut ct, &a, &bt, (m, k, n), acc, threads);
+                let plus_one: Vec<f32> = want.iter().map(|w| w + 1.0).collect();
+                close(&ct, &plus_one);
+                let relu = Epilogue::Bias {
+                    bias: &bias,
+                    relu: true,
+                };
+                matmul_with(
+                    &mut c,
+                    &a,
+                    &b,
+                    (m, k, n),
+                    (Rhs::Plain, false, relu),
+                    threads,
+                );
+                close(&c, &fused);
+                let mask = Epilogue::ReluMask(&fused);
+                matmul_with(
+                    &mut ct,
+                    &a,
+                    &b,
+                    (m, k, n),
+                    (Rhs::Plain, false, mask),
+                    threads,
+                );
+                let masked: Vec<f32> = (0..m * n)
+                    .map(|i| if fused[i] > 0.0 { want[i] } else { 0.0 })
+                    .collect();
+                close(&ct, &masked);
             }
         }
     }
