@@ -1,10 +1,12 @@
-//! A trained [`Jepa`] seen as a planner's [`WorldModel`]: encode observations, roll the
-//! predictor forward for every candidate at once (one batched predictor call per step).
+//! A trained [`Jepa`] seen as a planner's [`WorldModel`]: encode observations (burn), roll the
+//! predictor forward for every candidate at once — on the dense CPU kernel
+//! ([`crate::kernel`]) by default, or on burn's generic tensor path ([`JepaWorldModel::generic`]).
 
 use ami_jepa::burn::tensor::{Device, Tensor, TensorData};
 use ami_jepa::Jepa;
 
 use crate::error::AgentError;
+use crate::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
 use crate::world_model::{check_rollout_inputs, WorldModel};
 
 /// JEPA world model with temporal abstraction: each planned action is applied for
@@ -19,11 +21,39 @@ pub struct JepaWorldModel {
     obs_dim: usize,
     state_dim: usize,
     action_dim: usize,
+    /// The predictor copied into the dense kernel (`None`: burn's generic path).
+    fast: Option<DenseWorldModel>,
 }
 
 impl JepaWorldModel {
-    /// Wraps an inference model (a module on a non-autodiff device).
+    /// Wraps an inference model (a module on a non-autodiff device); rollouts run on the dense
+    /// kernel `s' = s + MLP([s, a / action_scale])` (the same math as [`Jepa::predict`]).
     pub fn new(
+        model: Jepa,
+        device: Device,
+        obs_dim: usize,
+        state_dim: usize,
+        action_dim: usize,
+        action_repeat: usize,
+    ) -> Result<Self, AgentError> {
+        let mut wm = Self::generic(model, device, obs_dim, state_dim, action_dim, action_repeat)?;
+        let mlp = DenseMlp::from_mlp(&wm.model.predictor)?;
+        if mlp.output_dim() != state_dim || mlp.input_dim() != state_dim + action_dim {
+            return Err(AgentError::shape(
+                "JEPA predictor input",
+                mlp.input_dim(),
+                format!("[D + A = {}] -> [D = {state_dim}]", state_dim + action_dim),
+            ));
+        }
+        let scale = wm.model.inv_action_scale();
+        let dynamics = DenseDynamics::new(mlp, StepKind::Residual, scale, action_repeat)?;
+        wm.fast = Some(DenseWorldModel::new(dynamics));
+        Ok(wm)
+    }
+
+    /// As [`JepaWorldModel::new`], but rollouts go through burn's generic tensor path (the
+    /// reference the dense kernel is tested against).
+    pub fn generic(
         model: Jepa,
         device: Device,
         obs_dim: usize,
@@ -45,7 +75,13 @@ impl JepaWorldModel {
             obs_dim,
             state_dim,
             action_dim,
+            fast: None,
         })
+    }
+
+    /// Whether rollouts run on the dense kernel.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
     }
 
     /// Steps of the environment covered by one planned action.
@@ -90,6 +126,9 @@ impl WorldModel for JepaWorldModel {
         h: usize,
     ) -> Result<Vec<f32>, AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;
+        if let Some(fast) = &self.fast {
+            return fast.rollout(s0, actions, n, h);
+        }
         let dims = (self.state_dim, self.action_dim, self.action_repeat);
         batched_rollout(&self.device, s0, actions, (n, h), dims, |s, a| {
             self.model.predict(s, a)

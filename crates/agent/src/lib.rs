@@ -9,6 +9,7 @@ pub mod cost;
 pub mod episode;
 pub mod error;
 pub mod jepa_model;
+pub mod kernel;
 pub mod memory;
 pub mod planner;
 pub mod world_model;

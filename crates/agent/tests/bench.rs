@@ -2,7 +2,8 @@
 //! hand computation. (Speed itself is measured by `ami bench`, never asserted.)
 
 use ami_agent::bench::{
-    gemm_gflops, gradient_plan_ms, sampling_plan_ms, train_steps_per_s, workload_gflop, Repeats,
+    gemm_gflops, gradient_plan_ms, gradient_plan_ms_generic, kernel_gemm_gflops, sampling_plan_ms,
+    sampling_plan_ms_generic, train_steps_per_s, workload_gflop, Repeats,
 };
 use ami_jepa::burn::tensor::Device;
 
@@ -19,6 +20,9 @@ fn workloads_run_and_report_positive_finite_figures() {
         train_steps_per_s(&d, ONCE).unwrap(),
         sampling_plan_ms(&d, ONCE).unwrap(),
         gradient_plan_ms(&d, ONCE).unwrap(),
+        sampling_plan_ms_generic(&d, ONCE).unwrap(),
+        gradient_plan_ms_generic(&d, ONCE).unwrap(),
+        kernel_gemm_gflops(64, 64, 64, ONCE).unwrap(),
     ] {
         assert!(v.is_finite() && v > 0.0, "{v}");
     }

@@ -7,7 +7,8 @@ use anyhow::Result;
 use serde_json::{json, Map, Value};
 
 use ami_agent::bench::{
-    gemm_gflops, gradient_plan_ms, sampling_plan_ms, train_steps_per_s, workload_gflop, Repeats,
+    gemm_gflops, gradient_plan_ms, gradient_plan_ms_generic, kernel_gemm_gflops, sampling_plan_ms,
+    sampling_plan_ms_generic, train_steps_per_s, workload_gflop, Repeats,
 };
 use ami_jepa::burn::tensor::Device;
 
@@ -45,11 +46,21 @@ pub fn bench(workload: Workload, json_out: bool, quick: bool, run: &Path) -> Res
     let want = |w: Workload| workload == Workload::All || workload == w;
     let mut out = Map::new();
     let mut gflops = Map::new();
-    let peak = gemm_gflops(&device, 1024, 1024, 1024, reps(2, 7))?;
-    gflops.insert("1024".into(), json!(peak));
+    gflops.insert(
+        "1024".into(),
+        json!(gemm_gflops(&device, 1024, 1024, 1024, reps(2, 7))?),
+    );
     gflops.insert(
         "256x512x512".into(),
         json!(gemm_gflops(&device, 256, 512, 512, reps(5, 21))?),
+    );
+    // The peak: the dense kernel's GEMM on all cores (burn-flex's matmul runs on one core
+    // here because it is built without its `rayon` feature).
+    let peak = kernel_gemm_gflops(1024, 1024, 1024, reps(2, 7))?;
+    gflops.insert("kernel_1024".into(), json!(peak));
+    gflops.insert(
+        "kernel_256x512x512".into(),
+        json!(kernel_gemm_gflops(256, 512, 512, reps(5, 21))?),
     );
     let flop = workload_gflop();
     if want(Workload::A) {
@@ -58,19 +69,25 @@ pub fn bench(workload: Workload, json_out: bool, quick: bool, run: &Path) -> Res
         gflops.insert("A".into(), json!(r * flop[0].1));
     }
     if want(Workload::B) {
-        let ms = sampling_plan_ms(&device, reps(2, 9))?;
+        let ms = sampling_plan_ms(&device, reps(3, 20))?;
         out.insert("sampling_plan_ms".into(), json!(ms));
         gflops.insert("B".into(), json!(flop[1].1 / (ms / 1e3)));
+        let ms = sampling_plan_ms_generic(&device, reps(2, 9))?;
+        out.insert("sampling_plan_ms_generic".into(), json!(ms));
+        gflops.insert("B_generic".into(), json!(flop[1].1 / (ms / 1e3)));
     }
     if want(Workload::C) {
-        let ms = gradient_plan_ms(&device, reps(1, 5))?;
+        let ms = gradient_plan_ms(&device, reps(3, 20))?;
         out.insert("gradient_plan_ms".into(), json!(ms));
         gflops.insert("C".into(), json!(flop[2].1 / (ms / 1e3)));
+        let ms = gradient_plan_ms_generic(&device, reps(1, 5))?;
+        out.insert("gradient_plan_ms_generic".into(), json!(ms));
+        gflops.insert("C_generic".into(), json!(flop[2].1 / (ms / 1e3)));
     }
     if want(Workload::D) {
         out.insert("end_to_end".into(), end_to_end(run));
     }
-    let fractions: Map<String, Value> = ["A", "B", "C"]
+    let fractions: Map<String, Value> = ["A", "B", "C", "B_generic", "C_generic"]
         .iter()
         .filter_map(|k| Some((k.to_string(), json!(gflops.get(*k)?.as_f64()? / peak))))
         .collect();
@@ -123,6 +140,11 @@ fn print_table(v: &Value) {
     let p = &v["fraction_of_gemm_peak"];
     eprintln!("GEMM 1024³ (GFLOP/s)        {}", f(&g["1024"]));
     eprintln!("GEMM 256×512×512 (GFLOP/s)  {}", f(&g["256x512x512"]));
+    eprintln!("GEMM 1024³ kernel (peak)    {}", f(&g["kernel_1024"]));
+    eprintln!(
+        "GEMM 256×512×512 kernel     {}",
+        f(&g["kernel_256x512x512"])
+    );
     eprintln!(
         "A train steps/s             {} {} {}",
         f(&v["train_steps_per_s"]),
@@ -136,10 +158,22 @@ fn print_table(v: &Value) {
         f(&p["B"])
     );
     eprintln!(
+        "B   burn generic path       {} {} {}",
+        f(&v["sampling_plan_ms_generic"]),
+        f(&g["B_generic"]),
+        f(&p["B_generic"])
+    );
+    eprintln!(
         "C gradient plan ms          {} {} {}",
         f(&v["gradient_plan_ms"]),
         f(&g["C"]),
         f(&p["C"])
+    );
+    eprintln!(
+        "C   burn generic path       {} {} {}",
+        f(&v["gradient_plan_ms_generic"]),
+        f(&g["C_generic"]),
+        f(&p["C_generic"])
     );
     if let Some(d) = v.get("end_to_end") {
         eprintln!("D end-to-end                {d}");

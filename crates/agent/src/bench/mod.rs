@@ -8,6 +8,9 @@
 //!   cost `Σ_t ‖s_t − g‖²`, all candidates rolled through the predictor at once.
 //! * **C** — one gradient plan: 32 action sequences × 16 steps, 20 Adam steps (lr 0.1) on the
 //!   actions, back-propagating through the 16-step rollout.
+//!
+//! B and C run twice: on the dense CPU kernel ([`crate::kernel`], the headline figures) and on
+//! burn's generic tensor path (`*_generic`), with the same weights, data and seeds.
 //! * **GEMM** — `m×k · k×n` f32 matrix products, the practical peak of the machine.
 
 use std::time::Instant;
@@ -15,15 +18,18 @@ use std::time::Instant;
 use ami_jepa::burn;
 use ami_jepa::burn::module::Module;
 use ami_jepa::burn::optim::{AdamWConfig, GradientsParams};
-use ami_jepa::burn::tensor::{Device, Distribution, Tensor, TensorData};
+use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
 use ami_jepa::mlp::Mlp;
 use ami_jepa::vicreg::{covariance, variance};
 
-use crate::cost::{Cost, CostKind, GoalDistance};
 use crate::error::AgentError;
-use crate::jepa_model::batched_rollout;
-use crate::planner::{Cem, CemConfig, Planner};
-use crate::world_model::{check_rollout_inputs, WorldModel};
+
+mod planning;
+
+pub use planning::{
+    generic_gradient_plan, gradient_plan_ms, gradient_plan_ms_generic, sampling_plan_ms,
+    sampling_plan_ms_generic, workload_b_cem, GradientWorkload, MlpDynamics,
+};
 
 /// Observation, action and representation sizes of the workloads.
 const OBS: usize = 64;
@@ -58,11 +64,11 @@ pub fn median_seconds(
     Ok(t[t.len() / 2])
 }
 
-fn seeded(device: &Device, seed: u64) {
+pub(crate) fn seeded(device: &Device, seed: u64) {
     device.seed(seed);
 }
 
-fn read(t: Tensor<1>) -> Result<f32, AgentError> {
+pub(crate) fn read(t: Tensor<1>) -> Result<f32, AgentError> {
     t.into_data()
         .try_to_vec::<f32>()
         .ok()
@@ -84,6 +90,30 @@ pub fn gemm_gflops(
     let s = median_seconds(reps, || {
         let c = a.clone().matmul(b.clone());
         read(c.sum()).map(|_| ())
+    })?;
+    Ok(2.0 * (m * k * n) as f64 / s / 1e9)
+}
+
+/// Achieved GFLOP/s of an `m×k · k×n` product on the dense kernel's GEMM
+/// ([`crate::kernel::gemm::matmul`], all cores for large shapes): the machine's practical peak.
+pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result<f64, AgentError> {
+    use crate::kernel::gemm::{matmul, Epilogue, Rhs};
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
+        .collect();
+    let b: Vec<f32> = (0..k * n)
+        .map(|i| ((i % 89) as f32 - 44.0) / 89.0)
+        .collect();
+    let mut c = vec![0.0f32; m * n];
+    let s = median_seconds(reps, || {
+        matmul(&mut c, &a, &b, (m, k, n), Rhs::Plain, false, Epilogue::None);
+        if c[0].is_finite() {
+            Ok(())
+        } else {
+            Err(AgentError::NonFinite {
+                what: "GEMM output".into(),
+            })
+        }
     })?;
     Ok(2.0 * (m * k * n) as f64 / s / 1e9)
 }
@@ -129,112 +159,6 @@ pub fn train_steps_per_s(device: &Device, reps: Repeats) -> Result<f64, AgentErr
         Ok(())
     })?;
     Ok(1.0 / s)
-}
-
-/// A plain MLP dynamics model `s' = MLP([s, a])` seen as a planner's world model.
-pub struct MlpDynamics {
-    predictor: Mlp,
-    device: Device,
-}
-
-impl WorldModel for MlpDynamics {
-    fn state_dim(&self) -> usize {
-        REPR
-    }
-
-    fn action_dim(&self) -> usize {
-        ACT
-    }
-
-    fn rollout(
-        &self,
-        s0: &[f32],
-        actions: &[f32],
-        n: usize,
-        h: usize,
-    ) -> Result<Vec<f32>, AgentError> {
-        check_rollout_inputs(self, s0, actions, n, h)?;
-        batched_rollout(&self.device, s0, actions, (n, h), (REPR, ACT, 1), |s, a| {
-            self.predictor.forward(Tensor::cat(vec![s, a], 1))
-        })
-    }
-}
-
-fn random_vec(n: usize, seed: u64) -> Vec<f32> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
-}
-
-/// Workload B: median milliseconds per CEM plan.
-pub fn sampling_plan_ms(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
-    seeded(device, 2);
-    let model = MlpDynamics {
-        predictor: Mlp::new(&[REPR + ACT, HIDDEN, HIDDEN, REPR], device),
-        device: device.clone(),
-    };
-    let s0 = random_vec(REPR, 3);
-    let cost = Cost::new().with_term(
-        CostKind::Task,
-        1.0,
-        GoalDistance::new(random_vec(REPR, 4))?.squared(true),
-    )?;
-    let cfg = CemConfig {
-        horizon: 16,
-        samples: 512,
-        elites: 64,
-        iterations: 6,
-        init_std: 1.0,
-        min_std: 1e-3,
-        momentum: 0.0,
-        max_action_norm: 1e6,
-        seed: 5,
-    };
-    let mut cem = Cem::new(cfg)?;
-    let s = median_seconds(reps, || {
-        cem.reset();
-        cem.plan(&s0, &cost, &model).map(|_| ())
-    })?;
-    Ok(1e3 * s)
-}
-
-/// Workload C: median milliseconds per gradient plan (20 Adam steps through the rollout).
-pub fn gradient_plan_ms(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
-    let ad = device.clone().autodiff();
-    seeded(&ad, 6);
-    let predictor = Mlp::new(&[REPR + ACT, HIDDEN, HIDDEN, REPR], &ad).no_grad();
-    let (n, h) = (32, 16);
-    let s0 = Tensor::<2>::from_data(TensorData::new(random_vec(REPR, 7), [1, REPR]), &ad)
-        .repeat_dim(0, n);
-    let goal = Tensor::<2>::from_data(TensorData::new(random_vec(REPR, 8), [1, REPR]), &ad);
-    let init = Tensor::<3>::random([n, h, ACT], Distribution::Normal(0.0, 0.01), &ad);
-    let (lr, b1, b2, eps) = (0.1f32, 0.9f32, 0.999f32, 1e-8f32);
-    let s = median_seconds(reps, || {
-        let mut acts = init.clone().detach();
-        let mut m = Tensor::<3>::zeros([n, h, ACT], &ad);
-        let mut v = Tensor::<3>::zeros([n, h, ACT], &ad);
-        for k in 1..=20 {
-            let a = acts.clone().require_grad();
-            let mut s = s0.clone();
-            let mut loss = Tensor::<1>::zeros([1], &ad);
-            for t in 0..h {
-                let at = a.clone().narrow(1, t, 1).reshape([n, ACT]);
-                s = predictor.forward(Tensor::cat(vec![s, at], 1));
-                loss = loss + (s.clone() - goal.clone()).powi_scalar(2).sum();
-            }
-            let grads = loss.backward();
-            let g = a
-                .grad(&grads)
-                .ok_or_else(|| AgentError::WorldModel("no gradient for the actions".into()))?;
-            m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
-            v = v.mul_scalar(b2) + g.powi_scalar(2).mul_scalar(1.0 - b2);
-            let mhat = m.clone().div_scalar(1.0 - b1.powi(k));
-            let vhat = v.clone().div_scalar(1.0 - b2.powi(k));
-            acts = acts - mhat.div(vhat.sqrt().add_scalar(eps)).mul_scalar(lr);
-        }
-        read(acts.sum()).map(|_| ())
-    })?;
-    Ok(1e3 * s)
 }
 
 /// FLOPs (GFLOP) of one call of each workload, matrix products only (`2·m·k·n` each), counted

@@ -1,0 +1,359 @@
+//! A frozen MLP as plain row-major buffers: forward over a batch of rows with reusable
+//! activation buffers, and the backward pass with respect to the input.
+//!
+//! Math (ReLU between layers, none after the last, as [`ami_jepa::mlp::Mlp`]):
+//! `h_0 = x`, `z_l = h_{l-1} W_l + b_l`, `h_l = relu(z_l)` for `l < L`, `y = z_L`.
+//! Backward with the weights frozen: `∂y/∂z_L = g`, `∂/∂h_{l-1} = (∂/∂z_l) W_lᵀ`,
+//! `∂/∂z_l = (∂/∂h_l) ⊙ 1[h_l > 0]` (the ReLU mask is read off the saved `h_l`).
+
+use ami_jepa::burn::module::Module;
+use ami_jepa::burn::nn::Linear;
+use ami_jepa::mlp::Mlp;
+
+use super::gemm::{matmul, Epilogue, Rhs};
+use crate::error::AgentError;
+
+/// One affine layer `z = h W + b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseLayer {
+    /// `W [in, out]`, row-major (burn's `Linear` layout).
+    pub weight: Vec<f32>,
+    /// `b [out]`.
+    pub bias: Vec<f32>,
+    /// Input width.
+    pub fan_in: usize,
+    /// Output width.
+    pub fan_out: usize,
+}
+
+/// The hidden activations `h_1 … h_{L-1}` of one forward pass over `rows` rows, kept for the
+/// backward pass and reused across calls.
+#[derive(Debug, Clone, Default)]
+pub struct Activations {
+    hidden: Vec<Vec<f32>>,
+    rows: usize,
+}
+
+/// Ping-pong buffers of the backward pass.
+#[derive(Debug, Clone, Default)]
+pub struct BackwardScratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+/// A frozen MLP `x ↦ W_L(relu(… relu(x W_1 + b_1) …)) + b_L` on contiguous buffers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseMlp {
+    layers: Vec<DenseLayer>,
+}
+
+fn read_linear(i: usize, layer: &Linear) -> Result<DenseLayer, AgentError> {
+    let w = layer.weight.val();
+    let [fan_in, fan_out] = w.dims();
+    let weight = w
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| AgentError::WorldModel(format!("layer {i} weight: {e:?}")))?;
+    let bias = match &layer.bias {
+        Some(b) => b
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| AgentError::WorldModel(format!("layer {i} bias: {e:?}")))?,
+        None => vec![0.0; fan_out],
+    };
+    DenseLayer::new(weight, bias, fan_in, fan_out)
+}
+
+impl DenseLayer {
+    /// Checks `weight [in, out]` and `bias [out]`.
+    pub fn new(
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        fan_in: usize,
+        fan_out: usize,
+    ) -> Result<Self, AgentError> {
+        if weight.len() != fan_in * fan_out || bias.len() != fan_out || fan_out == 0 {
+            return Err(AgentError::shape(
+                "dense layer weight/bias",
+                weight.len(),
+                format!("W [{fan_in}, {fan_out}] and b [{fan_out}], out >= 1"),
+            ));
+        }
+        Ok(Self {
+            weight,
+            bias,
+            fan_in,
+            fan_out,
+        })
+    }
+}
+
+impl DenseMlp {
+    /// Copies the weights of a burn [`Mlp`] (any device; autodiff or not).
+    pub fn from_mlp(mlp: &Mlp) -> Result<Self, AgentError> {
+        let mlp = mlp.clone().no_grad();
+        let layers = mlp
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| read_linear(i, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_layers(layers)
+    }
+
+    /// Chains `layers` (at least one; each `fan_in` equals the previous `fan_out`).
+    pub fn from_layers(layers: Vec<DenseLayer>) -> Result<Self, AgentError> {
+        if layers.is_empty() {
+            return Err(AgentError::WorldModel(
+                "an MLP needs at least one layer".into(),
+            ));
+        }
+        for (i, w) in layers.windows(2).enumerate() {
+            if w[0].fan_out != w[1].fan_in {
+                return Err(AgentError::shape(
+                    format!("input of dense layer {}", i + 1),
+                    w[1].fan_in,
+                    format!("[{}] (output of layer {i})", w[0].fan_out),
+                ));
+            }
+        }
+        Ok(Self { layers })
+    }
+
+    /// The layers, input first.
+    pub fn layers(&self) -> &[DenseLayer] {
+        &self.layers
+    }
+
+    /// Input width.
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].fan_in
+    }
+
+    /// Output width.
+    pub fn output_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].fan_out
+    }
+
+    /// Widest layer input or output (sizes the backward scratch).
+    fn max_width(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.fan_in.max(l.fan_out))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Activation buffers for `rows` rows (reuse them across calls).
+    pub fn activations(&self, rows: usize) -> Activations {
+        let mut acts = Activations::default();
+        self.size_activations(&mut acts, rows);
+        acts
+    }
+
+    /// Resizes `acts` for `rows` rows; no allocation when already sized.
+    pub fn size_activations(&self, acts: &mut Activations, rows: usize) {
+        let hidden = &self.layers[..self.layers.len() - 1];
+        acts.hidden.resize_with(hidden.len(), Vec::new);
+        for (buf, l) in acts.hidden.iter_mut().zip(hidden) {
+            buf.resize(rows * l.fan_out, 0.0);
+        }
+        acts.rows = rows;
+    }
+
+    /// `out = MLP(x)` for `rows` rows, saving `h_1 … h_{L-1}` in `acts`. Each GEMM is
+    /// followed, per column block and while it is in cache, by one pass that adds the bias and
+    /// applies the ReLU ([`Epilogue::Bias`]).
+    ///
+    /// # Shapes
+    /// `x [rows, in]`, `out [rows, out]`; `acts` sized for `rows` by [`Self::activations`].
+    pub fn forward(
+        &self,
+        x: &[f32],
+        rows: usize,
+        acts: &mut Activations,
+        out: &mut [f32],
+    ) -> Result<(), AgentError> {
+        self.check_rows("forward", x, rows, self.input_dim())?;
+        self.check_rows("forward", out, rows, self.output_dim())?;
+        if acts.rows != rows {
+            self.size_activations(acts, rows);
+        }
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (prev, rest) = acts.hidden.split_at_mut(l);
+            let input: &[f32] = if l == 0 { x } else { &prev[l - 1] };
+            let dst: &mut [f32] = if l == last { &mut *out } else { &mut rest[0] };
+            let shape = (rows, layer.fan_in, layer.fan_out);
+            let bias = Epilogue::Bias {
+                bias: &layer.bias,
+                relu: l < last,
+            };
+            matmul(dst, input, &layer.weight, shape, Rhs::Plain, false, bias);
+        }
+        Ok(())
+    }
+
+    /// `g_in = ∂L/∂x` from `g_out = ∂L/∂y`, through the activations saved by the forward pass
+    /// of the same `x` (weights frozen: no weight gradients).
+    ///
+    /// # Shapes
+    /// `g_out [rows, out]`, `g_in [rows, in]`.
+    pub fn backward_input(
+        &self,
+        acts: &Activations,
+        g_out: &[f32],
+        rows: usize,
+        scratch: &mut BackwardScratch,
+        g_in: &mut [f32],
+    ) -> Result<(), AgentError> {
+        self.check_rows("backward", g_out, rows, self.output_dim())?;
+        self.check_rows("backward", g_in, rows, self.input_dim())?;
+        if acts.rows != rows {
+            return Err(AgentError::shape(
+                "backward activations",
+                acts.rows,
+                format!("rows = {rows} (the forward pass of this input)"),
+            ));
+        }
+        let len = rows * self.max_width();
+        scratch.a.resize(len, 0.0);
+        scratch.b.resize(len, 0.0);
+        let (mut src, mut dst) = (&mut scratch.a, &mut scratch.b);
+        let mut first = true;
+        for l in (1..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let g: &[f32] = if first { g_out } else { &src[..] };
+            let d = &mut dst[..rows * layer.fan_in];
+            let shape = (rows, layer.fan_out, layer.fan_in);
+            let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
+            matmul(d, g, &layer.weight, shape, Rhs::Transposed, false, mask);
+            std::mem::swap(&mut src, &mut dst);
+            first = false;
+        }
+        let layer = &self.layers[0];
+        let g: &[f32] = if first { g_out } else { &src[..] };
+        let shape = (rows, layer.fan_out, layer.fan_in);
+        matmul(
+            g_in,
+            g,
+            &layer.weight,
+            shape,
+            Rhs::Transposed,
+            false,
+            Epilogue::None,
+        );
+        Ok(())
+    }
+
+    fn check_rows(
+        &self,
+        what: &str,
+        buf: &[f32],
+        rows: usize,
+        width: usize,
+    ) -> Result<(), AgentError> {
+        if buf.len() == rows * width {
+            Ok(())
+        } else {
+            Err(AgentError::shape(
+                format!("dense MLP {what}"),
+                buf.len(),
+                format!("[rows={rows}, {width}]"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
+
+    /// `|a − b| ≤ tol · max|b|` elementwise.
+    pub(crate) fn assert_close(a: &[f32], b: &[f32], tol: f32) {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * scale,
+                "[{i}] {x} vs {y} (scale {scale})"
+            );
+        }
+    }
+
+    fn random(dev: &Device, rows: usize, cols: usize) -> Tensor<2> {
+        Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), dev)
+    }
+
+    fn to_vec(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn check_forward(dims: &[usize], rows: usize, seed: u64) {
+        let dev = Device::flex();
+        dev.seed(seed);
+        let mlp = Mlp::new(dims, &dev);
+        let x = random(&dev, rows, dims[0]);
+        let want = to_vec(mlp.forward(x.clone()));
+        let dense = DenseMlp::from_mlp(&mlp).unwrap();
+        let mut acts = dense.activations(rows);
+        let mut out = vec![0.0; rows * dense.output_dim()];
+        dense
+            .forward(&to_vec(x), rows, &mut acts, &mut out)
+            .unwrap();
+        assert_close(&out, &want, 1e-4);
+    }
+
+    #[test]
+    fn forward_matches_burn_on_odd_shapes() {
+        check_forward(&[13, 9, 5], 7, 11);
+        check_forward(&[3, 4], 1, 12);
+        check_forward(&[6, 17, 1, 9], 33, 13);
+    }
+
+    #[test]
+    fn forward_matches_burn_on_bench_shapes() {
+        check_forward(&[130, 512, 512, 128], 512, 14);
+        check_forward(&[130, 512, 512, 128], 32, 15);
+    }
+
+    #[test]
+    fn backward_input_matches_burn_autodiff() {
+        let ad = Device::flex().autodiff();
+        ad.seed(16);
+        let (dims, rows) = ([13, 9, 7, 5], 7);
+        let mlp = Mlp::new(&dims, &ad);
+        let x = random(&ad, rows, 13);
+        let g = random(&ad, rows, 5);
+        let xg = x.clone().require_grad();
+        let loss = (mlp.forward(xg.clone()) * g.clone()).sum();
+        let want = to_vec(xg.grad(&loss.backward()).unwrap());
+        let dense = DenseMlp::from_mlp(&mlp).unwrap();
+        let mut acts = dense.activations(rows);
+        let mut out = vec![0.0; rows * 5];
+        dense
+            .forward(&to_vec(x), rows, &mut acts, &mut out)
+            .unwrap();
+        let mut g_in = vec![0.0; rows * 13];
+        let mut scratch = BackwardScratch::default();
+        dense
+            .backward_input(&acts, &to_vec(g), rows, &mut scratch, &mut g_in)
+            .unwrap();
+        assert_close(&g_in, &want, 1e-4);
+        assert!(g_in.iter().any(|v| v.abs() > 1e-3), "gradient vanished");
+    }
+
+    #[test]
+    fn shape_errors_are_reported() {
+        let l1 = DenseLayer::new(vec![0.0; 6], vec![0.0; 3], 2, 3).unwrap();
+        let l2 = DenseLayer::new(vec![0.0; 8], vec![0.0; 2], 4, 2).unwrap();
+        assert!(DenseMlp::from_layers(vec![l1.clone(), l2]).is_err());
+        assert!(DenseLayer::new(vec![0.0; 5], vec![0.0; 3], 2, 3).is_err());
+        let mlp = DenseMlp::from_layers(vec![l1]).unwrap();
+        let mut acts = mlp.activations(2);
+        let err = mlp.forward(&[0.0; 3], 2, &mut acts, &mut [0.0; 6]);
+        assert!(err.unwrap_err().to_string().contains("forward"));
+    }
+}

@@ -1,0 +1,288 @@
+//! Latent dynamics on the dense MLP kernel: `s' = MLP([s, c·a])` (plain) or
+//! `s' = s + MLP([s, c·a])` (residual, the JEPA predictor of [`ami_jepa::Jepa::predict`]),
+//! each planned action held for `repeat` steps; a batched rollout with reusable buffers and,
+//! on request, a tape of every step's activations for the backward pass.
+
+use std::sync::Mutex;
+
+use super::dense_mlp::{Activations, DenseMlp};
+use crate::error::AgentError;
+use crate::world_model::{check_rollout_inputs, WorldModel};
+
+/// How the MLP output becomes the next state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// `s' = MLP([s, c·a])`.
+    Plain,
+    /// `s' = s + MLP([s, c·a])`.
+    Residual,
+}
+
+/// A dense-kernel dynamics model `f(s, a)` with action scale `c` and action repeat `r`.
+#[derive(Debug, Clone)]
+pub struct DenseDynamics {
+    mlp: DenseMlp,
+    kind: StepKind,
+    action_scale: f32,
+    repeat: usize,
+    state_dim: usize,
+    action_dim: usize,
+}
+
+/// One predictor step's saved input `x = [s, c·a]` and hidden activations.
+#[derive(Debug, Clone, Default)]
+pub struct StepRecord {
+    /// `x [n, D + A]`.
+    pub x: Vec<f32>,
+    /// `h_1 … h_{L-1}` of the MLP on `x`.
+    pub acts: Activations,
+}
+
+/// Buffers of a rollout: the current state, the MLP output and the step records (one reused
+/// record, or one per predictor step when a tape is kept).
+#[derive(Debug, Clone, Default)]
+pub struct RolloutWorkspace {
+    state: Vec<f32>,
+    out: Vec<f32>,
+    /// Records of the predictor steps, in order (only the first is used without a tape).
+    pub steps: Vec<StepRecord>,
+}
+
+impl DenseDynamics {
+    /// `f` with input `[s (D), a (A)]` and output `D`; `action_scale` multiplies actions
+    /// before the MLP, `repeat ≥ 1` predictor steps per planned action.
+    pub fn new(
+        mlp: DenseMlp,
+        kind: StepKind,
+        action_scale: f32,
+        repeat: usize,
+    ) -> Result<Self, AgentError> {
+        let d = mlp.output_dim();
+        if mlp.input_dim() <= d {
+            return Err(AgentError::shape(
+                "dense dynamics MLP input",
+                mlp.input_dim(),
+                format!("[D + A] with D = {d} (the output width) and A >= 1"),
+            ));
+        }
+        if repeat == 0 {
+            return Err(AgentError::config("action_repeat", 0, ">= 1"));
+        }
+        if !action_scale.is_finite() {
+            return Err(AgentError::config("action_scale", action_scale, "finite"));
+        }
+        Ok(Self {
+            action_dim: mlp.input_dim() - d,
+            state_dim: d,
+            mlp,
+            kind,
+            action_scale,
+            repeat,
+        })
+    }
+
+    /// The MLP.
+    pub fn mlp(&self) -> &DenseMlp {
+        &self.mlp
+    }
+
+    /// Plain or residual step.
+    pub fn kind(&self) -> StepKind {
+        self.kind
+    }
+
+    /// Multiplier `c` of the actions.
+    pub fn action_scale(&self) -> f32 {
+        self.action_scale
+    }
+
+    /// Predictor steps per planned action.
+    pub fn repeat(&self) -> usize {
+        self.repeat
+    }
+
+    /// `D`.
+    pub fn state_dim(&self) -> usize {
+        self.state_dim
+    }
+
+    /// `A`.
+    pub fn action_dim(&self) -> usize {
+        self.action_dim
+    }
+
+    /// Rolls `n` sequences of `h` actions from `s0`; writes the state after each planned
+    /// action into `states`. With `tape`, keeps every predictor step's record in `ws.steps`
+    /// (step `k` applies action `k / repeat`).
+    ///
+    /// # Shapes
+    /// `s0 [D]`, `actions [n, h, A]`, `states [n, h, D]`.
+    pub fn rollout_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        ws: &mut RolloutWorkspace,
+        tape: bool,
+        states: &mut [f32],
+    ) -> Result<(), AgentError> {
+        let (d, a, r) = (self.state_dim, self.action_dim, self.repeat);
+        if s0.len() != d || actions.len() != n * h * a || states.len() != n * h * d {
+            return Err(AgentError::shape(
+                "dense rollout s0/actions/states",
+                actions.len(),
+                format!("s0 [{d}], actions [n={n}, h={h}, A={a}], states [{n}, {h}, {d}]"),
+            ));
+        }
+        self.size_workspace(ws, n, if tape { h * r } else { 1 });
+        for row in ws.state.chunks_exact_mut(d) {
+            row.copy_from_slice(s0);
+        }
+        for k in 0..h * r {
+            let t = k / r;
+            let rec = &mut ws.steps[if tape { k } else { 0 }];
+            self.fill_input(&mut rec.x, &ws.state, actions, (n, h, t));
+            self.mlp.forward(&rec.x, n, &mut rec.acts, &mut ws.out)?;
+            match self.kind {
+                StepKind::Plain => ws.state.copy_from_slice(&ws.out),
+                StepKind::Residual => ws.state.iter_mut().zip(&ws.out).for_each(|(s, o)| *s += o),
+            }
+            if k % r == r - 1 {
+                for (i, s) in ws.state.chunks_exact(d).enumerate() {
+                    states[(i * h + t) * d..(i * h + t + 1) * d].copy_from_slice(s);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sizes `ws` for `n` rows and `records` step records (no allocation when sized).
+    fn size_workspace(&self, ws: &mut RolloutWorkspace, n: usize, records: usize) {
+        let d = self.state_dim;
+        ws.state.resize(n * d, 0.0);
+        ws.out.resize(n * d, 0.0);
+        if ws.steps.len() < records {
+            ws.steps.resize_with(records, StepRecord::default);
+        }
+        for rec in &mut ws.steps[..records] {
+            rec.x.resize(n * (d + self.action_dim), 0.0);
+            self.mlp.size_activations(&mut rec.acts, n);
+        }
+    }
+
+    /// `x_i = [s_i, c · a_{i,t}]`.
+    fn fill_input(
+        &self,
+        x: &mut [f32],
+        state: &[f32],
+        actions: &[f32],
+        (n, h, t): (usize, usize, usize),
+    ) {
+        let (d, a) = (self.state_dim, self.action_dim);
+        for (i, (row, s)) in x
+            .chunks_exact_mut(d + a)
+            .zip(state.chunks_exact(d))
+            .enumerate()
+            .take(n)
+        {
+            row[..d].copy_from_slice(s);
+            let act = &actions[(i * h + t) * a..(i * h + t + 1) * a];
+            row[d..]
+                .iter_mut()
+                .zip(act)
+                .for_each(|(x, u)| *x = self.action_scale * u);
+        }
+    }
+}
+
+/// [`DenseDynamics`] as a planner's [`WorldModel`], owning its reusable buffers.
+#[derive(Debug)]
+pub struct DenseWorldModel {
+    dynamics: DenseDynamics,
+    workspace: Mutex<RolloutWorkspace>,
+}
+
+impl DenseWorldModel {
+    /// Wraps `dynamics` with empty buffers (sized by the first rollout).
+    pub fn new(dynamics: DenseDynamics) -> Self {
+        Self {
+            dynamics,
+            workspace: Mutex::new(RolloutWorkspace::default()),
+        }
+    }
+
+    /// The dynamics.
+    pub fn dynamics(&self) -> &DenseDynamics {
+        &self.dynamics
+    }
+}
+
+impl WorldModel for DenseWorldModel {
+    fn state_dim(&self) -> usize {
+        self.dynamics.state_dim
+    }
+
+    fn action_dim(&self) -> usize {
+        self.dynamics.action_dim
+    }
+
+    fn rollout(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        n: usize,
+        h: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        check_rollout_inputs(self, s0, actions, n, h)?;
+        let mut states = vec![0.0; n * h * self.dynamics.state_dim];
+        let mut ws = self
+            .workspace
+            .lock()
+            .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
+        self.dynamics
+            .rollout_into(s0, actions, (n, h), &mut ws, false, &mut states)?;
+        Ok(states)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::dense_mlp::tests::assert_close;
+    use ami_jepa::burn::tensor::{Device, Distribution, Tensor, TensorData};
+    use ami_jepa::mlp::Mlp;
+
+    /// Plain dynamics on odd shapes against burn: `s' = MLP([s, c·a])`, repeat 2.
+    #[test]
+    fn plain_rollout_matches_burn_loop() {
+        let dev = Device::flex();
+        dev.seed(21);
+        let (d, a, n, h, c) = (5, 3, 4, 3, 0.7f32);
+        let mlp = Mlp::new(&[d + a, 11, d], &dev);
+        let acts = Tensor::<3>::random([n, h, a], Distribution::Normal(0.0, 1.0), &dev);
+        let s0: Vec<f32> = (0..d).map(|i| i as f32 * 0.3 - 0.5).collect();
+        let mut s =
+            Tensor::<2>::from_data(TensorData::new(s0.clone(), [1, d]), &dev).repeat_dim(0, n);
+        let mut want = Vec::new();
+        for t in 0..h {
+            let at = acts.clone().narrow(1, t, 1).reshape([n, a]).mul_scalar(c);
+            for _ in 0..2 {
+                s = mlp.forward(Tensor::cat(vec![s, at.clone()], 1));
+            }
+            want.push(s.clone());
+        }
+        let want = Tensor::stack::<3>(want, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let dense = DenseMlp::from_mlp(&mlp).unwrap();
+        let model = DenseWorldModel::new(DenseDynamics::new(dense, StepKind::Plain, c, 2).unwrap());
+        let actions = acts.into_data().try_to_vec::<f32>().unwrap();
+        let got = model.rollout(&s0, &actions, n, h).unwrap();
+        assert_close(&got, &want, 1e-4);
+        // Buffers are reused: a second, smaller call gives the same prefix states.
+        let again = model.rollout(&s0, &actions[..h * a], 1, h).unwrap();
+        assert_close(&again, &want[..h * d], 1e-5);
+        assert!(model.rollout(&s0, &actions[1..], n, h).is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Gradient planning on the dense kernel: Adam on the actions of `n` sequences, the gradient
+//! back-propagated by hand through the rollout of the frozen dynamics (benchmark workload C).
+//!
+//! Objective `L(a) = Σ_{i,t} ‖s_{i,t}(a) − g‖²` over the states after each planned action.
+//! Backward, predictor step `k` (action `t = k / r`, `s_{k+1} = [s_k +] MLP([s_k, c·a_t])`):
+//! `ḡ_{k+1} += 2 (s_{k+1} − g)` when `k` ends a planned action, `[ḡ_s, ḡ_x] = ḡ_{k+1} ·
+//! ∂MLP/∂x`, `∂L/∂a_t += c · ḡ_x`, `ḡ_k = ḡ_s [+ ḡ_{k+1}]`.
+//! Adam as PyTorch (no weight decay): `m ← β₁m + (1−β₁)∇`, `v ← β₂v + (1−β₂)∇²`,
+//! `a ← a − lr · m̂ / (√v̂ + ε)` with `m̂ = m / (1−β₁ᵏ)`, `v̂ = v / (1−β₂ᵏ)`.
+
+use super::dense_mlp::BackwardScratch;
+use super::dynamics::{DenseDynamics, RolloutWorkspace, StepKind};
+use crate::error::AgentError;
+
+/// Adam settings of a gradient plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamSettings {
+    /// Step size.
+    pub lr: f32,
+    /// First-moment decay `β₁`.
+    pub beta1: f32,
+    /// Second-moment decay `β₂`.
+    pub beta2: f32,
+    /// `ε` added to `√v̂`.
+    pub eps: f32,
+    /// Number of Adam steps.
+    pub steps: usize,
+}
+
+impl Default for AdamSettings {
+    /// Workload C: lr 0.1, betas (0.9, 0.999), eps 1e-8, 20 steps.
+    fn default() -> Self {
+        Self {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            steps: 20,
+        }
+    }
+}
+
+/// Buffers of a gradient plan, reused across steps and calls.
+#[derive(Debug, Clone, Default)]
+pub struct GradientPlanBuffers {
+    ws: RolloutWorkspace,
+    scratch: BackwardScratch,
+    states: Vec<f32>,
+    g_state: Vec<f32>,
+    g_x: Vec<f32>,
+    /// `∂L/∂a [n, h, A]` of the last [`loss_and_grad`] call.
+    pub grad: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+/// `L(a)` and `∂L/∂a` (into `buf.grad`) for `n` sequences of `h` actions from `s0`.
+///
+/// # Shapes
+/// `s0 [D]`, `goal [D]`, `actions [n, h, A]`.
+pub fn loss_and_grad(
+    dynamics: &DenseDynamics,
+    (s0, goal): (&[f32], &[f32]),
+    actions: &[f32],
+    (n, h): (usize, usize),
+    buf: &mut GradientPlanBuffers,
+) -> Result<f32, AgentError> {
+    let (d, a, r) = (
+        dynamics.state_dim(),
+        dynamics.action_dim(),
+        dynamics.repeat(),
+    );
+    if goal.len() != d {
+        return Err(AgentError::shape(
+            "gradient plan goal",
+            goal.len(),
+            format!("[D={d}]"),
+        ));
+    }
+    buf.states.resize(n * h * d, 0.0);
+    dynamics.rollout_into(s0, actions, (n, h), &mut buf.ws, true, &mut buf.states)?;
+    let loss: f64 = buf
+        .states
+        .chunks_exact(d)
+        .flat_map(|s| s.iter().zip(goal).map(|(x, g)| f64::from(x - g).powi(2)))
+        .sum();
+    buf.g_state.clear();
+    buf.g_state.resize(n * d, 0.0);
+    buf.g_x.resize(n * (d + a), 0.0);
+    buf.grad.clear();
+    buf.grad.resize(n * h * a, 0.0);
+    let c = dynamics.action_scale();
+    for k in (0..h * r).rev() {
+        let t = k / r;
+        if k % r == r - 1 {
+            for (i, g) in buf.g_state.chunks_exact_mut(d).enumerate() {
+                let s = &buf.states[(i * h + t) * d..(i * h + t + 1) * d];
+                g.iter_mut()
+                    .zip(s.iter().zip(goal))
+                    .for_each(|(g, (x, y))| *g += 2.0 * (x - y));
+            }
+        }
+        let rec = &buf.ws.steps[k];
+        let mlp = dynamics.mlp();
+        mlp.backward_input(&rec.acts, &buf.g_state, n, &mut buf.scratch, &mut buf.g_x)?;
+        for (i, (gx, gs)) in buf
+            .g_x
+            .chunks_exact(d + a)
+            .zip(buf.g_state.chunks_exact_mut(d))
+            .enumerate()
+        {
+            let ga = &mut buf.grad[(i * h + t) * a..(i * h + t + 1) * a];
+            ga.iter_mut().zip(&gx[d..]).for_each(|(g, x)| *g += c * x);
+            match dynamics.kind() {
+                StepKind::Plain => gs.copy_from_slice(&gx[..d]),
+                StepKind::Residual => gs.iter_mut().zip(&gx[..d]).for_each(|(g, x)| *g += x),
+            }
+        }
+    }
+    Ok(loss as f32)
+}
+
+/// Runs `adam.steps` Adam steps on `actions` in place; returns the loss before the last step.
+///
+/// # Shapes
+/// `s0 [D]`, `goal [D]`, `actions [n, h, A]`.
+pub fn gradient_plan(
+    dynamics: &DenseDynamics,
+    (s0, goal): (&[f32], &[f32]),
+    actions: &mut [f32],
+    (n, h): (usize, usize),
+    adam: AdamSettings,
+    buf: &mut GradientPlanBuffers,
+) -> Result<f32, AgentError> {
+    buf.m.clear();
+    buf.m.resize(actions.len(), 0.0);
+    buf.v.clear();
+    buf.v.resize(actions.len(), 0.0);
+    let mut loss = f32::NAN;
+    for k in 1..=adam.steps {
+        loss = loss_and_grad(dynamics, (s0, goal), actions, (n, h), buf)?;
+        if !loss.is_finite() {
+            return Err(AgentError::NonFinite {
+                what: format!("gradient plan loss at Adam step {k}"),
+            });
+        }
+        let (b1, b2) = (adam.beta1, adam.beta2);
+        let (c1, c2) = (1.0 - b1.powi(k as i32), 1.0 - b2.powi(k as i32));
+        for (((x, g), m), v) in actions
+            .iter_mut()
+            .zip(&buf.grad)
+            .zip(&mut buf.m)
+            .zip(&mut buf.v)
+        {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *x -= adam.lr * (*m / c1) / ((*v / c2).sqrt() + adam.eps);
+        }
+    }
+    Ok(loss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{DenseLayer, DenseMlp};
+
+    fn wave(len: usize, phase: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| (i as f32 * 0.731 + phase).sin() * 0.6)
+            .collect()
+    }
+
+    /// `(D=3, A=2) → 6 → 3`, residual, action scale 0.5, repeat 2.
+    fn tiny_dynamics() -> DenseDynamics {
+        let l1 = DenseLayer::new(wave(5 * 6, 0.1), wave(6, 0.2), 5, 6).unwrap();
+        let l2 = DenseLayer::new(wave(6 * 3, 0.3), wave(3, 0.4), 6, 3).unwrap();
+        let mlp = DenseMlp::from_layers(vec![l1, l2]).unwrap();
+        DenseDynamics::new(mlp, StepKind::Residual, 0.5, 2).unwrap()
+    }
+
+    #[test]
+    fn gradient_matches_central_finite_differences() {
+        let dynamics = tiny_dynamics();
+        let (n, h) = (2, 3);
+        let (s0, goal) = (wave(3, 1.0), wave(3, 2.0));
+        let actions = wave(n * h * 2, 3.0);
+        let mut buf = GradientPlanBuffers::default();
+        loss_and_grad(&dynamics, (&s0, &goal), &actions, (n, h), &mut buf).unwrap();
+        let grad = buf.grad.clone();
+        let eps = 1e-3;
+        let scale = grad.iter().fold(1e-6f32, |m, g| m.max(g.abs()));
+        for j in 0..actions.len() {
+            let mut plus = actions.clone();
+            plus[j] += eps;
+            let mut minus = actions.clone();
+            minus[j] -= eps;
+            let lp = loss_and_grad(&dynamics, (&s0, &goal), &plus, (n, h), &mut buf).unwrap();
+            let lm = loss_and_grad(&dynamics, (&s0, &goal), &minus, (n, h), &mut buf).unwrap();
+            let fd = (lp - lm) / (2.0 * eps);
+            assert!(
+                (fd - grad[j]).abs() < 1e-2 * scale,
+                "[{j}] fd {fd} vs {}",
+                grad[j]
+            );
+        }
+    }
+
+    #[test]
+    fn adam_lowers_the_loss_and_first_step_is_lr_sign() {
+        let dynamics = tiny_dynamics();
+        let (n, h) = (2, 3);
+        let (s0, goal) = (wave(3, 1.0), wave(3, 2.0));
+        let init = wave(n * h * 2, 3.0);
+        let mut buf = GradientPlanBuffers::default();
+        let l0 = loss_and_grad(&dynamics, (&s0, &goal), &init, (n, h), &mut buf).unwrap();
+        let g0 = buf.grad.clone();
+        let adam = AdamSettings {
+            lr: 0.01,
+            steps: 1,
+            ..AdamSettings::default()
+        };
+        let mut a = init.clone();
+        gradient_plan(&dynamics, (&s0, &goal), &mut a, (n, h), adam, &mut buf).unwrap();
+        for ((a, x), g) in a.iter().zip(&init).zip(&g0) {
+            assert!((a - (x - 0.01 * g.signum())).abs() < 1e-5, "{a} {x} {g}");
+        }
+        let adam = AdamSettings {
+            lr: 0.01,
+            steps: 30,
+            ..AdamSettings::default()
+        };
+        let mut a = init.clone();
+        gradient_plan(&dynamics, (&s0, &goal), &mut a, (n, h), adam, &mut buf).unwrap();
+        let l1 = loss_and_grad(&dynamics, (&s0, &goal), &a, (n, h), &mut buf).unwrap();
+        assert!(l1 < l0, "{l1} >= {l0}");
+    }
+}
