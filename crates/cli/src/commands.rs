@@ -244,6 +244,8 @@ fn world_model(run: &RunDir, cfg: &RunConfig) -> Result<JepaWorldModel> {
 ///
 /// Episodes are independent (the planner is reset to its seed at the start of each), so they
 /// are spread over one worker per core; the results do not depend on the number of workers.
+/// Each worker runs inside its own one-thread rayon pool, so the tensor backend and the
+/// planning kernel do not split a worker's work over cores the other workers already use.
 fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
     let episodes = test_episodes(&cfg.env, cfg.eval.episodes, cfg.eval.seed)?;
     let settings = ActSettings {
@@ -263,23 +265,27 @@ fn evaluate(run: &RunDir, cfg: &RunConfig) -> Result<serde_json::Value> {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| -> Result<()> {
-                    let wm = world_model(run, cfg)?;
-                    let mut planner = planner(cfg, cfg.train.seed)?;
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(ep) = episodes.get(i) else {
-                            return Ok(());
-                        };
-                        let outcome = run_episode(&cfg.env, &wm, planner.as_mut(), ep, &settings)?;
-                        let mut res = results
-                            .lock()
-                            .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
-                        res[i] = Some(outcome);
-                        let done: Vec<_> = res.iter().flatten().collect();
-                        let ok = done.iter().filter(|o| o.success).count();
-                        pb.set_message(format!("success {ok}/{}", done.len()));
-                        pb.inc(1);
-                    }
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+                    pool.install(|| -> Result<()> {
+                        let wm = world_model(run, cfg)?;
+                        let mut planner = planner(cfg, cfg.train.seed)?;
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let Some(ep) = episodes.get(i) else {
+                                return Ok(());
+                            };
+                            let outcome =
+                                run_episode(&cfg.env, &wm, planner.as_mut(), ep, &settings)?;
+                            let mut res = results
+                                .lock()
+                                .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+                            res[i] = Some(outcome);
+                            let done: Vec<_> = res.iter().flatten().collect();
+                            let ok = done.iter().filter(|o| o.success).count();
+                            pb.set_message(format!("success {ok}/{}", done.len()));
+                            pb.inc(1);
+                        }
+                    })
                 })
             })
             .collect();
