@@ -71,7 +71,7 @@ enum Command {
     /// Benchmark the standard workloads (see bench/README.md for the peers).
     Bench {
         /// Workload to run.
-        #[arg(long, value_enum, default_value = "all")]
+        #[arg(long, value_enum, ignore_case = true, default_value = "all")]
         workload: bench::Workload,
         /// Also print one JSON object on stdout.
         #[arg(long)]
