@@ -111,5 +111,18 @@ def emit(result):
     print(json.dumps(result))
 
 
+def run_workloads(workload, peer, version, threads, bench):
+    """Runs the selected workloads and prints the peer's JSON object.
+
+    bench: {"A": f, "B": f, "C": f, "gemm": f}, each a zero-argument callable."""
+    want = lambda k: workload in (k, "all")
+    emit({"peer": peer, "version": version, "threads": threads, "weight_decay": WEIGHT_DECAY,
+          "train_steps_per_s": bench["A"]() if want("A") else None,
+          "sampling_plan_ms": bench["B"]() if want("B") else None,
+          "gradient_plan_ms": bench["C"]() if want("C") else None,
+          "gemm_gflops": bench["gemm"]() if workload == "all" else None,
+          "workload_gflop": workload_gflop()})
+
+
 def cpu_threads():
     return os.cpu_count()

@@ -148,15 +148,9 @@ def main():
     args = C.parse_args(__doc__)
     r = C.reps(args.quick)
     p = C.make_problem()
-    w = args.workload
-    res = {"peer": "jax-jit", "version": f"jax {jax.__version__}",
-           "threads": C.cpu_threads(), "weight_decay": C.WEIGHT_DECAY,
-           "train_steps_per_s": bench_train(p, r) if w in ("A", "all") else None,
-           "sampling_plan_ms": bench_cem(p, r) if w in ("B", "all") else None,
-           "gradient_plan_ms": bench_grad_plan(p, r) if w in ("C", "all") else None,
-           "gemm_gflops": bench_gemm(r) if w == "all" else None,
-           "workload_gflop": C.workload_gflop()}
-    C.emit(res)
+    C.run_workloads(args.workload, "jax-jit", f"jax {jax.__version__}", C.cpu_threads(), {
+        "A": lambda: bench_train(p, r), "B": lambda: bench_cem(p, r),
+        "C": lambda: bench_grad_plan(p, r), "gemm": lambda: bench_gemm(r)})
 
 
 if __name__ == "__main__":

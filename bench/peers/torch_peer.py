@@ -123,15 +123,9 @@ def main():
     p = C.make_problem()
     global GOAL
     GOAL = torch.from_numpy(p["goal"])
-    w = args.workload
-    res = {"peer": "pytorch-eager", "version": torch.__version__,
-           "threads": torch.get_num_threads(), "weight_decay": C.WEIGHT_DECAY,
-           "train_steps_per_s": bench_train(p, r) if w in ("A", "all") else None,
-           "sampling_plan_ms": bench_cem(p, r) if w in ("B", "all") else None,
-           "gradient_plan_ms": bench_grad_plan(p, r) if w in ("C", "all") else None,
-           "gemm_gflops": bench_gemm(r) if w == "all" else None,
-           "workload_gflop": C.workload_gflop()}
-    C.emit(res)
+    C.run_workloads(args.workload, "pytorch-eager", torch.__version__, torch.get_num_threads(), {
+        "A": lambda: bench_train(p, r), "B": lambda: bench_cem(p, r),
+        "C": lambda: bench_grad_plan(p, r), "gemm": lambda: bench_gemm(r)})
 
 
 if __name__ == "__main__":
