@@ -8,7 +8,8 @@ use serde_json::{json, Map, Value};
 
 use ami_agent::bench::{
     gemm_gflops, gradient_plan_ms, gradient_plan_ms_generic, kernel_gemm_gflops, sampling_plan_ms,
-    sampling_plan_ms_generic, train_steps_per_s, workload_gflop, Repeats,
+    sampling_plan_ms_generic, train_steps_per_s, train_steps_per_s_generic, workload_gflop,
+    Repeats,
 };
 use ami_jepa::burn::tensor::Device;
 
@@ -67,6 +68,9 @@ pub fn bench(workload: Workload, json_out: bool, quick: bool, run: &Path) -> Res
         let r = train_steps_per_s(&device, reps(5, 15))?;
         out.insert("train_steps_per_s".into(), json!(r));
         gflops.insert("A".into(), json!(r * flop[0].1));
+        let r = train_steps_per_s_generic(&device, reps(3, 9))?;
+        out.insert("train_steps_per_s_generic".into(), json!(r));
+        gflops.insert("A_generic".into(), json!(r * flop[0].1));
     }
     if want(Workload::B) {
         let ms = sampling_plan_ms(&device, reps(3, 20))?;
@@ -87,7 +91,7 @@ pub fn bench(workload: Workload, json_out: bool, quick: bool, run: &Path) -> Res
     if want(Workload::D) {
         out.insert("end_to_end".into(), end_to_end(run));
     }
-    let fractions: Map<String, Value> = ["A", "B", "C", "B_generic", "C_generic"]
+    let fractions: Map<String, Value> = ["A", "B", "C", "A_generic", "B_generic", "C_generic"]
         .iter()
         .filter_map(|k| Some((k.to_string(), json!(gflops.get(*k)?.as_f64()? / peak))))
         .collect();
@@ -150,6 +154,12 @@ fn print_table(v: &Value) {
         f(&v["train_steps_per_s"]),
         f(&g["A"]),
         f(&p["A"])
+    );
+    eprintln!(
+        "A   burn generic path       {} {} {}",
+        f(&v["train_steps_per_s_generic"]),
+        f(&g["A_generic"]),
+        f(&p["A_generic"])
     );
     eprintln!(
         "B sampling plan ms          {} {} {}",

@@ -9,7 +9,7 @@
 //! * **C** — one gradient plan: 32 action sequences × 16 steps, 20 Adam steps (lr 0.1) on the
 //!   actions, back-propagating through the 16-step rollout.
 //!
-//! B and C run twice: on the dense CPU kernel ([`crate::kernel`], the headline figures) and on
+//! A, B and C run twice: on the dense CPU kernel ([`crate::kernel`], the headline figures) and on
 //! burn's generic tensor path (`*_generic`), with the same weights, data and seeds.
 //! * **GEMM** — `m×k · k×n` f32 matrix products, the practical peak of the machine.
 
@@ -125,8 +125,35 @@ struct TrainPair {
     pred: Mlp,
 }
 
-/// Workload A: median training steps per second.
+/// Workload A on the fused dense kernel ([`crate::kernel::DenseJepaTrainer`], same weights
+/// and data as [`train_steps_per_s_generic`]): median training steps per second.
 pub fn train_steps_per_s(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
+    use crate::kernel::{AdamWSettings, DenseJepaTrainer, DenseMlp, VicregSettings};
+    let ad = device.clone().autodiff();
+    seeded(&ad, 0);
+    let batch = 256;
+    let enc = Mlp::new(&[OBS, HIDDEN, HIDDEN, REPR], &ad);
+    let pred = Mlp::new(&[REPR + ACT, HIDDEN, HIDDEN, REPR], &ad);
+    let data = |w: usize| -> Result<Vec<f32>, AgentError> {
+        Tensor::<2>::random([batch, w], Distribution::Normal(0.0, 1.0), &ad)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| AgentError::WorldModel(format!("reading workload data: {e:?}")))
+    };
+    let (o, a, o2) = (data(OBS)?, data(ACT)?, data(OBS)?);
+    let mut trainer = DenseJepaTrainer::new(
+        DenseMlp::from_mlp(&enc)?,
+        DenseMlp::from_mlp(&pred)?,
+        ACT,
+        VicregSettings::default(),
+        AdamWSettings::default(),
+    )?;
+    let s = median_seconds(reps, || trainer.step(&o, &a, &o2, batch).map(|_| ()))?;
+    Ok(1.0 / s)
+}
+
+/// Workload A on burn's generic autodiff path: median training steps per second.
+pub fn train_steps_per_s_generic(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
     let ad = device.clone().autodiff();
     seeded(&ad, 0);
     let batch = 256;
@@ -137,7 +164,11 @@ pub fn train_steps_per_s(device: &Device, reps: Repeats) -> Result<f64, AgentErr
     let o = Tensor::<2>::random([batch, OBS], Distribution::Normal(0.0, 1.0), &ad);
     let a = Tensor::<2>::random([batch, ACT], Distribution::Normal(0.0, 1.0), &ad);
     let o2 = Tensor::<2>::random([batch, OBS], Distribution::Normal(0.0, 1.0), &ad);
-    let mut opt = AdamWConfig::new().with_weight_decay(0.01).init();
+    // The peers' AdamW: eps 1e-8 (burn's default is 1e-5), weight decay 0.01.
+    let mut opt = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(0.01)
+        .init();
     let s = median_seconds(reps, || {
         let m = model
             .take()

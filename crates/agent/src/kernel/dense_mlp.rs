@@ -6,11 +6,10 @@
 //! Backward with the weights frozen: `∂y/∂z_L = g`, `∂/∂h_{l-1} = (∂/∂z_l) W_lᵀ`,
 //! `∂/∂z_l = (∂/∂h_l) ⊙ 1[h_l > 0]` (the ReLU mask is read off the saved `h_l`).
 
-use ami_jepa::burn::module::Module;
 use ami_jepa::burn::nn::Linear;
 use ami_jepa::mlp::Mlp;
 
-use super::gemm::{matmul, Epilogue, Rhs};
+use super::gemm::{matmul, matmul_tn, Epilogue, Rhs};
 use crate::error::AgentError;
 
 /// One affine layer `z = h W + b`.
@@ -32,6 +31,23 @@ pub struct DenseLayer {
 pub struct Activations {
     hidden: Vec<Vec<f32>>,
     rows: usize,
+}
+
+/// Gradients of one [`DenseLayer`]'s parameters (same shapes).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerGrad {
+    /// `∂L/∂W [in, out]`.
+    pub weight: Vec<f32>,
+    /// `∂L/∂b [out]`.
+    pub bias: Vec<f32>,
+}
+
+/// `out[j] = Σ_i g[i, j]` for `g [rows, cols]`.
+pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    out[..cols].fill(0.0);
+    for row in g[..rows * cols].chunks_exact(cols) {
+        out[..cols].iter_mut().zip(row).for_each(|(o, v)| *o += v);
+    }
 }
 
 /// Ping-pong buffers of the backward pass.
@@ -92,7 +108,6 @@ impl DenseLayer {
 impl DenseMlp {
     /// Copies the weights of a burn [`Mlp`] (any device; autodiff or not).
     pub fn from_mlp(mlp: &Mlp) -> Result<Self, AgentError> {
-        let mlp = mlp.clone().no_grad();
         let layers = mlp
             .layers
             .iter()
@@ -247,6 +262,99 @@ impl DenseMlp {
         Ok(())
     }
 
+    /// Mutable layers, for optimisers that update the weights in place (shapes fixed).
+    pub(crate) fn layers_mut(&mut self) -> &mut [DenseLayer] {
+        &mut self.layers
+    }
+
+    /// Zeroed gradient buffers shaped like the layers.
+    pub fn zero_grads(&self) -> Vec<LayerGrad> {
+        self.layers
+            .iter()
+            .map(|l| LayerGrad {
+                weight: vec![0.0; l.weight.len()],
+                bias: vec![0.0; l.bias.len()],
+            })
+            .collect()
+    }
+
+    /// Full backward pass of the forward pass of `x` (saved in `acts`): the weight and bias
+    /// gradients into `grads` (overwritten) and, when `g_in` is given, `∂L/∂x`.
+    ///
+    /// Per layer `l` from the last: `∂L/∂W_l = h_{l-1}ᵀ ḡ_l`, `∂L/∂b_l = Σ_rows ḡ_l`,
+    /// `ḡ_{l-1} = (ḡ_l W_lᵀ) ⊙ 1[h_{l-1} > 0]`, with `ḡ_L = g_out` and `h_0 = x`.
+    ///
+    /// # Shapes
+    /// `x [rows, in]`, `g_out [rows, out]`, `grads` from [`Self::zero_grads`], `g_in [rows, in]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_params(
+        &self,
+        x: &[f32],
+        acts: &Activations,
+        g_out: &[f32],
+        rows: usize,
+        scratch: &mut BackwardScratch,
+        grads: &mut [LayerGrad],
+        g_in: Option<&mut [f32]>,
+    ) -> Result<(), AgentError> {
+        self.check_rows("backward", x, rows, self.input_dim())?;
+        self.check_rows("backward", g_out, rows, self.output_dim())?;
+        if acts.rows != rows || grads.len() != self.layers.len() {
+            return Err(AgentError::shape(
+                "backward activations / gradients",
+                acts.rows,
+                format!(
+                    "rows = {rows} and {} layer gradients (the forward pass of this input)",
+                    self.layers.len()
+                ),
+            ));
+        }
+        let len = rows * self.max_width();
+        scratch.a.resize(len, 0.0);
+        scratch.b.resize(len, 0.0);
+        let (mut src, mut dst) = (&mut scratch.a, &mut scratch.b);
+        let mut first = true;
+        let mut g_in = g_in;
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let g: &[f32] = if first {
+                g_out
+            } else {
+                &src[..rows * layer.fan_out]
+            };
+            let input: &[f32] = if l == 0 { x } else { &acts.hidden[l - 1] };
+            let grad = &mut grads[l];
+            if grad.weight.len() != layer.weight.len() || grad.bias.len() != layer.bias.len() {
+                return Err(AgentError::shape(
+                    format!("gradient of dense layer {l}"),
+                    grad.weight.len(),
+                    format!("[{}, {}]", layer.fan_in, layer.fan_out),
+                ));
+            }
+            matmul_tn(
+                &mut grad.weight,
+                input,
+                g,
+                (layer.fan_in, rows, layer.fan_out),
+                false,
+            );
+            column_sums(g, rows, layer.fan_out, &mut grad.bias);
+            let shape = (rows, layer.fan_out, layer.fan_in);
+            if l > 0 {
+                let d = &mut dst[..rows * layer.fan_in];
+                let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
+                matmul(d, g, &layer.weight, shape, Rhs::Transposed, false, mask);
+                std::mem::swap(&mut src, &mut dst);
+                first = false;
+            } else if let Some(g_in) = g_in.take() {
+                self.check_rows("backward", g_in, rows, self.input_dim())?;
+                let none = Epilogue::None;
+                matmul(g_in, g, &layer.weight, shape, Rhs::Transposed, false, none);
+            }
+        }
+        Ok(())
+    }
+
     fn check_rows(
         &self,
         what: &str,
@@ -343,6 +451,58 @@ pub(crate) mod tests {
             .unwrap();
         assert_close(&g_in, &want, 1e-4);
         assert!(g_in.iter().any(|v| v.abs() > 1e-3), "gradient vanished");
+    }
+
+    #[test]
+    fn backward_params_matches_burn_autodiff() {
+        let ad = Device::flex().autodiff();
+        ad.seed(17);
+        let (dims, rows) = ([13, 9, 7, 5], 6);
+        let mlp = Mlp::new(&dims, &ad);
+        let x = random(&ad, rows, 13);
+        let g = random(&ad, rows, 5);
+        let xg = x.clone().require_grad();
+        let loss = (mlp.forward(xg.clone()) * g.clone()).sum();
+        let grads = loss.backward();
+        let want_in = to_vec(xg.grad(&grads).unwrap());
+        let dense = DenseMlp::from_mlp(&mlp).unwrap();
+        let mut acts = dense.activations(rows);
+        let mut out = vec![0.0; rows * 5];
+        let xv = to_vec(x);
+        dense.forward(&xv, rows, &mut acts, &mut out).unwrap();
+        let mut g_in = vec![0.0; rows * 13];
+        let mut pg = dense.zero_grads();
+        let mut scratch = BackwardScratch::default();
+        dense
+            .backward_params(
+                &xv,
+                &acts,
+                &to_vec(g),
+                rows,
+                &mut scratch,
+                &mut pg,
+                Some(&mut g_in),
+            )
+            .unwrap();
+        assert_close(&g_in, &want_in, 1e-4);
+        for (l, layer) in mlp.layers.iter().enumerate() {
+            let gw = layer.weight.grad(&grads).unwrap();
+            let gb = layer.bias.as_ref().unwrap().grad(&grads).unwrap();
+            assert_close(
+                &pg[l].weight,
+                &gw.into_data().try_to_vec::<f32>().unwrap(),
+                1e-4,
+            );
+            assert_close(
+                &pg[l].bias,
+                &gb.into_data().try_to_vec::<f32>().unwrap(),
+                1e-4,
+            );
+            assert!(
+                pg[l].weight.iter().any(|v| v.abs() > 1e-4),
+                "layer {l} gradient vanished"
+            );
+        }
     }
 
     #[test]

@@ -77,6 +77,63 @@ pub fn matmul(
     matmul_with(c, a, b, (m, k, n), (rhs, accumulate, epilogue), threads);
 }
 
+/// `c = aᵀ · b` (or `c += aᵀ · b` when `accumulate`), the weight-gradient product `hᵀ g`,
+/// threaded as [`threading`] says (output columns split across the cores).
+///
+/// # Shapes
+/// `a [k, m]` (so `aᵀ` is `[m, k]`), `b [k, n]`, `c [m, n]`, all row-major.
+///
+/// # Panics
+/// If a buffer is shorter than its shape (an internal invariant: callers size them).
+pub fn matmul_tn(
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "matmul_tn buffers too short for [{k}, {m}]ᵀ · [{k}, {n}]"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let ptr = SendPtr(c.as_mut_ptr());
+    let block = |c: SendPtr, j0: usize, j1: usize| {
+        // SAFETY: as in `matmul_with`: the assert bounds every index, `c` is borrowed mutably
+        // and concurrent blocks write disjoint columns.
+        unsafe {
+            let lhs = (a.as_ptr(), 1, m as isize);
+            product_block_strided(c.0, lhs, b, (m, k, n), (j0, j1), Rhs::Plain, accumulate);
+        }
+    };
+    match threading(m, k, n) {
+        Threads::One => block(ptr, 0, n),
+        Threads::Gemm | Threads::Columns => split_columns(n, |j0, j1| block(ptr, j0, j1)),
+    }
+}
+
+/// Runs `f(j0, j1)` on contiguous blocks of the `n` output columns, one per core (widths a
+/// multiple of 16; the calling thread takes the first block).
+fn split_columns(n: usize, f: impl Fn(usize, usize) + Sync) {
+    let parts = rayon::current_num_threads().clamp(1, n.div_ceil(16));
+    let width = n.div_ceil(parts).next_multiple_of(16);
+    let f = &f;
+    rayon::scope(|s| {
+        for j0 in (width..n).step_by(width) {
+            s.spawn(move |_| f(j0, (j0 + width).min(n)));
+        }
+        f(0, width.min(n));
+    });
+}
+
 /// A pointer handed to the worker of one disjoint block of output columns.
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
@@ -130,16 +187,7 @@ pub fn matmul_with(
     match threads {
         Threads::One => block(ptr, 0, n, Parallelism::None),
         Threads::Gemm => block(ptr, 0, n, Parallelism::Rayon(0)),
-        Threads::Columns => {
-            let parts = rayon::current_num_threads().clamp(1, n.div_ceil(16));
-            let width = n.div_ceil(parts).next_multiple_of(16);
-            rayon::scope(|s| {
-                for j0 in (width..n).step_by(width) {
-                    s.spawn(move |_| block(ptr, j0, (j0 + width).min(n), Parallelism::None));
-                }
-                block(ptr, 0, width.min(n), Parallelism::None);
-            });
-        }
+        Threads::Columns => split_columns(n, |j0, j1| block(ptr, j0, j1, Parallelism::None)),
     }
 }
 
@@ -189,6 +237,42 @@ unsafe fn product_block(
     accumulate: bool,
     par: Parallelism,
 ) {
+    let lhs = (a.as_ptr(), k as isize, 1);
+    product_block_par(c, lhs, b, (m, k, n), (j0, j1), rhs, accumulate, par);
+}
+
+/// [`product_block`] on one thread with the left factor given as `(pointer, row stride,
+/// column stride)`.
+///
+/// # Safety
+/// As [`product_block`]; every `a[i·rs + p·cs]` with `i < m`, `p < k` must be readable.
+unsafe fn product_block_strided(
+    c: *mut f32,
+    lhs: (*const f32, isize, isize),
+    b: &[f32],
+    shape: (usize, usize, usize),
+    cols: (usize, usize),
+    rhs: Rhs,
+    accumulate: bool,
+) {
+    product_block_par(c, lhs, b, shape, cols, rhs, accumulate, Parallelism::None);
+}
+
+/// The `gemm` call behind [`product_block`] and [`product_block_strided`].
+///
+/// # Safety
+/// As [`product_block_strided`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_block_par(
+    c: *mut f32,
+    (a, a_rs, a_cs): (*const f32, isize, isize),
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    (j0, j1): (usize, usize),
+    rhs: Rhs,
+    accumulate: bool,
+    par: Parallelism,
+) {
     let (b, rhs_cs, rhs_rs) = match rhs {
         Rhs::Plain => (b.as_ptr().add(j0), 1, n as isize),
         Rhs::Transposed => (b.as_ptr().add(j0 * k), k as isize, 1),
@@ -201,9 +285,9 @@ unsafe fn product_block(
         1,
         n as isize,
         accumulate,
-        a.as_ptr(),
-        1,
-        k as isize,
+        a,
+        a_cs,
+        a_rs,
         b,
         rhs_cs,
         rhs_rs,
@@ -228,6 +312,27 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn transposed_lhs_matches_naive() {
+        for (m, k, n) in [(5, 7, 3), (130, 256, 512), (64, 33, 17)] {
+            // `a` is stored `[k, m]`; `at` is its transpose `[m, k]`.
+            let a: Vec<f32> = (0..k * m).map(|i| (i as f32 * 0.29).sin()).collect();
+            let at: Vec<f32> = (0..m * k).map(|i| a[(i % k) * m + i / k]).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.13).cos()).collect();
+            let want = naive(&at, &b, m, k, n);
+            let mut c = vec![3.0; m * n];
+            matmul_tn(&mut c, &a, &b, (m, k, n), false);
+            let scale = want.iter().fold(1.0f32, |s, w| s.max(w.abs()));
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-5 * scale, "{x} vs {y}");
+            }
+            matmul_tn(&mut c, &a, &b, (m, k, n), true);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - 2.0 * y).abs() < 2e-5 * scale, "{x} vs 2·{y}");
+            }
+        }
     }
 
     #[test]

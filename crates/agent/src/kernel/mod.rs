@@ -11,7 +11,9 @@ pub mod dense_mlp;
 pub mod dynamics;
 pub mod gemm;
 pub mod gradient_plan;
+pub mod train_step;
 
-pub use dense_mlp::{Activations, BackwardScratch, DenseLayer, DenseMlp};
+pub use dense_mlp::{Activations, BackwardScratch, DenseLayer, DenseMlp, LayerGrad};
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
 pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
+pub use train_step::{AdamWSettings, DenseJepaTrainer, TrainLoss, VicregSettings};

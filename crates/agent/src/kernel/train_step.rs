@@ -1,0 +1,672 @@
+//! A fused JEPA training step on the dense kernel (benchmark workload A): MLP forward and
+//! backward, the VICReg gradients and AdamW, all on preallocated row-major buffers.
+//!
+//! Model: encoder MLP `f`, predictor MLP `p`; batch `o [B, O]`, `a [B, A]`, `o' [B, O]`;
+//! `x = f(o)`, `y = f(o')` (one pass over the `2B` stacked rows), `ŷ = p([x, a])`.
+//!
+//! Loss `L = λ_s·mean((ŷ − y)²) + λ_v·(v(x) + v(y))/2 + λ_c·(c(x) + c(y))` with the VICReg
+//! terms of [`ami_jepa::vicreg`] on an embedding `x [n, d]`:
+//! `x̄ = x − mean_rows(x)`, `C = x̄ᵀx̄ / (n − 1)`, `σ_j = sqrt(C_jj + ε)`,
+//! `v(x) = (1/d) Σ_j relu(γ − σ_j)`, `c(x) = (1/d) Σ_{i≠j} C_ij²`.
+//!
+//! Gradients (derived by hand, tested against burn's autodiff):
+//! * `∂L/∂ŷ = 2λ_s (ŷ − y) / (B·d)` and `∂L/∂y` gets its negative;
+//! * `∂v/∂x_ij = −1[σ_j < γ] · x̄_ij / (d · σ_j · (n − 1))`;
+//! * `∂c/∂x = 4 · x̄ · offdiag(C) / (d · (n − 1))` (the centring's backward vanishes: the
+//!   columns of `x̄` sum to zero);
+//! * the predictor's input gradient is split into `∂L/∂x` (first `d` columns) and the unused
+//!   action part; both embeddings' gradients go through one encoder backward pass.
+//!
+//! AdamW as PyTorch and burn: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+//! `θ ← θ·(1 − lr·λ) − lr · m̂ / (√v̂ + ε)`, `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`, on every
+//! weight and bias.
+
+use rayon::prelude::*;
+
+use super::dense_mlp::{Activations, BackwardScratch, DenseMlp, LayerGrad};
+use super::gemm::{matmul, matmul_tn, Epilogue, Rhs};
+use crate::error::AgentError;
+
+/// Coefficients of the VICReg-regularised prediction loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VicregSettings {
+    /// `λ_s`, weight of the prediction MSE.
+    pub sim: f32,
+    /// `λ_v`, weight of the mean variance hinge of the two embeddings.
+    pub std: f32,
+    /// `λ_c`, weight of the summed covariance penalties.
+    pub cov: f32,
+    /// `γ`, target standard deviation.
+    pub gamma: f32,
+    /// `ε` under the square root.
+    pub eps: f32,
+}
+
+impl Default for VicregSettings {
+    /// Workload A: 25, 25, 1, γ = 1, ε = 1e-4.
+    fn default() -> Self {
+        Self {
+            sim: 25.0,
+            std: 25.0,
+            cov: 1.0,
+            gamma: 1.0,
+            eps: 1e-4,
+        }
+    }
+}
+
+/// AdamW settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWSettings {
+    /// Step size.
+    pub lr: f32,
+    /// `β₁`.
+    pub beta1: f32,
+    /// `β₂`.
+    pub beta2: f32,
+    /// `ε` added to `√v̂`.
+    pub eps: f32,
+    /// Decoupled weight decay `λ`.
+    pub weight_decay: f32,
+}
+
+impl Default for AdamWSettings {
+    /// Workload A: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
+    }
+}
+
+/// The loss of one step and its terms (before the update).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainLoss {
+    /// `L`.
+    pub total: f32,
+    /// `mean((ŷ − y)²)`.
+    pub mse: f32,
+    /// `(v(x) + v(y)) / 2`.
+    pub variance: f32,
+    /// `c(x) + c(y)`.
+    pub covariance: f32,
+}
+
+/// AdamW moments of one MLP.
+#[derive(Debug, Clone)]
+struct Moments {
+    m: Vec<LayerGrad>,
+    v: Vec<LayerGrad>,
+}
+
+/// Buffers of one step, sized on the first call and reused.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    batch: usize,
+    obs: Vec<f32>,
+    enc_acts: Activations,
+    emb: Vec<f32>,
+    pred_in: Vec<f32>,
+    pred_acts: Activations,
+    pred_out: Vec<f32>,
+    g_pred: Vec<f32>,
+    g_pred_in: Vec<f32>,
+    g_emb: Vec<f32>,
+    centred: Vec<f32>,
+    cov: Vec<f32>,
+    scratch: BackwardScratch,
+}
+
+/// Encoder + predictor trained with the fused step; see the module docs for the math.
+#[derive(Debug, Clone)]
+pub struct DenseJepaTrainer {
+    encoder: DenseMlp,
+    predictor: DenseMlp,
+    action_dim: usize,
+    vicreg: VicregSettings,
+    adamw: AdamWSettings,
+    enc_grads: Vec<LayerGrad>,
+    pred_grads: Vec<LayerGrad>,
+    enc_moments: Moments,
+    pred_moments: Moments,
+    step: i32,
+    ws: Workspace,
+}
+
+impl DenseJepaTrainer {
+    /// Checks that `predictor` maps `[d + action_dim]` to `[d]`, `d` the encoder's output.
+    pub fn new(
+        encoder: DenseMlp,
+        predictor: DenseMlp,
+        action_dim: usize,
+        vicreg: VicregSettings,
+        adamw: AdamWSettings,
+    ) -> Result<Self, AgentError> {
+        let d = encoder.output_dim();
+        if predictor.input_dim() != d + action_dim || predictor.output_dim() != d {
+            return Err(AgentError::shape(
+                "predictor of the dense trainer",
+                predictor.input_dim(),
+                format!("input [{d} + {action_dim}] and output [{d}] (encoder output + action)"),
+            ));
+        }
+        let moments = |mlp: &DenseMlp| Moments {
+            m: mlp.zero_grads(),
+            v: mlp.zero_grads(),
+        };
+        Ok(Self {
+            enc_grads: encoder.zero_grads(),
+            pred_grads: predictor.zero_grads(),
+            enc_moments: moments(&encoder),
+            pred_moments: moments(&predictor),
+            encoder,
+            predictor,
+            action_dim,
+            vicreg,
+            adamw,
+            step: 0,
+            ws: Workspace::default(),
+        })
+    }
+
+    /// The encoder's current weights.
+    pub fn encoder(&self) -> &DenseMlp {
+        &self.encoder
+    }
+
+    /// The predictor's current weights.
+    pub fn predictor(&self) -> &DenseMlp {
+        &self.predictor
+    }
+
+    /// Encoder gradients of the last [`Self::loss_and_grads`].
+    pub fn encoder_grads(&self) -> &[LayerGrad] {
+        &self.enc_grads
+    }
+
+    /// Predictor gradients of the last [`Self::loss_and_grads`].
+    pub fn predictor_grads(&self) -> &[LayerGrad] {
+        &self.pred_grads
+    }
+
+    /// Number of optimiser steps taken.
+    pub fn steps(&self) -> i32 {
+        self.step
+    }
+
+    /// One AdamW step on the batch; returns the loss before the update. A non-finite loss is
+    /// an error and leaves the weights unchanged.
+    ///
+    /// # Shapes
+    /// `o [B, O]`, `a [B, A]`, `o_next [B, O]`, `B ≥ 2`.
+    pub fn step(
+        &mut self,
+        o: &[f32],
+        a: &[f32],
+        o_next: &[f32],
+        batch: usize,
+    ) -> Result<TrainLoss, AgentError> {
+        let loss = self.loss_and_grads(o, a, o_next, batch)?;
+        if !loss.total.is_finite() {
+            return Err(AgentError::NonFinite {
+                what: "dense trainer loss".into(),
+            });
+        }
+        self.step += 1;
+        let s = self.adamw;
+        let t = self.step;
+        apply_adamw(
+            &mut self.encoder,
+            &self.enc_grads,
+            &mut self.enc_moments,
+            s,
+            t,
+        );
+        apply_adamw(
+            &mut self.predictor,
+            &self.pred_grads,
+            &mut self.pred_moments,
+            s,
+            t,
+        );
+        Ok(loss)
+    }
+
+    /// The loss on the batch and all parameter gradients (read them with
+    /// [`Self::encoder_grads`] and [`Self::predictor_grads`]); the weights are not changed.
+    ///
+    /// # Shapes
+    /// As [`Self::step`].
+    pub fn loss_and_grads(
+        &mut self,
+        o: &[f32],
+        a: &[f32],
+        o_next: &[f32],
+        batch: usize,
+    ) -> Result<TrainLoss, AgentError> {
+        let (od, ad, d) = (
+            self.encoder.input_dim(),
+            self.action_dim,
+            self.encoder.output_dim(),
+        );
+        if batch < 2 {
+            return Err(AgentError::shape(
+                "dense trainer batch",
+                batch,
+                "at least 2 rows (the variance needs n − 1 > 0)",
+            ));
+        }
+        for (what, buf, width) in [("o", o, od), ("a", a, ad), ("o_next", o_next, od)] {
+            if buf.len() != batch * width {
+                return Err(AgentError::shape(
+                    format!("dense trainer {what}"),
+                    buf.len(),
+                    format!("[B={batch}, {width}]"),
+                ));
+            }
+        }
+        for (what, buf) in [("o", o), ("a", a), ("o_next", o_next)] {
+            if buf.iter().any(|v| !v.is_finite()) {
+                return Err(AgentError::NonFinite {
+                    what: format!("dense trainer input {what}"),
+                });
+            }
+        }
+        let ws = &mut self.ws;
+        if ws.batch != batch {
+            ws.obs.resize(2 * batch * od, 0.0);
+            ws.emb.resize(2 * batch * d, 0.0);
+            ws.pred_in.resize(batch * (d + ad), 0.0);
+            ws.pred_out.resize(batch * d, 0.0);
+            ws.g_pred.resize(batch * d, 0.0);
+            ws.g_pred_in.resize(batch * (d + ad), 0.0);
+            ws.g_emb.resize(2 * batch * d, 0.0);
+            ws.centred.resize(batch * d, 0.0);
+            ws.cov.resize(d * d, 0.0);
+            ws.batch = batch;
+        }
+        // Forward: both observations through the encoder at once, then the predictor.
+        ws.obs[..batch * od].copy_from_slice(o);
+        ws.obs[batch * od..].copy_from_slice(o_next);
+        let rows = 2 * batch;
+        self.encoder
+            .forward(&ws.obs, rows, &mut ws.enc_acts, &mut ws.emb)?;
+        for ((dst, x), act) in ws
+            .pred_in
+            .chunks_exact_mut(d + ad)
+            .zip(ws.emb.chunks_exact(d))
+            .zip(a.chunks_exact(ad.max(1)))
+        {
+            dst[..d].copy_from_slice(x);
+            dst[d..].copy_from_slice(&act[..ad]);
+        }
+        self.predictor
+            .forward(&ws.pred_in, batch, &mut ws.pred_acts, &mut ws.pred_out)?;
+
+        // Prediction loss and its gradients.
+        let (x, y) = ws.emb.split_at(batch * d);
+        let (gx, gy) = ws.g_emb.split_at_mut(batch * d);
+        let v = self.vicreg;
+        let count = (batch * d) as f32;
+        let scale = 2.0 * v.sim / count;
+        let mut sq = 0.0f64;
+        for (((g, gy), &p), &t) in ws
+            .g_pred
+            .iter_mut()
+            .zip(gy.iter_mut())
+            .zip(&ws.pred_out)
+            .zip(y)
+        {
+            let r = p - t;
+            sq += f64::from(r * r);
+            *g = scale * r;
+            *gy = -scale * r;
+        }
+        let mse = (sq / f64::from(count)) as f32;
+        gx.fill(0.0);
+
+        // VICReg on both embeddings (the variance hinge is averaged over the two).
+        let (vx, cx) = vicreg_terms(x, batch, d, v, gx, &mut ws.centred, &mut ws.cov);
+        let (vy, cy) = vicreg_terms(y, batch, d, v, gy, &mut ws.centred, &mut ws.cov);
+        let variance = (vx + vy) / 2.0;
+        let covariance = cx + cy;
+        let total = v.sim * mse + v.std * variance + v.cov * covariance;
+
+        // Backward: predictor (its input gradient feeds ∂L/∂x), then the encoder.
+        self.predictor.backward_params(
+            &ws.pred_in,
+            &ws.pred_acts,
+            &ws.g_pred,
+            batch,
+            &mut ws.scratch,
+            &mut self.pred_grads,
+            Some(&mut ws.g_pred_in),
+        )?;
+        for (g, gin) in gx
+            .chunks_exact_mut(d)
+            .zip(ws.g_pred_in.chunks_exact(d + ad))
+        {
+            g.iter_mut().zip(&gin[..d]).for_each(|(g, v)| *g += v);
+        }
+        self.encoder.backward_params(
+            &ws.obs,
+            &ws.enc_acts,
+            &ws.g_emb,
+            rows,
+            &mut ws.scratch,
+            &mut self.enc_grads,
+            None,
+        )?;
+        Ok(TrainLoss {
+            total,
+            mse,
+            variance,
+            covariance,
+        })
+    }
+}
+
+/// `(v(x), c(x))` of `x [n, d]` (module docs), adding `λ_v/2 · ∂v/∂x + λ_c · ∂c/∂x` to `g`.
+/// `centred [n, d]` and `cov [d, d]` are scratch.
+fn vicreg_terms(
+    x: &[f32],
+    n: usize,
+    d: usize,
+    s: VicregSettings,
+    g: &mut [f32],
+    centred: &mut [f32],
+    cov: &mut [f32],
+) -> (f32, f32) {
+    let mut mean = vec![0.0f64; d];
+    for row in x.chunks_exact(d) {
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, v)| *m += f64::from(*v));
+    }
+    let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
+    for (c, row) in centred.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
+        for ((c, v), m) in c.iter_mut().zip(row).zip(&mean) {
+            *c = v - m;
+        }
+    }
+    let denom = (n - 1) as f32;
+    matmul_tn(cov, centred, centred, (d, n, d), false);
+    cov.iter_mut().for_each(|c| *c /= denom);
+
+    // Variance hinge and its gradient.
+    let sigma: Vec<f32> = (0..d).map(|j| (cov[j * d + j] + s.eps).sqrt()).collect();
+    let variance = sigma.iter().map(|&sd| (s.gamma - sd).max(0.0)).sum::<f32>() / d as f32;
+    let w_std = s.std / 2.0;
+    let coef: Vec<f32> = sigma
+        .iter()
+        .map(|&sd| {
+            if sd < s.gamma {
+                -w_std / (d as f32 * sd * denom)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    for (g, c) in g.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
+        for ((g, c), k) in g.iter_mut().zip(c).zip(&coef) {
+            *g += k * c;
+        }
+    }
+
+    // Covariance penalty; `cov` becomes its gradient factor `4 λ_c offdiag(C) / (d (n−1))`.
+    let mut off = 0.0f64;
+    let w = 4.0 * s.cov / (d as f32 * denom);
+    for i in 0..d {
+        for j in 0..d {
+            let c = &mut cov[i * d + j];
+            if i == j {
+                *c = 0.0;
+            } else {
+                off += f64::from(*c * *c);
+                *c *= w;
+            }
+        }
+    }
+    matmul(g, centred, cov, (n, d, d), Rhs::Plain, true, Epilogue::None);
+    (variance, (off / d as f64) as f32)
+}
+
+/// Elements per parallel AdamW chunk.
+const ADAMW_CHUNK: usize = 1 << 14;
+
+/// One AdamW step (module docs) on every weight and bias of `mlp`, `t` the 1-based step.
+fn apply_adamw(
+    mlp: &mut DenseMlp,
+    grads: &[LayerGrad],
+    mom: &mut Moments,
+    s: AdamWSettings,
+    t: i32,
+) {
+    let c1 = 1.0 - s.beta1.powi(t);
+    let c2 = 1.0 - s.beta2.powi(t);
+    let decay = (1.0 - f64::from(s.lr) * f64::from(s.weight_decay)) as f32;
+    let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+        for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m = s.beta1 * *m + (1.0 - s.beta1) * g;
+            *v = s.beta2 * *v + (1.0 - s.beta2) * g * g;
+            let mhat = *m / c1;
+            let vhat = *v / c2;
+            *p = *p * decay - s.lr * (mhat / (vhat.sqrt() + s.eps));
+        }
+    };
+    for (((layer, g), m), v) in mlp
+        .layers_mut()
+        .iter_mut()
+        .zip(grads)
+        .zip(mom.m.iter_mut())
+        .zip(mom.v.iter_mut())
+    {
+        layer
+            .weight
+            .par_chunks_mut(ADAMW_CHUNK)
+            .zip(g.weight.par_chunks(ADAMW_CHUNK))
+            .zip(m.weight.par_chunks_mut(ADAMW_CHUNK))
+            .zip(v.weight.par_chunks_mut(ADAMW_CHUNK))
+            .for_each(|(((p, g), m), v)| update(p, g, m, v));
+        update(&mut layer.bias, &g.bias, &mut m.bias, &mut v.bias);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::dense_mlp::tests::assert_close;
+    use ami_jepa::burn;
+    use ami_jepa::burn::module::Module;
+    use ami_jepa::burn::optim::{AdamWConfig, GradientsParams};
+    use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
+    use ami_jepa::mlp::Mlp;
+    use ami_jepa::vicreg::{covariance, variance};
+
+    #[derive(Module, Debug)]
+    struct Pair {
+        enc: Mlp,
+        pred: Mlp,
+    }
+
+    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    struct Case {
+        pair: Pair,
+        o: Tensor<2>,
+        a: Tensor<2>,
+        o2: Tensor<2>,
+        batch: usize,
+    }
+
+    fn case(seed: u64, obs: usize, hid: usize, d: usize, batch: usize, scale: f32) -> Case {
+        let ad = Device::flex().autodiff();
+        ad.seed(seed);
+        let pair = Pair {
+            enc: Mlp::new(&[obs, hid, hid, d], &ad),
+            pred: Mlp::new(&[d + 2, hid, hid, d], &ad),
+        };
+        let rnd = |w| Tensor::<2>::random([batch, w], Distribution::Normal(0.0, scale as f64), &ad);
+        Case {
+            o: rnd(obs),
+            a: rnd(2),
+            o2: rnd(obs),
+            pair,
+            batch,
+        }
+    }
+
+    fn burn_loss(p: &Pair, c: &Case, s: VicregSettings) -> Tensor<1> {
+        let x = p.enc.forward(c.o.clone());
+        let y = p.enc.forward(c.o2.clone());
+        let pr = p.pred.forward(Tensor::cat(vec![x.clone(), c.a.clone()], 1));
+        let mse = (pr - y.clone()).powi_scalar(2).mean();
+        let var = (variance(x.clone(), s.gamma) + variance(y.clone(), s.gamma)).div_scalar(2.0);
+        let cov = (covariance(x) + covariance(y)).mul_scalar(s.cov);
+        mse.mul_scalar(s.sim) + var.mul_scalar(s.std) + cov
+    }
+
+    fn trainer(c: &Case) -> DenseJepaTrainer {
+        DenseJepaTrainer::new(
+            DenseMlp::from_mlp(&c.pair.enc).unwrap(),
+            DenseMlp::from_mlp(&c.pair.pred).unwrap(),
+            2,
+            VicregSettings::default(),
+            AdamWSettings::default(),
+        )
+        .unwrap()
+    }
+
+    fn check_grads(c: &Case) {
+        let s = VicregSettings::default();
+        let loss = burn_loss(&c.pair, c, s);
+        let want = to_vec(loss.clone())[0];
+        let grads = loss.backward();
+        let mut t = trainer(c);
+        let got = t
+            .loss_and_grads(
+                &to_vec(c.o.clone()),
+                &to_vec(c.a.clone()),
+                &to_vec(c.o2.clone()),
+                c.batch,
+            )
+            .unwrap();
+        assert!(
+            (got.total - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{} vs {want}",
+            got.total
+        );
+        for (mlp, dense) in [
+            (&c.pair.enc, t.encoder_grads()),
+            (&c.pair.pred, t.predictor_grads()),
+        ] {
+            for (l, layer) in mlp.layers.iter().enumerate() {
+                let gw = to_vec(layer.weight.grad(&grads).unwrap());
+                let gb = to_vec(layer.bias.as_ref().unwrap().grad(&grads).unwrap());
+                assert_close(&dense[l].weight, &gw, 2e-3);
+                assert_close(&dense[l].bias, &gb, 2e-3);
+                assert!(
+                    dense[l].weight.iter().any(|v| v.abs() > 1e-6),
+                    "layer {l} gradient vanished"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn loss_and_gradients_match_burn_autodiff() {
+        // Small scale: every σ_j < γ, so the variance hinge is active everywhere.
+        let c = case(21, 6, 16, 8, 12, 0.1);
+        check_grads(&c);
+        // Unit scale: a mix of active and inactive hinges.
+        let c = case(22, 7, 24, 10, 16, 3.0);
+        check_grads(&c);
+    }
+
+    #[test]
+    fn three_adamw_steps_match_burn() {
+        let mut c = case(23, 6, 16, 8, 12, 1.0);
+        let mut t = trainer(&c);
+        let (o, a, o2) = (
+            to_vec(c.o.clone()),
+            to_vec(c.a.clone()),
+            to_vec(c.o2.clone()),
+        );
+        let cfg = AdamWSettings::default();
+        let mut opt = AdamWConfig::new()
+            .with_beta_1(cfg.beta1)
+            .with_beta_2(cfg.beta2)
+            .with_epsilon(cfg.eps)
+            .with_weight_decay(cfg.weight_decay)
+            .init();
+        for _ in 0..3 {
+            let loss = burn_loss(&c.pair, &c, VicregSettings::default());
+            let grads = GradientsParams::from_grads(loss.backward(), &c.pair);
+            c.pair = opt.step(f64::from(cfg.lr), c.pair.clone(), grads);
+            t.step(&o, &a, &o2, c.batch).unwrap();
+        }
+        for (mlp, dense) in [(&c.pair.enc, t.encoder()), (&c.pair.pred, t.predictor())] {
+            let want = DenseMlp::from_mlp(mlp).unwrap();
+            for (w, g) in want.layers().iter().zip(dense.layers()) {
+                assert_close(&g.weight, &w.weight, 1e-4);
+                assert_close(&g.bias, &w.bias, 1e-4);
+            }
+        }
+        assert_eq!(t.steps(), 3);
+    }
+
+    #[test]
+    fn training_lowers_the_loss_without_collapse() {
+        // A linear-ish world: o' = o + 0.1·[a, 0…]; the fused step must learn it.
+        let c = case(24, 8, 32, 8, 64, 1.0);
+        let mut t = trainer(&c);
+        let o = to_vec(c.o.clone());
+        let a = to_vec(c.a.clone());
+        let o2: Vec<f32> = o
+            .chunks_exact(8)
+            .zip(a.chunks_exact(2))
+            .flat_map(|(o, a)| {
+                let mut n = o.to_vec();
+                n[0] += 0.1 * a[0];
+                n[1] += 0.1 * a[1];
+                n
+            })
+            .collect();
+        let first = t.step(&o, &a, &o2, 64).unwrap();
+        let mut last = first;
+        for _ in 0..200 {
+            last = t.step(&o, &a, &o2, 64).unwrap();
+        }
+        assert!(last.total < 0.5 * first.total, "{first:?} -> {last:?}");
+        assert!(last.variance < first.variance, "{first:?} -> {last:?}");
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let c = case(25, 6, 16, 8, 4, 1.0);
+        let mut t = trainer(&c);
+        let err = t
+            .step(&[0.0; 6 * 4], &[0.0; 8], &[0.0; 6 * 3], 4)
+            .unwrap_err();
+        assert!(err.to_string().contains("o_next"), "{err}");
+        assert!(t.step(&[0.0; 6], &[0.0; 2], &[0.0; 6], 1).is_err());
+        let enc = DenseMlp::from_mlp(&c.pair.enc).unwrap();
+        let pred = DenseMlp::from_mlp(&c.pair.pred).unwrap();
+        let s = (VicregSettings::default(), AdamWSettings::default());
+        assert!(DenseJepaTrainer::new(enc, pred, 3, s.0, s.1).is_err());
+        let nan = vec![f32::NAN; 6 * 4];
+        let before = t.encoder().clone();
+        assert!(t.step(&nan, &[0.0; 8], &nan, 4).is_err());
+        assert_eq!(
+            t.encoder(),
+            &before,
+            "a failed step must not change the weights"
+        );
+    }
+}
