@@ -19,7 +19,9 @@ pub trait CostTerm: Send + Sync {
         Ok(())
     }
 
-    /// Cost of each candidate trajectory.
+    /// Cost of each candidate trajectory. Candidates are independent: planners may evaluate
+    /// them in blocks (on several cores), so `cost` of a block must equal the same rows of
+    /// `cost` of the whole batch.
     ///
     /// # Shapes
     /// `states [n, h, D]`, `actions [n, h, A]` → `[n]`.

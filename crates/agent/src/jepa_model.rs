@@ -134,6 +134,25 @@ impl WorldModel for JepaWorldModel {
             self.model.predict(s, a)
         })
     }
+
+    fn rollout_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        states: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
+        match &self.fast {
+            Some(fast) => {
+                check_rollout_inputs(self, s0, actions, n, h)?;
+                fast.rollout_into(s0, actions, (n, h), states)
+            }
+            None => {
+                *states = self.rollout(s0, actions, n, h)?;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Rolls `step(s, a)` forward for `n` candidates at once, holding each action for `repeat`

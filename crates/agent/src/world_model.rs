@@ -26,6 +26,19 @@ pub trait WorldModel {
         n: usize,
         h: usize,
     ) -> Result<Vec<f32>, AgentError>;
+
+    /// [`WorldModel::rollout`] into a caller-owned buffer (resized to `[n, h, D]`), so that
+    /// planners reuse one allocation across iterations. The default calls `rollout`.
+    fn rollout_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        states: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
+        *states = self.rollout(s0, actions, n, h)?;
+        Ok(())
+    }
 }
 
 /// Check the inputs of [`WorldModel::rollout`] against the model's dimensions.

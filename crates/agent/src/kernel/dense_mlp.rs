@@ -9,7 +9,10 @@
 use ami_jepa::burn::nn::Linear;
 use ami_jepa::mlp::Mlp;
 
-use super::gemm::{matmul, matmul_tn, Epilogue, Rhs};
+use rayon::prelude::*;
+
+use super::gemm::{matmul, matmul_tn, matmul_with, threading, Epilogue, Rhs, Threads};
+use super::packed::PackedWeights;
 use crate::error::AgentError;
 
 /// One affine layer `z = h W + b`.
@@ -50,6 +53,28 @@ pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32]) 
     }
 }
 
+/// [`PackedWeights::matmul`] with the rows split into one contiguous block per core.
+fn packed_rows_parallel(p: &PackedWeights, c: &mut [f32], a: &[f32], rows: usize, epi: Epilogue) {
+    let (k, n) = (p.rows(), p.cols());
+    let parts = rayon::current_num_threads().clamp(1, rows.max(1));
+    let chunk = rows.div_ceil(parts).max(1);
+    let mask = match epi {
+        Epilogue::ReluMask(h) => Some(h),
+        _ => None,
+    };
+    c[..rows * n]
+        .par_chunks_mut(chunk * n)
+        .zip(a[..rows * k].par_chunks(chunk * k))
+        .enumerate()
+        .for_each(|(i, (c, a))| {
+            let epi = match mask {
+                Some(h) => Epilogue::ReluMask(&h[i * chunk * n..]),
+                None => epi,
+            };
+            p.matmul(c, a, c.len() / n, epi);
+        });
+}
+
 /// Ping-pong buffers of the backward pass.
 #[derive(Debug, Clone, Default)]
 pub struct BackwardScratch {
@@ -61,6 +86,10 @@ pub struct BackwardScratch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenseMlp {
     layers: Vec<DenseLayer>,
+    /// The weights packed for [`PackedWeights`]' kernel, where the machine runs it; dropped
+    /// when the weights are changed in place ([`Self::layers_mut`]).
+    /// Per layer `(W, Wᵀ)`.
+    packed: Option<Vec<(PackedWeights, PackedWeights)>>,
 }
 
 fn read_linear(i: usize, layer: &Linear) -> Result<DenseLayer, AgentError> {
@@ -133,7 +162,18 @@ impl DenseMlp {
                 ));
             }
         }
-        Ok(Self { layers })
+        let packed = PackedWeights::usable().then(|| {
+            layers
+                .iter()
+                .map(|l| {
+                    (
+                        PackedWeights::pack(&l.weight, l.fan_in, l.fan_out),
+                        PackedWeights::pack_transposed(&l.weight, l.fan_in, l.fan_out),
+                    )
+                })
+                .collect()
+        });
+        Ok(Self { layers, packed })
     }
 
     /// The layers, input first.
@@ -190,6 +230,23 @@ impl DenseMlp {
         acts: &mut Activations,
         out: &mut [f32],
     ) -> Result<(), AgentError> {
+        self.forward_with(x, rows, acts, out, None)
+    }
+
+    /// [`Self::forward`] with every product on `threads` (`None`: chosen per shape by
+    /// [`threading`]); callers that already run one forward pass per core pass
+    /// `Some(Threads::One)`.
+    ///
+    /// # Shapes
+    /// As [`Self::forward`].
+    pub fn forward_with(
+        &self,
+        x: &[f32],
+        rows: usize,
+        acts: &mut Activations,
+        out: &mut [f32],
+        threads: Option<Threads>,
+    ) -> Result<(), AgentError> {
         self.check_rows("forward", x, rows, self.input_dim())?;
         self.check_rows("forward", out, rows, self.output_dim())?;
         if acts.rows != rows {
@@ -205,7 +262,17 @@ impl DenseMlp {
                 bias: &layer.bias,
                 relu: l < last,
             };
-            matmul(dst, input, &layer.weight, shape, Rhs::Plain, false, bias);
+            let threads = threads.unwrap_or_else(|| threading(rows, layer.fan_in, layer.fan_out));
+            match self.packed.as_ref().map(|p| &p[l].0) {
+                Some(p) if threads == Threads::One => {
+                    p.matmul(dst, input, rows, bias);
+                }
+                Some(p) => packed_rows_parallel(p, dst, input, rows, bias),
+                None => {
+                    let epi = (Rhs::Plain, false, bias);
+                    matmul_with(dst, input, &layer.weight, shape, epi, threads);
+                }
+            }
         }
         Ok(())
     }
@@ -243,27 +310,47 @@ impl DenseMlp {
             let d = &mut dst[..rows * layer.fan_in];
             let shape = (rows, layer.fan_out, layer.fan_in);
             let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
-            matmul(d, g, &layer.weight, shape, Rhs::Transposed, false, mask);
+            self.times_transposed(l, d, g, shape, mask);
             std::mem::swap(&mut src, &mut dst);
             first = false;
         }
         let layer = &self.layers[0];
         let g: &[f32] = if first { g_out } else { &src[..] };
         let shape = (rows, layer.fan_out, layer.fan_in);
-        matmul(
-            g_in,
-            g,
-            &layer.weight,
-            shape,
-            Rhs::Transposed,
-            false,
-            Epilogue::None,
-        );
+        self.times_transposed(0, g_in, g, shape, Epilogue::None);
         Ok(())
+    }
+
+    /// `d = g · W_lᵀ` then `epi`, on the packed kernel where available.
+    fn times_transposed(
+        &self,
+        l: usize,
+        d: &mut [f32],
+        g: &[f32],
+        shape: (usize, usize, usize),
+        epi: Epilogue,
+    ) {
+        let (rows, k, n) = shape;
+        match self.packed.as_ref().map(|p| &p[l].1) {
+            Some(p) if threading(rows, k, n) == Threads::One => {
+                p.matmul(d, g, rows, epi);
+            }
+            Some(p) => packed_rows_parallel(p, d, g, rows, epi),
+            None => matmul(
+                d,
+                g,
+                &self.layers[l].weight,
+                shape,
+                Rhs::Transposed,
+                false,
+                epi,
+            ),
+        }
     }
 
     /// Mutable layers, for optimisers that update the weights in place (shapes fixed).
     pub(crate) fn layers_mut(&mut self) -> &mut [DenseLayer] {
+        self.packed = None;
         &mut self.layers
     }
 

@@ -5,7 +5,10 @@
 
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use super::dense_mlp::{Activations, DenseMlp};
+use super::gemm::{Threads, PARALLEL_MIN_MACS};
 use crate::error::AgentError;
 use crate::world_model::{check_rollout_inputs, WorldModel};
 
@@ -46,6 +49,30 @@ pub struct RolloutWorkspace {
     out: Vec<f32>,
     /// Records of the predictor steps, in order (only the first is used without a tape).
     pub steps: Vec<StepRecord>,
+    /// Workspaces of the per-core blocks of a row-split rollout.
+    parts: Vec<RolloutWorkspace>,
+}
+
+/// Smallest block of candidates worth a core of its own: below it a one-thread product
+/// loses more to its small `m` than the split of whole rollouts saves in fork/joins.
+const MIN_ROWS_PER_PART: usize = 64;
+
+/// Number of per-core blocks a tape-free rollout of `n` candidates is split into: whole
+/// rollouts run on one core each (one fork/join per rollout instead of one per product, and
+/// each core's products keep their activations in its own cache), when every block gets at
+/// least [`MIN_ROWS_PER_PART`] rows and a step is a large enough product to thread at all.
+fn row_parts(n: usize, mlp: &DenseMlp) -> usize {
+    let macs: usize = mlp
+        .layers()
+        .iter()
+        .map(|l| n.saturating_mul(l.fan_in).saturating_mul(l.fan_out))
+        .sum();
+    if macs < PARALLEL_MIN_MACS {
+        return 1;
+    }
+    rayon::current_num_threads()
+        .min(n / MIN_ROWS_PER_PART)
+        .max(1)
 }
 
 impl DenseDynamics {
@@ -126,7 +153,7 @@ impl DenseDynamics {
         tape: bool,
         states: &mut [f32],
     ) -> Result<(), AgentError> {
-        let (d, a, r) = (self.state_dim, self.action_dim, self.repeat);
+        let (d, a) = (self.state_dim, self.action_dim);
         if s0.len() != d || actions.len() != n * h * a || states.len() != n * h * d {
             return Err(AgentError::shape(
                 "dense rollout s0/actions/states",
@@ -134,6 +161,35 @@ impl DenseDynamics {
                 format!("s0 [{d}], actions [n={n}, h={h}, A={a}], states [{n}, {h}, {d}]"),
             ));
         }
+        let parts = if tape { 1 } else { row_parts(n, &self.mlp) };
+        if parts > 1 {
+            let chunk = n.div_ceil(parts);
+            ws.parts.resize_with(parts, RolloutWorkspace::default);
+            return ws.parts[..parts]
+                .par_iter_mut()
+                .zip(states.par_chunks_mut(chunk * h * d))
+                .zip(actions.par_chunks(chunk * h * a))
+                .try_for_each(|((w, st), ac)| {
+                    let rows = st.len() / (h * d);
+                    self.rollout_part(s0, ac, (rows, h), w, false, st, Some(Threads::One))
+                });
+        }
+        self.rollout_part(s0, actions, (n, h), ws, tape, states, None)
+    }
+
+    /// [`Self::rollout_into`] of one block of candidates, every product on `threads`.
+    #[allow(clippy::too_many_arguments)]
+    fn rollout_part(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        ws: &mut RolloutWorkspace,
+        tape: bool,
+        states: &mut [f32],
+        threads: Option<Threads>,
+    ) -> Result<(), AgentError> {
+        let (d, r) = (self.state_dim, self.repeat);
         self.size_workspace(ws, n, if tape { h * r } else { 1 });
         for row in ws.state.chunks_exact_mut(d) {
             row.copy_from_slice(s0);
@@ -142,7 +198,8 @@ impl DenseDynamics {
             let t = k / r;
             let rec = &mut ws.steps[if tape { k } else { 0 }];
             self.fill_input(&mut rec.x, &ws.state, actions, (n, h, t));
-            self.mlp.forward(&rec.x, n, &mut rec.acts, &mut ws.out)?;
+            self.mlp
+                .forward_with(&rec.x, n, &mut rec.acts, &mut ws.out, threads)?;
             match self.kind {
                 StepKind::Plain => ws.state.copy_from_slice(&ws.out),
                 StepKind::Residual => ws.state.iter_mut().zip(&ws.out).for_each(|(s, o)| *s += o),
@@ -233,15 +290,26 @@ impl WorldModel for DenseWorldModel {
         n: usize,
         h: usize,
     ) -> Result<Vec<f32>, AgentError> {
+        let mut states = Vec::new();
+        self.rollout_into(s0, actions, (n, h), &mut states)?;
+        Ok(states)
+    }
+
+    fn rollout_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        states: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;
-        let mut states = vec![0.0; n * h * self.dynamics.state_dim];
+        states.resize(n * h * self.dynamics.state_dim, 0.0);
         let mut ws = self
             .workspace
             .lock()
             .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
         self.dynamics
-            .rollout_into(s0, actions, (n, h), &mut ws, false, &mut states)?;
-        Ok(states)
+            .rollout_into(s0, actions, (n, h), &mut ws, false, states)
     }
 }
 
@@ -284,5 +352,30 @@ mod tests {
         let again = model.rollout(&s0, &actions[..h * a], 1, h).unwrap();
         assert_close(&again, &want[..h * d], 1e-5);
         assert!(model.rollout(&s0, &actions[1..], n, h).is_err());
+    }
+
+    #[test]
+    fn row_split_rollout_matches_one_candidate_at_a_time() {
+        let dev = Device::flex();
+        dev.seed(22);
+        let (d, a, n, h) = (32, 2, 256, 3);
+        let mlp = Mlp::new(&[d + a, 96, 96, d], &dev);
+        let dense = DenseMlp::from_mlp(&mlp).unwrap();
+        assert!(
+            rayon::current_num_threads() < 2 || row_parts(n, &dense) >= 2,
+            "the test must exercise the split"
+        );
+        let model =
+            DenseWorldModel::new(DenseDynamics::new(dense, StepKind::Residual, 0.5, 1).unwrap());
+        let s0: Vec<f32> = (0..d).map(|i| (i as f32 * 0.21).sin()).collect();
+        let actions: Vec<f32> = (0..n * h * a).map(|i| (i as f32 * 0.37).cos()).collect();
+        let mut all = Vec::new();
+        model.rollout_into(&s0, &actions, (n, h), &mut all).unwrap();
+        for i in [0, 1, 127, 128, 200, 255] {
+            let one = model
+                .rollout(&s0, &actions[i * h * a..(i + 1) * h * a], 1, h)
+                .unwrap();
+            assert_close(&all[i * h * d..(i + 1) * h * d], &one, 1e-5);
+        }
     }
 }

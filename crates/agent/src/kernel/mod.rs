@@ -11,6 +11,7 @@ pub mod dense_mlp;
 pub mod dynamics;
 pub mod gemm;
 pub mod gradient_plan;
+pub mod packed;
 pub mod train_step;
 
 pub use dense_mlp::{Activations, BackwardScratch, DenseLayer, DenseMlp, LayerGrad};

@@ -14,6 +14,7 @@ pub use mppi::{Mppi, MppiConfig};
 
 use rand::rngs::StdRng;
 use rand::Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
@@ -106,7 +107,12 @@ pub(crate) struct SampleBuffers {
     pub noise: Vec<f32>,
     pub candidates: Vec<f32>,
     pub costs: Vec<f32>,
+    /// Predicted states `[n, h, D]` of the last evaluation (reused).
+    pub states: Vec<f32>,
 }
+
+/// Candidates per block below which the cost is evaluated on the calling thread only.
+const MIN_COST_BLOCK: usize = 32;
 
 impl SampleBuffers {
     /// Resize for `n` candidates of `h` steps of `A`-dimensional actions (no-op when sized).
@@ -127,9 +133,21 @@ impl SampleBuffers {
         what: impl FnOnce() -> String,
     ) -> Result<(), AgentError> {
         let (n, d, a) = (self.costs.len(), model.state_dim(), model.action_dim());
-        let states = model.rollout(s0, &self.candidates, n, h)?;
-        check_rollout_output(&states, n, h, d)?;
-        cost.evaluate_into(&states, &self.candidates, n, h, d, a, &mut self.costs)?;
+        model.rollout_into(s0, &self.candidates, (n, h), &mut self.states)?;
+        check_rollout_output(&self.states, n, h, d)?;
+        // Cost terms are per candidate, so blocks of candidates are evaluated on all cores.
+        let parts = rayon::current_num_threads().min(n / MIN_COST_BLOCK);
+        if parts > 1 && h * d * a > 0 {
+            let chunk = n.div_ceil(parts);
+            self.costs
+                .par_chunks_mut(chunk)
+                .zip(self.states.par_chunks(chunk * h * d))
+                .zip(self.candidates.par_chunks(chunk * h * a))
+                .try_for_each(|((c, st), ac)| cost.evaluate_into(st, ac, c.len(), h, d, a, c))?;
+        } else {
+            let (st, ac) = (&self.states, &self.candidates);
+            cost.evaluate_into(st, ac, n, h, d, a, &mut self.costs)?;
+        }
         match self.costs.iter().position(|c| !c.is_finite()) {
             None => Ok(()),
             Some(i) => Err(AgentError::NonFinite {

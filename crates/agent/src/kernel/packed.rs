@@ -1,0 +1,342 @@
+//! Products with a frozen weight matrix packed once: `C = A·W (+ b) (then max(·, 0))`,
+//! row-major, on an AVX-512 register-blocked micro-kernel.
+//!
+//! `W [k, n]` is copied once into column panels of [`NR`] = 32 columns (`k` rows of 32
+//! contiguous, 64-byte aligned floats each, zero-padded on the right). The micro-kernel keeps
+//! an `MR × 32` block of `C` (MR ≤ 12 rows, 24 `zmm` accumulators) in registers for the whole
+//! `k` loop: per `k` it loads the panel row (2 vectors), broadcasts `A[i, k]` for each of the
+//! rows and issues `2·MR` fused multiply-adds; the bias and ReLU are applied in registers before
+//! one (masked) store. Compared with a general GEMM this skips the per-call packing of the
+//! weights, the edge kernels and the separate epilogue pass — the planner multiplies the same
+//! frozen weights thousands of times per plan.
+//!
+//! Only x86-64 with AVX-512F is served ([`PackedWeights::usable`]); elsewhere callers use the
+//! general GEMM of [`super::gemm`].
+
+use super::gemm::Epilogue;
+
+/// Columns per panel.
+pub const NR: usize = 32;
+
+/// Rows of `C` per register block.
+const MR: usize = 12;
+
+/// One aligned 64-byte vector of the packed panels.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Lane([f32; 16]);
+
+/// `W [k, n]` in panels of [`NR`] columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedWeights {
+    k: usize,
+    n: usize,
+    lanes: Vec<Lane>,
+}
+
+impl PackedWeights {
+    /// Packs the row-major `w [k, n]`.
+    ///
+    /// # Panics
+    /// If `w.len() != k·n` (an internal invariant: callers pass a checked layer).
+    pub fn pack(w: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(
+            w.len(),
+            k * n,
+            "packed weights: [{k}, {n}] needs k·n values"
+        );
+        let panels = n.div_ceil(NR);
+        let mut lanes = vec![Lane([0.0; 16]); panels * k * 2];
+        for p in 0..panels {
+            for kk in 0..k {
+                for c in 0..NR {
+                    let j = p * NR + c;
+                    if j < n {
+                        lanes[(p * k + kk) * 2 + c / 16].0[c % 16] = w[kk * n + j];
+                    }
+                }
+            }
+        }
+        Self { k, n, lanes }
+    }
+
+    /// Packs the transpose of the row-major `w [k, n]`, i.e. `wᵀ [n, k]` (for the backward
+    /// product `g · wᵀ`).
+    ///
+    /// # Panics
+    /// If `w.len() != k·n`.
+    pub fn pack_transposed(w: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(
+            w.len(),
+            k * n,
+            "packed weights: [{k}, {n}] needs k·n values"
+        );
+        let mut t = vec![0.0; k * n];
+        for i in 0..k {
+            for j in 0..n {
+                t[j * k + i] = w[i * n + j];
+            }
+        }
+        Self::pack(&t, n, k)
+    }
+
+    /// Whether this machine runs the packed kernel (x86-64 with AVX-512F).
+    pub fn usable() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// Input width `k`.
+    pub fn rows(&self) -> usize {
+        self.k
+    }
+
+    /// Output width `n`.
+    pub fn cols(&self) -> usize {
+        self.n
+    }
+
+    /// `c = a · W` followed by `epilogue` (in registers) for `m` rows, on the calling thread.
+    /// Returns `false` (and leaves `c` untouched) where the kernel is not [`Self::usable`].
+    ///
+    /// # Shapes
+    /// `a [m, k]`, `c [m, n]`; the epilogue's bias `[n]` or mask `[m, n]`.
+    ///
+    /// # Panics
+    /// If a buffer is shorter than its shape (an internal invariant: callers size them).
+    pub fn matmul(&self, c: &mut [f32], a: &[f32], m: usize, epilogue: Epilogue) -> bool {
+        let (k, n) = (self.k, self.n);
+        let epi_ok = match epilogue {
+            Epilogue::None => true,
+            Epilogue::Bias { bias, .. } => bias.len() >= n,
+            Epilogue::ReluMask(h) => h.len() >= m * n,
+        };
+        assert!(
+            a.len() >= m * k && c.len() >= m * n && epi_ok,
+            "packed matmul buffers too short for [{m}, {k}] · [{k}, {n}]"
+        );
+        if !Self::usable() {
+            return false;
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F is present (checked above) and the assert bounds every access.
+        unsafe {
+            avx512::matmul(self, c.as_mut_ptr(), a.as_ptr(), m, epilogue);
+        }
+        true
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Epilogue, PackedWeights, MR, NR};
+    use std::arch::x86_64::*;
+
+    /// The epilogue as raw pointers (the mask already offset to the row block).
+    #[derive(Clone, Copy)]
+    enum Epi {
+        None,
+        Bias(*const f32, bool),
+        Mask(*const f32),
+    }
+
+    /// See [`PackedWeights::matmul`].
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `c` must hold `m·n` floats, `a` `m·k`, `bias` `n`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn matmul(
+        w: &PackedWeights,
+        c: *mut f32,
+        a: *const f32,
+        m: usize,
+        epilogue: Epilogue,
+    ) {
+        let (k, n) = (w.k, w.n);
+        let panels = n.div_ceil(NR);
+        let lanes = w.lanes.as_ptr() as *const f32;
+        let mut i0 = 0;
+        while i0 < m {
+            let rows = (m - i0).min(MR);
+            let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
+            let epi = match epilogue {
+                Epilogue::None => Epi::None,
+                Epilogue::Bias { bias, relu } => Epi::Bias(bias.as_ptr(), relu),
+                Epilogue::ReluMask(h) => Epi::Mask(h.as_ptr().add(i0 * n)),
+            };
+            for p in 0..panels {
+                let bp = lanes.add(p * k * NR);
+                let col0 = p * NR;
+                let args = (ar, cr, bp, k, n, col0, epi);
+                match rows {
+                    12 => block::<12>(args),
+                    11 => block::<11>(args),
+                    10 => block::<10>(args),
+                    9 => block::<9>(args),
+                    8 => block::<8>(args),
+                    7 => block::<7>(args),
+                    6 => block::<6>(args),
+                    5 => block::<5>(args),
+                    4 => block::<4>(args),
+                    3 => block::<3>(args),
+                    2 => block::<2>(args),
+                    _ => block::<1>(args),
+                }
+            }
+            i0 += rows;
+        }
+    }
+
+    type BlockArgs = (*const f32, *mut f32, *const f32, usize, usize, usize, Epi);
+
+    /// One `R × 32` block of `C`: rows `a[0..R]`, panel `bp`, output columns `col0..col0+32`
+    /// (masked at `n`).
+    ///
+    /// # Safety
+    /// As [`matmul`], with `a`/`c` pointing at the block's first row and `bp` at its panel.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn block<const R: usize>((a, c, bp, k, n, col0, epi): BlockArgs) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        for kk in 0..k {
+            let b0 = _mm512_load_ps(bp.add(kk * NR));
+            let b1 = _mm512_load_ps(bp.add(kk * NR + 16));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*a.add(r * k + kk));
+                acc[0] = _mm512_fmadd_ps(av, b0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(av, b1, acc[1]);
+            }
+        }
+        let width = (n - col0).min(NR);
+        let mask = |w: usize| -> __mmask16 {
+            if w >= 16 {
+                0xFFFF
+            } else {
+                ((1u32 << w) - 1) as __mmask16
+            }
+        };
+        let (m0, m1) = (mask(width), mask(width.saturating_sub(16)));
+        let zero = _mm512_setzero_ps();
+        let (bias0, bias1, relu) = match epi {
+            Epi::Bias(b, relu) => (
+                _mm512_maskz_loadu_ps(m0, b.add(col0)),
+                _mm512_maskz_loadu_ps(m1, b.add(col0 + 16)),
+                relu,
+            ),
+            _ => (zero, zero, false),
+        };
+        for (r, acc) in acc.iter().enumerate() {
+            let (mut v0, mut v1) = (acc[0], acc[1]);
+            match epi {
+                Epi::None => {}
+                Epi::Bias(..) => {
+                    v0 = _mm512_add_ps(v0, bias0);
+                    v1 = _mm512_add_ps(v1, bias1);
+                    if relu {
+                        v0 = _mm512_max_ps(v0, zero);
+                        v1 = _mm512_max_ps(v1, zero);
+                    }
+                }
+                Epi::Mask(h) => {
+                    let hr = h.add(r * n + col0);
+                    let h0 = _mm512_maskz_loadu_ps(m0, hr);
+                    let h1 = _mm512_maskz_loadu_ps(m1, hr.add(16));
+                    v0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(h0, zero), v0);
+                    v1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(h1, zero), v1);
+                }
+            }
+            let row = c.add(r * n + col0);
+            _mm512_mask_storeu_ps(row, m0, v0);
+            if m1 != 0 {
+                _mm512_mask_storeu_ps(row.add(16), m1, v1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * w[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn packed_product_matches_naive_on_edge_shapes() {
+        if !PackedWeights::usable() {
+            eprintln!("AVX-512F not available: the packed kernel is not used on this machine");
+            return;
+        }
+        for (m, k, n) in [
+            (1, 1, 1),
+            (13, 7, 33),
+            (25, 130, 512),
+            (12, 64, 16),
+            (7, 3, 47),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.05 - 0.5).collect();
+            let want = naive(&a, &w, m, k, n);
+            let packed = PackedWeights::pack(&w, k, n);
+            let mut c = vec![f32::NAN; m * n + 3];
+            assert!(packed.matmul(&mut c, &a, m, Epilogue::None));
+            let scale = want.iter().fold(1.0f32, |s, v| s.max(v.abs()));
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-5 * scale, "[{m},{k},{n}] {x} vs {y}");
+            }
+            assert!(
+                c[m * n..].iter().all(|v| v.is_nan()),
+                "wrote past the output"
+            );
+            let relu = Epilogue::Bias {
+                bias: &bias,
+                relu: true,
+            };
+            assert!(packed.matmul(&mut c, &a, m, relu));
+            let fused: Vec<f32> = (0..m * n)
+                .map(|i| (want[i] + bias[i % n]).max(0.0))
+                .collect();
+            for (x, r) in c.iter().zip(&fused) {
+                assert!(
+                    (x - r).abs() <= 1e-5 * scale,
+                    "[{m},{k},{n}] relu {x} vs {r}"
+                );
+            }
+            // Masked by the fused output (zero where it is not positive).
+            assert!(packed.matmul(&mut c, &a, m, Epilogue::ReluMask(&fused)));
+            for (i, (x, y)) in c.iter().zip(&want).enumerate() {
+                let r = if fused[i] > 0.0 { *y } else { 0.0 };
+                assert!(
+                    (x - r).abs() <= 1e-5 * scale,
+                    "[{m},{k},{n}] mask {x} vs {r}"
+                );
+            }
+            // The transposed packing multiplies by wᵀ.
+            let wt = PackedWeights::pack_transposed(&w, k, n);
+            let mut ct = vec![0.0; m * k];
+            let g: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.07).sin()).collect();
+            assert!(wt.matmul(&mut ct, &g, m, Epilogue::None));
+            for i in 0..m {
+                for p in 0..k {
+                    let r: f32 = (0..n).map(|j| g[i * n + j] * w[p * n + j]).sum();
+                    let x = ct[i * k + p];
+                    assert!((x - r).abs() <= 1e-4 * scale.max(1.0), "wᵀ {x} vs {r}");
+                }
+            }
+        }
+    }
+}
