@@ -290,6 +290,22 @@ impl DenseMlp {
         scratch: &mut BackwardScratch,
         g_in: &mut [f32],
     ) -> Result<(), AgentError> {
+        self.backward_input_with(acts, g_out, rows, scratch, g_in, None)
+    }
+
+    /// [`Self::backward_input`] with every product on `threads` (`None`: chosen per shape).
+    ///
+    /// # Shapes
+    /// As [`Self::backward_input`].
+    pub fn backward_input_with(
+        &self,
+        acts: &Activations,
+        g_out: &[f32],
+        rows: usize,
+        scratch: &mut BackwardScratch,
+        g_in: &mut [f32],
+        threads: Option<Threads>,
+    ) -> Result<(), AgentError> {
         self.check_rows("backward", g_out, rows, self.output_dim())?;
         self.check_rows("backward", g_in, rows, self.input_dim())?;
         if acts.rows != rows {
@@ -310,14 +326,14 @@ impl DenseMlp {
             let d = &mut dst[..rows * layer.fan_in];
             let shape = (rows, layer.fan_out, layer.fan_in);
             let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
-            self.times_transposed(l, d, g, shape, mask);
+            self.times_transposed(l, d, g, shape, mask, threads);
             std::mem::swap(&mut src, &mut dst);
             first = false;
         }
         let layer = &self.layers[0];
         let g: &[f32] = if first { g_out } else { &src[..] };
         let shape = (rows, layer.fan_out, layer.fan_in);
-        self.times_transposed(0, g_in, g, shape, Epilogue::None);
+        self.times_transposed(0, g_in, g, shape, Epilogue::None, threads);
         Ok(())
     }
 
@@ -329,22 +345,19 @@ impl DenseMlp {
         g: &[f32],
         shape: (usize, usize, usize),
         epi: Epilogue,
+        threads: Option<Threads>,
     ) {
         let (rows, k, n) = shape;
+        let threads = threads.unwrap_or_else(|| threading(rows, k, n));
         match self.packed.as_ref().map(|p| &p[l].1) {
-            Some(p) if threading(rows, k, n) == Threads::One => {
+            Some(p) if threads == Threads::One => {
                 p.matmul(d, g, rows, epi);
             }
             Some(p) => packed_rows_parallel(p, d, g, rows, epi),
-            None => matmul(
-                d,
-                g,
-                &self.layers[l].weight,
-                shape,
-                Rhs::Transposed,
-                false,
-                epi,
-            ),
+            None => {
+                let w = &self.layers[l].weight;
+                matmul_with(d, g, w, shape, (Rhs::Transposed, false, epi), threads);
+            }
         }
     }
 

@@ -171,15 +171,16 @@ impl DenseDynamics {
                 .zip(actions.par_chunks(chunk * h * a))
                 .try_for_each(|((w, st), ac)| {
                     let rows = st.len() / (h * d);
-                    self.rollout_part(s0, ac, (rows, h), w, false, st, Some(Threads::One))
+                    self.rollout_block(s0, ac, (rows, h), w, false, st, Some(Threads::One))
                 });
         }
-        self.rollout_part(s0, actions, (n, h), ws, tape, states, None)
+        self.rollout_block(s0, actions, (n, h), ws, tape, states, None)
     }
 
-    /// [`Self::rollout_into`] of one block of candidates, every product on `threads`.
+    /// [`Self::rollout_into`] without splitting the candidates across cores, every product
+    /// on `threads` (`None`: chosen per shape). Shapes are checked by the caller.
     #[allow(clippy::too_many_arguments)]
-    fn rollout_part(
+    pub(crate) fn rollout_block(
         &self,
         s0: &[f32],
         actions: &[f32],

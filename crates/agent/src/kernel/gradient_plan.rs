@@ -8,8 +8,11 @@
 //! Adam as PyTorch (no weight decay): `m ← β₁m + (1−β₁)∇`, `v ← β₂v + (1−β₂)∇²`,
 //! `a ← a − lr · m̂ / (√v̂ + ε)` with `m̂ = m / (1−β₁ᵏ)`, `v̂ = v / (1−β₂ᵏ)`.
 
+use rayon::prelude::*;
+
 use super::dense_mlp::BackwardScratch;
 use super::dynamics::{DenseDynamics, RolloutWorkspace, StepKind};
+use super::gemm::{Threads, PARALLEL_MIN_MACS};
 use crate::error::AgentError;
 
 /// Adam settings of a gradient plan.
@@ -52,6 +55,8 @@ pub struct GradientPlanBuffers {
     pub grad: Vec<f32>,
     m: Vec<f32>,
     v: Vec<f32>,
+    /// Buffers of the per-core blocks of a split plan.
+    parts: Vec<GradientPlanBuffers>,
 }
 
 /// `L(a)` and `∂L/∂a` (into `buf.grad`) for `n` sequences of `h` actions from `s0`.
@@ -64,6 +69,18 @@ pub fn loss_and_grad(
     actions: &[f32],
     (n, h): (usize, usize),
     buf: &mut GradientPlanBuffers,
+) -> Result<f32, AgentError> {
+    loss_and_grad_with(dynamics, (s0, goal), actions, (n, h), buf, None)
+}
+
+/// [`loss_and_grad`] with every product on `threads` (`None`: chosen per shape).
+fn loss_and_grad_with(
+    dynamics: &DenseDynamics,
+    (s0, goal): (&[f32], &[f32]),
+    actions: &[f32],
+    (n, h): (usize, usize),
+    buf: &mut GradientPlanBuffers,
+    threads: Option<Threads>,
 ) -> Result<f32, AgentError> {
     let (d, a, r) = (
         dynamics.state_dim(),
@@ -78,7 +95,15 @@ pub fn loss_and_grad(
         ));
     }
     buf.states.resize(n * h * d, 0.0);
-    dynamics.rollout_into(s0, actions, (n, h), &mut buf.ws, true, &mut buf.states)?;
+    if actions.len() != n * h * a || s0.len() != d {
+        return Err(AgentError::shape(
+            "gradient plan s0/actions",
+            actions.len(),
+            format!("s0 [{d}], actions [n={n}, h={h}, A={a}]"),
+        ));
+    }
+    let (ws, states) = (&mut buf.ws, &mut buf.states);
+    dynamics.rollout_block(s0, actions, (n, h), ws, true, states, threads)?;
     let loss: f64 = buf
         .states
         .chunks_exact(d)
@@ -102,7 +127,8 @@ pub fn loss_and_grad(
         }
         let rec = &buf.ws.steps[k];
         let mlp = dynamics.mlp();
-        mlp.backward_input(&rec.acts, &buf.g_state, n, &mut buf.scratch, &mut buf.g_x)?;
+        let (g_state, scratch, g_x) = (&buf.g_state, &mut buf.scratch, &mut buf.g_x);
+        mlp.backward_input_with(&rec.acts, g_state, n, scratch, g_x, threads)?;
         for (i, (gx, gs)) in buf
             .g_x
             .chunks_exact(d + a)
@@ -120,7 +146,14 @@ pub fn loss_and_grad(
     Ok(loss as f32)
 }
 
+/// Smallest block of sequences worth a core of its own in [`gradient_plan`].
+const MIN_SEQUENCES_PER_PART: usize = 8;
+
 /// Runs `adam.steps` Adam steps on `actions` in place; returns the loss before the last step.
+///
+/// The sequences are independent (the loss is a sum over them and Adam is elementwise), so
+/// large enough plans run one block of sequences per core, each block's whole optimisation on
+/// one thread: no synchronisation per product.
 ///
 /// # Shapes
 /// `s0 [D]`, `goal [D]`, `actions [n, h, A]`.
@@ -132,13 +165,52 @@ pub fn gradient_plan(
     adam: AdamSettings,
     buf: &mut GradientPlanBuffers,
 ) -> Result<f32, AgentError> {
+    let a = dynamics.action_dim();
+    let macs: usize = dynamics
+        .mlp()
+        .layers()
+        .iter()
+        .map(|l| n.saturating_mul(l.fan_in).saturating_mul(l.fan_out))
+        .sum();
+    let parts = if macs < PARALLEL_MIN_MACS || actions.len() != n * h * a || h == 0 {
+        1
+    } else {
+        rayon::current_num_threads().min(n / MIN_SEQUENCES_PER_PART)
+    };
+    if parts > 1 {
+        let chunk = n.div_ceil(parts);
+        buf.parts.resize_with(parts, GradientPlanBuffers::default);
+        let losses = buf.parts[..parts]
+            .par_iter_mut()
+            .zip(actions.par_chunks_mut(chunk * h * a))
+            .map(|(b, acts)| {
+                let rows = acts.len() / (h * a);
+                let one = Some(Threads::One);
+                gradient_plan_block(dynamics, (s0, goal), acts, (rows, h), adam, b, one)
+            })
+            .collect::<Result<Vec<f32>, AgentError>>()?;
+        return Ok(losses.iter().sum());
+    }
+    gradient_plan_block(dynamics, (s0, goal), actions, (n, h), adam, buf, None)
+}
+
+/// [`gradient_plan`] of one block of sequences, every product on `threads`.
+fn gradient_plan_block(
+    dynamics: &DenseDynamics,
+    (s0, goal): (&[f32], &[f32]),
+    actions: &mut [f32],
+    (n, h): (usize, usize),
+    adam: AdamSettings,
+    buf: &mut GradientPlanBuffers,
+    threads: Option<Threads>,
+) -> Result<f32, AgentError> {
     buf.m.clear();
     buf.m.resize(actions.len(), 0.0);
     buf.v.clear();
     buf.v.resize(actions.len(), 0.0);
     let mut loss = f32::NAN;
     for k in 1..=adam.steps {
-        loss = loss_and_grad(dynamics, (s0, goal), actions, (n, h), buf)?;
+        loss = loss_and_grad_with(dynamics, (s0, goal), actions, (n, h), buf, threads)?;
         if !loss.is_finite() {
             return Err(AgentError::NonFinite {
                 what: format!("gradient plan loss at Adam step {k}"),
@@ -234,5 +306,49 @@ mod tests {
         gradient_plan(&dynamics, (&s0, &goal), &mut a, (n, h), adam, &mut buf).unwrap();
         let l1 = loss_and_grad(&dynamics, (&s0, &goal), &a, (n, h), &mut buf).unwrap();
         assert!(l1 < l0, "{l1} >= {l0}");
+    }
+
+    #[test]
+    fn split_plan_equals_one_block() {
+        // 130 → 192 → 128 with 32 sequences: large enough to run one block per core.
+        let l1 = DenseLayer::new(wave(130 * 192, 0.5), wave(192, 0.6), 130, 192).unwrap();
+        let l2 = DenseLayer::new(wave(192 * 128, 0.7), wave(128, 0.8), 192, 128).unwrap();
+        let mlp = DenseMlp::from_layers(vec![l1.clone(), l2.clone()]).unwrap();
+        let dynamics = DenseDynamics::new(mlp, StepKind::Residual, 0.1, 1).unwrap();
+        let (n, h) = (32, 4);
+        let (s0, goal) = (wave(128, 1.5), wave(128, 2.5));
+        let init: Vec<f32> = wave(n * h * 2, 3.5).iter().map(|v| 0.1 * v).collect();
+        let adam = AdamSettings {
+            steps: 3,
+            lr: 0.01,
+            ..AdamSettings::default()
+        };
+        let mut split = init.clone();
+        let mut buf = GradientPlanBuffers::default();
+        let l_split =
+            gradient_plan(&dynamics, (&s0, &goal), &mut split, (n, h), adam, &mut buf).unwrap();
+        if rayon::current_num_threads() >= 2 {
+            assert_eq!(buf.parts.len(), 2, "the plan must have been split");
+        }
+        let mut one = init.clone();
+        let mut buf = GradientPlanBuffers::default();
+        let l_one = gradient_plan_block(
+            &dynamics,
+            (&s0, &goal),
+            &mut one,
+            (n, h),
+            adam,
+            &mut buf,
+            None,
+        )
+        .unwrap();
+        assert!(
+            (l_split - l_one).abs() <= 1e-5 * l_one.abs(),
+            "{l_split} vs {l_one}"
+        );
+        for (a, b) in split.iter().zip(&one) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        assert!(split.iter().zip(&init).any(|(a, b)| (a - b).abs() > 1e-3));
     }
 }
