@@ -118,6 +118,41 @@ pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result
     Ok(2.0 * (m * k * n) as f64 / s / 1e9)
 }
 
+/// Achieved GFLOP/s of an `m×k · k×n` product on the packed-weight AVX-512 kernel
+/// ([`crate::kernel::packed`], rows split across the cores; the weights packed once, outside
+/// the timing), or `None` where that kernel does not run.
+pub fn packed_gemm_gflops(
+    m: usize,
+    k: usize,
+    n: usize,
+    reps: Repeats,
+) -> Result<Option<f64>, AgentError> {
+    use crate::kernel::gemm::Epilogue;
+    use crate::kernel::packed::PackedWeights;
+    if !PackedWeights::usable() {
+        return Ok(None);
+    }
+    let a: Vec<f32> = (0..m * k)
+        .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
+        .collect();
+    let b: Vec<f32> = (0..k * n)
+        .map(|i| ((i % 89) as f32 - 44.0) / 89.0)
+        .collect();
+    let packed = PackedWeights::pack(&b, k, n);
+    let mut c = vec![0.0f32; m * n];
+    let s = median_seconds(reps, || {
+        packed.matmul_parallel(&mut c, &a, m, Epilogue::None);
+        if c[0].is_finite() {
+            Ok(())
+        } else {
+            Err(AgentError::NonFinite {
+                what: "packed GEMM output".into(),
+            })
+        }
+    })?;
+    Ok(Some(2.0 * (m * k * n) as f64 / s / 1e9))
+}
+
 /// Encoder and predictor of workload A, optimised together.
 #[derive(Module, Debug)]
 struct TrainPair {

@@ -9,8 +9,6 @@
 use ami_jepa::burn::nn::Linear;
 use ami_jepa::mlp::Mlp;
 
-use rayon::prelude::*;
-
 use super::gemm::{matmul, matmul_tn, matmul_with, threading, Epilogue, Rhs, Threads};
 use super::packed::PackedWeights;
 use crate::error::AgentError;
@@ -51,28 +49,6 @@ pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32]) 
     for row in g[..rows * cols].chunks_exact(cols) {
         out[..cols].iter_mut().zip(row).for_each(|(o, v)| *o += v);
     }
-}
-
-/// [`PackedWeights::matmul`] with the rows split into one contiguous block per core.
-fn packed_rows_parallel(p: &PackedWeights, c: &mut [f32], a: &[f32], rows: usize, epi: Epilogue) {
-    let (k, n) = (p.rows(), p.cols());
-    let parts = rayon::current_num_threads().clamp(1, rows.max(1));
-    let chunk = rows.div_ceil(parts).max(1);
-    let mask = match epi {
-        Epilogue::ReluMask(h) => Some(h),
-        _ => None,
-    };
-    c[..rows * n]
-        .par_chunks_mut(chunk * n)
-        .zip(a[..rows * k].par_chunks(chunk * k))
-        .enumerate()
-        .for_each(|(i, (c, a))| {
-            let epi = match mask {
-                Some(h) => Epilogue::ReluMask(&h[i * chunk * n..]),
-                None => epi,
-            };
-            p.matmul(c, a, c.len() / n, epi);
-        });
 }
 
 /// Ping-pong buffers of the backward pass.
@@ -267,7 +243,9 @@ impl DenseMlp {
                 Some(p) if threads == Threads::One => {
                     p.matmul(dst, input, rows, bias);
                 }
-                Some(p) => packed_rows_parallel(p, dst, input, rows, bias),
+                Some(p) => {
+                    p.matmul_parallel(dst, input, rows, bias);
+                }
                 None => {
                     let epi = (Rhs::Plain, false, bias);
                     matmul_with(dst, input, &layer.weight, shape, epi, threads);
@@ -353,7 +331,9 @@ impl DenseMlp {
             Some(p) if threads == Threads::One => {
                 p.matmul(d, g, rows, epi);
             }
-            Some(p) => packed_rows_parallel(p, d, g, rows, epi),
+            Some(p) => {
+                p.matmul_parallel(d, g, rows, epi);
+            }
             None => {
                 let w = &self.layers[l].weight;
                 matmul_with(d, g, w, shape, (Rhs::Transposed, false, epi), threads);

@@ -13,6 +13,8 @@
 //! Only x86-64 with AVX-512F is served ([`PackedWeights::usable`]); elsewhere callers use the
 //! general GEMM of [`super::gemm`].
 
+use rayon::prelude::*;
+
 use super::gemm::Epilogue;
 
 /// Columns per panel.
@@ -129,6 +131,38 @@ impl PackedWeights {
         unsafe {
             avx512::matmul(self, c.as_mut_ptr(), a.as_ptr(), m, epilogue);
         }
+        true
+    }
+}
+
+impl PackedWeights {
+    /// [`Self::matmul`] with the rows split into one contiguous block per core (rayon).
+    /// Returns `false` where the kernel is not [`Self::usable`].
+    ///
+    /// # Shapes
+    /// As [`Self::matmul`].
+    pub fn matmul_parallel(&self, c: &mut [f32], a: &[f32], rows: usize, epi: Epilogue) -> bool {
+        if !Self::usable() {
+            return false;
+        }
+        let (k, n) = (self.k, self.n);
+        let parts = rayon::current_num_threads().clamp(1, rows.max(1));
+        let chunk = rows.div_ceil(parts).max(1);
+        let mask = match epi {
+            Epilogue::ReluMask(h) => Some(h),
+            _ => None,
+        };
+        c[..rows * n]
+            .par_chunks_mut(chunk * n)
+            .zip(a[..rows * k].par_chunks(chunk * k))
+            .enumerate()
+            .for_each(|(i, (c, a))| {
+                let epi = match mask {
+                    Some(h) => Epilogue::ReluMask(&h[i * chunk * n..]),
+                    None => epi,
+                };
+                self.matmul(c, a, c.len() / n, epi);
+            });
         true
     }
 }
