@@ -19,7 +19,8 @@ trap 'rm -rf "$OUT"' EXIT
 echo "== building ami (release)" >&2
 if (cd "$ROOT" && cargo build --release -p ami) >&2; then
   echo "== ami bench --json" >&2
-  if ! "$ROOT/target/release/ami" bench --json >"$OUT/ami.out" 2>"$OUT/ami.err"; then
+  AMI="${CARGO_TARGET_DIR:-$ROOT/target}/release/ami"
+  if ! "$AMI" bench --json >"$OUT/ami.out" 2>"$OUT/ami.err"; then
     echo "warning: 'ami bench --json' FAILED (exit $?); stderr:" >&2
     tail -n 20 "$OUT/ami.err" >&2
     : >"$OUT/ami.out"

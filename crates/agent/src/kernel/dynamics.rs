@@ -53,26 +53,32 @@ pub struct RolloutWorkspace {
     parts: Vec<RolloutWorkspace>,
 }
 
-/// Smallest block of candidates worth a core of its own: below it a one-thread product
+/// Smallest block of candidates worth a task of its own: below it a one-thread product
 /// loses more to its small `m` than the split of whole rollouts saves in fork/joins.
-const MIN_ROWS_PER_PART: usize = 64;
+const MIN_ROWS_PER_PART: usize = 32;
 
-/// Number of per-core blocks a tape-free rollout of `n` candidates is split into: whole
-/// rollouts run on one core each (one fork/join per rollout instead of one per product, and
-/// each core's products keep their activations in its own cache), when every block gets at
-/// least [`MIN_ROWS_PER_PART`] rows and a step is a large enough product to thread at all.
+/// Number of blocks a tape-free rollout of `n` candidates is split into. Each block's whole
+/// rollout runs on one core (one fork/join per rollout instead of one per product, and each
+/// core's products keep their activations in its own cache). There are up to 4 blocks per
+/// core, so that rayon's work stealing rebalances when another process slows one core down
+/// (with exactly one block per core the plan waits for the slowest core), as long as every
+/// block keeps at least [`MIN_ROWS_PER_PART`] rows and a step is a large enough product to
+/// thread at all.
 fn row_parts(n: usize, mlp: &DenseMlp) -> usize {
     let macs: usize = mlp
         .layers()
         .iter()
         .map(|l| n.saturating_mul(l.fan_in).saturating_mul(l.fan_out))
         .sum();
-    if macs < PARALLEL_MIN_MACS {
+    let threads = rayon::current_num_threads();
+    if macs < PARALLEL_MIN_MACS || threads < 2 {
         return 1;
     }
-    rayon::current_num_threads()
-        .min(n / MIN_ROWS_PER_PART)
-        .max(1)
+    [4, 2, 1]
+        .into_iter()
+        .map(|k| k * threads)
+        .find(|&parts| n / parts >= MIN_ROWS_PER_PART)
+        .unwrap_or(1)
 }
 
 impl DenseDynamics {
