@@ -267,30 +267,18 @@ impl<'a> Components<'a> {
     }
 
     /// log π_k + log N(x; μ_k, Σ_k) for every k, into `out`.
-    fn weighted_log_prob(&self, x: &[f64], d: &mut [f64], out: &mut [f64]) {
-        let p = x.len();
+    fn weighted_log_prob(&self, x: &[f64], d: &mut [f64], y: &mut [f64], out: &mut [f64]) {
         for (k, o) in out.iter_mut().enumerate() {
             for ((d, &v), &m) in d.iter_mut().zip(x).zip(self.means.row(k)) {
                 *d = v - m;
             }
-            let u = &self.prec_chol[k];
-            // y_j = Σ_{i ≤ j} d_i U_ij (U upper triangular): accumulate row by row.
-            let mut y = [0.0f64; 64];
-            let mut q = 0.0;
-            if p <= 64 {
-                let y = &mut y[..p];
-                for (i, &di) in d.iter().enumerate() {
-                    for (yj, &uij) in y[i..].iter_mut().zip(&u.row(i)[i..]) {
-                        *yj += di * uij;
-                    }
-                }
-                q = y.iter().map(|v| v * v).sum();
-            } else {
-                for j in 0..p {
-                    let yj: f64 = (0..=j).map(|i| d[i] * u[(i, j)]).sum();
-                    q += yj * yj;
-                }
+            // y = dU with U upper triangular (its zero lower part is stored): full-length row
+            // updates y += d_i U_i vectorise better than the triangular loop.
+            y.iter_mut().for_each(|v| *v = 0.0);
+            for (&di, ui) in d.iter().zip(self.prec_chol[k].row_iter()) {
+                y.iter_mut().zip(ui).for_each(|(y, &u)| *y += di * u);
             }
+            let q: f64 = y.iter().map(|v| v * v).sum();
             *o = self.log_weights[k] + self.log_norm[k] - 0.5 * q;
         }
     }
@@ -306,9 +294,9 @@ fn e_step(x: &Matrix, comps: &Components) -> (Matrix, Vec<f64>) {
         .zip(log_resp.par_chunks_mut(E_BLOCK * k))
         .zip(log_norm.par_chunks_mut(E_BLOCK))
         .for_each(|((rows, resp), norm)| {
-            let mut d = vec![0.0; p];
+            let (mut d, mut y) = (vec![0.0; p], vec![0.0; p]);
             for ((r, out), nrm) in rows.chunks_exact(p).zip(resp.chunks_exact_mut(k)).zip(norm) {
-                comps.weighted_log_prob(r, &mut d, out);
+                comps.weighted_log_prob(r, &mut d, &mut y, out);
                 let m = out.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let lse = if m.is_finite() {
                     m + out.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
@@ -339,23 +327,12 @@ fn estimate_parameters(x: &Matrix, resp: &Matrix, reg: f64) -> (Vec<f64>, Matrix
             }
             let nk = nk + eps10;
             mean.iter_mut().for_each(|m| *m /= nk);
-            let mut cov = vec![0.0; p * p];
-            let mut d = vec![0.0; p];
-            for (r, w) in x.row_iter().zip(resp.row_iter()) {
-                let w = w[c];
-                for ((d, &v), &m) in d.iter_mut().zip(r).zip(&mean) {
-                    *d = v - m;
-                }
-                for i in 0..p {
-                    let wdi = w * d[i];
-                    for (cv, &dj) in cov[i * p..i * p + i + 1].iter_mut().zip(&d[..=i]) {
-                        *cv += wdi * dj;
-                    }
-                }
-            }
+            let cov = weighted_scatter(x, resp, c, &mean);
             let mut m = Matrix::zeros(p, p);
             for i in 0..p {
                 for j in 0..=i {
+                    // Symmetrise from the lower triangle (the scatter is symmetric up to
+                    // rounding; scikit-learn's BLAS product is symmetric to rounding too).
                     let v = cov[i * p + j] / nk;
                     m[(i, j)] = v;
                     m[(j, i)] = v;
@@ -374,6 +351,44 @@ fn estimate_parameters(x: &Matrix, resp: &Matrix, reg: f64) -> (Vec<f64>, Matrix
         covs.push(cov);
     }
     (nks, means, covs)
+}
+
+/// Σ_n r_nc (x_n − μ)(x_n − μ)ᵀ as a row-major `[p, p]` buffer: full-row rank-2 updates
+/// (two samples per pass over the accumulator) that the compiler vectorises.
+fn weighted_scatter(x: &Matrix, resp: &Matrix, c: usize, mean: &[f64]) -> Vec<f64> {
+    let p = x.cols();
+    let mut cov = vec![0.0; p * p];
+    let (mut d0, mut d1) = (vec![0.0; p], vec![0.0; p]);
+    let centre = |r: &[f64], d: &mut [f64]| {
+        for ((d, &v), &m) in d.iter_mut().zip(r).zip(mean) {
+            *d = v - m;
+        }
+    };
+    let n = x.rows();
+    let mut i = 0;
+    while i + 1 < n {
+        let (w0, w1) = (resp[(i, c)], resp[(i + 1, c)]);
+        centre(x.row(i), &mut d0);
+        centre(x.row(i + 1), &mut d1);
+        for a in 0..p {
+            let (s0, s1) = (w0 * d0[a], w1 * d1[a]);
+            for ((cv, &e0), &e1) in cov[a * p..(a + 1) * p].iter_mut().zip(&d0).zip(&d1) {
+                *cv += s0 * e0 + s1 * e1;
+            }
+        }
+        i += 2;
+    }
+    if i < n {
+        let w0 = resp[(i, c)];
+        centre(x.row(i), &mut d0);
+        for a in 0..p {
+            let s0 = w0 * d0[a];
+            for (cv, &e0) in cov[a * p..(a + 1) * p].iter_mut().zip(&d0) {
+                *cv += s0 * e0;
+            }
+        }
+    }
+    cov
 }
 
 /// U_k = (L_k⁻¹)ᵀ for each covariance Σ_k = L_kL_kᵀ.
