@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
@@ -31,7 +31,7 @@ pub enum EbmCommand {
         #[arg(long)]
         dictionary: PathBuf,
         /// Penalty λ ≥ 0.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lambda: f64,
         /// Minimisation algorithm.
         #[arg(long, value_enum, default_value = "fista")]
@@ -40,7 +40,7 @@ pub enum EbmCommand {
         #[arg(long, default_value_t = 1000)]
         iters: usize,
         /// Stop when no code entry moves by more than this.
-        #[arg(long, default_value_t = 1e-10)]
+        #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
         tol: f64,
         /// Output JSON (`codes`, `energy`, `n_iter`, `converged`).
         #[arg(long)]
@@ -91,7 +91,7 @@ pub enum FitModel {
         #[arg(long, default_value_t = 300)]
         max_iter: usize,
         /// Relative tolerance (scaled by the mean feature variance, as scikit-learn).
-        #[arg(long, default_value_t = 1e-4)]
+        #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
         tol: f64,
         /// Seed of k-means++.
         #[arg(long, default_value_t = 0)]
@@ -126,10 +126,10 @@ pub struct GmmArgs {
     #[arg(long, default_value_t = 100)]
     max_iter: usize,
     /// Convergence threshold on the change of the mean log-likelihood.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     tol: f64,
     /// Added to each covariance diagonal.
-    #[arg(long, default_value_t = 1e-6)]
+    #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
     reg_covar: f64,
     /// Seed of the k-means initialisation (without the *-init files).
     #[arg(long, default_value_t = 0)]
@@ -174,7 +174,8 @@ pub fn run(cmd: EbmCommand) -> Result<()> {
 
 /// Reads an `.npy` array of exactly `ndim` dimensions; errors name the flag and the file.
 pub fn load(path: &Path, flag: &str, ndim: usize, expected: &str) -> Result<NpyArrayF64> {
-    let a = read_npy_f64(path).with_context(|| format!("--{flag}"))?;
+    // Formatted, not chained: the I/O error's source is already part of its message.
+    let a = read_npy_f64(path).map_err(|e| anyhow!("--{flag}: {e}"))?;
     if a.shape.len() != ndim {
         bail!(
             "--{flag} {}: expected a {ndim}-D array {expected}, found shape {:?}",
