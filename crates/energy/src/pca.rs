@@ -304,7 +304,7 @@ mod tests {
         for i in 0..2 {
             let row = m.components.row(i);
             let big = row.iter().cloned().fold(0.0f64, |a, v| a.max(v.abs()));
-            assert!(row.iter().any(|&v| v == big), "largest entry not positive");
+            assert!(row.contains(&big), "largest entry not positive");
             for j in 0..2 {
                 let d = dot(row, m.components.row(j));
                 assert!((d - if i == j { 1.0 } else { 0.0 }).abs() < 1e-14);

@@ -134,12 +134,11 @@ fn bad_array(path: &Path, what: &str, m: String) -> EnvError {
     EnvError::bad(path, format!("array `{what}`: {m}"))
 }
 
-/// Validates magic, version and header; returns (descr, shape, numel, data bytes).
-fn parse_header<'a>(
-    bytes: &'a [u8],
-    path: &Path,
-    what: &str,
-) -> Result<(&'a str, Vec<usize>, usize, &'a [u8]), EnvError> {
+/// The parsed header of a `.npy` file: (descr, shape, number of values, data bytes).
+type Header<'a> = (&'a str, Vec<usize>, usize, &'a [u8]);
+
+/// Validates magic, version and header.
+fn parse_header<'a>(bytes: &'a [u8], path: &Path, what: &str) -> Result<Header<'a>, EnvError> {
     let bad = |m: String| bad_array(path, what, m);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy array (bad magic)".into()));
