@@ -158,7 +158,7 @@ fn fit_kmeans_and_gmm_with_given_inits_match_scikit_learn() {
     );
     assert_close("inertia_", &r["inertia_"], &case["inertia_"], 1e-8);
 
-    let g = fixture("gmm.json");
+    let g = &fixture("gmm.json")["datasets"][1];
     let case = &g["cases"][0];
     let x = npy(dir.path(), "gx.npy", &g["x"]);
     let w = npy(dir.path(), "w.npy", &g["weights_init"]);
@@ -172,7 +172,7 @@ fn fit_kmeans_and_gmm_with_given_inits_match_scikit_learn() {
         "--data",
         s(&x),
         "--k",
-        "3",
+        "2",
         "--weights-init",
         s(&w),
         "--means-init",

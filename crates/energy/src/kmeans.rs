@@ -139,6 +139,7 @@ impl SampleEnergy for KMeans {
 }
 
 /// Nearest centre and its squared distance (ties → lowest index).
+#[inline(always)]
 fn nearest(x: &[f64], centres: &Matrix) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
     for (k, c) in centres.row_iter().enumerate() {
@@ -242,10 +243,41 @@ fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
         .par_chunks(ASSIGN_BLOCK * p)
         .zip(labels.par_chunks_mut(ASSIGN_BLOCK))
         .for_each(|(rows, labels)| {
-            for (r, l) in rows.chunks_exact(p).zip(labels) {
-                *l = nearest(r, centres).0;
-            }
+            assign_sum_block(rows, centres, labels, false);
         });
+}
+
+crate::simd::avx2_dispatch! {
+    fn assign_sum_block(
+        rows: &[f64],
+        centres: &Matrix,
+        labels: &mut [usize],
+        sum: bool,
+    ) -> (Vec<f64>, Vec<f64>) = assign_sum_block_generic;
+}
+
+/// Labels a block of rows with their nearest centre; with `sum`, also returns the per-centre
+/// sums `[k·p]` and counts `[k]` of the block.
+#[inline(always)]
+fn assign_sum_block_generic(
+    rows: &[f64],
+    centres: &Matrix,
+    labels: &mut [usize],
+    sum: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let (k, p) = (centres.rows(), centres.cols());
+    let mut sums = vec![0.0; if sum { k * p } else { 0 }];
+    let mut counts = vec![0.0; if sum { k } else { 0 }];
+    for (r, l) in rows.chunks_exact(p).zip(labels) {
+        *l = nearest(r, centres).0;
+        if sum {
+            counts[*l] += 1.0;
+            for (s, v) in sums[*l * p..(*l + 1) * p].iter_mut().zip(r) {
+                *s += v;
+            }
+        }
+    }
+    (sums, counts)
 }
 
 /// One Lloyd iteration: assignment to `centres`, then new centres and per-centre shifts.
@@ -256,18 +288,7 @@ fn lloyd_step(x: &Matrix, centres: &Matrix, labels: &mut [usize]) -> (Matrix, Ve
         .as_slice()
         .par_chunks(ASSIGN_BLOCK * p)
         .zip(labels.par_chunks_mut(ASSIGN_BLOCK))
-        .map(|(rows, labels)| {
-            let mut sums = vec![0.0; k * p];
-            let mut counts = vec![0.0; k];
-            for (r, l) in rows.chunks_exact(p).zip(labels) {
-                *l = nearest(r, centres).0;
-                counts[*l] += 1.0;
-                for (s, v) in sums[*l * p..(*l + 1) * p].iter_mut().zip(r) {
-                    *s += v;
-                }
-            }
-            (sums, counts)
-        })
+        .map(|(rows, labels)| assign_sum_block(rows, centres, labels, true))
         .collect();
     let mut sums = vec![0.0; k * p];
     let mut counts = vec![0.0; k];

@@ -18,6 +18,9 @@
 //! Modules: [`matrix`] (the array type), [`linalg`] (Jacobi eigensolver, Cholesky), [`rng`]
 //! (seeded SplitMix64), [`pca`], [`kmeans`], [`gmm`], [`sparse`].
 
+#[macro_use]
+mod simd;
+
 pub mod error;
 pub mod gmm;
 pub mod kmeans;

@@ -118,62 +118,68 @@ fn kmeans_matches_scikit_learn() {
 
 #[test]
 fn gaussian_mixture_matches_scikit_learn() {
-    let f = fixture("gmm.json");
-    let x = mat(&f["x"]);
-    let k = f["k"].as_u64().unwrap() as usize;
-    for c in f["cases"].as_array().unwrap() {
-        let name = c["name"].as_str().unwrap();
-        let t = |s: &str| format!("{name}: {s}");
-        let g = GaussianMixture::params(k)
-            .init(GmmInit::Given {
-                weights: vec(&f["weights_init"]),
-                means: mat(&f["means_init"]),
-                precisions: mats(&f["precisions_init"]),
-            })
-            .max_iter(c["max_iter"].as_u64().unwrap() as usize)
-            .tol(c["tol"].as_f64().unwrap())
-            .reg_covar(c["reg_covar"].as_f64().unwrap())
-            .fit(&x)
-            .unwrap();
-        assert_eq!(g.n_iter as u64, c["n_iter_"].as_u64().unwrap(), "{name}");
-        assert_eq!(g.converged, c["converged_"].as_bool().unwrap(), "{name}");
-        assert_close(&t("weights_"), &g.weights, &vec(&c["weights_"]), 1e-8);
-        assert_close(
-            &t("means_"),
-            g.means.as_slice(),
-            mat(&c["means_"]).as_slice(),
-            1e-8,
-        );
-        for (i, (cov, want)) in g
-            .covariances
-            .iter()
-            .zip(mats(&c["covariances_"]))
-            .enumerate()
-        {
+    let datasets = fixture("gmm.json");
+    for f in datasets["datasets"].as_array().unwrap() {
+        let x = mat(&f["x"]);
+        let k = f["k"].as_u64().unwrap() as usize;
+        for c in f["cases"].as_array().unwrap() {
+            let name = format!(
+                "{}/{}",
+                f["name"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            );
+            let t = |s: &str| format!("{name}: {s}");
+            let g = GaussianMixture::params(k)
+                .init(GmmInit::Given {
+                    weights: vec(&f["weights_init"]),
+                    means: mat(&f["means_init"]),
+                    precisions: mats(&f["precisions_init"]),
+                })
+                .max_iter(c["max_iter"].as_u64().unwrap() as usize)
+                .tol(c["tol"].as_f64().unwrap())
+                .reg_covar(c["reg_covar"].as_f64().unwrap())
+                .fit(&x)
+                .unwrap();
+            assert_eq!(g.n_iter as u64, c["n_iter_"].as_u64().unwrap(), "{name}");
+            assert_eq!(g.converged, c["converged_"].as_bool().unwrap(), "{name}");
+            assert_close(&t("weights_"), &g.weights, &vec(&c["weights_"]), 1e-8);
             assert_close(
-                &t(&format!("covariances_[{i}]")),
-                cov.as_slice(),
-                want.as_slice(),
+                &t("means_"),
+                g.means.as_slice(),
+                mat(&c["means_"]).as_slice(),
                 1e-8,
             );
+            for (i, (cov, want)) in g
+                .covariances
+                .iter()
+                .zip(mats(&c["covariances_"]))
+                .enumerate()
+            {
+                assert_close(
+                    &t(&format!("covariances_[{i}]")),
+                    cov.as_slice(),
+                    want.as_slice(),
+                    1e-8,
+                );
+            }
+            let pc = mats(&c["precisions_cholesky_"]);
+            for (i, (u, want)) in g.precisions_cholesky.iter().zip(pc).enumerate() {
+                let what = t(&format!("precisions_cholesky_[{i}]"));
+                assert_close(&what, u.as_slice(), want.as_slice(), 1e-8);
+            }
+            let lb = c["lower_bound_"].as_f64().unwrap();
+            assert_close(&t("lower_bound_"), &[g.lower_bound], &[lb], 1e-8);
+            let score = c["score"].as_f64().unwrap();
+            assert_close(&t("score"), &[g.score(&x).unwrap()], &[score], 1e-8);
+            let s = g.score_samples(&x).unwrap();
+            assert_close(&t("score_samples"), &s, &vec(&c["score_samples"]), 1e-8);
+            let e = g.energy(&x).unwrap();
+            let minus: Vec<f64> = s.iter().map(|v| -v).collect();
+            assert_close(&t("free energy = −log p"), &e, &minus, 0.0);
+            let pr = g.predict_proba(&x).unwrap();
+            let want = mat(&c["predict_proba"]);
+            assert_close(&t("predict_proba"), pr.as_slice(), want.as_slice(), 1e-8);
         }
-        let pc = mats(&c["precisions_cholesky_"]);
-        for (i, (u, want)) in g.precisions_cholesky.iter().zip(pc).enumerate() {
-            let what = t(&format!("precisions_cholesky_[{i}]"));
-            assert_close(&what, u.as_slice(), want.as_slice(), 1e-8);
-        }
-        let lb = c["lower_bound_"].as_f64().unwrap();
-        assert_close(&t("lower_bound_"), &[g.lower_bound], &[lb], 1e-8);
-        let score = c["score"].as_f64().unwrap();
-        assert_close(&t("score"), &[g.score(&x).unwrap()], &[score], 1e-8);
-        let s = g.score_samples(&x).unwrap();
-        assert_close(&t("score_samples"), &s, &vec(&c["score_samples"]), 1e-8);
-        let e = g.energy(&x).unwrap();
-        let minus: Vec<f64> = s.iter().map(|v| -v).collect();
-        assert_close(&t("free energy = −log p"), &e, &minus, 0.0);
-        let pr = g.predict_proba(&x).unwrap();
-        let want = mat(&c["predict_proba"]);
-        assert_close(&t("predict_proba"), pr.as_slice(), want.as_slice(), 1e-8);
     }
 }
 
