@@ -6,7 +6,8 @@
 //!
 //! The loop follows scikit-learn's `_kmeans_single_lloyd` (n_init = 1, algorithm "lloyd"):
 //! * data and initial centres are centred on the column mean (undone at the end);
-//! * each iteration assigns labels to the old centres (ties → lowest index), recomputes the
+//! * each iteration assigns labels to the old centres by scikit-learn's rule
+//!   argmin_k ‖c_k‖² − 2x·c_k (the ‖x‖² term is common; ties → lowest index), recomputes the
 //!   centres, relocates empty clusters to the samples farthest from their old centre, and
 //!   records the per-centre shift ‖c_new − c_old‖;
 //! * it stops with **strict convergence** when the labels equal the previous iteration's, or
@@ -117,9 +118,8 @@ impl KMeans {
     /// Index of the nearest centre of each sample.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
         self.check_input(x)?;
-        Ok(x.row_iter()
-            .map(|r| nearest(r, &self.cluster_centers).0)
-            .collect())
+        let packed = PackedCentres::new(&self.cluster_centers);
+        Ok(x.row_iter().map(|r| packed.label(r)).collect())
     }
 
     fn check_input(&self, x: &Matrix) -> Result<()> {
@@ -138,7 +138,63 @@ impl SampleEnergy for KMeans {
     }
 }
 
-/// Nearest centre and its squared distance (ties → lowest index).
+/// Centre columns handled together by [`PackedCentres::label`] (two AVX2 registers).
+const LANES: usize = 8;
+
+/// Centres laid out for the assignment kernel: blocks of [`LANES`] centres stored
+/// feature-major (`[block][feature][lane]`), with their squared norms (padding lanes +∞).
+struct PackedCentres {
+    k: usize,
+    p: usize,
+    packed: Vec<f64>,
+    norms: Vec<f64>,
+}
+
+impl PackedCentres {
+    fn new(c: &Matrix) -> Self {
+        let (k, p) = (c.rows(), c.cols());
+        let nb = k.div_ceil(LANES);
+        let mut packed = vec![0.0; nb * p * LANES];
+        let mut norms = vec![f64::INFINITY; nb * LANES];
+        for (ci, row) in c.row_iter().enumerate() {
+            let (b, lane) = (ci / LANES, ci % LANES);
+            for (j, &v) in row.iter().enumerate() {
+                packed[(b * p + j) * LANES + lane] = v;
+            }
+            norms[ci] = crate::matrix::dot(row, row);
+        }
+        Self {
+            k,
+            p,
+            packed,
+            norms,
+        }
+    }
+
+    /// argmin_k ‖c_k‖² − 2x·c_k (ties → lowest index), as scikit-learn's Lloyd step.
+    #[inline(always)]
+    fn label(&self, x: &[f64]) -> usize {
+        let mut best = (0, f64::INFINITY);
+        for (b, block) in self.packed.chunks_exact(self.p * LANES).enumerate() {
+            let mut acc = [0.0f64; LANES];
+            for (&xj, cj) in x.iter().zip(block.chunks_exact(LANES)) {
+                for t in 0..LANES {
+                    acc[t] += xj * cj[t];
+                }
+            }
+            let norms = &self.norms[b * LANES..(b + 1) * LANES];
+            for (t, (&a, &c2)) in acc.iter().zip(norms).enumerate() {
+                let d = c2 - 2.0 * a;
+                if d < best.1 {
+                    best = (b * LANES + t, d);
+                }
+            }
+        }
+        best.0
+    }
+}
+
+/// Nearest centre and its exact squared distance (ties → lowest index).
 #[inline(always)]
 fn nearest(x: &[f64], centres: &Matrix) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
@@ -239,6 +295,7 @@ fn lloyd(x: &Matrix, centres: &mut Matrix, max_iter: usize, tol: f64) -> (Vec<us
 /// Assigns labels to the nearest centre, in parallel blocks.
 fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
     let p = x.cols();
+    let centres = &PackedCentres::new(centres);
     x.as_slice()
         .par_chunks(ASSIGN_BLOCK * p)
         .zip(labels.par_chunks_mut(ASSIGN_BLOCK))
@@ -250,7 +307,7 @@ fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
 crate::simd::avx2_dispatch! {
     fn assign_sum_block(
         rows: &[f64],
-        centres: &Matrix,
+        centres: &PackedCentres,
         labels: &mut [usize],
         sum: bool,
     ) -> (Vec<f64>, Vec<f64>) = assign_sum_block_generic;
@@ -261,15 +318,15 @@ crate::simd::avx2_dispatch! {
 #[inline(always)]
 fn assign_sum_block_generic(
     rows: &[f64],
-    centres: &Matrix,
+    centres: &PackedCentres,
     labels: &mut [usize],
     sum: bool,
 ) -> (Vec<f64>, Vec<f64>) {
-    let (k, p) = (centres.rows(), centres.cols());
+    let (k, p) = (centres.k, centres.p);
     let mut sums = vec![0.0; if sum { k * p } else { 0 }];
     let mut counts = vec![0.0; if sum { k } else { 0 }];
     for (r, l) in rows.chunks_exact(p).zip(labels) {
-        *l = nearest(r, centres).0;
+        *l = centres.label(r);
         if sum {
             counts[*l] += 1.0;
             for (s, v) in sums[*l * p..(*l + 1) * p].iter_mut().zip(r) {
@@ -283,12 +340,13 @@ fn assign_sum_block_generic(
 /// One Lloyd iteration: assignment to `centres`, then new centres and per-centre shifts.
 fn lloyd_step(x: &Matrix, centres: &Matrix, labels: &mut [usize]) -> (Matrix, Vec<f64>) {
     let (k, p) = (centres.rows(), centres.cols());
+    let packed = &PackedCentres::new(centres);
     // Per-block label assignment and partial sums, summed in block order (deterministic).
     let partials: Vec<(Vec<f64>, Vec<f64>)> = x
         .as_slice()
         .par_chunks(ASSIGN_BLOCK * p)
         .zip(labels.par_chunks_mut(ASSIGN_BLOCK))
-        .map(|(rows, labels)| assign_sum_block(rows, centres, labels, true))
+        .map(|(rows, labels)| assign_sum_block(rows, packed, labels, true))
         .collect();
     let mut sums = vec![0.0; k * p];
     let mut counts = vec![0.0; k];
@@ -454,5 +512,43 @@ mod tests {
             KMeans::params(2).fit(&nan),
             Err(EnergyError::NonFinite { row: 4, .. })
         ));
+    }
+
+    #[test]
+    fn packed_assignment_agrees_with_exact_distances_across_lane_blocks() {
+        // k = 11: one full block of 8 centres and a padded one; p = 6.
+        let (n, k, p) = (200, 11, 6);
+        let x = Matrix::new(
+            n,
+            p,
+            (0..n * p)
+                .map(|i| ((i * 31 % 97) as f64).sin() * 3.0)
+                .collect(),
+        )
+        .unwrap();
+        let c = Matrix::new(
+            k,
+            p,
+            (0..k * p)
+                .map(|i| ((i * 17 % 53) as f64).cos() * 2.0)
+                .collect(),
+        )
+        .unwrap();
+        let packed = PackedCentres::new(&c);
+        let mut labels = vec![0; n];
+        let (sums, counts) = assign_sum_block(x.as_slice(), &packed, &mut labels, true);
+        assert_eq!((sums.len(), counts.len()), (k * p, k));
+        assert_eq!(counts.iter().sum::<f64>(), n as f64);
+        for (i, r) in x.row_iter().enumerate() {
+            let mut d: Vec<(f64, usize)> = c
+                .row_iter()
+                .enumerate()
+                .map(|(j, cj)| (sq_dist(r, cj), j))
+                .collect();
+            d.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if d[1].0 - d[0].0 > 1e-9 {
+                assert_eq!(labels[i], d[0].1, "sample {i}");
+            }
+        }
     }
 }
