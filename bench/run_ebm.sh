@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `ami ebm bench` against scikit-learn on identical data: PCA, k-means and GMM fit times and
 # the ami / scikit-learn ratios (< 1 = ami faster).
-# Usage: bench/run_ebm.sh [--quick] [--rounds N]
+# Usage: bench/run_ebm.sh [--quick] [--rounds N] [--single-thread]
+# --single-thread pins both sides to one thread (RAYON_NUM_THREADS, OMP/OpenBLAS/MKL), which
+# is less sensitive to other load on the machine than the default all-core comparison.
 # The two sides run alternately for N rounds (default 3) and each side's best median is kept,
 # so that load from other processes on a small machine skews both sides alike.
 set -uo pipefail
@@ -14,7 +16,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK="--quick"; shift ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
-    *) echo "usage: $0 [--quick] [--rounds N]" >&2; exit 2 ;;
+    --single-thread)
+      export RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+      shift ;;
+    *) echo "usage: $0 [--quick] [--rounds N] [--single-thread]" >&2; exit 2 ;;
   esac
 done
 
@@ -53,5 +58,6 @@ for key, it, label in [("pca_ms", None, "PCA k=8"), ("kmeans_ms", "kmeans_n_iter
     iters = f"{ami[0][it]}/{sk[0][it]}" if it else "-"
     print(f"{label:<24}{a:>10.2f}{s:>12.2f}{a / s:>13.3f}{iters:>14}")
 print(f"\nbest of {len(ami)} rounds (each a median of repetitions); ratio < 1 = ami faster."
-      f"\nami threads={ami[0]['threads']}; scikit-learn {sk[0]['version']} cpus={sk[0]['threads']}")
+      f"\nami threads={ami[0]['threads']}; scikit-learn {sk[0]['version']} cpus={sk[0]['threads']}"
+      f" OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
 PY

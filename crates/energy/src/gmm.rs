@@ -26,6 +26,7 @@ use crate::error::{invalid, EnergyError, Result};
 use crate::kmeans::{KMeans, KMeansInit};
 use crate::linalg::{cholesky, lower_inverse, upper_cholesky_of_precision};
 use crate::matrix::{check_data, Matrix};
+use crate::simd::accumulate_lower;
 use crate::{Fit, SampleEnergy};
 
 /// Samples per parallel block of the E-step.
@@ -397,16 +398,12 @@ crate::simd::avx2_dispatch! {
         weighted_scatter_generic;
 }
 
-/// Register tile of [`weighted_scatter`]: rows × columns of the accumulator.
-const TILE_ROWS: usize = 4;
-const TILE_COLS: usize = 8;
 /// Samples centred and weighted at a time by [`weighted_scatter`] (fits in L1/L2).
 const SCATTER_CHUNK: usize = 128;
 
 /// Σ_n r_nc (x_n − μ)(x_n − μ)ᵀ in a row-major `[p, p]` buffer, valid on and below the
-/// diagonal. Chunks of samples are centred (D) and weighted (A = r∘D) once; then each
-/// 4 × 8 tile of Σ AᵀD that touches the lower triangle is accumulated in registers over the
-/// chunk (a small GEMM, as scikit-learn's BLAS product `(resp·diffᵀ)·diff`).
+/// diagonal. Chunks of samples are centred (D) and weighted (A = r∘D) once, then
+/// [`accumulate_lower`] adds AᵀD (as scikit-learn's BLAS product `(resp·diffᵀ)·diff`).
 #[inline(always)]
 fn weighted_scatter_generic(x: &Matrix, resp: &Matrix, c: usize, mean: &[f64]) -> Vec<f64> {
     let (n, p) = (x.rows(), x.cols());
@@ -423,39 +420,7 @@ fn weighted_scatter_generic(x: &Matrix, resp: &Matrix, c: usize, mean: &[f64]) -
                 *a = w * *d;
             }
         }
-        let (dch, ach) = (&dch[..m * p], &ach[..m * p]);
-        for i0 in (0..p).step_by(TILE_ROWS) {
-            let ih = (p - i0).min(TILE_ROWS);
-            for j0 in (0..i0 + ih).step_by(TILE_COLS) {
-                let jw = (p - j0).min(TILE_COLS);
-                if ih == TILE_ROWS && jw == TILE_COLS {
-                    let mut acc = [[0.0f64; TILE_COLS]; TILE_ROWS];
-                    for (a, d) in ach.chunks_exact(p).zip(dch.chunks_exact(p)) {
-                        let (a, d) = (&a[i0..i0 + TILE_ROWS], &d[j0..j0 + TILE_COLS]);
-                        for r in 0..TILE_ROWS {
-                            for s in 0..TILE_COLS {
-                                acc[r][s] += a[r] * d[s];
-                            }
-                        }
-                    }
-                    for (r, acc) in acc.iter().enumerate() {
-                        let row = &mut cov[(i0 + r) * p + j0..(i0 + r) * p + j0 + TILE_COLS];
-                        row.iter_mut().zip(acc).for_each(|(c, a)| *c += a);
-                    }
-                } else {
-                    for r in i0..i0 + ih {
-                        for s in j0..j0 + jw {
-                            let v: f64 = ach
-                                .chunks_exact(p)
-                                .zip(dch.chunks_exact(p))
-                                .map(|(a, d)| a[r] * d[s])
-                                .sum();
-                            cov[r * p + s] += v;
-                        }
-                    }
-                }
-            }
-        }
+        accumulate_lower(&ach[..m * p], &dch[..m * p], p, &mut cov);
     }
     cov
 }

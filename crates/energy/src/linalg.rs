@@ -37,9 +37,10 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
             m[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
         }
     }
-    let mut v = Matrix::identity(n);
+    // Eigenvectors are accumulated as the rows of `vt` (contiguous updates).
+    let mut vt = Matrix::identity(n);
     let total: f64 = m.as_slice().iter().map(|x| x * x).sum();
-    for _ in 0..MAX_SWEEPS {
+    for sweep in 0..MAX_SWEEPS {
         let off: f64 = (0..n)
             .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
             .map(|(i, j)| m[(i, j)] * m[(i, j)])
@@ -49,7 +50,7 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
         }
         for p in 0..n {
             for q in p + 1..n {
-                rotate(&mut m, &mut v, p, q);
+                rotate(&mut m, &mut vt, p, q, sweep);
             }
         }
     }
@@ -59,19 +60,29 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
     let mut vectors = Matrix::zeros(n, n);
     for (new, &old) in order.iter().enumerate() {
         for r in 0..n {
-            vectors[(r, new)] = v[(r, old)];
+            vectors[(r, new)] = vt[(old, r)];
         }
     }
     Ok(SymmetricEigen { values, vectors })
 }
 
-/// One Jacobi rotation zeroing `m[p][q]`, accumulated into the eigenvector matrix `v`.
-fn rotate(m: &mut Matrix, v: &mut Matrix, p: usize, q: usize) {
+/// One Jacobi rotation zeroing `m[p][q]` of the symmetric `m` (both triangles kept), with
+/// a'_pp = a_pp − t·a_pq, a'_qq = a_qq + t·a_pq (Numerical Recipes §11.1); accumulated into
+/// the eigenvector rows `vt`. From the fifth sweep on, an a_pq too small to change either
+/// diagonal entry (even ×100) is set to zero without a rotation.
+fn rotate(m: &mut Matrix, vt: &mut Matrix, p: usize, q: usize, sweep: usize) {
     let apq = m[(p, q)];
     if apq == 0.0 {
         return;
     }
-    let theta = (m[(q, q)] - m[(p, p)]) / (2.0 * apq);
+    let (app, aqq) = (m[(p, p)], m[(q, q)]);
+    let g = 100.0 * apq.abs();
+    if sweep > 3 && app.abs() + g == app.abs() && aqq.abs() + g == aqq.abs() {
+        m[(p, q)] = 0.0;
+        m[(q, p)] = 0.0;
+        return;
+    }
+    let theta = (aqq - app) / (2.0 * apq);
     let t = if theta.abs() > 1e150 {
         0.5 / theta
     } else {
@@ -80,22 +91,24 @@ fn rotate(m: &mut Matrix, v: &mut Matrix, p: usize, q: usize) {
     let c = 1.0 / (t * t + 1.0).sqrt();
     let s = t * c;
     let n = m.rows();
-    for k in 0..n {
-        let (kp, kq) = (m[(k, p)], m[(k, q)]);
-        m[(k, p)] = c * kp - s * kq;
-        m[(k, q)] = s * kp + c * kq;
+    for k in (0..n).filter(|&k| k != p && k != q) {
+        let (kp, kq) = (m[(p, k)], m[(q, k)]);
+        let (np, nq) = (c * kp - s * kq, s * kp + c * kq);
+        m[(p, k)] = np;
+        m[(k, p)] = np;
+        m[(q, k)] = nq;
+        m[(k, q)] = nq;
     }
-    for k in 0..n {
-        let (pk, qk) = (m[(p, k)], m[(q, k)]);
-        m[(p, k)] = c * pk - s * qk;
-        m[(q, k)] = s * pk + c * qk;
-    }
+    m[(p, p)] = app - t * apq;
+    m[(q, q)] = aqq + t * apq;
     m[(p, q)] = 0.0;
     m[(q, p)] = 0.0;
-    for k in 0..n {
-        let (kp, kq) = (v[(k, p)], v[(k, q)]);
-        v[(k, p)] = c * kp - s * kq;
-        v[(k, q)] = s * kp + c * kq;
+    let w = vt.as_mut_slice();
+    let (lo, hi) = w.split_at_mut(q * n);
+    for (vp, vq) in lo[p * n..(p + 1) * n].iter_mut().zip(&mut hi[..n]) {
+        let (a, b) = (*vp, *vq);
+        *vp = c * a - s * b;
+        *vq = s * a + c * b;
     }
 }
 

@@ -18,10 +18,11 @@ use rayon::prelude::*;
 use crate::error::{invalid, EnergyError, Result};
 use crate::linalg::{cholesky, log_det_from_cholesky, symmetric_eigen};
 use crate::matrix::{check_data, dot, Matrix};
+use crate::simd::accumulate_lower;
 use crate::{Fit, SampleEnergy};
 
 /// Samples per parallel block of the covariance accumulation.
-const GRAM_BLOCK: usize = 512;
+const GRAM_BLOCK: usize = 256;
 
 /// Unchecked PCA hyper-parameters (build with [`Pca::params`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -251,38 +252,17 @@ crate::simd::avx2_dispatch! {
     fn gram_block(block: &[f64], mean: &[f64]) -> Vec<f64> = gram_block_generic;
 }
 
-/// Σ (x−μ)(x−μ)ᵀ over a block of rows, row-major `[p, p]` (the upper triangle is used):
-/// full-row rank-2 updates (two samples per pass over the accumulator) vectorise.
+/// Σ (x−μ)(x−μ)ᵀ over a block of rows, row-major `[p, p]`, valid on and below the diagonal:
+/// the rows are centred once, then [`accumulate_lower`] adds DᵀD in register tiles.
 #[inline(always)]
 fn gram_block_generic(block: &[f64], mean: &[f64]) -> Vec<f64> {
     let p = mean.len();
     let mut g = vec![0.0; p * p];
-    let (mut d0, mut d1) = (vec![0.0; p], vec![0.0; p]);
-    let centre = |r: &[f64], d: &mut [f64]| {
-        for ((d, &v), &m) in d.iter_mut().zip(r).zip(mean) {
-            *d = v - m;
-        }
-    };
-    let mut rows = block.chunks_exact(2 * p);
-    for pair in &mut rows {
-        centre(&pair[..p], &mut d0);
-        centre(&pair[p..], &mut d1);
-        for i in 0..p {
-            let (a0, a1) = (d0[i], d1[i]);
-            for ((g, &e0), &e1) in g[i * p..(i + 1) * p].iter_mut().zip(&d0).zip(&d1) {
-                *g += a0 * e0 + a1 * e1;
-            }
-        }
+    let mut d = block.to_vec();
+    for r in d.chunks_exact_mut(p) {
+        r.iter_mut().zip(mean).for_each(|(v, m)| *v -= m);
     }
-    if !rows.remainder().is_empty() {
-        centre(rows.remainder(), &mut d0);
-        for i in 0..p {
-            let a0 = d0[i];
-            for (g, &e0) in g[i * p..(i + 1) * p].iter_mut().zip(&d0) {
-                *g += a0 * e0;
-            }
-        }
-    }
+    accumulate_lower(&d, &d, p, &mut g);
     g
 }
 
@@ -298,7 +278,7 @@ fn covariance(x: &Matrix, mean: &[f64]) -> Matrix {
     let mut c = Matrix::zeros(p, p);
     let scale = 1.0 / (x.rows() - 1) as f64;
     for i in 0..p {
-        for j in i..p {
+        for j in 0..=i {
             let s: f64 = partials.iter().map(|g| g[i * p + j]).sum::<f64>() * scale;
             c[(i, j)] = s;
             c[(j, i)] = s;
@@ -392,7 +372,7 @@ mod tests {
         let g = gram_block_generic(&block, &mean);
         assert_eq!(g, gram_block(&block, &mean));
         for i in 0..p {
-            for j in i..p {
+            for j in 0..=i {
                 let plain: f64 = block
                     .chunks_exact(p)
                     .map(|r| (r[i] - mean[i]) * (r[j] - mean[j]))

@@ -28,3 +28,47 @@ macro_rules! avx2_dispatch {
 }
 
 pub(crate) use avx2_dispatch;
+
+/// Rows × columns of the register tile of [`accumulate_lower`] (8 AVX2 registers).
+const TILE_ROWS: usize = 4;
+const TILE_COLS: usize = 8;
+
+/// `cov += AᵀD` on and below the diagonal, for row-major `a`, `d` `[m, p]` and `cov` `[p, p]`
+/// (entries above the diagonal inside diagonal tiles are also written; callers read the
+/// lower triangle). Each 4 × 8 tile that touches the lower triangle is accumulated in
+/// registers over the m samples (a small GEMM); ragged edges use plain sums.
+#[inline(always)]
+pub(crate) fn accumulate_lower(a: &[f64], d: &[f64], p: usize, cov: &mut [f64]) {
+    for i0 in (0..p).step_by(TILE_ROWS) {
+        let ih = (p - i0).min(TILE_ROWS);
+        for j0 in (0..i0 + ih).step_by(TILE_COLS) {
+            let jw = (p - j0).min(TILE_COLS);
+            if ih == TILE_ROWS && jw == TILE_COLS {
+                let mut acc = [[0.0f64; TILE_COLS]; TILE_ROWS];
+                for (ar, dr) in a.chunks_exact(p).zip(d.chunks_exact(p)) {
+                    let (ar, dr) = (&ar[i0..i0 + TILE_ROWS], &dr[j0..j0 + TILE_COLS]);
+                    for (acc, &av) in acc.iter_mut().zip(ar) {
+                        for (c, &dv) in acc.iter_mut().zip(dr) {
+                            *c += av * dv;
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    let row = &mut cov[(i0 + r) * p + j0..(i0 + r) * p + j0 + TILE_COLS];
+                    row.iter_mut().zip(acc).for_each(|(c, a)| *c += a);
+                }
+            } else {
+                for r in i0..i0 + ih {
+                    for s in j0..j0 + jw {
+                        let v: f64 = a
+                            .chunks_exact(p)
+                            .zip(d.chunks_exact(p))
+                            .map(|(ar, dr)| ar[r] * dr[s])
+                            .sum();
+                        cov[r * p + s] += v;
+                    }
+                }
+            }
+        }
+    }
+}
