@@ -25,6 +25,12 @@ impl Matrix {
         }
     }
 
+    /// Wraps data whose length the caller computed as `rows * cols` (internal results).
+    pub(crate) fn from_parts(rows: usize, cols: usize, data: Vec<f64>) -> Self {
+        assert_eq!(data.len(), rows * cols, "internal matrix shape");
+        Self { rows, cols, data }
+    }
+
     /// Builds a matrix from equal-length rows.
     pub fn from_rows(rows: &[Vec<f64>]) -> Result<Self> {
         let cols = rows.first().map_or(0, Vec::len);
