@@ -48,6 +48,14 @@ pub enum EnergyError {
         /// Why that many are needed.
         why: &'static str,
     },
+    /// The data admit no fit of this model (e.g. every feature constant for PCA).
+    #[error("`{what}` is degenerate: {why}")]
+    Degenerate {
+        /// The array.
+        what: &'static str,
+        /// What is wrong and what to do.
+        why: &'static str,
+    },
     /// A matrix that must be symmetric positive definite is not.
     #[error("{what} is not symmetric positive definite{hint}")]
     NotPositiveDefinite {

@@ -208,6 +208,13 @@ impl Fit for PcaValidParams {
         let eig = symmetric_eigen(&cov)?;
         let ev: Vec<f64> = eig.values[..r].iter().map(|&v| v.max(0.0)).collect();
         let total: f64 = ev.iter().sum();
+        if total == 0.0 {
+            return Err(EnergyError::Degenerate {
+                what: "data",
+                why: "every feature is constant (total variance 0), so there are no principal \
+                      axes and explained_variance_ratio_ would be 0/0",
+            });
+        }
         let mut components = Matrix::zeros(k, p);
         for c in 0..k {
             for j in 0..p {
@@ -350,6 +357,12 @@ mod tests {
         assert!(matches!(
             Pca::params(4).fit(&data()),
             Err(EnergyError::InvalidParam { .. })
+        ));
+        let constant =
+            Matrix::from_rows(&[vec![1.0, 2.0], vec![1.0, 2.0], vec![1.0, 2.0]]).unwrap();
+        assert!(matches!(
+            Pca::params(1).fit(&constant),
+            Err(EnergyError::Degenerate { what: "data", .. })
         ));
         let one = Matrix::from_rows(&[vec![1.0, 2.0]]).unwrap();
         assert!(matches!(

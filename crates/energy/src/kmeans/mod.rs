@@ -280,4 +280,18 @@ mod tests {
             Err(EnergyError::NonFinite { row: 4, .. })
         ));
     }
+
+    #[test]
+    fn identical_samples_give_zero_inertia_not_nan() {
+        let x = Matrix::new(6, 2, vec![1.5; 12]).unwrap();
+        for init in [
+            KMeansInit::KMeansPlusPlus { seed: 3 },
+            KMeansInit::Given(Matrix::new(2, 2, vec![1.5, 1.5, 0.0, 0.0]).unwrap()),
+        ] {
+            let m = KMeans::params(2).init(init).fit(&x).unwrap();
+            assert_eq!(m.inertia, 0.0);
+            assert!(m.cluster_centers.as_slice().iter().all(|v| v.is_finite()));
+            assert_eq!(m.labels.len(), 6);
+        }
+    }
 }
