@@ -52,15 +52,39 @@ impl PackedCentres {
                     acc[t] += xj * cj[t];
                 }
             }
-            let norms = &self.norms[b * LANES..(b + 1) * LANES];
-            for (t, (&a, &c2)) in acc.iter().zip(norms).enumerate() {
-                let d = c2 - 2.0 * a;
-                if d < best.1 {
-                    best = (b * LANES + t, d);
-                }
-            }
+            self.argmin_block(b, &acc, &mut best);
         }
         best.0
+    }
+
+    /// [`Self::label`] of two samples at once, sharing the loads of the packed centres.
+    #[inline(always)]
+    pub(super) fn label2(&self, x0: &[f64], x1: &[f64]) -> (usize, usize) {
+        let (mut best0, mut best1) = ((0, f64::INFINITY), (0, f64::INFINITY));
+        for (b, block) in self.packed.chunks_exact(self.p * LANES).enumerate() {
+            let (mut acc0, mut acc1) = ([0.0f64; LANES], [0.0f64; LANES]);
+            for ((&a, &c), cj) in x0.iter().zip(x1).zip(block.chunks_exact(LANES)) {
+                for t in 0..LANES {
+                    acc0[t] += a * cj[t];
+                    acc1[t] += c * cj[t];
+                }
+            }
+            self.argmin_block(b, &acc0, &mut best0);
+            self.argmin_block(b, &acc1, &mut best1);
+        }
+        (best0.0, best1.0)
+    }
+
+    /// Updates `best` with block `b`'s ‖c‖² − 2x·c values (strict `<`: lowest index wins).
+    #[inline(always)]
+    fn argmin_block(&self, b: usize, acc: &[f64; LANES], best: &mut (usize, f64)) {
+        let norms = &self.norms[b * LANES..(b + 1) * LANES];
+        for (t, (&a, &c2)) in acc.iter().zip(norms).enumerate() {
+            let d = c2 - 2.0 * a;
+            if d < best.1 {
+                *best = (b * LANES + t, d);
+            }
+        }
     }
 }
 
@@ -128,14 +152,29 @@ fn assign_sum_block_generic(
     let (k, p) = (centres.k, centres.p);
     let mut sums = vec![0.0; if sum { k * p } else { 0 }];
     let mut counts = vec![0.0; if sum { k } else { 0 }];
-    for (r, l) in rows.chunks_exact(p).zip(labels) {
-        *l = centres.label(r);
+    let mut add = |l: usize, r: &[f64]| {
         if sum {
-            counts[*l] += 1.0;
-            for (s, v) in sums[*l * p..(*l + 1) * p].iter_mut().zip(r) {
+            counts[l] += 1.0;
+            for (s, v) in sums[l * p..(l + 1) * p].iter_mut().zip(r) {
                 *s += v;
             }
         }
+    };
+    let mut pairs = rows.chunks_exact(2 * p);
+    let mut lpairs = labels.chunks_exact_mut(2);
+    for (xy, l) in (&mut pairs).zip(&mut lpairs) {
+        let (x0, x1) = xy.split_at(p);
+        let (l0, l1) = centres.label2(x0, x1);
+        (l[0], l[1]) = (l0, l1);
+        add(l0, x0);
+        add(l1, x1);
+    }
+    if let (Some(l), false) = (
+        lpairs.into_remainder().first_mut(),
+        pairs.remainder().is_empty(),
+    ) {
+        *l = centres.label(pairs.remainder());
+        add(*l, pairs.remainder());
     }
     (sums, counts)
 }
@@ -250,7 +289,7 @@ mod tests {
     #[test]
     fn packed_assignment_agrees_with_exact_distances_across_lane_blocks() {
         // k = 11: one full block of 8 centres and a padded one; p = 6.
-        let (n, k, p) = (200, 11, 6);
+        let (n, k, p) = (201, 11, 6); // odd n: the pair loop and the single remainder
         let x = Matrix::new(
             n,
             p,
