@@ -3,6 +3,8 @@
 mod bench;
 mod commands;
 mod config;
+mod ebm;
+mod ebm_bench;
 mod plot;
 mod progress;
 mod run_dir;
@@ -83,6 +85,11 @@ enum Command {
         #[arg(long, default_value = "runs/demo")]
         run: PathBuf,
     },
+    /// Classic energy-based models: PCA, k-means, Gaussian mixtures, sparse coding.
+    Ebm {
+        #[command(subcommand)]
+        cmd: ebm::EbmCommand,
+    },
     /// Evaluate a trained run by planning on the test episodes.
     Eval {
         /// Run directory written by `ami train` or `ami demo`.
@@ -138,6 +145,7 @@ fn run(cli: Cli) -> Result<()> {
             cfg,
         } => commands::train(&data, &out, resume, &cfg),
         Command::Eval { run, sets } => commands::eval(&run, &sets),
+        Command::Ebm { cmd } => ebm::run(cmd),
         Command::Bench {
             workload,
             json,

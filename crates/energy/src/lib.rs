@@ -1,1 +1,52 @@
-//! ami-energy
+//! `ami-energy`: the energy-based-model toolbox (DESIGN §2, REFERENCE §7 and §10).
+//!
+//! Classic EBMs in `f64` on plain row-major matrices, each matching scikit-learn's semantics
+//! (the fixtures in `tests/fixtures` were produced by scikit-learn and are checked to 1e-8):
+//!
+//! | model | energy | fitted by |
+//! |---|---|---|
+//! | [`Pca`] | reconstruction error ‖x − μ − WᵀW(x − μ)‖²; probabilistic-PCA log-density | eigen-decomposition of the covariance |
+//! | [`KMeans`] | F∞(x) = min_k ‖x − c_k‖² | Lloyd |
+//! | [`GaussianMixture`] | free energy −log p(x) = −log Σ_k π_k N(x; μ_k, Σ_k) | EM |
+//! | [`SparseCoder`] | ½‖x − zD‖² + λ‖z‖₁, minimised over z | ISTA, FISTA, coordinate descent |
+//!
+//! Estimators follow linfa's shape: `Model::params(..)` returns an unchecked builder,
+//! `.check()` validates it into `*ValidParams`, and [`Fit::fit`] (on either) returns the
+//! fitted model or a typed [`EnergyError`]. NaN/inf data, impossible shapes and degenerate
+//! fits are errors, never NaN outputs.
+//!
+//! Modules: [`matrix`] (the array type), [`linalg`] (Jacobi eigensolver, Cholesky), [`rng`]
+//! (seeded SplitMix64), [`pca`], [`kmeans`], [`gmm`], [`sparse`].
+
+#[macro_use]
+mod simd;
+
+pub mod error;
+pub mod gmm;
+pub mod kmeans;
+pub mod linalg;
+pub mod matrix;
+pub mod pca;
+pub mod rng;
+pub mod sparse;
+
+pub use error::{EnergyError, Result};
+pub use gmm::{GaussianMixture, GmmInit, GmmParams, GmmValidParams};
+pub use kmeans::{KMeans, KMeansInit, KMeansParams, KMeansValidParams};
+pub use matrix::Matrix;
+pub use pca::{Pca, PcaParams, PcaValidParams};
+pub use sparse::{SparseAlgorithm, SparseCoder, SparseCoderParams, SparseCodes};
+
+/// Fits a model to data `[n_samples, n_features]`.
+pub trait Fit {
+    /// The fitted model.
+    type Model;
+    /// Fits, validating parameters and data first.
+    fn fit(&self, x: &matrix::Matrix) -> Result<Self::Model>;
+}
+
+/// A fitted model seen as an energy: one scalar per sample, low = compatible.
+pub trait SampleEnergy {
+    /// Energy of each row of `x` `[n, p]`, `[n]`.
+    fn energy(&self, x: &matrix::Matrix) -> Result<Vec<f64>>;
+}

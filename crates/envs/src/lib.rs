@@ -44,7 +44,7 @@ pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
 pub use error::EnvError;
-pub use npy::{read_npy, write_npy, NpyArray};
+pub use npy::{read_npy, read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 pub use npz::{read_npz, write_npz};
 pub use render::{render_episodes_png, render_observation_png, write_png};
 pub use sampling::von_mises;

@@ -5,9 +5,11 @@
 //! `{'descr': '<f4', 'fortran_order': False, 'shape': (…), }` padded with spaces so that
 //! `10 + L` is a multiple of 64 (the last byte is `\n`), then the raw C-order data.
 //!
-//! We write `<f4` (little-endian float32) only. We read versions 1–3 (u32 header length from
-//! version 2 on), C order only, and the dtypes `<f4`, `<f8`, `<i4`, `<i8`, converted to f32:
-//! `<f8` rounds to nearest, integers are exact up to 2²⁴ in magnitude and rounded beyond.
+//! We write `<f4` (little-endian float32, [`write_npy`]) or `<f8` ([`write_npy_f64`]). We read
+//! versions 1–3 (u32 header length from version 2 on), C order only, and the dtypes `<f4`,
+//! `<f8`, `<i4`, `<i8`, either converted to f32 ([`read_npy`]: `<f8` rounds to nearest,
+//! integers are exact up to 2²⁴ in magnitude and rounded beyond) or to f64
+//! ([`read_npy_f64`]: floats exact, integers exact up to 2⁵³).
 
 use std::path::Path;
 
@@ -43,39 +45,101 @@ impl NpyArray {
     }
 }
 
+/// A dense C-order array of f64 values (the lossless read path, [`read_npy_f64`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArrayF64 {
+    /// Shape (C order); `[]` is a scalar.
+    pub shape: Vec<usize>,
+    /// Values, `shape.iter().product()` of them.
+    pub data: Vec<f64>,
+}
+
+impl NpyArrayF64 {
+    /// Checks that `data` has exactly as many values as `shape` calls for.
+    pub fn check(&self) -> Result<(), String> {
+        match NpyArray::numel(&self.shape) {
+            Some(n) if n == self.data.len() => Ok(()),
+            n => Err(format!(
+                "shape {:?} needs {} values, the data has {}",
+                self.shape,
+                n.map_or("too many".to_string(), |n| n.to_string()),
+                self.data.len()
+            )),
+        }
+    }
+}
+
 /// Serialises one array as `.npy` v1.0 bytes (`<f4`); fails if data and shape disagree.
 pub fn npy_bytes(a: &NpyArray) -> Result<Vec<u8>, String> {
     a.check()?;
-    let shape = match a.shape.len() {
-        1 => format!("({},)", a.shape[0]),
-        _ => format!(
-            "({})",
-            a.shape
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let hlen = u16::try_from(header.len()).map_err(|_| "shape too long for a v1.0 header")?;
-    let mut out = Vec::with_capacity(10 + header.len() + 4 * a.data.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&hlen.to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    let mut out = npy_header(&a.shape, "<f4", 4 * a.data.len())?;
     for v in &a.data {
         out.extend_from_slice(&v.to_le_bytes());
     }
     Ok(out)
 }
 
+/// Serialises one array as `.npy` v1.0 bytes (`<f8`); fails if data and shape disagree.
+pub fn npy_bytes_f64(a: &NpyArrayF64) -> Result<Vec<u8>, String> {
+    a.check()?;
+    let mut out = npy_header(&a.shape, "<f8", 8 * a.data.len())?;
+    for v in &a.data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// Magic, version 1.0 and the padded header; `capacity` reserves room for the data bytes.
+fn npy_header(shape: &[usize], descr: &str, capacity: usize) -> Result<Vec<u8>, String> {
+    let shape = match shape.len() {
+        1 => format!("({},)", shape[0]),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let hlen = u16::try_from(header.len()).map_err(|_| "shape too long for a v1.0 header")?;
+    let mut out = Vec::with_capacity(10 + header.len() + capacity);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&hlen.to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    Ok(out)
+}
+
 /// Parses `.npy` bytes; errors name `path` and the array `what`.
 pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, EnvError> {
-    let bad = |m: String| EnvError::bad(path, format!("array `{what}`: {m}"));
+    let (descr, shape, n, body) = parse_header(bytes, path, what)?;
+    let data = decode(body, descr, n).map_err(|m| bad_array(path, what, m))?;
+    Ok(NpyArray { shape, data })
+}
+
+/// Parses `.npy` bytes into f64 values (`<f8` exact, `<f4` widened exactly, integers exact up
+/// to 2⁵³ in magnitude); errors name `path` and the array `what`.
+pub fn parse_npy_f64(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArrayF64, EnvError> {
+    let (descr, shape, n, body) = parse_header(bytes, path, what)?;
+    let data = decode_f64(body, descr, n).map_err(|m| bad_array(path, what, m))?;
+    Ok(NpyArrayF64 { shape, data })
+}
+
+fn bad_array(path: &Path, what: &str, m: String) -> EnvError {
+    EnvError::bad(path, format!("array `{what}`: {m}"))
+}
+
+/// The parsed header of a `.npy` file: (descr, shape, number of values, data bytes).
+type Header<'a> = (&'a str, Vec<usize>, usize, &'a [u8]);
+
+/// Validates magic, version and header.
+fn parse_header<'a>(bytes: &'a [u8], path: &Path, what: &str) -> Result<Header<'a>, EnvError> {
+    let bad = |m: String| bad_array(path, what, m);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy array (bad magic)".into()));
     }
@@ -102,13 +166,49 @@ pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, EnvE
         dict_value(header, "shape").ok_or_else(|| bad("header has no 'shape'".into()))?;
     let shape = parse_shape(shape_txt).ok_or_else(|| bad(format!("bad shape {shape_txt}")))?;
     let n = NpyArray::numel(&shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
-    let body = &bytes[hstart + hlen..];
-    let data = decode(body, descr, n).map_err(bad)?;
-    Ok(NpyArray { shape, data })
+    Ok((descr, shape, n, &bytes[hstart + hlen..]))
 }
 
 /// Decodes `n` little-endian values of dtype `descr` into f32.
 fn decode(body: &[u8], descr: &str, n: usize) -> Result<Vec<f32>, String> {
+    let width = check_body(body, descr, n)?;
+    let chunks = body.chunks_exact(width);
+    Ok(match descr {
+        "<f4" => chunks
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        "<i4" => chunks
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+            .collect(),
+        "<f8" => chunks
+            .map(|c| f64::from_le_bytes(eight(c)) as f32)
+            .collect(),
+        _ => chunks
+            .map(|c| i64::from_le_bytes(eight(c)) as f32)
+            .collect(),
+    })
+}
+
+/// Decodes `n` little-endian values of dtype `descr` into f64 (exact for floats).
+fn decode_f64(body: &[u8], descr: &str, n: usize) -> Result<Vec<f64>, String> {
+    let width = check_body(body, descr, n)?;
+    let chunks = body.chunks_exact(width);
+    Ok(match descr {
+        "<f4" => chunks
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        "<i4" => chunks
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        "<f8" => chunks.map(|c| f64::from_le_bytes(eight(c))).collect(),
+        _ => chunks
+            .map(|c| i64::from_le_bytes(eight(c)) as f64)
+            .collect(),
+    })
+}
+
+/// The value width of a supported dtype, after checking the body holds exactly `n` values.
+fn check_body(body: &[u8], descr: &str, n: usize) -> Result<usize, String> {
     let width = match descr {
         "<f4" | "<i4" => 4,
         "<f8" | "<i8" => 8,
@@ -132,21 +232,7 @@ fn decode(body: &[u8], descr: &str, n: usize) -> Result<Vec<f32>, String> {
             body.len()
         ));
     }
-    let chunks = body.chunks_exact(width);
-    Ok(match descr {
-        "<f4" => chunks
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        "<i4" => chunks
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
-            .collect(),
-        "<f8" => chunks
-            .map(|c| f64::from_le_bytes(eight(c)) as f32)
-            .collect(),
-        _ => chunks
-            .map(|c| i64::from_le_bytes(eight(c)) as f32)
-            .collect(),
-    })
+    Ok(width)
 }
 
 fn eight(c: &[u8]) -> [u8; 8] {
@@ -187,6 +273,21 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, EnvError> {
         source,
     })?;
     parse_npy(&bytes, path, "data")
+}
+
+/// Reads a single `.npy` file as f64 without loss (errors call the array `data`).
+pub fn read_npy_f64(path: &Path) -> Result<NpyArrayF64, EnvError> {
+    let bytes = std::fs::read(path).map_err(|source| EnvError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_npy_f64(&bytes, path, "data")
+}
+
+/// Writes a single `.npy` file (`<f8`) atomically.
+pub fn write_npy_f64(path: &Path, a: &NpyArrayF64) -> Result<(), EnvError> {
+    let bytes = npy_bytes_f64(a).map_err(|m| EnvError::bad(path, m))?;
+    write_atomic(path, &bytes)
 }
 
 /// Writes a single `.npy` file (`<f4`) atomically.
@@ -250,5 +351,67 @@ mod tests {
         assert_eq!(decode(&body, "<f8", 2).unwrap(), vec![1.5, -0.25]);
         assert!(decode(&body, "<f8", 3).unwrap_err().contains("truncated"));
         assert!(decode(&body, ">f8", 2).unwrap_err().contains("'>f8'"));
+    }
+
+    #[test]
+    fn f64_path_is_lossless_for_every_dtype() {
+        let a = NpyArrayF64 {
+            shape: vec![2, 2],
+            data: vec![0.1, -1e-300, std::f64::consts::PI, 1e300],
+        };
+        let b = npy_bytes_f64(&a).unwrap();
+        let text = std::str::from_utf8(&b[10..128]).unwrap();
+        assert!(text.starts_with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }"));
+        assert_eq!(parse_npy_f64(&b, Path::new("x.npy"), "x").unwrap(), a);
+        // The f32 reader of the same bytes rounds (0.1 is not an f32).
+        let f = parse_npy(&b, Path::new("x.npy"), "x").unwrap();
+        assert_ne!(f.data[0] as f64, 0.1);
+        // <f4 widens exactly; integers are exact.
+        let f4 = npy_bytes(&NpyArray {
+            shape: vec![2],
+            data: vec![0.1, -2.5],
+        })
+        .unwrap();
+        let w = parse_npy_f64(&f4, Path::new("y.npy"), "y").unwrap();
+        assert_eq!(w.data, vec![0.1f32 as f64, -2.5]);
+        let body: Vec<u8> = [(1i64 << 53), -7]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            decode_f64(&body, "<i8", 2).unwrap(),
+            vec![9007199254740992.0, -7.0]
+        );
+        let body: Vec<u8> = [3i32, -4].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(decode_f64(&body, "<i4", 2).unwrap(), vec![3.0, -4.0]);
+    }
+
+    #[test]
+    fn f64_path_reports_bad_files_with_the_path() {
+        let err = parse_npy_f64(b"not numpy", Path::new("bad.npy"), "data").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("bad.npy") && msg.contains("bad magic"),
+            "{msg}"
+        );
+        let mut b = npy_bytes_f64(&NpyArrayF64 {
+            shape: vec![3],
+            data: vec![1.0, 2.0, 3.0],
+        })
+        .unwrap();
+        b.truncate(b.len() - 4);
+        let msg = parse_npy_f64(&b, Path::new("t.npy"), "data")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("truncated"), "{msg}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        let a = NpyArrayF64 {
+            shape: vec![1, 2],
+            data: vec![0.3, 0.7],
+        };
+        write_npy_f64(&p, &a).unwrap();
+        assert_eq!(read_npy_f64(&p).unwrap(), a);
+        assert!(read_npy_f64(&dir.path().join("missing.npy")).is_err());
     }
 }

@@ -1,0 +1,416 @@
+//! `ami ebm …` run as a user would: `.npy` in, JSON with scikit-learn names out, checked
+//! against the scikit-learn fixtures of `ami-energy` (crates/energy/tests/fixtures).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ami_envs::npy::{write_npy, write_npy_f64, NpyArray, NpyArrayF64};
+use serde_json::Value;
+
+fn ami(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ami"))
+        .args(args)
+        .output()
+        .expect("run ami")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = ami(args);
+    assert!(
+        out.status.success(),
+        "ami {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `ami` expecting a clean failure (exit 1, no panic); returns stderr.
+fn fails(args: &[&str]) -> String {
+    let out = ami(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "ami {args:?}: {err}");
+    assert!(
+        err.starts_with("error:") && !err.contains("panicked"),
+        "{err}"
+    );
+    err
+}
+
+fn fixture(name: &str) -> Value {
+    let p = format!(
+        "{}/../energy/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Flattens nested JSON arrays of numbers.
+fn flat(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(flat).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap()],
+        other => panic!("not numeric: {other}"),
+    }
+}
+
+fn shape(v: &Value) -> Vec<usize> {
+    match v {
+        Value::Array(a) => {
+            let mut s = vec![a.len()];
+            s.extend(a.first().map(shape).unwrap_or_default());
+            s
+        }
+        _ => vec![],
+    }
+}
+
+/// Writes a JSON (nested) array as an f64 `.npy` file.
+fn npy(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(name);
+    let a = NpyArrayF64 {
+        shape: shape(v),
+        data: flat(v),
+    };
+    write_npy_f64(&p, &a).unwrap();
+    p
+}
+
+fn assert_close(what: &str, got: &Value, want: &Value, tol: f64) {
+    let (g, w) = (flat(got), flat(want));
+    assert_eq!(g.len(), w.len(), "{what}: length");
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        assert!(
+            (a - b).abs() <= tol * b.abs().max(1.0),
+            "{what}[{i}]: ami {a} vs scikit-learn {b}"
+        );
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn fit_pca_writes_scikit_learn_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = &fixture("pca.json")["cases"][0];
+    let x = npy(dir.path(), "x.npy", &case["x"]);
+    let out = dir.path().join("pca.json");
+    ok(&[
+        "ebm",
+        "fit",
+        "pca",
+        "--data",
+        s(&x),
+        "--components",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    let r = read_json(&out);
+    for key in [
+        "mean_",
+        "components_",
+        "explained_variance_",
+        "explained_variance_ratio_",
+        "singular_values_",
+        "noise_variance_",
+    ] {
+        assert_close(key, &r[key], &case[key], 1e-8);
+    }
+    // No temporary file is left behind by the atomic write.
+    assert!(!dir.path().join(".pca.json.tmp").exists());
+}
+
+#[test]
+fn fit_kmeans_and_gmm_with_given_inits_match_scikit_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("kmeans.json");
+    let case = &f["cases"][0];
+    let x = npy(dir.path(), "x.npy", &f["x"]);
+    let init = npy(dir.path(), "init.npy", &case["init"]);
+    let out = dir.path().join("km.json");
+    ok(&[
+        "ebm",
+        "fit",
+        "kmeans",
+        "--data",
+        s(&x),
+        "--k",
+        "3",
+        "--init",
+        s(&init),
+        "--out",
+        s(&out),
+    ]);
+    let r = read_json(&out);
+    assert_eq!(r["labels_"], case["labels_"]);
+    assert_eq!(r["n_iter_"], case["n_iter_"]);
+    assert_close(
+        "cluster_centers_",
+        &r["cluster_centers_"],
+        &case["cluster_centers_"],
+        1e-8,
+    );
+    assert_close("inertia_", &r["inertia_"], &case["inertia_"], 1e-8);
+
+    let g = &fixture("gmm.json")["datasets"][1];
+    let case = &g["cases"][0];
+    let x = npy(dir.path(), "gx.npy", &g["x"]);
+    let w = npy(dir.path(), "w.npy", &g["weights_init"]);
+    let m = npy(dir.path(), "m.npy", &g["means_init"]);
+    let p = npy(dir.path(), "p.npy", &g["precisions_init"]);
+    let out = dir.path().join("gmm.json");
+    ok(&[
+        "ebm",
+        "fit",
+        "gmm",
+        "--data",
+        s(&x),
+        "--k",
+        "2",
+        "--weights-init",
+        s(&w),
+        "--means-init",
+        s(&m),
+        "--precisions-init",
+        s(&p),
+        "--out",
+        s(&out),
+    ]);
+    let r = read_json(&out);
+    assert_eq!(r["n_iter_"], case["n_iter_"]);
+    assert_eq!(r["converged_"], case["converged_"]);
+    for key in ["weights_", "means_", "covariances_", "score"] {
+        assert_close(key, &r[key], &case[key], 1e-8);
+    }
+}
+
+#[test]
+fn sparse_code_matches_lasso_lars_and_accepts_float32() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = &fixture("sparse.json")["cases"][1];
+    let x = npy(dir.path(), "x.npy", &case["x"]);
+    let d = npy(dir.path(), "d.npy", &case["dictionary"]);
+    let out = dir.path().join("codes.json");
+    let lam = case["lambda"].to_string();
+    ok(&[
+        "ebm",
+        "sparse-code",
+        "--data",
+        s(&x),
+        "--dictionary",
+        s(&d),
+        "--lambda",
+        &lam,
+        "--algorithm",
+        "cd",
+        "--iters",
+        "10000",
+        "--tol",
+        "1e-13",
+        "--out",
+        s(&out),
+    ]);
+    let r = read_json(&out);
+    assert_close("codes", &r["codes"], &case["codes"], 1e-6);
+    assert_close("energy", &r["energy"], &case["energy"], 1e-8);
+    // float32 data are read (widened exactly) too.
+    let x32 = dir.path().join("x32.npy");
+    let a = NpyArray {
+        shape: shape(&case["x"]),
+        data: flat(&case["x"]).iter().map(|&v| v as f32).collect(),
+    };
+    write_npy(&x32, &a).unwrap();
+    ok(&[
+        "ebm",
+        "sparse-code",
+        "--data",
+        s(&x32),
+        "--dictionary",
+        s(&d),
+        "--lambda",
+        &lam,
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(shape(&read_json(&out)["codes"]), vec![12, 10]);
+}
+
+#[test]
+fn bad_files_shapes_and_parameters_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let missing = dir.path().join("missing.npy");
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "pca",
+        "--data",
+        s(&missing),
+        "--components",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("missing.npy") && err.contains("--data"),
+        "{err}"
+    );
+
+    let garbage = dir.path().join("garbage.npy");
+    std::fs::write(&garbage, b"hello").unwrap();
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "pca",
+        "--data",
+        s(&garbage),
+        "--components",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("garbage.npy") && err.contains("bad magic"),
+        "{err}"
+    );
+
+    let cube = NpyArrayF64 {
+        shape: vec![2, 2, 2],
+        data: vec![0.0; 8],
+    };
+    let c = dir.path().join("cube.npy");
+    write_npy_f64(&c, &cube).unwrap();
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "kmeans",
+        "--data",
+        s(&c),
+        "--k",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("2-D") && err.contains("cube.npy"), "{err}");
+
+    let mut vals = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    vals[3] = f64::NAN;
+    let nan = dir.path().join("nan.npy");
+    let a = NpyArrayF64 {
+        shape: vec![3, 2],
+        data: vals,
+    };
+    write_npy_f64(&nan, &a).unwrap();
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "gmm",
+        "--data",
+        s(&nan),
+        "--k",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("non-finite") && err.contains("row 1"), "{err}");
+
+    let good = dir.path().join("good.npy");
+    let a = NpyArrayF64 {
+        shape: vec![3, 2],
+        data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 7.0],
+    };
+    write_npy_f64(&good, &a).unwrap();
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "kmeans",
+        "--data",
+        s(&good),
+        "--k",
+        "5",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("3 samples") && err.contains("k ≤ n_samples"),
+        "{err}"
+    );
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "pca",
+        "--data",
+        s(&good),
+        "--components",
+        "3",
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("`components` = 3"), "{err}");
+    let err = fails(&[
+        "ebm",
+        "sparse-code",
+        "--data",
+        s(&good),
+        "--dictionary",
+        s(&c),
+        "--lambda",
+        "0.1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("--dictionary") && err.contains("2-D"), "{err}");
+    let err = fails(&[
+        "ebm",
+        "sparse-code",
+        "--data",
+        s(&good),
+        "--dictionary",
+        s(&good),
+        "--lambda",
+        "-1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(err.contains("`lambda` = -1"), "{err}");
+    assert!(!out.exists(), "a failed command wrote its output");
+}
+
+#[test]
+fn bench_writes_its_data_and_reports_fixed_work() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["ebm", "bench", "--write-data", s(dir.path())]);
+    for f in [
+        "X.npy",
+        "kmeans_init.npy",
+        "gmm_weights.npy",
+        "gmm_means.npy",
+        "gmm_precisions.npy",
+    ] {
+        assert!(dir.path().join(f).is_file(), "missing {f}");
+    }
+    let out = ok(&[
+        "ebm",
+        "bench",
+        "--quick",
+        "--json",
+        "--data-dir",
+        s(dir.path()),
+    ]);
+    let line = String::from_utf8(out.stdout).unwrap();
+    let r: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(r["n_samples"], 10_000);
+    assert_eq!(r["n_features"], 32);
+    // tol = 0: EM runs exactly max_iter iterations; Lloyd at most its cap.
+    assert_eq!(r["gmm_n_iter"], 20);
+    assert!((1..=30).contains(&r["kmeans_n_iter"].as_u64().unwrap()));
+    for key in ["pca_ms", "kmeans_ms", "gmm_ms"] {
+        assert!(r[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+}

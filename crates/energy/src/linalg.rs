@@ -1,0 +1,278 @@
+//! Dense symmetric linear algebra, hand-written for exactness and compile time.
+//!
+//! * [`symmetric_eigen`] — cyclic Jacobi (Golub & Van Loan, *Matrix Computations* §8.5):
+//!   each rotation `A ← JᵀAJ` zeroes one off-diagonal pair with
+//!   `θ = (a_qq − a_pp)/(2a_pq)`, `t = sgn θ/(|θ| + √(θ²+1))`, `c = 1/√(1+t²)`, `s = tc`.
+//!   Sweeps repeat until the off-diagonal mass is below `ε²·‖A‖²_F`; convergence is
+//!   quadratic, and the eigenvectors are orthonormal to rounding.
+//! * [`cholesky`] — `A = LLᵀ` with `L` lower triangular; fails on a non-positive pivot.
+//! * [`lower_inverse`] — `L⁻¹` by forward substitution.
+//! * [`upper_cholesky_of_precision`] — the `UUᵀ` factor scikit-learn stores as
+//!   `precisions_cholesky_` when given precisions: `U = J·chol(JΛJ)·J` with `J` the exchange
+//!   (row/column reversal) matrix.
+
+use crate::error::{EnergyError, Result};
+use crate::matrix::Matrix;
+
+/// Sweep limit of the Jacobi eigensolver (convergence usually takes 6–10).
+const MAX_SWEEPS: usize = 100;
+
+/// Eigen-decomposition of a symmetric matrix, eigenvalues in descending order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SymmetricEigen {
+    /// Eigenvalues, largest first.
+    pub values: Vec<f64>,
+    /// Eigenvectors as **columns**, in the order of `values`.
+    pub vectors: Matrix,
+}
+
+/// Eigenvalues and eigenvectors of the symmetric part `(A + Aᵀ)/2` of a square matrix.
+pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
+    a.check_shape("symmetric matrix", Some(a.cols()), None)?;
+    a.check_finite("symmetric matrix")?;
+    let n = a.rows();
+    let mut m = Matrix::zeros(n, n);
+    for i in 0..n {
+        for j in 0..n {
+            m[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
+        }
+    }
+    // Eigenvectors are accumulated as the rows of `vt` (contiguous updates).
+    let mut vt = Matrix::identity(n);
+    let total: f64 = m.as_slice().iter().map(|x| x * x).sum();
+    for sweep in 0..MAX_SWEEPS {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| m[(i, j)] * m[(i, j)])
+            .sum();
+        if off <= f64::EPSILON * f64::EPSILON * total || off == 0.0 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                rotate(&mut m, &mut vt, p, q, sweep);
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| m[(j, j)].total_cmp(&m[(i, i)]));
+    let values = order.iter().map(|&i| m[(i, i)]).collect();
+    let mut vectors = Matrix::zeros(n, n);
+    for (new, &old) in order.iter().enumerate() {
+        for r in 0..n {
+            vectors[(r, new)] = vt[(old, r)];
+        }
+    }
+    Ok(SymmetricEigen { values, vectors })
+}
+
+/// One Jacobi rotation zeroing `m[p][q]` of the symmetric `m` (both triangles kept), with
+/// a'_pp = a_pp − t·a_pq, a'_qq = a_qq + t·a_pq (Numerical Recipes §11.1); accumulated into
+/// the eigenvector rows `vt`. From the fifth sweep on, an a_pq too small to change either
+/// diagonal entry (even ×100) is set to zero without a rotation.
+fn rotate(m: &mut Matrix, vt: &mut Matrix, p: usize, q: usize, sweep: usize) {
+    let apq = m[(p, q)];
+    if apq == 0.0 {
+        return;
+    }
+    let (app, aqq) = (m[(p, p)], m[(q, q)]);
+    let g = 100.0 * apq.abs();
+    if sweep > 3 && app.abs() + g == app.abs() && aqq.abs() + g == aqq.abs() {
+        m[(p, q)] = 0.0;
+        m[(q, p)] = 0.0;
+        return;
+    }
+    let theta = (aqq - app) / (2.0 * apq);
+    let t = if theta.abs() > 1e150 {
+        0.5 / theta
+    } else {
+        theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt())
+    };
+    let c = 1.0 / (t * t + 1.0).sqrt();
+    let s = t * c;
+    let n = m.rows();
+    for k in (0..n).filter(|&k| k != p && k != q) {
+        let (kp, kq) = (m[(p, k)], m[(q, k)]);
+        let (np, nq) = (c * kp - s * kq, s * kp + c * kq);
+        m[(p, k)] = np;
+        m[(k, p)] = np;
+        m[(q, k)] = nq;
+        m[(k, q)] = nq;
+    }
+    m[(p, p)] = app - t * apq;
+    m[(q, q)] = aqq + t * apq;
+    m[(p, q)] = 0.0;
+    m[(q, p)] = 0.0;
+    let w = vt.as_mut_slice();
+    let (lo, hi) = w.split_at_mut(q * n);
+    for (vp, vq) in lo[p * n..(p + 1) * n].iter_mut().zip(&mut hi[..n]) {
+        let (a, b) = (*vp, *vq);
+        *vp = c * a - s * b;
+        *vq = s * a + c * b;
+    }
+}
+
+/// Lower-triangular `L` with `A = LLᵀ` (only the lower triangle of `A` is read).
+///
+/// `what` names the matrix in the error when a pivot is not positive.
+pub fn cholesky(a: &Matrix, what: impl Fn() -> String) -> Result<Matrix> {
+    a.check_shape("cholesky input", Some(a.cols()), None)?;
+    let n = a.rows();
+    let mut l = Matrix::zeros(n, n);
+    for j in 0..n {
+        let mut d = a[(j, j)];
+        for k in 0..j {
+            d -= l[(j, k)] * l[(j, k)];
+        }
+        if !(d > 0.0 && d.is_finite()) {
+            return Err(EnergyError::NotPositiveDefinite {
+                what: what(),
+                hint: "",
+            });
+        }
+        let d = d.sqrt();
+        l[(j, j)] = d;
+        for i in j + 1..n {
+            let mut s = a[(i, j)];
+            for k in 0..j {
+                s -= l[(i, k)] * l[(j, k)];
+            }
+            l[(i, j)] = s / d;
+        }
+    }
+    Ok(l)
+}
+
+/// `L⁻¹` of a lower-triangular matrix with a non-zero diagonal (also lower triangular).
+pub fn lower_inverse(l: &Matrix) -> Matrix {
+    let n = l.rows();
+    let mut inv = Matrix::zeros(n, n);
+    for c in 0..n {
+        for i in c..n {
+            let mut s = if i == c { 1.0 } else { 0.0 };
+            for k in c..i {
+                s -= l[(i, k)] * inv[(k, c)];
+            }
+            inv[(i, c)] = s / l[(i, i)];
+        }
+    }
+    inv
+}
+
+/// Upper-triangular `U` with `Λ = UUᵀ`, computed as scikit-learn does from a precision matrix.
+pub fn upper_cholesky_of_precision(p: &Matrix, what: impl Fn() -> String) -> Result<Matrix> {
+    let l = cholesky(&flip(p), what)?;
+    Ok(flip(&l))
+}
+
+/// Reverses the order of both rows and columns (`JAJ`).
+fn flip(a: &Matrix) -> Matrix {
+    let (r, c) = (a.rows(), a.cols());
+    let mut f = Matrix::zeros(r, c);
+    for i in 0..r {
+        for j in 0..c {
+            f[(i, j)] = a[(r - 1 - i, c - 1 - j)];
+        }
+    }
+    f
+}
+
+/// `log det A` from its Cholesky factor: `2 Σ log L_ii`.
+pub fn log_det_from_cholesky(l: &Matrix) -> f64 {
+    2.0 * (0..l.rows()).map(|i| l[(i, i)].ln()).sum::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn jacobi_finds_hand_computed_eigenpairs() {
+        // [[2, 1], [1, 2]]: eigenvalues 3 and 1, vectors (1, 1)/√2 and (1, −1)/√2.
+        let a = Matrix::from_rows(&[vec![2.0, 1.0], vec![1.0, 2.0]]).unwrap();
+        let e = symmetric_eigen(&a).unwrap();
+        assert!(close(e.values[0], 3.0, 1e-15) && close(e.values[1], 1.0, 1e-15));
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        assert!(close(e.vectors[(0, 0)].abs(), h, 1e-15));
+        assert!(close(e.vectors[(0, 0)] * e.vectors[(1, 0)], 0.5, 1e-15));
+        assert!(close(e.vectors[(0, 1)] * e.vectors[(1, 1)], -0.5, 1e-15));
+        // Tridiagonal [2 −1; −1 2 −1; −1 2]: eigenvalues 2 − √2·cos(kπ/4)... = 2+√2, 2, 2−√2.
+        let t = Matrix::from_rows(&[
+            vec![2.0, -1.0, 0.0],
+            vec![-1.0, 2.0, -1.0],
+            vec![0.0, -1.0, 2.0],
+        ])
+        .unwrap();
+        let e = symmetric_eigen(&t).unwrap();
+        let s2 = 2f64.sqrt();
+        for (got, want) in e.values.iter().zip([2.0 + s2, 2.0, 2.0 - s2]) {
+            assert!(close(*got, want, 1e-14), "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn jacobi_reconstructs_a_dense_matrix() {
+        let n = 7;
+        let mut a = Matrix::zeros(n, n);
+        for i in 0..n {
+            for j in 0..n {
+                a[(i, j)] = ((i * 7 + j * 3) % 5) as f64 + if i == j { 3.0 } else { 0.0 };
+            }
+        }
+        let sym = Matrix::new(
+            n,
+            n,
+            (0..n * n)
+                .map(|k| 0.5 * (a[(k / n, k % n)] + a[(k % n, k / n)]))
+                .collect(),
+        )
+        .unwrap();
+        let e = symmetric_eigen(&sym).unwrap();
+        for w in e.values.windows(2) {
+            assert!(w[0] >= w[1]);
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let r: f64 = (0..n)
+                    .map(|k| e.vectors[(i, k)] * e.values[k] * e.vectors[(j, k)])
+                    .sum();
+                assert!(close(r, sym[(i, j)], 1e-13), "({i},{j}) {r}");
+                let o: f64 = (0..n).map(|k| e.vectors[(k, i)] * e.vectors[(k, j)]).sum();
+                assert!(close(o, if i == j { 1.0 } else { 0.0 }, 1e-14));
+            }
+        }
+    }
+
+    #[test]
+    fn cholesky_and_inverse_match_hand_computation() {
+        // [[4, 2], [2, 3]] = LLᵀ with L = [[2, 0], [1, √2]].
+        let a = Matrix::from_rows(&[vec![4.0, 2.0], vec![2.0, 3.0]]).unwrap();
+        let l = cholesky(&a, || "a".into()).unwrap();
+        assert_eq!(l[(0, 0)], 2.0);
+        assert_eq!(l[(1, 0)], 1.0);
+        assert_eq!(l[(0, 1)], 0.0);
+        assert!(close(l[(1, 1)], 2f64.sqrt(), 1e-15));
+        let inv = lower_inverse(&l);
+        assert!(close(inv[(0, 0)], 0.5, 1e-15));
+        assert!(close(inv[(1, 0)], -0.5 / 2f64.sqrt(), 1e-15));
+        assert!(close(inv[(1, 1)], 1.0 / 2f64.sqrt(), 1e-15));
+        assert!(close(log_det_from_cholesky(&l), 8f64.ln(), 1e-15));
+        let u = upper_cholesky_of_precision(&a, || "a".into()).unwrap();
+        assert_eq!(u[(1, 0)], 0.0);
+        let uut = u.matmul(&u.transpose()).unwrap();
+        for (x, y) in uut.as_slice().iter().zip(a.as_slice()) {
+            assert!(close(*x, *y, 1e-15));
+        }
+    }
+
+    #[test]
+    fn cholesky_rejects_indefinite_matrices() {
+        let a = Matrix::from_rows(&[vec![1.0, 2.0], vec![2.0, 1.0]]).unwrap();
+        let err = cholesky(&a, || "test matrix".into()).unwrap_err();
+        assert!(err.to_string().contains("test matrix"), "{err}");
+    }
+}

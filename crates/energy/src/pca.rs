@@ -1,0 +1,397 @@
+//! Principal component analysis as a linear auto-encoder energy, with scikit-learn semantics.
+//!
+//! With `μ` the column mean and `C = (X−μ)ᵀ(X−μ)/(n−1)` the sample covariance (ddof = 1),
+//! the eigenpairs `C w_i = λ_i w_i` (λ descending, [`symmetric_eigen`]) give
+//! * `components_` = the first `k` eigenvectors as rows; each row's first largest-|·| entry is
+//!   made positive (scikit-learn ≥ 1.5 `svd_flip(u_based_decision=False)`);
+//! * `explained_variance_` = λ₁..λ_k (negative rounding clipped to 0);
+//!   `explained_variance_ratio_` = λ_i / Σ_{j ≤ r} λ_j with `r = min(n, p)`;
+//!   `singular_values_` = √(λ_i (n−1)); `noise_variance_` σ² = mean(λ_{k+1..r}), 0 if `k = r`.
+//!
+//! Energy (DESIGN §10, Baldi & Hornik 1989): E(x) = ‖x − μ − WᵀW(x − μ)‖², the squared
+//! reconstruction error; its mean over the training set is `(n−1)/n · Σ_{i>k} λ_i`.
+//! Density (probabilistic PCA, Tipping & Bishop 1999): x ~ N(μ, Wᵀ diag(λ − σ²)₊ W + σ²I);
+//! [`Pca::score_samples`] is its log-density, equal to scikit-learn's `PCA.score_samples`.
+
+use rayon::prelude::*;
+
+use crate::error::{invalid, EnergyError, Result};
+use crate::linalg::{cholesky, log_det_from_cholesky, symmetric_eigen};
+use crate::matrix::{check_data, dot, Matrix};
+use crate::simd::accumulate_lower;
+use crate::{Fit, SampleEnergy};
+
+/// Samples per parallel block of the covariance accumulation.
+const GRAM_BLOCK: usize = 256;
+
+/// Unchecked PCA hyper-parameters (build with [`Pca::params`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcaParams {
+    n_components: usize,
+}
+
+/// Checked PCA hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcaValidParams {
+    n_components: usize,
+}
+
+impl PcaParams {
+    /// Validates the parameters (`n_components ≥ 1`; the upper bound `min(n, p)` is checked
+    /// against the data in `fit`).
+    pub fn check(&self) -> Result<PcaValidParams> {
+        if self.n_components == 0 {
+            return Err(invalid("components", 0, "at least 1"));
+        }
+        Ok(PcaValidParams {
+            n_components: self.n_components,
+        })
+    }
+}
+
+/// A fitted PCA (field names follow scikit-learn without the trailing underscore).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pca {
+    /// Column means `μ`, `[p]`.
+    pub mean: Vec<f64>,
+    /// Principal axes as rows, `[k, p]`.
+    pub components: Matrix,
+    /// Variance along each axis (ddof = 1), `[k]`.
+    pub explained_variance: Vec<f64>,
+    /// Fraction of the total variance per axis, `[k]`.
+    pub explained_variance_ratio: Vec<f64>,
+    /// Singular values of the centred data, `[k]`.
+    pub singular_values: Vec<f64>,
+    /// Probabilistic-PCA noise variance σ² (mean of the discarded eigenvalues).
+    pub noise_variance: f64,
+    /// Samples seen in `fit`.
+    pub n_samples: usize,
+}
+
+impl Pca {
+    /// Parameters for `n_components` principal axes.
+    pub fn params(n_components: usize) -> PcaParams {
+        PcaParams { n_components }
+    }
+
+    /// Projections onto the principal axes, `[n, p] → [n, k]`.
+    pub fn transform(&self, x: &Matrix) -> Result<Matrix> {
+        self.check_input(x)?;
+        let k = self.components.rows();
+        let mut out = Matrix::zeros(x.rows(), k);
+        let mut d = vec![0.0; x.cols()];
+        for (i, r) in x.row_iter().enumerate() {
+            self.centre(r, &mut d);
+            for c in 0..k {
+                out[(i, c)] = dot(&d, self.components.row(c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Back from projections to data space, `[n, k] → [n, p]`: `ZW + μ`.
+    pub fn inverse_transform(&self, z: &Matrix) -> Result<Matrix> {
+        z.check_shape("codes", None, Some(self.components.rows()))?;
+        let mut out = z.matmul(&self.components)?;
+        for i in 0..out.rows() {
+            for (o, m) in out.row_mut(i).iter_mut().zip(&self.mean) {
+                *o += m;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The probabilistic-PCA covariance `Wᵀ diag((λ − σ²)₊) W + σ² I`, `[p, p]`.
+    pub fn covariance(&self) -> Matrix {
+        let p = self.mean.len();
+        let mut c = Matrix::identity(p);
+        c.as_mut_slice()
+            .iter_mut()
+            .for_each(|v| *v *= self.noise_variance);
+        for (w, &ev) in self.components.row_iter().zip(&self.explained_variance) {
+            let s = if ev > self.noise_variance {
+                ev - self.noise_variance
+            } else {
+                0.0
+            };
+            for i in 0..p {
+                for j in 0..p {
+                    c[(i, j)] += s * w[i] * w[j];
+                }
+            }
+        }
+        c
+    }
+
+    /// Log-density of each sample under probabilistic PCA, `[n]` (scikit-learn
+    /// `score_samples`). Fails if the model covariance is singular (σ² = 0 with a
+    /// zero-variance direction).
+    pub fn score_samples(&self, x: &Matrix) -> Result<Vec<f64>> {
+        self.check_input(x)?;
+        let p = self.mean.len();
+        let l =
+            cholesky(&self.covariance(), || "the PCA model covariance".into()).map_err(|_| {
+                EnergyError::NotPositiveDefinite {
+                    what: "the PCA model covariance".into(),
+                    hint: " (a retained direction has zero variance and noise_variance_ is 0; \
+                       keep fewer components)",
+                }
+            })?;
+        let norm = 0.5 * (p as f64 * (2.0 * std::f64::consts::PI).ln() + log_det_from_cholesky(&l));
+        let mut d = vec![0.0; p];
+        let mut y = vec![0.0; p];
+        Ok(x.row_iter()
+            .map(|r| {
+                self.centre(r, &mut d);
+                for i in 0..p {
+                    y[i] = (d[i] - dot(&l.row(i)[..i], &y[..i])) / l[(i, i)];
+                }
+                -0.5 * dot(&y, &y) - norm
+            })
+            .collect())
+    }
+
+    /// Mean log-density (scikit-learn `score`).
+    pub fn score(&self, x: &Matrix) -> Result<f64> {
+        let s = self.score_samples(x)?;
+        Ok(s.iter().sum::<f64>() / s.len().max(1) as f64)
+    }
+
+    fn centre(&self, r: &[f64], d: &mut [f64]) {
+        for ((d, &v), &m) in d.iter_mut().zip(r).zip(&self.mean) {
+            *d = v - m;
+        }
+    }
+
+    fn check_input(&self, x: &Matrix) -> Result<()> {
+        x.check_shape("data", None, Some(self.mean.len()))?;
+        x.check_finite("data")
+    }
+}
+
+impl SampleEnergy for Pca {
+    /// Squared reconstruction error `‖x − μ − WᵀW(x − μ)‖²` per sample.
+    fn energy(&self, x: &Matrix) -> Result<Vec<f64>> {
+        let z = self.transform(x)?;
+        let r = self.inverse_transform(&z)?;
+        Ok(x.row_iter()
+            .zip(r.row_iter())
+            .map(|(a, b)| crate::matrix::sq_dist(a, b))
+            .collect())
+    }
+}
+
+impl Fit for PcaParams {
+    type Model = Pca;
+    fn fit(&self, x: &Matrix) -> Result<Pca> {
+        self.check()?.fit(x)
+    }
+}
+
+impl Fit for PcaValidParams {
+    type Model = Pca;
+
+    fn fit(&self, x: &Matrix) -> Result<Pca> {
+        check_data(x, 2, "the variance uses n − 1")?;
+        let (n, p) = (x.rows(), x.cols());
+        let r = n.min(p);
+        let k = self.n_components;
+        if k > r {
+            return Err(invalid(
+                "components",
+                k,
+                format!("at most min(n_samples, n_features) = {r}"),
+            ));
+        }
+        let mean = x.column_means();
+        let cov = covariance(x, &mean);
+        let eig = symmetric_eigen(&cov)?;
+        let ev: Vec<f64> = eig.values[..r].iter().map(|&v| v.max(0.0)).collect();
+        let total: f64 = ev.iter().sum();
+        if total == 0.0 {
+            return Err(EnergyError::Degenerate {
+                what: "data",
+                why: "every feature is constant (total variance 0), so there are no principal \
+                      axes and explained_variance_ratio_ would be 0/0",
+            });
+        }
+        let mut components = Matrix::zeros(k, p);
+        for c in 0..k {
+            for j in 0..p {
+                components[(c, j)] = eig.vectors[(j, c)];
+            }
+            flip_sign(components.row_mut(c));
+        }
+        let noise_variance = if k < r {
+            ev[k..].iter().sum::<f64>() / (r - k) as f64
+        } else {
+            0.0
+        };
+        Ok(Pca {
+            mean,
+            components,
+            explained_variance: ev[..k].to_vec(),
+            explained_variance_ratio: ev[..k].iter().map(|v| v / total).collect(),
+            singular_values: ev[..k]
+                .iter()
+                .map(|v| (v * (n - 1) as f64).sqrt())
+                .collect(),
+            noise_variance,
+            n_samples: n,
+        })
+    }
+}
+
+/// Makes the first entry of largest magnitude positive (numpy `argmax` picks the first).
+fn flip_sign(row: &mut [f64]) {
+    let mut best = 0;
+    for (j, v) in row.iter().enumerate() {
+        if v.abs() > row[best].abs() {
+            best = j;
+        }
+    }
+    if row[best] < 0.0 {
+        row.iter_mut().for_each(|v| *v = -*v);
+    }
+}
+
+crate::simd::avx2_dispatch! {
+    fn gram_block(block: &[f64], mean: &[f64]) -> Vec<f64> = gram_block_generic;
+}
+
+/// Σ (x−μ)(x−μ)ᵀ over a block of rows, row-major `[p, p]`, valid on and below the diagonal:
+/// the rows are centred once, then [`accumulate_lower`] adds DᵀD in register tiles.
+#[inline(always)]
+fn gram_block_generic(block: &[f64], mean: &[f64]) -> Vec<f64> {
+    let p = mean.len();
+    let mut g = vec![0.0; p * p];
+    let mut d = block.to_vec();
+    for r in d.chunks_exact_mut(p) {
+        r.iter_mut().zip(mean).for_each(|(v, m)| *v -= m);
+    }
+    accumulate_lower(&d, &d, p, &mut g);
+    g
+}
+
+/// Sample covariance `(X−μ)ᵀ(X−μ)/(n−1)`, accumulated over blocks of samples in parallel and
+/// summed in block order (deterministic for any thread count).
+fn covariance(x: &Matrix, mean: &[f64]) -> Matrix {
+    let p = x.cols();
+    let partials: Vec<Vec<f64>> = x
+        .as_slice()
+        .par_chunks(GRAM_BLOCK * p)
+        .map(|block| gram_block(block, mean))
+        .collect();
+    let mut c = Matrix::zeros(p, p);
+    let scale = 1.0 / (x.rows() - 1) as f64;
+    for i in 0..p {
+        for j in 0..=i {
+            let s: f64 = partials.iter().map(|g| g[i * p + j]).sum::<f64>() * scale;
+            c[(i, j)] = s;
+            c[(j, i)] = s;
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> Matrix {
+        Matrix::from_rows(&[
+            vec![2.0, 0.0, 1.0],
+            vec![0.0, 1.0, 1.0],
+            vec![-2.0, 0.5, 1.0],
+            vec![4.0, -1.0, 1.0],
+            vec![1.0, 2.0, 1.0],
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn components_are_orthonormal_and_signs_follow_svd_flip() {
+        let m = Pca::params(2).fit(&data()).unwrap();
+        for i in 0..2 {
+            let row = m.components.row(i);
+            let big = row.iter().cloned().fold(0.0f64, |a, v| a.max(v.abs()));
+            assert!(row.contains(&big), "largest entry not positive");
+            for j in 0..2 {
+                let d = dot(row, m.components.row(j));
+                assert!((d - if i == j { 1.0 } else { 0.0 }).abs() < 1e-14);
+            }
+        }
+        // The third feature is constant: it carries no variance.
+        assert!(m.noise_variance.abs() < 1e-14, "{}", m.noise_variance);
+        let energy = m.energy(&data()).unwrap();
+        assert!(energy.iter().all(|e| e.abs() < 1e-20));
+    }
+
+    #[test]
+    fn mean_energy_is_the_discarded_variance() {
+        let m = Pca::params(1).fit(&data()).unwrap();
+        let e = m.energy(&data()).unwrap();
+        let mean = e.iter().sum::<f64>() / 5.0;
+        assert!((mean - 4.0 / 5.0 * m.noise_variance * 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_singular_model_covariance_is_an_error_not_nan() {
+        // k = 2 of r = 3 keeps noise_variance = 0 (the constant feature): singular density.
+        let m = Pca::params(2).fit(&data()).unwrap();
+        assert!(matches!(
+            m.score_samples(&data()),
+            Err(EnergyError::NotPositiveDefinite { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_parameters_and_data_are_rejected() {
+        assert!(matches!(
+            Pca::params(0).check(),
+            Err(EnergyError::InvalidParam {
+                name: "components",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Pca::params(4).fit(&data()),
+            Err(EnergyError::InvalidParam { .. })
+        ));
+        let constant =
+            Matrix::from_rows(&[vec![1.0, 2.0], vec![1.0, 2.0], vec![1.0, 2.0]]).unwrap();
+        assert!(matches!(
+            Pca::params(1).fit(&constant),
+            Err(EnergyError::Degenerate { what: "data", .. })
+        ));
+        let one = Matrix::from_rows(&[vec![1.0, 2.0]]).unwrap();
+        assert!(matches!(
+            Pca::params(1).fit(&one),
+            Err(EnergyError::TooFewSamples { .. })
+        ));
+        let mut x = data();
+        x[(3, 1)] = f64::NAN;
+        assert!(matches!(
+            Pca::params(1).fit(&x),
+            Err(EnergyError::NonFinite { row: 3, col: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn gram_dispatch_is_bit_exact_and_equals_the_plain_sum() {
+        let (n, p) = (37, 11);
+        let block: Vec<f64> = (0..n * p).map(|k| ((k * 13 % 29) as f64).sqrt()).collect();
+        let mean: Vec<f64> = (0..p).map(|j| j as f64 * 0.3).collect();
+        let g = gram_block_generic(&block, &mean);
+        assert_eq!(g, gram_block(&block, &mean));
+        for i in 0..p {
+            for j in 0..=i {
+                let plain: f64 = block
+                    .chunks_exact(p)
+                    .map(|r| (r[i] - mean[i]) * (r[j] - mean[j]))
+                    .sum();
+                assert!((g[i * p + j] - plain).abs() < 1e-12 * plain.abs().max(1.0));
+            }
+        }
+    }
+}
