@@ -21,6 +21,7 @@
 #[macro_use]
 mod simd;
 
+pub mod contrastive;
 pub mod error;
 pub mod gmm;
 pub mod kmeans;
