@@ -24,6 +24,7 @@ mod simd;
 pub mod contrastive;
 pub mod error;
 pub mod gmm;
+pub mod hopfield;
 pub mod inference;
 pub mod kmeans;
 pub mod linalg;
