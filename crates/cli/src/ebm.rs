@@ -48,6 +48,18 @@ pub enum EbmCommand {
     },
     /// Time PCA, k-means and GMM fits (compare with bench/peers/sklearn_ebm.py).
     Bench(ebm_bench::BenchArgs),
+    /// Run a worked example of the lectures and plot it (`<out>/<name>.png`, `.json`).
+    Example {
+        /// Which example.
+        #[arg(value_enum)]
+        name: crate::ebm_examples::Example,
+        /// Output directory.
+        #[arg(long, default_value = "runs/ebm-examples")]
+        out: PathBuf,
+        /// Seed of the example's data.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 /// Sparse-coding algorithm on the command line.
@@ -142,6 +154,7 @@ pub struct GmmArgs {
 /// Runs one `ami ebm` command.
 pub fn run(cmd: EbmCommand) -> Result<()> {
     match cmd {
+        EbmCommand::Example { name, out, seed } => crate::ebm_examples::run(name, &out, seed),
         EbmCommand::Fit { model } => match model {
             FitModel::Pca {
                 data,

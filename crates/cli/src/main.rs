@@ -5,8 +5,10 @@ mod commands;
 mod config;
 mod ebm;
 mod ebm_bench;
+mod ebm_examples;
 mod plot;
 mod progress;
+mod raster;
 mod run_dir;
 
 use std::path::PathBuf;

@@ -414,3 +414,51 @@ fn bench_writes_its_data_and_reports_fixed_work() {
         assert!(r[key].as_f64().unwrap() > 0.0, "{key}");
     }
 }
+
+#[test]
+fn every_example_writes_its_plot_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["parabola", "ellipse", "kmeans-gmm", "hopfield"] {
+        ok(&["ebm", "example", name, "--out", s(dir.path())]);
+        let png = std::fs::read(dir.path().join(format!("{name}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{name}.png is not a PNG");
+        let summary = read_json(&dir.path().join(format!("{name}.json")));
+        assert_eq!(summary["example"], name);
+    }
+    // The numbers the pictures show.
+    let p = read_json(&dir.path().join("parabola.json"));
+    let err = p["max_abs_error_of_argmin_vs_x2_on_[-2,2]"]
+        .as_f64()
+        .unwrap();
+    assert!(err < 0.05, "argmin inference misses y = x² by {err}");
+    assert!((p["learned_w"][2].as_f64().unwrap() - 1.0).abs() < 0.02);
+    let h = read_json(&dir.path().join("hopfield.json"));
+    let curve = h["accuracy_vs_load"].as_array().unwrap();
+    assert_eq!(
+        curve[0]["accuracy"].as_f64().unwrap(),
+        1.0,
+        "few patterns are retrieved"
+    );
+    assert_eq!(
+        curve.last().unwrap()["accuracy"].as_f64().unwrap(),
+        0.0,
+        "P = 0.4N fails"
+    );
+    let half = h["first_load_below_50pct"].as_f64().unwrap();
+    assert!(
+        (0.1..=0.25).contains(&half),
+        "capacity at {half}, expected near 0.138"
+    );
+    let e = read_json(&dir.path().join("ellipse.json"));
+    let f = e["free_energies"].as_array().unwrap();
+    assert_eq!(
+        f[0]["F_on_ellipse_(2,0)"].as_f64().unwrap(),
+        0.0,
+        "zero energy on the data at β = ∞"
+    );
+    let hot = &f[3];
+    assert!(hot["F_at_centre"].as_f64().unwrap() < hot["F_on_ellipse_(2,0)"].as_f64().unwrap());
+    let bad = ami(&["ebm", "example", "spiral", "--out", s(dir.path())]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("spiral"), "{err}");
+}
