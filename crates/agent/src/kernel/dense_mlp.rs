@@ -9,7 +9,7 @@
 use ami_jepa::burn::nn::Linear;
 use ami_jepa::mlp::Mlp;
 
-use super::gemm::{matmul, matmul_tn, matmul_with, threading, Epilogue, Rhs, Threads};
+use super::gemm::{matmul_tn_with, matmul_with, threading, Epilogue, Rhs, Threads};
 use super::packed::PackedWeights;
 use crate::error::AgentError;
 
@@ -43,9 +43,20 @@ pub struct LayerGrad {
     pub bias: Vec<f32>,
 }
 
-/// `out[j] = Σ_i g[i, j]` for `g [rows, cols]`.
-pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
-    out[..cols].fill(0.0);
+/// Options of [`DenseMlp::backward_params_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackwardOptions {
+    /// Threading of every product (`None`: chosen per shape).
+    pub threads: Option<Threads>,
+    /// Add to the gradient buffers instead of overwriting them.
+    pub accumulate: bool,
+}
+
+/// `out[j] (+)= Σ_i g[i, j]` for `g [rows, cols]` (added to `out` when `accumulate`).
+pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32], accumulate: bool) {
+    if !accumulate {
+        out[..cols].fill(0.0);
+    }
     for row in g[..rows * cols].chunks_exact(cols) {
         out[..cols].iter_mut().zip(row).for_each(|(o, v)| *o += v);
     }
@@ -377,6 +388,29 @@ impl DenseMlp {
         grads: &mut [LayerGrad],
         g_in: Option<&mut [f32]>,
     ) -> Result<(), AgentError> {
+        let opts = BackwardOptions::default();
+        self.backward_params_with(x, acts, g_out, rows, scratch, grads, g_in, opts)
+    }
+
+    /// [`Self::backward_params`] with `opts`: every product on `opts.threads`, and the
+    /// parameter gradients added to `grads` instead of overwriting them when
+    /// `opts.accumulate` (for several passes of the same weights, e.g. both JEPA encoder
+    /// calls).
+    ///
+    /// # Shapes
+    /// As [`Self::backward_params`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_params_with(
+        &self,
+        x: &[f32],
+        acts: &Activations,
+        g_out: &[f32],
+        rows: usize,
+        scratch: &mut BackwardScratch,
+        grads: &mut [LayerGrad],
+        g_in: Option<&mut [f32]>,
+        opts: BackwardOptions,
+    ) -> Result<(), AgentError> {
         self.check_rows("backward", x, rows, self.input_dim())?;
         self.check_rows("backward", g_out, rows, self.output_dim())?;
         if acts.rows != rows || grads.len() != self.layers.len() {
@@ -411,25 +445,34 @@ impl DenseMlp {
                     format!("[{}, {}]", layer.fan_in, layer.fan_out),
                 ));
             }
-            matmul_tn(
-                &mut grad.weight,
-                input,
-                g,
-                (layer.fan_in, rows, layer.fan_out),
-                false,
-            );
-            column_sums(g, rows, layer.fan_out, &mut grad.bias);
+            let tn_shape = (layer.fan_in, rows, layer.fan_out);
+            let acc = opts.accumulate;
+            let t = opts
+                .threads
+                .unwrap_or_else(|| threading(layer.fan_in, rows, layer.fan_out));
+            matmul_tn_with(&mut grad.weight, input, g, tn_shape, acc, t);
+            column_sums(g, rows, layer.fan_out, &mut grad.bias, acc);
             let shape = (rows, layer.fan_out, layer.fan_in);
+            let t = opts
+                .threads
+                .unwrap_or_else(|| threading(rows, layer.fan_out, layer.fan_in));
             if l > 0 {
                 let d = &mut dst[..rows * layer.fan_in];
                 let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
-                matmul(d, g, &layer.weight, shape, Rhs::Transposed, false, mask);
+                matmul_with(
+                    d,
+                    g,
+                    &layer.weight,
+                    shape,
+                    (Rhs::Transposed, false, mask),
+                    t,
+                );
                 std::mem::swap(&mut src, &mut dst);
                 first = false;
             } else if let Some(g_in) = g_in.take() {
                 self.check_rows("backward", g_in, rows, self.input_dim())?;
-                let none = Epilogue::None;
-                matmul(g_in, g, &layer.weight, shape, Rhs::Transposed, false, none);
+                let none = (Rhs::Transposed, false, Epilogue::None);
+                matmul_with(g_in, g, &layer.weight, shape, none, t);
             }
         }
         Ok(())

@@ -92,6 +92,21 @@ pub fn matmul_tn(
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) {
+    matmul_tn_with(c, a, b, (m, k, n), accumulate, threading(m, k, n));
+}
+
+/// [`matmul_tn`] on `threads` ([`Threads::Gemm`] is treated as [`Threads::Columns`]).
+///
+/// # Shapes
+/// As [`matmul_tn`].
+pub fn matmul_tn_with(
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+    threads: Threads,
+) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
         "matmul_tn buffers too short for [{k}, {m}]ᵀ · [{k}, {n}]"
@@ -114,7 +129,7 @@ pub fn matmul_tn(
             product_block_strided(c.0, lhs, b, (m, k, n), (j0, j1), Rhs::Plain, accumulate);
         }
     };
-    match threading(m, k, n) {
+    match threads {
         Threads::One => block(ptr, 0, n),
         Threads::Gemm | Threads::Columns => split_columns(n, |j0, j1| block(ptr, j0, j1)),
     }

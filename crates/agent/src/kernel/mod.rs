@@ -14,7 +14,9 @@ pub mod gradient_plan;
 pub mod packed;
 pub mod train_step;
 
-pub use dense_mlp::{Activations, BackwardScratch, DenseLayer, DenseMlp, LayerGrad};
+pub use dense_mlp::{
+    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
+};
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
 pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
 pub use train_step::{AdamWSettings, DenseJepaTrainer, TrainLoss, VicregSettings};

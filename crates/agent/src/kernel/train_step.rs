@@ -23,8 +23,8 @@
 
 use rayon::prelude::*;
 
-use super::dense_mlp::{Activations, BackwardScratch, DenseMlp, LayerGrad};
-use super::gemm::{matmul, matmul_tn, Epilogue, Rhs};
+use super::dense_mlp::{Activations, BackwardOptions, BackwardScratch, DenseMlp, LayerGrad};
+use super::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
 use crate::error::AgentError;
 
 /// Coefficients of the VICReg-regularised prediction loss.
@@ -103,25 +103,49 @@ struct Moments {
     v: Vec<LayerGrad>,
 }
 
+/// Buffers of one block of batch rows, run on one core.
+#[derive(Debug, Clone, Default)]
+struct Part {
+    rows: usize,
+    acts_x: Activations,
+    acts_y: Activations,
+    pred_acts: Activations,
+    pred_in: Vec<f32>,
+    g_pred_in: Vec<f32>,
+    scratch: BackwardScratch,
+    /// This block's contribution to the encoder's parameter gradients.
+    enc_grads: Vec<LayerGrad>,
+    /// This block's contribution to the predictor's parameter gradients.
+    pred_grads: Vec<LayerGrad>,
+}
+
 /// Buffers of one step, sized on the first call and reused.
 #[derive(Debug, Clone, Default)]
 struct Workspace {
     batch: usize,
-    obs: Vec<f32>,
-    enc_acts: Activations,
-    emb: Vec<f32>,
-    pred_in: Vec<f32>,
-    pred_acts: Activations,
+    /// Rows per block (the last block may have fewer).
+    chunk: usize,
+    emb_x: Vec<f32>,
+    emb_y: Vec<f32>,
     pred_out: Vec<f32>,
     g_pred: Vec<f32>,
-    g_pred_in: Vec<f32>,
-    g_emb: Vec<f32>,
-    centred: Vec<f32>,
-    cov: Vec<f32>,
-    scratch: BackwardScratch,
+    g_x: Vec<f32>,
+    g_y: Vec<f32>,
+    centred: [Vec<f32>; 2],
+    cov: [Vec<f32>; 2],
+    parts: Vec<Part>,
 }
 
+/// Smallest block of batch rows worth a core of its own.
+const MIN_ROWS_PER_PART: usize = 32;
+
 /// Encoder + predictor trained with the fused step; see the module docs for the math.
+///
+/// Threading: the batch is split into one block of rows per core. Each core runs the
+/// forward pass and the backward pass of its rows with one-thread products and keeps its own
+/// partial parameter gradients; only the VICReg statistics (which couple all rows) run between
+/// the two passes, and AdamW sums the partial gradients as it reads them. A step therefore has
+/// three parallel regions instead of one per product.
 #[derive(Debug, Clone)]
 pub struct DenseJepaTrainer {
     encoder: DenseMlp,
@@ -129,12 +153,25 @@ pub struct DenseJepaTrainer {
     action_dim: usize,
     vicreg: VicregSettings,
     adamw: AdamWSettings,
-    enc_grads: Vec<LayerGrad>,
-    pred_grads: Vec<LayerGrad>,
     enc_moments: Moments,
     pred_moments: Moments,
     step: i32,
     ws: Workspace,
+}
+
+/// `Σ_p parts[p]` layer by layer.
+fn sum_grads(parts: &[&[LayerGrad]]) -> Vec<LayerGrad> {
+    let mut out: Vec<LayerGrad> = parts[0].to_vec();
+    for p in &parts[1..] {
+        for (o, g) in out.iter_mut().zip(p.iter()) {
+            o.weight
+                .iter_mut()
+                .zip(&g.weight)
+                .for_each(|(o, g)| *o += g);
+            o.bias.iter_mut().zip(&g.bias).for_each(|(o, g)| *o += g);
+        }
+    }
+    out
 }
 
 impl DenseJepaTrainer {
@@ -159,8 +196,6 @@ impl DenseJepaTrainer {
             v: mlp.zero_grads(),
         };
         Ok(Self {
-            enc_grads: encoder.zero_grads(),
-            pred_grads: predictor.zero_grads(),
             enc_moments: moments(&encoder),
             pred_moments: moments(&predictor),
             encoder,
@@ -183,14 +218,24 @@ impl DenseJepaTrainer {
         &self.predictor
     }
 
-    /// Encoder gradients of the last [`Self::loss_and_grads`].
-    pub fn encoder_grads(&self) -> &[LayerGrad] {
-        &self.enc_grads
+    /// Encoder gradients of the last [`Self::loss_and_grads`] (summed over the row blocks);
+    /// zeros before the first call.
+    pub fn encoder_grads(&self) -> Vec<LayerGrad> {
+        let parts: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.enc_grads[..]).collect();
+        match parts.is_empty() {
+            true => self.encoder.zero_grads(),
+            false => sum_grads(&parts),
+        }
     }
 
-    /// Predictor gradients of the last [`Self::loss_and_grads`].
-    pub fn predictor_grads(&self) -> &[LayerGrad] {
-        &self.pred_grads
+    /// Predictor gradients of the last [`Self::loss_and_grads`] (summed over the row blocks);
+    /// zeros before the first call.
+    pub fn predictor_grads(&self) -> Vec<LayerGrad> {
+        let parts: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.pred_grads[..]).collect();
+        match parts.is_empty() {
+            true => self.predictor.zero_grads(),
+            false => sum_grads(&parts),
+        }
     }
 
     /// Number of optimiser steps taken.
@@ -217,23 +262,56 @@ impl DenseJepaTrainer {
             });
         }
         self.step += 1;
-        let s = self.adamw;
-        let t = self.step;
+        let (s, t) = (self.adamw, self.step);
+        let enc: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.enc_grads[..]).collect();
+        let pred: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.pred_grads[..]).collect();
         apply_adamw(
-            &mut self.encoder,
-            &self.enc_grads,
-            &mut self.enc_moments,
-            s,
-            t,
-        );
-        apply_adamw(
-            &mut self.predictor,
-            &self.pred_grads,
-            &mut self.pred_moments,
+            [
+                (&mut self.encoder, &enc, &mut self.enc_moments),
+                (&mut self.predictor, &pred, &mut self.pred_moments),
+            ],
             s,
             t,
         );
         Ok(loss)
+    }
+
+    /// Sizes the workspace for `batch` rows in blocks (no allocation when already sized).
+    fn size_workspace(&mut self, batch: usize) {
+        let (ad, d) = (self.action_dim, self.encoder.output_dim());
+        let ws = &mut self.ws;
+        if ws.batch == batch && !ws.parts.is_empty() {
+            return;
+        }
+        let threads = rayon::current_num_threads();
+        let parts = if threads > 1 && batch / threads >= MIN_ROWS_PER_PART {
+            threads
+        } else {
+            1
+        };
+        let chunk = batch.div_ceil(parts);
+        for buf in [
+            &mut ws.emb_x,
+            &mut ws.emb_y,
+            &mut ws.pred_out,
+            &mut ws.g_pred,
+            &mut ws.g_x,
+            &mut ws.g_y,
+        ] {
+            buf.resize(batch * d, 0.0);
+        }
+        ws.centred.iter_mut().for_each(|c| c.resize(batch * d, 0.0));
+        ws.cov.iter_mut().for_each(|c| c.resize(d * d, 0.0));
+        ws.parts.resize_with(batch.div_ceil(chunk), Part::default);
+        for (i, part) in ws.parts.iter_mut().enumerate() {
+            part.rows = chunk.min(batch - i * chunk);
+            part.pred_in.resize(part.rows * (d + ad), 0.0);
+            part.g_pred_in.resize(part.rows * (d + ad), 0.0);
+            part.enc_grads = self.encoder.zero_grads();
+            part.pred_grads = self.predictor.zero_grads();
+        }
+        ws.chunk = chunk;
+        ws.batch = batch;
     }
 
     /// The loss on the batch and all parameter gradients (read them with
@@ -276,40 +354,42 @@ impl DenseJepaTrainer {
                 });
             }
         }
+        self.size_workspace(batch);
+        let (enc, pred) = (&self.encoder, &self.predictor);
         let ws = &mut self.ws;
-        if ws.batch != batch {
-            ws.obs.resize(2 * batch * od, 0.0);
-            ws.emb.resize(2 * batch * d, 0.0);
-            ws.pred_in.resize(batch * (d + ad), 0.0);
-            ws.pred_out.resize(batch * d, 0.0);
-            ws.g_pred.resize(batch * d, 0.0);
-            ws.g_pred_in.resize(batch * (d + ad), 0.0);
-            ws.g_emb.resize(2 * batch * d, 0.0);
-            ws.centred.resize(batch * d, 0.0);
-            ws.cov.resize(d * d, 0.0);
-            ws.batch = batch;
-        }
-        // Forward: both observations through the encoder at once, then the predictor.
-        ws.obs[..batch * od].copy_from_slice(o);
-        ws.obs[batch * od..].copy_from_slice(o_next);
-        let rows = 2 * batch;
-        self.encoder
-            .forward(&ws.obs, rows, &mut ws.enc_acts, &mut ws.emb)?;
-        for ((dst, x), act) in ws
-            .pred_in
-            .chunks_exact_mut(d + ad)
-            .zip(ws.emb.chunks_exact(d))
-            .zip(a.chunks_exact(ad.max(1)))
-        {
-            dst[..d].copy_from_slice(x);
-            dst[d..].copy_from_slice(&act[..ad]);
-        }
-        self.predictor
-            .forward(&ws.pred_in, batch, &mut ws.pred_acts, &mut ws.pred_out)?;
+        let chunk = ws.chunk;
+        let threads = (ws.parts.len() > 1).then_some(Threads::One);
+
+        // Forward, one block of rows per core: both observations through the encoder, then
+        // the predictor.
+        let rows_of = |i: usize, part: &Part, width: usize| {
+            i * chunk * width..(i * chunk + part.rows) * width
+        };
+        ws.parts
+            .par_iter_mut()
+            .zip(ws.emb_x.par_chunks_mut(chunk * d))
+            .zip(ws.emb_y.par_chunks_mut(chunk * d))
+            .zip(ws.pred_out.par_chunks_mut(chunk * d))
+            .enumerate()
+            .try_for_each(|(i, (((part, x), y), p))| -> Result<(), AgentError> {
+                let r = part.rows;
+                let (ob, ob2) = (&o[rows_of(i, part, od)], &o_next[rows_of(i, part, od)]);
+                enc.forward_with(ob, r, &mut part.acts_x, x, threads)?;
+                enc.forward_with(ob2, r, &mut part.acts_y, y, threads)?;
+                let ab = &a[rows_of(i, part, ad)];
+                for ((dst, x), act) in part
+                    .pred_in
+                    .chunks_exact_mut(d + ad)
+                    .zip(x.chunks_exact(d))
+                    .zip(ab.chunks_exact(ad.max(1)))
+                {
+                    dst[..d].copy_from_slice(x);
+                    dst[d..].copy_from_slice(&act[..ad]);
+                }
+                pred.forward_with(&part.pred_in, r, &mut part.pred_acts, p, threads)
+            })?;
 
         // Prediction loss and its gradients.
-        let (x, y) = ws.emb.split_at(batch * d);
-        let (gx, gy) = ws.g_emb.split_at_mut(batch * d);
         let v = self.vicreg;
         let count = (batch * d) as f32;
         let scale = 2.0 * v.sim / count;
@@ -317,9 +397,9 @@ impl DenseJepaTrainer {
         for (((g, gy), &p), &t) in ws
             .g_pred
             .iter_mut()
-            .zip(gy.iter_mut())
+            .zip(ws.g_y.iter_mut())
             .zip(&ws.pred_out)
-            .zip(y)
+            .zip(&ws.emb_y)
         {
             let r = p - t;
             sq += f64::from(r * r);
@@ -327,40 +407,70 @@ impl DenseJepaTrainer {
             *gy = -scale * r;
         }
         let mse = (sq / f64::from(count)) as f32;
-        gx.fill(0.0);
+        ws.g_x.fill(0.0);
 
         // VICReg on both embeddings (the variance hinge is averaged over the two).
-        let (vx, cx) = vicreg_terms(x, batch, d, v, gx, &mut ws.centred, &mut ws.cov);
-        let (vy, cy) = vicreg_terms(y, batch, d, v, gy, &mut ws.centred, &mut ws.cov);
+        // The two embeddings' terms are independent: one core each.
+        let [cen_x, cen_y] = &mut ws.centred;
+        let [cov_x, cov_y] = &mut ws.cov;
+        let (ex, ey, gx, gy) = (&ws.emb_x, &ws.emb_y, &mut ws.g_x, &mut ws.g_y);
+        let ((vx, cx), (vy, cy)) = rayon::join(
+            || vicreg_terms(ex, batch, d, v, gx, cen_x, cov_x),
+            || vicreg_terms(ey, batch, d, v, gy, cen_y, cov_y),
+        );
         let variance = (vx + vy) / 2.0;
         let covariance = cx + cy;
         let total = v.sim * mse + v.std * variance + v.cov * covariance;
 
-        // Backward: predictor (its input gradient feeds ∂L/∂x), then the encoder.
-        self.predictor.backward_params(
-            &ws.pred_in,
-            &ws.pred_acts,
-            &ws.g_pred,
-            batch,
-            &mut ws.scratch,
-            &mut self.pred_grads,
-            Some(&mut ws.g_pred_in),
-        )?;
-        for (g, gin) in gx
-            .chunks_exact_mut(d)
-            .zip(ws.g_pred_in.chunks_exact(d + ad))
-        {
-            g.iter_mut().zip(&gin[..d]).for_each(|(g, v)| *g += v);
-        }
-        self.encoder.backward_params(
-            &ws.obs,
-            &ws.enc_acts,
-            &ws.g_emb,
-            rows,
-            &mut ws.scratch,
-            &mut self.enc_grads,
-            None,
-        )?;
+        // Backward, per block: predictor (its input gradient feeds ∂L/∂x), then the encoder
+        // for both observations, accumulating into the block's partial gradients.
+        let one = BackwardOptions {
+            threads,
+            accumulate: false,
+        };
+        let add = BackwardOptions {
+            threads,
+            accumulate: true,
+        };
+        ws.parts
+            .par_iter_mut()
+            .zip(ws.g_x.par_chunks_mut(chunk * d))
+            .zip(ws.g_y.par_chunks(chunk * d))
+            .zip(ws.g_pred.par_chunks(chunk * d))
+            .enumerate()
+            .try_for_each(|(i, (((part, gx), gy), gp))| -> Result<(), AgentError> {
+                let r = part.rows;
+                let Part {
+                    acts_x,
+                    acts_y,
+                    pred_acts,
+                    pred_in,
+                    g_pred_in,
+                    scratch,
+                    enc_grads,
+                    pred_grads,
+                    ..
+                } = part;
+                pred.backward_params_with(
+                    pred_in,
+                    pred_acts,
+                    gp,
+                    r,
+                    scratch,
+                    pred_grads,
+                    Some(g_pred_in),
+                    one,
+                )?;
+                for (g, gin) in gx.chunks_exact_mut(d).zip(g_pred_in.chunks_exact(d + ad)) {
+                    g.iter_mut().zip(&gin[..d]).for_each(|(g, v)| *g += v);
+                }
+                let (ob, ob2) = (
+                    &o[i * chunk * od..(i * chunk + r) * od],
+                    &o_next[i * chunk * od..(i * chunk + r) * od],
+                );
+                enc.backward_params_with(ob, acts_x, gx, r, scratch, enc_grads, None, one)?;
+                enc.backward_params_with(ob2, acts_y, gy, r, scratch, enc_grads, None, add)
+            })?;
         Ok(TrainLoss {
             total,
             mse,
@@ -394,7 +504,7 @@ fn vicreg_terms(
         }
     }
     let denom = (n - 1) as f32;
-    matmul_tn(cov, centred, centred, (d, n, d), false);
+    matmul_tn_with(cov, centred, centred, (d, n, d), false, Threads::One);
     cov.iter_mut().for_each(|c| *c /= denom);
 
     // Variance hinge and its gradient.
@@ -431,49 +541,100 @@ fn vicreg_terms(
             }
         }
     }
-    matmul(g, centred, cov, (n, d, d), Rhs::Plain, true, Epilogue::None);
+    let epi = (Rhs::Plain, true, Epilogue::None);
+    matmul_with(g, centred, cov, (n, d, d), epi, Threads::One);
     (variance, (off / d as f64) as f32)
 }
 
 /// Elements per parallel AdamW chunk.
 const ADAMW_CHUNK: usize = 1 << 14;
 
-/// One AdamW step (module docs) on every weight and bias of `mlp`, `t` the 1-based step.
+/// One AdamW step (module docs) on every weight and bias of both MLPs, `t` the 1-based step;
+/// each gradient is the sum of the blocks' partial gradients `grads[p]`. One parallel region
+/// over chunks of all parameters.
 fn apply_adamw(
-    mlp: &mut DenseMlp,
-    grads: &[LayerGrad],
-    mom: &mut Moments,
+    models: [(&mut DenseMlp, &[&[LayerGrad]], &mut Moments); 2],
     s: AdamWSettings,
     t: i32,
 ) {
     let c1 = 1.0 - s.beta1.powi(t);
     let c2 = 1.0 - s.beta2.powi(t);
     let decay = (1.0 - f64::from(s.lr) * f64::from(s.weight_decay)) as f32;
-    let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-        for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+    /// One chunk of one parameter tensor: its values, moments, and where its gradient lives.
+    struct Job<'a> {
+        p: &'a mut [f32],
+        m: &'a mut [f32],
+        v: &'a mut [f32],
+        grads: &'a [&'a [LayerGrad]],
+        layer: usize,
+        bias: bool,
+        off: usize,
+    }
+    let mut jobs = Vec::new();
+    for (mlp, grads, mom) in models {
+        let layers = mlp
+            .layers_mut()
+            .iter_mut()
+            .zip(mom.m.iter_mut())
+            .zip(mom.v.iter_mut());
+        for (layer, ((lw, m), v)) in layers.enumerate() {
+            let chunks = lw
+                .weight
+                .chunks_mut(ADAMW_CHUNK)
+                .zip(m.weight.chunks_mut(ADAMW_CHUNK))
+                .zip(v.weight.chunks_mut(ADAMW_CHUNK));
+            for (c, ((p, m), v)) in chunks.enumerate() {
+                let off = c * ADAMW_CHUNK;
+                jobs.push(Job {
+                    p,
+                    m,
+                    v,
+                    grads,
+                    layer,
+                    bias: false,
+                    off,
+                });
+            }
+            let (p, m, v) = (&mut lw.bias[..], &mut m.bias[..], &mut v.bias[..]);
+            jobs.push(Job {
+                p,
+                m,
+                v,
+                grads,
+                layer,
+                bias: true,
+                off: 0,
+            });
+        }
+    }
+    jobs.into_par_iter().for_each(|job| {
+        let Job {
+            p,
+            m,
+            v,
+            grads,
+            layer,
+            bias,
+            off,
+        } = job;
+        // The summed gradient of this chunk, then the update: both simple loops over
+        // contiguous slices, so they vectorise.
+        let mut g = vec![0.0f32; p.len()];
+        for part in grads {
+            let l = &part[layer];
+            let src = if bias { &l.bias[..] } else { &l.weight[..] };
+            g.iter_mut()
+                .zip(&src[off..off + p.len()])
+                .for_each(|(g, x)| *g += x);
+        }
+        for (((p, m), v), g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(&g) {
             *m = s.beta1 * *m + (1.0 - s.beta1) * g;
             *v = s.beta2 * *v + (1.0 - s.beta2) * g * g;
             let mhat = *m / c1;
             let vhat = *v / c2;
             *p = *p * decay - s.lr * (mhat / (vhat.sqrt() + s.eps));
         }
-    };
-    for (((layer, g), m), v) in mlp
-        .layers_mut()
-        .iter_mut()
-        .zip(grads)
-        .zip(mom.m.iter_mut())
-        .zip(mom.v.iter_mut())
-    {
-        layer
-            .weight
-            .par_chunks_mut(ADAMW_CHUNK)
-            .zip(g.weight.par_chunks(ADAMW_CHUNK))
-            .zip(m.weight.par_chunks_mut(ADAMW_CHUNK))
-            .zip(v.weight.par_chunks_mut(ADAMW_CHUNK))
-            .for_each(|(((p, g), m), v)| update(p, g, m, v));
-        update(&mut layer.bias, &g.bias, &mut m.bias, &mut v.bias);
-    }
+    });
 }
 
 #[cfg(test)]
@@ -587,6 +748,45 @@ mod tests {
         // Unit scale: a mix of active and inactive hinges.
         let c = case(22, 7, 24, 10, 16, 3.0);
         check_grads(&c);
+        // A batch large enough to be split into one block of rows per core.
+        let c = case(26, 6, 16, 8, 96, 1.0);
+        check_grads(&c);
+    }
+
+    #[test]
+    fn split_batch_steps_match_one_block() {
+        let c = case(27, 6, 16, 8, 96, 1.0);
+        let (o, a, o2) = (
+            to_vec(c.o.clone()),
+            to_vec(c.a.clone()),
+            to_vec(c.o2.clone()),
+        );
+        let mut split = trainer(&c);
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let mut single = trainer(&c);
+        for _ in 0..3 {
+            let ls = split.step(&o, &a, &o2, 96).unwrap();
+            let l1 = one_thread.install(|| single.step(&o, &a, &o2, 96)).unwrap();
+            assert!(
+                (ls.total - l1.total).abs() <= 1e-5 * l1.total.abs(),
+                "{ls:?} vs {l1:?}"
+            );
+        }
+        if rayon::current_num_threads() >= 2 {
+            assert!(split.ws.parts.len() >= 2, "the batch must have been split");
+        }
+        assert_eq!(single.ws.parts.len(), 1);
+        for (s, w) in split
+            .encoder()
+            .layers()
+            .iter()
+            .zip(single.encoder().layers())
+        {
+            assert_close(&s.weight, &w.weight, 1e-5);
+        }
     }
 
     #[test]
