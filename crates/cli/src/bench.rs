@@ -73,7 +73,7 @@ pub fn bench(workload: Workload, json_out: bool, quick: bool, run: &Path) -> Res
     );
     let flop = workload_gflop();
     if want(Workload::A) {
-        let r = train_steps_per_s(&device, reps(5, 15))?;
+        let r = train_steps_per_s(&device, reps(10, 61))?;
         out.insert("train_steps_per_s".into(), json!(r));
         gflops.insert("A".into(), json!(r * flop[0].1));
         let r = train_steps_per_s_generic(&device, reps(3, 9))?;
