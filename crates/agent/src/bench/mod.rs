@@ -94,28 +94,45 @@ pub fn gemm_gflops(
     Ok(2.0 * (m * k * n) as f64 / s / 1e9)
 }
 
-/// Achieved GFLOP/s of an `m×k · k×n` product on the dense kernel's GEMM
-/// ([`crate::kernel::gemm::matmul`], all cores for large shapes): the machine's practical peak.
-pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result<f64, AgentError> {
-    use crate::kernel::gemm::{matmul, Epilogue, Rhs};
-    let a: Vec<f32> = (0..m * k)
+/// Deterministic operands `a [m, k]`, `b [k, n]` of the GEMM measurements.
+fn gemm_operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let a = (0..m * k)
         .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
         .collect();
-    let b: Vec<f32> = (0..k * n)
+    let b = (0..k * n)
         .map(|i| ((i % 89) as f32 - 44.0) / 89.0)
         .collect();
+    (a, b)
+}
+
+/// GFLOP/s of `product` (which writes `c [m, n]`), median time; an error if `c[0]` is not
+/// finite.
+fn time_product(
+    (m, k, n): (usize, usize, usize),
+    reps: Repeats,
+    what: &str,
+    mut product: impl FnMut(&mut [f32]),
+) -> Result<f64, AgentError> {
     let mut c = vec![0.0f32; m * n];
     let s = median_seconds(reps, || {
-        matmul(&mut c, &a, &b, (m, k, n), Rhs::Plain, false, Epilogue::None);
+        product(&mut c);
         if c[0].is_finite() {
             Ok(())
         } else {
-            Err(AgentError::NonFinite {
-                what: "GEMM output".into(),
-            })
+            Err(AgentError::NonFinite { what: what.into() })
         }
     })?;
     Ok(2.0 * (m * k * n) as f64 / s / 1e9)
+}
+
+/// Achieved GFLOP/s of an `m×k · k×n` product on the dense kernel's GEMM
+/// ([`crate::kernel::gemm::matmul`], all cores for large shapes).
+pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result<f64, AgentError> {
+    use crate::kernel::gemm::{matmul, Epilogue, Rhs};
+    let (a, b) = gemm_operands(m, k, n);
+    time_product((m, k, n), reps, "GEMM output", |c| {
+        matmul(c, &a, &b, (m, k, n), Rhs::Plain, false, Epilogue::None)
+    })
 }
 
 /// Achieved GFLOP/s of an `m×k · k×n` product on the packed-weight AVX-512 kernel
@@ -132,25 +149,12 @@ pub fn packed_gemm_gflops(
     if !PackedWeights::usable() {
         return Ok(None);
     }
-    let a: Vec<f32> = (0..m * k)
-        .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
-        .collect();
-    let b: Vec<f32> = (0..k * n)
-        .map(|i| ((i % 89) as f32 - 44.0) / 89.0)
-        .collect();
+    let (a, b) = gemm_operands(m, k, n);
     let packed = PackedWeights::pack(&b, k, n);
-    let mut c = vec![0.0f32; m * n];
-    let s = median_seconds(reps, || {
-        packed.matmul_parallel(&mut c, &a, m, Epilogue::None);
-        if c[0].is_finite() {
-            Ok(())
-        } else {
-            Err(AgentError::NonFinite {
-                what: "packed GEMM output".into(),
-            })
-        }
-    })?;
-    Ok(Some(2.0 * (m * k * n) as f64 / s / 1e9))
+    time_product((m, k, n), reps, "packed GEMM output", |c| {
+        packed.matmul_parallel(c, &a, m, Epilogue::None);
+    })
+    .map(Some)
 }
 
 /// Encoder and predictor of workload A, optimised together.
