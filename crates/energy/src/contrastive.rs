@@ -610,12 +610,12 @@ mod tests {
     }
 
     fn check_grad(f: &dyn Fn(&[f64]) -> f64, x: &[f64], grad: &[f64]) {
-        for i in 0..x.len() {
+        assert_eq!(x.len(), grad.len());
+        for (i, g) in grad.iter().enumerate() {
             let want = fd(f, x, i);
             assert!(
-                (want - grad[i]).abs() <= 1e-6 * want.abs().max(1.0),
-                "∂/∂x[{i}]: analytic {} vs finite difference {want}",
-                grad[i]
+                (want - g).abs() <= 1e-6 * want.abs().max(1.0),
+                "∂/∂x[{i}]: analytic {g} vs finite difference {want}"
             );
         }
     }

@@ -30,6 +30,7 @@ pub mod kmeans;
 pub mod linalg;
 pub mod matrix;
 pub mod pca;
+pub mod rbm;
 pub mod rng;
 pub mod sparse;
 

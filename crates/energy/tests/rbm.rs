@@ -1,0 +1,67 @@
+//! The RBM against scikit-learn's `BernoulliRBM` (`tests/fixtures/rbm.py` → `rbm.json`): the
+//! free energy, and one PCD step replayed from the same uniforms, to 1e-12.
+
+use ami_energy::rbm::Rbm;
+use ami_energy::Matrix;
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rbm.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read rbm.json")).expect("parse")
+}
+
+fn vec1(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+fn mat(v: &Value) -> Matrix {
+    let rows: Vec<Vec<f64>> = v.as_array().expect("rows").iter().map(vec1).collect();
+    Matrix::from_rows(&rows).expect("matrix")
+}
+
+fn close(got: &[f64], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "{what}: {g} vs scikit-learn {w}"
+        );
+    }
+}
+
+#[test]
+fn free_energy_and_one_pcd_step_equal_scikit_learn() {
+    let fx = fixture();
+    let mut rbm = Rbm::new(mat(&fx["W"]), vec1(&fx["c"]), vec1(&fx["b"])).unwrap();
+    let x = mat(&fx["X"]);
+    close(
+        &rbm.free_energy(&x).unwrap(),
+        &vec1(&fx["free_energy"]),
+        "free energy",
+    );
+    let uniforms = vec1(&fx["uniforms"]);
+    let mut next = uniforms.iter().copied();
+    let mut chains = mat(&fx["chains"]);
+    let lr = fx["learning_rate"].as_f64().unwrap();
+    rbm.pcd_step(&x, &mut chains, lr, &mut || {
+        next.next().expect("enough uniforms")
+    })
+    .unwrap();
+    assert!(
+        next.next().is_none(),
+        "the step must consume exactly scikit-learn's uniforms"
+    );
+    let after = &fx["after"];
+    close(rbm.weights.as_slice(), mat(&after["W"]).as_slice(), "W");
+    close(&rbm.hidden_bias, &vec1(&after["c"]), "hidden bias");
+    close(&rbm.visible_bias, &vec1(&after["b"]), "visible bias");
+    close(
+        chains.as_slice(),
+        mat(&after["chains"]).as_slice(),
+        "persistent chains",
+    );
+}
