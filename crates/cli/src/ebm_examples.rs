@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+use ami_energy::autoencoder::{Autoencoder, AutoencoderTraining, Mlp64};
 use ami_energy::hopfield::Hopfield;
 use ami_energy::inference::{free_energy, infer_y, minimise, DescentSettings, Energy};
 use ami_energy::rng::SplitMix64;
@@ -26,6 +27,9 @@ pub enum Example {
     KmeansGmm,
     /// Hopfield retrieval accuracy vs the number of stored patterns (capacity ≈ 0.138 N).
     Hopfield,
+    /// A denoising auto-encoder pulling noisy points back to a spiral, and the point between
+    /// two branches it cannot fix.
+    Spiral,
 }
 
 impl Example {
@@ -35,6 +39,7 @@ impl Example {
             Example::Ellipse => "ellipse",
             Example::KmeansGmm => "kmeans-gmm",
             Example::Hopfield => "hopfield",
+            Example::Spiral => "spiral",
         }
     }
 }
@@ -48,6 +53,7 @@ pub fn run(example: Example, out: &Path, seed: u64) -> Result<()> {
         Example::Ellipse => ellipse(&png)?,
         Example::KmeansGmm => kmeans_gmm(&png, seed)?,
         Example::Hopfield => hopfield(&png, seed)?,
+        Example::Spiral => spiral(&png, seed)?,
     };
     let text = serde_json::to_string_pretty(&summary)?;
     let json_path = out.join(format!("{}.json", example.name()));
@@ -344,6 +350,97 @@ fn hopfield(png: &Path, seed: u64) -> Result<Value> {
         "accuracy_vs_load": curve.iter().map(|(a, acc)| json!({"patterns_per_neuron": a, "accuracy": acc})).collect::<Vec<_>>(),
         "first_load_below_50pct": half,
         "theory": "capacity ≈ 0.138 N (Amit, Gutfreund, Sompolinsky 1985)",
+        "plot": png.display().to_string(),
+    }))
+}
+
+/// The spiral `r(θ) = 0.25 + 0.35·θ/π`, θ ∈ [0, 3π] (1.5 turns; adjacent branches 0.7 apart).
+fn spiral_point(theta: f64) -> (f64, f64) {
+    let r = 0.25 + 0.35 * theta / std::f64::consts::PI;
+    (r * theta.cos(), r * theta.sin())
+}
+
+/// Distance from `p` to the spiral (to a dense sampling of it).
+fn spiral_distance(curve: &[(f64, f64)], p: (f64, f64)) -> f64 {
+    curve
+        .iter()
+        .map(|c| ((c.0 - p.0).powi(2) + (c.1 - p.1).powi(2)).sqrt())
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// A denoising auto-encoder trained on points of a spiral (σ = 0.15): it maps noisy points
+/// back towards the curve, except a point midway between two branches, where the two
+/// branches pull equally and the reconstruction stays in between.
+fn spiral(png: &Path, seed: u64) -> Result<Value> {
+    let mut rng = SplitMix64::new(seed);
+    let turns = 3.0 * std::f64::consts::PI;
+    let data: Vec<(f64, f64)> = (0..1000)
+        .map(|_| spiral_point(turns * rng.uniform()))
+        .collect();
+    let curve: Vec<(f64, f64)> = (0..3000)
+        .map(|i| spiral_point(turns * i as f64 / 2999.0))
+        .collect();
+    let x = Matrix::from_rows(&data.iter().map(|p| vec![p.0, p.1]).collect::<Vec<_>>())?;
+    let mut dae = Autoencoder::new(Mlp64::new(&[2, 64, 64, 2], seed.wrapping_add(1))?)?;
+    let training = AutoencoderTraining {
+        noise: 0.15,
+        steps: 10000,
+        batch: 64,
+        lr: 1e-2,
+        seed: seed.wrapping_add(2),
+    };
+    let losses = dae.fit(&x, training)?;
+    // Noisy test points: on the curve plus N(0, 0.15²).
+    let test: Vec<(f64, f64)> = (0..60)
+        .map(|i| {
+            let (a, b) = spiral_point(turns * (i as f64 + 0.5) / 60.0);
+            (a + 0.15 * normal(&mut rng), b + 0.15 * normal(&mut rng))
+        })
+        .collect();
+    let tm = Matrix::from_rows(&test.iter().map(|p| vec![p.0, p.1]).collect::<Vec<_>>())?;
+    let out = dae.reconstruct(&tm)?;
+    let outs: Vec<(f64, f64)> = out.row_iter().map(|r| (r[0], r[1])).collect();
+    let mean_dist = |pts: &[(f64, f64)]| {
+        pts.iter().map(|&p| spiral_distance(&curve, p)).sum::<f64>() / pts.len() as f64
+    };
+    // Midway between the branches at θ = π and θ = 3π (both on the negative x axis).
+    let (inner, outer) = (spiral_point(std::f64::consts::PI), spiral_point(turns));
+    let mid = ((inner.0 + outer.0) / 2.0, (inner.1 + outer.1) / 2.0);
+    let mid_out = dae.reconstruct(&Matrix::new(1, 2, vec![mid.0, mid.1])?)?;
+    let mid_out = (mid_out.row(0)[0], mid_out.row(0)[1]);
+
+    let mut c = canvas(1, "DAE trained on a spiral with noise 0.15: orange noisy points -> red reconstructions; blue: between two branches");
+    let p = panel_at(0, (-1.6, 1.6), (-1.6, 1.6));
+    p.heatmap(
+        &mut c,
+        |a, b| {
+            Matrix::new(1, 2, vec![a, b])
+                .and_then(|m| dae.energy(&m))
+                .map_or(f64::NAN, |e| e[0])
+        },
+        true,
+    );
+    p.points(&mut c, &data, 1, WHITE);
+    for (t, o) in test.iter().zip(&outs) {
+        p.polyline(&mut c, &[*t, *o], RED);
+    }
+    p.points(&mut c, &test, 2, ORANGE);
+    p.points(&mut c, &outs, 2, RED);
+    p.polyline(&mut c, &[mid, mid_out], BLUE);
+    p.points(&mut c, &[mid], 4, BLUE);
+    p.points(&mut c, &[mid_out], 3, BLUE);
+    p.frame(&mut c, "SPIRAL: DAE ENERGY (LOG)");
+    c.save(png)?;
+    Ok(json!({
+        "example": "spiral",
+        "model": "denoising auto-encoder 2-64-64-2 (tanh), noise 0.15, 10000 Adam steps of 64",
+        "loss_first_100_mean": losses[..100].iter().sum::<f64>() / 100.0,
+        "loss_last_100_mean": losses[losses.len() - 100..].iter().sum::<f64>() / 100.0,
+        "mean_distance_to_spiral_noisy": mean_dist(&test),
+        "mean_distance_to_spiral_denoised": mean_dist(&outs),
+        "between_branches": {"point": [mid.0, mid.1], "reconstruction": [mid_out.0, mid_out.1],
+                              "distance_to_spiral_before": spiral_distance(&curve, mid),
+                              "distance_to_spiral_after": spiral_distance(&curve, mid_out)},
         "plot": png.display().to_string(),
     }))
 }

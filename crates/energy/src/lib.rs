@@ -21,6 +21,7 @@
 #[macro_use]
 mod simd;
 
+pub mod autoencoder;
 pub mod contrastive;
 pub mod error;
 pub mod gmm;
