@@ -23,6 +23,7 @@ mod simd;
 
 pub mod autoencoder;
 pub mod contrastive;
+pub mod dictionary;
 pub mod error;
 pub mod gmm;
 pub mod hopfield;
