@@ -30,6 +30,7 @@ pub mod hopfield;
 pub mod inference;
 pub mod kmeans;
 pub mod linalg;
+pub mod lista;
 pub mod matrix;
 pub mod pca;
 pub mod rbm;
