@@ -29,6 +29,7 @@ pub mod gmm;
 pub mod hopfield;
 pub mod inference;
 pub mod kmeans;
+pub mod langevin;
 pub mod linalg;
 pub mod lista;
 pub mod matrix;
