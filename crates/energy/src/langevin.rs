@@ -77,7 +77,8 @@ impl ReplayBuffer {
     /// An empty buffer of `capacity` samples of dimension `dim`; chains restart from
     /// `U(lo, hi)^d` with probability `restart` (Du & Mordatch: 0.05).
     pub fn new(capacity: usize, dim: usize, (lo, hi): (f64, f64), restart: f64) -> Result<Self> {
-        if capacity == 0 || dim == 0 || !(lo < hi) || !(0.0..=1.0).contains(&restart) {
+        let box_ok = lo.is_finite() && hi.is_finite() && lo < hi;
+        if capacity == 0 || dim == 0 || !box_ok || !(0.0..=1.0).contains(&restart) {
             return Err(invalid(
                 "replay buffer",
                 format!("capacity {capacity}, dim {dim}, box [{lo}, {hi}], restart {restart}"),
@@ -150,7 +151,8 @@ pub struct RbfEnergy {
 impl RbfEnergy {
     /// A model with centres on a regular `g × g` grid over `[lo, hi]²`, `θ = 0`.
     pub fn grid_2d(g: usize, (lo, hi): (f64, f64), width: f64, confine: f64) -> Result<Self> {
-        if g < 2 || !(lo < hi) || !(width > 0.0) || !(confine >= 0.0) {
+        let ok = lo.is_finite() && hi.is_finite() && lo < hi && width.is_finite() && width > 0.0;
+        if g < 2 || !ok || !(confine.is_finite() && confine >= 0.0) {
             return Err(invalid(
                 "grid",
                 format!("{g} on [{lo}, {hi}], width {width}, confine {confine}"),
