@@ -79,7 +79,7 @@ impl Mlp64 {
     }
 
     /// Forward pass of one input; returns every layer's output (after tanh for hidden ones).
-    fn forward_all(&self, x: &[f64]) -> Vec<Vec<f64>> {
+    pub(crate) fn forward_all(&self, x: &[f64]) -> Vec<Vec<f64>> {
         let mut outs: Vec<Vec<f64>> = Vec::with_capacity(self.layers.len());
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -104,7 +104,7 @@ impl Mlp64 {
 
     /// Adds `∂L/∂θ` of one sample into `grad` (flat, layer by layer: `W` then `b`), given
     /// `g_out = ∂L/∂MLP(x)`.
-    fn backward(&self, x: &[f64], outs: &[Vec<f64>], g_out: &[f64], grad: &mut [f64]) {
+    pub(crate) fn backward(&self, x: &[f64], outs: &[Vec<f64>], g_out: &[f64], grad: &mut [f64]) {
         let mut g = g_out.to_vec();
         let mut offsets = Vec::with_capacity(self.layers.len());
         let mut off = 0;
@@ -138,7 +138,32 @@ impl Mlp64 {
         }
     }
 
-    fn params_mut(&mut self) -> impl Iterator<Item = &mut f64> {
+    /// `∂L/∂x` of one sample given `g_out = ∂L/∂MLP(x)` and the forward outputs.
+    pub(crate) fn input_grad(&self, outs: &[Vec<f64>], g_out: &[f64]) -> Vec<f64> {
+        let mut g = g_out.to_vec();
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let through: Vec<f64> = (0..layer.fan_in)
+                .map(|i| {
+                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
+                    row.iter().zip(&g).map(|(w, g)| w * g).sum()
+                })
+                .collect();
+            g = if l > 0 {
+                let prev = &outs[l - 1];
+                through
+                    .iter()
+                    .zip(prev)
+                    .map(|(s, y)| s * (1.0 - y * y))
+                    .collect()
+            } else {
+                through
+            };
+        }
+        g
+    }
+
+    pub(crate) fn params_mut(&mut self) -> impl Iterator<Item = &mut f64> {
         self.layers
             .iter_mut()
             .flat_map(|l| l.w.iter_mut().chain(l.b.iter_mut()))

@@ -37,6 +37,7 @@ pub mod pca;
 pub mod rbm;
 pub mod rng;
 pub mod sparse;
+pub mod vae;
 
 pub use error::{EnergyError, Result};
 pub use gmm::{GaussianMixture, GmmInit, GmmParams, GmmValidParams};
