@@ -10,6 +10,7 @@ pub mod batcher;
 pub mod checkpoint;
 pub mod conv;
 pub mod diagnostics;
+pub mod energy_model;
 pub mod error;
 pub mod mlp;
 pub mod model;
