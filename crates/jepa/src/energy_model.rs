@@ -70,8 +70,8 @@ where
 mod tests {
     use super::*;
     use crate::mlp::Mlp;
-    use burn::module::Module;
     use ami_energy::inference::{infer_y, DescentSettings};
+    use burn::module::Module;
 
     #[test]
     fn autodiff_gradient_inference_recovers_the_model_prediction() {
