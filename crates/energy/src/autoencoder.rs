@@ -28,6 +28,23 @@ pub struct Mlp64 {
     layers: Vec<Layer>,
 }
 
+/// One Adam step (β = (0.9, 0.999), ε = 1e-8, `t` the 1-based step) on `params` with
+/// gradients `grads` and moment buffers `m`, `v` (all the same length and order).
+pub(crate) fn adam_step<'a>(
+    params: impl Iterator<Item = &'a mut f64>,
+    grads: impl Iterator<Item = &'a f64>,
+    (m, v): (&mut [f64], &mut [f64]),
+    t: usize,
+    lr: f64,
+) {
+    let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
+    for (((w, g), m), v) in params.zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = 0.9 * *m + 0.1 * g;
+        *v = 0.999 * *v + 0.001 * g * g;
+        *w -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+    }
+}
+
 /// A standard normal draw (Box–Muller).
 pub fn normal(rng: &mut SplitMix64) -> f64 {
     let u1 = rng.uniform().max(1e-300);
@@ -295,12 +312,7 @@ impl Autoencoder {
                 });
             }
             losses.push(loss);
-            let (c1, c2) = (1.0 - 0.9f64.powi(k as i32), 1.0 - 0.999f64.powi(k as i32));
-            for (((w, g), m), v) in self.net.params_mut().zip(&g).zip(&mut m).zip(&mut v) {
-                *m = 0.9 * *m + 0.1 * g;
-                *v = 0.999 * *v + 0.001 * g * g;
-                *w -= t.lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
-            }
+            adam_step(self.net.params_mut(), g.iter(), (&mut m, &mut v), k, t.lr);
         }
         Ok(losses)
     }

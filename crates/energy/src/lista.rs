@@ -9,6 +9,7 @@
 //! (e.g. FISTA's) with Adam; the gradient is back-propagated by hand through the `T` steps:
 //! `∂/∂u = ∂/∂z ⊙ 1[|u| > θ]`, `∂/∂θ = −Σ ∂/∂z ⊙ sign(u) ⊙ 1[|u| > θ]`.
 
+use crate::autoencoder::adam_step;
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
 use crate::sparse::SparseCoder;
@@ -234,18 +235,13 @@ impl Lista {
                 .chain(&gth)
                 .copied()
                 .collect();
-            let (c1, c2) = (1.0 - 0.9f64.powi(it as i32), 1.0 - 0.999f64.powi(it as i32));
             let params = self
                 .we
                 .as_mut_slice()
                 .iter_mut()
                 .chain(self.s.as_mut_slice().iter_mut())
                 .chain(self.theta.iter_mut());
-            for (((w, g), m), v) in params.zip(&grads).zip(&mut m).zip(&mut v) {
-                *m = 0.9 * *m + 0.1 * g;
-                *v = 0.999 * *v + 0.001 * g * g;
-                *w -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
-            }
+            adam_step(params, grads.iter(), (&mut m, &mut v), it, lr);
             self.theta.iter_mut().for_each(|t| *t = t.max(0.0));
         }
         Ok(losses)

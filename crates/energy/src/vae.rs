@@ -8,7 +8,7 @@
 //! Gradients (by hand, checked by finite differences for a fixed `ε`):
 //! `∂F/∂μ = ∂F/∂z + βμ`, `∂F/∂log σ² = ∂F/∂z ⊙ ε ⊙ σ/2 + β(σ² − 1)/2`.
 
-use crate::autoencoder::{normal, Mlp64};
+use crate::autoencoder::{adam_step, normal, Mlp64};
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
 use crate::rng::SplitMix64;
@@ -171,13 +171,8 @@ impl Vae {
                 });
             }
             losses.push(loss.total);
-            let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
             let params = self.encoder.params_mut().chain(self.decoder.params_mut());
-            for (((w, g), m), v) in params.zip(ge.iter().chain(&gd)).zip(&mut m).zip(&mut v) {
-                *m = 0.9 * *m + 0.1 * g;
-                *v = 0.999 * *v + 0.001 * g * g;
-                *w -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
-            }
+            adam_step(params, ge.iter().chain(&gd), (&mut m, &mut v), t, lr);
         }
         Ok(losses)
     }
