@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use ami_energy::autoencoder::{Autoencoder, AutoencoderTraining, Mlp64};
+use ami_energy::autoencoder::{normal, Autoencoder, AutoencoderTraining, Mlp64};
 use ami_energy::hopfield::Hopfield;
 use ami_energy::inference::{free_energy, infer_y, minimise, DescentSettings, Energy};
 use ami_energy::rng::SplitMix64;
@@ -62,13 +62,6 @@ pub fn run(example: Example, out: &Path, seed: u64) -> Result<()> {
     println!("{text}");
     eprintln!("wrote {} and {}", png.display(), json_path.display());
     Ok(())
-}
-
-/// Standard normal draws (Box–Muller) from a seeded generator.
-fn normal(rng: &mut SplitMix64) -> f64 {
-    let u1 = rng.uniform().max(1e-300);
-    let u2 = rng.uniform();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 const PANEL: i64 = 320;

@@ -26,17 +26,23 @@ where
     }
 
     fn row(&self, v: &[f64]) -> Tensor<2> {
-        let data: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-        Tensor::<2>::from_data(TensorData::new(data, [1, v.len()]), &self.device)
+        to_tensor(v, [1, v.len()], &self.device)
     }
+}
 
-    fn scalar(t: Tensor<1>) -> f64 {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .map_or(f64::NAN, f64::from)
-    }
+/// `values` (row-major, `shape`) as an `f32` tensor on `device`.
+fn to_tensor(values: &[f64], shape: [usize; 2], device: &Device) -> Tensor<2> {
+    let data: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    Tensor::<2>::from_data(TensorData::new(data, shape), device)
+}
+
+/// The first value of `t` as `f64` (NaN if it cannot be read).
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .map_or(f64::NAN, f64::from)
 }
 
 impl<F> Energy for AutodiffEnergy<F>
@@ -44,7 +50,7 @@ where
     F: Fn(Tensor<2>, Tensor<2>) -> Tensor<1>,
 {
     fn energy(&self, x: &[f64], y: &[f64]) -> f64 {
-        Self::scalar((self.f)(self.row(x), self.row(y)))
+        scalar((self.f)(self.row(x), self.row(y)))
     }
 
     /// A non-finite energy or a missing gradient give NaN gradients, which
@@ -52,7 +58,7 @@ where
     fn grad_y(&self, x: &[f64], y: &[f64], grad: &mut [f64]) -> f64 {
         let yt = self.row(y).require_grad();
         let e = (self.f)(self.row(x), yt.clone());
-        let value = Self::scalar(e.clone());
+        let value = scalar(e.clone());
         let g = yt
             .grad(&e.backward())
             .and_then(|g| g.into_data().try_to_vec::<f32>().ok());
@@ -95,8 +101,7 @@ impl NeuralEnergy {
     }
 
     fn tensor(&self, x: &ami_energy::Matrix) -> Tensor<2> {
-        let data: Vec<f32> = x.as_slice().iter().map(|&v| v as f32).collect();
-        Tensor::<2>::from_data(TensorData::new(data, [x.rows(), x.cols()]), &self.device)
+        to_tensor(x.as_slice(), [x.rows(), x.cols()], &self.device)
     }
 
     /// `E(x)` for every row of `x [n, d]`.
@@ -156,14 +161,7 @@ impl NeuralEnergy {
         let en = self.net.forward(self.tensor(negatives).detach()).mean();
         let reg = (ep.clone().powi_scalar(2) + en.clone().powi_scalar(2)).mul_scalar(alpha);
         let loss = ep.clone() - en.clone() + reg;
-        let read = |t: Tensor<1>| -> f64 {
-            t.into_data()
-                .try_to_vec::<f32>()
-                .ok()
-                .and_then(|v| v.first().copied())
-                .map_or(f64::NAN, f64::from)
-        };
-        let (vp, vn) = (read(ep), read(en));
+        let (vp, vn) = (scalar(ep), scalar(en));
         if !(vp.is_finite() && vn.is_finite()) {
             return Err(crate::error::JepaError::NonFinite {
                 step: 0,

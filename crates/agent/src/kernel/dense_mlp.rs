@@ -453,26 +453,15 @@ impl DenseMlp {
             matmul_tn_with(&mut grad.weight, input, g, tn_shape, acc, t);
             column_sums(g, rows, layer.fan_out, &mut grad.bias, acc);
             let shape = (rows, layer.fan_out, layer.fan_in);
-            let t = opts
-                .threads
-                .unwrap_or_else(|| threading(rows, layer.fan_out, layer.fan_in));
             if l > 0 {
                 let d = &mut dst[..rows * layer.fan_in];
                 let mask = Epilogue::ReluMask(&acts.hidden[l - 1]);
-                matmul_with(
-                    d,
-                    g,
-                    &layer.weight,
-                    shape,
-                    (Rhs::Transposed, false, mask),
-                    t,
-                );
+                self.times_transposed(l, d, g, shape, mask, opts.threads);
                 std::mem::swap(&mut src, &mut dst);
                 first = false;
             } else if let Some(g_in) = g_in.take() {
                 self.check_rows("backward", g_in, rows, self.input_dim())?;
-                let none = (Rhs::Transposed, false, Epilogue::None);
-                matmul_with(g_in, g, &layer.weight, shape, none, t);
+                self.times_transposed(0, g_in, g, shape, Epilogue::None, opts.threads);
             }
         }
         Ok(())

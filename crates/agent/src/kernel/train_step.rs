@@ -440,6 +440,7 @@ impl DenseJepaTrainer {
             .enumerate()
             .try_for_each(|(i, (((part, gx), gy), gp))| -> Result<(), AgentError> {
                 let r = part.rows;
+                let (ob, ob2) = (&o[rows_of(i, part, od)], &o_next[rows_of(i, part, od)]);
                 let Part {
                     acts_x,
                     acts_y,
@@ -464,10 +465,6 @@ impl DenseJepaTrainer {
                 for (g, gin) in gx.chunks_exact_mut(d).zip(g_pred_in.chunks_exact(d + ad)) {
                     g.iter_mut().zip(&gin[..d]).for_each(|(g, v)| *g += v);
                 }
-                let (ob, ob2) = (
-                    &o[i * chunk * od..(i * chunk + r) * od],
-                    &o_next[i * chunk * od..(i * chunk + r) * od],
-                );
                 enc.backward_params_with(ob, acts_x, gx, r, scratch, enc_grads, None, one)?;
                 enc.backward_params_with(ob2, acts_y, gy, r, scratch, enc_grads, None, add)
             })?;
