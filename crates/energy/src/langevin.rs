@@ -14,9 +14,9 @@
 //!   * **Denoising score matching** (Vincent 2011): with `x̃ = x + σn` and the score
 //!     `s(x̃) = −∇ₓE(x̃)`, `L = mean ½‖s(x̃) + (x̃ − x)/σ²‖²`, which is quadratic in θ here.
 
-use crate::autoencoder::normal;
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
+use crate::mlp::normal;
 use crate::rng::SplitMix64;
 
 /// Settings of Langevin sampling.

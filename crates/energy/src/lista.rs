@@ -9,9 +9,9 @@
 //! (e.g. FISTA's) with Adam; the gradient is back-propagated by hand through the `T` steps:
 //! `∂/∂u = ∂/∂z ⊙ 1[|u| > θ]`, `∂/∂θ = −Σ ∂/∂z ⊙ sign(u) ⊙ 1[|u| > θ]`.
 
-use crate::autoencoder::adam_step;
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
+use crate::mlp::adam_step;
 use crate::sparse::SparseCoder;
 
 /// The unrolled encoder.

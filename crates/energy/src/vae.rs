@@ -8,9 +8,9 @@
 //! Gradients (by hand, checked by finite differences for a fixed `ε`):
 //! `∂F/∂μ = ∂F/∂z + βμ`, `∂F/∂log σ² = ∂F/∂z ⊙ ε ⊙ σ/2 + β(σ² − 1)/2`.
 
-use crate::autoencoder::{adam_step, normal, Mlp64};
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
+use crate::mlp::{adam_step, normal, Mlp64};
 use crate::rng::SplitMix64;
 
 /// A VAE on `f64` MLPs.

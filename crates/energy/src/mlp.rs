@@ -1,0 +1,363 @@
+//! A small `f64` multilayer perceptron ([`Mlp64`]: `tanh` between layers, linear output) with
+//! its exact backward pass, its input gradient, and the second-order pass that denoising score
+//! matching needs; plus the Adam step and the normal draw the trainers share.
+
+use crate::error::{invalid, EnergyError, Result};
+use crate::matrix::Matrix;
+use crate::rng::SplitMix64;
+
+/// One affine layer `y = xW + b`, `W [in, out]`.
+#[derive(Debug, Clone, PartialEq)]
+struct Layer {
+    w: Vec<f64>,
+    b: Vec<f64>,
+    fan_in: usize,
+    fan_out: usize,
+}
+
+/// A multilayer perceptron in `f64`: `tanh` after every layer but the last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mlp64 {
+    layers: Vec<Layer>,
+}
+
+/// One Adam step (β = (0.9, 0.999), ε = 1e-8, `t` the 1-based step) on `params` with
+/// gradients `grads` and moment buffers `m`, `v` (all the same length and order).
+pub(crate) fn adam_step<'a>(
+    params: impl Iterator<Item = &'a mut f64>,
+    grads: impl Iterator<Item = &'a f64>,
+    (m, v): (&mut [f64], &mut [f64]),
+    t: usize,
+    lr: f64,
+) {
+    let (c1, c2) = (1.0 - 0.9f64.powi(t as i32), 1.0 - 0.999f64.powi(t as i32));
+    for (((w, g), m), v) in params.zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = 0.9 * *m + 0.1 * g;
+        *v = 0.999 * *v + 0.001 * g * g;
+        *w -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+pub fn normal(rng: &mut SplitMix64) -> f64 {
+    let u1 = rng.uniform().max(1e-300);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * rng.uniform()).cos()
+}
+
+impl Mlp64 {
+    /// Widths `dims[0] → … → dims[L]`, weights `U(±1/√fan_in)` from `seed` (PyTorch's
+    /// `nn.Linear` rule), biases 0.
+    pub fn new(dims: &[usize], seed: u64) -> Result<Self> {
+        if dims.len() < 2 || dims.contains(&0) {
+            return Err(invalid(
+                "dims",
+                format!("{dims:?}"),
+                "at least 2 widths, all >= 1",
+            ));
+        }
+        let mut rng = SplitMix64::new(seed);
+        let layers = dims
+            .windows(2)
+            .map(|w| {
+                let bound = 1.0 / (w[0] as f64).sqrt();
+                Layer {
+                    w: (0..w[0] * w[1])
+                        .map(|_| bound * (2.0 * rng.uniform() - 1.0))
+                        .collect(),
+                    b: vec![0.0; w[1]],
+                    fan_in: w[0],
+                    fan_out: w[1],
+                }
+            })
+            .collect();
+        Ok(Self { layers })
+    }
+
+    /// A network with the given layers, each `(W [in, out], b [out])`, in order; consecutive
+    /// widths must agree and every value must be finite.
+    pub fn from_layers(layers: Vec<(Matrix, Vec<f64>)>) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(invalid("layers", "none", "at least one (W, b) layer"));
+        }
+        let mut out = Vec::with_capacity(layers.len());
+        for (l, (w, b)) in layers.into_iter().enumerate() {
+            if w.rows() == 0 || w.cols() == 0 || b.len() != w.cols() {
+                return Err(EnergyError::Shape {
+                    what: "layer (W, b)",
+                    found: format!("layer {l}: W {}, b [{}]", w.shape_str(), b.len()),
+                    expected: "W [in >= 1, out >= 1] and b [out]".into(),
+                });
+            }
+            if let Some(prev) = out.last().map(|p: &Layer| p.fan_out) {
+                if w.rows() != prev {
+                    return Err(EnergyError::Shape {
+                        what: "layer W",
+                        found: format!("layer {l}: W {}", w.shape_str()),
+                        expected: format!("[{prev}, out] (the previous layer's width)"),
+                    });
+                }
+            }
+            w.check_finite("layer W")?;
+            if let Some(v) = b.iter().find(|v| !v.is_finite()) {
+                return Err(invalid("layer b", v, "finite values"));
+            }
+            out.push(Layer {
+                fan_in: w.rows(),
+                fan_out: w.cols(),
+                w: w.into_vec(),
+                b,
+            });
+        }
+        Ok(Self { layers: out })
+    }
+
+    /// Input width.
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].fan_in
+    }
+
+    /// Output width.
+    pub fn output_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].fan_out
+    }
+
+    /// Number of parameters.
+    pub fn num_params(&self) -> usize {
+        self.layers.iter().map(|l| l.w.len() + l.b.len()).sum()
+    }
+
+    /// Forward pass of one input; returns every layer's output (after tanh for hidden ones).
+    pub(crate) fn forward_all(&self, x: &[f64]) -> Vec<Vec<f64>> {
+        let mut outs: Vec<Vec<f64>> = Vec::with_capacity(self.layers.len());
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
+            let mut y = layer.b.clone();
+            for (i, xi) in input.iter().enumerate() {
+                let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
+                y.iter_mut().zip(row).for_each(|(y, w)| *y += xi * w);
+            }
+            if l < last {
+                y.iter_mut().for_each(|v| *v = v.tanh());
+            }
+            outs.push(y);
+        }
+        outs
+    }
+
+    /// `MLP(x)` for one input `x [in]`.
+    pub fn forward(&self, x: &[f64]) -> Vec<f64> {
+        self.forward_all(x).pop().unwrap_or_default()
+    }
+
+    /// Adds `∂L/∂θ` of one sample into `grad` (flat, layer by layer: `W` then `b`), given
+    /// `g_out = ∂L/∂MLP(x)`.
+    pub(crate) fn backward(&self, x: &[f64], outs: &[Vec<f64>], g_out: &[f64], grad: &mut [f64]) {
+        let mut g = g_out.to_vec();
+        let mut offsets = Vec::with_capacity(self.layers.len());
+        let mut off = 0;
+        for l in &self.layers {
+            offsets.push(off);
+            off += l.w.len() + l.b.len();
+        }
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
+            let o = offsets[l];
+            let (gw, gb) = grad[o..o + layer.w.len() + layer.b.len()].split_at_mut(layer.w.len());
+            for (i, xi) in input.iter().enumerate() {
+                gw[i * layer.fan_out..(i + 1) * layer.fan_out]
+                    .iter_mut()
+                    .zip(&g)
+                    .for_each(|(gw, g)| *gw += xi * g);
+            }
+            gb.iter_mut().zip(&g).for_each(|(gb, g)| *gb += g);
+            if l > 0 {
+                // Through W, then tanh' = 1 − y² of the previous layer's output.
+                let prev = &outs[l - 1];
+                g = (0..layer.fan_in)
+                    .map(|i| {
+                        let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
+                        let s: f64 = row.iter().zip(&g).map(|(w, g)| w * g).sum();
+                        s * (1.0 - prev[i] * prev[i])
+                    })
+                    .collect();
+            }
+        }
+    }
+
+    /// `∂L/∂x` of one sample given `g_out = ∂L/∂MLP(x)` and the forward outputs.
+    pub(crate) fn input_grad(&self, outs: &[Vec<f64>], g_out: &[f64]) -> Vec<f64> {
+        let mut g = g_out.to_vec();
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let through: Vec<f64> = (0..layer.fan_in)
+                .map(|i| {
+                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
+                    row.iter().zip(&g).map(|(w, g)| w * g).sum()
+                })
+                .collect();
+            g = if l > 0 {
+                let prev = &outs[l - 1];
+                through
+                    .iter()
+                    .zip(prev)
+                    .map(|(s, y)| s * (1.0 - y * y))
+                    .collect()
+            } else {
+                through
+            };
+        }
+        g
+    }
+
+    /// For a scalar-output network: given the forward outputs at `x` and `r = ∂L/∂s` for the
+    /// input gradient `s = ∇ₓMLP(x)`, adds `∂L/∂θ` into `grad` (flat, as [`Self::backward`]).
+    /// This is reverse mode through the backward pass ("double backprop"), written out:
+    ///
+    /// the backward pass is `g_{L−1} = 1`, `s_l = W_l g_l` (the gradient at layer `l`'s
+    /// input), `g_{l−1} = s_l ⊙ (1 − h_{l−1}²)`, `s = s_0`; its adjoints, from `s̄_0 = r`
+    /// upward, are `W̄_l += s̄_l g_lᵀ`, `ḡ_l = W_lᵀ s̄_l`, `s̄_{l+1} = ḡ_l ⊙ (1 − h_l²)` and
+    /// `h̄_l = −2 h_l ⊙ ḡ_l ⊙ s_{l+1}`; the `h̄_l` then flow back through the forward pass
+    /// (`ā_l = (h̄_l + W_{l+1} ā_{l+1}) ⊙ (1 − h_l²)`, `W̄_l += h_{l−1} ā_lᵀ`, `b̄_l += ā_l`).
+    pub(crate) fn input_grad_backward(
+        &self,
+        x: &[f64],
+        outs: &[Vec<f64>],
+        r: &[f64],
+        grad: &mut [f64],
+    ) {
+        let nl = self.layers.len();
+        let offsets: Vec<usize> = self
+            .layers
+            .iter()
+            .scan(0, |off, l| {
+                let o = *off;
+                *off += l.w.len() + l.b.len();
+                Some(o)
+            })
+            .collect();
+        // The backward pass, keeping g_l (at layer l's output) and s_l (at its input).
+        let mut g: Vec<Vec<f64>> = vec![Vec::new(); nl];
+        let mut s: Vec<Vec<f64>> = vec![Vec::new(); nl];
+        g[nl - 1] = vec![1.0];
+        for l in (0..nl).rev() {
+            let layer = &self.layers[l];
+            s[l] = (0..layer.fan_in)
+                .map(|i| {
+                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
+                    row.iter().zip(&g[l]).map(|(w, g)| w * g).sum()
+                })
+                .collect();
+            if l > 0 {
+                g[l - 1] = s[l]
+                    .iter()
+                    .zip(&outs[l - 1])
+                    .map(|(s, h)| s * (1.0 - h * h))
+                    .collect();
+            }
+        }
+        // Its adjoints, from the input upward; h_bar[l] is ∂L/∂h_l through the tanh′ terms.
+        let mut h_bar: Vec<Vec<f64>> = vec![Vec::new(); nl];
+        let mut s_bar = r.to_vec();
+        for l in 0..nl {
+            let layer = &self.layers[l];
+            let gw = &mut grad[offsets[l]..offsets[l] + layer.w.len()];
+            for (i, sb) in s_bar.iter().enumerate() {
+                gw[i * layer.fan_out..(i + 1) * layer.fan_out]
+                    .iter_mut()
+                    .zip(&g[l])
+                    .for_each(|(gw, g)| *gw += sb * g);
+            }
+            if l + 1 < nl {
+                let g_bar: Vec<f64> = (0..layer.fan_out)
+                    .map(|j| {
+                        (0..layer.fan_in)
+                            .map(|i| layer.w[i * layer.fan_out + j] * s_bar[i])
+                            .sum()
+                    })
+                    .collect();
+                let h = &outs[l];
+                h_bar[l] = (0..layer.fan_out)
+                    .map(|j| -2.0 * h[j] * g_bar[j] * s[l + 1][j])
+                    .collect();
+                s_bar = (0..layer.fan_out)
+                    .map(|j| g_bar[j] * (1.0 - h[j] * h[j]))
+                    .collect();
+            }
+        }
+        // Through the forward pass; the output itself is not in the loss (ā_{L−1} = 0).
+        let mut from_above: Vec<f64> = vec![0.0; self.layers[nl - 1].fan_in];
+        for l in (0..nl - 1).rev() {
+            let layer = &self.layers[l];
+            let h = &outs[l];
+            let a_bar: Vec<f64> = (0..layer.fan_out)
+                .map(|j| (h_bar[l][j] + from_above[j]) * (1.0 - h[j] * h[j]))
+                .collect();
+            let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
+            let o = offsets[l];
+            let (gw, gb) = grad[o..o + layer.w.len() + layer.b.len()].split_at_mut(layer.w.len());
+            for (i, xi) in input.iter().enumerate() {
+                gw[i * layer.fan_out..(i + 1) * layer.fan_out]
+                    .iter_mut()
+                    .zip(&a_bar)
+                    .for_each(|(gw, a)| *gw += xi * a);
+            }
+            gb.iter_mut().zip(&a_bar).for_each(|(gb, a)| *gb += a);
+            from_above = (0..layer.fan_in)
+                .map(|i| {
+                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
+                    row.iter().zip(&a_bar).map(|(w, a)| w * a).sum()
+                })
+                .collect();
+        }
+    }
+
+    pub(crate) fn params_mut(&mut self) -> impl Iterator<Item = &mut f64> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.w.iter_mut().chain(l.b.iter_mut()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `L = ½‖∇ₓMLP(x) − t‖²`: the second-order pass against finite differences of `L`.
+    #[test]
+    fn input_grad_backward_matches_finite_differences() {
+        for dims in [vec![3, 1], vec![3, 5, 1], vec![2, 4, 3, 1]] {
+            let mut net = Mlp64::new(&dims, 4).unwrap();
+            // Non-zero biases so every term is exercised.
+            for (k, p) in net.params_mut().enumerate() {
+                *p += 0.05 * ((k * 37 % 11) as f64 - 5.0) / 5.0;
+            }
+            let x: Vec<f64> = (0..dims[0]).map(|i| 0.3 - 0.4 * i as f64).collect();
+            let t: Vec<f64> = (0..dims[0]).map(|i| 0.2 * i as f64 - 0.1).collect();
+            let loss = |n: &Mlp64| {
+                let outs = n.forward_all(&x);
+                let s = n.input_grad(&outs, &[1.0]);
+                0.5 * s.iter().zip(&t).map(|(s, t)| (s - t).powi(2)).sum::<f64>()
+            };
+            let outs = net.forward_all(&x);
+            let s = net.input_grad(&outs, &[1.0]);
+            let r: Vec<f64> = s.iter().zip(&t).map(|(s, t)| s - t).collect();
+            let mut grad = vec![0.0; net.num_params()];
+            net.input_grad_backward(&x, &outs, &r, &mut grad);
+            for (k, gk) in grad.iter().enumerate() {
+                let at = |d: f64| {
+                    let mut n = net.clone();
+                    *n.params_mut().nth(k).unwrap() += d;
+                    loss(&n)
+                };
+                let h = 1e-6;
+                let want = (at(h) - at(-h)) / (2.0 * h);
+                assert!(
+                    (want - gk).abs() <= 1e-7 * want.abs().max(1.0),
+                    "{dims:?} θ[{k}]: analytic {gk} vs finite difference {want}"
+                );
+            }
+        }
+    }
+}
