@@ -51,8 +51,8 @@ fn objective(x: &Matrix, z: &Matrix, d: &Matrix, lambda: f64) -> Result<f64> {
     Ok((0.5 * sq + lambda * l1) / x.rows() as f64)
 }
 
-/// Learns `settings.atoms` atoms from `x [n, p]`.
-pub fn learn_dictionary(x: &Matrix, s: DictionarySettings) -> Result<Dictionary> {
+/// Validates the data and settings.
+fn check(x: &Matrix, s: DictionarySettings) -> Result<()> {
     let (n, p) = (x.rows(), x.cols());
     if n == 0 || p == 0 {
         return Err(EnergyError::Shape {
@@ -72,6 +72,13 @@ pub fn learn_dictionary(x: &Matrix, s: DictionarySettings) -> Result<Dictionary>
     if !(s.lambda.is_finite() && s.lambda > 0.0) {
         return Err(invalid("lambda", s.lambda, "a finite number > 0"));
     }
+    Ok(())
+}
+
+/// Learns `settings.atoms` atoms from `x [n, p]`.
+pub fn learn_dictionary(x: &Matrix, s: DictionarySettings) -> Result<Dictionary> {
+    check(x, s)?;
+    let n = x.rows();
     let mut rng = SplitMix64::new(s.seed);
     let unit_row = |v: &[f64]| -> Vec<f64> {
         let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
@@ -93,7 +100,37 @@ pub fn learn_dictionary(x: &Matrix, s: DictionarySettings) -> Result<Dictionary>
         .iter()
         .map(|&i| unit_row(x.row(i)))
         .collect();
-    let mut d = Matrix::from_rows(&rows)?;
+    alternate(x, Matrix::from_rows(&rows)?, s, rng)
+}
+
+/// Learns a dictionary from `x [n, p]` starting from the given atoms `init [K, p]` (used as
+/// they are; `settings.atoms` must equal `K`). `settings.seed` only re-draws unused atoms. With
+/// the same start this is scikit-learn's `dict_learning(method="lars")` (tested).
+pub fn learn_dictionary_from(
+    x: &Matrix,
+    init: Matrix,
+    s: DictionarySettings,
+) -> Result<Dictionary> {
+    check(x, s)?;
+    if init.rows() != s.atoms || init.cols() != x.cols() {
+        return Err(EnergyError::Shape {
+            what: "initial atoms",
+            found: init.shape_str(),
+            expected: format!("[{}, {}]", s.atoms, x.cols()),
+        });
+    }
+    init.check_finite("initial atoms")?;
+    alternate(x, init, s, SplitMix64::new(s.seed))
+}
+
+/// The alternation of code and atom steps from the atoms `d`.
+fn alternate(
+    x: &Matrix,
+    mut d: Matrix,
+    s: DictionarySettings,
+    mut rng: SplitMix64,
+) -> Result<Dictionary> {
+    let n = x.rows();
     let mut objective_trace = Vec::with_capacity(s.iterations);
     let mut z = Matrix::zeros(n, s.atoms);
     for _ in 0..s.iterations {

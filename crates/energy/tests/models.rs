@@ -1,7 +1,9 @@
 //! Models without a scikit-learn twin, against numpy reference values written straight from
-//! the formulas (`tests/fixtures/models.py` → `models.json`), to 1e-10 relative.
+//! the formulas (`tests/fixtures/models.py` → `models.json`), to 1e-10 relative; dictionary
+//! learning and AUROC against scikit-learn.
 
 use ami_energy::autoencoder::Autoencoder;
+use ami_energy::dictionary::{learn_dictionary_from, DictionarySettings};
 use ami_energy::hopfield::{modern_retrieve, Hopfield};
 use ami_energy::langevin::RbfEnergy;
 use ami_energy::lista::Lista;
@@ -196,4 +198,31 @@ fn auroc_equals_scikit_learn() {
         f(&a["auroc"]),
         "AUROC",
     );
+}
+
+/// Three alternations from the same atoms as scikit-learn's `dict_learning(method="lars")`.
+/// Our code step is FISTA to 1e-9 where scikit-learn's is exact LARS, hence 1e-6.
+#[test]
+fn dictionary_learning_equals_scikit_learn_from_the_same_atoms() {
+    let fx = fixture();
+    let d = &fx["dictionary"];
+    let s = DictionarySettings {
+        atoms: 4,
+        lambda: f(&d["lambda"]),
+        iterations: d["iterations"].as_u64().unwrap() as usize,
+        seed: 0,
+    };
+    let got = learn_dictionary_from(&mat(&d["x"]), mat(&d["init"]), s).unwrap();
+    let near = |g: &[f64], w: &[f64], what: &str| {
+        assert_eq!(g.len(), w.len());
+        for (i, (g, w)) in g.iter().zip(w).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{what}[{i}]: {g} vs scikit-learn {w}"
+            );
+        }
+    };
+    near(got.atoms.as_slice(), mat(&d["atoms"]).as_slice(), "atoms");
+    near(got.codes.as_slice(), mat(&d["codes"]).as_slice(), "codes");
+    near(&got.objective, &vec1(&d["objective"]), "objective");
 }
