@@ -59,6 +59,10 @@ pub enum EbmCommand {
         /// Seed of the example's data.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// A smaller sweep for the long examples (contrastive-vs-regularised: d ∈ {2, 4},
+        /// K ∈ {16, 1024}, 4000 steps, ≈10 s instead of ≈4 min).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -154,7 +158,12 @@ pub struct GmmArgs {
 /// Runs one `ami ebm` command.
 pub fn run(cmd: EbmCommand) -> Result<()> {
     match cmd {
-        EbmCommand::Example { name, out, seed } => crate::ebm_examples::run(name, &out, seed),
+        EbmCommand::Example {
+            name,
+            out,
+            seed,
+            quick,
+        } => crate::ebm_examples::run(name, &out, seed, quick),
         EbmCommand::Fit { model } => match model {
             FitModel::Pca {
                 data,

@@ -30,6 +30,9 @@ pub enum Example {
     /// A denoising auto-encoder pulling noisy points back to a spiral, and the point between
     /// two branches it cannot fix.
     Spiral,
+    /// How many negatives a contrastive loss (NCE) needs as the dimension grows, against
+    /// denoising score matching and k-means (no negatives) on the same data.
+    ContrastiveVsRegularised,
 }
 
 impl Example {
@@ -40,12 +43,14 @@ impl Example {
             Example::KmeansGmm => "kmeans-gmm",
             Example::Hopfield => "hopfield",
             Example::Spiral => "spiral",
+            Example::ContrastiveVsRegularised => "contrastive-vs-regularised",
         }
     }
 }
 
-/// Runs `example`, writing `<out>/<name>.png` and `<out>/<name>.json`.
-pub fn run(example: Example, out: &Path, seed: u64) -> Result<()> {
+/// Runs `example`, writing `<out>/<name>.png` and `<out>/<name>.json`; `quick` shrinks the
+/// sweeps of the long examples (for smoke tests).
+pub fn run(example: Example, out: &Path, seed: u64, quick: bool) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let png = out.join(format!("{}.png", example.name()));
     let summary = match example {
@@ -54,6 +59,14 @@ pub fn run(example: Example, out: &Path, seed: u64) -> Result<()> {
         Example::KmeansGmm => kmeans_gmm(&png, seed)?,
         Example::Hopfield => hopfield(&png, seed)?,
         Example::Spiral => spiral(&png, seed)?,
+        Example::ContrastiveVsRegularised => {
+            let sweep = if quick {
+                crate::ebm_negatives::Sweep::quick()
+            } else {
+                crate::ebm_negatives::Sweep::full()
+            };
+            crate::ebm_negatives::run(&png, seed, &sweep)?
+        }
     };
     let text = serde_json::to_string_pretty(&summary)?;
     let json_path = out.join(format!("{}.json", example.name()));

@@ -6,6 +6,7 @@ mod config;
 mod ebm;
 mod ebm_bench;
 mod ebm_examples;
+mod ebm_negatives;
 mod plot;
 mod progress;
 mod raster;

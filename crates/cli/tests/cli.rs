@@ -1,24 +1,9 @@
 //! The `ami` binary run as a user would, on the tiny preset.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ami(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ami"))
-        .args(args)
-        .output()
-        .expect("run ami")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = ami(args);
-    assert!(
-        out.status.success(),
-        "ami {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{ami, ok};
 
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()

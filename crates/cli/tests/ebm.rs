@@ -2,27 +2,12 @@
 //! against the scikit-learn fixtures of `ami-energy` (crates/energy/tests/fixtures).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ami_envs::npy::{write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 use serde_json::Value;
 
-fn ami(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ami"))
-        .args(args)
-        .output()
-        .expect("run ami")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = ami(args);
-    assert!(
-        out.status.success(),
-        "ami {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{ami, ok};
 
 /// Runs `ami` expecting a clean failure (exit 1, no panic); returns stderr.
 fn fails(args: &[&str]) -> String {
@@ -477,4 +462,47 @@ fn every_example_writes_its_plot_and_summary() {
     let bad = ami(&["ebm", "example", "swirl", "--out", s(dir.path())]);
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && err.contains("swirl"), "{err}");
+}
+
+/// The quick sweep of `contrastive-vs-regularised`: the same MLP energy learns the ring by
+/// denoising score matching in d = 2 and 4 without negatives, while NCE needs many negatives
+/// in d = 2 and fails in d = 4 with the quick budget.
+#[test]
+fn contrastive_vs_regularised_quick_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "contrastive-vs-regularised";
+    ok(&["ebm", "example", name, "--quick", "--out", s(dir.path())]);
+    let png = std::fs::read(dir.path().join(format!("{name}.png"))).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let r = read_json(&dir.path().join(format!("{name}.json")));
+    assert_eq!(r["example"], name);
+    let dims = r["dims"].as_array().unwrap();
+    assert_eq!(dims.len(), 2);
+    let nce = |d: &Value, k: u64| {
+        d["nce"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["negatives"] == k)
+            .and_then(|e| e["auroc"]["median"].as_f64())
+            .unwrap()
+    };
+    for d in dims {
+        let (dsm, km) = (
+            d["dsm_auroc"]["median"].as_f64().unwrap(),
+            d["kmeans_auroc"].as_f64().unwrap(),
+        );
+        assert!(
+            dsm > 0.95 && km > 0.95,
+            "d = {}: DSM {dsm}, k-means {km}",
+            d["dim"]
+        );
+    }
+    let (d2, d4) = (&dims[0], &dims[1]);
+    assert_eq!((d2["dim"].as_u64(), d4["dim"].as_u64()), (Some(2), Some(4)));
+    assert!(nce(d2, 16) < nce(d2, 1024), "more negatives help in d = 2");
+    assert!(nce(d2, 1024) > 0.95, "d = 2, K = 1024: {}", nce(d2, 1024));
+    assert_eq!(d2["negatives_needed"], 1024);
+    assert!(nce(d4, 16) < 0.8, "d = 4, K = 16: {}", nce(d4, 16));
+    assert!(d4["negatives_needed"].is_null());
 }
