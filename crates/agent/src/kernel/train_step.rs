@@ -604,7 +604,10 @@ fn apply_adamw(
             });
         }
     }
-    jobs.into_par_iter().for_each(|job| {
+    // One scratch buffer per rayon split (not per chunk) holds a summed gradient; with a
+    // single row block the partial gradient is the gradient and is read in place.
+    let init = || Vec::<f32>::with_capacity(ADAMW_CHUNK);
+    jobs.into_par_iter().for_each_init(init, |scratch, job| {
         let Job {
             p,
             m,
@@ -614,17 +617,34 @@ fn apply_adamw(
             bias,
             off,
         } = job;
-        // The summed gradient of this chunk, then the update: both simple loops over
-        // contiguous slices, so they vectorise.
-        let mut g = vec![0.0f32; p.len()];
-        for part in grads {
+        let len = p.len();
+        /// The chunk `off..off + len` of one block's gradient of this tensor.
+        fn part_slice(
+            part: &[LayerGrad],
+            layer: usize,
+            bias: bool,
+            off: usize,
+            len: usize,
+        ) -> &[f32] {
             let l = &part[layer];
             let src = if bias { &l.bias[..] } else { &l.weight[..] };
-            g.iter_mut()
-                .zip(&src[off..off + p.len()])
-                .for_each(|(g, x)| *g += x);
+            &src[off..off + len]
         }
-        for (((p, m), v), g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(&g) {
+        let g: &[f32] = if let [only] = grads {
+            part_slice(only, layer, bias, off, len)
+        } else {
+            // The summed gradient of this chunk: simple loops over contiguous slices.
+            scratch.clear();
+            scratch.resize(len, 0.0);
+            for part in grads.iter() {
+                scratch
+                    .iter_mut()
+                    .zip(part_slice(part, layer, bias, off, len))
+                    .for_each(|(g, x)| *g += x);
+            }
+            scratch
+        };
+        for (((p, m), v), g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
             *m = s.beta1 * *m + (1.0 - s.beta1) * g;
             *v = s.beta2 * *v + (1.0 - s.beta2) * g * g;
             let mhat = *m / c1;
