@@ -10,7 +10,7 @@
 
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
-use crate::mlp::adam_step;
+use crate::mlp::{adam_step, check_minibatch_adam};
 pub use crate::mlp::{normal, Mlp64};
 use crate::rng::SplitMix64;
 
@@ -100,16 +100,7 @@ impl Autoencoder {
     /// corrupted with fresh Gaussian noise of std `noise`. Returns the loss of every step.
     pub fn fit(&mut self, x: &Matrix, t: AutoencoderTraining) -> Result<Vec<f64>> {
         self.check(x)?;
-        if t.batch == 0 || t.steps == 0 {
-            return Err(invalid(
-                "batch/steps",
-                format!("{}/{}", t.batch, t.steps),
-                "both >= 1",
-            ));
-        }
-        if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(invalid("lr", t.lr, "a finite number > 0"));
-        }
+        check_minibatch_adam(t.batch, t.steps, t.lr)?;
         if !(t.noise.is_finite() && t.noise >= 0.0) {
             return Err(invalid("noise", t.noise, "a finite number >= 0"));
         }

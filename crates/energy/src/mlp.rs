@@ -15,6 +15,32 @@ struct Layer {
     fan_out: usize,
 }
 
+impl Layer {
+    /// `W g` (`[in]`), the gradient at the layer's input from `g` at its output.
+    fn times_w(&self, g: &[f64]) -> Vec<f64> {
+        self.w
+            .chunks_exact(self.fan_out)
+            .map(|row| row.iter().zip(g).map(|(w, g)| w * g).sum())
+            .collect()
+    }
+
+    /// `Wᵀ a` (`[out]`).
+    fn times_wt(&self, a: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.fan_out];
+        for (row, ai) in self.w.chunks_exact(self.fan_out).zip(a) {
+            out.iter_mut().zip(row).for_each(|(o, w)| *o += ai * w);
+        }
+        out
+    }
+
+    /// Adds `a gᵀ` (`a [in]`, `g [out]`) into the flat weight gradient `gw`.
+    fn add_outer(&self, gw: &mut [f64], a: &[f64], g: &[f64]) {
+        for (row, ai) in gw.chunks_exact_mut(self.fan_out).zip(a) {
+            row.iter_mut().zip(g).for_each(|(gw, g)| *gw += ai * g);
+        }
+    }
+}
+
 /// A multilayer perceptron in `f64`: `tanh` after every layer but the last.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp64 {
@@ -36,6 +62,22 @@ pub(crate) fn adam_step<'a>(
         *v = 0.999 * *v + 0.001 * g * g;
         *w -= lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
     }
+}
+
+/// Checks the settings shared by the minibatch Adam trainers: `batch`, `steps >= 1` and a
+/// finite `lr > 0`.
+pub(crate) fn check_minibatch_adam(batch: usize, steps: usize, lr: f64) -> Result<()> {
+    if batch == 0 || steps == 0 {
+        return Err(invalid(
+            "batch/steps",
+            format!("{batch}/{steps}"),
+            "both >= 1",
+        ));
+    }
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(invalid("lr", lr, "a finite number > 0"));
+    }
+    Ok(())
 }
 
 /// A standard normal draw (Box–Muller).
@@ -150,37 +192,41 @@ impl Mlp64 {
         self.forward_all(x).pop().unwrap_or_default()
     }
 
+    /// Where each layer's `W` starts in the flat parameter (and gradient) vector.
+    fn offsets(&self) -> Vec<usize> {
+        self.layers
+            .iter()
+            .scan(0, |off, l| {
+                let o = *off;
+                *off += l.w.len() + l.b.len();
+                Some(o)
+            })
+            .collect()
+    }
+
+    /// Adds `a gᵀ` and `g` into layer `l`'s slice `(W̄, b̄)` of the flat gradient.
+    fn add_layer_grad(&self, grad: &mut [f64], o: usize, l: usize, a: &[f64], g: &[f64]) {
+        let layer = &self.layers[l];
+        let (gw, gb) = grad[o..o + layer.w.len() + layer.b.len()].split_at_mut(layer.w.len());
+        layer.add_outer(gw, a, g);
+        gb.iter_mut().zip(g).for_each(|(gb, g)| *gb += g);
+    }
+
     /// Adds `∂L/∂θ` of one sample into `grad` (flat, layer by layer: `W` then `b`), given
     /// `g_out = ∂L/∂MLP(x)`.
     pub(crate) fn backward(&self, x: &[f64], outs: &[Vec<f64>], g_out: &[f64], grad: &mut [f64]) {
         let mut g = g_out.to_vec();
-        let mut offsets = Vec::with_capacity(self.layers.len());
-        let mut off = 0;
-        for l in &self.layers {
-            offsets.push(off);
-            off += l.w.len() + l.b.len();
-        }
+        let offsets = self.offsets();
         for l in (0..self.layers.len()).rev() {
-            let layer = &self.layers[l];
             let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
-            let o = offsets[l];
-            let (gw, gb) = grad[o..o + layer.w.len() + layer.b.len()].split_at_mut(layer.w.len());
-            for (i, xi) in input.iter().enumerate() {
-                gw[i * layer.fan_out..(i + 1) * layer.fan_out]
-                    .iter_mut()
-                    .zip(&g)
-                    .for_each(|(gw, g)| *gw += xi * g);
-            }
-            gb.iter_mut().zip(&g).for_each(|(gb, g)| *gb += g);
+            self.add_layer_grad(grad, offsets[l], l, input, &g);
             if l > 0 {
                 // Through W, then tanh' = 1 − y² of the previous layer's output.
-                let prev = &outs[l - 1];
-                g = (0..layer.fan_in)
-                    .map(|i| {
-                        let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
-                        let s: f64 = row.iter().zip(&g).map(|(w, g)| w * g).sum();
-                        s * (1.0 - prev[i] * prev[i])
-                    })
+                g = self.layers[l]
+                    .times_w(&g)
+                    .iter()
+                    .zip(&outs[l - 1])
+                    .map(|(s, y)| s * (1.0 - y * y))
                     .collect();
             }
         }
@@ -190,13 +236,7 @@ impl Mlp64 {
     pub(crate) fn input_grad(&self, outs: &[Vec<f64>], g_out: &[f64]) -> Vec<f64> {
         let mut g = g_out.to_vec();
         for l in (0..self.layers.len()).rev() {
-            let layer = &self.layers[l];
-            let through: Vec<f64> = (0..layer.fan_in)
-                .map(|i| {
-                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
-                    row.iter().zip(&g).map(|(w, g)| w * g).sum()
-                })
-                .collect();
+            let through = self.layers[l].times_w(&g);
             g = if l > 0 {
                 let prev = &outs[l - 1];
                 through
@@ -228,27 +268,13 @@ impl Mlp64 {
         grad: &mut [f64],
     ) {
         let nl = self.layers.len();
-        let offsets: Vec<usize> = self
-            .layers
-            .iter()
-            .scan(0, |off, l| {
-                let o = *off;
-                *off += l.w.len() + l.b.len();
-                Some(o)
-            })
-            .collect();
+        let offsets = self.offsets();
         // The backward pass, keeping g_l (at layer l's output) and s_l (at its input).
         let mut g: Vec<Vec<f64>> = vec![Vec::new(); nl];
         let mut s: Vec<Vec<f64>> = vec![Vec::new(); nl];
         g[nl - 1] = vec![1.0];
         for l in (0..nl).rev() {
-            let layer = &self.layers[l];
-            s[l] = (0..layer.fan_in)
-                .map(|i| {
-                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
-                    row.iter().zip(&g[l]).map(|(w, g)| w * g).sum()
-                })
-                .collect();
+            s[l] = self.layers[l].times_w(&g[l]);
             if l > 0 {
                 g[l - 1] = s[l]
                     .iter()
@@ -262,21 +288,13 @@ impl Mlp64 {
         let mut s_bar = r.to_vec();
         for l in 0..nl {
             let layer = &self.layers[l];
-            let gw = &mut grad[offsets[l]..offsets[l] + layer.w.len()];
-            for (i, sb) in s_bar.iter().enumerate() {
-                gw[i * layer.fan_out..(i + 1) * layer.fan_out]
-                    .iter_mut()
-                    .zip(&g[l])
-                    .for_each(|(gw, g)| *gw += sb * g);
-            }
+            layer.add_outer(
+                &mut grad[offsets[l]..offsets[l] + layer.w.len()],
+                &s_bar,
+                &g[l],
+            );
             if l + 1 < nl {
-                let g_bar: Vec<f64> = (0..layer.fan_out)
-                    .map(|j| {
-                        (0..layer.fan_in)
-                            .map(|i| layer.w[i * layer.fan_out + j] * s_bar[i])
-                            .sum()
-                    })
-                    .collect();
+                let g_bar = layer.times_wt(&s_bar);
                 let h = &outs[l];
                 h_bar[l] = (0..layer.fan_out)
                     .map(|j| -2.0 * h[j] * g_bar[j] * s[l + 1][j])
@@ -295,21 +313,8 @@ impl Mlp64 {
                 .map(|j| (h_bar[l][j] + from_above[j]) * (1.0 - h[j] * h[j]))
                 .collect();
             let input: &[f64] = if l == 0 { x } else { &outs[l - 1] };
-            let o = offsets[l];
-            let (gw, gb) = grad[o..o + layer.w.len() + layer.b.len()].split_at_mut(layer.w.len());
-            for (i, xi) in input.iter().enumerate() {
-                gw[i * layer.fan_out..(i + 1) * layer.fan_out]
-                    .iter_mut()
-                    .zip(&a_bar)
-                    .for_each(|(gw, a)| *gw += xi * a);
-            }
-            gb.iter_mut().zip(&a_bar).for_each(|(gb, a)| *gb += a);
-            from_above = (0..layer.fan_in)
-                .map(|i| {
-                    let row = &layer.w[i * layer.fan_out..(i + 1) * layer.fan_out];
-                    row.iter().zip(&a_bar).map(|(w, a)| w * a).sum()
-                })
-                .collect();
+            self.add_layer_grad(grad, offsets[l], l, input, &a_bar);
+            from_above = layer.times_w(&a_bar);
         }
     }
 

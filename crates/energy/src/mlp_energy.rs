@@ -20,7 +20,7 @@
 use crate::contrastive::{nce, NceLoss};
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
-use crate::mlp::{adam_step, normal, Mlp64};
+use crate::mlp::{adam_step, check_minibatch_adam, normal, Mlp64};
 use crate::rng::SplitMix64;
 use crate::SampleEnergy;
 
@@ -217,16 +217,7 @@ impl MlpEnergy {
                 expected: "one log-density per row".into(),
             });
         }
-        if t.batch == 0 || t.steps == 0 {
-            return Err(invalid(
-                "batch/steps",
-                format!("{}/{}", t.batch, t.steps),
-                "both >= 1",
-            ));
-        }
-        if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(invalid("lr", t.lr, "a finite number > 0"));
-        }
+        check_minibatch_adam(t.batch, t.steps, t.lr)?;
         let mut rng = SplitMix64::new(t.seed);
         let p = data.cols();
         let np = self.net.num_params() + 1;
@@ -317,16 +308,7 @@ impl MlpEnergy {
     /// step; a non-finite loss is an error.
     pub fn fit_dsm(&mut self, data: &Matrix, t: DsmTraining) -> Result<Vec<f64>> {
         self.check(data, "data")?;
-        if t.batch == 0 || t.steps == 0 {
-            return Err(invalid(
-                "batch/steps",
-                format!("{}/{}", t.batch, t.steps),
-                "both >= 1",
-            ));
-        }
-        if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(invalid("lr", t.lr, "a finite number > 0"));
-        }
+        check_minibatch_adam(t.batch, t.steps, t.lr)?;
         if !(t.sigma.is_finite() && t.sigma > 0.0) {
             return Err(invalid("sigma", t.sigma, "a finite number > 0"));
         }

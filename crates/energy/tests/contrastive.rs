@@ -2,29 +2,13 @@
 //! (`tests/fixtures/contrastive.py` → `contrastive.json`), to 1e-10 relative.
 
 use ami_energy::contrastive::*;
-use ami_energy::Matrix;
 use serde_json::Value;
 
+mod common;
+use common::{f, mat, vec1};
+
 fn fixture() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/contrastive.json"
-    );
-    let text = std::fs::read_to_string(path).expect("read contrastive.json");
-    serde_json::from_str(&text).expect("parse contrastive.json")
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().expect("a number")
-}
-
-fn vec1(v: &Value) -> Vec<f64> {
-    v.as_array().expect("an array").iter().map(f).collect()
-}
-
-fn mat(v: &Value) -> Matrix {
-    let rows: Vec<Vec<f64>> = v.as_array().expect("rows").iter().map(vec1).collect();
-    Matrix::from_rows(&rows).expect("a matrix")
+    common::fixture("contrastive.json")
 }
 
 fn close(got: f64, want: f64, what: &str) {

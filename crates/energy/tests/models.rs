@@ -11,26 +11,14 @@ use ami_energy::metrics::auroc;
 use ami_energy::mlp::Mlp64;
 use ami_energy::mlp_energy::{MlpEnergy, SetLoss};
 use ami_energy::vae::Vae;
-use ami_energy::{Matrix, SampleEnergy, SparseCoder};
+use ami_energy::{SampleEnergy, SparseCoder};
 use serde_json::Value;
 
+mod common;
+use common::{f, mat, vec1};
+
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/models.json");
-    let text = std::fs::read_to_string(path).expect("read models.json");
-    serde_json::from_str(&text).expect("parse models.json")
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().expect("a number")
-}
-
-fn vec1(v: &Value) -> Vec<f64> {
-    v.as_array().expect("an array").iter().map(f).collect()
-}
-
-fn mat(v: &Value) -> Matrix {
-    let rows: Vec<Vec<f64>> = v.as_array().expect("rows").iter().map(vec1).collect();
-    Matrix::from_rows(&rows).expect("a matrix")
+    common::fixture("models.json")
 }
 
 fn mlp(v: &Value) -> Mlp64 {

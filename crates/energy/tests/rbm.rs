@@ -2,25 +2,13 @@
 //! free energy, and one PCD step replayed from the same uniforms, to 1e-12.
 
 use ami_energy::rbm::Rbm;
-use ami_energy::Matrix;
 use serde_json::Value;
 
+mod common;
+use common::{mat, vec1};
+
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rbm.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read rbm.json")).expect("parse")
-}
-
-fn vec1(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
-
-fn mat(v: &Value) -> Matrix {
-    let rows: Vec<Vec<f64>> = v.as_array().expect("rows").iter().map(vec1).collect();
-    Matrix::from_rows(&rows).expect("matrix")
+    common::fixture("rbm.json")
 }
 
 fn close(got: &[f64], want: &[f64], what: &str) {

@@ -3,32 +3,12 @@
 //! same initialisation → same numbers, to 1e-8 (sparse codes to 1e-6).
 
 use ami_energy::{
-    Fit, GaussianMixture, GmmInit, KMeans, KMeansInit, Matrix, Pca, SampleEnergy, SparseAlgorithm,
+    Fit, GaussianMixture, GmmInit, KMeans, KMeansInit, Pca, SampleEnergy, SparseAlgorithm,
     SparseCoder,
 };
-use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
-}
-
-fn vec(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
-
-fn mat(v: &Value) -> Matrix {
-    let rows: Vec<Vec<f64>> = v.as_array().expect("array").iter().map(vec).collect();
-    Matrix::from_rows(&rows).expect("rectangular")
-}
-
-fn mats(v: &Value) -> Vec<Matrix> {
-    v.as_array().expect("array").iter().map(mat).collect()
-}
+mod common;
+use common::{fixture, mat, mats, vec1 as vec};
 
 /// |a − b| ≤ tol·max(1, |b|) elementwise, with a message naming the quantity.
 fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
