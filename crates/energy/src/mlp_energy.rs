@@ -220,9 +220,6 @@ impl MlpEnergy {
         check_minibatch_adam(t.batch, t.steps, t.lr)?;
         let mut rng = SplitMix64::new(t.seed);
         let p = data.cols();
-        let np = self.net.num_params() + 1;
-        let (mut m, mut v) = (vec![0.0; np], vec![0.0; np]);
-        let mut losses = Vec::with_capacity(t.steps);
         let draw = |x: &Matrix, lp: &[f64], rng: &mut SplitMix64| -> Result<(Matrix, Vec<f64>)> {
             let idx: Vec<usize> = (0..t.batch).map(|_| rng.below(x.rows())).collect();
             let rows: Vec<f64> = idx.iter().flat_map(|&i| x.row(i).to_vec()).collect();
@@ -231,13 +228,29 @@ impl MlpEnergy {
                 idx.iter().map(|&i| lp[i]).collect(),
             ))
         };
-        for k in 1..=t.steps {
+        self.descend((t.steps, t.lr), "contrastive loss", |e| {
             let (xd, ld) = draw(data, log_pn_data, &mut rng)?;
             let (xn, ln) = draw(&noise.samples, &noise.log_density, &mut rng)?;
-            let (value, g) = self.loss_and_grad(loss, (&xd, &ld), (&xn, &ln))?;
+            e.loss_and_grad(loss, (&xd, &ld), (&xn, &ln))
+        })
+    }
+
+    /// `steps` Adam steps on the parameters and `c`, each on the loss and gradient that
+    /// `step` returns; returns the losses. A non-finite loss is an error naming `what`.
+    fn descend(
+        &mut self,
+        (steps, lr): (usize, f64),
+        what: &'static str,
+        mut step: impl FnMut(&Self) -> Result<(f64, Vec<f64>)>,
+    ) -> Result<Vec<f64>> {
+        let np = self.net.num_params() + 1;
+        let (mut m, mut v) = (vec![0.0; np], vec![0.0; np]);
+        let mut losses = Vec::with_capacity(steps);
+        for k in 1..=steps {
+            let (value, g) = step(self)?;
             if !value.is_finite() {
                 return Err(EnergyError::NonFinite {
-                    what: "contrastive loss",
+                    what,
                     row: k,
                     col: 0,
                     value,
@@ -248,7 +261,7 @@ impl MlpEnergy {
                 .net
                 .params_mut()
                 .chain(std::iter::once(&mut self.log_partition));
-            adam_step(params, g.iter(), (&mut m, &mut v), k, t.lr);
+            adam_step(params, g.iter(), (&mut m, &mut v), k, lr);
         }
         Ok(losses)
     }
@@ -314,10 +327,7 @@ impl MlpEnergy {
         }
         let mut rng = SplitMix64::new(t.seed);
         let p = data.cols();
-        let np = self.net.num_params() + 1;
-        let (mut m, mut v) = (vec![0.0; np], vec![0.0; np]);
-        let mut losses = Vec::with_capacity(t.steps);
-        for k in 1..=t.steps {
+        self.descend((t.steps, t.lr), "denoising score-matching loss", |e| {
             let clean: Vec<f64> = (0..t.batch)
                 .flat_map(|_| data.row(rng.below(data.rows())).to_vec())
                 .collect();
@@ -325,27 +335,12 @@ impl MlpEnergy {
                 .iter()
                 .map(|c| c + t.sigma * normal(&mut rng))
                 .collect();
-            let (value, g) = self.dsm_loss_and_grad(
+            e.dsm_loss_and_grad(
                 &Matrix::new(t.batch, p, clean)?,
                 &Matrix::new(t.batch, p, noisy)?,
                 t.sigma,
-            )?;
-            if !value.is_finite() {
-                return Err(EnergyError::NonFinite {
-                    what: "denoising score-matching loss",
-                    row: k,
-                    col: 0,
-                    value,
-                });
-            }
-            losses.push(value);
-            let params = self
-                .net
-                .params_mut()
-                .chain(std::iter::once(&mut self.log_partition));
-            adam_step(params, g.iter(), (&mut m, &mut v), k, t.lr);
-        }
-        Ok(losses)
+            )
+        })
     }
 }
 
