@@ -13,7 +13,7 @@
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
 use crate::rng::SplitMix64;
-use crate::sparse::SparseCoder;
+use crate::sparse::{SparseCoder, SparseCodes};
 
 /// Settings of [`learn_dictionary`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +37,116 @@ pub struct Dictionary {
     pub codes: Matrix,
     /// `J` after each alternation.
     pub objective: Vec<f64>,
+    /// The sparsity penalty `λ` it was learned with (used by [`Dictionary::transform`]).
+    pub lambda: f64,
+}
+
+/// How the atoms of [`DictionaryParams`] start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DictionaryInit {
+    /// Distinct random data rows, normalised (the default).
+    Samples,
+    /// Given atoms `[K, p]`, used as they are.
+    Given(Matrix),
+}
+
+/// Unchecked dictionary-learning hyper-parameters (build with [`Dictionary::params`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DictionaryParams {
+    settings: DictionarySettings,
+    init: DictionaryInit,
+}
+
+/// Checked dictionary-learning hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DictionaryValidParams(DictionaryParams);
+
+impl Dictionary {
+    /// `atoms` atoms with penalty `λ`; 30 alternations, seed 0, atoms from the data.
+    pub fn params(atoms: usize, lambda: f64) -> DictionaryParams {
+        DictionaryParams {
+            settings: DictionarySettings {
+                atoms,
+                lambda,
+                iterations: 30,
+                seed: 0,
+            },
+            init: DictionaryInit::Samples,
+        }
+    }
+
+    /// The sparse codes of `x [n, p]` on the learned atoms, `argmin_z ½‖x − zD‖² + λ‖z‖₁`
+    /// (FISTA), with their energies.
+    pub fn transform(&self, x: &Matrix) -> Result<SparseCodes> {
+        self.coder()?.encode(x)
+    }
+
+    fn coder(&self) -> Result<SparseCoder> {
+        SparseCoder::params(self.atoms.clone(), self.lambda)
+            .max_iter(2000)
+            .tol(1e-9)
+            .check()
+    }
+}
+
+impl crate::SampleEnergy for Dictionary {
+    /// The free energy at zero temperature, `min_z ½‖x − zD‖² + λ‖z‖₁`, per row.
+    fn energy(&self, x: &Matrix) -> Result<Vec<f64>> {
+        Ok(self.transform(x)?.energy)
+    }
+}
+
+impl DictionaryParams {
+    /// Alternations of code and atom steps (default 30).
+    pub fn iterations(mut self, iterations: usize) -> Self {
+        self.settings.iterations = iterations;
+        self
+    }
+
+    /// Seed of the initial atoms and of re-drawn unused atoms (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+
+    /// How the atoms start (default: random data rows).
+    pub fn init(mut self, init: DictionaryInit) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Validates what can be checked without data.
+    pub fn check(&self) -> Result<DictionaryValidParams> {
+        let s = self.settings;
+        if s.atoms == 0 {
+            return Err(invalid("atoms", 0, "at least 1"));
+        }
+        if !(s.lambda.is_finite() && s.lambda > 0.0) {
+            return Err(invalid("lambda", s.lambda, "a finite number > 0"));
+        }
+        if s.iterations == 0 {
+            return Err(invalid("iterations", 0, "at least 1"));
+        }
+        Ok(DictionaryValidParams(self.clone()))
+    }
+}
+
+impl crate::Fit for DictionaryParams {
+    type Model = Dictionary;
+    fn fit(&self, x: &Matrix) -> Result<Dictionary> {
+        self.check()?.fit(x)
+    }
+}
+
+impl crate::Fit for DictionaryValidParams {
+    type Model = Dictionary;
+    fn fit(&self, x: &Matrix) -> Result<Dictionary> {
+        let p = &self.0;
+        match &p.init {
+            DictionaryInit::Samples => learn_dictionary(x, p.settings),
+            DictionaryInit::Given(d) => learn_dictionary_from(x, d.clone(), p.settings),
+        }
+    }
 }
 
 fn objective(x: &Matrix, z: &Matrix, d: &Matrix, lambda: f64) -> Result<f64> {
@@ -146,6 +256,7 @@ fn alternate(
         atoms: d,
         codes: z,
         objective: objective_trace,
+        lambda: s.lambda,
     })
 }
 
@@ -284,5 +395,41 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("lambda"));
+    }
+
+    /// The builder gives the same dictionary as the function; `transform` codes data on the
+    /// learned atoms and the energy is the minimum over codes.
+    #[test]
+    fn params_fit_and_transform() {
+        use crate::{Fit, SampleEnergy};
+        let mut rng = SplitMix64::new(9);
+        let x: Vec<f64> = (0..40 * 4).map(|_| rng.uniform() - 0.5).collect();
+        let x = Matrix::new(40, 4, x).unwrap();
+        let s = DictionarySettings {
+            atoms: 3,
+            lambda: 0.05,
+            iterations: 5,
+            seed: 2,
+        };
+        let by_fn = learn_dictionary(&x, s).unwrap();
+        let by_params = Dictionary::params(3, 0.05)
+            .iterations(5)
+            .seed(2)
+            .fit(&x)
+            .unwrap();
+        assert_eq!(by_fn, by_params);
+        let codes = by_params.transform(&x).unwrap();
+        assert_eq!((codes.codes.rows(), codes.codes.cols()), (40, 3));
+        let e = by_params.energy(&x).unwrap();
+        // The energy is the minimum over z, so never above the energy of the zero code.
+        for (row, ei) in x.row_iter().zip(&e) {
+            let zero = 0.5 * row.iter().map(|v| v * v).sum::<f64>();
+            assert!(*ei <= zero + 1e-12, "{ei} > {zero}");
+        }
+        assert!(Dictionary::params(0, 0.1).fit(&x).is_err());
+        assert!(Dictionary::params(2, -1.0).fit(&x).is_err());
+        assert!(Dictionary::params(2, 0.1).iterations(0).fit(&x).is_err());
+        let wrong = DictionaryInit::Given(Matrix::zeros(2, 3));
+        assert!(Dictionary::params(2, 0.1).init(wrong).fit(&x).is_err());
     }
 }

@@ -9,6 +9,8 @@
 //! | [`KMeans`] | F∞(x) = min_k ‖x − c_k‖² | Lloyd |
 //! | [`GaussianMixture`] | free energy −log p(x) = −log Σ_k π_k N(x; μ_k, Σ_k) | EM |
 //! | [`SparseCoder`] | ½‖x − zD‖² + λ‖z‖₁, minimised over z | ISTA, FISTA, coordinate descent |
+//! | [`Dictionary`] | as the sparse coder, with learned atoms | alternating FISTA and block-coordinate atom updates |
+//! | [`Rbm`] | free energy −bᵀv − Σ_j softplus(c_j + W_j·v) | PCD or CD-k (`BernoulliRBM.fit`'s schedule) |
 //!
 //! Estimators follow linfa's shape: `Model::params(..)` returns an unchecked builder,
 //! `.check()` validates it into `*ValidParams`, and [`Fit::fit`] (on either) returns the
@@ -16,7 +18,9 @@
 //! fits are errors, never NaN outputs.
 //!
 //! Modules: [`matrix`] (the array type), [`linalg`] (Jacobi eigensolver, Cholesky), [`rng`]
-//! (seeded SplitMix64), [`pca`], [`kmeans`], [`gmm`], [`sparse`].
+//! (seeded SplitMix64), [`pca`], [`kmeans`], [`gmm`], [`sparse`], [`dictionary`], [`rbm`];
+//! the EBM foundations [`inference`], [`contrastive`], [`langevin`], [`hopfield`]; the f64
+//! networks [`mlp`], [`autoencoder`], [`vae`], [`lista`], [`mlp_energy`]; and [`metrics`].
 
 #[macro_use]
 mod simd;
@@ -42,11 +46,13 @@ pub mod rng;
 pub mod sparse;
 pub mod vae;
 
+pub use dictionary::{Dictionary, DictionaryInit, DictionaryParams, DictionaryValidParams};
 pub use error::{EnergyError, Result};
 pub use gmm::{GaussianMixture, GmmInit, GmmParams, GmmValidParams};
 pub use kmeans::{KMeans, KMeansInit, KMeansParams, KMeansValidParams};
 pub use matrix::Matrix;
 pub use pca::{Pca, PcaParams, PcaValidParams};
+pub use rbm::{Rbm, RbmLearning, RbmParams, RbmValidParams};
 pub use sparse::{SparseAlgorithm, SparseCoder, SparseCoderParams, SparseCodes};
 
 /// Fits a model to data `[n_samples, n_features]`.

@@ -234,6 +234,176 @@ impl Rbm {
     }
 }
 
+/// How [`RbmParams`] estimates the model term of the gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RbmLearning {
+    /// Persistent contrastive divergence with `batch_size` persistent chains (scikit-learn).
+    Pcd,
+    /// CD-k: `k ≥ 1` Gibbs steps from the data.
+    Cd {
+        /// Gibbs steps.
+        k: usize,
+    },
+}
+
+/// Unchecked RBM hyper-parameters (build with [`Rbm::params`]); the defaults are
+/// scikit-learn's `BernoulliRBM` ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbmParams {
+    n_components: usize,
+    learning_rate: f64,
+    batch_size: usize,
+    n_iter: usize,
+    learning: RbmLearning,
+    seed: u64,
+}
+
+/// Checked RBM hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbmValidParams(RbmParams);
+
+impl Rbm {
+    /// `n_components` hidden units; learning rate 0.1, batches of 10, 10 epochs, PCD, seed 0.
+    pub fn params(n_components: usize) -> RbmParams {
+        RbmParams {
+            n_components,
+            learning_rate: 0.1,
+            batch_size: 10,
+            n_iter: 10,
+            learning: RbmLearning::Pcd,
+            seed: 0,
+        }
+    }
+}
+
+impl RbmParams {
+    /// Step size `η` (default 0.1).
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+
+    /// Rows per update (default 10).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Epochs over the data (default 10).
+    pub fn n_iter(mut self, n_iter: usize) -> Self {
+        self.n_iter = n_iter;
+        self
+    }
+
+    /// PCD (default) or CD-k.
+    pub fn learning(mut self, learning: RbmLearning) -> Self {
+        self.learning = learning;
+        self
+    }
+
+    /// Seed of the initial weights (`N(0, 0.01²)`) and of the Gibbs sampling.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Validates the hyper-parameters.
+    pub fn check(&self) -> Result<RbmValidParams> {
+        use crate::error::invalid;
+        if self.n_components == 0 {
+            return Err(invalid("n_components", 0, "at least 1 hidden unit"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(invalid(
+                "learning_rate",
+                self.learning_rate,
+                "a finite number > 0",
+            ));
+        }
+        if self.batch_size == 0 || self.n_iter == 0 {
+            return Err(invalid(
+                "batch_size/n_iter",
+                format!("{}/{}", self.batch_size, self.n_iter),
+                "both >= 1",
+            ));
+        }
+        if self.learning == (RbmLearning::Cd { k: 0 }) {
+            return Err(invalid("k", 0, "at least 1 Gibbs step"));
+        }
+        Ok(RbmValidParams(self.clone()))
+    }
+}
+
+impl crate::Fit for RbmParams {
+    type Model = Rbm;
+    fn fit(&self, x: &Matrix) -> Result<Rbm> {
+        self.check()?.fit(x)
+    }
+}
+
+impl crate::Fit for RbmValidParams {
+    type Model = Rbm;
+
+    /// scikit-learn's `BernoulliRBM.fit` schedule: weights `N(0, 0.01²)`, zero biases,
+    /// `n_iter` epochs over `⌈n / batch_size⌉` consecutive, unshuffled batches (the last one
+    /// shorter), one update per batch, persistent chains starting at zero. Data must lie in
+    /// `[0, 1]` (probabilities or binary values). Reproducible for a seed; not bit-equal to
+    /// scikit-learn, whose random numbers differ.
+    fn fit(&self, x: &Matrix) -> Result<Rbm> {
+        let p = &self.0;
+        let (n, v) = (x.rows(), x.cols());
+        if n == 0 || v == 0 {
+            return Err(shape_err("x", x.shape_str(), "[n >= 1, V >= 1]".into()));
+        }
+        x.check_finite("x")?;
+        if let Some((i, bad)) = x
+            .as_slice()
+            .iter()
+            .enumerate()
+            .find(|(_, a)| !(0.0..=1.0).contains(*a))
+        {
+            return Err(crate::error::invalid(
+                "x",
+                format!("{bad} at row {}, column {}", i / v, i % v),
+                "values in [0, 1] (a Bernoulli RBM's visible units)",
+            ));
+        }
+        let mut rng = crate::rng::SplitMix64::new(p.seed);
+        let w: Vec<f64> = (0..p.n_components * v)
+            .map(|_| 0.01 * crate::mlp::normal(&mut rng))
+            .collect();
+        let mut rbm = Rbm::new(
+            Matrix::new(p.n_components, v, w)?,
+            vec![0.0; p.n_components],
+            vec![0.0; v],
+        )?;
+        let mut chains = Matrix::zeros(p.batch_size, p.n_components);
+        let mut uniform = || rng.uniform();
+        for _ in 0..p.n_iter {
+            for start in (0..n).step_by(p.batch_size) {
+                let end = (start + p.batch_size).min(n);
+                let batch = Matrix::new(end - start, v, x.as_slice()[start * v..end * v].to_vec())?;
+                match p.learning {
+                    RbmLearning::Pcd => {
+                        rbm.pcd_step(&batch, &mut chains, p.learning_rate, &mut uniform)?
+                    }
+                    RbmLearning::Cd { k } => {
+                        rbm.cd_step(&batch, k, p.learning_rate, &mut uniform)?
+                    }
+                }
+            }
+        }
+        Ok(rbm)
+    }
+}
+
+impl crate::SampleEnergy for Rbm {
+    /// The free energy `F(v)` of each row.
+    fn energy(&self, x: &Matrix) -> Result<Vec<f64>> {
+        self.free_energy(x)
+    }
+}
+
 /// `1[u < p]` elementwise, drawing one uniform per entry in row-major order.
 fn sample(p: &Matrix, uniform: &mut dyn FnMut() -> f64) -> Matrix {
     let mut s = p.clone();
@@ -347,5 +517,62 @@ mod tests {
                 "{name}: F(noise) − F(data) {gap0} → {gap}"
             );
         }
+    }
+
+    /// Two binary prototypes with 5 % flipped bits: after fitting, the free energy of held-out
+    /// data is far below that of uniform random vectors, for PCD and for CD-1.
+    #[test]
+    fn fit_learns_binary_prototypes() {
+        use crate::{Fit, SampleEnergy};
+        let mut rng = crate::rng::SplitMix64::new(3);
+        let protos = [
+            [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+        ];
+        let mut draw = |n: usize| {
+            let v: Vec<f64> = (0..n)
+                .flat_map(|i| protos[i % 2])
+                .map(|b| if rng.uniform() < 0.05 { 1.0 - b } else { b })
+                .collect();
+            Matrix::new(n, 12, v).unwrap()
+        };
+        let (train, test) = (draw(400), draw(100));
+        let mut coin = crate::rng::SplitMix64::new(4);
+        let noise: Vec<f64> = (0..100 * 12)
+            .map(|_| if coin.uniform() < 0.5 { 1.0 } else { 0.0 })
+            .collect();
+        let noise = Matrix::new(100, 12, noise).unwrap();
+        for learning in [RbmLearning::Pcd, RbmLearning::Cd { k: 1 }] {
+            let rbm = Rbm::params(8)
+                .learning_rate(0.05)
+                .n_iter(20)
+                .learning(learning)
+                .seed(1)
+                .fit(&train)
+                .unwrap();
+            let mean = |m: &Matrix| rbm.energy(m).unwrap().iter().sum::<f64>() / m.rows() as f64;
+            let (fd, fnoise) = (mean(&test), mean(&noise));
+            assert!(
+                fd < fnoise - 5.0,
+                "{learning:?}: F(data) {fd} vs F(noise) {fnoise}"
+            );
+        }
+    }
+
+    #[test]
+    fn fit_rejects_bad_parameters_and_data() {
+        use crate::Fit;
+        let x = Matrix::new(2, 2, vec![0.0, 1.0, 1.0, 0.5]).unwrap();
+        assert!(Rbm::params(0).fit(&x).is_err());
+        assert!(Rbm::params(2).learning_rate(0.0).fit(&x).is_err());
+        assert!(Rbm::params(2).batch_size(0).fit(&x).is_err());
+        assert!(Rbm::params(2)
+            .learning(RbmLearning::Cd { k: 0 })
+            .fit(&x)
+            .is_err());
+        let bad = Matrix::new(2, 2, vec![0.0, 1.0, 2.0, 0.5]).unwrap();
+        let err = Rbm::params(2).fit(&bad).unwrap_err().to_string();
+        assert!(err.contains("row 1, column 0"), "{err}");
+        assert!(Rbm::params(2).fit(&x).is_ok());
     }
 }
