@@ -390,9 +390,9 @@ fn spiral(png: &Path, seed: u64) -> Result<Value> {
     let mut dae = Autoencoder::new(Mlp64::new(&[2, 64, 64, 2], seed.wrapping_add(1))?)?;
     let training = AutoencoderTraining {
         noise: 0.15,
-        steps: 10000,
-        batch: 64,
-        lr: 1e-2,
+        steps: 20000,
+        batch: 128,
+        lr: 3e-3,
         seed: seed.wrapping_add(2),
     };
     let losses = dae.fit(&x, training)?;
@@ -439,7 +439,7 @@ fn spiral(png: &Path, seed: u64) -> Result<Value> {
     c.save(png)?;
     Ok(json!({
         "example": "spiral",
-        "model": "denoising auto-encoder 2-64-64-2 (tanh), noise 0.15, 10000 Adam steps of 64",
+        "model": "denoising auto-encoder 2-64-64-2 (tanh), noise 0.15, 20000 Adam steps of 128, lr 3e-3",
         "loss_first_100_mean": losses[..100].iter().sum::<f64>() / 100.0,
         "loss_last_100_mean": losses[losses.len() - 100..].iter().sum::<f64>() / 100.0,
         "mean_distance_to_spiral_noisy": mean_dist(&test),
