@@ -8,7 +8,8 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use ami_energy::{
-    Fit, GaussianMixture, GmmInit, KMeans, KMeansInit, Matrix, Pca, SparseAlgorithm, SparseCoder,
+    Dictionary, DictionaryInit, DictionaryParams, Fit, GaussianMixture, GmmInit, KMeans,
+    KMeansInit, Matrix, Pca, Rbm, RbmLearning, RbmParams, SparseAlgorithm, SparseCoder,
 };
 use ami_envs::npy::{read_npy_f64, NpyArrayF64};
 
@@ -118,6 +119,61 @@ pub enum FitModel {
     },
     /// Gaussian mixture with full covariances (EM).
     Gmm(GmmArgs),
+    /// Dictionary learning: atoms D and sparse codes Z minimising
+    /// Σ_i ½‖x_i − z_i D‖² + λ‖z_i‖₁ with ‖d_k‖ ≤ 1 (alternating FISTA codes and
+    /// block-coordinate atom updates, as scikit-learn's `dict_learning`).
+    Dictionary {
+        /// Data `[n_samples, n_features]` (.npy).
+        #[arg(long)]
+        data: PathBuf,
+        /// Number of atoms, 1 ≤ K ≤ n_samples.
+        #[arg(long)]
+        atoms: usize,
+        /// Penalty λ > 0.
+        #[arg(long, allow_negative_numbers = true)]
+        lambda: f64,
+        /// Alternations of code and atom steps.
+        #[arg(long, default_value_t = 30)]
+        iterations: usize,
+        /// Initial atoms `[K, n_features]` (.npy); default: random data rows (from --seed).
+        #[arg(long)]
+        init: Option<PathBuf>,
+        /// Seed of the initial atoms and of re-drawn unused atoms.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output JSON (`components_`, `codes`, `error_`, `n_iter_`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Bernoulli restricted Boltzmann machine (scikit-learn's `BernoulliRBM.fit` schedule);
+    /// data in [0, 1].
+    Rbm {
+        /// Data `[n_samples, n_features]` (.npy), values in [0, 1].
+        #[arg(long)]
+        data: PathBuf,
+        /// Hidden units.
+        #[arg(long)]
+        components: usize,
+        /// Learning rate.
+        #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+        learning_rate: f64,
+        /// Rows per update.
+        #[arg(long, default_value_t = 10)]
+        batch_size: usize,
+        /// Epochs.
+        #[arg(long, default_value_t = 10)]
+        n_iter: usize,
+        /// Use CD-k with this many Gibbs steps instead of persistent CD.
+        #[arg(long)]
+        cd: Option<usize>,
+        /// Seed of the initial weights and of the Gibbs sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output JSON (`components_`, `intercept_hidden_`, `intercept_visible_`,
+        /// `free_energy`).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Arguments of `ami ebm fit gmm`.
@@ -180,6 +236,39 @@ pub fn run(cmd: EbmCommand) -> Result<()> {
                 out,
             } => fit_kmeans(&data, k, init.as_deref(), max_iter, tol, seed, &out),
             FitModel::Gmm(a) => fit_gmm(&a),
+            FitModel::Dictionary {
+                data,
+                atoms,
+                lambda,
+                iterations,
+                init,
+                seed,
+                out,
+            } => {
+                let params = Dictionary::params(atoms, lambda)
+                    .iterations(iterations)
+                    .seed(seed);
+                fit_dictionary(&data, params, init.as_deref(), &out)
+            }
+            FitModel::Rbm {
+                data,
+                components,
+                learning_rate,
+                batch_size,
+                n_iter,
+                cd,
+                seed,
+                out,
+            } => {
+                let learning = cd.map_or(RbmLearning::Pcd, |k| RbmLearning::Cd { k });
+                let params = Rbm::params(components)
+                    .learning_rate(learning_rate)
+                    .batch_size(batch_size)
+                    .n_iter(n_iter)
+                    .learning(learning)
+                    .seed(seed);
+                fit_rbm(&data, &params, &out)
+            }
         },
         EbmCommand::SparseCode {
             data,
@@ -271,6 +360,62 @@ fn fit_kmeans(
             "labels_": m.labels,
             "inertia_": m.inertia,
             "n_iter_": m.n_iter,
+        }),
+    )
+}
+
+fn fit_dictionary(
+    data: &Path,
+    params: DictionaryParams,
+    init: Option<&Path>,
+    out: &Path,
+) -> Result<()> {
+    let x = load_matrix(data, "data", "[n_samples, n_features]")?;
+    let params = match init {
+        Some(p) => params.init(DictionaryInit::Given(load_matrix(
+            p,
+            "init",
+            "[atoms, n_features]",
+        )?)),
+        None => params,
+    };
+    let m = params
+        .fit(&x)
+        .with_context(|| format!("dictionary learning on --data {}", data.display()))?;
+    let n = x.rows() as f64;
+    write_json(
+        out,
+        &json!({
+            "model": "dictionary",
+            "components_": m.atoms.to_rows(),
+            "codes": m.codes.to_rows(),
+            "lambda": m.lambda,
+            // scikit-learn's error_: the summed objective after each alternation.
+            "error_": m.objective.iter().map(|j| j * n).collect::<Vec<_>>(),
+            "n_iter_": m.objective.len(),
+        }),
+    )
+}
+
+fn fit_rbm(data: &Path, params: &RbmParams, out: &Path) -> Result<()> {
+    let x = load_matrix(
+        data,
+        "data",
+        "[n_samples, n_features] with values in [0, 1]",
+    )?;
+    let m = params
+        .fit(&x)
+        .with_context(|| format!("RBM on --data {}", data.display()))?;
+    let f = m.free_energy(&x)?;
+    write_json(
+        out,
+        &json!({
+            "model": "rbm",
+            "components_": m.weights.to_rows(),
+            "intercept_hidden_": m.hidden_bias,
+            "intercept_visible_": m.visible_bias,
+            "free_energy": f,
+            "mean_free_energy": f.iter().sum::<f64>() / f.len() as f64,
         }),
     )
 }

@@ -226,6 +226,145 @@ fn sparse_code_matches_lasso_lars_and_accepts_float32() {
     assert_eq!(shape(&read_json(&out)["codes"]), vec![12, 10]);
 }
 
+/// `ami ebm fit dictionary` from scikit-learn's starting atoms equals its `dict_learning`
+/// (the ami-energy fixture `models.json`), to 1e-6: FISTA codes vs exact LARS.
+#[test]
+fn fit_dictionary_from_given_atoms_matches_scikit_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = &fixture("models.json")["dictionary"];
+    let x = npy(dir.path(), "x.npy", &case["x"]);
+    let init = npy(dir.path(), "d0.npy", &case["init"]);
+    let out = dir.path().join("dict.json");
+    let iters = case["iterations"].to_string();
+    let lambda = case["lambda"].to_string();
+    ok(&[
+        "ebm",
+        "fit",
+        "dictionary",
+        "--data",
+        s(&x),
+        "--atoms",
+        "4",
+        "--lambda",
+        &lambda,
+        "--iterations",
+        &iters,
+        "--init",
+        s(&init),
+        "--out",
+        s(&out),
+    ]);
+    let r = read_json(&out);
+    assert_close("components_", &r["components_"], &case["atoms"], 1e-6);
+    assert_close("codes", &r["codes"], &case["codes"], 1e-6);
+    let n = flat(&case["x"]).len() as f64 / 5.0;
+    let want_err: Vec<f64> = flat(&case["objective"]).iter().map(|j| j * n).collect();
+    assert_close("error_", &r["error_"], &serde_json::json!(want_err), 1e-6);
+    assert_eq!(r["n_iter_"], case["iterations"]);
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "dictionary",
+        "--data",
+        s(&x),
+        "--atoms",
+        "3",
+        "--lambda",
+        &lambda,
+        "--init",
+        s(&init),
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("initial atoms") && err.contains("[4, 5]"),
+        "{err}"
+    );
+}
+
+/// `ami ebm fit rbm` on two noisy binary prototypes: the fitted free energy is lower on the
+/// data than on random bits; values outside [0, 1] are refused with their position.
+#[test]
+fn fit_rbm_learns_prototypes_and_refuses_non_binary_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Vec<f64>> = (0..200)
+        .map(|i| {
+            (0..10)
+                .map(|j| {
+                    let bit = ((j < 5) == (i % 2 == 0)) as u8 as f64;
+                    // Flip a few bits deterministically.
+                    if (i * 7 + j * 3) % 23 == 0 {
+                        1.0 - bit
+                    } else {
+                        bit
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let x = npy(dir.path(), "x.npy", &serde_json::json!(rows));
+    let out = dir.path().join("rbm.json");
+    ok(&[
+        "ebm",
+        "fit",
+        "rbm",
+        "--data",
+        s(&x),
+        "--components",
+        "6",
+        "--learning-rate",
+        "0.05",
+        "--n-iter",
+        "20",
+        "--out",
+        s(&out),
+    ]);
+    let r = read_json(&out);
+    assert_eq!(shape(&r["components_"]), vec![6, 10]);
+    assert_eq!(shape(&r["intercept_hidden_"]), vec![6]);
+    assert_eq!(shape(&r["intercept_visible_"]), vec![10]);
+    // F(v) = −bᵀv − Σ_j softplus(c_j + W_j·v) for a random bit vector, from the JSON.
+    let (w, c, b) = (
+        r["components_"].clone(),
+        flat(&r["intercept_hidden_"]),
+        flat(&r["intercept_visible_"]),
+    );
+    let free = |v: &[f64]| {
+        let mut f = -b.iter().zip(v).map(|(b, v)| b * v).sum::<f64>();
+        for (j, cj) in c.iter().enumerate() {
+            let a = cj + flat(&w[j]).iter().zip(v).map(|(w, v)| w * v).sum::<f64>();
+            f -= a.max(0.0) + (-a.abs()).exp().ln_1p();
+        }
+        f
+    };
+    let random = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+    let data_f = r["mean_free_energy"].as_f64().unwrap();
+    assert!(
+        data_f < free(&random) - 2.0,
+        "F(data) {data_f} vs F(random) {}",
+        free(&random)
+    );
+    assert!((free(&rows[0]) - flat(&r["free_energy"])[0]).abs() < 1e-9);
+    let mut bad = rows.clone();
+    bad[3][7] = 2.0;
+    let xb = npy(dir.path(), "bad.npy", &serde_json::json!(bad));
+    let err = fails(&[
+        "ebm",
+        "fit",
+        "rbm",
+        "--data",
+        s(&xb),
+        "--components",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("row 3, column 7") && err.contains("[0, 1]"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_files_shapes_and_parameters_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
