@@ -41,6 +41,21 @@ impl Layer {
     }
 }
 
+/// The backward pass of a scalar-output [`Mlp64`] for its input gradient: `g_l` at each
+/// layer's output and `s_l` at its input ([`Mlp64::input_grad_tape`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InputGradTape {
+    g: Vec<Vec<f64>>,
+    s: Vec<Vec<f64>>,
+}
+
+impl InputGradTape {
+    /// `∇ₓMLP(x)`, the gradient at the network's input.
+    pub(crate) fn input_grad(&self) -> &[f64] {
+        &self.s[0]
+    }
+}
+
 /// A multilayer perceptron in `f64`: `tanh` after every layer but the last.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp64 {
@@ -251,25 +266,11 @@ impl Mlp64 {
         g
     }
 
-    /// For a scalar-output network: given the forward outputs at `x` and `r = ∂L/∂s` for the
-    /// input gradient `s = ∇ₓMLP(x)`, adds `∂L/∂θ` into `grad` (flat, as [`Self::backward`]).
-    /// This is reverse mode through the backward pass ("double backprop"), written out:
-    ///
-    /// the backward pass is `g_{L−1} = 1`, `s_l = W_l g_l` (the gradient at layer `l`'s
-    /// input), `g_{l−1} = s_l ⊙ (1 − h_{l−1}²)`, `s = s_0`; its adjoints, from `s̄_0 = r`
-    /// upward, are `W̄_l += s̄_l g_lᵀ`, `ḡ_l = W_lᵀ s̄_l`, `s̄_{l+1} = ḡ_l ⊙ (1 − h_l²)` and
-    /// `h̄_l = −2 h_l ⊙ ḡ_l ⊙ s_{l+1}`; the `h̄_l` then flow back through the forward pass
-    /// (`ā_l = (h̄_l + W_{l+1} ā_{l+1}) ⊙ (1 − h_l²)`, `W̄_l += h_{l−1} ā_lᵀ`, `b̄_l += ā_l`).
-    pub(crate) fn input_grad_backward(
-        &self,
-        x: &[f64],
-        outs: &[Vec<f64>],
-        r: &[f64],
-        grad: &mut [f64],
-    ) {
+    /// The backward pass of a scalar-output network for its input gradient, kept for
+    /// [`Self::input_grad_backward`]: `g_{L−1} = 1`, `s_l = W_l g_l` (the gradient at layer
+    /// `l`'s input), `g_{l−1} = s_l ⊙ (1 − h_{l−1}²)`; `s_0 = ∇ₓMLP(x)`.
+    pub(crate) fn input_grad_tape(&self, outs: &[Vec<f64>]) -> InputGradTape {
         let nl = self.layers.len();
-        let offsets = self.offsets();
-        // The backward pass, keeping g_l (at layer l's output) and s_l (at its input).
         let mut g: Vec<Vec<f64>> = vec![Vec::new(); nl];
         let mut s: Vec<Vec<f64>> = vec![Vec::new(); nl];
         g[nl - 1] = vec![1.0];
@@ -283,6 +284,27 @@ impl Mlp64 {
                     .collect();
             }
         }
+        InputGradTape { g, s }
+    }
+
+    /// For a scalar-output network: given the forward outputs at `x`, the tape of its input
+    /// gradient `s = ∇ₓMLP(x)` ([`Self::input_grad_tape`]) and `r = ∂L/∂s`, adds `∂L/∂θ` into
+    /// `grad` (flat, as [`Self::backward`]). This is reverse mode through the backward pass
+    /// ("double backprop"), written out: the adjoints of the tape, from `s̄_0 = r` upward, are
+    /// `W̄_l += s̄_l g_lᵀ`, `ḡ_l = W_lᵀ s̄_l`, `s̄_{l+1} = ḡ_l ⊙ (1 − h_l²)` and
+    /// `h̄_l = −2 h_l ⊙ ḡ_l ⊙ s_{l+1}`; the `h̄_l` then flow back through the forward pass
+    /// (`ā_l = (h̄_l + W_{l+1} ā_{l+1}) ⊙ (1 − h_l²)`, `W̄_l += h_{l−1} ā_lᵀ`, `b̄_l += ā_l`).
+    pub(crate) fn input_grad_backward(
+        &self,
+        x: &[f64],
+        outs: &[Vec<f64>],
+        tape: &InputGradTape,
+        r: &[f64],
+        grad: &mut [f64],
+    ) {
+        let nl = self.layers.len();
+        let offsets = self.offsets();
+        let (g, s) = (&tape.g, &tape.s);
         // Its adjoints, from the input upward; h_bar[l] is ∂L/∂h_l through the tanh′ terms.
         let mut h_bar: Vec<Vec<f64>> = vec![Vec::new(); nl];
         let mut s_bar = r.to_vec();
@@ -346,10 +368,12 @@ mod tests {
                 0.5 * s.iter().zip(&t).map(|(s, t)| (s - t).powi(2)).sum::<f64>()
             };
             let outs = net.forward_all(&x);
-            let s = net.input_grad(&outs, &[1.0]);
+            let tape = net.input_grad_tape(&outs);
+            let s = tape.input_grad();
+            assert_eq!(s, net.input_grad(&outs, &[1.0]), "tape vs input_grad");
             let r: Vec<f64> = s.iter().zip(&t).map(|(s, t)| s - t).collect();
             let mut grad = vec![0.0; net.num_params()];
-            net.input_grad_backward(&x, &outs, &r, &mut grad);
+            net.input_grad_backward(&x, &outs, &tape, &r, &mut grad);
             for (k, gk) in grad.iter().enumerate() {
                 let at = |d: f64| {
                     let mut n = net.clone();

@@ -305,14 +305,16 @@ impl MlpEnergy {
         let mut loss = 0.0;
         for (xr, tr) in x.row_iter().zip(noisy.row_iter()) {
             let outs = self.net.forward_all(tr);
-            let s = self.net.input_grad(&outs, &[1.0]);
+            let tape = self.net.input_grad_tape(&outs);
+            let s = tape.input_grad();
             let r: Vec<f64> = s
                 .iter()
                 .zip(tr.iter().zip(xr))
                 .map(|(s, (t, x))| (s - (t - x) / (sigma * sigma)) / n)
                 .collect();
             loss += 0.5 * n * r.iter().map(|v| v * v).sum::<f64>();
-            self.net.input_grad_backward(tr, &outs, &r, &mut grad[..np]);
+            self.net
+                .input_grad_backward(tr, &outs, &tape, &r, &mut grad[..np]);
         }
         Ok((loss, grad))
     }
