@@ -78,14 +78,7 @@ impl Dictionary {
     /// The sparse codes of `x [n, p]` on the learned atoms, `argmin_z ½‖x − zD‖² + λ‖z‖₁`
     /// (FISTA), with their energies.
     pub fn transform(&self, x: &Matrix) -> Result<SparseCodes> {
-        self.coder()?.encode(x)
-    }
-
-    fn coder(&self) -> Result<SparseCoder> {
-        SparseCoder::params(self.atoms.clone(), self.lambda)
-            .max_iter(2000)
-            .tol(1e-9)
-            .check()
+        code_step_coder(self.atoms.clone(), self.lambda)?.encode(x)
     }
 }
 
@@ -233,6 +226,15 @@ pub fn learn_dictionary_from(
     alternate(x, init, s, SplitMix64::new(s.seed))
 }
 
+/// The sparse coder of the code step (FISTA to 1e-9, at most 2000 iterations), also used by
+/// [`Dictionary::transform`].
+fn code_step_coder(atoms: Matrix, lambda: f64) -> Result<SparseCoder> {
+    SparseCoder::params(atoms, lambda)
+        .max_iter(2000)
+        .tol(1e-9)
+        .check()
+}
+
 /// The alternation of code and atom steps from the atoms `d`.
 fn alternate(
     x: &Matrix,
@@ -244,11 +246,7 @@ fn alternate(
     let mut objective_trace = Vec::with_capacity(s.iterations);
     let mut z = Matrix::zeros(n, s.atoms);
     for _ in 0..s.iterations {
-        let coder = SparseCoder::params(d.clone(), s.lambda)
-            .max_iter(2000)
-            .tol(1e-9)
-            .check()?;
-        z = coder.encode(x)?.codes;
+        z = code_step_coder(d.clone(), s.lambda)?.encode(x)?.codes;
         update_atoms(x, &z, &mut d, &mut rng)?;
         objective_trace.push(objective(x, &z, &d, s.lambda)?);
     }
