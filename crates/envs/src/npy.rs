@@ -33,15 +33,18 @@ impl NpyArray {
 
     /// Checks that `data` has exactly as many values as `shape` calls for.
     pub fn check(&self) -> Result<(), String> {
-        match Self::numel(&self.shape) {
-            Some(n) if n == self.data.len() => Ok(()),
-            n => Err(format!(
-                "shape {:?} needs {} values, the data has {}",
-                self.shape,
-                n.map_or("too many".to_string(), |n| n.to_string()),
-                self.data.len()
-            )),
-        }
+        check_len(&self.shape, self.data.len())
+    }
+}
+
+/// `Ok` when `shape` calls for exactly `len` values.
+fn check_len(shape: &[usize], len: usize) -> Result<(), String> {
+    match NpyArray::numel(shape) {
+        Some(n) if n == len => Ok(()),
+        n => Err(format!(
+            "shape {shape:?} needs {} values, the data has {len}",
+            n.map_or("too many".to_string(), |n| n.to_string()),
+        )),
     }
 }
 
@@ -57,15 +60,7 @@ pub struct NpyArrayF64 {
 impl NpyArrayF64 {
     /// Checks that `data` has exactly as many values as `shape` calls for.
     pub fn check(&self) -> Result<(), String> {
-        match NpyArray::numel(&self.shape) {
-            Some(n) if n == self.data.len() => Ok(()),
-            n => Err(format!(
-                "shape {:?} needs {} values, the data has {}",
-                self.shape,
-                n.map_or("too many".to_string(), |n| n.to_string()),
-                self.data.len()
-            )),
-        }
+        check_len(&self.shape, self.data.len())
     }
 }
 
