@@ -168,6 +168,15 @@ impl DenseMlp {
         &self.layers
     }
 
+    /// Multiply-adds of one forward pass over `rows` rows (saturating), the size measure the
+    /// callers compare with [`super::gemm::PARALLEL_MIN_MACS`] to decide on splitting.
+    pub fn forward_macs(&self, rows: usize) -> usize {
+        self.layers
+            .iter()
+            .map(|l| rows.saturating_mul(l.fan_in).saturating_mul(l.fan_out))
+            .fold(0, usize::saturating_add)
+    }
+
     /// Input width.
     pub fn input_dim(&self) -> usize {
         self.layers[0].fan_in

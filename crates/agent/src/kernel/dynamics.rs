@@ -65,11 +65,7 @@ const MIN_ROWS_PER_PART: usize = 32;
 /// block keeps at least [`MIN_ROWS_PER_PART`] rows and a step is a large enough product to
 /// thread at all.
 fn row_parts(n: usize, mlp: &DenseMlp) -> usize {
-    let macs: usize = mlp
-        .layers()
-        .iter()
-        .map(|l| n.saturating_mul(l.fan_in).saturating_mul(l.fan_out))
-        .sum();
+    let macs = mlp.forward_macs(n);
     let threads = rayon::current_num_threads();
     if macs < PARALLEL_MIN_MACS || threads < 2 {
         return 1;

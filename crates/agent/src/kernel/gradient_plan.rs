@@ -166,12 +166,7 @@ pub fn gradient_plan(
     buf: &mut GradientPlanBuffers,
 ) -> Result<f32, AgentError> {
     let a = dynamics.action_dim();
-    let macs: usize = dynamics
-        .mlp()
-        .layers()
-        .iter()
-        .map(|l| n.saturating_mul(l.fan_in).saturating_mul(l.fan_out))
-        .sum();
+    let macs = dynamics.mlp().forward_macs(n);
     let parts = if macs < PARALLEL_MIN_MACS || actions.len() != n * h * a || h == 0 {
         1
     } else {
