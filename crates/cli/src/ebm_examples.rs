@@ -82,7 +82,8 @@ const LEFT: i64 = 60;
 const TOP: i64 = 60;
 const GAP: i64 = 70;
 
-fn panel_at(k: i64, xr: (f64, f64), yr: (f64, f64)) -> Panel {
+/// The `k`-th square panel of a row of panels, with data ranges `xr`, `yr`.
+pub(crate) fn panel_at(k: i64, xr: (f64, f64), yr: (f64, f64)) -> Panel {
     Panel {
         left: LEFT + k * (PANEL + GAP),
         top: TOP,
@@ -93,7 +94,8 @@ fn panel_at(k: i64, xr: (f64, f64), yr: (f64, f64)) -> Panel {
     }
 }
 
-fn canvas(panels: i64, caption: &str) -> Canvas {
+/// A white canvas wide enough for `panels` panels and the caption, which it writes below them.
+pub(crate) fn canvas(panels: i64, caption: &str) -> Canvas {
     let width = (LEFT + panels * (PANEL + GAP)).max(2 * LEFT + Canvas::text_width(caption, 1));
     let mut c = Canvas::new(width as usize, (TOP + PANEL + 60) as usize);
     c.text(LEFT, TOP + PANEL + 30, caption, BLACK, 1);

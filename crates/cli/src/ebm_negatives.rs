@@ -20,10 +20,8 @@
 //! data stay fixed per `d`) and the **median** AUROC is reported with its range: single NCE
 //! runs vary by up to ±0.2 AUROC once `d ≥ 4`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use anyhow::{anyhow, Result};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use ami_energy::metrics::auroc;
@@ -34,7 +32,8 @@ use ami_energy::mlp_energy::{
 use ami_energy::rng::SplitMix64;
 use ami_energy::{Fit, KMeans, KMeansInit, Matrix, SampleEnergy};
 
-use crate::raster::{colormap, Canvas, Panel, Rgb, BLACK, BLUE, ORANGE, RED};
+use crate::ebm_examples::{canvas, panel_at};
+use crate::raster::{colormap, Rgb, BLUE, ORANGE, RED};
 
 /// Radial noise of the ring.
 const RING_NOISE: f64 = 0.05;
@@ -190,46 +189,25 @@ fn run_job(job: Job, s: &Sets, steps: usize, seed: u64) -> Result<f64> {
     }
 }
 
-/// Runs the sweep on every core; returns the AUROC of every job, in order.
+/// Runs the sweep on every core (rayon); returns the AUROC of every job, in order.
 fn run_jobs(jobs: &[Job], sets: &[(usize, Sets)], sweep: &Sweep, seed: u64) -> Result<Vec<f64>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(jobs.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<f64>>>> =
-        Mutex::new((0..jobs.len()).map(|_| None).collect());
     let bar = crate::progress::bar("sweep", jobs.len() as u64);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&job) = jobs.get(i) else { break };
-                let d = job.dim();
-                let r = sets
-                    .iter()
-                    .find(|(dd, _)| *dd == d)
-                    .ok_or_else(|| anyhow!("no data for d = {d}"))
-                    .and_then(|(_, s)| run_job(job, s, sweep.steps, seed));
-                if let Ok(mut res) = results.lock() {
-                    res[i] = Some(r);
-                }
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let results = results
-        .into_inner()
-        .map_err(|_| anyhow!("a sweep thread panicked"))?;
-    results
-        .into_iter()
-        .zip(jobs)
-        .map(|(r, job)| {
-            r.unwrap_or_else(|| Err(anyhow!("{job:?} did not run")))
-                .map_err(|e| e.context(format!("{job:?}")))
+    let scores = jobs
+        .par_iter()
+        .map(|&job| {
+            let d = job.dim();
+            let r = sets
+                .iter()
+                .find(|(dd, _)| *dd == d)
+                .ok_or_else(|| anyhow!("no data for d = {d}"))
+                .and_then(|(_, s)| run_job(job, s, sweep.steps, seed))
+                .map_err(|e| e.context(format!("{job:?}")));
+            bar.inc(1);
+            r
         })
-        .collect()
+        .collect();
+    bar.finish_and_clear();
+    scores
 }
 
 /// The AUROCs of the replicates of one configuration.
@@ -288,7 +266,7 @@ pub fn run(png: &std::path::Path, seed: u64, sweep: &Sweep) -> Result<Value> {
         .iter()
         .map(|&d| Ok((d, sets(d, seed)?)))
         .collect::<Result<_>>()?;
-    // Longest jobs first so the cores finish together.
+    // Highest dimension (slowest jobs) first; rayon balances the rest by work stealing.
     let mut jobs: Vec<Job> = Vec::new();
     for &d in sweep.dims.iter().rev() {
         for rep in 0..sweep.replicates as u64 {
@@ -364,25 +342,11 @@ type Series = (&'static str, Rgb, Vec<(f64, f64)>);
 /// Three panels: NCE AUROC vs K per d; K needed vs d; AUROC vs d for NCE at the largest K,
 /// DSM and k-means.
 fn plot(png: &std::path::Path, dims: &[DimResult], sweep: &Sweep) -> Result<()> {
-    const W: i64 = 320;
-    const GAP: i64 = 90;
-    const LEFT: i64 = 60;
-    const TOP: i64 = 60;
-    let panel = |k: i64, xr, yr| Panel {
-        left: LEFT + k * (W + GAP),
-        top: TOP,
-        width: W,
-        height: W,
-        xr,
-        yr,
-    };
     let caption = format!(
         "ring in 2 of d coordinates; median AUROC of E(probe) > E(data) over {} seeds; needed = smallest K with AUROC >= {TARGET}; {} steps",
         sweep.replicates, sweep.steps
     );
-    let width = (LEFT + 3 * (W + GAP)).max(2 * LEFT + Canvas::text_width(&caption, 1));
-    let mut c = Canvas::new(width as usize, (TOP + W + 70) as usize);
-    c.text(LEFT, TOP + W + 40, &caption, BLACK, 1);
+    let mut c = canvas(3, &caption);
     let log_k = |k: usize| (k as f64).log10();
     let kmax = sweep.negatives.iter().copied().max().unwrap_or(1);
     let kmin = sweep.negatives.iter().copied().min().unwrap_or(1);
@@ -392,7 +356,7 @@ fn plot(png: &std::path::Path, dims: &[DimResult], sweep: &Sweep) -> Result<()> 
     let colour = |i: usize| colormap(i as f64 / dims.len().max(2).saturating_sub(1) as f64 * 0.75);
 
     // 1. AUROC vs log10 K, one line per d.
-    let p = panel(0, (x0, x1), (0.3, 1.02));
+    let p = panel_at(0, (x0, x1), (0.3, 1.02));
     p.polyline(&mut c, &[(x0, TARGET), (x1, TARGET)], [190, 190, 190]);
     for (i, r) in dims.iter().enumerate() {
         let pts: Vec<(f64, f64)> = r.nce.iter().map(|(k, a)| (log_k(*k), a.median())).collect();
@@ -414,7 +378,7 @@ fn plot(png: &std::path::Path, dims: &[DimResult], sweep: &Sweep) -> Result<()> 
         dims.last().map_or(2, |r| r.d) as f64 + 0.5,
     );
     let top = x1 + 1.0;
-    let p2 = panel(1, (d0, d1), (0.0, top));
+    let p2 = panel_at(1, (d0, d1), (0.0, top));
     p2.polyline(
         &mut c,
         &[(d0, log_k(kmax)), (d1, log_k(kmax))],
@@ -434,7 +398,7 @@ fn plot(png: &std::path::Path, dims: &[DimResult], sweep: &Sweep) -> Result<()> 
     p2.frame(&mut c, "LOG10 K NEEDED VS D");
 
     // 3. AUROC vs d: NCE at the largest K, DSM and k-means (no negatives).
-    let p3 = panel(2, (d0, d1), (0.3, 1.02));
+    let p3 = panel_at(2, (d0, d1), (0.3, 1.02));
     p3.polyline(&mut c, &[(d0, TARGET), (d1, TARGET)], [190, 190, 190]);
     let series: [Series; 3] = [
         (
@@ -458,7 +422,13 @@ fn plot(png: &std::path::Path, dims: &[DimResult], sweep: &Sweep) -> Result<()> 
     for (i, (name, col, pts)) in series.iter().enumerate() {
         p3.polyline(&mut c, pts, *col);
         p3.points(&mut c, pts, 3, *col);
-        c.text(p3.left + 8, p3.top + W - 50 + 14 * i as i64, name, *col, 1);
+        c.text(
+            p3.left + 8,
+            p3.top + p3.height - 50 + 14 * i as i64,
+            name,
+            *col,
+            1,
+        );
     }
     p3.frame(&mut c, "AUROC VS D");
     c.save(png)
