@@ -1,24 +1,26 @@
-//! The perceive–plan–act loop on the two-rooms test episodes (model-predictive control).
+//! The perceive–plan–act loop on one goal-reaching task (model-predictive control), for any
+//! environment behind [`Env`].
 //!
 //! Each control cycle: encode the current observation, plan from it toward the encoded goal
-//! observation, execute the first `replan_every` environment steps of the plan (each planned
-//! action held for the world model's `action_repeat` steps), shift the plan, repeat. The
-//! planner sees observations only; true positions are read by the harness to score success.
+//! observation, execute the first `replan_every` environment steps of the plan (planned action
+//! `m = ⌊j / action_repeat⌋` at step `j` of the cycle, the last one held if the plan is
+//! shorter), shift the plan by `⌈replan_every / action_repeat⌉` actions, repeat. The
+//! planner sees observations only; true states are read by the harness to score success.
 //!
-//! An episode is scored with both rules of the literature at every step: success (4.5 px
-//! rule) if the agent ever comes within 4.5 px of the goal, success_mse1 (PLDM rule) if the
-//! mean squared coordinate error ever drops below 1 px². The episode ends when the stricter
-//! rule is met or after `max_steps`.
+//! Every success rule of the environment ([`Env::success_rules`]) is checked on the error to
+//! the goal ([`Env::goal_error`]) after every step; a rule counts as met if it was met at any
+//! step. The episode ends on the step at which all rules have been met, or after `max_steps`.
 
 use std::time::Instant;
 
-use ami_envs::{observe_at, EpisodeTrace, SuccessRule, TestEpisode, TwoRooms, TwoRoomsConfig};
+use ami_envs::{Env, EpisodeTrace, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::cost::{Cost, CostKind, GoalDistance};
+use crate::cost_config::{CostConfig, CostContext};
 use crate::error::AgentError;
-use crate::jepa_model::JepaWorldModel;
+use crate::perception::Perception;
 use crate::planner::Planner;
+use crate::world_model::WorldModel;
 
 /// How the actor runs an episode.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,85 +29,112 @@ pub struct ActSettings {
     pub replan_every: usize,
     /// Step limit.
     pub max_steps: usize,
-    /// Extra weight on the last predicted state in the goal cost.
-    pub terminal_weight: f32,
+}
+
+/// The modules the actor plans with.
+pub struct Actor<'a> {
+    /// Observation → representation.
+    pub perception: &'a dyn Perception,
+    /// Representation dynamics; its [`WorldModel::action_repeat`] says how many environment
+    /// steps one planned action covers.
+    pub model: &'a dyn WorldModel,
+    /// Trajectory optimiser, reset at the start of the episode.
+    pub planner: &'a mut dyn Planner,
+    /// The cost module's configuration (built once per episode with the goal).
+    pub cost: &'a CostConfig,
 }
 
 /// What one episode produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpisodeOutcome {
-    /// Start, goal and executed path.
+    /// Start, goal and executed path (true states).
     pub trace: EpisodeTrace,
-    /// Came within 4.5 px of the goal.
-    pub success: bool,
-    /// Mean squared coordinate error fell below 1 px².
-    pub success_mse1: bool,
+    /// Per success rule of the environment (same order): met at some step.
+    pub successes: Vec<bool>,
     /// Environment steps taken.
     pub steps: usize,
     /// Number of planning calls.
     pub plan_calls: usize,
     /// Wall time spent inside the planner.
     pub plan_seconds: f64,
-    /// Closest approach to the goal (px).
-    pub min_distance: f32,
+    /// Closest approach to the goal: `min_t ‖e(s_t, goal)‖` over the path, start included.
+    pub min_goal_error: f32,
 }
 
-/// Runs one test episode with `planner` on `model`.
+/// Runs the task `task` in `env` with `actor`.
 pub fn run_episode(
-    env_cfg: &TwoRoomsConfig,
-    model: &JepaWorldModel,
-    planner: &mut dyn Planner,
-    episode: &TestEpisode,
+    env: &mut dyn Env,
+    actor: Actor,
+    task: &Task,
     settings: &ActSettings,
 ) -> Result<EpisodeOutcome, AgentError> {
-    let env_err = |e: ami_envs::EnvError| AgentError::WorldModel(format!("environment: {e}"));
-    let mut env = TwoRooms::new(env_cfg.clone()).map_err(env_err)?;
-    env.reset_to(episode.start).map_err(env_err)?;
-    let goal_repr = model.encode(&observe_at(env_cfg, episode.goal))?;
-    let cost = Cost::new().with_term(
-        CostKind::Task,
-        1.0,
-        GoalDistance::new(goal_repr)?.terminal_weight(settings.terminal_weight)?,
-    )?;
+    if settings.replan_every == 0 {
+        return Err(AgentError::config("agent.replan_every", 0, ">= 1"));
+    }
+    let Actor {
+        perception,
+        model,
+        planner,
+        cost,
+    } = actor;
+    let mut obs = env.reset_to(&task.start)?;
+    let goal_repr = perception.encode(&env.observe_state(&task.goal)?)?;
+    let cost = cost.build(CostContext { goal: &goal_repr })?;
+    let rules = env.success_rules();
     planner.reset();
-    let repeat = model.action_repeat();
-    let (h, a_dim) = (planner.horizon(), 2);
-    let mut path = vec![episode.start];
-    let (mut success, mut success_mse1) = (false, false);
+    let (repeat, a_dim) = (model.action_repeat().max(1), model.action_dim());
+    let h = planner.horizon();
+    let mut path = vec![task.start.clone()];
+    let mut min_goal_error = norm(&env.goal_error(&task.start, &task.goal));
+    let mut met = vec![false; rules.len()];
+    let all_met = |met: &[bool]| !met.is_empty() && met.iter().all(|&m| m);
     let (mut steps, mut plan_calls, mut plan_seconds) = (0usize, 0usize, 0f64);
-    while steps < settings.max_steps && !success_mse1 {
-        let s = model.encode(&env.observe())?;
+    while steps < settings.max_steps && !all_met(&met) {
+        let s = perception.encode(&obs)?;
         let t0 = Instant::now();
         let plan = planner.plan(&s, &cost, model)?;
         plan_seconds += t0.elapsed().as_secs_f64();
         plan_calls += 1;
+        if plan.actions.len() != h * a_dim {
+            return Err(AgentError::shape(
+                "plan actions",
+                plan.actions.len(),
+                format!("[h={h}, A={a_dim}]"),
+            ));
+        }
         for j in 0..settings.replan_every {
-            if steps >= settings.max_steps || success_mse1 {
+            if steps >= settings.max_steps || all_met(&met) {
                 break;
             }
             let m = (j / repeat).min(h - 1);
-            let a = [plan.actions[m * a_dim], plan.actions[m * a_dim + 1]];
-            let p = env.step(a).map_err(env_err)?;
-            path.push(p);
+            let step = env.step(&plan.actions[m * a_dim..(m + 1) * a_dim])?;
+            obs = step.obs;
             steps += 1;
-            success |= SuccessRule::Radius(4.5).is_success(p, episode.goal);
-            success_mse1 |= SuccessRule::Mse(1.0).is_success(p, episode.goal);
+            let e = env.goal_error(&step.state, &task.goal);
+            for (flag, r) in met.iter_mut().zip(&rules) {
+                *flag |= r.rule.is_met(&e);
+            }
+            min_goal_error = min_goal_error.min(norm(&e));
+            path.push(step.state);
         }
         planner.shift(settings.replan_every.div_ceil(repeat));
     }
     let trace = EpisodeTrace {
-        start: episode.start,
-        goal: episode.goal,
+        start: task.start.clone(),
+        goal: task.goal.clone(),
         path,
+        success: met.first().copied().unwrap_or(false),
     };
-    let min_distance = trace.min_distance();
     Ok(EpisodeOutcome {
         trace,
-        success,
-        success_mse1,
+        successes: met,
         steps,
         plan_calls,
         plan_seconds,
-        min_distance,
+        min_goal_error,
     })
+}
+
+fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
 }

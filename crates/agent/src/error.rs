@@ -40,6 +40,28 @@ pub enum AgentError {
     /// The world model failed.
     #[error("world model: {0}")]
     WorldModel(String),
+    /// A configuration file or override cannot be used.
+    #[error("{origin}: {msg}")]
+    Config {
+        /// Where the configuration came from (a file, `--set KEY=VALUE`).
+        origin: String,
+        /// What is wrong, naming the key.
+        msg: String,
+    },
+    /// Plain I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The environment failed (bad action, state or file).
+    #[error("environment: {0}")]
+    Env(#[from] ami_envs::EnvError),
+    /// The JEPA (model, training or checkpoint) failed.
+    #[error(transparent)]
+    Jepa(#[from] ami_jepa::JepaError),
 }
 
 impl AgentError {
@@ -49,6 +71,22 @@ impl AgentError {
             field,
             value: value.to_string(),
             expected,
+        }
+    }
+
+    /// Shorthand for [`AgentError::Config`].
+    pub fn config_source(origin: impl Into<String>, msg: impl Into<String>) -> Self {
+        AgentError::Config {
+            origin: origin.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> AgentError + '_ {
+        move |source| AgentError::Io {
+            path: path.to_path_buf(),
+            source,
         }
     }
 

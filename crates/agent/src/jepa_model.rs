@@ -7,6 +7,7 @@ use ami_jepa::Jepa;
 
 use crate::error::AgentError;
 use crate::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
+use crate::perception::Perception;
 use crate::world_model::{check_rollout_inputs, WorldModel};
 
 /// JEPA world model with temporal abstraction: each planned action is applied for
@@ -83,17 +84,11 @@ impl JepaWorldModel {
     pub fn is_fast(&self) -> bool {
         self.fast.is_some()
     }
+}
 
-    /// Steps of the environment covered by one planned action.
-    pub fn action_repeat(&self) -> usize {
-        self.action_repeat
-    }
-
-    /// Encodes one observation into its representation.
-    ///
-    /// # Shapes
-    /// `obs [obs_dim] -> s [D]`
-    pub fn encode(&self, obs: &[f32]) -> Result<Vec<f32>, AgentError> {
+impl Perception for JepaWorldModel {
+    /// The JEPA's encoder on one observation.
+    fn encode(&self, obs: &[f32]) -> Result<Vec<f32>, AgentError> {
         if obs.len() != self.obs_dim {
             return Err(AgentError::Shape {
                 what: "observation".into(),
@@ -116,6 +111,10 @@ impl WorldModel for JepaWorldModel {
 
     fn action_dim(&self) -> usize {
         self.action_dim
+    }
+
+    fn action_repeat(&self) -> usize {
+        self.action_repeat
     }
 
     fn rollout(

@@ -6,17 +6,25 @@
 
 pub mod bench;
 pub mod cost;
+pub mod cost_config;
 pub mod episode;
 pub mod error;
 pub mod jepa_model;
 pub mod kernel;
 pub mod memory;
+pub mod perception;
+pub mod pipeline;
 pub mod planner;
 pub mod world_model;
 
 pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance};
+pub use cost_config::{CostConfig, CostContext, CostTermConfig};
+pub use episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;
 pub use jepa_model::JepaWorldModel;
 pub use memory::{Episode, ShortTermMemory, Transition};
-pub use planner::{project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, Planner};
+pub use perception::Perception;
+pub use planner::{
+    project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
+};
 pub use world_model::{LinearWorldModel, WorldModel};

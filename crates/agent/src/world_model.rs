@@ -12,6 +12,11 @@ pub trait WorldModel {
     fn state_dim(&self) -> usize;
     /// Dimension `A` of one action.
     fn action_dim(&self) -> usize;
+    /// Environment steps covered by one planned action (temporal abstraction; default 1).
+    /// The episode loop holds each planned action for this many steps.
+    fn action_repeat(&self) -> usize {
+        1
+    }
     /// Roll out `n` candidate action sequences of length `h` from one start state.
     ///
     /// Open loop: `s_{i,0} = s0`, `s_{i,t+1} = f(s_{i,t}, a_{i,t})`.

@@ -7,7 +7,7 @@ use ami_agent::kernel::{
     gradient_plan, loss_and_grad, AdamSettings, DenseDynamics, DenseMlp, GradientPlanBuffers,
     StepKind,
 };
-use ami_agent::{JepaWorldModel, WorldModel};
+use ami_agent::{JepaWorldModel, Perception, WorldModel};
 use ami_jepa::burn::module::Module;
 use ami_jepa::burn::tensor::{Device, Distribution, Tensor, TensorData};
 use ami_jepa::{Jepa, JepaConfig};

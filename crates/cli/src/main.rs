@@ -2,22 +2,18 @@
 
 mod bench;
 mod commands;
-mod config;
 mod ebm;
 mod ebm_bench;
 mod ebm_examples;
 mod ebm_negatives;
-mod plot;
 mod progress;
 mod raster;
-mod run_dir;
 
 use std::path::PathBuf;
 
+use ami_agent::pipeline::FitOptions;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-
-use crate::config::Preset;
 
 /// Objective-driven AI: learn a JEPA world model from reward-free data and reach goals by planning.
 #[derive(Parser)]
@@ -30,9 +26,10 @@ struct Cli {
 /// Options shared by the commands that build a run configuration.
 #[derive(clap::Args, Clone)]
 pub struct ConfigArgs {
-    /// Built-in starting point.
-    #[arg(long, value_enum, default_value = "default")]
-    pub preset: Preset,
+    /// Built-in starting point: tiny (smoke tests), check (≤ 1 minute, state observations),
+    /// default (the demo), full.
+    #[arg(long, default_value = "default")]
+    pub preset: String,
     /// TOML file overriding the preset (any subset of sections/keys).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -54,10 +51,21 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
-    /// Generate reward-free trajectories.
+    /// Generate reward-free trajectories of an environment (two-rooms, pendulum).
     Data {
-        #[command(subcommand)]
-        env: DataEnv,
+        /// Environment kind.
+        env: String,
+        /// Number of transitions (rounded up to whole trajectories).
+        #[arg(long, default_value_t = 96_000)]
+        transitions: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output `.npz` (a `.json` sidecar is written beside it).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
     },
     /// Train a JEPA world model on a dataset.
     Train {
@@ -70,6 +78,10 @@ enum Command {
         /// Continue the run in `--out` from its last checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Stop after this many steps (with a checkpoint), as if interrupted; `--resume`
+        /// continues exactly.
+        #[arg(long)]
+        stop_after: Option<usize>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -104,24 +116,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum DataEnv {
-    /// The two-rooms navigation task (PLDM).
-    TwoRooms {
-        /// Number of transitions (rounded up to whole trajectories).
-        #[arg(long, default_value_t = 96_000)]
-        transitions: usize,
-        /// Seed of the generator.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output `.npz` (a `.json` sidecar is written beside it).
-        #[arg(long)]
-        out: PathBuf,
-        #[command(flatten)]
-        cfg: ConfigArgs,
-    },
-}
-
 fn main() {
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
@@ -133,20 +127,19 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { out, seed, cfg } => commands::demo(&out, seed, &cfg),
         Command::Data {
-            env:
-                DataEnv::TwoRooms {
-                    transitions,
-                    seed,
-                    out,
-                    cfg,
-                },
-        } => commands::data(transitions, seed, &out, &cfg),
+            env,
+            transitions,
+            seed,
+            out,
+            cfg,
+        } => commands::data(&env, transitions, seed, &out, &cfg),
         Command::Train {
             data,
             out,
             resume,
+            stop_after,
             cfg,
-        } => commands::train(&data, &out, resume, &cfg),
+        } => commands::train(&data, &out, FitOptions { resume, stop_after }, &cfg),
         Command::Eval { run, sets } => commands::eval(&run, &sets),
         Command::Ebm { cmd } => ebm::run(cmd),
         Command::Bench {

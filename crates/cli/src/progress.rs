@@ -1,6 +1,9 @@
-//! Progress bars with ETA for long phases (hidden when stderr is not a terminal... but then a
-//! line per phase is still printed).
+//! Progress bars with ETA for long phases, drawn on stderr (hidden when stderr is not a
+//! terminal).
 
+use std::sync::Mutex;
+
+use ami_agent::pipeline::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A bar `label [=====>   ] pos/len ETA` on stderr.
@@ -14,4 +17,41 @@ pub fn bar(label: &str, len: u64) -> ProgressBar {
     pb.set_style(style);
     pb.set_prefix(label.to_string());
     pb
+}
+
+/// The library's [`Progress`] as one bar per phase.
+#[derive(Default)]
+pub struct Bars(Mutex<Option<ProgressBar>>);
+
+impl Bars {
+    fn with(&self, f: impl FnOnce(&mut Option<ProgressBar>)) {
+        if let Ok(mut g) = self.0.lock() {
+            f(&mut g);
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, phase: &str, total: u64) {
+        self.with(|b| *b = Some(bar(phase, total)));
+    }
+
+    fn set(&self, done: u64, message: &str) {
+        self.with(|b| {
+            if let Some(pb) = b {
+                pb.set_position(done);
+                if !message.is_empty() {
+                    pb.set_message(message.to_string());
+                }
+            }
+        });
+    }
+
+    fn finish(&self) {
+        self.with(|b| {
+            if let Some(pb) = b.take() {
+                pb.finish();
+            }
+        });
+    }
 }

@@ -1,6 +1,7 @@
-//! Reward-free trajectory generation as in PLDM: a correlated random walk.
+//! Reward-free trajectory generation: [`generate`] runs any environment's behaviour policy;
+//! [`TwoRoomsWalk`] is PLDM's correlated random walk for two-rooms.
 //!
-//! Each trajectory starts uniformly in free space with a uniform direction θ₀ ∈ [−π, π).
+//! In two-rooms each trajectory starts uniformly in free space with a uniform direction θ₀ ∈ [−π, π).
 //! Each step `θ_t = θ_{t−1} + VonMises(0, κ)` (wrapped to [−π, π)), the step length is
 //! `ℓ ~ N(step_mean, step_std²)` truncated to `[0, max_step]` by resampling, and the action is
 //! `ℓ·(cos θ_t, sin θ_t)`, applied with the env's move rule. A blocked move does not change
@@ -18,16 +19,20 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::f32::consts::PI;
 
+use crate::env::{check_dim, BehaviourPolicy};
 use crate::error::EnvError;
+use crate::registry::EnvConfig;
 use crate::sampling::{truncated_normal, von_mises};
-use crate::two_rooms::{observe_at, TwoRoomsConfig, MAX_SAMPLE_DRAWS};
+use crate::two_rooms::{TwoRoomsConfig, MAX_SAMPLE_DRAWS};
 
 /// Steered trajectories start within this distance (px) of the door.
 pub const DOOR_START_RANGE: f32 = 12.0;
 /// The steering target lies this far (px) beyond the far face of the wall, at `door_y`.
 pub const DOOR_TARGET_DEPTH: f32 = 6.0;
 
-/// Settings of the generator.
+/// Settings of the generator: size and seed for every environment; `kappa`, `step_mean`,
+/// `step_std` and `door_fraction` are the settings of the two-rooms walk (other environments
+/// document which of them their behaviour policy uses).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
@@ -97,88 +102,138 @@ impl DataConfig {
 /// Trajectories as flat row-major buffers.
 ///
 /// # Shapes
-/// `observations [n_traj, T+1, *obs_shape]`, `actions [n_traj, T, 2]`, `positions [n_traj, T+1, 2]`
+/// `observations [n_traj, T+1, *obs_shape]`, `actions [n_traj, T, A]`,
+/// `states [n_traj, T+1, S]` (true states: positions in two-rooms; evaluation only)
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Observations.
     pub observations: Vec<f32>,
     /// Actions.
     pub actions: Vec<f32>,
-    /// True positions (evaluation only).
-    pub positions: Vec<f32>,
+    /// True states (evaluation only).
+    pub states: Vec<f32>,
     /// Number of trajectories.
     pub n_traj: usize,
     /// Actions per trajectory T.
     pub traj_len: usize,
     /// Shape of one observation.
     pub obs_shape: Vec<usize>,
+    /// Length A of one action.
+    pub action_dim: usize,
+    /// Length S of one true state.
+    pub state_dim: usize,
     /// Environment the data came from.
-    pub env_config: TwoRoomsConfig,
+    pub env_config: EnvConfig,
     /// Generator settings.
     pub data_config: DataConfig,
 }
 
-/// Generates the dataset; `progress` is called with the number of trajectories done.
+/// Generates the dataset with the environment's behaviour policy ([`EnvSpec::behaviour`]);
+/// `progress` is called with the number of trajectories done.
 ///
-/// All draws come from one `StdRng::seed_from_u64(data.seed)`, so the dataset is a pure
-/// function of the two configs.
+/// Each trajectory: `s_0 = policy.start()`, then for `t < T`: `a_t = policy.act(t, s_t)`,
+/// `s_{t+1} = env.step(a_t)`. All draws come from one `StdRng::seed_from_u64(data.seed)`, so the
+/// dataset is a pure function of the two configs.
 pub fn generate(
-    env: &TwoRoomsConfig,
+    env: &EnvConfig,
     cfg: &DataConfig,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Dataset, EnvError> {
-    env.validate()?;
+    let spec = env.spec();
+    spec.validate()?;
     cfg.validate()?;
     let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut policy = spec.behaviour(cfg)?;
+    let mut instance = spec.build()?;
     let (n, t_len) = (cfg.trajectories, cfg.traj_len);
+    let (obs_dim, a_dim, s_dim) = (
+        instance.obs_dim(),
+        instance.action_space().dim,
+        instance.state_dim(),
+    );
     let mut ds = Dataset {
-        observations: Vec::with_capacity(n * (t_len + 1) * env.obs_dim()),
-        actions: Vec::with_capacity(n * t_len * 2),
-        positions: Vec::with_capacity(n * (t_len + 1) * 2),
+        observations: Vec::with_capacity(n * (t_len + 1) * obs_dim),
+        actions: Vec::with_capacity(n * t_len * a_dim),
+        states: Vec::with_capacity(n * (t_len + 1) * s_dim),
         n_traj: n,
         traj_len: t_len,
-        obs_shape: env.obs_shape(),
+        obs_shape: spec.obs_shape(),
+        action_dim: a_dim,
+        state_dim: s_dim,
         env_config: env.clone(),
         data_config: cfg.clone(),
     };
     for i in 0..n {
-        trajectory(env, cfg, &mut rng, &mut ds)?;
+        let start = policy.start(&mut rng)?;
+        ds.observations.extend(instance.reset_to(&start)?);
+        ds.states.extend_from_slice(&start);
+        for t in 0..t_len {
+            let a = policy.act(t, &instance.state(), &mut rng);
+            check_dim("behaviour policy action", &a, a_dim)?;
+            let step = instance.step(&a)?;
+            ds.actions.extend_from_slice(&a);
+            ds.states.extend(step.state);
+            ds.observations.extend(step.obs);
+        }
         progress(i + 1);
     }
     Ok(ds)
 }
 
-/// Appends one trajectory (T+1 positions and observations, T actions) to `ds`.
-fn trajectory(
-    env: &TwoRoomsConfig,
-    cfg: &DataConfig,
-    rng: &mut StdRng,
-    ds: &mut Dataset,
-) -> Result<(), EnvError> {
-    let steered = rng.gen::<f32>() < cfg.door_fraction;
-    let (mut p, target) = if steered {
-        let (p, target) = door_start(env, rng)?;
-        (p, Some(target))
-    } else {
-        (env.sample_free(rng, 0.0, None)?, None)
-    };
-    let mut theta: f32 = rng.gen_range(-PI..PI);
-    ds.positions.extend_from_slice(&p);
-    ds.observations.extend(observe_at(env, p));
-    for t in 0..cfg.traj_len {
-        let base = match target {
-            Some(g) if t < cfg.traj_len / 2 => (g[1] - p[1]).atan2(g[0] - p[0]),
-            _ => theta,
-        };
-        theta = wrap_angle(base + von_mises(rng, cfg.kappa));
-        let len = truncated_normal(rng, cfg.step_mean, cfg.step_std, 0.0, env.max_step);
-        let a = [len * theta.cos(), len * theta.sin()];
-        p = env.transition(p, a)?;
-        ds.actions.extend_from_slice(&a);
-        ds.positions.extend_from_slice(&p);
-        ds.observations.extend(observe_at(env, p));
+/// PLDM's correlated random walk in two-rooms (module docs), as a behaviour policy.
+pub struct TwoRoomsWalk {
+    env: TwoRoomsConfig,
+    cfg: DataConfig,
+    /// Current direction θ.
+    theta: f32,
+    /// Steering target beyond the door, for steered trajectories.
+    target: Option<[f32; 2]>,
+}
+
+impl TwoRoomsWalk {
+    /// The walk with `cfg`'s settings in `env`.
+    pub fn new(env: TwoRoomsConfig, cfg: DataConfig) -> Self {
+        TwoRoomsWalk {
+            env,
+            cfg,
+            theta: 0.0,
+            target: None,
+        }
     }
-    Ok(())
+}
+
+impl BehaviourPolicy for TwoRoomsWalk {
+    /// Steered with probability `door_fraction` (start near the door, target beyond it), else a
+    /// uniform free start; then a uniform initial direction.
+    fn start(&mut self, rng: &mut StdRng) -> Result<Vec<f32>, EnvError> {
+        let steered = rng.gen::<f32>() < self.cfg.door_fraction;
+        let p = if steered {
+            let (p, target) = door_start(&self.env, rng)?;
+            self.target = Some(target);
+            p
+        } else {
+            self.target = None;
+            self.env.sample_free(rng, 0.0, None)?
+        };
+        self.theta = rng.gen_range(-PI..PI);
+        Ok(p.to_vec())
+    }
+
+    fn act(&mut self, t: usize, p: &[f32], rng: &mut StdRng) -> Vec<f32> {
+        let base = match self.target {
+            Some(g) if t < self.cfg.traj_len / 2 => (g[1] - p[1]).atan2(g[0] - p[0]),
+            _ => self.theta,
+        };
+        self.theta = wrap_angle(base + von_mises(rng, self.cfg.kappa));
+        let len = truncated_normal(
+            rng,
+            self.cfg.step_mean,
+            self.cfg.step_std,
+            0.0,
+            self.env.max_step,
+        );
+        vec![len * self.theta.cos(), len * self.theta.sin()]
+    }
 }
 
 /// Maps an angle to `[−π, π)`.

@@ -1,6 +1,7 @@
-//! `Dataset` on disk: `FILE.npz` with `observations [N, T+1, *obs_shape]`, `actions [N, T, 2]`,
-//! `positions [N, T+1, 2]` (float32) and a JSON sidecar `FILE.json` (same stem) with
-//! `{ "env": "two-rooms", "env_config", "data_config", "n_traj", "traj_len", "obs_shape" }`.
+//! `Dataset` on disk: `FILE.npz` with `observations [N, T+1, *obs_shape]`, `actions [N, T, A]`,
+//! `states [N, T+1, S]` (float32; true states, positions in two-rooms) and a JSON sidecar
+//! `FILE.json` (same stem) with `{ "env": KIND, "env_config": { "kind": KIND, ... },
+//! "data_config", "n_traj", "traj_len", "obs_shape" }`. `A` and `S` come from the environment.
 //!
 //! Loading checks, in order: the archive is a readable ZIP of `.npy` arrays with supported
 //! dtypes; the sidecar exists and parses; its configs validate; each required array is present
@@ -16,7 +17,7 @@ use crate::data::{DataConfig, Dataset};
 use crate::error::EnvError;
 use crate::npy::NpyArray;
 use crate::npz::{read_npz, write_npz};
-use crate::two_rooms::TwoRoomsConfig;
+use crate::registry::EnvConfig;
 
 /// The JSON sidecar.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ pub struct Sidecar {
     /// Environment name.
     pub env: String,
     /// Environment settings.
-    pub env_config: TwoRoomsConfig,
+    pub env_config: EnvConfig,
     /// Generator settings.
     pub data_config: DataConfig,
     /// Number of trajectories.
@@ -52,23 +53,23 @@ impl Dataset {
             data: self.observations.clone(),
         };
         let act = NpyArray {
-            shape: vec![n, t, 2],
+            shape: vec![n, t, self.action_dim],
             data: self.actions.clone(),
         };
-        let pos = NpyArray {
-            shape: vec![n, t + 1, 2],
-            data: self.positions.clone(),
+        let states = NpyArray {
+            shape: vec![n, t + 1, self.state_dim],
+            data: self.states.clone(),
         };
         write_npz(
             path,
             &[
                 ("observations", &obs),
                 ("actions", &act),
-                ("positions", &pos),
+                ("states", &states),
             ],
         )?;
         let side = Sidecar {
-            env: "two-rooms".into(),
+            env: self.env_config.kind().into(),
             env_config: self.env_config.clone(),
             data_config: self.data_config.clone(),
             n_traj: n,
@@ -89,14 +90,16 @@ impl Dataset {
                 .remove(name)
                 .ok_or_else(|| EnvError::bad(path, format!("missing array `{name}`")))
         };
-        let (obs, act, pos) = (take("observations")?, take("actions")?, take("positions")?);
+        let (obs, act, states) = (take("observations")?, take("actions")?, take("states")?);
         let (n, t) = (side.n_traj, side.traj_len);
+        let spec = side.env_config.spec();
+        let (a_dim, s_dim) = (spec.action_space().dim, spec.state_dim());
         let mut obs_expected = vec![n, t + 1];
         obs_expected.extend(&side.obs_shape);
         for (name, a, expected) in [
             ("observations", &obs, obs_expected),
-            ("actions", &act, vec![n, t, 2]),
-            ("positions", &pos, vec![n, t + 1, 2]),
+            ("actions", &act, vec![n, t, a_dim]),
+            ("states", &states, vec![n, t + 1, s_dim]),
         ] {
             if a.shape != expected {
                 return Err(EnvError::bad(
@@ -117,10 +120,12 @@ impl Dataset {
         Ok(Dataset {
             observations: obs.data,
             actions: act.data,
-            positions: pos.data,
+            states: states.data,
             n_traj: n,
             traj_len: t,
             obs_shape: side.obs_shape,
+            action_dim: a_dim,
+            state_dim: s_dim,
             env_config: side.env_config,
             data_config: side.data_config,
         })
@@ -138,25 +143,30 @@ fn read_sidecar(path: &Path) -> Result<Sidecar, EnvError> {
     })?;
     let side: Sidecar = serde_json::from_str(&text)
         .map_err(|e| EnvError::bad(&side_path, format!("invalid sidecar: {e}")))?;
-    if side.env != "two-rooms" {
+    if side.env != side.env_config.kind() {
         return Err(EnvError::bad(
             &side_path,
-            format!("`env` is \"{}\", expected \"two-rooms\"", side.env),
+            format!(
+                "`env` is \"{}\", but `env_config.kind` is \"{}\"",
+                side.env,
+                side.env_config.kind()
+            ),
         ));
     }
     if side.traj_len == usize::MAX {
         return Err(EnvError::bad(&side_path, "`traj_len` is out of range"));
     }
     let invalid = |e: EnvError| EnvError::bad(&side_path, e.to_string());
-    side.env_config.validate().map_err(invalid)?;
+    let spec = side.env_config.spec();
+    spec.validate().map_err(invalid)?;
     side.data_config.validate().map_err(invalid)?;
-    if side.obs_shape != side.env_config.obs_shape() {
+    if side.obs_shape != spec.obs_shape() {
         return Err(EnvError::bad(
             &side_path,
             format!(
                 "`obs_shape` is {:?}, but env_config implies {:?}",
                 side.obs_shape,
-                side.env_config.obs_shape()
+                spec.obs_shape()
             ),
         ));
     }

@@ -1,27 +1,152 @@
-//! The environment interface the agent runs on (DESIGN.md §4 `Env`).
+//! The environment interface the agent runs on (DESIGN.md §4 `Env`, §5).
+//!
+//! Two traits split what an environment is:
+//! * [`Env`] — a running instance: reset, step, observe, the true state (for scoring only).
+//! * [`EnvSpec`] — what its configuration knows without running it: observation shape, action
+//!   space, the behaviour policy of reward-free data collection, the test tasks, the success
+//!   rules and the episode pictures.
+//!
+//! The episode loop, data collection, evaluation and rendering only see these two traits;
+//! every environment is registered once in [`crate::EnvConfig`].
 
+use std::path::Path;
+
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
+
+/// The set of admissible actions: vectors of `dim` values with `‖a‖₂ ≤ max_norm` (for
+/// `dim = 1` the interval `|a| ≤ max_norm`). Planners project onto this ball; environments
+/// clip to it the same way (scaling, direction kept).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpace {
+    /// Length of one action.
+    pub dim: usize,
+    /// Bound on the Euclidean norm of one action.
+    pub max_norm: f32,
+}
 
 /// What one environment step returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// The observation after the step (flat, `obs_dim()` values).
     pub obs: Vec<f32>,
-    /// The true position after the step (px; for evaluation only, never for planning).
-    pub position: [f32; 2],
+    /// The true state after the step (for evaluation only, never for planning).
+    pub state: Vec<f32>,
 }
 
-/// A controllable environment with flat f32 observations and actions.
+/// A goal-reaching task: start and goal as true states (the goal is shown to the agent only as
+/// the observation of that state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Start state.
+    pub start: Vec<f32>,
+    /// Goal state.
+    pub goal: Vec<f32>,
+}
+
+/// A success rule with the name it is reported under (e.g. `success_rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NamedRule {
+    /// Key of the rule's rate in the evaluation report.
+    pub name: &'static str,
+    /// The rule, applied to [`Env::goal_error`].
+    pub rule: SuccessRule,
+}
+
+/// A controllable environment with flat f32 observations, actions and true states.
 ///
-/// Dynamics are deterministic: the same `reset` seed followed by the same actions gives the
-/// same observations.
-pub trait Env {
+/// Dynamics are deterministic: the same start followed by the same actions gives the same
+/// observations.
+pub trait Env: Send {
+    /// Shape of one observation (`[C, H, W]` for images, `[n]` for vectors).
+    fn obs_shape(&self) -> Vec<usize>;
+    /// Length of one observation.
+    fn obs_dim(&self) -> usize {
+        self.obs_shape().iter().product()
+    }
+    /// The admissible actions.
+    fn action_space(&self) -> ActionSpace;
+    /// Length of the true state.
+    fn state_dim(&self) -> usize;
     /// Starts a new episode from a start drawn with `seed`; returns the first observation.
     fn reset(&mut self, seed: u64) -> Vec<f32>;
-    /// Applies `action` (`action_dim()` values).
+    /// Starts a new episode at the true state `state`; returns the first observation.
+    fn reset_to(&mut self, state: &[f32]) -> Result<Vec<f32>, EnvError>;
+    /// Applies `action` (`action_space().dim` values).
     fn step(&mut self, action: &[f32]) -> Result<Step, EnvError>;
-    /// Length of one observation.
-    fn obs_dim(&self) -> usize;
-    /// Length of one action.
-    fn action_dim(&self) -> usize;
+    /// The current observation.
+    fn observe(&self) -> Vec<f32>;
+    /// The observation the environment would give in true state `state` (goal images).
+    fn observe_state(&self, state: &[f32]) -> Result<Vec<f32>, EnvError>;
+    /// The current true state (for evaluation only).
+    fn state(&self) -> Vec<f32>;
+    /// The error vector `e(state, goal)` the success rules are applied to (default: the
+    /// difference `state − goal`; angles are wrapped by environments that have them).
+    fn goal_error(&self, state: &[f32], goal: &[f32]) -> Vec<f32> {
+        state.iter().zip(goal).map(|(s, g)| s - g).collect()
+    }
+    /// The success rules, the first one being the headline `success_rate`.
+    fn success_rules(&self) -> Vec<NamedRule>;
+}
+
+/// The reward-free behaviour policy that collects training data (no rewards, no goals).
+pub trait BehaviourPolicy {
+    /// The start state of the next trajectory (draws from `rng`).
+    fn start(&mut self, rng: &mut StdRng) -> Result<Vec<f32>, EnvError>;
+    /// The action at step `t` of the trajectory, from the true `state` (draws from `rng`).
+    fn act(&mut self, t: usize, state: &[f32], rng: &mut StdRng) -> Vec<f32>;
+}
+
+/// What an environment's configuration provides without running it.
+pub trait EnvSpec {
+    /// Registered name (the `kind` in `[env]`).
+    fn kind(&self) -> &'static str;
+    /// Checks every field; the error names the field, its value and what was expected.
+    fn validate(&self) -> Result<(), EnvError>;
+    /// A new running instance.
+    fn build(&self) -> Result<Box<dyn Env>, EnvError>;
+    /// Shape of one observation.
+    fn obs_shape(&self) -> Vec<usize>;
+    /// The admissible actions.
+    fn action_space(&self) -> ActionSpace;
+    /// Length of the true state.
+    fn state_dim(&self) -> usize;
+    /// Short name of the observation kind (`state`, `image`), for reports.
+    fn observation_name(&self) -> &'static str;
+    /// The behaviour policy that collects reward-free data with `data`'s settings.
+    fn behaviour(&self, data: &crate::DataConfig) -> Result<Box<dyn BehaviourPolicy>, EnvError>;
+    /// The `n` test tasks of `seed` (deterministic).
+    fn tasks(&self, n: usize, seed: u64) -> Result<Vec<Task>, EnvError>;
+    /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
+    fn render_episodes(
+        &self,
+        traces: &[EpisodeTrace],
+        cols: usize,
+        path: &Path,
+    ) -> Result<(), EnvError>;
+}
+
+/// Checks that `v` has `expected` values (the error names `what`).
+pub(crate) fn check_dim(what: &str, v: &[f32], expected: usize) -> Result<(), EnvError> {
+    if v.len() == expected {
+        Ok(())
+    } else {
+        Err(EnvError::InvalidAction(format!(
+            "{what}: expected {expected} values, got {}",
+            v.len()
+        )))
+    }
+}
+
+/// Scales `a` onto the ball `‖a‖₂ ≤ max_norm` (direction kept; computed in f64 so the norm of
+/// finite f32 values cannot overflow).
+pub fn clip_to_ball(a: &mut [f32], max_norm: f32) {
+    let norm = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    if norm > f64::from(max_norm) {
+        let s = f64::from(max_norm) / norm;
+        a.iter_mut().for_each(|x| *x = (f64::from(*x) * s) as f32);
+    }
 }

@@ -5,9 +5,11 @@
 //! are swapped), both at least [`EPISODE_MARGIN`] = 4 px from every obstacle. Draws come from
 //! `StdRng::seed_from_u64(seed)` in the order start₀, goal₀, start₁, goal₁, …
 //!
-//! Success rules (checked on a position, usually at every step of an episode):
-//! * [`SuccessRule::Radius`]`(4.5)`: `‖p − g‖ ≤ 4.5` px (DINO-WM, EB-JEPA).
-//! * [`SuccessRule::Mse`]`(1.0)`: `((p_x − g_x)² + (p_y − g_y)²)/2 < 1` px² (PLDM).
+//! Success rules are applied to an error vector `e` (for two-rooms `e = p − g`, see
+//! [`crate::Env::goal_error`]), usually at every step of an episode:
+//! * [`SuccessRule::Radius`]`(4.5)`: `‖e‖ ≤ 4.5` px (DINO-WM, EB-JEPA).
+//! * [`SuccessRule::Mse`]`(1.0)`: `mean_i e_i² < 1` px², i.e. `((p_x − g_x)² + (p_y − g_y)²)/2`
+//!   in two-rooms (PLDM).
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -50,23 +52,31 @@ pub fn test_episodes(
     Ok(out)
 }
 
-/// When an episode counts as solved.
+/// When an episode counts as solved, as a test on the error vector `e` to the goal.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub enum SuccessRule {
-    /// Euclidean distance to the goal ≤ r px (DINO-WM / EB-JEPA use 4.5).
+    /// `‖e‖₂ ≤ r` (two-rooms: distance to the goal in px; DINO-WM / EB-JEPA use 4.5).
     Radius(f32),
-    /// Mean over the two coordinates of the squared error < m px² (PLDM uses 1).
+    /// `mean_i e_i² < m` (two-rooms: mean over the two coordinates, px²; PLDM uses 1).
     Mse(f32),
 }
 
 impl SuccessRule {
-    /// Whether `pos` satisfies the rule for `goal`.
-    pub fn is_success(&self, pos: [f32; 2], goal: [f32; 2]) -> bool {
-        let (dx, dy) = (pos[0] - goal[0], pos[1] - goal[1]);
-        match *self {
-            SuccessRule::Radius(r) => (dx * dx + dy * dy).sqrt() <= r,
-            SuccessRule::Mse(m) => (dx * dx + dy * dy) / 2.0 < m,
+    /// Whether the error vector `err` satisfies the rule (an empty `err` never does).
+    pub fn is_met(&self, err: &[f32]) -> bool {
+        if err.is_empty() {
+            return false;
         }
+        let sq: f32 = err.iter().map(|e| e * e).sum();
+        match *self {
+            SuccessRule::Radius(r) => sq.sqrt() <= r,
+            SuccessRule::Mse(m) => sq / (err.len() as f32) < m,
+        }
+    }
+
+    /// Whether the 2-D position `pos` satisfies the rule for `goal` (`e = pos − goal`).
+    pub fn is_success(&self, pos: [f32; 2], goal: [f32; 2]) -> bool {
+        self.is_met(&[pos[0] - goal[0], pos[1] - goal[1]])
     }
 }
 
@@ -75,23 +85,26 @@ pub fn is_success(rule: SuccessRule, pos: [f32; 2], goal: [f32; 2]) -> bool {
     rule.is_success(pos, goal)
 }
 
-/// Start, goal and executed path of an episode.
+/// Start, goal and executed path of an episode, as true states, and whether the headline
+/// success rule was met.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EpisodeTrace {
-    /// Start position.
-    pub start: [f32; 2],
-    /// Goal position.
-    pub goal: [f32; 2],
-    /// Positions visited, starting with `start`.
-    pub path: Vec<[f32; 2]>,
+    /// Start state.
+    pub start: Vec<f32>,
+    /// Goal state.
+    pub goal: Vec<f32>,
+    /// States visited, starting with `start`.
+    pub path: Vec<Vec<f32>>,
+    /// The headline success rule was met at some step.
+    pub success: bool,
 }
 
-impl EpisodeTrace {
-    /// Closest approach to the goal along the path (px; infinity for an empty path).
-    pub fn min_distance(&self) -> f32 {
-        self.path
-            .iter()
-            .map(|p| ((p[0] - self.goal[0]).powi(2) + (p[1] - self.goal[1]).powi(2)).sqrt())
-            .fold(f32::INFINITY, f32::min)
+impl TestEpisode {
+    /// The episode as a task on true states.
+    pub fn task(&self) -> crate::Task {
+        crate::Task {
+            start: self.start.to_vec(),
+            goal: self.goal.to_vec(),
+        }
     }
 }

@@ -29,6 +29,14 @@ pub enum EnvError {
         /// What is wrong, naming the array/field.
         msg: String,
     },
+    /// `[env] kind` names no registered environment.
+    #[error("unknown environment kind `{kind}`; registered kinds: {known}")]
+    UnknownEnv {
+        /// The kind asked for.
+        kind: String,
+        /// The registered kinds.
+        known: String,
+    },
     /// Plain I/O failure.
     #[error("{path}: {source}")]
     Io {

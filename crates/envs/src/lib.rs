@@ -14,9 +14,16 @@
 //! (DINO-WM, EB-JEPA); `Mse(1.0)` — mean over the two coordinates of the squared error < 1 px²
 //! (PLDM). Test episodes start in one room with the goal in the other.
 //!
+//! # Environments behind one seam
+//! [`Env`] (a running instance) and [`EnvSpec`] (what its configuration knows: observation
+//! shape, action space, behaviour policy for reward-free data, test tasks, success rules,
+//! pictures); [`EnvConfig`] registers every environment under a `kind`: `two-rooms` and
+//! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]).
+//!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
-//!   [`mod@env`] — the [`Env`] trait.
+//!   [`two_rooms_env`] — two-rooms behind the seam; [`mod@env`] — the traits;
+//!   [`registry`] — [`EnvConfig`].
 //! * [`episodes`] — fixed test episodes, success rules, episode traces.
 //! * [`data`] — the correlated random-walk generator of reward-free trajectories
 //!   ([`sampling`] has its von Mises and truncated-normal draws).
@@ -34,18 +41,24 @@ pub mod geometry;
 pub mod npy;
 pub mod npz;
 pub mod observation;
+pub mod pendulum;
+pub mod registry;
 pub mod render;
 pub mod sampling;
 pub mod two_rooms;
+pub mod two_rooms_env;
 
-pub use data::{generate, DataConfig, Dataset};
-pub use env::{Env, Step};
+pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
+pub use env::{clip_to_ball, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
 pub use error::EnvError;
 pub use npy::{read_npy, read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 pub use npz::{read_npz, write_npz};
+pub use pendulum::{Pendulum, PendulumConfig};
+pub use registry::EnvConfig;
 pub use render::{render_episodes_png, render_observation_png, write_png};
 pub use sampling::von_mises;
 pub use two_rooms::{observe_at, ObsKind, Rect, Room, TwoRooms, TwoRoomsConfig};
+pub use two_rooms_env::TWO_ROOMS_RULES;

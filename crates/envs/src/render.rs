@@ -4,13 +4,12 @@
 //! Panels are `size·SCALE` px square (192 for the default arena) plus [`PAD`] px of margin on
 //! each side; panel `k` is at column `k % cols`, row `k / cols`. Image row 0 is the top of the
 //! arena (`y = size`); arena point `(x, y)` maps to panel pixel `(x·SCALE, (size − y)·SCALE)`.
-//! An episode counts as a success when any point of its path satisfies `Radius(4.5)` (the
-//! scoring used by the agent's episode loop).
+//! The frame colour is the trace's `success` flag (the headline rule of the episode loop).
 
 use std::path::Path;
 
 use crate::atomic::write_atomic;
-use crate::episodes::{EpisodeTrace, SuccessRule};
+use crate::episodes::EpisodeTrace;
 use crate::error::EnvError;
 use crate::two_rooms::TwoRoomsConfig;
 
@@ -23,21 +22,57 @@ pub const FREE: [u8; 3] = [255, 255, 255];
 /// White margin around each panel, inside its frame (px).
 pub const PAD: usize = 6;
 
-struct Canvas {
-    w: usize,
-    h: usize,
-    rgb: Vec<u8>,
+/// An RGB8 raster with the drawing primitives of the episode pictures.
+pub(crate) struct Canvas {
+    pub w: usize,
+    pub h: usize,
+    pub rgb: Vec<u8>,
 }
 
+/// Frame colour of a solved episode.
+pub(crate) const SUCCESS_FRAME: [u8; 3] = [30, 160, 60];
+/// Frame colour of a failed episode.
+pub(crate) const FAILURE_FRAME: [u8; 3] = [200, 40, 40];
+/// Colour of an executed path.
+pub(crate) const PATH: [u8; 3] = [30, 90, 220];
+
 impl Canvas {
-    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
+    /// A `cols × rows` grid of square cells of side `cell`, filled with [`FREE`].
+    pub fn grid(cols: usize, rows: usize, cell: usize) -> Self {
+        Canvas {
+            w: cols * cell,
+            h: rows * cell,
+            rgb: FREE.repeat(cols * cell * rows * cell),
+        }
+    }
+
+    /// A `frame`-px border of colour `c` around grid cell `k` (of `cols` columns, side `cell`).
+    pub fn frame(&mut self, k: usize, cols: usize, cell: usize, frame: usize, c: [u8; 3]) {
+        for f in 0..frame {
+            for i in 0..cell - 2 * f {
+                let (x0, y0) = ((k % cols) * cell + f, (k / cols) * cell + f);
+                let e = cell - 1 - 2 * f;
+                self.put((x0 + i) as i64, y0 as i64, c);
+                self.put((x0 + i) as i64, (y0 + e) as i64, c);
+                self.put(x0 as i64, (y0 + i) as i64, c);
+                self.put((x0 + e) as i64, (y0 + i) as i64, c);
+            }
+        }
+    }
+
+    /// Writes the canvas as a PNG, atomically.
+    pub fn save(&self, path: &Path) -> Result<(), EnvError> {
+        write_png(path, self.w, self.h, &self.rgb)
+    }
+
+    pub fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
         if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
             let i = 3 * (y as usize * self.w + x as usize);
             self.rgb[i..i + 3].copy_from_slice(&c);
         }
     }
 
-    fn disc(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
+    pub fn disc(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
         let ri = r.ceil() as i64;
         for dy in -ri..=ri {
             for dx in -ri..=ri {
@@ -48,14 +83,14 @@ impl Canvas {
         }
     }
 
-    fn ring(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
+    pub fn ring(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
         for k in 0..720 {
             let a = k as f32 * std::f32::consts::PI / 360.0;
             self.put((cx + r * a.cos()) as i64, (cy + r * a.sin()) as i64, c);
         }
     }
 
-    fn line(&mut self, a: (f32, f32), b: (f32, f32), c: [u8; 3]) {
+    pub fn line(&mut self, a: (f32, f32), b: (f32, f32), c: [u8; 3]) {
         let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
         for k in 0..=n {
             let t = k as f32 / n as f32;
@@ -82,15 +117,23 @@ pub fn render_episodes_png(
     let panel = (cfg.size as usize) * SCALE;
     let (pad, frame) = (PAD, 2usize);
     let cell = panel + 2 * pad;
-    let mut cv = Canvas {
-        w: cols * cell,
-        h: rows * cell,
-        rgb: FREE.repeat(cols * cell * rows * cell),
-    };
+    let positions = traces
+        .iter()
+        .flat_map(|t| t.path.iter().chain([&t.start, &t.goal]));
+    if let Some(bad) = positions.clone().find(|p| p.len() != 2) {
+        return Err(EnvError::bad(
+            path,
+            format!(
+                "a two-rooms episode state has {} values, expected 2 (x, y)",
+                bad.len()
+            ),
+        ));
+    }
+    let mut cv = Canvas::grid(cols, rows, cell);
     let obstacles = cfg.obstacles();
     for (k, tr) in traces.iter().enumerate() {
         let (ox, oy) = ((k % cols) * cell + pad, (k / cols) * cell + pad);
-        let to_px = |p: [f32; 2]| {
+        let to_px = |p: &[f32]| {
             (
                 ox as f32 + p[0] * SCALE as f32,
                 oy as f32 + (cfg.size - p[1]) * SCALE as f32,
@@ -107,31 +150,22 @@ pub fn render_episodes_png(
                 }
             }
         }
-        let ok = tr
-            .path
-            .iter()
-            .any(|p| SuccessRule::Radius(4.5).is_success(*p, tr.goal));
-        let fc = if ok { [30, 160, 60] } else { [200, 40, 40] };
-        for f in 0..frame {
-            for i in 0..cell - 2 * f {
-                let (x0, y0) = ((k % cols) * cell + f, (k / cols) * cell + f);
-                let e = cell - 1 - 2 * f;
-                cv.put((x0 + i) as i64, y0 as i64, fc);
-                cv.put((x0 + i) as i64, (y0 + e) as i64, fc);
-                cv.put(x0 as i64, (y0 + i) as i64, fc);
-                cv.put((x0 + e) as i64, (y0 + i) as i64, fc);
-            }
-        }
+        let fc = if tr.success {
+            SUCCESS_FRAME
+        } else {
+            FAILURE_FRAME
+        };
+        cv.frame(k, cols, cell, frame, fc);
         for w in tr.path.windows(2) {
-            cv.line(to_px(w[0]), to_px(w[1]), [30, 90, 220]);
+            cv.line(to_px(&w[0]), to_px(&w[1]), PATH);
         }
-        let (gx, gy) = to_px(tr.goal);
-        cv.ring(gx, gy, 4.5 * SCALE as f32, [200, 40, 40]);
-        cv.disc(gx, gy, 4.0, [200, 40, 40]);
-        let (sx, sy) = to_px(tr.start);
-        cv.disc(sx, sy, 4.0, [30, 160, 60]);
+        let (gx, gy) = to_px(&tr.goal);
+        cv.ring(gx, gy, 4.5 * SCALE as f32, FAILURE_FRAME);
+        cv.disc(gx, gy, 4.0, FAILURE_FRAME);
+        let (sx, sy) = to_px(&tr.start);
+        cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
     }
-    write_png(path, cv.w, cv.h, &cv.rgb)
+    cv.save(path)
 }
 
 /// Encodes an RGB8 image as PNG and writes it atomically.

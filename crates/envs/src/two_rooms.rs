@@ -25,10 +25,9 @@
 //!    therefore always free.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::env::{Env, Step};
 use crate::error::EnvError;
 pub use crate::geometry::Rect;
 pub use crate::observation::observe_at;
@@ -319,7 +318,7 @@ impl TwoRooms {
     }
 
     /// Places the agent at `pos` (must be free).
-    pub fn reset_to(&mut self, pos: [f32; 2]) -> Result<(), EnvError> {
+    pub fn place_at(&mut self, pos: [f32; 2]) -> Result<(), EnvError> {
         if !self.cfg.is_free(pos) {
             return Err(EnvError::InvalidPosition(format!(
                 "{pos:?} is not in free space"
@@ -353,39 +352,5 @@ impl TwoRooms {
     /// The room of `p` (see [`TwoRoomsConfig::room_of`]).
     pub fn room_of(&self, p: [f32; 2]) -> Room {
         self.cfg.room_of(p)
-    }
-}
-
-impl Env for TwoRooms {
-    /// Places the agent uniformly at random in free space (`StdRng::seed_from_u64(seed)`).
-    /// Should sampling ever fail (it cannot for a validated config), the agent is placed at
-    /// the centre of the left room.
-    fn reset(&mut self, seed: u64) -> Vec<f32> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        self.pos = self
-            .cfg
-            .sample_free(&mut rng, 0.0, None)
-            .unwrap_or([self.cfg.size / 4.0, self.cfg.size / 2.0]);
-        self.observe()
-    }
-
-    /// Applies the move rule; `action` must have exactly 2 values `(dx, dy)`.
-    fn step(&mut self, action: &[f32]) -> Result<Step, EnvError> {
-        let a: [f32; 2] = action.try_into().map_err(|_| {
-            EnvError::InvalidAction(format!("expected 2 values (dx, dy), got {}", action.len()))
-        })?;
-        let position = TwoRooms::step(self, a)?;
-        Ok(Step {
-            obs: self.observe(),
-            position,
-        })
-    }
-
-    fn obs_dim(&self) -> usize {
-        self.cfg.obs_dim()
-    }
-
-    fn action_dim(&self) -> usize {
-        2
     }
 }

@@ -1,6 +1,6 @@
 //! Reward-free data generation: determinism, bounds, consistency with the env, door steering.
 
-use ami_envs::{generate, DataConfig, Dataset, ObsKind, TwoRoomsConfig};
+use ami_envs::{generate, DataConfig, Dataset, EnvConfig, ObsKind, TwoRoomsConfig};
 
 fn small(door_fraction: f32, seed: u64) -> Dataset {
     let cfg = DataConfig {
@@ -10,12 +10,17 @@ fn small(door_fraction: f32, seed: u64) -> Dataset {
         door_fraction,
         ..DataConfig::default()
     };
-    generate(&TwoRoomsConfig::default(), &cfg, &mut |_| {}).unwrap()
+    generate(
+        &EnvConfig::TwoRooms(TwoRoomsConfig::default()),
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 fn position(d: &Dataset, traj: usize, step: usize) -> [f32; 2] {
     let k = (traj * (d.traj_len + 1) + step) * 2;
-    [d.positions[k], d.positions[k + 1]]
+    [d.states[k], d.states[k + 1]]
 }
 
 #[test]
@@ -24,9 +29,9 @@ fn generation_is_deterministic_given_the_seed() {
     assert_eq!(a, small(0.3, 5));
     assert_ne!(a.actions, small(0.3, 6).actions);
     assert_eq!(a.actions.len(), 200 * 32 * 2);
-    assert_eq!(a.positions.len(), 200 * 33 * 2);
+    assert_eq!(a.states.len(), 200 * 33 * 2);
     // State observations are the positions.
-    assert_eq!(a.observations, a.positions);
+    assert_eq!(a.observations, a.states);
 }
 
 #[test]
@@ -94,7 +99,7 @@ fn image_datasets_have_image_observations_and_progress_is_reported() {
         ..DataConfig::default()
     };
     let mut calls = Vec::new();
-    let d = generate(&env, &cfg, &mut |k| calls.push(k)).unwrap();
+    let d = generate(&EnvConfig::TwoRooms(env), &cfg, &mut |k| calls.push(k)).unwrap();
     assert_eq!(calls, vec![1, 2, 3]);
     assert_eq!(d.obs_shape, vec![2, 16, 16]);
     assert_eq!(d.observations.len(), 3 * 5 * 2 * 16 * 16);
@@ -133,7 +138,12 @@ fn bad_data_configs_name_the_field() {
             "data.step_mean",
         ),
     ] {
-        let err = generate(&TwoRoomsConfig::default(), &cfg, &mut |_| {}).unwrap_err();
+        let err = generate(
+            &EnvConfig::TwoRooms(TwoRoomsConfig::default()),
+            &cfg,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains(field), "{err}");
     }
     let err = serde_json::from_str::<DataConfig>(r#"{"trajectories": 1, "bogus": 2}"#);

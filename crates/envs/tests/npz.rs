@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ami_envs::{generate, read_npz, write_npz, DataConfig, Dataset, NpyArray, TwoRoomsConfig};
+use ami_envs::{
+    generate, read_npz, write_npz, DataConfig, Dataset, EnvConfig, NpyArray, TwoRoomsConfig,
+};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -15,7 +17,12 @@ fn small() -> Dataset {
         seed: 2,
         ..DataConfig::default()
     };
-    generate(&TwoRoomsConfig::default(), &cfg, &mut |_| {}).unwrap()
+    generate(
+        &EnvConfig::TwoRooms(TwoRoomsConfig::default()),
+        &cfg,
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 fn arr(shape: Vec<usize>) -> NpyArray {
@@ -139,7 +146,7 @@ fn bad_dataset_files_give_errors_that_name_the_problem() {
         &path,
         &[
             ("observations", arr(vec![n, t + 1, 2])),
-            ("positions", arr(vec![n, t + 1, 2])),
+            ("states", arr(vec![n, t + 1, 2])),
         ],
     );
     let e = load_err(&path);
@@ -153,7 +160,7 @@ fn bad_dataset_files_give_errors_that_name_the_problem() {
         &[
             ("observations", arr(vec![n, t + 1, 2])),
             ("actions", arr(vec![n, t, 3])),
-            ("positions", arr(vec![n, t + 1, 2])),
+            ("states", arr(vec![n, t + 1, 2])),
         ],
     );
     let e = load_err(&path);
@@ -171,7 +178,7 @@ fn bad_dataset_files_give_errors_that_name_the_problem() {
         &[
             ("observations", bad),
             ("actions", arr(vec![n, t, 2])),
-            ("positions", arr(vec![n, t + 1, 2])),
+            ("states", arr(vec![n, t + 1, 2])),
         ],
     );
     let e = load_err(&path);

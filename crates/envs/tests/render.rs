@@ -27,12 +27,14 @@ fn pixel(img: &(usize, usize, Vec<u8>), x: usize, y: usize) -> [u8; 3] {
 fn episode_picture_is_a_valid_png_with_walls_frames_and_markers() {
     let cfg = TwoRoomsConfig::default();
     let fail = EpisodeTrace {
-        start: [10.0, 10.0],
-        goal: [50.0, 50.0],
-        path: vec![[10.0, 10.0], [20.0, 10.0]],
+        start: vec![10.0, 10.0],
+        goal: vec![50.0, 50.0],
+        path: vec![vec![10.0, 10.0], vec![20.0, 10.0]],
+        success: false,
     };
     let win = EpisodeTrace {
-        path: vec![[10.0, 10.0], [48.0, 48.0]],
+        path: vec![vec![10.0, 10.0], vec![48.0, 48.0]],
+        success: true,
         ..fail.clone()
     };
     let dir = tempfile::tempdir().unwrap();
@@ -63,9 +65,10 @@ fn episode_picture_is_a_valid_png_with_walls_frames_and_markers() {
 
 fn fail_clone() -> EpisodeTrace {
     EpisodeTrace {
-        start: [40.0, 20.0],
-        goal: [10.0, 50.0],
-        path: vec![[40.0, 20.0]],
+        start: vec![40.0, 20.0],
+        goal: vec![10.0, 50.0],
+        path: vec![vec![40.0, 20.0]],
+        success: false,
     }
 }
 

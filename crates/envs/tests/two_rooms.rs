@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 fn env_at(p: [f32; 2]) -> TwoRooms {
     let mut e = TwoRooms::new(TwoRoomsConfig::default()).unwrap();
-    e.reset_to(p).unwrap();
+    e.place_at(p).unwrap();
     e
 }
 
@@ -101,7 +101,7 @@ fn long_actions_are_clipped_to_max_step_and_nan_is_an_error() {
     let err = e.step([f32::NAN, 0.0]).unwrap_err().to_string();
     assert!(err.contains("not finite"), "{err}");
     assert!(
-        env_at([10.0, 10.0]).reset_to([32.0, 10.0]).is_err(),
+        env_at([10.0, 10.0]).place_at([32.0, 10.0]).is_err(),
         "inside the wall"
     );
 }
@@ -135,10 +135,20 @@ fn env_trait_reset_is_deterministic_and_step_checks_the_action_length() {
     assert!(a.is_free(a.position()));
     let o8 = Env::reset(&mut b, 8);
     assert_ne!(Env::reset(&mut a, 9), o8);
-    assert_eq!((a.obs_dim(), a.action_dim()), (2, 2));
+    assert_eq!((a.obs_dim(), a.action_space().dim), (2, 2));
+    assert_eq!(a.action_space().max_norm, cfg.max_step);
     let s = Env::step(&mut a, &[1.0, 0.5]).unwrap();
-    assert_eq!(s.obs, s.position.to_vec());
-    assert_eq!(s.position, a.position());
+    assert_eq!(s.obs, s.state);
+    assert_eq!(s.state, a.position().to_vec());
+    assert_eq!(Env::state(&a), s.state);
+    assert_eq!(a.observe_state(&s.state).unwrap(), s.obs);
+    // Resetting to a state in a wall is an error; to a free one gives its observation.
+    assert!(Env::reset_to(&mut a, &[32.0, 10.0]).is_err());
+    assert_eq!(
+        Env::reset_to(&mut a, &[10.0, 12.0]).unwrap(),
+        vec![10.0, 12.0]
+    );
+    assert!(Env::reset_to(&mut a, &[10.0]).is_err());
     let err = Env::step(&mut a, &[1.0]).unwrap_err().to_string();
     assert!(err.contains("expected 2 values"), "{err}");
     let cfg = TwoRoomsConfig {

@@ -3,7 +3,7 @@
 //! Each iteration samples `n` sequences `a_i = Π(μ + σ ⊙ ε_i)`, `ε_i ~ N(0, I)`, keeps the
 //! `k` elites with the lowest cost and refits, per time step and action dimension,
 //!
-//! `μ ← m · μ + (1 − m) · mean(elites)`, `σ ← max(std(elites), min_std)`
+//! `μ ← m · μ + (1 − m) · mean(elites)`, `σ ← max(std(elites), min_std · max_action_norm)`
 //!
 //! (population std, divisor `k`), then projects `μ` onto the action ball. Convention as in
 //! TD-MPC2: the mean `μ` is warm-started across `plan` calls (see [`Planner::shift`]) while
@@ -25,7 +25,9 @@ use crate::world_model::WorldModel;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CemConfig {
-    /// Planning horizon `h` (default 16).
+    /// Planning horizon `h` (default 16). Not a key of the `[planner]` section: a run takes
+    /// it from `[agent] horizon` ([`super::PlannerConfig::build`]).
+    #[serde(skip)]
     pub horizon: usize,
     /// Candidates per iteration `n` (default 256).
     pub samples: usize,
@@ -33,13 +35,16 @@ pub struct CemConfig {
     pub elites: usize,
     /// Refit iterations per `plan` call (default 6).
     pub iterations: usize,
-    /// Sampling std σ at the start of every `plan` call, in action units (default 0.5).
+    /// Sampling std σ at the start of every `plan` call, in units of `max_action_norm`
+    /// (default 0.5).
     pub init_std: f32,
-    /// Lower clamp of σ after each refit (default 0.05).
+    /// Lower clamp of σ after each refit, in units of `max_action_norm` (default 0.05).
     pub min_std: f32,
     /// Weight `m` of the old mean: `μ ← m·μ + (1 − m)·mean(elites)` (default 0.1).
     pub momentum: f32,
-    /// Bound on every action: `‖a_t‖₂ ≤ max_action_norm` (default 1.0).
+    /// Bound on every action: `‖a_t‖₂ ≤ max_action_norm` (default 1.0). Not a configuration
+    /// key: a run takes it from the environment's action space.
+    #[serde(skip)]
     pub max_action_norm: f32,
     /// Seed of the planner's random stream (default 0).
     pub seed: u64,
@@ -187,7 +192,7 @@ impl Cem {
                 .sum::<f32>()
                 / k as f32;
             self.mean[j] = m * self.mean[j] + (1.0 - m) * mu;
-            self.std[j] = var.sqrt().max(self.cfg.min_std);
+            self.std[j] = var.sqrt().max(self.cfg.min_std * self.cfg.max_action_norm);
         }
         project_to_ball(&mut self.mean, self.act_dim, self.cfg.max_action_norm);
     }
@@ -203,7 +208,7 @@ impl Planner for Cem {
         let act_dim = check_plan_inputs(s0, cost, model)?;
         self.ensure_dims(act_dim);
         project_to_ball(&mut self.mean, act_dim, self.cfg.max_action_norm);
-        self.std.fill(self.cfg.init_std);
+        self.std.fill(self.cfg.init_std * self.cfg.max_action_norm);
         let h = self.cfg.horizon;
         for it in 0..self.cfg.iterations {
             self.sample();

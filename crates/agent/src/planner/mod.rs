@@ -55,6 +55,84 @@ pub trait Planner {
     fn horizon(&self) -> usize;
 }
 
+/// `[planner]`: which trajectory optimiser the actor uses, tagged by `kind`, followed by that
+/// planner's own keys (`kind = "mppi"` then `samples = 256`, ...). A new planner = one file
+/// implementing [`Planner`] plus one arm here and in [`PlannerConfig::build`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PlannerConfig {
+    /// Model-predictive path integral control ([`Mppi`]).
+    Mppi(MppiConfig),
+    /// Cross-entropy method ([`Cem`]).
+    Cem(CemConfig),
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        PlannerConfig::Mppi(MppiConfig::default())
+    }
+}
+
+/// What a planner takes from the rest of a run when it is built (derived, never configured
+/// twice).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanContext {
+    /// Planned actions per call (`[agent] horizon`).
+    pub horizon: usize,
+    /// Bound on `‖a_t‖₂` (the environment's action space).
+    pub max_action_norm: f32,
+    /// Added to the planner's own seed (e.g. the run's seed).
+    pub seed_offset: u64,
+}
+
+impl PlannerConfig {
+    /// Every registered `kind`.
+    pub const KINDS: &'static [&'static str] = &["mppi", "cem"];
+
+    /// The default settings of `kind` (`None` for an unknown kind).
+    pub fn default_of(kind: &str) -> Option<Self> {
+        match kind {
+            "mppi" => Some(PlannerConfig::Mppi(MppiConfig::default())),
+            "cem" => Some(PlannerConfig::Cem(CemConfig::default())),
+            _ => None,
+        }
+    }
+
+    /// The registered name of this planner.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PlannerConfig::Mppi(_) => "mppi",
+            PlannerConfig::Cem(_) => "cem",
+        }
+    }
+
+    /// Checks the planner's own settings (with the default horizon and bound).
+    pub fn validate(&self) -> Result<(), AgentError> {
+        match self {
+            PlannerConfig::Mppi(c) => c.validate(),
+            PlannerConfig::Cem(c) => c.validate(),
+        }
+    }
+
+    /// The planner, with the horizon, action bound and seed offset of `ctx`.
+    pub fn build(&self, ctx: PlanContext) -> Result<Box<dyn Planner>, AgentError> {
+        Ok(match self {
+            PlannerConfig::Mppi(c) => Box::new(Mppi::new(MppiConfig {
+                horizon: ctx.horizon,
+                max_action_norm: ctx.max_action_norm,
+                seed: c.seed.wrapping_add(ctx.seed_offset),
+                ..c.clone()
+            })?),
+            PlannerConfig::Cem(c) => Box::new(Cem::new(CemConfig {
+                horizon: ctx.horizon,
+                max_action_norm: ctx.max_action_norm,
+                seed: c.seed.wrapping_add(ctx.seed_offset),
+                ..c.clone()
+            })?),
+        })
+    }
+}
+
 /// Action constraint: each `a_t` is projected onto the ball `‖a_t‖₂ ≤ max_norm`
 /// (`a_t ← a_t · max_norm / ‖a_t‖₂` when outside; direction kept).
 ///

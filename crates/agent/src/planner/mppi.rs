@@ -1,7 +1,7 @@
 //! Model-predictive path integral control (MPPI; REFERENCE.md §14 "Planners", PLDM code).
 //!
 //! Each iteration `j` samples `n` action sequences `a_i = U + ε_i`, `ε_i ~ N(0, σ_j² I)` with
-//! `σ_j = noise_std · noise_decay^j`, projects every step onto `‖a_t‖ ≤ max_action_norm`,
+//! `σ_j = noise_std · max_action_norm · noise_decay^j`, projects every step onto `‖a_t‖ ≤ max_action_norm`,
 //! rolls them out and scores them with the cost `c_i`. The update is the path-integral
 //! average `U ← Π(Σ_i w_i a_i)` with
 //!
@@ -30,7 +30,9 @@ use crate::world_model::WorldModel;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MppiConfig {
-    /// Planning horizon `h` (default 16).
+    /// Planning horizon `h` (default 16). Not a key of the `[planner]` section: a run takes
+    /// it from `[agent] horizon` ([`super::PlannerConfig::build`]).
+    #[serde(skip)]
     pub horizon: usize,
     /// Candidates per iteration `n` (default 256).
     pub samples: usize,
@@ -38,11 +40,13 @@ pub struct MppiConfig {
     pub iterations: usize,
     /// Temperature λ on costs normalised to `[0, 1]` (default 0.05).
     pub temperature: f32,
-    /// Initial exploration noise σ₀ in action units (default 0.5).
+    /// Initial exploration noise σ₀ in units of `max_action_norm` (default 0.5).
     pub noise_std: f32,
     /// Per-iteration decay of σ: `σ_j = σ₀ · noise_decay^j` (default 0.8).
     pub noise_decay: f32,
-    /// Bound on every action: `‖a_t‖₂ ≤ max_action_norm` (default 1.0).
+    /// Bound on every action: `‖a_t‖₂ ≤ max_action_norm` (default 1.0). Not a configuration
+    /// key: a run takes it from the environment's action space.
+    #[serde(skip)]
     pub max_action_norm: f32,
     /// Seed of the planner's random stream (default 0).
     pub seed: u64,
@@ -212,7 +216,9 @@ impl Planner for Mppi {
         project_to_ball(&mut self.mean, act_dim, self.cfg.max_action_norm);
         let h = self.cfg.horizon;
         for it in 0..self.cfg.iterations {
-            let sigma = self.cfg.noise_std * self.cfg.noise_decay.powi(it as i32);
+            let sigma = self.cfg.noise_std
+                * self.cfg.max_action_norm
+                * self.cfg.noise_decay.powi(it as i32);
             self.sample(sigma);
             self.buf
                 .evaluate(s0, cost, model, h, || format!("MPPI iteration {it}:"))?;
@@ -282,10 +288,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let err = serde_json::from_str::<MppiConfig>(r#"{"horizon": 4, "lambda": 1}"#);
+        let err = serde_json::from_str::<MppiConfig>(r#"{"samples": 4, "lambda": 1}"#);
         assert!(err.unwrap_err().to_string().contains("lambda"));
-        let ok: MppiConfig = serde_json::from_str(r#"{"horizon": 4}"#).unwrap();
-        assert_eq!((ok.horizon, ok.samples), (4, 256));
+        // The horizon and the action bound are derived, not configured.
+        let err = serde_json::from_str::<MppiConfig>(r#"{"horizon": 4}"#);
+        assert!(err.unwrap_err().to_string().contains("horizon"));
+        let ok: MppiConfig = serde_json::from_str(r#"{"samples": 4}"#).unwrap();
+        assert_eq!((ok.horizon, ok.samples), (16, 4));
     }
 
     #[test]

@@ -1,0 +1,446 @@
+//! The run configuration: one TOML document with a section per module, built-in presets, and
+//! `section.key=value` overrides. Unknown keys and out-of-range values are errors that name
+//! the key. The configuration is input only: values derived from the data (observation
+//! statistics) or from other settings (the action bound, from the environment) are never
+//! written back into it.
+
+use std::path::Path;
+
+use ami_envs::{DataConfig, EnvConfig, ObsKind, TwoRoomsConfig};
+use ami_jepa::{EncoderKind, ModelConfig, ObjectiveConfig, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::cost_config::CostConfig;
+use crate::error::AgentError;
+use crate::planner::{MppiConfig, PlanContext, PlannerConfig};
+
+/// `[agent]`: the temporal abstraction of the actor, in one place (the planner's horizon, how
+/// long each planned action is held, how often to re-plan).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Planned actions per planning call `h`.
+    pub horizon: usize,
+    /// Each planned action is held for this many environment steps (the world model is still
+    /// stepped once per environment step), so a plan looks `horizon·action_repeat` steps ahead.
+    pub action_repeat: usize,
+    /// Re-plan after this many environment steps (receding horizon).
+    pub replan_every: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            horizon: 16,
+            action_repeat: 4,
+            replan_every: 4,
+        }
+    }
+}
+
+/// `[eval]`: the test protocol.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Number of test episodes.
+    pub episodes: usize,
+    /// Seed of the test tasks (fixed, independent of the run seed).
+    pub seed: u64,
+    /// Step limit per episode.
+    pub max_steps: usize,
+    /// Episodes drawn in the picture of test episodes.
+    pub plot_episodes: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            episodes: 100,
+            seed: 1234,
+            max_steps: 200,
+            plot_episodes: 12,
+        }
+    }
+}
+
+/// Everything needed to reproduce a run (written to `config.toml` in the run directory).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Environment (`kind` and its settings).
+    pub env: EnvConfig,
+    /// Reward-free data generation.
+    pub data: DataConfig,
+    /// JEPA architecture.
+    pub model: ModelConfig,
+    /// Loss weights.
+    pub objective: ObjectiveConfig,
+    /// Optimisation.
+    pub train: TrainConfig,
+    /// Temporal abstraction of the actor.
+    pub agent: AgentConfig,
+    /// Trajectory optimiser (`kind` and its settings).
+    pub planner: PlannerConfig,
+    /// Cost module.
+    #[serde(default)]
+    pub cost: CostConfig,
+    /// Test protocol.
+    pub eval: EvalConfig,
+}
+
+/// Named starting points for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Seconds: for smoke tests only (results are meaningless).
+    Tiny,
+    /// About a minute on 2 cores, planning far above chance: the end-to-end check of the whole
+    /// pipeline (state observations, 1000 trajectories, 2000 steps, MPPI 128 × 4, 30 test
+    /// episodes).
+    Check,
+    /// The demo default: a few minutes on 2 cores.
+    Default,
+    /// Longer training and planning for the best success rate.
+    Full,
+}
+
+impl Preset {
+    /// Every preset, by name.
+    pub const ALL: [(&'static str, Preset); 4] = [
+        ("tiny", Preset::Tiny),
+        ("check", Preset::Check),
+        ("default", Preset::Default),
+        ("full", Preset::Full),
+    ];
+}
+
+impl std::str::FromStr for Preset {
+    type Err = AgentError;
+
+    fn from_str(s: &str) -> Result<Self, AgentError> {
+        Preset::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| AgentError::config("--preset", s, "one of tiny, check, default, full"))
+    }
+}
+
+impl RunConfig {
+    /// The configuration of a preset.
+    pub fn preset(p: Preset) -> Self {
+        let mut c = RunConfig::default();
+        c.data.trajectories = 3000;
+        c.train.steps = 4000;
+        // Pixel observations at a reduced resolution: 2 channels (agent blob, walls) × 16 × 16.
+        let mut env = TwoRoomsConfig {
+            obs: ObsKind::Image,
+            image_res: 16,
+            ..TwoRoomsConfig::default()
+        };
+        let mut mppi = MppiConfig::default();
+        match p {
+            Preset::Default => {}
+            Preset::Full => {
+                env.image_res = 32;
+                // One more stride-2 layer keeps the conv output at 4 × 4.
+                c.model.conv_channels = vec![8, 16, 16];
+                c.data.trajectories = 6000;
+                c.train.steps = 8000;
+                mppi.samples = 512;
+                mppi.iterations = 8;
+                c.agent.horizon = 20;
+            }
+            Preset::Check => {
+                env.obs = ObsKind::State;
+                c.data.trajectories = 1000;
+                c.train.steps = 2000;
+                mppi.samples = 128;
+                mppi.iterations = 4;
+                c.eval.episodes = 30;
+            }
+            Preset::Tiny => {
+                c.data.trajectories = 64;
+                c.train.steps = 30;
+                c.train.batch_size = 16;
+                c.train.log_every = 10;
+                mppi.samples = 32;
+                mppi.iterations = 2;
+                c.eval.episodes = 4;
+                c.eval.max_steps = 24;
+                c.eval.plot_episodes = 4;
+            }
+        }
+        c.env = EnvConfig::TwoRooms(env);
+        c.planner = PlannerConfig::Mppi(mppi);
+        c
+    }
+
+    /// Reads a TOML file (all sections optional, defaults from `base`).
+    pub fn from_toml_file(path: &Path, base: &RunConfig) -> Result<Self, AgentError> {
+        let text = std::fs::read_to_string(path).map_err(AgentError::io(path))?;
+        Self::from_toml_str(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses TOML text (all sections optional, defaults from `base`); `origin` names the text
+    /// in errors.
+    pub fn from_toml_str(text: &str, origin: &str, base: &RunConfig) -> Result<Self, AgentError> {
+        let bad = |msg: String| AgentError::config_source(origin, msg);
+        let file: toml::Value =
+            toml::from_str(text).map_err(|e| bad(format!("not valid TOML: {}", e.message())))?;
+        let mut merged = to_value(base)?;
+        // A file that switches `kind` starts that section from the new kind's defaults.
+        for (section, defaults) in kind_switches(&file, &merged)? {
+            set_table(&mut merged, section, defaults);
+        }
+        merge(&mut merged, file);
+        merged
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(e.message().to_string()))
+    }
+
+    /// Applies `section.key=value` overrides (value parsed as a TOML literal, else a string).
+    /// Setting `env.kind` or `planner.kind` resets that section to the new kind's defaults,
+    /// so later overrides set that kind's keys. Array entries are addressed by index
+    /// (`cost.task.0.weight=2`).
+    pub fn with_overrides(self, sets: &[String]) -> Result<Self, AgentError> {
+        let mut v = to_value(&self)?;
+        for s in sets {
+            let origin = format!("--set {s}");
+            let (path, raw) = s
+                .split_once('=')
+                .ok_or_else(|| AgentError::config_source(&origin, "expected section.key=value"))?;
+            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|t| t.get("v").cloned())
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            let path = path.trim();
+            let current = |section: &str| v.get(section)?.get("kind")?.as_str().map(String::from);
+            match (path, value.as_str()) {
+                ("env.kind", Some(kind)) if current("env").as_deref() != Some(kind) => {
+                    set_table(&mut v, "env", env_defaults(kind)?)
+                }
+                ("planner.kind", Some(kind)) if current("planner").as_deref() != Some(kind) => {
+                    set_table(&mut v, "planner", planner_defaults(kind)?)
+                }
+                _ => set_path(&mut v, path, value)
+                    .map_err(|msg| AgentError::config_source(&origin, msg))?,
+            }
+        }
+        v.try_into()
+            .map_err(|e: toml::de::Error| AgentError::config_source("--set", e.message()))
+    }
+
+    /// Range checks of every section (errors name the field).
+    pub fn validate(&self) -> Result<(), AgentError> {
+        self.env.spec().validate()?;
+        self.data.validate()?;
+        self.objective.validate()?;
+        self.train.validate()?;
+        self.planner.validate()?;
+        self.cost.validate()?;
+        let image = self.env.spec().obs_shape().len() == 3;
+        if self.model.encoder == EncoderKind::Conv && !image {
+            return Err(AgentError::config(
+                "model.encoder",
+                "conv",
+                "image observations (env.obs = \"image\"); use \"mlp\" or \"auto\" for state observations",
+            ));
+        }
+        if self.model.conv_channels.is_empty() || self.model.conv_channels.contains(&0) {
+            return Err(AgentError::config(
+                "model.conv_channels",
+                format!("{:?}", self.model.conv_channels),
+                "at least one positive channel count",
+            ));
+        }
+        for (field, v) in [
+            ("agent.horizon", self.agent.horizon),
+            ("agent.action_repeat", self.agent.action_repeat),
+            ("agent.replan_every", self.agent.replan_every),
+            ("eval.episodes", self.eval.episodes),
+            ("eval.max_steps", self.eval.max_steps),
+        ] {
+            if v == 0 {
+                return Err(AgentError::config(field, 0, ">= 1"));
+            }
+        }
+        self.planner.build(self.plan_context(0))?;
+        Ok(())
+    }
+
+    /// What the planner takes from the rest of the run.
+    pub fn plan_context(&self, seed_offset: u64) -> PlanContext {
+        PlanContext {
+            horizon: self.agent.horizon,
+            max_action_norm: self.env.spec().action_space().max_norm,
+            seed_offset,
+        }
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml(&self) -> Result<String, AgentError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| AgentError::config_source("config", format!("cannot write TOML: {e}")))
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<toml::Value, AgentError> {
+    toml::Value::try_from(v)
+        .map_err(|e| AgentError::config_source("config", format!("cannot write TOML: {e}")))
+}
+
+fn env_defaults(kind: &str) -> Result<toml::Value, AgentError> {
+    to_value(&EnvConfig::of_kind(kind)?)
+}
+
+fn planner_defaults(kind: &str) -> Result<toml::Value, AgentError> {
+    let cfg = PlannerConfig::default_of(kind).ok_or_else(|| {
+        AgentError::config("planner.kind", kind, "a registered planner: mppi or cem")
+    })?;
+    to_value(&cfg)
+}
+
+/// The sections whose `kind` a file changes from `base`'s, with the defaults of that kind.
+fn kind_switches(
+    file: &toml::Value,
+    base: &toml::Value,
+) -> Result<Vec<(&'static str, toml::Value)>, AgentError> {
+    let kind =
+        |v: &toml::Value, section: &str| v.get(section)?.get("kind")?.as_str().map(String::from);
+    let mut out = Vec::new();
+    for section in ["env", "planner"] {
+        match kind(file, section) {
+            Some(k) if Some(&k) != kind(base, section).as_ref() => {
+                let defaults = if section == "env" {
+                    env_defaults(&k)?
+                } else {
+                    planner_defaults(&k)?
+                };
+                out.push((section, defaults));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn set_table(root: &mut toml::Value, section: &str, value: toml::Value) {
+    if let Some(t) = root.as_table_mut() {
+        t.insert(section.to_string(), value);
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_table() && v.is_table() => merge(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Sets the existing key at dotted `path` (tables by key, arrays by index).
+fn set_path(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut cur = root;
+    for (i, p) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let slot = match cur {
+            toml::Value::Table(t) => t.get_mut(*p),
+            toml::Value::Array(a) => p.parse::<usize>().ok().and_then(|k| a.get_mut(k)),
+            _ => {
+                return Err(format!(
+                    "`{path}`: `{}` is not a section",
+                    parts[..i].join(".")
+                ))
+            }
+        };
+        let Some(slot) = slot else {
+            return Err(if last {
+                format!("unknown key `{path}`")
+            } else {
+                format!("unknown section `{p}` in `{path}`")
+            });
+        };
+        if last {
+            *slot = value;
+            return Ok(());
+        }
+        cur = slot;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_round_trip_through_toml() {
+        for p in [Preset::Tiny, Preset::Check, Preset::Default, Preset::Full] {
+            let c = RunConfig::preset(p);
+            c.validate().unwrap();
+            let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn the_action_bound_is_derived_from_the_env() {
+        let c = RunConfig::preset(Preset::Default)
+            .with_overrides(&["env.max_step=3".into()])
+            .unwrap();
+        assert_eq!(c.plan_context(0).max_action_norm, 3.0);
+        let text = c.to_toml().unwrap();
+        assert!(!text.contains("max_action_norm"), "{text}");
+        assert!(!text.contains("obs_mean"), "{text}");
+    }
+
+    #[test]
+    fn overrides_switch_kinds_and_name_bad_keys() {
+        let c = RunConfig::preset(Preset::Tiny)
+            .with_overrides(&[
+                "env.kind=\"pendulum\"".into(),
+                "env.max_torque=1.5".into(),
+                "planner.kind=\"cem\"".into(),
+                "planner.elites=8".into(),
+                "cost.task.0.terminal_weight=2.0".into(),
+            ])
+            .unwrap();
+        assert_eq!(c.env.kind(), "pendulum");
+        assert_eq!(c.plan_context(0).max_action_norm, 1.5);
+        assert!(matches!(c.planner, PlannerConfig::Cem(ref k) if k.elites == 8));
+        for (set, word) in [
+            ("mppi.samples=3", "mppi"),
+            ("planner.samplez=3", "planner.samplez"),
+            ("env.kind=\"nope\"", "nope"),
+            ("planner.kind=\"nope\"", "planner.kind"),
+            ("cost.task.3.weight=1", "cost.task.3.weight"),
+        ] {
+            let err = RunConfig::preset(Preset::Tiny)
+                .with_overrides(&[set.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(word), "{set}: {err}");
+        }
+        // Naming the kind a section already has keeps its settings.
+        let c = RunConfig::preset(Preset::Default)
+            .with_overrides(&["env.kind=\"two-rooms\"".into()])
+            .unwrap();
+        assert_eq!(c, RunConfig::preset(Preset::Default));
+        let base = RunConfig::preset(Preset::Default);
+        let same = RunConfig::from_toml_str("[env]\nkind = \"two-rooms\"\n", "f", &base).unwrap();
+        assert_eq!(same, base);
+        let file = "[env]\nkind = \"pendulum\"\ndt = 0.1\n";
+        let c = RunConfig::from_toml_str(file, "f.toml", &RunConfig::default()).unwrap();
+        assert!(matches!(c.env, EnvConfig::Pendulum(ref p) if p.dt == 0.1));
+    }
+}

@@ -1,0 +1,184 @@
+//! Training driver: the world model of a run is trained on a dataset, logging every
+//! `train.log_every` steps to `metrics.jsonl`, checkpointing four times per run (and at the
+//! end), and resuming exactly from the last checkpoint.
+//!
+//! On resume, `metrics.jsonl` keeps only the lines of steps before the checkpoint's step, so
+//! that every step is logged once even when steps after the last checkpoint are replayed.
+
+use std::io::Write;
+
+use ami_envs::Dataset;
+use ami_jepa::burn::tensor::Device;
+use ami_jepa::checkpoint::{load_trainer, save_trainer};
+use ami_jepa::{DataStats, JepaConfig, StepLog, Trainer, Trajectories, TERM_NAMES};
+
+use super::config::RunConfig;
+use super::plot::{render, Panel, Series};
+use super::progress::Progress;
+use super::run_dir::RunDir;
+use crate::error::AgentError;
+
+/// How [`fit`] runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FitOptions {
+    /// Continue the run from its checkpoint (with the run's own `config.toml`).
+    pub resume: bool,
+    /// Stop (after a checkpoint) once this many steps are done, as if interrupted; `None`
+    /// trains to `train.steps`.
+    pub stop_after: Option<usize>,
+}
+
+/// The device everything runs on: burn's default, i.e. the first backend compiled in
+/// (CUDA with `--features cuda`, wgpu with `--features wgpu`, else the `flex` CPU backend).
+pub fn compute_device() -> Device {
+    Device::default()
+}
+
+/// The dataset as training windows.
+pub fn trajectories(ds: &Dataset) -> Trajectories {
+    Trajectories {
+        observations: ds.observations.clone(),
+        actions: ds.actions.clone(),
+        n_traj: ds.n_traj,
+        traj_len: ds.traj_len,
+        obs_dim: ds.obs_shape.iter().product(),
+        action_dim: ds.action_dim,
+    }
+}
+
+/// Trains (or resumes) the world model of `run` on `data`. A fresh run writes `cfg` to
+/// `config.toml`; a resumed one reads the run's own `config.toml` instead of `cfg` (so a
+/// user may edit it, e.g. to train for more steps). Returns the trainer at the end.
+pub fn fit(
+    run: &RunDir,
+    cfg: &RunConfig,
+    data: &Dataset,
+    opts: FitOptions,
+    progress: &dyn Progress,
+) -> Result<Trainer, AgentError> {
+    let device = compute_device();
+    let cfg = if opts.resume {
+        run.read_config()?
+    } else {
+        cfg.clone()
+    };
+    cfg.validate()?;
+    if data.env_config != cfg.env {
+        return Err(AgentError::config_source(
+            "dataset",
+            format!(
+                "was generated in {:?}, but the run's [env] is {:?}; generate the data with the same \
+                 preset and env settings as the run",
+                data.env_config, cfg.env
+            ),
+        ));
+    }
+    let windows = trajectories(data);
+    windows.validate()?;
+    let mut trainer = if opts.resume {
+        let mut t = load_trainer(&run.checkpoint(), &device)?;
+        t.train_config = cfg.train.clone();
+        t
+    } else {
+        let bound = cfg.env.spec().action_space().max_norm;
+        let stats = DataStats::of(&windows, &data.obs_shape, bound);
+        let model = JepaConfig::from_parts(&cfg.model, &stats);
+        run.write_config(&cfg)?;
+        Trainer::new(model, cfg.objective.clone(), cfg.train.clone(), &device)?
+    };
+    let mut metrics = open_metrics(run, trainer.step, opts.resume)?;
+    let total = trainer.train_config.steps;
+    let stop = opts.stop_after.unwrap_or(total).min(total);
+    let checkpoint_every = (total / 4).max(1);
+    progress.start("train", total as u64);
+    progress.set(trainer.step as u64, "");
+    while trainer.step < stop {
+        let log = trainer.train_step(&windows)?;
+        if log.step % trainer.train_config.log_every == 0 || log.step + 1 == total {
+            write_log(&mut metrics, run, &log)?;
+            progress.set(trainer.step as u64, &format!("loss {:.4}", log.loss));
+        }
+        if trainer.step % checkpoint_every == 0 {
+            save_trainer(&trainer, &run.checkpoint())?;
+        }
+        progress.set(trainer.step as u64, "");
+    }
+    progress.finish();
+    save_trainer(&trainer, &run.checkpoint())?;
+    plot_training(run)?;
+    Ok(trainer)
+}
+
+fn write_log(metrics: &mut std::fs::File, run: &RunDir, log: &StepLog) -> Result<(), AgentError> {
+    let line = serde_json::to_string(log)
+        .map_err(|e| AgentError::config_source("metrics.jsonl", e.to_string()))?;
+    writeln!(metrics, "{line}").map_err(AgentError::io(&run.file("metrics.jsonl")))
+}
+
+/// `metrics.jsonl` opened for appending: truncated for a fresh run; on resume rewritten to the
+/// lines of steps `< step` (atomically) first.
+fn open_metrics(run: &RunDir, step: usize, resume: bool) -> Result<std::fs::File, AgentError> {
+    let path = run.file("metrics.jsonl");
+    let kept = if resume {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["step"].as_u64())
+                    .is_some_and(|s| (s as usize) < step)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    } else {
+        String::new()
+    };
+    run.write("metrics.jsonl", kept.as_bytes())?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(AgentError::io(&path))
+}
+
+/// `plots/training.svg`: every loss term and the collapse diagnostics over training.
+pub fn plot_training(run: &RunDir) -> Result<(), AgentError> {
+    let path = run.file("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(AgentError::io(&path))?;
+    let logs: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let series = |name: &str, f: &dyn Fn(&serde_json::Value) -> Option<f64>| Series {
+        name: name.to_string(),
+        points: logs
+            .iter()
+            .filter_map(|l| Some((l["step"].as_f64()?, f(l)?)))
+            .collect(),
+    };
+    let mut panels = vec![Panel {
+        title: "total loss".into(),
+        series: vec![series("total", &|l| l["loss"].as_f64())],
+        log_y: true,
+    }];
+    for (i, name) in TERM_NAMES.iter().enumerate() {
+        panels.push(Panel {
+            title: format!("{name} (unweighted)"),
+            series: vec![series(name, &|l| l["terms"][i][1].as_f64())],
+            log_y: true,
+        });
+    }
+    panels.push(Panel {
+        title: "collapse diagnostics".into(),
+        series: vec![
+            series("mean std", &|l| l["collapse"]["mean_std"].as_f64()),
+            series("effective rank", &|l| {
+                l["collapse"]["effective_rank"].as_f64()
+            }),
+        ],
+        log_y: false,
+    });
+    Ok(ami_envs::atomic::write_atomic(
+        &run.plot("training.svg"),
+        render(&panels, 2, "step").as_bytes(),
+    )?)
+}

@@ -1,0 +1,65 @@
+//! The whole pipeline as library calls: configuration and presets ([`config`]), reward-free
+//! data ([`generate_data`]), training with a checkpoint policy and a metrics log ([`fit`]),
+//! evaluation by planning on the test tasks ([`evaluate`] → [`EvalReport`]), and the demo that
+//! chains them ([`demo`]). The `ami` binary only parses arguments, calls these and prints.
+//!
+//! ```no_run
+//! use ami_agent::pipeline::{demo, Preset, RunConfig, Silent};
+//! let cfg = RunConfig::preset(Preset::Default);
+//! let report = demo(std::path::Path::new("runs/demo"), cfg, &Silent)?;
+//! println!("success rate {}", report.success_rate());
+//! # Ok::<(), ami_agent::AgentError>(())
+//! ```
+
+pub mod config;
+pub mod evaluate;
+pub mod fit;
+pub mod plot;
+pub mod progress;
+pub mod run_dir;
+
+use std::path::Path;
+use std::time::Instant;
+
+use ami_envs::Dataset;
+
+pub use config::{AgentConfig, EvalConfig, Preset, RunConfig};
+pub use evaluate::{evaluate, EvalReport};
+pub use fit::{fit, FitOptions};
+pub use progress::{Progress, Silent};
+pub use run_dir::RunDir;
+
+use crate::error::AgentError;
+
+/// Generates the reward-free dataset of `cfg` (`[env]`, `[data]`), reporting trajectories done.
+pub fn generate_data(cfg: &RunConfig, progress: &dyn Progress) -> Result<Dataset, AgentError> {
+    progress.start("data", cfg.data.trajectories as u64);
+    let ds = ami_envs::generate(&cfg.env, &cfg.data, &mut |done| {
+        progress.set(done as u64, "")
+    })?;
+    progress.finish();
+    Ok(ds)
+}
+
+/// `ami demo`: data → training → evaluation in the run directory `out` (created; a run there
+/// is overwritten). The report carries the training and total wall times.
+pub fn demo(out: &Path, cfg: RunConfig, progress: &dyn Progress) -> Result<EvalReport, AgentError> {
+    let t0 = Instant::now();
+    cfg.validate()?;
+    if out.exists() && !out.is_dir() {
+        return Err(AgentError::config_source(
+            out.display().to_string(),
+            "exists and is not a directory",
+        ));
+    }
+    let run = RunDir::create(out)?;
+    let data = generate_data(&cfg, progress)?;
+    let t_train = Instant::now();
+    fit(&run, &cfg, &data, FitOptions::default(), progress)?;
+    let train_s = t_train.elapsed().as_secs_f64();
+    let mut report = evaluate(&run, &cfg, progress)?;
+    report.train_seconds = Some(train_s);
+    report.total_seconds = Some(t0.elapsed().as_secs_f64());
+    report.save(&run)?;
+    Ok(report)
+}
