@@ -19,21 +19,98 @@ pub trait CostTerm: Send + Sync {
         Ok(())
     }
 
-    /// Cost of each candidate trajectory. Candidates are independent: planners may evaluate
-    /// them in blocks (on several cores), so `cost` of a block must equal the same rows of
-    /// `cost` of the whole batch.
-    ///
-    /// # Shapes
-    /// `states [n, h, D]`, `actions [n, h, A]` → `[n]`.
-    fn cost(
-        &self,
-        states: &[f32],
-        actions: &[f32],
-        n: usize,
-        h: usize,
-        d: usize,
-        a: usize,
-    ) -> Vec<f32>;
+    /// Cost of each candidate trajectory of `batch` (`[n]`). Candidates are independent:
+    /// planners may evaluate them in blocks (on several cores), so `cost` of a block must equal
+    /// the same rows of `cost` of the whole batch.
+    fn cost(&self, batch: &RolloutBatch) -> Vec<f32>;
+}
+
+/// A batch of `n` imagined trajectories of `h` steps: the predicted states and the actions
+/// that produced them (built by [`RolloutBatch::new`], which checks the buffer lengths).
+///
+/// # Shapes
+/// `states [n, h, D]` (row `t` is the state after action `t`), `actions [n, h, A]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RolloutBatch<'a> {
+    /// Predicted states, row-major `[n, h, D]`.
+    states: &'a [f32],
+    /// Actions, row-major `[n, h, A]`.
+    actions: &'a [f32],
+    /// Candidates `n`.
+    pub(crate) n: usize,
+    /// Steps `h`.
+    pub(crate) h: usize,
+    /// State dimension `D`.
+    pub(crate) d: usize,
+    /// Action dimension `A`.
+    pub(crate) a: usize,
+}
+
+impl<'a> RolloutBatch<'a> {
+    /// A batch after checking both buffers against `(n, h, D, A)`.
+    pub fn new(
+        states: &'a [f32],
+        actions: &'a [f32],
+        (n, h): (usize, usize),
+        (d, a): (usize, usize),
+    ) -> Result<Self, AgentError> {
+        check_len("cost states", states, n * h * d, || {
+            format!("[n={n}, h={h}, D={d}]")
+        })?;
+        check_len("cost actions", actions, n * h * a, || {
+            format!("[n={n}, h={h}, A={a}]")
+        })?;
+        Ok(RolloutBatch {
+            states,
+            actions,
+            n,
+            h,
+            d,
+            a,
+        })
+    }
+
+    /// Candidates `n`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Steps `h`.
+    pub fn h(&self) -> usize {
+        self.h
+    }
+
+    /// State dimension `D`.
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// Action dimension `A`.
+    pub fn a(&self) -> usize {
+        self.a
+    }
+
+    /// All predicted states, row-major `[n, h, D]`.
+    pub fn states(&self) -> &'a [f32] {
+        self.states
+    }
+
+    /// All actions, row-major `[n, h, A]`.
+    pub fn actions(&self) -> &'a [f32] {
+        self.actions
+    }
+
+    /// The state of candidate `i` after action `t` (`[D]`).
+    pub fn state(&self, i: usize, t: usize) -> &'a [f32] {
+        let k = (i * self.h + t) * self.d;
+        &self.states[k..k + self.d]
+    }
+
+    /// All actions of candidate `i` (`[h, A]`).
+    pub fn actions_of(&self, i: usize) -> &'a [f32] {
+        let k = i * self.h * self.a;
+        &self.actions[k..k + self.h * self.a]
+    }
 }
 
 /// The role of a cost term in the architecture (DESIGN.md §1).
@@ -143,79 +220,34 @@ impl Cost {
             .try_for_each(|t| t.term.check_dims(state_dim, action_dim))
     }
 
-    /// Weighted sum `C_i = Σ_k w_k · C_k(τ_i)` for every candidate.
-    ///
-    /// # Shapes
-    /// `states [n, h, D]`, `actions [n, h, A]` → `[n]`.
-    ///
-    /// # Panics
-    /// If a buffer has the wrong length or a term returns a vector whose length is not `n`
-    /// (a bug in the caller or the term); [`Cost::evaluate_into`] reports these as errors.
-    #[allow(clippy::too_many_arguments)]
-    pub fn evaluate(
-        &self,
-        states: &[f32],
-        actions: &[f32],
-        n: usize,
-        h: usize,
-        d: usize,
-        a: usize,
-    ) -> Vec<f32> {
-        let mut out = vec![0.0; n];
-        if let Err(e) = self.evaluate_into(states, actions, n, h, d, a, &mut out) {
-            panic!("Cost::evaluate: {e}");
-        }
-        out
+    /// Weighted sum `C_i = Σ_k w_k · C_k(τ_i)` for every candidate of `batch` (`[n]`).
+    pub fn evaluate(&self, batch: &RolloutBatch) -> Result<Vec<f32>, AgentError> {
+        let mut out = vec![0.0; batch.n];
+        self.evaluate_into(batch, &mut out)?;
+        Ok(out)
     }
 
-    /// Like [`Cost::evaluate`], writing into `out [n]` and reporting shape errors.
-    /// Terms with weight zero are skipped.
-    #[allow(clippy::too_many_arguments)]
-    pub fn evaluate_into(
-        &self,
-        states: &[f32],
-        actions: &[f32],
-        n: usize,
-        h: usize,
-        d: usize,
-        a: usize,
-        out: &mut [f32],
-    ) -> Result<(), AgentError> {
-        check_len("cost states", states, n * h * d, || {
-            format!("[n={n}, h={h}, D={d}]")
-        })?;
-        check_len("cost actions", actions, n * h * a, || {
-            format!("[n={n}, h={h}, A={a}]")
-        })?;
+    /// Like [`Cost::evaluate`], writing into `out [n]`. Terms with weight zero are skipped;
+    /// a term returning other than `n` costs is an error naming it.
+    pub fn evaluate_into(&self, batch: &RolloutBatch, out: &mut [f32]) -> Result<(), AgentError> {
+        let n = batch.n;
         check_len("cost output", out, n, || format!("[n={n}]"))?;
         out.fill(0.0);
         for t in self.terms.iter().filter(|t| t.weight != 0.0) {
-            let c = t.term.cost(states, actions, n, h, d, a);
+            let c = t.term.cost(batch);
             check_len(t.term.name(), &c, n, || format!("[n={n}] costs"))?;
             out.iter_mut().zip(&c).for_each(|(o, c)| *o += t.weight * c);
         }
         Ok(())
     }
 
-    /// Weighted contribution `w_k · C_k(τ_0)` of every term for the first candidate (pass
-    /// `n = 1` for a single plan); the contributions sum to the total cost.
-    ///
-    /// # Shapes
-    /// `states [n, h, D]`, `actions [n, h, A]` → one `(name, value)` per term.
-    #[allow(clippy::too_many_arguments)]
-    pub fn breakdown(
-        &self,
-        states: &[f32],
-        actions: &[f32],
-        n: usize,
-        h: usize,
-        d: usize,
-        a: usize,
-    ) -> Vec<(String, f32)> {
+    /// Weighted contribution `w_k · C_k(τ_0)` of every term for the first candidate (pass a
+    /// batch of one for a single plan); the contributions sum to the total cost.
+    pub fn breakdown(&self, batch: &RolloutBatch) -> Vec<(String, f32)> {
         self.terms
             .iter()
             .map(|t| {
-                let c = t.term.cost(states, actions, n, h, d, a);
+                let c = t.term.cost(batch);
                 let v = c.first().copied().unwrap_or(f32::NAN);
                 (t.term.name().to_string(), t.weight * v)
             })
@@ -324,23 +356,23 @@ impl CostTerm for GoalDistance {
         })
     }
 
-    /// Returns NaN costs when `d` differs from the goal's dimension (see `check_dims`).
-    fn cost(&self, states: &[f32], _: &[f32], n: usize, h: usize, d: usize, _: usize) -> Vec<f32> {
-        if d != self.goal.len() || states.len() != n * h * d {
-            return vec![f32::NAN; n];
+    /// Returns NaN costs when `D` differs from the goal's dimension (see `check_dims`).
+    fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+        if b.d != self.goal.len() {
+            return vec![f32::NAN; b.n];
         }
-        (0..n)
+        (0..b.n)
             .map(|i| {
-                (0..h)
+                (0..b.h)
                     .map(|t| {
-                        let s = &states[(i * h + t) * d..(i * h + t + 1) * d];
+                        let s = b.state(i, t);
                         let sq: f32 = s
                             .iter()
                             .zip(&self.goal)
                             .map(|(x, g)| (x - g) * (x - g))
                             .sum();
                         let dist = if self.squared { sq } else { sq.sqrt() };
-                        self.step_weight(t, h) * dist
+                        self.step_weight(t, b.h) * dist
                     })
                     .sum()
             })
@@ -357,17 +389,9 @@ impl CostTerm for ActionEnergy {
         "action_energy"
     }
 
-    /// Returns NaN costs when `actions` is not `[n, h, A]`.
-    fn cost(&self, _: &[f32], actions: &[f32], n: usize, h: usize, _: usize, a: usize) -> Vec<f32> {
-        if actions.len() != n * h * a {
-            return vec![f32::NAN; n];
-        }
-        if h * a == 0 {
-            return vec![0.0; n];
-        }
-        actions
-            .chunks_exact(h * a)
-            .map(|row| row.iter().map(|x| x * x).sum())
+    fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+        (0..b.n)
+            .map(|i| b.actions_of(i).iter().map(|x| x * x).sum())
             .collect()
     }
 }
@@ -385,6 +409,10 @@ mod tests {
         (states, actions)
     }
 
+    fn rb<'a>(s: &'a [f32], a: &'a [f32], n: usize) -> RolloutBatch<'a> {
+        RolloutBatch::new(s, a, (n, 2), (2, 2)).unwrap()
+    }
+
     fn goal() -> GoalDistance {
         GoalDistance::new(vec![1.0, 0.0]).unwrap()
     }
@@ -393,15 +421,12 @@ mod tests {
     fn goal_distance_matches_hand_computation() {
         let (s, a) = batch();
         // Distances to g = (1, 0): cand 0: 1, 0; cand 1: 3, 5.
-        assert_eq!(goal().cost(&s, &a, 2, 2, 2, 2), vec![1.0, 8.0]);
-        assert_eq!(
-            goal().squared(true).cost(&s, &a, 2, 2, 2, 2),
-            vec![1.0, 34.0]
-        );
+        assert_eq!(goal().cost(&rb(&s, &a, 2)), vec![1.0, 8.0]);
+        assert_eq!(goal().squared(true).cost(&rb(&s, &a, 2)), vec![1.0, 34.0]);
         let tw = goal().terminal_weight(1.0).unwrap();
-        assert_eq!(tw.cost(&s, &a, 2, 2, 2, 2), vec![1.0, 13.0]);
+        assert_eq!(tw.cost(&rb(&s, &a, 2)), vec![1.0, 13.0]);
         let last = goal().terminal_only(true);
-        assert_eq!(last.cost(&s, &a, 2, 2, 2, 2), vec![0.0, 5.0]);
+        assert_eq!(last.cost(&rb(&s, &a, 2)), vec![0.0, 5.0]);
     }
 
     #[test]
@@ -409,7 +434,12 @@ mod tests {
         assert!(goal().check_dims(2, 7).is_ok());
         let err = goal().check_dims(3, 2).unwrap_err();
         assert!(err.to_string().contains("goal_distance goal"), "{err}");
-        assert!(goal().cost(&[0.0; 3], &[], 1, 1, 3, 0)[0].is_nan());
+        let three = RolloutBatch::new(&[0.0; 3], &[], (1, 1), (3, 0)).unwrap();
+        assert!(goal().cost(&three)[0].is_nan());
+        let err = RolloutBatch::new(&[0.0; 3], &[], (1, 1), (2, 0)).unwrap_err();
+        assert!(err.to_string().contains("cost states"), "{err}");
+        let err = RolloutBatch::new(&[0.0; 2], &[0.0], (1, 1), (2, 2)).unwrap_err();
+        assert!(err.to_string().contains("cost actions"), "{err}");
         assert!(GoalDistance::new(vec![f32::NAN]).is_err());
         assert!(goal().terminal_weight(-1.0).is_err());
     }
@@ -417,7 +447,7 @@ mod tests {
     #[test]
     fn action_energy_matches_hand_computation() {
         let (s, a) = batch();
-        assert_eq!(ActionEnergy.cost(&s, &a, 2, 2, 2, 2), vec![6.0, 9.0]);
+        assert_eq!(ActionEnergy.cost(&rb(&s, &a, 2)), vec![6.0, 9.0]);
     }
 
     fn cost() -> Cost {
@@ -433,8 +463,8 @@ mod tests {
         let (s, a) = batch();
         let c = cost();
         // 2·1 + 0.5·6 = 5; 2·8 + 0.5·9 = 20.5.
-        assert_eq!(c.evaluate(&s, &a, 2, 2, 2, 2), vec![5.0, 20.5]);
-        let b = c.breakdown(&s[4..], &a[4..], 1, 2, 2, 2);
+        assert_eq!(c.evaluate(&rb(&s, &a, 2)).unwrap(), vec![5.0, 20.5]);
+        let b = c.breakdown(&rb(&s[4..], &a[4..], 1));
         assert_eq!(
             b,
             vec![
@@ -443,7 +473,7 @@ mod tests {
             ]
         );
         let mut out = vec![0.0; 3];
-        assert!(c.evaluate_into(&s, &a, 2, 2, 2, 2, &mut out).is_err());
+        assert!(c.evaluate_into(&rb(&s, &a, 2), &mut out).is_err());
     }
 
     #[test]
@@ -451,7 +481,7 @@ mod tests {
         let (s, a) = batch();
         let mut c = cost();
         c.set_task_weight("goal_distance", 1.0).unwrap();
-        assert_eq!(c.evaluate(&s, &a, 2, 2, 2, 2), vec![4.0, 12.5]);
+        assert_eq!(c.evaluate(&rb(&s, &a, 2)).unwrap(), vec![4.0, 12.5]);
         assert!(c.set_task_weight("goal_distance", f32::NAN).is_err());
         assert!(c.set_task_weight("nope", 1.0).is_err());
     }

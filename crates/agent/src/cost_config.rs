@@ -158,6 +158,7 @@ impl CostConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::RolloutBatch;
 
     #[test]
     fn default_is_the_goal_distance_task_and_slots_keep_their_kind() {
@@ -175,7 +176,10 @@ mod tests {
             ]
         );
         // States (0,0), (1,0) → distances 1, 0; actions (1,2), (0,1) → energy 6.
-        let v = cost.evaluate(&[0.0, 0.0, 1.0, 0.0], &[1.0, 2.0, 0.0, 1.0], 1, 2, 2, 2);
+        let (s, a) = ([0.0, 0.0, 1.0, 0.0], [1.0, 2.0, 0.0, 1.0]);
+        let v = cost
+            .evaluate(&RolloutBatch::new(&s, &a, (1, 2), (2, 2)).unwrap())
+            .unwrap();
         assert_eq!(v, vec![1.0 + 0.5 * 6.0]);
     }
 

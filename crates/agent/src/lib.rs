@@ -17,7 +17,7 @@ pub mod pipeline;
 pub mod planner;
 pub mod world_model;
 
-pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance};
+pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance, RolloutBatch};
 pub use cost_config::{CostConfig, CostContext, CostTermConfig};
 pub use episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ami_agent::{
     run_episode, ActSettings, Actor, AgentError, Cost, CostConfig, Perception, Plan, Planner,
-    WorldModel,
+    RolloutBatch, WorldModel,
 };
 use ami_envs::{ActionSpace, Env, EnvError, NamedRule, Step, SuccessRule, Task};
 
@@ -149,8 +149,8 @@ impl Planner for ScriptedPlanner {
         let h = self.mean.len();
         let mut states = vec![0.0; h];
         states[h - 1] = self.probe;
-        self.cost_at
-            .push(cost.evaluate(&states[h - 1..], &self.mean[..1], 1, 1, 1, 1)[0]);
+        let batch = RolloutBatch::new(&states[h - 1..], &self.mean[..1], (1, 1), (1, 1))?;
+        self.cost_at.push(cost.evaluate(&batch)?[0]);
         Ok(Plan {
             actions: self.mean.clone(),
             predicted_states: states,

@@ -226,3 +226,48 @@ fn an_interrupted_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
     assert_eq!(steps, (0..24).collect::<Vec<u64>>());
     assert_eq!(metrics(&whole), metrics(&parts));
 }
+
+#[test]
+fn the_second_environment_runs_through_the_same_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pendulum");
+    ok(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--set",
+        "env.kind=\"pendulum\"",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r = report(&out);
+    assert_eq!(r["env"], "pendulum");
+    assert_eq!(r["observation"], "state");
+    assert!(r.get("success_rate_mse1").is_none(), "{r}");
+    assert!(out.join("plots/episodes.png").is_file());
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(
+        cfg.contains("kind = \"pendulum\"") && cfg.contains("max_torque"),
+        "{cfg}"
+    );
+    // Its data: 1-D torques within the bound, 3-D observations, (θ, θ̇) states.
+    let data = dir.path().join("p.npz");
+    ok(&[
+        "data",
+        "pendulum",
+        "--transitions",
+        "64",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap()).unwrap();
+    assert_eq!(side["env"], "pendulum");
+    assert_eq!(side["obs_shape"], serde_json::json!([3]));
+    let out = ami(&["data", "nope", "--out", data.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("two-rooms, pendulum"),
+        "{err}"
+    );
+}

@@ -17,7 +17,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cost::Cost;
+use crate::cost::{Cost, RolloutBatch};
 use crate::error::AgentError;
 use crate::world_model::WorldModel;
 
@@ -221,10 +221,12 @@ impl SampleBuffers {
                 .par_chunks_mut(chunk)
                 .zip(self.states.par_chunks(chunk * h * d))
                 .zip(self.candidates.par_chunks(chunk * h * a))
-                .try_for_each(|((c, st), ac)| cost.evaluate_into(st, ac, c.len(), h, d, a, c))?;
+                .try_for_each(|((c, st), ac)| {
+                    cost.evaluate_into(&RolloutBatch::new(st, ac, (c.len(), h), (d, a))?, c)
+                })?;
         } else {
             let (st, ac) = (&self.states, &self.candidates);
-            cost.evaluate_into(st, ac, n, h, d, a, &mut self.costs)?;
+            cost.evaluate_into(&RolloutBatch::new(st, ac, (n, h), (d, a))?, &mut self.costs)?;
         }
         match self.costs.iter().position(|c| !c.is_finite()) {
             None => Ok(()),
@@ -283,7 +285,8 @@ pub(crate) fn final_plan(
         });
     }
     let mut total = [0.0f32];
-    cost.evaluate_into(&states, mean, 1, h, d, a, &mut total)?;
+    let batch = RolloutBatch::new(&states, mean, (1, h), (d, a))?;
+    cost.evaluate_into(&batch, &mut total)?;
     if !total[0].is_finite() {
         return Err(AgentError::NonFinite {
             what: "cost of the final plan".into(),
@@ -291,7 +294,7 @@ pub(crate) fn final_plan(
     }
     Ok(Plan {
         actions: mean.to_vec(),
-        cost_breakdown: cost.breakdown(&states, mean, 1, h, d, a),
+        cost_breakdown: cost.breakdown(&batch),
         predicted_states: states,
         cost: total[0],
         iterations,
