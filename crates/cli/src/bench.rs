@@ -1,4 +1,4 @@
-//! `ami bench`: the standard workloads of `ami_agent::bench`, a GEMM peak, and the end-to-end
+//! `ami bench`: the standard workloads of `ami_bench`, a GEMM peak, and the end-to-end
 //! planning cost of a trained demo run; a table on stderr and, with `--json`, one JSON object.
 
 use std::path::Path;
@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 
-use ami_agent::bench::{
+use ami_bench::{
     gemm_gflops, gradient_plan_ms, gradient_plan_ms_generic, kernel_gemm_gflops,
     packed_gemm_gflops, sampling_plan_ms, sampling_plan_ms_generic, train_steps_per_s,
     train_steps_per_s_generic, workload_gflop, Repeats,

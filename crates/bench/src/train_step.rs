@@ -23,9 +23,9 @@
 
 use rayon::prelude::*;
 
-use super::dense_mlp::{Activations, BackwardOptions, BackwardScratch, DenseMlp, LayerGrad};
-use super::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
-use crate::error::AgentError;
+use ami_agent::kernel::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
+use ami_agent::kernel::{Activations, BackwardOptions, BackwardScratch, DenseMlp, LayerGrad};
+use ami_agent::AgentError;
 
 /// Coefficients of the VICReg-regularised prediction loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -657,7 +657,6 @@ fn apply_adamw(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::dense_mlp::tests::assert_close;
     use ami_jepa::burn;
     use ami_jepa::burn::module::Module;
     use ami_jepa::burn::optim::{AdamWConfig, GradientsParams};
@@ -669,6 +668,18 @@ mod tests {
     struct Pair {
         enc: Mlp,
         pred: Mlp,
+    }
+
+    /// `|a − b| ≤ tol · max|b|` elementwise.
+    fn assert_close(a: &[f32], b: &[f32], tol: f32) {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * scale,
+                "[{i}] {x} vs {y} (scale {scale})"
+            );
+        }
     }
 
     fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
