@@ -16,6 +16,10 @@
 //! only the benchmarks use and that live here: the fused training step ([`train_step`]) and
 //! the gradient plan ([`gradient_plan`]), both built on `ami_agent::kernel`'s MLP.
 //! * **GEMM** — `m×k · k×n` f32 matrix products, the practical peak of the machine.
+//! * **D** — the planning cost of a finished demo run, read from its report.
+//!
+//! [`suite::run`] is `ami bench`: the selected workloads with their repetition counts,
+//! compared with the GEMM peak.
 //!
 //! Errors are the kernel's [`AgentError`]: every failure here is one of the agent's (a shape,
 //! a non-finite value, a tensor that could not be read).
@@ -33,6 +37,7 @@ use ami_agent::AgentError;
 
 pub mod gradient_plan;
 mod planning;
+pub mod suite;
 pub mod train_step;
 
 pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
