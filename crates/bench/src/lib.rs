@@ -4,7 +4,7 @@
 //!
 //! * **A** — one JEPA training step: batch 256, encoder 64→512→512→128, predictor
 //!   (128+2)→512→512→128, loss `25·MSE(pred(enc(o), a), enc(o')) + 25·(v(x)+v(y))/2 +
-//!   c(x)+c(y)` (VICReg terms as in [`ami_jepa::vicreg`]), AdamW lr 1e-3, weight decay 0.01.
+//!   c(x)+c(y)` (VICReg terms as in [`mod@ami_jepa::vicreg`]), AdamW lr 1e-3, weight decay 0.01.
 //! * **B** — one sampling plan: CEM with 512 candidates, horizon 16, 6 iterations, 64 elites,
 //!   cost `Σ_t ‖s_t − g‖²`, all candidates rolled through the predictor at once.
 //! * **C** — one gradient plan: 32 action sequences × 16 steps, 20 Adam steps (lr 0.1) on the
@@ -14,7 +14,7 @@
 //! tensor path (`*_generic`), with the same weights, data and seeds. B runs the product's
 //! `Cem` planner on `ami_agent::kernel`; A and C run on the two dense-kernel programs that
 //! only the benchmarks use and that live here: the fused training step ([`train_step`]) and
-//! the gradient plan ([`gradient_plan`]), both built on `ami_agent::kernel`'s MLP.
+//! the gradient plan ([`mod@gradient_plan`]), both built on `ami_agent::kernel`'s MLP.
 //! * **GEMM** — `m×k · k×n` f32 matrix products, the practical peak of the machine.
 //! * **D** — the planning cost of a finished demo run, read from its report.
 //!

@@ -5,7 +5,7 @@
 //! `x = f(o)`, `y = f(o')` (one pass over the `2B` stacked rows), `ŷ = p([x, a])`.
 //!
 //! Loss `L = λ_s·mean((ŷ − y)²) + λ_v·(v(x) + v(y))/2 + λ_c·(c(x) + c(y))` with the VICReg
-//! terms of [`ami_jepa::vicreg`] on an embedding `x [n, d]`:
+//! terms of [`mod@ami_jepa::vicreg`] on an embedding `x [n, d]`:
 //! `x̄ = x − mean_rows(x)`, `C = x̄ᵀx̄ / (n − 1)`, `σ_j = sqrt(C_jj + ε)`,
 //! `v(x) = (1/d) Σ_j relu(γ − σ_j)`, `c(x) = (1/d) Σ_{i≠j} C_ij²`.
 //!
