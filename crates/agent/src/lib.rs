@@ -2,9 +2,11 @@
 //! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
 //! CEM) and short-term memory.
 //!
+//! The benchmark workloads (and the dense-kernel programs only they run: the fused training
+//! step and the gradient plan) live in the `ami-bench` crate.
+//!
 //! All buffers are flat, row-major `f32` slices; every function documents its shapes.
 
-pub mod bench;
 pub mod cost;
 pub mod cost_config;
 pub mod episode;

@@ -1,15 +1,8 @@
 //! The dense CPU kernel against burn's generic path: the JEPA world model's rollout (residual
-//! predictor, action scale, action repeat 2), the gradient of the planning objective through
-//! that rollout, and workload C's Adam steps.
+//! predictor, action scale, action repeat 2). (The gradient plan's tests are in `ami-bench`.)
 
-use ami_agent::bench::{generic_gradient_plan, GradientWorkload};
-use ami_agent::kernel::{
-    gradient_plan, loss_and_grad, AdamSettings, DenseDynamics, DenseMlp, GradientPlanBuffers,
-    StepKind,
-};
 use ami_agent::{JepaWorldModel, Perception, WorldModel};
-use ami_jepa::burn::module::Module;
-use ami_jepa::burn::tensor::{Device, Distribution, Tensor, TensorData};
+use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
 use ami_jepa::{Jepa, JepaConfig};
 
 /// `|a − b| ≤ tol · max|b|` elementwise.
@@ -64,82 +57,4 @@ fn fast_jepa_rollout_equals_burn_rollout_with_action_repeat() {
         .iter()
         .zip(s0.iter().cycle())
         .any(|(x, y)| (x - y).abs() > 1e-2));
-}
-
-/// `Σ_{i,t} ‖s_{i,t} − g‖²` through the JEPA predictor with burn autodiff (repeat 2).
-fn burn_objective_grad(
-    jepa: &Jepa,
-    s0: &[f32],
-    goal: &[f32],
-    acts: &[f32],
-    n: usize,
-    h: usize,
-) -> Vec<f32> {
-    let ad = jepa.devices()[0].clone();
-    let a = Tensor::<3>::from_data(TensorData::new(acts.to_vec(), [n, h, 2]), &ad).require_grad();
-    let mut s = Tensor::<2>::from_data(TensorData::new(s0.to_vec(), [1, 9]), &ad).repeat_dim(0, n);
-    let g = Tensor::<2>::from_data(TensorData::new(goal.to_vec(), [1, 9]), &ad);
-    let mut loss = Tensor::<1>::zeros([1], &ad);
-    for t in 0..h {
-        let at = a.clone().narrow(1, t, 1).reshape([n, 2]);
-        s = jepa.predict(jepa.predict(s, at.clone()), at);
-        loss = loss + (s.clone() - g.clone()).powi_scalar(2).sum();
-    }
-    let grads = loss.backward();
-    a.grad(&grads)
-        .unwrap()
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap()
-}
-
-#[test]
-fn fast_objective_gradient_equals_burn_autodiff() {
-    let dev = Device::flex().autodiff();
-    let jepa = small_jepa(&dev);
-    let mlp = DenseMlp::from_mlp(&jepa.predictor).unwrap();
-    let dynamics = DenseDynamics::new(mlp, StepKind::Residual, jepa.inv_action_scale(), 2).unwrap();
-    let (n, h) = (3, 4);
-    let (s0, goal, acts) = (normal(9, &dev), normal(9, &dev), normal(n * h * 2, &dev));
-    let want = burn_objective_grad(&jepa, &s0, &goal, &acts, n, h);
-    let mut buf = GradientPlanBuffers::default();
-    loss_and_grad(&dynamics, (&s0, &goal), &acts, (n, h), &mut buf).unwrap();
-    assert_close(&buf.grad, &want, 1e-4);
-}
-
-#[test]
-fn fast_gradient_plan_adam_steps_equal_burn_version() {
-    let w = GradientWorkload::new(&Device::flex()).unwrap();
-    let dynamics = DenseDynamics::new(
-        DenseMlp::from_mlp(&w.predictor).unwrap(),
-        StepKind::Plain,
-        1.0,
-        1,
-    )
-    .unwrap();
-    let mut buf = GradientPlanBuffers::default();
-    for steps in [1, 3] {
-        let adam = AdamSettings {
-            steps,
-            ..AdamSettings::default()
-        };
-        let want = generic_gradient_plan(&w, adam).unwrap();
-        let mut got = w.init.clone();
-        gradient_plan(
-            &dynamics,
-            (&w.s0, &w.goal),
-            &mut got,
-            w.shape,
-            adam,
-            &mut buf,
-        )
-        .unwrap();
-        assert_close(&got, &want, 1e-4);
-        let moved = got
-            .iter()
-            .zip(&w.init)
-            .filter(|(a, b)| (*a - *b).abs() > 1e-3)
-            .count();
-        assert!(moved > got.len() / 2, "only {moved} actions moved");
-    }
 }

@@ -361,8 +361,10 @@ impl DenseMlp {
         }
     }
 
-    /// Mutable layers, for optimisers that update the weights in place (shapes fixed).
-    pub(crate) fn layers_mut(&mut self) -> &mut [DenseLayer] {
+    /// Mutable layers, for optimisers that update the weights in place (shapes fixed; the
+    /// fused training step of `ami-bench`). Drops the packed copies of the weights, so later
+    /// products run on the general `gemm` path, which reads the layers directly.
+    pub fn layers_mut(&mut self) -> &mut [DenseLayer] {
         self.packed = None;
         &mut self.layers
     }

@@ -155,14 +155,8 @@ impl DenseDynamics {
         tape: bool,
         states: &mut [f32],
     ) -> Result<(), AgentError> {
+        self.check_rollout_shapes(s0, actions, (n, h), states)?;
         let (d, a) = (self.state_dim, self.action_dim);
-        if s0.len() != d || actions.len() != n * h * a || states.len() != n * h * d {
-            return Err(AgentError::shape(
-                "dense rollout s0/actions/states",
-                actions.len(),
-                format!("s0 [{d}], actions [n={n}, h={h}, A={a}], states [{n}, {h}, {d}]"),
-            ));
-        }
         let parts = if tape { 1 } else { row_parts(n, &self.mlp) };
         if parts > 1 {
             let chunk = n.div_ceil(parts);
@@ -180,9 +174,14 @@ impl DenseDynamics {
     }
 
     /// [`Self::rollout_into`] without splitting the candidates across cores, every product
-    /// on `threads` (`None`: chosen per shape). Shapes are checked by the caller.
+    /// on `threads` (`None`: chosen per shape). For callers that split the work themselves
+    /// and pass `Some(Threads::One)` per block, or that need the tape of one unsplit rollout
+    /// on a given threading (the gradient plan of `ami-bench`).
+    ///
+    /// # Shapes
+    /// As [`Self::rollout_into`].
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn rollout_block(
+    pub fn rollout_block(
         &self,
         s0: &[f32],
         actions: &[f32],
@@ -192,6 +191,7 @@ impl DenseDynamics {
         states: &mut [f32],
         threads: Option<Threads>,
     ) -> Result<(), AgentError> {
+        self.check_rollout_shapes(s0, actions, (n, h), states)?;
         let (d, r) = (self.state_dim, self.repeat);
         self.size_workspace(ws, n, if tape { h * r } else { 1 });
         for row in ws.state.chunks_exact_mut(d) {
@@ -212,6 +212,25 @@ impl DenseDynamics {
                     states[(i * h + t) * d..(i * h + t + 1) * d].copy_from_slice(s);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Checks `s0 [D]`, `actions [n, h, A]` and `states [n, h, D]`.
+    fn check_rollout_shapes(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        states: &[f32],
+    ) -> Result<(), AgentError> {
+        let (d, a) = (self.state_dim, self.action_dim);
+        if s0.len() != d || actions.len() != n * h * a || states.len() != n * h * d {
+            return Err(AgentError::shape(
+                "dense rollout s0/actions/states",
+                actions.len(),
+                format!("s0 [{d}], actions [n={n}, h={h}, A={a}], states [{n}, {h}, {d}]"),
+            ));
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 20;
 /// How one product is threaded. Larger products split the output columns across the cores:
 /// as fast as `gemm`'s own rayon split on the workload shapes, twice as fast for
 /// `32×512 · 512×130` (where `gemm`'s split runs at half the single-thread speed), and each
-/// core then applies the [`Epilogue`] to its own columns while they are in cache. Measured with `cargo run --release -p ami-agent
+/// core then applies the [`Epilogue`] to its own columns while they are in cache. Measured with `cargo run --release -p ami-bench
 /// --example kernel_shapes` on the 2-core benchmark machine (bench/README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Threads {

@@ -3,20 +3,19 @@
 //! behind the same trait and test it against the generic path").
 //!
 //! A frozen predictor MLP is copied once into contiguous row-major buffers ([`DenseMlp`]);
-//! rollouts ([`DenseWorldModel`], a [`crate::WorldModel`]) and gradient plans
-//! ([`gradient_plan`]) then run on the `gemm` crate with reused buffers and fused
-//! bias + ReLU passes, instead of burn's generic tensor path.
+//! rollouts ([`DenseWorldModel`], a [`crate::WorldModel`]) then run on the `gemm` crate (or
+//! the packed-weight kernel, [`packed`]) with reused buffers and fused bias + ReLU passes,
+//! instead of burn's generic tensor path. [`DenseMlp`] also has the backward passes (with
+//! respect to the input, and with weight gradients) and [`DenseDynamics`] a rollout that
+//! keeps a tape of every step: the gradient plan and the fused training step of the
+//! `ami-bench` crate are built on them.
 
 pub mod dense_mlp;
 pub mod dynamics;
 pub mod gemm;
-pub mod gradient_plan;
 pub mod packed;
-pub mod train_step;
 
 pub use dense_mlp::{
     Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
 };
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
-pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
-pub use train_step::{AdamWSettings, DenseJepaTrainer, TrainLoss, VicregSettings};

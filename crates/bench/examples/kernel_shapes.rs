@@ -1,6 +1,6 @@
 //! Measures the dense kernel's GEMM on the shapes of workloads B and C, on one thread and on
 //! all cores, to choose `kernel::gemm::threading`:
-//! `cargo run --release -p ami-agent --example kernel_shapes`.
+//! `cargo run --release -p ami-bench --example kernel_shapes`.
 
 use std::time::Instant;
 

@@ -10,10 +10,9 @@
 
 use rayon::prelude::*;
 
-use super::dense_mlp::BackwardScratch;
-use super::dynamics::{DenseDynamics, RolloutWorkspace, StepKind};
-use super::gemm::{Threads, PARALLEL_MIN_MACS};
-use crate::error::AgentError;
+use ami_agent::kernel::gemm::{Threads, PARALLEL_MIN_MACS};
+use ami_agent::kernel::{BackwardScratch, DenseDynamics, RolloutWorkspace, StepKind};
+use ami_agent::AgentError;
 
 /// Adam settings of a gradient plan.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -230,7 +229,7 @@ fn gradient_plan_block(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::{DenseLayer, DenseMlp};
+    use ami_agent::kernel::{DenseLayer, DenseMlp};
 
     fn wave(len: usize, phase: f32) -> Vec<f32> {
         (0..len)

@@ -5,7 +5,7 @@
 //! `x = f(o)`, `y = f(o')` (one pass over the `2B` stacked rows), `ŷ = p([x, a])`.
 //!
 //! Loss `L = λ_s·mean((ŷ − y)²) + λ_v·(v(x) + v(y))/2 + λ_c·(c(x) + c(y))` with the VICReg
-//! terms of [`ami_jepa::vicreg`] on an embedding `x [n, d]`:
+//! terms of [`mod@ami_jepa::vicreg`] on an embedding `x [n, d]`:
 //! `x̄ = x − mean_rows(x)`, `C = x̄ᵀx̄ / (n − 1)`, `σ_j = sqrt(C_jj + ε)`,
 //! `v(x) = (1/d) Σ_j relu(γ − σ_j)`, `c(x) = (1/d) Σ_{i≠j} C_ij²`.
 //!
@@ -23,9 +23,9 @@
 
 use rayon::prelude::*;
 
-use super::dense_mlp::{Activations, BackwardOptions, BackwardScratch, DenseMlp, LayerGrad};
-use super::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
-use crate::error::AgentError;
+use ami_agent::kernel::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
+use ami_agent::kernel::{Activations, BackwardOptions, BackwardScratch, DenseMlp, LayerGrad};
+use ami_agent::AgentError;
 
 /// Coefficients of the VICReg-regularised prediction loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -657,7 +657,6 @@ fn apply_adamw(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::dense_mlp::tests::assert_close;
     use ami_jepa::burn;
     use ami_jepa::burn::module::Module;
     use ami_jepa::burn::optim::{AdamWConfig, GradientsParams};
@@ -669,6 +668,18 @@ mod tests {
     struct Pair {
         enc: Mlp,
         pred: Mlp,
+    }
+
+    /// `|a − b| ≤ tol · max|b|` elementwise.
+    fn assert_close(a: &[f32], b: &[f32], tol: f32) {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * scale,
+                "[{i}] {x} vs {y} (scale {scale})"
+            );
+        }
     }
 
     fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -5,16 +5,15 @@ use ami_jepa::burn::module::Module;
 use ami_jepa::burn::tensor::{Device, Distribution, Tensor, TensorData};
 use ami_jepa::mlp::Mlp;
 
-use super::{median_seconds, read, seeded, Repeats, ACT, HIDDEN, REPR};
-use crate::cost::{Cost, CostKind, GoalDistance};
-use crate::error::AgentError;
-use crate::jepa_model::batched_rollout;
-use crate::kernel::{
-    gradient_plan, AdamSettings, DenseDynamics, DenseMlp, DenseWorldModel, GradientPlanBuffers,
-    StepKind,
-};
-use crate::planner::{Cem, CemConfig, Planner};
-use crate::world_model::{check_rollout_inputs, WorldModel};
+use ami_agent::cost::{Cost, CostKind, GoalDistance};
+use ami_agent::jepa_model::batched_rollout;
+use ami_agent::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
+use ami_agent::planner::{Cem, CemConfig, Planner};
+use ami_agent::world_model::{check_rollout_inputs, WorldModel};
+use ami_agent::AgentError;
+
+use crate::gradient_plan::{gradient_plan, AdamSettings, GradientPlanBuffers};
+use crate::{median_seconds, read, seeded, Repeats, ACT, HIDDEN, REPR};
 
 /// A plain MLP dynamics model `s' = MLP([s, a])` on burn's generic path, seen as a planner's
 /// world model.

@@ -1,7 +1,7 @@
 //! The benchmark workloads run and report finite, positive figures; the FLOP counts match a
 //! hand computation. (Speed itself is measured by `ami bench`, never asserted.)
 
-use ami_agent::bench::{
+use ami_bench::{
     gemm_gflops, gradient_plan_ms, gradient_plan_ms_generic, kernel_gemm_gflops, sampling_plan_ms,
     sampling_plan_ms_generic, train_steps_per_s, workload_gflop, Repeats,
 };

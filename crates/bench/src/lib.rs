@@ -1,17 +1,28 @@
-//! The standard performance workloads (issue 4), identical to the PyTorch and JAX peers in
-//! `bench/peers/`: float32, fixed seeds, the same shapes and algorithms.
+//! `ami-bench`: the standard performance workloads (issue 4) behind `ami bench`, identical to
+//! the PyTorch and JAX peers in `bench/peers/`: float32, fixed seeds, the same shapes and
+//! algorithms.
 //!
 //! * **A** — one JEPA training step: batch 256, encoder 64→512→512→128, predictor
 //!   (128+2)→512→512→128, loss `25·MSE(pred(enc(o), a), enc(o')) + 25·(v(x)+v(y))/2 +
-//!   c(x)+c(y)` (VICReg terms as in [`ami_jepa::vicreg`]), AdamW lr 1e-3, weight decay 0.01.
+//!   c(x)+c(y)` (VICReg terms as in [`mod@ami_jepa::vicreg`]), AdamW lr 1e-3, weight decay 0.01.
 //! * **B** — one sampling plan: CEM with 512 candidates, horizon 16, 6 iterations, 64 elites,
 //!   cost `Σ_t ‖s_t − g‖²`, all candidates rolled through the predictor at once.
 //! * **C** — one gradient plan: 32 action sequences × 16 steps, 20 Adam steps (lr 0.1) on the
 //!   actions, back-propagating through the 16-step rollout.
 //!
-//! A, B and C run twice: on the dense CPU kernel ([`crate::kernel`], the headline figures) and on
-//! burn's generic tensor path (`*_generic`), with the same weights, data and seeds.
+//! A, B and C run twice: on the dense CPU kernel (the headline figures) and on burn's generic
+//! tensor path (`*_generic`), with the same weights, data and seeds. B runs the product's
+//! `Cem` planner on `ami_agent::kernel`; A and C run on the two dense-kernel programs that
+//! only the benchmarks use and that live here: the fused training step ([`train_step`]) and
+//! the gradient plan ([`mod@gradient_plan`]), both built on `ami_agent::kernel`'s MLP.
 //! * **GEMM** — `m×k · k×n` f32 matrix products, the practical peak of the machine.
+//! * **D** — the planning cost of a finished demo run, read from its report.
+//!
+//! [`suite::run`] is `ami bench`: the selected workloads with their repetition counts,
+//! compared with the GEMM peak.
+//!
+//! Errors are the kernel's [`AgentError`]: every failure here is one of the agent's (a shape,
+//! a non-finite value, a tensor that could not be read).
 
 use std::time::Instant;
 
@@ -22,14 +33,19 @@ use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
 use ami_jepa::mlp::Mlp;
 use ami_jepa::vicreg::{covariance, variance};
 
-use crate::error::AgentError;
+use ami_agent::AgentError;
 
+pub mod gradient_plan;
 mod planning;
+pub mod suite;
+pub mod train_step;
 
+pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
 pub use planning::{
     generic_gradient_plan, gradient_plan_ms, gradient_plan_ms_generic, sampling_plan_ms,
     sampling_plan_ms_generic, workload_b_cem, GradientWorkload, MlpDynamics,
 };
+pub use train_step::{AdamWSettings, DenseJepaTrainer, TrainLoss, VicregSettings};
 
 /// Observation, action and representation sizes of the workloads.
 const OBS: usize = 64;
@@ -145,9 +161,9 @@ fn time_product(
 }
 
 /// Achieved GFLOP/s of an `m×k · k×n` product on the dense kernel's GEMM
-/// ([`crate::kernel::gemm::matmul`], all cores for large shapes).
+/// ([`ami_agent::kernel::gemm::matmul`], all cores for large shapes).
 pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result<f64, AgentError> {
-    use crate::kernel::gemm::{matmul, Epilogue, Rhs};
+    use ami_agent::kernel::gemm::{matmul, Epilogue, Rhs};
     let (a, b) = gemm_operands(m, k, n);
     time_product((m, k, n), reps, "GEMM output", |c| {
         matmul(c, &a, &b, (m, k, n), Rhs::Plain, false, Epilogue::None)
@@ -155,7 +171,7 @@ pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result
 }
 
 /// Achieved GFLOP/s of an `m×k · k×n` product on the packed-weight AVX-512 kernel
-/// ([`crate::kernel::packed`], rows split across the cores; the weights packed once, outside
+/// ([`ami_agent::kernel::packed`], rows split across the cores; the weights packed once, outside
 /// the timing), or `None` where that kernel does not run.
 pub fn packed_gemm_gflops(
     m: usize,
@@ -163,8 +179,8 @@ pub fn packed_gemm_gflops(
     n: usize,
     reps: Repeats,
 ) -> Result<Option<f64>, AgentError> {
-    use crate::kernel::gemm::Epilogue;
-    use crate::kernel::packed::PackedWeights;
+    use ami_agent::kernel::gemm::Epilogue;
+    use ami_agent::kernel::packed::PackedWeights;
     if !PackedWeights::usable() {
         return Ok(None);
     }
@@ -183,10 +199,11 @@ struct TrainPair {
     pred: Mlp,
 }
 
-/// Workload A on the fused dense kernel ([`crate::kernel::DenseJepaTrainer`], same weights
+/// Workload A on the fused dense kernel ([`train_step::DenseJepaTrainer`], same weights
 /// and data as [`train_steps_per_s_generic`]): median training steps per second.
 pub fn train_steps_per_s(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
-    use crate::kernel::{AdamWSettings, DenseJepaTrainer, DenseMlp, VicregSettings};
+    use crate::train_step::{AdamWSettings, DenseJepaTrainer, VicregSettings};
+    use ami_agent::kernel::DenseMlp;
     let ad = device.clone().autodiff();
     seeded(&ad, 0);
     let batch = 256;
