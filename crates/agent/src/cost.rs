@@ -4,6 +4,17 @@
 //! `C(τ_i) = Σ_k w_k · C_k(τ_i)`. Intrinsic and guardrail terms are hard-wired: their weights
 //! are fixed when the [`Cost`] is built and cannot be changed (in particular not set to zero)
 //! by the configurator; task and critic terms can be re-weighted.
+//!
+//! ```
+//! use ami_agent::{ActionEnergy, Cost, CostKind, GoalDistance, RolloutBatch};
+//! let cost = Cost::new()
+//!     .with_term(CostKind::Task, 1.0, GoalDistance::new(vec![1.0, 0.0])?)?
+//!     .with_term(CostKind::Intrinsic, 0.5, ActionEnergy)?;
+//! // One candidate, two steps: states (0, 0), (1, 0); actions (1, 2), (0, 1).
+//! let batch = RolloutBatch::new(&[0.0, 0.0, 1.0, 0.0], &[1.0, 2.0, 0.0, 1.0], (1, 2), (2, 2))?;
+//! assert_eq!(cost.evaluate(&batch)?, vec![1.0 + 0.5 * 6.0]);
+//! # Ok::<(), ami_agent::AgentError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,20 @@
 //!
 //! Adding an environment = one file implementing [`crate::Env`] and [`crate::EnvSpec`] for its
 //! config, plus one line in the [`register_envs!`] list below.
+//!
+//! ```
+//! use ami_envs::EnvConfig;
+//! // Any registered environment from its kind; run it through the traits only.
+//! let cfg = EnvConfig::of_kind("pendulum")?;
+//! let spec = cfg.spec();
+//! let mut env = spec.build()?;
+//! let task = &spec.tasks(1, 7)?[0];
+//! let obs = env.reset_to(&task.start)?;
+//! assert_eq!(obs.len(), env.obs_dim());
+//! let step = env.step(&[1.0])?;
+//! assert_eq!(step.state.len(), spec.state_dim());
+//! # Ok::<(), ami_envs::EnvError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 
