@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
-use ami_agent::pipeline::Silent;
-use ami_agent::pipeline::{evaluate, fit, generate_data, FitOptions, Preset, RunConfig, RunDir};
+use ami_agent::pipeline::{
+    evaluate, fit, generate_data, FitOptions, Preset, RunConfig, RunDir, Silent, Split,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -29,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("trained {} steps", trainer.step);
 
     // 4. Planning on the test tasks: success rates, latency, report.json and a picture.
-    let report = evaluate(&run, &cfg, &Silent)?;
+    let report = evaluate(&run, &cfg, Split::Test, &Silent)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

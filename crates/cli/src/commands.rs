@@ -69,11 +69,11 @@ pub fn train(data_path: &Path, out: &Path, opts: FitOptions, args: &ConfigArgs) 
 }
 
 /// `ami eval`.
-pub fn eval(run_path: &Path, sets: &[String]) -> Result<()> {
+pub fn eval(run_path: &Path, split: &str, sets: &[String]) -> Result<()> {
     let run = RunDir::open(run_path)?;
     let cfg = run.read_config()?.with_overrides(sets)?;
     cfg.validate()?;
-    let report = evaluate(&run, &cfg, &Bars::default())?;
+    let report = evaluate(&run, &cfg, split.parse()?, &Bars::default())?;
     print_report(&report)
 }
 

@@ -110,6 +110,10 @@ enum Command {
         /// Run directory written by `ami train` or `ami demo`.
         #[arg(long)]
         run: PathBuf,
+        /// Tasks to plan on: `val` (tune on these; `report_val.json`) or `test` (report these;
+        /// `report.json`).
+        #[arg(long, default_value = "test")]
+        split: String,
         /// Override one key of the run's config, e.g. `--set agent.planner=cem` (repeatable).
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         sets: Vec<String>,
@@ -140,7 +144,7 @@ fn run(cli: Cli) -> Result<()> {
             stop_after,
             cfg,
         } => commands::train(&data, &out, FitOptions { resume, stop_after }, &cfg),
-        Command::Eval { run, sets } => commands::eval(&run, &sets),
+        Command::Eval { run, split, sets } => commands::eval(&run, &split, &sets),
         Command::Ebm { cmd } => ebm::run(cmd),
         Command::Bench {
             workload,

@@ -109,6 +109,22 @@ fn data_train_resume_and_eval_compose() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["planner"], "cem");
     assert_eq!(report(&run)["episodes"], 2);
+    assert_eq!(report(&run)["split"], "test");
+    // Validation tasks go to their own report; the test report is left alone.
+    let test_report = std::fs::read(run.join("report.json")).unwrap();
+    let out = ok(&[
+        "eval",
+        "--run",
+        r,
+        "--split",
+        "val",
+        "--set",
+        "eval.episodes=2",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["split"], "val");
+    assert!(run.join("report_val.json").is_file());
+    assert_eq!(std::fs::read(run.join("report.json")).unwrap(), test_report);
 }
 
 #[test]

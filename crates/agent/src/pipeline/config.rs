@@ -38,14 +38,38 @@ impl Default for AgentConfig {
     }
 }
 
+/// Which set of tasks an evaluation plans on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Validation tasks (`eval.val_seed`): tune settings on these.
+    Val,
+    /// Test tasks (`eval.seed`): report these; do not tune on them.
+    Test,
+}
+
+impl std::str::FromStr for Split {
+    type Err = AgentError;
+
+    fn from_str(s: &str) -> Result<Self, AgentError> {
+        match s {
+            "val" => Ok(Split::Val),
+            "test" => Ok(Split::Test),
+            _ => Err(AgentError::config("--split", s, "val or test")),
+        }
+    }
+}
+
 /// `[eval]`: the test protocol.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvalConfig {
-    /// Number of test episodes.
+    /// Number of episodes.
     pub episodes: usize,
     /// Seed of the test tasks (fixed, independent of the run seed).
     pub seed: u64,
+    /// Seed of the validation tasks (a stream of its own).
+    pub val_seed: u64,
     /// Step limit per episode.
     pub max_steps: usize,
     /// Episodes drawn in the picture of test episodes.
@@ -57,6 +81,7 @@ impl Default for EvalConfig {
         EvalConfig {
             episodes: 100,
             seed: 1234,
+            val_seed: 4321,
             max_steps: 200,
             plot_episodes: 12,
         }
@@ -265,8 +290,31 @@ impl RunConfig {
                 return Err(AgentError::config(field, 0, ">= 1"));
             }
         }
+        // Tasks and data are drawn from seeded streams of the same generator: equal seeds would
+        // make test or validation starts replay the data's starts.
+        let e = &self.eval;
+        for (field, seed, others) in [
+            ("eval.seed", e.seed, [self.data.seed, e.val_seed]),
+            ("eval.val_seed", e.val_seed, [self.data.seed, e.seed]),
+        ] {
+            if others.contains(&seed) {
+                return Err(AgentError::config(
+                    field,
+                    seed,
+                    "a seed different from data.seed and from the other evaluation split's seed",
+                ));
+            }
+        }
         self.planner.build(self.plan_context(0))?;
         Ok(())
+    }
+
+    /// The seed of `split`'s tasks.
+    pub fn task_seed(&self, split: Split) -> u64 {
+        match split {
+            Split::Val => self.eval.val_seed,
+            Split::Test => self.eval.seed,
+        }
     }
 
     /// What the planner takes from the rest of the run.
@@ -390,6 +438,25 @@ mod tests {
             c.validate().unwrap();
             let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
             assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn task_streams_cannot_collide_with_the_data_or_each_other() {
+        let c = RunConfig::preset(Preset::Tiny);
+        assert_ne!(c.task_seed(Split::Val), c.task_seed(Split::Test));
+        for set in ["data.seed=1234", "eval.val_seed=1234", "data.seed=4321"] {
+            let err = c
+                .clone()
+                .with_overrides(&[set.into()])
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("eval.") && err.contains("different"),
+                "{set}: {err}"
+            );
         }
     }
 

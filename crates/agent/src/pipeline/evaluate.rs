@@ -14,7 +14,7 @@ use ami_envs::Task;
 use ami_jepa::checkpoint::load_model;
 use serde::{Deserialize, Serialize};
 
-use super::config::RunConfig;
+use super::config::{RunConfig, Split};
 use super::fit::compute_device;
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -27,7 +27,9 @@ use crate::jepa_model::JepaWorldModel;
 pub struct EvalReport {
     /// Environment kind.
     pub env: String,
-    /// Number of test episodes.
+    /// The tasks planned on (`val` or `test`).
+    pub split: Split,
+    /// Number of episodes.
     pub episodes: usize,
     /// Fraction of episodes that met each success rule, by the rule's report name (the first
     /// rule of the environment is `success_rate`).
@@ -66,16 +68,26 @@ impl EvalReport {
             .unwrap_or(0.0)
     }
 
-    /// Writes `report.json` into the run directory (atomically).
+    /// The report's file: `report.json` for the test split, `report_val.json` for validation.
+    pub fn file_name(split: Split) -> &'static str {
+        match split {
+            Split::Test => "report.json",
+            Split::Val => "report_val.json",
+        }
+    }
+
+    /// Writes the report into the run directory (atomically; [`EvalReport::file_name`]).
     pub fn save(&self, run: &RunDir) -> Result<(), AgentError> {
+        let name = Self::file_name(self.split);
         let text = serde_json::to_string_pretty(self)
-            .map_err(|e| AgentError::config_source("report.json", e.to_string()))?;
-        run.write("report.json", text.as_bytes())
+            .map_err(|e| AgentError::config_source(name, e.to_string()))?;
+        run.write(name, text.as_bytes())
     }
 
     /// Aggregates per-episode outcomes (rule names in the environment's order).
     pub fn from_outcomes(
         cfg: &RunConfig,
+        split: Split,
         rule_names: &[&str],
         outcomes: &[EpisodeOutcome],
         eval_workers: usize,
@@ -94,6 +106,7 @@ impl EvalReport {
         let plan_s: f64 = outcomes.iter().map(|o| o.plan_seconds).sum();
         EvalReport {
             env: cfg.env.kind().to_string(),
+            split,
             episodes: outcomes.len(),
             success_rates,
             plan_ms_per_step: 1e3 * plan_s / steps.max(1) as f64,
@@ -128,16 +141,17 @@ pub fn world_model(run: &RunDir, cfg: &RunConfig) -> Result<JepaWorldModel, Agen
     )
 }
 
-/// Plans on the test tasks of `cfg` with the run's checkpoint; writes `report.json` and
-/// `plots/episodes.png`.
+/// Plans on the tasks of `split` with the run's checkpoint; writes the report
+/// ([`EvalReport::file_name`]) and `plots/episodes.png` (`plots/episodes_val.png`).
 pub fn evaluate(
     run: &RunDir,
     cfg: &RunConfig,
+    split: Split,
     progress: &dyn Progress,
 ) -> Result<EvalReport, AgentError> {
     cfg.validate()?;
     let spec = cfg.env.spec();
-    let tasks = spec.tasks(cfg.eval.episodes, cfg.eval.seed)?;
+    let tasks = spec.tasks(cfg.eval.episodes, cfg.task_seed(split))?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -148,14 +162,18 @@ pub fn evaluate(
     progress.finish();
     let rules = spec.build()?.success_rules();
     let names: Vec<&str> = rules.iter().map(|r| r.name).collect();
-    let report = EvalReport::from_outcomes(cfg, &names, &outcomes, workers);
+    let report = EvalReport::from_outcomes(cfg, split, &names, &outcomes, workers);
     report.save(run)?;
     let traces: Vec<_> = outcomes
         .iter()
         .take(cfg.eval.plot_episodes)
         .map(|o| o.trace.clone())
         .collect();
-    spec.render_episodes(&traces, 4, &run.plot("episodes.png"))?;
+    let picture = match split {
+        Split::Test => "episodes.png",
+        Split::Val => "episodes_val.png",
+    };
+    spec.render_episodes(&traces, 4, &run.plot(picture))?;
     Ok(report)
 }
 

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use ami_envs::Dataset;
 
-pub use config::{AgentConfig, EvalConfig, Preset, RunConfig};
+pub use config::{AgentConfig, EvalConfig, Preset, RunConfig, Split};
 pub use evaluate::{evaluate, EvalReport};
 pub use fit::{fit, FitOptions};
 pub use progress::{Progress, Silent};
@@ -57,7 +57,7 @@ pub fn demo(out: &Path, cfg: RunConfig, progress: &dyn Progress) -> Result<EvalR
     let t_train = Instant::now();
     fit(&run, &cfg, &data, FitOptions::default(), progress)?;
     let train_s = t_train.elapsed().as_secs_f64();
-    let mut report = evaluate(&run, &cfg, progress)?;
+    let mut report = evaluate(&run, &cfg, Split::Test, progress)?;
     report.train_seconds = Some(train_s);
     report.total_seconds = Some(t0.elapsed().as_secs_f64());
     report.save(&run)?;
