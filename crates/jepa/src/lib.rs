@@ -16,6 +16,7 @@ pub mod mlp;
 pub mod model;
 pub mod model_config;
 pub mod objective;
+pub mod ssl;
 pub mod train;
 pub mod vicreg;
 
@@ -24,7 +25,8 @@ pub use diagnostics::{collapse, Collapse};
 pub use error::JepaError;
 pub use model::{EncoderKind, Jepa, JepaConfig};
 pub use model_config::{DataStats, ModelConfig};
-pub use objective::{jepa_loss, ObjectiveConfig, TERM_NAMES};
+pub use objective::{jepa_loss, jepa_loss_with, LossTensors, ObjectiveConfig};
+pub use ssl::{SslLoss, SslObjective, Vicreg};
 pub use train::{StepLog, TrainConfig, Trainer};
 pub use vicreg::{vicreg, VicregConfig};
 

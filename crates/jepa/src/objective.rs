@@ -11,13 +11,17 @@
 //! inverse_dynamics = mean_{t=0..k−1} mean_{b,a} (IDM(s_t, s_{t+1}) − a_t/action_scale)²
 //! ```
 //! The targets `s_t` are not stop-gradient: the variance/covariance terms prevent collapse.
+//! They are the regulariser of an [`SslObjective`] (by default [`Vicreg`] with `μ = β`,
+//! `ν = γ`), applied to `s_t` at every step and averaged over `t` term by term; another
+//! objective's regulariser brings its own terms ([`jepa_loss_with`]).
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::JepaError;
 use crate::model::Jepa;
-use crate::vicreg::{covariance, variance};
+use crate::ssl::{SslObjective, Vicreg};
+use crate::vicreg::VicregConfig;
 
 /// Weights of the loss terms.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -48,6 +52,16 @@ impl Default for ObjectiveConfig {
 }
 
 impl ObjectiveConfig {
+    /// The default regulariser: VICReg's variance (weight β) and covariance (weight γ) terms.
+    pub fn regularizer(&self) -> Vicreg {
+        Vicreg(VicregConfig {
+            sim_coeff: 0.0,
+            std_coeff: self.variance,
+            cov_coeff: self.covariance,
+            gamma: 1.0,
+        })
+    }
+
     /// Every weight must be finite and non-negative.
     pub fn validate(&self) -> Result<(), JepaError> {
         for (name, v) in [
@@ -69,22 +83,16 @@ impl ObjectiveConfig {
 pub struct LossTensors {
     /// Weighted total.
     pub total: Tensor<1>,
-    /// Unweighted terms in the order of [`TERM_NAMES`].
-    pub terms: [Tensor<1>; 5],
+    /// Unweighted terms by name: `prediction`, the regulariser's terms, `time_smoothness`,
+    /// `inverse_dynamics`.
+    pub terms: Vec<(&'static str, Tensor<1>)>,
     /// The encoder outputs `s [B, k+1, D]` (for diagnostics).
     pub representations: Tensor<3>,
 }
 
-/// Names of the loss terms, as logged.
-pub const TERM_NAMES: [&str; 5] = [
-    "prediction",
-    "variance",
-    "covariance",
-    "time_smoothness",
-    "inverse_dynamics",
-];
-
-/// Computes the objective on one batch of windows.
+/// Computes the objective on one batch of windows with the default regulariser
+/// ([`ObjectiveConfig::regularizer`]): the terms are `prediction`, `variance`, `covariance`,
+/// `time_smoothness`, `inverse_dynamics`.
 ///
 /// # Shapes
 /// `obs [B, k+1, obs_dim]`, `actions [B, k, A]`
@@ -93,6 +101,21 @@ pub fn jepa_loss(
     obs: Tensor<3>,
     actions: Tensor<3>,
     cfg: &ObjectiveConfig,
+) -> LossTensors {
+    jepa_loss_with(model, obs, actions, cfg, &cfg.regularizer())
+}
+
+/// The objective with any [`SslObjective`]'s regulariser on `s_t` (its weights are its own;
+/// `cfg.variance` and `cfg.covariance` are not used).
+///
+/// # Shapes
+/// `obs [B, k+1, obs_dim]`, `actions [B, k, A]`
+pub fn jepa_loss_with(
+    model: &Jepa,
+    obs: Tensor<3>,
+    actions: Tensor<3>,
+    cfg: &ObjectiveConfig,
+    regularizer: &dyn SslObjective,
 ) -> LossTensors {
     let [b, k1, _] = obs.dims();
     let k = k1 - 1;
@@ -109,10 +132,18 @@ pub fn jepa_loss(
         prediction.push((pred.clone() - step(t + 1)).powi_scalar(2).mean());
     }
     let prediction = Tensor::cat(prediction, 0).mean();
-    let var: Vec<_> = (0..=k).map(|t| variance(step(t), 1.0)).collect();
-    let cov: Vec<_> = (0..=k).map(|t| covariance(step(t))).collect();
-    let variance_term = Tensor::cat(var, 0).mean();
-    let covariance_term = Tensor::cat(cov, 0).mean();
+    // The regulariser on every step, averaged over t (total and each term).
+    let regs: Vec<_> = (0..=k).map(|t| regularizer.regularize(step(t))).collect();
+    let reg_total = Tensor::cat(regs.iter().map(|r| r.total.clone()).collect(), 0).mean();
+    let reg_terms: Vec<(&'static str, Tensor<1>)> = regs[0]
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(j, (name, _))| {
+            let per_step = regs.iter().map(|r| r.terms[j].1.clone()).collect();
+            (*name, Tensor::cat(per_step, 0).mean())
+        })
+        .collect();
 
     let now = s.clone().narrow(1, 0, k);
     let next = s.clone().narrow(1, 1, k);
@@ -122,20 +153,14 @@ pub fn jepa_loss(
         .powi_scalar(2)
         .mean();
 
-    let terms = [prediction, variance_term, covariance_term, smooth, idm];
-    let weights = [
-        cfg.prediction,
-        cfg.variance,
-        cfg.covariance,
-        cfg.time_smoothness,
-        cfg.inverse_dynamics,
-    ];
-    let total = terms
-        .iter()
-        .zip(weights)
-        .map(|(t, w)| t.clone().mul_scalar(w))
-        .reduce(|a, b| a + b)
-        .expect("five terms");
+    let total = prediction.clone().mul_scalar(cfg.prediction)
+        + reg_total
+        + smooth.clone().mul_scalar(cfg.time_smoothness)
+        + idm.clone().mul_scalar(cfg.inverse_dynamics);
+    let mut terms = vec![("prediction", prediction)];
+    terms.extend(reg_terms);
+    terms.push(("time_smoothness", smooth));
+    terms.push(("inverse_dynamics", idm));
     LossTensors {
         total,
         terms,

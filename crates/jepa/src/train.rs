@@ -9,7 +9,7 @@ use crate::batcher::{Trajectories, Window};
 use crate::diagnostics::{collapse, Collapse};
 use crate::error::JepaError;
 use crate::model::{Jepa, JepaConfig};
-use crate::objective::{jepa_loss, ObjectiveConfig, TERM_NAMES};
+use crate::objective::{jepa_loss, ObjectiveConfig};
 
 /// Optimisation settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,7 +101,8 @@ pub struct StepLog {
     pub lr: f64,
     /// Weighted total loss.
     pub loss: f32,
-    /// Unweighted terms, named as in [`TERM_NAMES`].
+    /// Unweighted terms by name (`prediction`, the regulariser's terms, `time_smoothness`,
+    /// `inverse_dynamics`).
     pub terms: Vec<(String, f32)>,
     /// Collapse diagnostics of `s_0` (on logging steps only).
     pub collapse: Option<Collapse>,
@@ -205,9 +206,9 @@ impl Trainer {
                 what: "loss".into(),
             });
         }
-        let terms = TERM_NAMES
+        let terms = loss
+            .terms
             .iter()
-            .zip(loss.terms.iter())
             .map(|(n, t)| (n.to_string(), scalar(t)))
             .collect();
         let collapse = (self.step.is_multiple_of(cfg.log_every) || self.step + 1 == cfg.steps)

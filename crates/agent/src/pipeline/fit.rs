@@ -10,7 +10,7 @@ use std::io::Write;
 use ami_envs::Dataset;
 use ami_jepa::burn::tensor::Device;
 use ami_jepa::checkpoint::{load_trainer, save_trainer};
-use ami_jepa::{DataStats, JepaConfig, StepLog, Trainer, Trajectories, TERM_NAMES};
+use ami_jepa::{DataStats, JepaConfig, StepLog, Trainer, Trajectories};
 
 use super::config::RunConfig;
 use super::plot::{render, Panel, Series};
@@ -160,7 +160,18 @@ pub fn plot_training(run: &RunDir) -> Result<(), AgentError> {
         series: vec![series("total", &|l| l["loss"].as_f64())],
         log_y: true,
     }];
-    for (i, name) in TERM_NAMES.iter().enumerate() {
+    // Term names as logged (they depend on the objective's regulariser).
+    let names: Vec<String> = logs
+        .first()
+        .and_then(|l| l["terms"].as_array())
+        .map(|terms| {
+            terms
+                .iter()
+                .filter_map(|t| t[0].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (i, name) in names.iter().enumerate() {
         panels.push(Panel {
             title: format!("{name} (unweighted)"),
             series: vec![series(name, &|l| l["terms"][i][1].as_f64())],
