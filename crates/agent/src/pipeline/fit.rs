@@ -46,9 +46,9 @@ pub fn trajectories(ds: &Dataset) -> Trajectories {
     }
 }
 
-/// Trains (or resumes) the world model of `run` on `data`. A fresh run writes `cfg` to
-/// `config.toml`; a resumed one reads the run's own `config.toml` instead of `cfg` (so a
-/// user may edit it, e.g. to train for more steps). Returns the trainer at the end.
+/// Trains (or resumes) the world model of `run` on `data` with `cfg`. A fresh run writes `cfg`
+/// to `config.toml`; to resume, pass the run's own configuration ([`RunDir::read_config`],
+/// which a user may have edited, e.g. to train for more steps). Returns the trainer at the end.
 pub fn fit(
     run: &RunDir,
     cfg: &RunConfig,
@@ -57,11 +57,6 @@ pub fn fit(
     progress: &dyn Progress,
 ) -> Result<Trainer, AgentError> {
     let device = compute_device();
-    let cfg = if opts.resume {
-        run.read_config()?
-    } else {
-        cfg.clone()
-    };
     cfg.validate()?;
     if data.env_config != cfg.env {
         return Err(AgentError::config_source(
@@ -83,7 +78,7 @@ pub fn fit(
         let bound = cfg.env.spec().action_space().max_norm;
         let stats = DataStats::of(&windows, &data.obs_shape, bound);
         let model = JepaConfig::from_parts(&cfg.model, &stats);
-        run.write_config(&cfg)?;
+        run.write_config(cfg)?;
         Trainer::new(model, cfg.objective.clone(), cfg.train.clone(), &device)?
     };
     let mut metrics = open_metrics(run, trainer.step, opts.resume)?;
