@@ -8,7 +8,8 @@
 //! * `<dir>/checkpoint.json` — `{ step, model, objective, train }`.
 //!
 //! A process killed at any instant of [`save_trainer`] leaves either the complete previous
-//! checkpoint or the complete new one.
+//! checkpoint or the complete new one. Non-finite weights are never written: the save fails
+//! first with [`JepaError::NonFinite`].
 
 mod safetensors;
 pub mod set;
@@ -69,6 +70,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), JepaError> {
 
 /// Saves the trainer's full state into `dir` (created if missing), replacing the previous
 /// checkpoint there as one atomic set (see the module docs).
+///
+/// Fails with [`JepaError::NonFinite`] before writing anything if a parameter is NaN or
+/// infinite ([`Trainer::check_finite`]).
 pub fn save_trainer(trainer: &Trainer, dir: &Path) -> Result<(), JepaError> {
     save_trainer_with(trainer, dir, &mut Failpoint::never())
 }
@@ -79,6 +83,7 @@ pub(crate) fn save_trainer_with(
     dir: &Path,
     fp: &mut Failpoint,
 ) -> Result<(), JepaError> {
+    trainer.check_finite()?;
     let meta = CheckpointMeta {
         step: trainer.step,
         model: trainer.model_config.clone(),

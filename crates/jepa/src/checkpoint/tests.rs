@@ -5,11 +5,13 @@
 use std::fs;
 use std::path::Path;
 
-use burn::tensor::Device;
+use burn::module::Param;
+use burn::tensor::{Device, TensorData};
 
 use super::set::{resolve, Failpoint, FILES};
 use super::*;
 use crate::batcher::Trajectories;
+use crate::error::JepaError;
 
 fn configs() -> (JepaConfig, ObjectiveConfig, TrainConfig) {
     let model = JepaConfig {
@@ -207,4 +209,57 @@ fn loaders_read_one_version_directory() {
     let files = resolve(dir.path()).unwrap();
     assert_ne!(files, dir.path());
     assert!(files.starts_with(dir.path()) && files.join("model.bpk").is_file());
+}
+
+fn with_param(
+    t: &Trainer,
+    value: f32,
+    place: &dyn Fn(&mut Jepa, Param<burn::tensor::Tensor<1>>),
+) -> Trainer {
+    let mut model = t.model().clone();
+    let n = model.predictor.layers[1]
+        .bias
+        .as_ref()
+        .unwrap()
+        .val()
+        .dims()[0];
+    let mut v = vec![0.5f32; n];
+    v[n / 2] = value;
+    place(
+        &mut model,
+        Param::from_data(TensorData::new(v, [n]), t.device()),
+    );
+    Trainer::from_parts(
+        model,
+        new_optimizer(&t.train_config),
+        t.step,
+        (
+            t.model_config.clone(),
+            t.objective.clone(),
+            t.train_config.clone(),
+        ),
+        t.device().clone(),
+    )
+}
+
+#[test]
+fn non_finite_weights_are_never_checkpointed() {
+    let good = trainer(1, 2);
+    good.check_finite().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    save_trainer(&good, dir.path()).unwrap();
+    let before = files_at(dir.path());
+    for value in [f32::NAN, f32::INFINITY] {
+        let bad = with_param(&good, value, &|m, p| m.predictor.layers[1].bias = Some(p));
+        let err = save_trainer(&bad, dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, JepaError::NonFinite { step: 2, what } if what.contains("predictor.layers.1.bias")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("step 2"), "{err}");
+        assert!(
+            files_at(dir.path()) == before,
+            "the good checkpoint was touched"
+        );
+    }
 }
