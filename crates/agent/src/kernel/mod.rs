@@ -5,7 +5,9 @@
 //! A frozen predictor MLP is copied once into contiguous row-major buffers ([`DenseMlp`]);
 //! rollouts ([`DenseWorldModel`], a [`crate::WorldModel`]) and gradient plans
 //! ([`gradient_plan`]) then run on the `gemm` crate with reused buffers and fused
-//! bias + ReLU passes, instead of burn's generic tensor path.
+//! bias + ReLU passes, instead of burn's generic tensor path. Where the CPU has AVX-512F the
+//! products run on a kernel with the weights packed once ([`packed`]); [`KernelPath`] chooses
+//! explicitly (tests run both).
 
 pub mod dense_mlp;
 pub mod dynamics;
@@ -15,7 +17,7 @@ pub mod packed;
 pub mod train_step;
 
 pub use dense_mlp::{
-    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
+    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, KernelPath, LayerGrad,
 };
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
 pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
