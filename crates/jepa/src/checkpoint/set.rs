@@ -271,4 +271,12 @@ fn symlink(target: &Path, link: &Path, to_dir: bool) -> std::io::Result<()> {
             std::os::windows::fs::symlink_file(target, link)
         }
     }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (target, link, to_dir);
+        Err(std::io::Error::new(
+            ErrorKind::Unsupported,
+            "checkpoints need symbolic links (unix or windows)",
+        ))
+    }
 }
