@@ -58,3 +58,224 @@ fn fast_jepa_rollout_equals_burn_rollout_with_action_repeat() {
         .zip(s0.iter().cycle())
         .any(|(x, y)| (x - y).abs() > 1e-2));
 }
+
+/// Both product paths of [`DenseMlp`] — the packed AVX-512F kernel and the `gemm` fallback —
+/// against a float64 reference MLP written out naively here, on every threading choice and on
+/// shapes with edges (widths not multiples of the 16/32-lane panels, row counts around the
+/// 12-row register block, products above the threading threshold). The fallback runs on every
+/// machine; the packed path where the CPU has AVX-512F, where it is also compared with the
+/// fallback on the same inputs.
+mod kernel_paths {
+    use ami_agent::kernel::gemm::Threads;
+    use ami_agent::kernel::packed::PackedWeights;
+    use ami_agent::kernel::{BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, KernelPath};
+
+    /// `(widths, rows)`: odd widths and 7 or 25 rows; then a product above
+    /// `PARALLEL_MIN_MACS` so that the default threading splits it.
+    const SHAPES: [(&[usize], usize); 3] = [
+        (&[13, 37, 33, 5], 7),
+        (&[13, 37, 33, 5], 25),
+        (&[130, 512, 64], 40),
+    ];
+
+    const THREADS: [Option<Threads>; 4] = [
+        None,
+        Some(Threads::One),
+        Some(Threads::Gemm),
+        Some(Threads::Columns),
+    ];
+
+    /// Deterministic values in [−1, 1].
+    fn wave(n: usize, phase: f32) -> Vec<f32> {
+        (0..n).map(|i| (i as f32 * 0.377 + phase).sin()).collect()
+    }
+
+    fn layers(dims: &[usize]) -> Vec<DenseLayer> {
+        dims.windows(2)
+            .enumerate()
+            .map(|(l, w)| {
+                let scale = 1.0 / (w[0] as f32).sqrt();
+                let weight = wave(w[0] * w[1], l as f32)
+                    .iter()
+                    .map(|v| v * scale)
+                    .collect();
+                DenseLayer::new(weight, wave(w[1], 0.5 + l as f32), w[0], w[1]).unwrap()
+            })
+            .collect()
+    }
+
+    /// What every path must reproduce, in float64.
+    struct Reference {
+        out: Vec<f64>,
+        g_in: Vec<f64>,
+        /// `(∂L/∂W, ∂L/∂b)` per layer.
+        grads: Vec<(Vec<f64>, Vec<f64>)>,
+    }
+
+    /// `z_l = h_{l-1} W_l + b_l`, `h_l = relu(z_l)` but the last; backward from `g_out`:
+    /// `∂W_l = h_{l-1}ᵀ ḡ_l`, `∂b_l = Σ_rows ḡ_l`, `ḡ_{l-1} = ḡ_l W_lᵀ ⊙ 1[h_{l-1} > 0]`.
+    fn reference(layers: &[DenseLayer], x: &[f32], g_out: &[f32], rows: usize) -> Reference {
+        let mut h: Vec<Vec<f64>> = vec![x.iter().map(|v| *v as f64).collect()];
+        for (l, layer) in layers.iter().enumerate() {
+            let (k, n) = (layer.fan_in, layer.fan_out);
+            let input = &h[l];
+            let mut z = vec![0.0f64; rows * n];
+            for r in 0..rows {
+                for j in 0..n {
+                    let dot: f64 = (0..k)
+                        .map(|p| input[r * k + p] * layer.weight[p * n + j] as f64)
+                        .sum();
+                    let v = dot + layer.bias[j] as f64;
+                    z[r * n + j] = if l + 1 < layers.len() { v.max(0.0) } else { v };
+                }
+            }
+            h.push(z);
+        }
+        let out = h.pop().unwrap();
+        let mut g: Vec<f64> = g_out.iter().map(|v| *v as f64).collect();
+        let mut grads = vec![(Vec::new(), Vec::new()); layers.len()];
+        for (l, layer) in layers.iter().enumerate().rev() {
+            let (k, n) = (layer.fan_in, layer.fan_out);
+            let input = &h[l];
+            let mut dw = vec![0.0f64; k * n];
+            let mut db = vec![0.0f64; n];
+            let mut below = vec![0.0f64; rows * k];
+            for r in 0..rows {
+                for j in 0..n {
+                    let gv = g[r * n + j];
+                    db[j] += gv;
+                    for p in 0..k {
+                        dw[p * n + j] += input[r * k + p] * gv;
+                        below[r * k + p] += gv * layer.weight[p * n + j] as f64;
+                    }
+                }
+            }
+            if l > 0 {
+                for (b, hv) in below.iter_mut().zip(input) {
+                    if *hv <= 0.0 {
+                        *b = 0.0;
+                    }
+                }
+            }
+            grads[l] = (dw, db);
+            g = below;
+        }
+        Reference {
+            out,
+            g_in: g,
+            grads,
+        }
+    }
+
+    /// `|got − want| ≤ 1e-5·max|want|` elementwise (float32 sums of at most 512 products).
+    fn assert_close(what: &str, got: &[f32], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        let scale = want.iter().fold(1e-6f64, |m, v| m.max(v.abs()));
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (*g as f64 - w).abs() <= 1e-5 * scale,
+                "{what}[{i}]: {g} vs reference {w} (scale {scale})"
+            );
+        }
+    }
+
+    /// Everything one path computes for `x` and `g_out`, per threading choice.
+    fn run(mlp: &DenseMlp, x: &[f32], g_out: &[f32], rows: usize) -> Vec<Vec<Vec<f32>>> {
+        THREADS
+            .iter()
+            .map(|&threads| {
+                let mut acts = mlp.activations(rows);
+                let mut out = vec![f32::NAN; rows * mlp.output_dim()];
+                mlp.forward_with(x, rows, &mut acts, &mut out, threads)
+                    .unwrap();
+                let mut scratch = BackwardScratch::default();
+                let mut g_in = vec![f32::NAN; rows * mlp.input_dim()];
+                mlp.backward_input_with(&acts, g_out, rows, &mut scratch, &mut g_in, threads)
+                    .unwrap();
+                let mut grads = mlp.zero_grads();
+                let mut g_in2 = vec![f32::NAN; rows * mlp.input_dim()];
+                let opts = BackwardOptions {
+                    threads,
+                    accumulate: false,
+                };
+                mlp.backward_params_with(
+                    x,
+                    &acts,
+                    g_out,
+                    rows,
+                    &mut scratch,
+                    &mut grads,
+                    Some(&mut g_in2),
+                    opts,
+                )
+                .unwrap();
+                let mut all = vec![out, g_in, g_in2];
+                for g in grads {
+                    all.push(g.weight);
+                    all.push(g.bias);
+                }
+                all
+            })
+            .collect()
+    }
+
+    /// Checks `path` against the reference on every shape; returns its outputs.
+    fn check_path(path: KernelPath) -> Vec<Vec<Vec<Vec<f32>>>> {
+        SHAPES
+            .iter()
+            .map(|&(dims, rows)| {
+                let layers = layers(dims);
+                let x = wave(rows * dims[0], 0.1);
+                let g_out = wave(rows * dims[dims.len() - 1], 0.7);
+                let want = reference(&layers, &x, &g_out, rows);
+                let mlp = DenseMlp::from_layers_on(layers, path).unwrap();
+                assert_eq!(mlp.kernel_path(), path);
+                let got = run(&mlp, &x, &g_out, rows);
+                for (threads, outs) in THREADS.iter().zip(&got) {
+                    let what = |s: &str| format!("{path:?} {dims:?}×{rows} {threads:?} {s}");
+                    assert_close(&what("forward"), &outs[0], &want.out);
+                    assert_close(&what("backward_input"), &outs[1], &want.g_in);
+                    assert_close(&what("backward_params g_in"), &outs[2], &want.g_in);
+                    for (l, (dw, db)) in want.grads.iter().enumerate() {
+                        assert_close(&what(&format!("∂W_{l}")), &outs[3 + 2 * l], dw);
+                        assert_close(&what(&format!("∂b_{l}")), &outs[4 + 2 * l], db);
+                    }
+                }
+                got
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fallback_path_matches_the_reference_on_every_machine() {
+        check_path(KernelPath::Fallback);
+    }
+
+    #[test]
+    fn packed_path_matches_the_reference_and_the_fallback_where_avx512f_is_present() {
+        if !PackedWeights::usable() {
+            eprintln!(
+                "SKIPPED packed kernel path: this CPU has no AVX-512F (the fallback is tested)"
+            );
+            let err = DenseMlp::from_layers_on(layers(&[3, 2]), KernelPath::Packed).unwrap_err();
+            assert!(err.to_string().contains("AVX-512F"), "{err}");
+            assert_eq!(KernelPath::best(), KernelPath::Fallback);
+            return;
+        }
+        assert_eq!(KernelPath::best(), KernelPath::Packed);
+        let packed = check_path(KernelPath::Packed);
+        let fallback = check_path(KernelPath::Fallback);
+        for (shape, (p, f)) in SHAPES.iter().zip(packed.iter().zip(&fallback)) {
+            for (threads, (p, f)) in THREADS.iter().zip(p.iter().zip(f)) {
+                for (i, (p, f)) in p.iter().zip(f).enumerate() {
+                    let f: Vec<f64> = f.iter().map(|v| *v as f64).collect();
+                    assert_close(
+                        &format!("packed vs fallback {shape:?} {threads:?} output {i}"),
+                        p,
+                        &f,
+                    );
+                }
+            }
+        }
+    }
+}

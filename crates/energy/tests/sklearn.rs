@@ -153,9 +153,19 @@ fn gaussian_mixture_matches_scikit_learn() {
             assert_close(&t("score"), &[g.score(&x).unwrap()], &[score], 1e-8);
             let s = g.score_samples(&x).unwrap();
             assert_close(&t("score_samples"), &s, &vec(&c["score_samples"]), 1e-8);
+            // The energy is −log p: compared with scikit-learn's own log-densities (not with
+            // ours, which is how it is defined), on the data and on points away from it.
+            let minus = |v: Vec<f64>| v.iter().map(|s| -s).collect::<Vec<_>>();
             let e = g.energy(&x).unwrap();
-            let minus: Vec<f64> = s.iter().map(|v| -v).collect();
-            assert_close(&t("free energy = −log p"), &e, &minus, 0.0);
+            let want = minus(vec(&c["score_samples"]));
+            assert_close(&t("energy = −score_samples"), &e, &want, 1e-8);
+            let query = mat(&f["query"]);
+            let e = g.energy(&query).unwrap();
+            let want = minus(vec(&c["score_samples_query"]));
+            assert_close(&t("energy = −score_samples (query)"), &e, &want, 1e-8);
+            let s = g.score_samples(&query).unwrap();
+            let want = vec(&c["score_samples_query"]);
+            assert_close(&t("score_samples (query)"), &s, &want, 1e-8);
             let pr = g.predict_proba(&x).unwrap();
             let want = mat(&c["predict_proba"]);
             assert_close(&t("predict_proba"), pr.as_slice(), want.as_slice(), 1e-8);

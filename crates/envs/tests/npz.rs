@@ -130,6 +130,54 @@ fn written_npz_matches_the_numpy_checked_fixture() {
     );
 }
 
+/// The committed `written_by_rust.npz` is the file numpy read in make_fixtures.py (same size
+/// and CRC-32, recorded there in `numpy_read_written_by_rust.json`), and what numpy read from
+/// it — dtype, shape, every value — is exactly the arrays the writer was given. With
+/// `written_npz_matches_the_numpy_checked_fixture` (the writer still produces those bytes),
+/// this ties today's writer to numpy's reading; regenerating the fixture after a writer change
+/// fails here until make_fixtures.py has checked the new file with numpy (regenerate with
+/// the other test alone: `AMI_REGEN_FIXTURES=1 cargo test -p ami-envs --test npz written_npz`).
+#[test]
+fn numpy_read_the_committed_rust_written_file() {
+    let bytes = std::fs::read(fixtures().join("written_by_rust.npz")).unwrap();
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("numpy_read_written_by_rust.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (bytes.len() as u64, u64::from(crc32fast::hash(&bytes))),
+        (
+            record["size"].as_u64().unwrap(),
+            record["crc32"].as_u64().unwrap()
+        ),
+        "written_by_rust.npz is not the file numpy checked; rerun make_fixtures.py"
+    );
+    let arrays = rust_fixture_arrays();
+    let read = record["arrays"].as_object().unwrap();
+    assert_eq!(read.len(), arrays.len());
+    for (name, a) in &arrays {
+        let r = &read[*name];
+        assert_eq!(r["dtype"], "<f4", "{name}");
+        let shape: Vec<usize> = serde_json::from_value(r["shape"].clone()).unwrap();
+        let values: Vec<f64> = serde_json::from_value(r["values"].clone()).unwrap();
+        assert_eq!(shape, a.shape, "{name}: shape numpy read");
+        let values: Vec<f32> = values.iter().map(|v| *v as f32).collect();
+        assert_eq!(values, a.data, "{name}: values numpy read");
+    }
+}
+
+/// numpy's own file of the same arrays (`np.savez`, same_arrays_by_numpy.npz) reads back as
+/// exactly the arrays the writer is given.
+#[test]
+fn numpy_written_copy_of_the_writer_fixture_reads_back_equal() {
+    let m = read_npz(&fixtures().join("same_arrays_by_numpy.npz")).unwrap();
+    let arrays = rust_fixture_arrays();
+    assert_eq!(m.len(), arrays.len());
+    for (name, a) in &arrays {
+        assert_eq!(&m[*name], a, "{name}");
+    }
+}
+
 fn load_err(path: &Path) -> String {
     Dataset::load(path).unwrap_err().to_string()
 }

@@ -237,6 +237,23 @@ impl Trainer {
         Ok(log)
     }
 
+    /// Checks that every parameter of the model is finite. The error names the first
+    /// parameter holding a NaN or an infinity (e.g. `encoder.layers.0.weight`) and the number
+    /// of steps taken; [`crate::checkpoint::save_trainer`] runs this before writing anything,
+    /// so that a diverged update is never checkpointed (the loss check in
+    /// [`Self::train_step`] only sees the loss before the update).
+    pub fn check_finite(&self) -> Result<(), JepaError> {
+        let mut check = FiniteCheck::default();
+        self.model().visit(&mut check);
+        match check.first_bad {
+            None => Ok(()),
+            Some(name) => Err(JepaError::NonFinite {
+                step: self.step,
+                what: format!("parameter `{name}`"),
+            }),
+        }
+    }
+
     /// A copy of the model for inference (no autodiff graph).
     pub fn inference_model(&self) -> Jepa {
         self.model().valid()
@@ -263,6 +280,29 @@ struct ForceInit;
 impl burn::module::ModuleVisitor for ForceInit {
     fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
         let _ = param.val();
+    }
+}
+
+/// Finds the first float parameter with a non-finite entry, by its dotted path.
+#[derive(Default)]
+struct FiniteCheck {
+    path: Vec<String>,
+    first_bad: Option<String>,
+}
+
+impl burn::module::ModuleVisitor for FiniteCheck {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        if self.first_bad.is_none() && !param.val().into_data().iter::<f32>().all(f32::is_finite) {
+            self.first_bad = Some(self.path.join("."));
+        }
     }
 }
 

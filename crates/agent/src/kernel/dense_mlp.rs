@@ -69,13 +69,36 @@ pub struct BackwardScratch {
     b: Vec<f32>,
 }
 
+/// Which products a [`DenseMlp`] runs on. Both compute the same `x W (+ b)` (to float
+/// rounding); the choice is made once, when the MLP is built, so the hot path pays nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelPath {
+    /// The AVX-512F register-blocked kernel on weights packed once ([`PackedWeights`]); x86-64
+    /// with AVX-512F only.
+    Packed,
+    /// The general products of the `gemm` crate ([`super::gemm`]); every machine.
+    Fallback,
+}
+
+impl KernelPath {
+    /// The fastest path this machine runs: [`KernelPath::Packed`] where the CPU has AVX-512F,
+    /// [`KernelPath::Fallback`] elsewhere.
+    pub fn best() -> Self {
+        if PackedWeights::usable() {
+            KernelPath::Packed
+        } else {
+            KernelPath::Fallback
+        }
+    }
+}
+
 /// A frozen MLP `x ↦ W_L(relu(… relu(x W_1 + b_1) …)) + b_L` on contiguous buffers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenseMlp {
     layers: Vec<DenseLayer>,
-    /// The weights packed for [`PackedWeights`]' kernel, where the machine runs it; dropped
-    /// when the weights are changed in place ([`Self::layers_mut`]).
-    /// Per layer `(W, Wᵀ)`.
+    /// The weights packed for [`PackedWeights`]' kernel on [`KernelPath::Packed`]; `None` on
+    /// [`KernelPath::Fallback`], and dropped when the weights are changed in place
+    /// ([`Self::layers_mut`]). Per layer `(W, Wᵀ)`.
     packed: Option<Vec<(PackedWeights, PackedWeights)>>,
 }
 
@@ -122,19 +145,39 @@ impl DenseLayer {
 }
 
 impl DenseMlp {
-    /// Copies the weights of a burn [`Mlp`] (any device; autodiff or not).
+    /// Copies the weights of a burn [`Mlp`] (any device; autodiff or not), on
+    /// [`KernelPath::best`].
     pub fn from_mlp(mlp: &Mlp) -> Result<Self, AgentError> {
+        Self::from_mlp_on(mlp, KernelPath::best())
+    }
+
+    /// [`Self::from_mlp`] on the given kernel path.
+    pub fn from_mlp_on(mlp: &Mlp, path: KernelPath) -> Result<Self, AgentError> {
         let layers = mlp
             .layers
             .iter()
             .enumerate()
             .map(|(i, l)| read_linear(i, l))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::from_layers(layers)
+        Self::from_layers_on(layers, path)
     }
 
-    /// Chains `layers` (at least one; each `fan_in` equals the previous `fan_out`).
+    /// Chains `layers` (at least one; each `fan_in` equals the previous `fan_out`), on
+    /// [`KernelPath::best`].
     pub fn from_layers(layers: Vec<DenseLayer>) -> Result<Self, AgentError> {
+        Self::from_layers_on(layers, KernelPath::best())
+    }
+
+    /// [`Self::from_layers`] on the given kernel path; [`KernelPath::Packed`] is an error on a
+    /// CPU without AVX-512F.
+    pub fn from_layers_on(layers: Vec<DenseLayer>, path: KernelPath) -> Result<Self, AgentError> {
+        if path == KernelPath::Packed && !PackedWeights::usable() {
+            return Err(AgentError::config(
+                "kernel path",
+                "packed",
+                "a CPU with AVX-512F (x86-64) for the packed kernel; use KernelPath::Fallback",
+            ));
+        }
         if layers.is_empty() {
             return Err(AgentError::WorldModel(
                 "an MLP needs at least one layer".into(),
@@ -149,7 +192,7 @@ impl DenseMlp {
                 ));
             }
         }
-        let packed = PackedWeights::usable().then(|| {
+        let packed = (path == KernelPath::Packed).then(|| {
             layers
                 .iter()
                 .map(|l| {
@@ -161,6 +204,16 @@ impl DenseMlp {
                 .collect()
         });
         Ok(Self { layers, packed })
+    }
+
+    /// The kernel path the products run on (falls back once the weights were changed in
+    /// place).
+    pub fn kernel_path(&self) -> KernelPath {
+        if self.packed.is_some() {
+            KernelPath::Packed
+        } else {
+            KernelPath::Fallback
+        }
     }
 
     /// The layers, input first.

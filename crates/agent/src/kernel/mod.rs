@@ -3,12 +3,13 @@
 //! behind the same trait and test it against the generic path").
 //!
 //! A frozen predictor MLP is copied once into contiguous row-major buffers ([`DenseMlp`]);
-//! rollouts ([`DenseWorldModel`], a [`crate::WorldModel`]) then run on the `gemm` crate (or
-//! the packed-weight kernel, [`packed`]) with reused buffers and fused bias + ReLU passes,
-//! instead of burn's generic tensor path. [`DenseMlp`] also has the backward passes (with
-//! respect to the input, and with weight gradients) and [`DenseDynamics`] a rollout that
-//! keeps a tape of every step: the gradient plan and the fused training step of the
-//! `ami-bench` crate are built on them.
+//! rollouts ([`DenseWorldModel`], a [`crate::WorldModel`]) then run on the `gemm` crate with
+//! reused buffers and fused bias + ReLU passes, instead of burn's generic tensor path. Where
+//! the CPU has AVX-512F the products run on a kernel with the weights packed once
+//! ([`packed`]); [`KernelPath`] chooses explicitly (tests run both). [`DenseMlp`] also has the
+//! backward passes (with respect to the input, and with weight gradients) and
+//! [`DenseDynamics`] a rollout that keeps a tape of every step: the gradient plan and the fused
+//! training step of the `ami-bench` crate are built on them.
 
 pub mod dense_mlp;
 pub mod dynamics;
@@ -16,6 +17,6 @@ pub mod gemm;
 pub mod packed;
 
 pub use dense_mlp::{
-    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
+    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, KernelPath, LayerGrad,
 };
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
