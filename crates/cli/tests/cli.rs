@@ -287,3 +287,94 @@ fn the_second_environment_runs_through_the_same_pipeline() {
         "{err}"
     );
 }
+
+#[test]
+fn a_run_killed_between_checkpoints_resumes_to_the_same_weights_logging_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.npz");
+    let d = data.to_str().unwrap();
+    ok(&[
+        "data",
+        "two-rooms",
+        "--preset",
+        "tiny",
+        "--transitions",
+        "640",
+        "--out",
+        d,
+    ]);
+    // 800 steps: checkpoints every 200; every step logged.
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            d,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "train.steps=800",
+            "--set",
+            "train.log_every=1",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    ok(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    let lines = |run: &Path| {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .map(|t| t.matches('\n').count())
+            .unwrap_or(0)
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ami"))
+        .args(args(&killed))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) once it has logged 300 steps: past the checkpoint at step 200.
+    while lines(&killed) < 300 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training finished before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let logged = lines(&killed);
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(killed.join("checkpoint/checkpoint.json")).unwrap(),
+    )
+    .unwrap();
+    let saved = meta["step"].as_u64().unwrap() as usize;
+    assert!(
+        logged > saved,
+        "logged {logged}, checkpoint at {saved}: nothing to replay"
+    );
+    ok(&[
+        "train",
+        "--data",
+        d,
+        "--out",
+        killed.to_str().unwrap(),
+        "--resume",
+    ]);
+    let f = "checkpoint/model.safetensors";
+    assert!(
+        std::fs::read(whole.join(f)).unwrap() == std::fs::read(killed.join(f)).unwrap(),
+        "{f} differs after the kill and resume"
+    );
+    let metrics = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = metrics(&killed)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, (0..800).collect::<Vec<u64>>());
+    assert_eq!(metrics(&whole), metrics(&killed));
+}
