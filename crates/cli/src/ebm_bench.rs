@@ -16,7 +16,7 @@ use serde_json::json;
 
 use ami_energy::rng::SplitMix64;
 use ami_energy::{Fit, GaussianMixture, GmmInit, KMeans, KMeansInit, Matrix, Pca};
-use ami_envs::npy::{write_npy_f64, NpyArrayF64};
+use ami_io::{write_npy_f64, NpyArrayF64};
 
 use crate::ebm::{load, load_matrix};
 

@@ -107,7 +107,7 @@ impl Canvas {
 
     /// Writes the image as PNG (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
-        ami_envs::render::write_png(path, self.w, self.h, &self.px)
+        ami_io::write_png(path, self.w, self.h, &self.px)
             .with_context(|| format!("writing {}", path.display()))
     }
 }

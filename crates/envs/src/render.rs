@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use crate::atomic::write_atomic;
+pub use ami_io::write_png;
+
 use crate::episodes::EpisodeTrace;
 use crate::error::EnvError;
 use crate::two_rooms::TwoRoomsConfig;
@@ -62,7 +63,7 @@ impl Canvas {
 
     /// Writes the canvas as a PNG, atomically.
     pub fn save(&self, path: &Path) -> Result<(), EnvError> {
-        write_png(path, self.w, self.h, &self.rgb)
+        Ok(write_png(path, self.w, self.h, &self.rgb)?)
     }
 
     pub fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
@@ -168,23 +169,6 @@ pub fn render_episodes_png(
     cv.save(path)
 }
 
-/// Encodes an RGB8 image as PNG and writes it atomically.
-pub fn write_png(path: &Path, w: usize, h: usize, rgb: &[u8]) -> Result<(), EnvError> {
-    let mut buf = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut buf, w as u32, h as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc
-            .write_header()
-            .map_err(|e| EnvError::bad(path, format!("PNG: {e}")))?;
-        writer
-            .write_image_data(rgb)
-            .map_err(|e| EnvError::bad(path, format!("PNG: {e}")))?;
-    }
-    write_atomic(path, &buf)
-}
-
 /// Renders an image observation `[2, res, res]` as a `res × res` PNG: white background, channel
 /// 1 (obstacles) darkens to grey, channel 0 (agent) blends to red; image row 0 is `y = size`.
 pub fn render_observation_png(
@@ -214,5 +198,5 @@ pub fn render_observation_png(
             rgb[k + 2] = (g as f32 * (1.0 - agent)) as u8;
         }
     }
-    write_png(path, r, r, &rgb)
+    Ok(write_png(path, r, r, &rgb)?)
 }
