@@ -13,7 +13,7 @@ use ami_energy::inference::{free_energy, infer_y, minimise, DescentSettings, Ene
 use ami_energy::rng::SplitMix64;
 use ami_energy::{Fit, GaussianMixture, KMeans, Matrix, SampleEnergy};
 
-use crate::raster::{Canvas, Panel, BLACK, BLUE, ORANGE, RED, WHITE};
+use ami_io::raster::{Canvas, Panel, BLACK, BLUE, ORANGE, RED, WHITE};
 
 /// The examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

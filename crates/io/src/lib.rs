@@ -5,6 +5,8 @@
 //! * [`npy`] — numpy `.npy` arrays (`<f4`/`<f8` written; `<f4`, `<f8`, `<i4`, `<i8` read).
 //! * [`npz`] — numpy `.npz` archives (stored entries written; stored and deflated read).
 //! * [`mod@png`] — [`write_png`]: RGB8 images as PNG.
+//! * [`raster`] — the one drawing [`Canvas`](raster::Canvas) (pixels, discs, rings, lines,
+//!   borders, 5×7 text) and plot [`Panel`](raster::Panel)s on it, saved through [`write_png`].
 //!
 //! Errors are one enum, [`IoError`]; each message names the file and the array or field at
 //! fault.
@@ -14,6 +16,7 @@ pub mod error;
 pub mod npy;
 pub mod npz;
 pub mod png;
+pub mod raster;
 
 pub use crate::png::write_png;
 pub use atomic::write_atomic;
