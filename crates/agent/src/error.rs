@@ -56,6 +56,9 @@ pub enum AgentError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file could not be written or read (its message names the file).
+    #[error(transparent)]
+    File(#[from] ami_io::IoError),
     /// The environment failed (bad action, state or file).
     #[error("environment: {0}")]
     Env(#[from] ami_envs::EnvError),

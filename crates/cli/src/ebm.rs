@@ -11,7 +11,7 @@ use ami_energy::{
     Dictionary, DictionaryInit, DictionaryParams, Fit, GaussianMixture, GmmInit, KMeans,
     KMeansInit, Matrix, Pca, Rbm, RbmLearning, RbmParams, SparseAlgorithm, SparseCoder,
 };
-use ami_envs::npy::{read_npy_f64, NpyArrayF64};
+use ami_io::{read_npy_f64, NpyArrayF64};
 
 use crate::ebm_bench;
 
@@ -306,7 +306,7 @@ pub fn load_matrix(path: &Path, flag: &str, expected: &str) -> Result<Matrix> {
 /// Writes `value` as pretty JSON, atomically.
 fn write_json(path: &Path, value: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";
-    ami_envs::atomic::write_atomic(path, text.as_bytes())?;
+    ami_io::write_atomic(path, text.as_bytes())?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }

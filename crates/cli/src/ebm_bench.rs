@@ -16,7 +16,7 @@ use serde_json::json;
 
 use ami_energy::rng::SplitMix64;
 use ami_energy::{Fit, GaussianMixture, GmmInit, KMeans, KMeansInit, Matrix, Pca};
-use ami_envs::npy::{write_npy_f64, NpyArrayF64};
+use ami_io::{write_npy_f64, NpyArrayF64};
 
 use crate::ebm::{load, load_matrix};
 
@@ -71,7 +71,7 @@ fn generate() -> Result<Inputs> {
     let mut normal = move || {
         let u1 = 1.0 - rng.uniform();
         let u2 = rng.uniform();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        ami_sampling::box_muller(u1, u2).0
     };
     let centres: Vec<f64> = (0..BLOBS * N_FEATURES).map(|_| 1.5 * normal()).collect();
     let mut data = Vec::with_capacity(N_SAMPLES * N_FEATURES);

@@ -13,7 +13,7 @@ use ami_energy::inference::{free_energy, infer_y, minimise, DescentSettings, Ene
 use ami_energy::rng::SplitMix64;
 use ami_energy::{Fit, GaussianMixture, KMeans, Matrix, SampleEnergy};
 
-use crate::raster::{Canvas, Panel, BLACK, BLUE, ORANGE, RED, WHITE};
+use ami_io::raster::{Canvas, Panel, BLACK, BLUE, ORANGE, RED, WHITE};
 
 /// The examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,7 +70,7 @@ pub fn run(example: Example, out: &Path, seed: u64, quick: bool) -> Result<()> {
     };
     let text = serde_json::to_string_pretty(&summary)?;
     let json_path = out.join(format!("{}.json", example.name()));
-    ami_envs::atomic::write_atomic(&json_path, text.as_bytes())
+    ami_io::write_atomic(&json_path, text.as_bytes())
         .with_context(|| format!("writing {}", json_path.display()))?;
     println!("{text}");
     eprintln!("wrote {} and {}", png.display(), json_path.display());

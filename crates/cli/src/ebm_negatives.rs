@@ -33,7 +33,7 @@ use ami_energy::rng::SplitMix64;
 use ami_energy::{Fit, KMeans, KMeansInit, Matrix, SampleEnergy};
 
 use crate::ebm_examples::{canvas, panel_at};
-use crate::raster::{colormap, Rgb, BLUE, ORANGE, RED};
+use ami_io::raster::{colormap, Rgb, BLUE, ORANGE, RED};
 
 /// Radial noise of the ring.
 const RING_NOISE: f64 = 0.05;
@@ -431,5 +431,5 @@ fn plot(png: &std::path::Path, dims: &[DimResult], sweep: &Sweep) -> Result<()> 
         );
     }
     p3.frame(&mut c, "AUROC VS D");
-    c.save(png)
+    Ok(c.save(png)?)
 }

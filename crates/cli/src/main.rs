@@ -7,7 +7,6 @@ mod ebm_bench;
 mod ebm_examples;
 mod ebm_negatives;
 mod progress;
-mod raster;
 
 use std::path::PathBuf;
 

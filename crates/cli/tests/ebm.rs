@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ami_envs::npy::{write_npy, write_npy_f64, NpyArray, NpyArrayF64};
+use ami_io::{write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 use serde_json::Value;
 
 mod common;

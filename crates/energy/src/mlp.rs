@@ -2,6 +2,8 @@
 //! its exact backward pass, its input gradient, and the second-order pass that denoising score
 //! matching needs; plus the Adam step and the normal draw the trainers share.
 
+use ami_sampling::box_muller;
+
 use crate::error::{invalid, EnergyError, Result};
 use crate::matrix::Matrix;
 use crate::rng::SplitMix64;
@@ -95,10 +97,11 @@ pub(crate) fn check_minibatch_adam(batch: usize, steps: usize, lr: f64) -> Resul
     Ok(())
 }
 
-/// A standard normal draw (Box–Muller).
+/// A standard normal draw: the cosine output of [`box_muller`]`(u₁, u₂)` with
+/// `u₁ = max(U, 1e-300)` and `u₂ = U'`, two uniforms of `rng` in that order.
 pub fn normal(rng: &mut SplitMix64) -> f64 {
     let u1 = rng.uniform().max(1e-300);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * rng.uniform()).cos()
+    box_muller(u1, rng.uniform()).0
 }
 
 impl Mlp64 {

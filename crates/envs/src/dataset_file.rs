@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
+use ami_io::{read_npz, write_atomic, write_npz, NpyArray};
+
 use crate::data::{DataConfig, Dataset};
 use crate::error::EnvError;
-use crate::npy::NpyArray;
-use crate::npz::{read_npz, write_npz};
 use crate::registry::EnvConfig;
 
 /// The JSON sidecar.
@@ -78,7 +77,7 @@ impl Dataset {
         };
         let json =
             serde_json::to_vec_pretty(&side).map_err(|e| EnvError::bad(path, e.to_string()))?;
-        write_atomic(&sidecar_path(path), &json)
+        Ok(write_atomic(&sidecar_path(path), &json)?)
     }
 
     /// Reads and validates a dataset (module docs list the checks).

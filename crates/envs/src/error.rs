@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use ami_io::IoError;
+
 /// Everything that can go wrong in an environment, a dataset or a file.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
@@ -21,7 +23,7 @@ pub enum EnvError {
     /// A position outside free space.
     #[error("invalid position: {0}")]
     InvalidPosition(String),
-    /// A data file that cannot be used.
+    /// A data file that cannot be used (also what [`IoError::BadFile`] becomes).
     #[error("{path}: {msg}")]
     BadFile {
         /// The file.
@@ -37,7 +39,7 @@ pub enum EnvError {
         /// The registered kinds.
         known: String,
     },
-    /// Plain I/O failure.
+    /// Plain I/O failure (also what [`IoError::Io`] becomes).
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -61,6 +63,16 @@ impl EnvError {
         EnvError::BadFile {
             path: path.to_path_buf(),
             msg: msg.into(),
+        }
+    }
+}
+
+/// File-format errors keep their variant and text: `BadFile` stays `BadFile`, `Io` stays `Io`.
+impl From<IoError> for EnvError {
+    fn from(e: IoError) -> Self {
+        match e {
+            IoError::BadFile { path, msg } => EnvError::BadFile { path, msg },
+            IoError::Io { path, source } => EnvError::Io { path, source },
         }
     }
 }

@@ -27,19 +27,17 @@
 //! * [`episodes`] — fixed test episodes, success rules, episode traces.
 //! * [`data`] — the correlated random-walk generator of reward-free trajectories
 //!   ([`sampling`] has its von Mises and truncated-normal draws).
-//! * [`npy`], [`npz`], [`dataset_file`] — numpy-compatible files, written atomically
-//!   ([`atomic`]), validated on load.
+//! * [`dataset_file`] — datasets as numpy `.npz` files with a JSON sidecar, written atomically,
+//!   validated on load. The file formats themselves live in `ami-io` (re-exported here as
+//!   [`npy`], [`npz`], [`atomic`] and at the crate root, so `ami_envs::read_npz` etc. work).
 //! * [`render`] — PNG pictures of episodes and observations.
 
-pub mod atomic;
 pub mod data;
 pub mod dataset_file;
 pub mod env;
 pub mod episodes;
 pub mod error;
 pub mod geometry;
-pub mod npy;
-pub mod npz;
 pub mod observation;
 pub mod pendulum;
 pub mod registry;
@@ -48,17 +46,20 @@ pub mod sampling;
 pub mod two_rooms;
 pub mod two_rooms_env;
 
+pub use ami_io::{atomic, npy, npz};
+pub use ami_io::{
+    read_npy, read_npy_f64, read_npz, write_npy, write_npy_f64, write_npz, write_png, IoError,
+    NpyArray, NpyArrayF64,
+};
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
 pub use env::{clip_to_ball, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
 pub use error::EnvError;
-pub use npy::{read_npy, read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
-pub use npz::{read_npz, write_npz};
 pub use pendulum::{Pendulum, PendulumConfig};
 pub use registry::EnvConfig;
-pub use render::{render_episodes_png, render_observation_png, write_png};
+pub use render::{render_episodes_png, render_observation_png};
 pub use sampling::von_mises;
 pub use two_rooms::{observe_at, ObsKind, Rect, Room, TwoRooms, TwoRoomsConfig};
 pub use two_rooms_env::TWO_ROOMS_RULES;

@@ -28,7 +28,7 @@ use crate::data::DataConfig;
 use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
-use crate::render::{Canvas, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME};
+use crate::render::{cell_grid, frame_cell, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME};
 
 /// Physical constants of the pendulum (Gymnasium's defaults; f64 as Gymnasium computes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -294,7 +294,7 @@ impl EnvSpec for PendulumConfig {
         let cols = cols.clamp(1, traces.len().max(1));
         let rows = traces.len().div_ceil(cols).max(1);
         let cell = PANEL + 2 * PAD;
-        let mut cv = Canvas::grid(cols, rows, cell);
+        let mut cv = cell_grid(cols, rows, cell);
         let speed = self.max_speed;
         for (k, tr) in traces.iter().enumerate() {
             let (ox, oy) = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
@@ -308,10 +308,10 @@ impl EnvSpec for PendulumConfig {
             } else {
                 FAILURE_FRAME
             };
-            cv.frame(k, cols, cell, 2, frame);
+            frame_cell(&mut cv, k, cols, cell, 2, frame);
             for w in tr.path.windows(2) {
                 if (wrap(w[0][0].into()) - wrap(w[1][0].into())).abs() < PI {
-                    cv.line(to_px(&w[0]), to_px(&w[1]), PATH);
+                    cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
                 }
             }
             let (gx, gy) = to_px(&tr.goal);
@@ -319,7 +319,7 @@ impl EnvSpec for PendulumConfig {
             let (sx, sy) = to_px(&tr.start);
             cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
         }
-        cv.save(path)
+        Ok(cv.save(path)?)
     }
 }
 

@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use crate::atomic::write_atomic;
+use ami_io::raster::{Canvas, Rgb, WHITE};
+pub use ami_io::write_png;
+
 use crate::episodes::EpisodeTrace;
 use crate::error::EnvError;
 use crate::two_rooms::TwoRoomsConfig;
@@ -18,16 +20,9 @@ pub const SCALE: usize = 3;
 /// Colour of obstacles (dark grey).
 pub const OBSTACLE: [u8; 3] = [70, 70, 70];
 /// Colour of free space.
-pub const FREE: [u8; 3] = [255, 255, 255];
+pub const FREE: [u8; 3] = WHITE;
 /// White margin around each panel, inside its frame (px).
 pub const PAD: usize = 6;
-
-/// An RGB8 raster with the drawing primitives of the episode pictures.
-pub(crate) struct Canvas {
-    pub w: usize,
-    pub h: usize,
-    pub rgb: Vec<u8>,
-}
 
 /// Frame colour of a solved episode.
 pub(crate) const SUCCESS_FRAME: [u8; 3] = [30, 160, 60];
@@ -36,71 +31,23 @@ pub(crate) const FAILURE_FRAME: [u8; 3] = [200, 40, 40];
 /// Colour of an executed path.
 pub(crate) const PATH: [u8; 3] = [30, 90, 220];
 
-impl Canvas {
-    /// A `cols × rows` grid of square cells of side `cell`, filled with [`FREE`].
-    pub fn grid(cols: usize, rows: usize, cell: usize) -> Self {
-        Canvas {
-            w: cols * cell,
-            h: rows * cell,
-            rgb: FREE.repeat(cols * cell * rows * cell),
-        }
-    }
+/// A white canvas of `cols × rows` square cells of side `cell` (white is [`FREE`]).
+pub(crate) fn cell_grid(cols: usize, rows: usize, cell: usize) -> Canvas {
+    Canvas::new(cols * cell, rows * cell)
+}
 
-    /// A `frame`-px border of colour `c` around grid cell `k` (of `cols` columns, side `cell`).
-    pub fn frame(&mut self, k: usize, cols: usize, cell: usize, frame: usize, c: [u8; 3]) {
-        for f in 0..frame {
-            for i in 0..cell - 2 * f {
-                let (x0, y0) = ((k % cols) * cell + f, (k / cols) * cell + f);
-                let e = cell - 1 - 2 * f;
-                self.put((x0 + i) as i64, y0 as i64, c);
-                self.put((x0 + i) as i64, (y0 + e) as i64, c);
-                self.put(x0 as i64, (y0 + i) as i64, c);
-                self.put((x0 + e) as i64, (y0 + i) as i64, c);
-            }
-        }
-    }
-
-    /// Writes the canvas as a PNG, atomically.
-    pub fn save(&self, path: &Path) -> Result<(), EnvError> {
-        write_png(path, self.w, self.h, &self.rgb)
-    }
-
-    pub fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
-            let i = 3 * (y as usize * self.w + x as usize);
-            self.rgb[i..i + 3].copy_from_slice(&c);
-        }
-    }
-
-    pub fn disc(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
-        let ri = r.ceil() as i64;
-        for dy in -ri..=ri {
-            for dx in -ri..=ri {
-                if ((dx * dx + dy * dy) as f32) <= r * r {
-                    self.put(cx as i64 + dx, cy as i64 + dy, c);
-                }
-            }
-        }
-    }
-
-    pub fn ring(&mut self, cx: f32, cy: f32, r: f32, c: [u8; 3]) {
-        for k in 0..720 {
-            let a = k as f32 * std::f32::consts::PI / 360.0;
-            self.put((cx + r * a.cos()) as i64, (cy + r * a.sin()) as i64, c);
-        }
-    }
-
-    pub fn line(&mut self, a: (f32, f32), b: (f32, f32), c: [u8; 3]) {
-        let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
-        for k in 0..=n {
-            let t = k as f32 / n as f32;
-            self.put(
-                (a.0 + t * (b.0 - a.0)) as i64,
-                (a.1 + t * (b.1 - a.1)) as i64,
-                c,
-            );
-        }
-    }
+/// A `frame`-px border of colour `c` inside grid cell `k` (of `cols` columns, side `cell`).
+pub(crate) fn frame_cell(
+    cv: &mut Canvas,
+    k: usize,
+    cols: usize,
+    cell: usize,
+    frame: usize,
+    c: Rgb,
+) {
+    let (left, top) = ((k % cols) * cell, (k / cols) * cell);
+    let (left, top, cell) = (left as i64, top as i64, cell as i64);
+    cv.border(left, top, cell, cell, frame as i64, c);
 }
 
 /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
@@ -129,7 +76,7 @@ pub fn render_episodes_png(
             ),
         ));
     }
-    let mut cv = Canvas::grid(cols, rows, cell);
+    let mut cv = cell_grid(cols, rows, cell);
     let obstacles = cfg.obstacles();
     for (k, tr) in traces.iter().enumerate() {
         let (ox, oy) = ((k % cols) * cell + pad, (k / cols) * cell + pad);
@@ -146,7 +93,7 @@ pub fn render_episodes_png(
                     cfg.size - (py as f32 + 0.5) / SCALE as f32,
                 ];
                 if obstacles.iter().any(|r| r.contains(p)) {
-                    cv.put((ox + px) as i64, (oy + py) as i64, OBSTACLE);
+                    cv.set((ox + px) as i64, (oy + py) as i64, OBSTACLE);
                 }
             }
         }
@@ -155,9 +102,9 @@ pub fn render_episodes_png(
         } else {
             FAILURE_FRAME
         };
-        cv.frame(k, cols, cell, frame, fc);
+        frame_cell(&mut cv, k, cols, cell, frame, fc);
         for w in tr.path.windows(2) {
-            cv.line(to_px(&w[0]), to_px(&w[1]), PATH);
+            cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
         }
         let (gx, gy) = to_px(&tr.goal);
         cv.ring(gx, gy, 4.5 * SCALE as f32, FAILURE_FRAME);
@@ -165,24 +112,7 @@ pub fn render_episodes_png(
         let (sx, sy) = to_px(&tr.start);
         cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
     }
-    cv.save(path)
-}
-
-/// Encodes an RGB8 image as PNG and writes it atomically.
-pub fn write_png(path: &Path, w: usize, h: usize, rgb: &[u8]) -> Result<(), EnvError> {
-    let mut buf = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut buf, w as u32, h as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc
-            .write_header()
-            .map_err(|e| EnvError::bad(path, format!("PNG: {e}")))?;
-        writer
-            .write_image_data(rgb)
-            .map_err(|e| EnvError::bad(path, format!("PNG: {e}")))?;
-    }
-    write_atomic(path, &buf)
+    Ok(cv.save(path)?)
 }
 
 /// Renders an image observation `[2, res, res]` as a `res × res` PNG: white background, channel
@@ -214,5 +144,5 @@ pub fn render_observation_png(
             rgb[k + 2] = (g as f32 * (1.0 - agent)) as u8;
         }
     }
-    write_png(path, r, r, &rgb)
+    Ok(write_png(path, r, r, &rgb)?)
 }

@@ -3,6 +3,7 @@
 
 use std::f64::consts::PI;
 
+use ami_sampling::box_muller;
 use rand::Rng;
 
 /// Below this concentration the von Mises distribution is drawn as uniform on `[−π, π)`.
@@ -37,11 +38,12 @@ pub fn von_mises<R: Rng + ?Sized>(rng: &mut R, kappa: f32) -> f32 {
     }
 }
 
-/// One standard normal draw (Box–Muller, cosine branch).
+/// One standard normal draw: the cosine output of [`box_muller`]`(u₁, u₂)` with
+/// `u₁ ~ U[ε, 1)` (ε = `f64::EPSILON`) and `u₂ ~ U[0, 1)`, rounded to f32.
 pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f32 {
     let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
     let u2: f64 = rng.gen();
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()) as f32
+    box_muller(u1, u2).0 as f32
 }
 
 /// `N(mean, std²)` conditioned on `[lo, hi]` by resampling; after 1000 rejected draws (the

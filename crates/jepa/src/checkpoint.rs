@@ -17,7 +17,6 @@ pub mod set;
 mod tests;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -55,17 +54,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JepaError + '_ {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
+/// Writes `bytes` to `path` atomically ([`ami_io::write_atomic`]: a temporary file in the same
+/// directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), JepaError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
+    Ok(ami_io::write_atomic(path, bytes)?)
 }
 
 /// Saves the trainer's full state into `dir` (created if missing), replacing the previous

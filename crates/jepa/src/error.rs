@@ -61,3 +61,12 @@ impl JepaError {
         }
     }
 }
+
+impl From<ami_io::IoError> for JepaError {
+    fn from(e: ami_io::IoError) -> Self {
+        match e {
+            ami_io::IoError::Io { path, source } => JepaError::Io { path, source },
+            ami_io::IoError::BadFile { path, msg } => JepaError::Checkpoint { path, msg },
+        }
+    }
+}

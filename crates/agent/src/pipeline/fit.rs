@@ -183,7 +183,7 @@ pub fn plot_training(run: &RunDir) -> Result<(), AgentError> {
         ],
         log_y: false,
     });
-    Ok(ami_envs::atomic::write_atomic(
+    Ok(ami_io::write_atomic(
         &run.plot("training.svg"),
         render(&panels, 2, "step").as_bytes(),
     )?)

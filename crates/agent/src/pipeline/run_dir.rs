@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ami_envs::atomic::write_atomic;
+use ami_io::write_atomic;
 
 use super::config::RunConfig;
 use crate::error::AgentError;

@@ -12,6 +12,7 @@ mod mppi;
 pub use cem::{Cem, CemConfig};
 pub use mppi::{Mppi, MppiConfig};
 
+use ami_sampling::box_muller;
 use rand::rngs::StdRng;
 use rand::Rng;
 use rayon::prelude::*;
@@ -156,17 +157,17 @@ pub fn project_to_ball(a: &mut [f32], act_dim: usize, max_norm: f32) {
     }
 }
 
-/// Fill `buf` with independent standard normal samples (Box–Muller on `rng`).
+/// Fill `buf` with independent standard normal samples: each pair of entries is
+/// [`box_muller`]`(u₁, u₂)` rounded to f32, with `u₁ = 1 − U ∈ (0, 1]` (so `ln u₁` is finite)
+/// and `u₂ = U'`, two uniforms of `rng` per pair (an odd tail keeps the cosine output).
 pub(crate) fn fill_standard_normal(rng: &mut StdRng, buf: &mut [f32]) {
     for pair in buf.chunks_mut(2) {
-        // u1 in (0, 1] so that ln(u1) is finite.
         let u1: f64 = 1.0 - rng.gen::<f64>();
         let u2: f64 = rng.gen::<f64>();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let theta = 2.0 * std::f64::consts::PI * u2;
-        pair[0] = (r * theta.cos()) as f32;
-        if let Some(z1) = pair.get_mut(1) {
-            *z1 = (r * theta.sin()) as f32;
+        let (z0, z1) = box_muller(u1, u2);
+        pair[0] = z0 as f32;
+        if let Some(p1) = pair.get_mut(1) {
+            *p1 = z1 as f32;
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::atomic::write_atomic;
-use crate::error::EnvError;
+use crate::error::IoError;
 use crate::npy::{npy_bytes, parse_npy, NpyArray};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
@@ -24,12 +24,12 @@ const DOS_DATE: u16 = 0x21;
 const ZIP64_MARK: u32 = u32::MAX;
 
 /// Writes `arrays` as an uncompressed `.npz` archive (entries `name.npy`), atomically.
-pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), EnvError> {
-    let too_big = |what: &str| EnvError::bad(path, format!("{what} exceeds 4 GiB (no ZIP64)"));
+pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), IoError> {
+    let too_big = |what: &str| IoError::bad(path, format!("{what} exceeds 4 GiB (no ZIP64)"));
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, a) in arrays {
-        let data = npy_bytes(a).map_err(|m| EnvError::bad(path, format!("array `{name}`: {m}")))?;
+        let data = npy_bytes(a).map_err(|m| IoError::bad(path, format!("array `{name}`: {m}")))?;
         let fname = format!("{name}.npy");
         let size = u32::try_from(data.len()).map_err(|_| too_big(&format!("array `{name}`")))?;
         let offset = u32::try_from(out.len()).map_err(|_| too_big("the archive"))?;
@@ -43,7 +43,7 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), EnvErr
         central.extend(entry.header(Some(offset)));
     }
     let count =
-        u16::try_from(arrays.len()).map_err(|_| EnvError::bad(path, "more than 65535 arrays"))?;
+        u16::try_from(arrays.len()).map_err(|_| IoError::bad(path, "more than 65535 arrays"))?;
     let cd_offset = u32::try_from(out.len()).map_err(|_| too_big("the archive"))?;
     let cd_len = central.len() as u32;
     out.extend_from_slice(&central);
@@ -166,11 +166,8 @@ fn central_entry(b: &[u8], pos: usize) -> Option<(CentralEntry, usize)> {
 }
 
 /// Reads every `.npy` entry of an `.npz` archive (stored or deflated), keyed by array name.
-pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, EnvError> {
-    let b = std::fs::read(path).map_err(|source| EnvError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, IoError> {
+    let b = std::fs::read(path).map_err(IoError::io(path))?;
     let Some(eocd) = (0..=b.len().saturating_sub(END_LEN))
         .rev()
         .find(|&i| u32_at(&b, i) == Some(END_SIG) && i + END_LEN <= b.len())
@@ -180,9 +177,9 @@ pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, EnvError> {
         } else {
             "not a .npz file (not a ZIP archive)"
         };
-        return Err(EnvError::bad(path, msg));
+        return Err(IoError::bad(path, msg));
     };
-    let corrupt = |m: String| EnvError::bad(path, format!("corrupt ZIP archive: {m}"));
+    let corrupt = |m: String| IoError::bad(path, format!("corrupt ZIP archive: {m}"));
     let entries = u16_at(&b, eocd + 10).unwrap_or(0);
     let mut pos = u32_at(&b, eocd + 16).unwrap_or(u32::MAX) as usize;
     let mut out = BTreeMap::new();

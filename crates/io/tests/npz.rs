@@ -2,27 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ami_envs::{
-    generate, read_npz, write_npz, DataConfig, Dataset, EnvConfig, NpyArray, TwoRoomsConfig,
-};
+use ami_io::{read_npz, write_npz, NpyArray};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn small() -> Dataset {
-    let cfg = DataConfig {
-        trajectories: 20,
-        traj_len: 8,
-        seed: 2,
-        ..DataConfig::default()
-    };
-    generate(
-        &EnvConfig::TwoRooms(TwoRoomsConfig::default()),
-        &cfg,
-        &mut |_| {},
-    )
-    .unwrap()
 }
 
 fn arr(shape: Vec<usize>) -> NpyArray {
@@ -81,20 +64,6 @@ fn arrays_round_trip_through_npz() {
 }
 
 #[test]
-fn dataset_round_trips_through_npz_and_sidecar() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("d.npz");
-    let a = small();
-    a.save(&path).unwrap();
-    let side: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("d.json")).unwrap()).unwrap();
-    assert_eq!(side["env"], "two-rooms");
-    assert_eq!(side["traj_len"], 8);
-    assert_eq!(side["data_config"]["kappa"], 5.0);
-    assert_eq!(Dataset::load(&path).unwrap(), a);
-}
-
-#[test]
 fn reads_files_written_by_numpy() {
     let m = read_npz(&fixtures().join("tiny_numpy.npz")).unwrap();
     assert_eq!(m["a"].shape, vec![3, 4]);
@@ -136,7 +105,7 @@ fn written_npz_matches_the_numpy_checked_fixture() {
 /// `written_npz_matches_the_numpy_checked_fixture` (the writer still produces those bytes),
 /// this ties today's writer to numpy's reading; regenerating the fixture after a writer change
 /// fails here until make_fixtures.py has checked the new file with numpy (regenerate with
-/// the other test alone: `AMI_REGEN_FIXTURES=1 cargo test -p ami-envs --test npz written_npz`).
+/// the other test alone: `AMI_REGEN_FIXTURES=1 cargo test -p ami-io --test npz written_npz`).
 #[test]
 fn numpy_read_the_committed_rust_written_file() {
     let bytes = std::fs::read(fixtures().join("written_by_rust.npz")).unwrap();
@@ -178,88 +147,6 @@ fn numpy_written_copy_of_the_writer_fixture_reads_back_equal() {
     }
 }
 
-fn load_err(path: &Path) -> String {
-    Dataset::load(path).unwrap_err().to_string()
-}
-
-#[test]
-fn bad_dataset_files_give_errors_that_name_the_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("d.npz");
-    let good = small();
-    good.save(&path).unwrap();
-    let (n, t) = (good.n_traj, good.traj_len);
-
-    write(
-        &path,
-        &[
-            ("observations", arr(vec![n, t + 1, 2])),
-            ("states", arr(vec![n, t + 1, 2])),
-        ],
-    );
-    let e = load_err(&path);
-    assert!(
-        e.contains("missing array `actions`") && e.contains("d.npz"),
-        "{e}"
-    );
-
-    write(
-        &path,
-        &[
-            ("observations", arr(vec![n, t + 1, 2])),
-            ("actions", arr(vec![n, t, 3])),
-            ("states", arr(vec![n, t + 1, 2])),
-        ],
-    );
-    let e = load_err(&path);
-    assert!(
-        e.contains(&format!(
-            "`actions` has shape [{n}, {t}, 3], expected [{n}, {t}, 2]"
-        )),
-        "{e}"
-    );
-
-    let mut bad = arr(vec![n, t + 1, 2]);
-    bad.data[7] = f32::NAN;
-    write(
-        &path,
-        &[
-            ("observations", bad),
-            ("actions", arr(vec![n, t, 2])),
-            ("states", arr(vec![n, t + 1, 2])),
-        ],
-    );
-    let e = load_err(&path);
-    assert!(
-        e.contains("non-finite") && e.contains("`observations`"),
-        "{e}"
-    );
-
-    std::fs::write(&path, b"hello, not a zip").unwrap();
-    let e = load_err(&path);
-    assert!(e.contains("not a .npz file") && e.contains("d.npz"), "{e}");
-
-    good.save(&path).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let e = load_err(&path);
-    assert!(e.contains("truncated"), "{e}");
-
-    // One flipped data byte: the CRC catches it.
-    let mut flipped = bytes.clone();
-    flipped[200] ^= 0xff;
-    std::fs::write(&path, &flipped).unwrap();
-    assert!(load_err(&path).contains("CRC mismatch"));
-
-    std::fs::write(&path, &bytes).unwrap();
-    std::fs::remove_file(dir.path().join("d.json")).unwrap();
-    let e = load_err(&path);
-    assert!(e.contains("d.json") && e.contains("sidecar"), "{e}");
-
-    let e = load_err(&dir.path().join("absent.npz"));
-    assert!(e.contains("absent.npz"), "{e}");
-}
-
 /// An `.npy` entry with the given dtype and raw little-endian body.
 fn npy_with_dtype(descr: &str, shape: &str, body: &[u8]) -> Vec<u8> {
     let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
@@ -279,7 +166,7 @@ fn unsupported_dtypes_are_named_with_the_array() {
     let dir = tempfile::tempdir().unwrap();
     let npy_path = dir.path().join("x.npy");
     std::fs::write(&npy_path, npy_with_dtype("<i2", "(2,)", &[1, 0, 2, 0])).unwrap();
-    let e = ami_envs::read_npy(&npy_path).unwrap_err().to_string();
+    let e = ami_io::read_npy(&npy_path).unwrap_err().to_string();
     assert!(
         e.contains("dtype '<i2' is not supported") && e.contains("x.npy"),
         "{e}"
@@ -289,7 +176,7 @@ fn unsupported_dtypes_are_named_with_the_array() {
     let path = dir.path().join("d.npz");
     write(&path, &[("actions", arr(vec![2]))]);
     let mut zip = std::fs::read(&path).unwrap();
-    let good = ami_envs::npy::npy_bytes(&arr(vec![2])).unwrap();
+    let good = ami_io::npy::npy_bytes(&arr(vec![2])).unwrap();
     let start = zip.windows(6).position(|w| w == b"\x93NUMPY").unwrap();
     let bad = npy_with_dtype("<i2", "(4,)", &[1, 0, 2, 0, 3, 0, 4, 0]);
     assert_eq!(bad.len(), good.len());

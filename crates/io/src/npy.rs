@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use crate::atomic::write_atomic;
-use crate::error::EnvError;
+use crate::error::IoError;
 
 /// A dense C-order array of f32 values.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +111,7 @@ fn npy_header(shape: &[usize], descr: &str, capacity: usize) -> Result<Vec<u8>, 
 }
 
 /// Parses `.npy` bytes; errors name `path` and the array `what`.
-pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, EnvError> {
+pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, IoError> {
     let (descr, shape, n, body) = parse_header(bytes, path, what)?;
     let data = decode(body, descr, n).map_err(|m| bad_array(path, what, m))?;
     Ok(NpyArray { shape, data })
@@ -119,21 +119,21 @@ pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, EnvE
 
 /// Parses `.npy` bytes into f64 values (`<f8` exact, `<f4` widened exactly, integers exact up
 /// to 2⁵³ in magnitude); errors name `path` and the array `what`.
-pub fn parse_npy_f64(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArrayF64, EnvError> {
+pub fn parse_npy_f64(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArrayF64, IoError> {
     let (descr, shape, n, body) = parse_header(bytes, path, what)?;
     let data = decode_f64(body, descr, n).map_err(|m| bad_array(path, what, m))?;
     Ok(NpyArrayF64 { shape, data })
 }
 
-fn bad_array(path: &Path, what: &str, m: String) -> EnvError {
-    EnvError::bad(path, format!("array `{what}`: {m}"))
+fn bad_array(path: &Path, what: &str, m: String) -> IoError {
+    IoError::bad(path, format!("array `{what}`: {m}"))
 }
 
 /// The parsed header of a `.npy` file: (descr, shape, number of values, data bytes).
 type Header<'a> = (&'a str, Vec<usize>, usize, &'a [u8]);
 
 /// Validates magic, version and header.
-fn parse_header<'a>(bytes: &'a [u8], path: &Path, what: &str) -> Result<Header<'a>, EnvError> {
+fn parse_header<'a>(bytes: &'a [u8], path: &Path, what: &str) -> Result<Header<'a>, IoError> {
     let bad = |m: String| bad_array(path, what, m);
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy array (bad magic)".into()));
@@ -262,32 +262,26 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Reads a single `.npy` file (errors call the array `data`).
-pub fn read_npy(path: &Path) -> Result<NpyArray, EnvError> {
-    let bytes = std::fs::read(path).map_err(|source| EnvError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+pub fn read_npy(path: &Path) -> Result<NpyArray, IoError> {
+    let bytes = std::fs::read(path).map_err(IoError::io(path))?;
     parse_npy(&bytes, path, "data")
 }
 
 /// Reads a single `.npy` file as f64 without loss (errors call the array `data`).
-pub fn read_npy_f64(path: &Path) -> Result<NpyArrayF64, EnvError> {
-    let bytes = std::fs::read(path).map_err(|source| EnvError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+pub fn read_npy_f64(path: &Path) -> Result<NpyArrayF64, IoError> {
+    let bytes = std::fs::read(path).map_err(IoError::io(path))?;
     parse_npy_f64(&bytes, path, "data")
 }
 
 /// Writes a single `.npy` file (`<f8`) atomically.
-pub fn write_npy_f64(path: &Path, a: &NpyArrayF64) -> Result<(), EnvError> {
-    let bytes = npy_bytes_f64(a).map_err(|m| EnvError::bad(path, m))?;
+pub fn write_npy_f64(path: &Path, a: &NpyArrayF64) -> Result<(), IoError> {
+    let bytes = npy_bytes_f64(a).map_err(|m| IoError::bad(path, m))?;
     write_atomic(path, &bytes)
 }
 
 /// Writes a single `.npy` file (`<f4`) atomically.
-pub fn write_npy(path: &Path, a: &NpyArray) -> Result<(), EnvError> {
-    let bytes = npy_bytes(a).map_err(|m| EnvError::bad(path, m))?;
+pub fn write_npy(path: &Path, a: &NpyArray) -> Result<(), IoError> {
+    let bytes = npy_bytes(a).map_err(|m| IoError::bad(path, m))?;
     write_atomic(path, &bytes)
 }
 

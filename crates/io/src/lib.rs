@@ -1,0 +1,25 @@
+//! `ami-io`: the file formats of `ami`, with no dependency on the rest of the workspace.
+//!
+//! * [`atomic`] — [`write_atomic`]: every output file is written to a temporary file beside
+//!   it, synced, and renamed over it, so readers see the old or the complete new file.
+//! * [`npy`] — numpy `.npy` arrays (`<f4`/`<f8` written; `<f4`, `<f8`, `<i4`, `<i8` read).
+//! * [`npz`] — numpy `.npz` archives (stored entries written; stored and deflated read).
+//! * [`mod@png`] — [`write_png`]: RGB8 images as PNG.
+//! * [`raster`] — the one drawing [`Canvas`](raster::Canvas) (pixels, discs, rings, lines,
+//!   borders, 5×7 text) and plot [`Panel`](raster::Panel)s on it, saved through [`write_png`].
+//!
+//! Errors are one enum, [`IoError`]; each message names the file and the array or field at
+//! fault.
+
+pub mod atomic;
+pub mod error;
+pub mod npy;
+pub mod npz;
+pub mod png;
+pub mod raster;
+
+pub use crate::png::write_png;
+pub use atomic::write_atomic;
+pub use error::IoError;
+pub use npy::{read_npy, read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
+pub use npz::{read_npz, write_npz};
