@@ -128,7 +128,7 @@ pub struct Dataset {
     pub data_config: DataConfig,
 }
 
-/// Generates the dataset with the environment's behaviour policy ([`EnvSpec::behaviour`]);
+/// Generates the dataset with the environment's behaviour policy ([`crate::EnvSpec::behaviour`]);
 /// `progress` is called with the number of trajectories done.
 ///
 /// Each trajectory: `s_0 = policy.start()`, then for `t < T`: `a_t = policy.act(t, s_t)`,

@@ -1,7 +1,7 @@
 //! The registry of environments: `[env] kind = "..."` in a run configuration.
 //!
 //! Adding an environment = one file implementing [`crate::Env`] and [`crate::EnvSpec`] for its
-//! config, plus one line in the [`register_envs!`] list below.
+//! config, plus one line in the `register_envs!` list below.
 //!
 //! ```
 //! use ami_envs::EnvConfig;
