@@ -28,7 +28,9 @@ use crate::data::DataConfig;
 use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
-use crate::render::{cell_grid, frame_cell, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME};
+use crate::render::{
+    cell_grid, check_trace_states, frame_cell, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME,
+};
 
 /// Physical constants of the pendulum (Gymnasium's defaults; f64 as Gymnasium computes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -280,17 +282,7 @@ impl EnvSpec for PendulumConfig {
         path: &Path,
     ) -> Result<(), EnvError> {
         EnvSpec::validate(self)?;
-        if let Some(t) = traces.iter().find(|t| {
-            t.path
-                .iter()
-                .chain([&t.start, &t.goal])
-                .any(|s| s.len() != 2)
-        }) {
-            return Err(EnvError::bad(
-                path,
-                format!("a pendulum trace state is not (θ, θ̇): {:?}", t.start),
-            ));
-        }
+        check_trace_states(traces, 2, "(θ, θ̇)", path)?;
         let cols = cols.clamp(1, traces.len().max(1));
         let rows = traces.len().div_ceil(cols).max(1);
         let cell = PANEL + 2 * PAD;

@@ -64,18 +64,7 @@ pub fn render_episodes_png(
     let panel = (cfg.size as usize) * SCALE;
     let (pad, frame) = (PAD, 2usize);
     let cell = panel + 2 * pad;
-    let positions = traces
-        .iter()
-        .flat_map(|t| t.path.iter().chain([&t.start, &t.goal]));
-    if let Some(bad) = positions.clone().find(|p| p.len() != 2) {
-        return Err(EnvError::bad(
-            path,
-            format!(
-                "a two-rooms episode state has {} values, expected 2 (x, y)",
-                bad.len()
-            ),
-        ));
-    }
+    check_trace_states(traces, 2, "(x, y)", path)?;
     let mut cv = cell_grid(cols, rows, cell);
     let obstacles = cfg.obstacles();
     for (k, tr) in traces.iter().enumerate() {
@@ -113,6 +102,29 @@ pub fn render_episodes_png(
         cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
     }
     Ok(cv.save(path)?)
+}
+
+/// Checks that every state of `traces` (start, goal, path) has `dim` values; the error names
+/// the picture's `path` and what a state should be (`what`, e.g. `(x, y)`).
+pub(crate) fn check_trace_states(
+    traces: &[EpisodeTrace],
+    dim: usize,
+    what: &str,
+    path: &Path,
+) -> Result<(), EnvError> {
+    let states = traces
+        .iter()
+        .flat_map(|t| t.path.iter().chain([&t.start, &t.goal]));
+    match states.clone().find(|s| s.len() != dim) {
+        Some(bad) => Err(EnvError::bad(
+            path,
+            format!(
+                "an episode state has {} values, expected {dim} {what}",
+                bad.len()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Renders an image observation `[2, res, res]` as a `res × res` PNG: white background, channel

@@ -94,3 +94,30 @@ fn observation_picture_shows_agent_and_walls() {
     let e = render_observation_png(&cfg, &obs[..10], &path).unwrap_err();
     assert!(e.to_string().contains("expected 2·32·32"), "{e}");
 }
+
+#[test]
+fn traces_of_the_wrong_state_size_are_errors_naming_the_state() {
+    let bad = EpisodeTrace {
+        start: vec![10.0, 10.0, 1.0],
+        goal: vec![50.0, 50.0],
+        path: vec![vec![10.0, 10.0]],
+        success: false,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.png");
+    let err = render_episodes_png(&TwoRoomsConfig::default(), &[bad.clone()], 1, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("3 values, expected 2 (x, y)") && err.contains("bad.png"),
+        "{err}"
+    );
+    let pendulum = ami_envs::EnvConfig::of_kind("pendulum").unwrap();
+    let err = pendulum
+        .spec()
+        .render_episodes(&[bad], 1, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected 2 (θ, θ̇)"), "{err}");
+    assert!(!path.exists());
+}
