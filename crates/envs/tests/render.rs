@@ -105,9 +105,14 @@ fn traces_of_the_wrong_state_size_are_errors_naming_the_state() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.png");
-    let err = render_episodes_png(&TwoRoomsConfig::default(), &[bad.clone()], 1, &path)
-        .unwrap_err()
-        .to_string();
+    let err = render_episodes_png(
+        &TwoRoomsConfig::default(),
+        std::slice::from_ref(&bad),
+        1,
+        &path,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("3 values, expected 2 (x, y)") && err.contains("bad.png"),
         "{err}"
