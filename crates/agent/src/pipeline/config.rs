@@ -48,6 +48,24 @@ pub enum Split {
     Test,
 }
 
+impl Split {
+    /// The report file of this split in a run directory.
+    pub fn report_file(self) -> &'static str {
+        match self {
+            Split::Test => "report.json",
+            Split::Val => "report_val.json",
+        }
+    }
+
+    /// The picture of this split's episodes (under `plots/`).
+    pub fn episodes_picture(self) -> &'static str {
+        match self {
+            Split::Test => "episodes.png",
+            Split::Val => "episodes_val.png",
+        }
+    }
+}
+
 impl std::str::FromStr for Split {
     type Err = AgentError;
 

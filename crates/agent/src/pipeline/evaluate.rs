@@ -68,17 +68,9 @@ impl EvalReport {
             .unwrap_or(0.0)
     }
 
-    /// The report's file: `report.json` for the test split, `report_val.json` for validation.
-    pub fn file_name(split: Split) -> &'static str {
-        match split {
-            Split::Test => "report.json",
-            Split::Val => "report_val.json",
-        }
-    }
-
-    /// Writes the report into the run directory (atomically; [`EvalReport::file_name`]).
+    /// Writes the report into the run directory (atomically; [`Split::report_file`]).
     pub fn save(&self, run: &RunDir) -> Result<(), AgentError> {
-        let name = Self::file_name(self.split);
+        let name = self.split.report_file();
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| AgentError::config_source(name, e.to_string()))?;
         run.write(name, text.as_bytes())
@@ -142,7 +134,7 @@ pub fn world_model(run: &RunDir, cfg: &RunConfig) -> Result<JepaWorldModel, Agen
 }
 
 /// Plans on the tasks of `split` with the run's checkpoint; writes the report
-/// ([`EvalReport::file_name`]) and `plots/episodes.png` (`plots/episodes_val.png`).
+/// ([`Split::report_file`]) and the picture of its episodes ([`Split::episodes_picture`]).
 pub fn evaluate(
     run: &RunDir,
     cfg: &RunConfig,
@@ -169,11 +161,7 @@ pub fn evaluate(
         .take(cfg.eval.plot_episodes)
         .map(|o| o.trace.clone())
         .collect();
-    let picture = match split {
-        Split::Test => "episodes.png",
-        Split::Val => "episodes_val.png",
-    };
-    spec.render_episodes(&traces, 4, &run.plot(picture))?;
+    spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
     Ok(report)
 }
 
