@@ -5,6 +5,38 @@ use std::path::Path;
 mod common;
 use common::{ami, ok};
 
+/// Writes 640 transitions of tiny-preset two-rooms data with `seed` to `dir/d.npz`.
+fn tiny_data(dir: &Path, seed: &str) -> std::path::PathBuf {
+    let data = dir.join("d.npz");
+    ok(&[
+        "data",
+        "two-rooms",
+        "--preset",
+        "tiny",
+        "--transitions",
+        "640",
+        "--seed",
+        seed,
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    data
+}
+
+/// The `step` of every line of a run's `metrics.jsonl`, and the file's text.
+fn logged_steps(run: &Path) -> (Vec<u64>, String) {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let steps = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    (steps, text)
+}
+
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
@@ -175,20 +207,8 @@ fn bad_input_gives_clear_errors() {
 #[test]
 fn an_interrupted_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.npz");
+    let data = tiny_data(dir.path(), "4");
     let d = data.to_str().unwrap();
-    ok(&[
-        "data",
-        "two-rooms",
-        "--preset",
-        "tiny",
-        "--transitions",
-        "640",
-        "--seed",
-        "4",
-        "--out",
-        d,
-    ]);
     let train = |out: &Path, extra: &[&str]| {
         let mut args = vec![
             "train",
@@ -230,17 +250,9 @@ fn an_interrupted_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
     let f = "checkpoint/model.safetensors";
     assert!(bytes(&whole, f) == bytes(&parts, f), "{f} differs");
     // Every step is logged once, and the logs are identical.
-    let metrics = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let steps: Vec<u64> = metrics(&parts)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let (steps, text) = logged_steps(&parts);
     assert_eq!(steps, (0..24).collect::<Vec<u64>>());
-    assert_eq!(metrics(&whole), metrics(&parts));
+    assert_eq!(logged_steps(&whole).1, text);
 }
 
 #[test]
@@ -291,18 +303,8 @@ fn the_second_environment_runs_through_the_same_pipeline() {
 #[test]
 fn a_run_killed_between_checkpoints_resumes_to_the_same_weights_logging_each_step_once() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.npz");
+    let data = tiny_data(dir.path(), "0");
     let d = data.to_str().unwrap();
-    ok(&[
-        "data",
-        "two-rooms",
-        "--preset",
-        "tiny",
-        "--transitions",
-        "640",
-        "--out",
-        d,
-    ]);
     // 800 steps: checkpoints every 200; every step logged.
     let args = |out: &Path| -> Vec<String> {
         [
@@ -366,15 +368,7 @@ fn a_run_killed_between_checkpoints_resumes_to_the_same_weights_logging_each_ste
         std::fs::read(whole.join(f)).unwrap() == std::fs::read(killed.join(f)).unwrap(),
         "{f} differs after the kill and resume"
     );
-    let metrics = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let steps: Vec<u64> = metrics(&killed)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let (steps, text) = logged_steps(&killed);
     assert_eq!(steps, (0..800).collect::<Vec<u64>>());
-    assert_eq!(metrics(&whole), metrics(&killed));
+    assert_eq!(logged_steps(&whole).1, text);
 }
