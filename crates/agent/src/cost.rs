@@ -154,6 +154,9 @@ struct WeightedTerm {
 #[derive(Default)]
 pub struct Cost {
     terms: Vec<WeightedTerm>,
+    /// The encoded goal of the task, when the task has one (read by the critic and the
+    /// amortised policy, which are conditioned on it).
+    goal: Option<Vec<f32>>,
 }
 
 impl std::fmt::Debug for Cost {
@@ -166,6 +169,17 @@ impl Cost {
     /// An empty cost (evaluates to zero).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Record the encoded goal `s_goal [D]` of the task this cost was built for.
+    pub fn with_goal(mut self, goal: Vec<f32>) -> Self {
+        self.goal = Some(goal);
+        self
+    }
+
+    /// The encoded goal of the task, if the cost was built with one.
+    pub fn goal(&self) -> Option<&[f32]> {
+        self.goal.as_deref()
     }
 
     /// Add a term. Names must be unique; weights finite and `≥ 0`, and `> 0` for intrinsic and

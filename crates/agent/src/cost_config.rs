@@ -145,7 +145,7 @@ impl CostConfig {
     /// Builds the cost module for one episode.
     pub fn build(&self, ctx: CostContext) -> Result<Cost, AgentError> {
         self.validate()?;
-        let mut cost = Cost::new();
+        let mut cost = Cost::new().with_goal(ctx.goal.to_vec());
         for (kind, _, terms) in self.slots() {
             for t in terms {
                 cost = t.add_to(cost, kind, ctx)?;

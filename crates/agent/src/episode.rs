@@ -16,8 +16,10 @@ use std::time::Instant;
 use ami_envs::{Env, EpisodeTrace, Task};
 use serde::{Deserialize, Serialize};
 
+use crate::cost::RolloutBatch;
 use crate::cost_config::{CostConfig, CostContext};
 use crate::error::AgentError;
+use crate::memory::{Episode, Transition};
 use crate::perception::Perception;
 use crate::planner::Planner;
 use crate::world_model::WorldModel;
@@ -59,6 +61,9 @@ pub struct EpisodeOutcome {
     pub plan_seconds: f64,
     /// Closest approach to the goal: `min_t ‖e(s_t, goal)‖` over the path, start included.
     pub min_goal_error: f32,
+    /// What the agent experienced, in representation space: one transition per control cycle
+    /// (see [`crate::memory`]), for the short-term memory.
+    pub memory: Episode,
 }
 
 /// Runs the task `task` in `env` with `actor`.
@@ -89,8 +94,12 @@ pub fn run_episode(
     let mut met = vec![false; rules.len()];
     let all_met = |met: &[bool]| !met.is_empty() && met.iter().all(|&m| m);
     let (mut steps, mut plan_calls, mut plan_seconds) = (0usize, 0usize, 0f64);
+    let mut memory = Episode {
+        goal: goal_repr.clone(),
+        ..Episode::default()
+    };
+    let mut s = perception.encode(&obs)?;
     while steps < settings.max_steps && !all_met(&met) {
-        let s = perception.encode(&obs)?;
         let t0 = Instant::now();
         let plan = planner.plan(&s, &cost, model)?;
         plan_seconds += t0.elapsed().as_secs_f64();
@@ -118,7 +127,17 @@ pub fn run_episode(
             path.push(step.state);
         }
         planner.shift(settings.replan_every.div_ceil(repeat));
+        let next = perception.encode(&obs)?;
+        let action = plan.actions[..a_dim].to_vec();
+        let batch = RolloutBatch::new(&next, &action, (1, 1), (next.len(), a_dim))?;
+        let step_cost = cost.evaluate(&batch)?[0];
+        memory.transitions.push(Transition {
+            state: std::mem::replace(&mut s, next),
+            action,
+            cost: step_cost,
+        });
     }
+    memory.final_state = s;
     let trace = EpisodeTrace {
         start: task.start.clone(),
         goal: task.goal.clone(),
@@ -132,6 +151,7 @@ pub fn run_episode(
         plan_calls,
         plan_seconds,
         min_goal_error,
+        memory,
     })
 }
 

@@ -1,5 +1,11 @@
-//! Short-term memory: the most recent `(s, a, cost)` episodes (DESIGN.md §1), later used to
-//! train the critic and to replan.
+//! Short-term memory: the most recent `(s, a, cost)` episodes with their goal (DESIGN.md §1),
+//! used to train the critic and to distil the amortised policy.
+//!
+//! The episode loop records one [`Transition`] per control cycle (one planning call): the
+//! encoded state `s_t` the planner started from, the first planned action `a_t` it executed,
+//! and the cost `c_t = C(s_{t+1}, a_t)` of the cost module on the encoded state reached at the
+//! end of the cycle (a rollout batch of one candidate and one step), so that returns
+//! `Σ_k γᵏ c_{t+k}` are in the units the planner minimises.
 
 use std::collections::VecDeque;
 
@@ -18,8 +24,16 @@ pub struct Transition {
     pub cost: f32,
 }
 
-/// An episode: transitions in time order.
-pub type Episode = Vec<Transition>;
+/// An episode: the goal representation and the transitions in time order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Episode {
+    /// Encoded goal `s_goal [D]` the episode was planned toward.
+    pub goal: Vec<f32>,
+    /// Transitions, one per control cycle, in time order.
+    pub transitions: Vec<Transition>,
+    /// Encoded state after the last transition (`[D]`; empty when no step was taken).
+    pub final_state: Vec<f32>,
+}
 
 /// Bounded ring buffer of episodes: pushing into a full memory evicts the oldest episode.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +91,7 @@ impl ShortTermMemory {
 
     /// Total number of transitions over all stored episodes.
     pub fn num_transitions(&self) -> usize {
-        self.episodes.iter().map(Vec::len).sum()
+        self.episodes.iter().map(|e| e.transitions.len()).sum()
     }
 
     /// Forget everything.
@@ -91,13 +105,17 @@ mod tests {
     use super::*;
 
     fn episode(tag: f32, len: usize) -> Episode {
-        (0..len)
-            .map(|t| Transition {
-                state: vec![tag, t as f32],
-                action: vec![tag],
-                cost: t as f32,
-            })
-            .collect()
+        Episode {
+            goal: vec![tag],
+            transitions: (0..len)
+                .map(|t| Transition {
+                    state: vec![tag, t as f32],
+                    action: vec![tag],
+                    cost: t as f32,
+                })
+                .collect(),
+            final_state: vec![tag, len as f32],
+        }
     }
 
     #[test]
@@ -106,10 +124,10 @@ mod tests {
         assert!(m.push(episode(0.0, 3)).is_none());
         assert!(m.push(episode(1.0, 1)).is_none());
         let evicted = m.push(episode(2.0, 2)).unwrap();
-        assert_eq!(evicted[0].state[0], 0.0);
+        assert_eq!(evicted.transitions[0].state[0], 0.0);
         assert_eq!(m.len(), 2);
         assert_eq!(m.num_transitions(), 3);
-        let tags: Vec<f32> = m.episodes().map(|e| e[0].state[0]).collect();
+        let tags: Vec<f32> = m.episodes().map(|e| e.goal[0]).collect();
         assert_eq!(tags, vec![1.0, 2.0]);
         m.clear();
         assert!(m.is_empty());
