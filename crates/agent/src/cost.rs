@@ -1,24 +1,37 @@
 //! The cost module: a weighted sum of named cost terms (DESIGN.md §1 and §4 `CostTerm`).
 //!
 //! Total energy of an imagined trajectory `τ_i = (s_{i,1..h}, a_{i,0..h-1})`:
-//! `C(τ_i) = Σ_k w_k · C_k(τ_i)`. Intrinsic and guardrail terms are hard-wired: their weights
-//! are fixed when the [`Cost`] is built and cannot be changed (in particular not set to zero)
-//! by the configurator; task and critic terms can be re-weighted.
+//! `C(τ_i) = Σ_k w_k · C_k(τ_i)`.
+//!
+//! **Immutable terms.** Intrinsic and guardrail terms are built into the agent once, as a
+//! [`FixedCost`] ([`FixedCost::builder`]); a [`Cost`] holds it behind a shared, read-only
+//! handle. Nothing in this API can remove, re-weight or replace them afterwards: a [`Cost`] is
+//! extended only with task and critic terms ([`Cost::with_term`] rejects the other kinds) and
+//! only those can be re-weighted ([`Cost::set_task_weight`]). Guardrail terms carry the fixed
+//! weight [`GUARDRAIL_WEIGHT`] per violating step, and a candidate with any guardrail cost
+//! `> 0` is *unsafe* ([`Cost::violations`]): planners never return it as safe.
 //!
 //! ```
-//! use ami_agent::{ActionEnergy, Cost, CostKind, GoalDistance, RolloutBatch};
-//! let cost = Cost::new()
-//!     .with_term(CostKind::Task, 1.0, GoalDistance::new(vec![1.0, 0.0])?)?
-//!     .with_term(CostKind::Intrinsic, 0.5, ActionEnergy)?;
+//! use ami_agent::{ActionEnergy, Cost, CostKind, FixedCost, GoalDistance, RolloutBatch};
+//! let fixed = FixedCost::builder().intrinsic(0.5, ActionEnergy)?.build();
+//! let cost = Cost::with_fixed(fixed).with_term(CostKind::Task, 1.0, GoalDistance::new(vec![1.0, 0.0])?)?;
 //! // One candidate, two steps: states (0, 0), (1, 0); actions (1, 2), (0, 1).
 //! let batch = RolloutBatch::new(&[0.0, 0.0, 1.0, 0.0], &[1.0, 2.0, 0.0, 1.0], (1, 2), (2, 2))?;
-//! assert_eq!(cost.evaluate(&batch)?, vec![1.0 + 0.5 * 6.0]);
+//! assert_eq!(cost.evaluate(&batch)?, vec![0.5 * 6.0 + 1.0]);
+//! // The intrinsic term can be neither added again nor re-weighted.
+//! assert!(cost.with_term(CostKind::Intrinsic, 1.0, ActionEnergy).is_err());
 //! # Ok::<(), ami_agent::AgentError>(())
 //! ```
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_len, AgentError};
+
+/// Weight of every guardrail term: its cost (a count of violating steps) times this value
+/// dominates any task cost, so a violating candidate is effectively rejected.
+pub const GUARDRAIL_WEIGHT: f32 = 1.0e4;
 
 /// One named cost term, evaluated on a batch of imagined trajectories.
 pub trait CostTerm: Send + Sync {
@@ -43,6 +56,8 @@ pub trait CostTerm: Send + Sync {
 /// `states [n, h, D]` (row `t` is the state after action `t`), `actions [n, h, A]`.
 #[derive(Debug, Clone, Copy)]
 pub struct RolloutBatch<'a> {
+    /// The state the rollouts start from `[D]`, when known.
+    start: Option<&'a [f32]>,
     /// Predicted states, row-major `[n, h, D]`.
     states: &'a [f32],
     /// Actions, row-major `[n, h, A]`.
@@ -72,6 +87,7 @@ impl<'a> RolloutBatch<'a> {
             format!("[n={n}, h={h}, A={a}]")
         })?;
         Ok(RolloutBatch {
+            start: None,
             states,
             actions,
             n,
@@ -79,6 +95,20 @@ impl<'a> RolloutBatch<'a> {
             d,
             a,
         })
+    }
+
+    /// The same batch, knowing the common start state `s0 [D]` (so that terms can check the
+    /// first step's segment `s0 → s_{i,0}`).
+    pub fn with_start(mut self, s0: &'a [f32]) -> Result<Self, AgentError> {
+        let d = self.d;
+        check_len("rollout start", s0, d, || format!("[D={d}]"))?;
+        self.start = Some(s0);
+        Ok(self)
+    }
+
+    /// The common start state `s0 [D]`, when known.
+    pub fn start(&self) -> Option<&'a [f32]> {
+        self.start
     }
 
     /// Candidates `n`.
@@ -150,9 +180,128 @@ struct WeightedTerm {
     term: Box<dyn CostTerm>,
 }
 
-/// Weighted sum of cost terms: `C(τ) = Σ_k w_k · C_k(τ)`.
+/// The immutable part of an agent's cost: intrinsic terms (weights fixed `> 0`) and guardrail
+/// terms (weight [`GUARDRAIL_WEIGHT`]). Built once with [`FixedCost::builder`]; no method
+/// changes it afterwards.
+#[derive(Default)]
+pub struct FixedCost {
+    terms: Vec<WeightedTerm>,
+}
+
+impl std::fmt::Debug for FixedCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self
+            .terms
+            .iter()
+            .map(|t| (t.term.name(), t.kind, t.weight))
+            .collect();
+        f.debug_list().entries(names).finish()
+    }
+}
+
+/// Collects the terms of a [`FixedCost`].
+#[derive(Default)]
+pub struct FixedCostBuilder {
+    terms: Vec<WeightedTerm>,
+}
+
+impl std::fmt::Debug for FixedCostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.terms.iter().map(|t| t.term.name()).collect();
+        f.debug_struct("FixedCostBuilder")
+            .field("terms", &names)
+            .finish()
+    }
+}
+
+impl FixedCostBuilder {
+    /// Adds an intrinsic term with a finite weight `> 0` (names must be unique).
+    pub fn intrinsic(self, weight: f32, term: impl CostTerm + 'static) -> Result<Self, AgentError> {
+        self.push(CostKind::Intrinsic, weight, Box::new(term))
+    }
+
+    /// Adds a guardrail term (weight [`GUARDRAIL_WEIGHT`]; names must be unique).
+    pub fn guardrail(self, term: impl CostTerm + 'static) -> Result<Self, AgentError> {
+        self.push(CostKind::Guardrail, GUARDRAIL_WEIGHT, Box::new(term))
+    }
+
+    /// Adds a boxed term of an immutable kind.
+    pub fn boxed(
+        self,
+        kind: CostKind,
+        weight: f32,
+        term: Box<dyn CostTerm>,
+    ) -> Result<Self, AgentError> {
+        match kind {
+            CostKind::Intrinsic => self.push(kind, weight, term),
+            CostKind::Guardrail => self.push(kind, GUARDRAIL_WEIGHT, term),
+            _ => Err(AgentError::CostTerm {
+                name: term.name().to_string(),
+                msg: format!(
+                    "{kind:?} terms belong to the task part of the cost (Cost::with_term)"
+                ),
+            }),
+        }
+    }
+
+    fn push(
+        mut self,
+        kind: CostKind,
+        weight: f32,
+        term: Box<dyn CostTerm>,
+    ) -> Result<Self, AgentError> {
+        check_unique(self.terms.iter(), term.name())?;
+        check_weight(kind, weight)?;
+        self.terms.push(WeightedTerm { kind, weight, term });
+        Ok(self)
+    }
+
+    /// The immutable cost, shared read-only.
+    pub fn build(self) -> Arc<FixedCost> {
+        Arc::new(FixedCost { terms: self.terms })
+    }
+}
+
+impl FixedCost {
+    /// Starts an empty set of immutable terms.
+    pub fn builder() -> FixedCostBuilder {
+        FixedCostBuilder::default()
+    }
+
+    /// No intrinsic or guardrail term.
+    pub fn none() -> Arc<FixedCost> {
+        Arc::new(FixedCost::default())
+    }
+
+    /// `(name, kind, weight)` of every term.
+    pub fn terms(&self) -> impl Iterator<Item = (&str, CostKind, f32)> + '_ {
+        self.terms.iter().map(|t| (t.term.name(), t.kind, t.weight))
+    }
+
+    /// Whether any guardrail term is present.
+    pub fn has_guardrails(&self) -> bool {
+        self.terms.iter().any(|t| t.kind == CostKind::Guardrail)
+    }
+}
+
+fn check_unique<'a>(
+    mut terms: impl Iterator<Item = &'a WeightedTerm>,
+    name: &str,
+) -> Result<(), AgentError> {
+    if terms.any(|t| t.term.name() == name) {
+        return Err(AgentError::CostTerm {
+            name: name.to_string(),
+            msg: "a term with this name already exists; names must be unique".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Weighted sum of cost terms: `C(τ) = Σ_k w_k · C_k(τ)`, the agent's [`FixedCost`] followed by
+/// the task and critic terms.
 #[derive(Default)]
 pub struct Cost {
+    fixed: Arc<FixedCost>,
     terms: Vec<WeightedTerm>,
     /// The encoded goal of the task, when the task has one (read by the critic and the
     /// amortised policy, which are conditioned on it).
@@ -166,9 +315,27 @@ impl std::fmt::Debug for Cost {
 }
 
 impl Cost {
-    /// An empty cost (evaluates to zero).
+    /// An empty cost (evaluates to zero) without intrinsic or guardrail terms.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cost carrying the agent's immutable terms; add the task's terms with
+    /// [`Cost::with_term`].
+    pub fn with_fixed(fixed: Arc<FixedCost>) -> Self {
+        Cost {
+            fixed,
+            ..Cost::default()
+        }
+    }
+
+    /// The immutable terms (read-only).
+    pub fn fixed(&self) -> &FixedCost {
+        &self.fixed
+    }
+
+    fn all(&self) -> impl Iterator<Item = &WeightedTerm> + '_ {
+        self.fixed.terms.iter().chain(&self.terms)
     }
 
     /// Record the encoded goal `s_goal [D]` of the task this cost was built for.
@@ -182,27 +349,35 @@ impl Cost {
         self.goal.as_deref()
     }
 
-    /// Add a term. Names must be unique; weights finite and `≥ 0`, and `> 0` for intrinsic and
-    /// guardrail terms (which can never be re-weighted afterwards).
+    /// Add a task or critic term (finite weight `≥ 0`; names unique across all terms).
+    /// Intrinsic and guardrail terms are an error: they are given once, in the [`FixedCost`].
     pub fn with_term(
-        mut self,
+        self,
         kind: CostKind,
         weight: f32,
         term: impl CostTerm + 'static,
     ) -> Result<Self, AgentError> {
-        let name = term.name().to_string();
-        if self.terms.iter().any(|t| t.term.name() == name) {
+        self.with_boxed(kind, weight, Box::new(term))
+    }
+
+    /// [`Cost::with_term`] for a boxed term.
+    pub fn with_boxed(
+        mut self,
+        kind: CostKind,
+        weight: f32,
+        term: Box<dyn CostTerm>,
+    ) -> Result<Self, AgentError> {
+        if kind.is_immutable() {
             return Err(AgentError::CostTerm {
-                name,
-                msg: "a term with this name already exists; names must be unique".into(),
+                name: term.name().to_string(),
+                msg: format!(
+                    "{kind:?} terms are fixed when the agent is built (FixedCost) and cannot be added to a task's cost"
+                ),
             });
         }
+        check_unique(self.all(), term.name())?;
         check_weight(kind, weight)?;
-        self.terms.push(WeightedTerm {
-            kind,
-            weight,
-            term: Box::new(term),
-        });
+        self.terms.push(WeightedTerm { kind, weight, term });
         Ok(self)
     }
 
@@ -211,6 +386,15 @@ impl Cost {
     /// Errors if no term has this name, if it is intrinsic or guardrail (immutable), or if the
     /// weight is not finite and `≥ 0`.
     pub fn set_task_weight(&mut self, name: &str, weight: f32) -> Result<(), AgentError> {
+        if let Some(fixed) = self.fixed.terms.iter().find(|t| t.term.name() == name) {
+            return Err(AgentError::CostTerm {
+                name: name.to_string(),
+                msg: format!(
+                    "{:?} terms have a weight fixed at construction and cannot be re-weighted",
+                    fixed.kind
+                ),
+            });
+        }
         let entry = self
             .terms
             .iter_mut()
@@ -219,15 +403,6 @@ impl Cost {
                 name: name.to_string(),
                 msg: "no term with this name".into(),
             })?;
-        if entry.kind.is_immutable() {
-            return Err(AgentError::CostTerm {
-                name: name.to_string(),
-                msg: format!(
-                    "{:?} terms have a weight fixed at construction and cannot be re-weighted",
-                    entry.kind
-                ),
-            });
-        }
         check_weight(entry.kind, weight)?;
         entry.weight = weight;
         Ok(())
@@ -235,14 +410,34 @@ impl Cost {
 
     /// `(name, kind, weight)` of every term, in insertion order.
     pub fn terms(&self) -> impl Iterator<Item = (&str, CostKind, f32)> + '_ {
-        self.terms.iter().map(|t| (t.term.name(), t.kind, t.weight))
+        self.all().map(|t| (t.term.name(), t.kind, t.weight))
     }
 
     /// Check every term against a world model's dimensions.
     pub fn check_dims(&self, state_dim: usize, action_dim: usize) -> Result<(), AgentError> {
-        self.terms
-            .iter()
+        self.all()
             .try_for_each(|t| t.term.check_dims(state_dim, action_dim))
+    }
+
+    /// Whether the cost has guardrail terms (so that candidates can be unsafe).
+    pub fn has_guardrails(&self) -> bool {
+        self.fixed.has_guardrails()
+    }
+
+    /// Per candidate of `batch` (`[n]`): whether any guardrail term's cost is `> 0`, i.e. the
+    /// imagined trajectory violates a safety constraint. All `false` without guardrails.
+    pub fn violations(&self, batch: &RolloutBatch) -> Result<Vec<bool>, AgentError> {
+        let n = batch.n;
+        let mut out = vec![false; n];
+        for t in self.all().filter(|t| t.kind == CostKind::Guardrail) {
+            let c = t.term.cost(batch);
+            check_len(t.term.name(), &c, n, || format!("[n={n}] costs"))?;
+            // NaN counts as a violation: an unreadable safety cost is not safe.
+            out.iter_mut()
+                .zip(&c)
+                .for_each(|(o, c)| *o |= c.is_nan() || *c > 0.0);
+        }
+        Ok(out)
     }
 
     /// Weighted sum `C_i = Σ_k w_k · C_k(τ_i)` for every candidate of `batch` (`[n]`).
@@ -258,7 +453,7 @@ impl Cost {
         let n = batch.n;
         check_len("cost output", out, n, || format!("[n={n}]"))?;
         out.fill(0.0);
-        for t in self.terms.iter().filter(|t| t.weight != 0.0) {
+        for t in self.all().filter(|t| t.weight != 0.0) {
             let c = t.term.cost(batch);
             check_len(t.term.name(), &c, n, || format!("[n={n}] costs"))?;
             out.iter_mut().zip(&c).for_each(|(o, c)| *o += t.weight * c);
@@ -269,8 +464,7 @@ impl Cost {
     /// Weighted contribution `w_k · C_k(τ_0)` of every term for the first candidate (pass a
     /// batch of one for a single plan); the contributions sum to the total cost.
     pub fn breakdown(&self, batch: &RolloutBatch) -> Vec<(String, f32)> {
-        self.terms
-            .iter()
+        self.all()
             .map(|t| {
                 let c = t.term.cost(batch);
                 let v = c.first().copied().unwrap_or(f32::NAN);
@@ -476,10 +670,12 @@ mod tests {
     }
 
     fn cost() -> Cost {
-        Cost::new()
-            .with_term(CostKind::Task, 2.0, goal())
+        let fixed = FixedCost::builder()
+            .intrinsic(0.5, ActionEnergy)
             .unwrap()
-            .with_term(CostKind::Intrinsic, 0.5, ActionEnergy)
+            .build();
+        Cost::with_fixed(fixed)
+            .with_term(CostKind::Task, 2.0, goal())
             .unwrap()
     }
 
@@ -487,14 +683,14 @@ mod tests {
     fn weighted_sum_and_breakdown() {
         let (s, a) = batch();
         let c = cost();
-        // 2·1 + 0.5·6 = 5; 2·8 + 0.5·9 = 20.5.
+        // 0.5·6 + 2·1 = 5; 0.5·9 + 2·8 = 20.5.
         assert_eq!(c.evaluate(&rb(&s, &a, 2)).unwrap(), vec![5.0, 20.5]);
         let b = c.breakdown(&rb(&s[4..], &a[4..], 1));
         assert_eq!(
             b,
             vec![
-                ("goal_distance".into(), 16.0),
-                ("action_energy".into(), 4.5)
+                ("action_energy".into(), 4.5),
+                ("goal_distance".into(), 16.0)
             ]
         );
         let mut out = vec![0.0; 3];
@@ -511,22 +707,61 @@ mod tests {
         assert!(c.set_task_weight("nope", 1.0).is_err());
     }
 
+    /// Flags candidate `i` as violating when its first state's x exceeds 0.5.
+    struct XAbove;
+    impl CostTerm for XAbove {
+        fn name(&self) -> &str {
+            "x_above"
+        }
+        fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+            (0..b.n())
+                .map(|i| f32::from(u8::from(b.state(i, 0)[0] > 0.5)))
+                .collect()
+        }
+    }
+
     #[test]
-    fn intrinsic_and_guardrail_weights_are_fixed() {
-        let mut c = cost();
-        let err = c.set_task_weight("action_energy", 0.0).unwrap_err();
-        assert!(err.to_string().contains("fixed at construction"), "{err}");
-        let mut g = Cost::new()
-            .with_term(CostKind::Guardrail, 1.0, goal())
+    fn intrinsic_and_guardrail_terms_are_immutable() {
+        let (s, a) = batch();
+        let fixed = FixedCost::builder()
+            .intrinsic(0.5, ActionEnergy)
+            .unwrap()
+            .guardrail(XAbove)
+            .unwrap()
+            .build();
+        let mut c = Cost::with_fixed(fixed.clone())
+            .with_term(CostKind::Task, 1.0, goal())
             .unwrap();
-        assert!(g.set_task_weight("goal_distance", 2.0).is_err());
-        assert_eq!(g.terms().next().map(|t| t.2), Some(1.0));
-        // Zero weight at construction would silently disable them.
-        assert!(Cost::new()
-            .with_term(CostKind::Intrinsic, 0.0, ActionEnergy)
+        // Neither fixed term can be re-weighted (to zero or anything else).
+        for name in ["action_energy", "x_above"] {
+            for w in [0.0, 1.0, 1e9] {
+                let err = c.set_task_weight(name, w).unwrap_err().to_string();
+                assert!(err.contains("fixed at construction"), "{err}");
+            }
+        }
+        // Nor added (again or afresh) through the task part.
+        for kind in [CostKind::Intrinsic, CostKind::Guardrail] {
+            let err = Cost::new().with_term(kind, 1.0, XAbove).unwrap_err();
+            assert!(
+                err.to_string().contains("fixed when the agent is built"),
+                "{err}"
+            );
+        }
+        // A task term cannot shadow a fixed one by name.
+        assert!(Cost::with_fixed(fixed.clone())
+            .with_term(CostKind::Task, 1.0, ActionEnergy)
             .is_err());
-        assert!(Cost::new()
-            .with_term(CostKind::Guardrail, -1.0, ActionEnergy)
+        // Their contributions are always counted: candidate 1 starts at x = 1 (> 0.5).
+        let v = c.evaluate(&rb(&s, &a, 2)).unwrap();
+        assert_eq!(v, vec![0.5 * 6.0 + 1.0, 0.5 * 9.0 + GUARDRAIL_WEIGHT + 8.0]);
+        assert_eq!(c.violations(&rb(&s, &a, 2)).unwrap(), vec![false, true]);
+        assert!(c.has_guardrails() && !cost().has_guardrails());
+        assert_eq!(c.fixed().terms().count(), 2);
+        // Zero or negative intrinsic weights would silently disable them.
+        assert!(FixedCost::builder().intrinsic(0.0, ActionEnergy).is_err());
+        assert!(FixedCost::builder().intrinsic(-1.0, ActionEnergy).is_err());
+        assert!(FixedCost::builder()
+            .boxed(CostKind::Task, 1.0, Box::new(ActionEnergy))
             .is_err());
     }
 
@@ -534,5 +769,20 @@ mod tests {
     fn duplicate_names_are_rejected() {
         let err = cost().with_term(CostKind::Task, 1.0, goal()).unwrap_err();
         assert!(err.to_string().contains("unique"), "{err}");
+        let err = FixedCost::builder()
+            .guardrail(XAbove)
+            .unwrap()
+            .guardrail(XAbove)
+            .unwrap_err();
+        assert!(err.to_string().contains("unique"), "{err}");
+    }
+
+    #[test]
+    fn batches_can_carry_their_start() {
+        let (s, a) = batch();
+        let b = rb(&s, &a, 2).with_start(&[5.0, 6.0]).unwrap();
+        assert_eq!(b.start(), Some(&[5.0, 6.0][..]));
+        assert!(rb(&s, &a, 2).with_start(&[1.0]).is_err());
+        assert_eq!(rb(&s, &a, 2).start(), None);
     }
 }

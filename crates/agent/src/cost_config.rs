@@ -6,16 +6,82 @@
 //! weight = 1.0
 //! terminal_weight = 0.0
 //! ```
-//! Slots: `intrinsic` and `guardrail` (weights fixed once built, > 0), `task` and `critic`
-//! (re-weightable by a configurator). A new cost term = one file implementing [`CostTerm`]
-//! plus one arm in [`CostTermConfig`].
+//! Slots: `intrinsic` (weights `> 0`, fixed once the agent is built), `guardrail` (terms
+//! without a weight: their weight is [`crate::GUARDRAIL_WEIGHT`], and a guardrail's own
+//! settings can only make it stricter), `task` and `critic` (re-weightable by a
+//! configurator). A task can add guardrails ([`crate::task::TaskSpec::guardrails`]); nothing
+//! removes one. A new cost term = one file implementing [`CostTerm`] plus one arm in
+//! [`CostTermConfig`] (or [`GuardrailConfig`]).
 //!
 //! [`CostTerm`]: crate::cost::CostTerm
 
+use std::sync::Arc;
+
+use ami_envs::{Region, RegionKind};
 use serde::{Deserialize, Serialize};
 
-use crate::cost::{ActionEnergy, Cost, CostKind, GoalDistance};
+use crate::cost::{ActionEnergy, Cost, CostKind, FixedCost, GoalDistance};
 use crate::error::AgentError;
+use crate::probe::StateProbe;
+use crate::terms::{HazardGuardrail, StateBox};
+
+/// What the agent can read about the world besides its representation: the state probe of
+/// its world model (if fitted) and the environment's named regions.
+#[derive(Debug, Clone, Default)]
+pub struct WorldReadout {
+    /// Representation → true state (see [`crate::probe`]).
+    pub probe: Option<Arc<StateProbe>>,
+    /// The environment's areas and hazards.
+    pub regions: Vec<Region>,
+}
+
+impl WorldReadout {
+    /// The probe, or an error saying which feature (`what`) needs it.
+    pub fn require_probe(&self, what: &str) -> Result<Arc<StateProbe>, AgentError> {
+        self.probe.clone().ok_or_else(|| {
+            AgentError::config_source(
+                what,
+                format!(
+                    "needs the run's state probe ({}), which this run does not have; train the run again with this version of ami",
+                    crate::probe::PROBE_FILE
+                ),
+            )
+        })
+    }
+}
+
+/// One configured guardrail, tagged by `term`. Guardrails have no weight key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "term", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GuardrailConfig {
+    /// [`HazardGuardrail`]: never plan a path through the environment's hazards.
+    Hazards {
+        /// Widens the margin around hazards beyond the probe's measured error (`≥ 0`).
+        #[serde(default)]
+        extra_margin: f32,
+    },
+}
+
+impl GuardrailConfig {
+    fn add_to(
+        &self,
+        fixed: crate::cost::FixedCostBuilder,
+        readout: &WorldReadout,
+    ) -> Result<crate::cost::FixedCostBuilder, AgentError> {
+        match self {
+            GuardrailConfig::Hazards { extra_margin } => {
+                let probe = readout.require_probe("cost.guardrail hazards")?;
+                let hazards: Vec<StateBox> = readout
+                    .regions
+                    .iter()
+                    .filter(|r| r.kind == RegionKind::Hazard)
+                    .map(StateBox::of)
+                    .collect();
+                fixed.guardrail(HazardGuardrail::new(probe, &hazards, *extra_margin)?)
+            }
+        }
+    }
+}
 
 /// What a term may need from the episode when it is built.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +123,22 @@ impl CostTermConfig {
         }
     }
 
+    /// Adds this term to an agent's immutable terms as an intrinsic term (a goal distance has
+    /// no goal there and is an error).
+    fn add_fixed(
+        &self,
+        fixed: crate::cost::FixedCostBuilder,
+    ) -> Result<crate::cost::FixedCostBuilder, AgentError> {
+        match self {
+            CostTermConfig::ActionEnergy { weight } => fixed.intrinsic(*weight, ActionEnergy),
+            CostTermConfig::GoalDistance { .. } => Err(AgentError::config(
+                "cost.intrinsic",
+                "goal_distance",
+                "terms that need no goal (action_energy)",
+            )),
+        }
+    }
+
     fn add_to(&self, cost: Cost, kind: CostKind, ctx: CostContext) -> Result<Cost, AgentError> {
         match self {
             CostTermConfig::GoalDistance {
@@ -82,8 +164,8 @@ impl CostTermConfig {
 pub struct CostConfig {
     /// Hard-wired discomfort terms (weights fixed, > 0).
     pub intrinsic: Vec<CostTermConfig>,
-    /// Safety terms (weights fixed, > 0).
-    pub guardrail: Vec<CostTermConfig>,
+    /// Safety terms (no weight: fixed at [`crate::GUARDRAIL_WEIGHT`]).
+    pub guardrail: Vec<GuardrailConfig>,
     /// The task's terms (default: Euclidean goal distance summed over the horizon).
     pub task: Vec<CostTermConfig>,
     /// Trained critics (none is available yet: the slot must stay empty).
@@ -107,10 +189,9 @@ impl Default for CostConfig {
 }
 
 impl CostConfig {
-    fn slots(&self) -> [(CostKind, &'static str, &[CostTermConfig]); 4] {
+    fn slots(&self) -> [(CostKind, &'static str, &[CostTermConfig]); 3] {
         [
             (CostKind::Intrinsic, "cost.intrinsic", &self.intrinsic),
-            (CostKind::Guardrail, "cost.guardrail", &self.guardrail),
             (CostKind::Task, "cost.task", &self.task),
             (CostKind::Critic, "cost.critic", &self.critic),
         ]
@@ -134,24 +215,69 @@ impl CostConfig {
                     return Err(AgentError::config(
                         field,
                         w,
-                        "finite weights, > 0 for intrinsic and guardrail terms, >= 0 otherwise",
+                        "finite weights, > 0 for intrinsic terms, >= 0 otherwise",
                     ));
                 }
+            }
+        }
+        for g in &self.guardrail {
+            let GuardrailConfig::Hazards { extra_margin } = g;
+            if !(extra_margin.is_finite() && *extra_margin >= 0.0) {
+                return Err(AgentError::config(
+                    "cost.guardrail.extra_margin",
+                    extra_margin,
+                    "a finite value >= 0 (a guardrail's margin can only be widened)",
+                ));
             }
         }
         Ok(())
     }
 
-    /// Builds the cost module for one episode.
-    pub fn build(&self, ctx: CostContext) -> Result<Cost, AgentError> {
+    /// Builds the agent's immutable cost: the `intrinsic` terms, then the `guardrail` terms
+    /// followed by `required` (a task's guardrails; one of a kind already listed is not
+    /// added twice).
+    pub fn build_fixed(
+        &self,
+        required: &[GuardrailConfig],
+        readout: &WorldReadout,
+    ) -> Result<Arc<FixedCost>, AgentError> {
         self.validate()?;
-        let mut cost = Cost::new().with_goal(ctx.goal.to_vec());
+        let mut fixed = FixedCost::builder();
+        for t in &self.intrinsic {
+            fixed = t.add_fixed(fixed)?;
+        }
+        let same_kind = |a: &GuardrailConfig, b: &GuardrailConfig| {
+            std::mem::discriminant(a) == std::mem::discriminant(b)
+        };
+        let extra = required
+            .iter()
+            .filter(|r| !self.guardrail.iter().any(|g| same_kind(g, r)));
+        for g in self.guardrail.iter().chain(extra) {
+            fixed = g.add_to(fixed, readout)?;
+        }
+        Ok(fixed.build())
+    }
+
+    /// The cost of one target: the agent's `fixed` terms plus the `task` and `critic` terms
+    /// built on the goal of `ctx`.
+    pub fn build_task(&self, fixed: Arc<FixedCost>, ctx: CostContext) -> Result<Cost, AgentError> {
+        self.validate()?;
+        let mut cost = Cost::with_fixed(fixed).with_goal(ctx.goal.to_vec());
         for (kind, _, terms) in self.slots() {
-            for t in terms {
-                cost = t.add_to(cost, kind, ctx)?;
+            if !kind.is_immutable() {
+                for t in terms {
+                    cost = t.add_to(cost, kind, ctx)?;
+                }
             }
         }
         Ok(cost)
+    }
+
+    /// Builds the whole cost module for one goal, for an agent without guardrails that need
+    /// a readout (intrinsic terms and `task`/`critic` terms).
+    pub fn build(&self, ctx: CostContext) -> Result<Cost, AgentError> {
+        let fixed = self.build_fixed(&[], &WorldReadout::default())?;
+        self.build_task(fixed, ctx)
     }
 }
 
@@ -185,12 +311,18 @@ mod tests {
 
     #[test]
     fn bad_slots_are_errors_naming_the_slot() {
-        let zero_guard = CostConfig {
-            guardrail: vec![CostTermConfig::ActionEnergy { weight: 0.0 }],
+        let zero_intrinsic = CostConfig {
+            intrinsic: vec![CostTermConfig::ActionEnergy { weight: 0.0 }],
             ..CostConfig::default()
         };
-        let err = zero_guard.validate().unwrap_err().to_string();
-        assert!(err.contains("cost.guardrail"), "{err}");
+        let err = zero_intrinsic.validate().unwrap_err().to_string();
+        assert!(err.contains("cost.intrinsic"), "{err}");
+        // A guardrail has no weight to set.
+        let text = r#"{"guardrail":[{"term":"hazards","weight":0.0}]}"#;
+        let err = serde_json::from_str::<CostConfig>(text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("weight"), "{err}");
         let critic = CostConfig {
             critic: vec![CostTermConfig::ActionEnergy { weight: 1.0 }],
             ..CostConfig::default()

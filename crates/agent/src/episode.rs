@@ -1,27 +1,36 @@
-//! The perceive–plan–act loop on one goal-reaching task (model-predictive control), for any
+//! The perceive–plan–act loop (model-predictive control) for any task ([`TaskSpec`]) in any
 //! environment behind [`Env`].
 //!
-//! Each control cycle: encode the current observation, plan from it toward the encoded goal
-//! observation, execute the first `replan_every` environment steps of the plan (planned action
-//! `m = ⌊j / action_repeat⌋` at step `j` of the cycle, the last one held if the plan is
-//! shorter), shift the plan by `⌈replan_every / action_repeat⌉` actions, repeat. The
-//! planner sees observations only; true states are read by the harness to score success.
+//! Each control cycle: encode the current observation; if the current target is not the last
+//! one and the agent's own reading says it has been reached, move on to the next target (see
+//! [`crate::task`]); plan from the encoded state with the target's cost; execute the first
+//! `replan_every` environment steps of the plan (planned action `m = ⌊j / action_repeat⌋` at
+//! step `j` of the cycle, the last one held if the plan is shorter); shift the plan by
+//! `⌈replan_every / action_repeat⌉` actions; repeat. The planner sees observations only;
+//! true states are read by the harness to score the task and count safety violations.
 //!
-//! Every success rule of the environment ([`Env::success_rules`]) is checked on the error to
-//! the goal ([`Env::goal_error`]) after every step; a rule counts as met if it was met at any
-//! step. The episode ends on the step at which all rules have been met, or after `max_steps`.
+//! **Safety.** A plan the planner could not make safe (`Plan::safe == false`, only possible
+//! with guardrails) is the stop plan (zero actions): the loop executes it and counts it in
+//! `unsafe_plans`. `violations` counts the steps whose true state violates a safety
+//! constraint of the environment ([`Env::violation`]).
+//!
+//! The episode ends on the step at which the task's scorer is done, or after `max_steps`.
 
 use std::time::Instant;
+
+use std::sync::Arc;
 
 use ami_envs::{Env, EpisodeTrace, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::cost::RolloutBatch;
-use crate::cost_config::{CostConfig, CostContext};
+use crate::cost::{Cost, CostKind, FixedCost, RolloutBatch};
+use crate::cost_config::{CostConfig, CostContext, WorldReadout};
 use crate::error::AgentError;
 use crate::memory::{Episode, Transition};
 use crate::perception::Perception;
 use crate::planner::Planner;
+use crate::task::{Reach, Target, TaskEpisode, TaskSpec};
+use crate::terms::{RegionDistance, StateBox};
 use crate::world_model::WorldModel;
 
 /// How the actor runs an episode.
@@ -31,6 +40,14 @@ pub struct ActSettings {
     pub replan_every: usize,
     /// Step limit.
     pub max_steps: usize,
+    /// Radius (true-state units) within which the agent reads itself as arrived at a goal
+    /// target and moves on to the next one.
+    #[serde(default = "default_advance_radius")]
+    pub advance_radius: f32,
+}
+
+fn default_advance_radius() -> f32 {
+    3.0
 }
 
 /// The modules the actor plans with.
@@ -42,8 +59,12 @@ pub struct Actor<'a> {
     pub model: &'a dyn WorldModel,
     /// Trajectory optimiser, reset at the start of the episode.
     pub planner: &'a mut dyn Planner,
-    /// The cost module's configuration (built once per episode with the goal).
+    /// The `task` and `critic` terms of the cost module (built for each goal target).
     pub cost: &'a CostConfig,
+    /// The agent's immutable intrinsic and guardrail terms, fixed when it was built.
+    pub fixed: Arc<FixedCost>,
+    /// Probe and regions, for region targets and for moving on between targets.
+    pub readout: &'a WorldReadout,
 }
 
 /// What one episode produced.
@@ -51,8 +72,12 @@ pub struct Actor<'a> {
 pub struct EpisodeOutcome {
     /// Start, goal and executed path (true states).
     pub trace: EpisodeTrace,
-    /// Per success rule of the environment (same order): met at some step.
+    /// Per reported rule of the task (same order): met.
     pub successes: Vec<bool>,
+    /// Steps whose true state violated a safety constraint of the environment.
+    pub violations: usize,
+    /// Planning calls that found no safe plan (the agent stopped instead).
+    pub unsafe_plans: usize,
     /// Environment steps taken.
     pub steps: usize,
     /// Number of planning calls.
@@ -66,44 +91,153 @@ pub struct EpisodeOutcome {
     pub memory: Episode,
 }
 
-/// Runs the task `task` in `env` with `actor`.
+/// Runs the goal-reaching task `task` in `env` with `actor` (the `reach` task).
 pub fn run_episode(
     env: &mut dyn Env,
     actor: Actor,
     task: &Task,
     settings: &ActSettings,
 ) -> Result<EpisodeOutcome, AgentError> {
+    let episode = TaskEpisode {
+        start: task.start.clone(),
+        targets: vec![Target::Goal(task.goal.clone())],
+    };
+    run_task_episode(env, actor, &Reach { safe: false }, &episode, settings)
+}
+
+/// The agent's plan for one target: its cost, and how it tells that it has arrived.
+struct Stage {
+    cost: Cost,
+    arrived: Arrival,
+}
+
+enum Arrival {
+    /// Decoded position within `radius` of the decoded goal.
+    Near {
+        goal: Vec<f32>,
+        radius: f32,
+        probe: Option<Arc<crate::probe::StateProbe>>,
+    },
+    /// Decoded position inside the region.
+    Inside(RegionDistance),
+}
+
+impl Stage {
+    fn build(
+        target: &Target,
+        env: &dyn Env,
+        actor: &Actor,
+        advance_radius: f32,
+    ) -> Result<Stage, AgentError> {
+        match target {
+            Target::Goal(g) => {
+                let goal = actor.perception.encode(&env.observe_state(g)?)?;
+                let cost = actor
+                    .cost
+                    .build_task(actor.fixed.clone(), CostContext { goal: &goal })?;
+                Ok(Stage {
+                    cost,
+                    arrived: Arrival::Near {
+                        goal,
+                        radius: advance_radius,
+                        probe: actor.readout.probe.clone(),
+                    },
+                })
+            }
+            Target::Region(r) => {
+                let probe = actor.readout.require_probe("task region")?;
+                let term = RegionDistance::new(probe, StateBox::of(r))?;
+                let cost = Cost::with_fixed(actor.fixed.clone()).with_term(
+                    CostKind::Task,
+                    1.0,
+                    term.clone(),
+                )?;
+                Ok(Stage {
+                    cost,
+                    arrived: Arrival::Inside(term),
+                })
+            }
+        }
+    }
+
+    /// Whether the agent reads its state `s` as having arrived (needs the probe for goals).
+    fn arrived(&self, s: &[f32]) -> Result<bool, AgentError> {
+        match &self.arrived {
+            Arrival::Near {
+                goal,
+                radius,
+                probe,
+            } => {
+                let probe = probe.as_ref().ok_or_else(|| {
+                    AgentError::config_source(
+                        "task",
+                        "tasks with several targets need the run's state probe (probe.json)",
+                    )
+                })?;
+                let (a, b) = (probe.decode(s), probe.decode(goal));
+                Ok(norm(&a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<_>>()) <= *radius)
+            }
+            Arrival::Inside(term) => Ok(term.distance(s) == 0.0),
+        }
+    }
+}
+
+/// Runs one episode of `task` in `env` with `actor`; `settings.max_steps` is the task's step
+/// limit.
+pub fn run_task_episode(
+    env: &mut dyn Env,
+    actor: Actor,
+    task: &dyn TaskSpec,
+    episode: &TaskEpisode,
+    settings: &ActSettings,
+) -> Result<EpisodeOutcome, AgentError> {
     if settings.replan_every == 0 {
         return Err(AgentError::config("agent.replan_every", 0, ">= 1"));
     }
+    if episode.targets.is_empty() {
+        return Err(AgentError::config_source(
+            "task",
+            "an episode without targets",
+        ));
+    }
+    let mut obs = env.reset_to(&episode.start)?;
+    let rules = env.success_rules();
+    let stages = episode
+        .targets
+        .iter()
+        .map(|t| Stage::build(t, env, &actor, settings.advance_radius))
+        .collect::<Result<Vec<_>, _>>()?;
     let Actor {
         perception,
         model,
         planner,
-        cost,
+        ..
     } = actor;
-    let mut obs = env.reset_to(&task.start)?;
-    let goal_repr = perception.encode(&env.observe_state(&task.goal)?)?;
-    let cost = cost.build(CostContext { goal: &goal_repr })?;
-    let rules = env.success_rules();
+    let mut scorer = task.scorer(episode, &rules);
     planner.reset();
     let (repeat, a_dim) = (model.action_repeat().max(1), model.action_dim());
     let h = planner.horizon();
-    let mut path = vec![task.start.clone()];
-    let mut min_goal_error = norm(&env.goal_error(&task.start, &task.goal));
-    let mut met = vec![false; rules.len()];
-    let all_met = |met: &[bool]| !met.is_empty() && met.iter().all(|&m| m);
+    let display_goal = episode.display_goal();
+    let mut path = vec![episode.start.clone()];
+    let mut min_goal_error = norm(&env.goal_error(&episode.start, &display_goal));
     let (mut steps, mut plan_calls, mut plan_seconds) = (0usize, 0usize, 0f64);
-    let mut memory = Episode {
-        goal: goal_repr.clone(),
-        ..Episode::default()
-    };
+    let (mut violations, mut unsafe_plans, mut stage) = (0usize, 0usize, 0usize);
+    let mut memory = Episode::default();
     let mut s = perception.encode(&obs)?;
-    while steps < settings.max_steps && !all_met(&met) {
+    while steps < settings.max_steps && !scorer.done() {
+        while stage + 1 < stages.len() && stages[stage].arrived(&s)? {
+            stage += 1;
+            planner.reset();
+        }
+        let cost = &stages[stage].cost;
+        if memory.goal.is_empty() {
+            memory.goal = cost.goal().map(<[f32]>::to_vec).unwrap_or_default();
+        }
         let t0 = Instant::now();
-        let plan = planner.plan(&s, &cost, model)?;
+        let plan = planner.plan(&s, cost, model)?;
         plan_seconds += t0.elapsed().as_secs_f64();
         plan_calls += 1;
+        unsafe_plans += usize::from(!plan.safe);
         if plan.actions.len() != h * a_dim {
             return Err(AgentError::shape(
                 "plan actions",
@@ -112,24 +246,23 @@ pub fn run_episode(
             ));
         }
         for j in 0..settings.replan_every {
-            if steps >= settings.max_steps || all_met(&met) {
+            if steps >= settings.max_steps || scorer.done() {
                 break;
             }
             let m = (j / repeat).min(h - 1);
             let step = env.step(&plan.actions[m * a_dim..(m + 1) * a_dim])?;
             obs = step.obs;
             steps += 1;
-            let e = env.goal_error(&step.state, &task.goal);
-            for (flag, r) in met.iter_mut().zip(&rules) {
-                *flag |= r.rule.is_met(&e);
-            }
-            min_goal_error = min_goal_error.min(norm(&e));
+            scorer.observe(env, &step.state);
+            violations += usize::from(env.violation(&step.state));
+            min_goal_error = min_goal_error.min(norm(&env.goal_error(&step.state, &display_goal)));
             path.push(step.state);
         }
         planner.shift(settings.replan_every.div_ceil(repeat));
         let next = perception.encode(&obs)?;
         let action = plan.actions[..a_dim].to_vec();
-        let batch = RolloutBatch::new(&next, &action, (1, 1), (next.len(), a_dim))?;
+        let batch =
+            RolloutBatch::new(&next, &action, (1, 1), (next.len(), a_dim))?.with_start(&s)?;
         let step_cost = cost.evaluate(&batch)?[0];
         memory.transitions.push(Transition {
             state: std::mem::replace(&mut s, next),
@@ -138,15 +271,18 @@ pub fn run_episode(
         });
     }
     memory.final_state = s;
+    let successes = scorer.successes();
     let trace = EpisodeTrace {
-        start: task.start.clone(),
-        goal: task.goal.clone(),
+        start: episode.start.clone(),
+        goal: display_goal,
         path,
-        success: met.first().copied().unwrap_or(false),
+        success: successes.first().copied().unwrap_or(false),
     };
     Ok(EpisodeOutcome {
         trace,
-        successes: met,
+        successes,
+        violations,
+        unsafe_plans,
         steps,
         plan_calls,
         plan_seconds,

@@ -80,6 +80,26 @@ impl JepaWorldModel {
         })
     }
 
+    /// Encodes `n` observations at once.
+    ///
+    /// # Shapes
+    /// `obs [n, obs_dim]` → `[n, D]`.
+    pub fn encode_batch(&self, obs: &[f32]) -> Result<Vec<f32>, AgentError> {
+        if self.obs_dim == 0 || obs.len() % self.obs_dim != 0 {
+            return Err(AgentError::Shape {
+                what: "observation batch".into(),
+                got: obs.len(),
+                expected: format!("[n, obs_dim={}]", self.obs_dim),
+            });
+        }
+        let n = obs.len() / self.obs_dim;
+        let x = Tensor::<2>::from_data(
+            TensorData::new(obs.to_vec(), [n, self.obs_dim]),
+            &self.device,
+        );
+        to_vec(self.model.encode(x))
+    }
+
     /// Whether rollouts run on the dense kernel.
     pub fn is_fast(&self) -> bool {
         self.fast.is_some()

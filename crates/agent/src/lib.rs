@@ -17,11 +17,16 @@ pub mod memory;
 pub mod perception;
 pub mod pipeline;
 pub mod planner;
+pub mod probe;
+pub mod task;
+pub mod terms;
 pub mod world_model;
 
-pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance, RolloutBatch};
-pub use cost_config::{CostConfig, CostContext, CostTermConfig};
-pub use episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
+pub use cost::{
+    ActionEnergy, Cost, CostKind, CostTerm, FixedCost, GoalDistance, RolloutBatch, GUARDRAIL_WEIGHT,
+};
+pub use cost_config::{CostConfig, CostContext, CostTermConfig, GuardrailConfig, WorldReadout};
+pub use episode::{run_episode, run_task_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;
 pub use jepa_model::JepaWorldModel;
 pub use memory::{Episode, ShortTermMemory, Transition};
@@ -29,4 +34,7 @@ pub use perception::Perception;
 pub use planner::{
     project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
 };
+pub use probe::{ProbeError, StateProbe};
+pub use task::{Target, TaskConfig, TaskEpisode, TaskSpec};
+pub use terms::{HazardGuardrail, RegionDistance, StateBox};
 pub use world_model::{LinearWorldModel, WorldModel};

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use ami_agent::{
-    run_episode, ActSettings, Actor, AgentError, Cost, CostConfig, Perception, Plan, Planner,
-    RolloutBatch, WorldModel,
+    run_episode, ActSettings, Actor, AgentError, Cost, CostConfig, FixedCost, Perception, Plan,
+    Planner, RolloutBatch, WorldModel, WorldReadout,
 };
 use ami_envs::{ActionSpace, Env, EnvError, NamedRule, Step, SuccessRule, Task};
 
@@ -157,6 +157,7 @@ impl Planner for ScriptedPlanner {
             cost: 0.0,
             cost_breakdown: Vec::new(),
             iterations: 1,
+            safe: true,
         })
     }
     fn shift(&mut self, k: usize) {
@@ -195,15 +196,19 @@ fn run(
         seen: RefCell::new(Vec::new()),
     };
     let cost = CostConfig::default();
+    let readout = WorldReadout::default();
     let actor = Actor {
         perception: &wm,
         model: &wm,
         planner,
         cost: &cost,
+        fixed: FixedCost::none(),
+        readout: &readout,
     };
     let settings = ActSettings {
         replan_every,
         max_steps,
+        advance_radius: 3.0,
     };
     run_episode(env, actor, task, &settings)
 }
@@ -319,16 +324,20 @@ fn bad_plans_and_settings_are_errors() {
         seen: RefCell::new(Vec::new()),
     };
     let cost = CostConfig::default();
+    let readout = WorldReadout::default();
     let mut short = Short(ScriptedPlanner::new(&[1.0; 3], false));
     let actor = Actor {
         perception: &wm,
         model: &wm,
         planner: &mut short,
         cost: &cost,
+        fixed: FixedCost::none(),
+        readout: &readout,
     };
     let settings = ActSettings {
         replan_every: 1,
         max_steps: 3,
+        advance_radius: 3.0,
     };
     let err = run_episode(&mut Line::new(), actor, &task(0.0, 1.0), &settings).unwrap_err();
     assert!(err.to_string().contains("plan actions"), "{err}");
@@ -346,6 +355,8 @@ fn bad_plans_and_settings_are_errors() {
         model: &wm,
         planner: &mut p,
         cost: &cost,
+        fixed: FixedCost::none(),
+        readout: &readout,
     };
     run_episode(&mut Line::new(), actor, &task(0.0, 7.0), &settings).unwrap();
     assert_eq!(wm.seen.borrow()[..2], [70.0, 0.0]);

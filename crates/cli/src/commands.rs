@@ -6,16 +6,28 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use ami_agent::pipeline::{self, evaluate, fit, EvalReport, FitOptions, Preset, RunConfig, RunDir};
+use ami_agent::pipeline::{
+    self, evaluate, evaluate_tasks, fit, task_table, EvalReport, FitOptions, Preset, RunConfig,
+    RunDir, TaskResult,
+};
+use ami_agent::TaskConfig;
 use ami_envs::{Dataset, EnvConfig};
 
 use crate::progress::Bars;
 use crate::ConfigArgs;
 
-/// Builds the run configuration from a preset, an optional file and `--set` overrides.
+/// Builds the run configuration from a preset (in the environment `env`, if given), an
+/// optional file and `--set` overrides.
 fn build_config(args: &ConfigArgs, extra: &[String]) -> Result<RunConfig> {
+    build_config_in(args, None, extra)
+}
+
+fn build_config_in(args: &ConfigArgs, env: Option<&str>, extra: &[String]) -> Result<RunConfig> {
     let preset: Preset = args.preset.parse()?;
-    let base = RunConfig::preset(preset);
+    let base = match env {
+        Some(kind) => RunConfig::preset_in(preset, kind)?,
+        None => RunConfig::preset(preset),
+    };
     let cfg = match &args.config {
         Some(path) => RunConfig::from_toml_file(path, &base)?,
         None => base,
@@ -68,28 +80,93 @@ pub fn train(data_path: &Path, out: &Path, opts: FitOptions, args: &ConfigArgs) 
     Ok(())
 }
 
-/// `ami eval`.
-pub fn eval(run_path: &Path, split: &str, sets: &[String]) -> Result<()> {
-    let run = RunDir::open(run_path)?;
-    let cfg = run.read_config()?.with_overrides(sets)?;
-    cfg.validate()?;
-    let report = evaluate(&run, &cfg, split.parse()?, &Bars::default())?;
-    print_report(&report)
+/// What `ami eval` and `ami demo` are asked to evaluate.
+pub struct TaskArgs<'a> {
+    /// `--task`: a task name, `all`, or none (the run's `[task]`).
+    pub task: Option<&'a str>,
+    /// `--episodes`.
+    pub episodes: Option<usize>,
 }
 
-/// `ami demo`: data → train → eval in one run directory.
-pub fn demo(out: &Path, seed: u64, args: &ConfigArgs) -> Result<()> {
-    let mut cfg = build_config(args, &[])?;
+impl TaskArgs<'_> {
+    /// The tasks named by `--task` (`None`: the configuration's own).
+    fn names(&self) -> Option<Vec<&str>> {
+        match self.task {
+            Some("all") => Some(TaskConfig::NAMES.to_vec()),
+            Some(name) => Some(vec![name]),
+            None => None,
+        }
+    }
+
+    fn apply(&self, cfg: &mut RunConfig) -> Result<()> {
+        if let Some(n) = self.episodes {
+            cfg.eval.episodes = n;
+        }
+        if let Some(names) = self.names() {
+            if names.len() == 1 {
+                cfg.task.name = names[0].to_string();
+            }
+        }
+        cfg.validate()?;
+        Ok(())
+    }
+}
+
+/// `ami eval`.
+pub fn eval(run_path: &Path, split: &str, tasks: &TaskArgs, sets: &[String]) -> Result<()> {
+    let run = RunDir::open(run_path)?;
+    let mut cfg = run.read_config()?.with_overrides(sets)?;
+    tasks.apply(&mut cfg)?;
+    match tasks.names() {
+        Some(names) if names.len() > 1 => {
+            let rows = evaluate_tasks(&run, &cfg, &names, split.parse()?, &Bars::default())?;
+            print_tasks(&rows)
+        }
+        _ => {
+            let report = evaluate(&run, &cfg, split.parse()?, &Bars::default())?;
+            print_report(&report)
+        }
+    }
+}
+
+/// `ami demo`: data → train → eval in one run directory (every task with `--task all`, and by
+/// default in an environment with hazards).
+pub fn demo(
+    out: &Path,
+    seed: u64,
+    env: Option<&str>,
+    tasks: &TaskArgs,
+    args: &ConfigArgs,
+) -> Result<()> {
+    let mut cfg = build_config_in(args, env, &[])?;
     cfg.data.seed = seed;
     cfg.train.seed = seed;
+    tasks.apply(&mut cfg)?;
     eprintln!(
         "ami demo: {}, {} observations, run directory {}",
         cfg.env.kind(),
         cfg.env.spec().observation_name(),
         out.display()
     );
+    let hazards = cfg.env.kind() == "two-rooms-hazards";
+    let names = match (tasks.names(), hazards) {
+        (Some(names), _) => names,
+        (None, true) => TaskConfig::NAMES.to_vec(),
+        (None, false) => vec![],
+    };
+    if names.len() > 1 {
+        let rows = pipeline::demo_tasks(out, cfg, &names, &Bars::default())?;
+        return print_tasks(&rows);
+    }
     let report = pipeline::demo(out, cfg, &Bars::default())?;
     print_report(&report)
+}
+
+fn print_tasks(rows: &[TaskResult]) -> Result<()> {
+    let json: Vec<_> = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    eprintln!("{}", task_table(rows));
+    Ok(())
 }
 
 fn print_report(report: &EvalReport) -> Result<()> {

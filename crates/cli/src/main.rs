@@ -47,6 +47,16 @@ enum Command {
         /// Seed of data generation, weight initialisation and planning.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Environment (two-rooms, two-rooms-hazards, pendulum); the preset's settings carry
+        /// over where they apply. With two-rooms-hazards every task is evaluated.
+        #[arg(long)]
+        env: Option<String>,
+        /// Task to evaluate (reach, reach-safe, region, waypoints, hold) or `all`.
+        #[arg(long)]
+        task: Option<String>,
+        /// Test episodes per task.
+        #[arg(long)]
+        episodes: Option<usize>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -113,6 +123,13 @@ enum Command {
         /// `report.json`).
         #[arg(long, default_value = "test")]
         split: String,
+        /// Task (reach, reach-safe, region, waypoints, hold) or `all` (a task table in
+        /// `eval/tasks.md`); default: the run's `[task]`. Reports go to `eval/<task>/`.
+        #[arg(long)]
+        task: Option<String>,
+        /// Number of test episodes (`eval.episodes`).
+        #[arg(long)]
+        episodes: Option<usize>,
         /// Override one key of the run's config, e.g. `--set agent.planner=cem` (repeatable).
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         sets: Vec<String>,
@@ -128,7 +145,20 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { out, seed, cfg } => commands::demo(&out, seed, &cfg),
+        Command::Demo {
+            out,
+            seed,
+            env,
+            task,
+            episodes,
+            cfg,
+        } => {
+            let tasks = commands::TaskArgs {
+                task: task.as_deref(),
+                episodes,
+            };
+            commands::demo(&out, seed, env.as_deref(), &tasks, &cfg)
+        }
         Command::Data {
             env,
             transitions,
@@ -143,7 +173,19 @@ fn run(cli: Cli) -> Result<()> {
             stop_after,
             cfg,
         } => commands::train(&data, &out, FitOptions { resume, stop_after }, &cfg),
-        Command::Eval { run, split, sets } => commands::eval(&run, &split, &sets),
+        Command::Eval {
+            run,
+            split,
+            task,
+            episodes,
+            sets,
+        } => {
+            let tasks = commands::TaskArgs {
+                task: task.as_deref(),
+                episodes,
+            };
+            commands::eval(&run, &split, &tasks, &sets)
+        }
         Command::Ebm { cmd } => ebm::run(cmd),
         Command::Bench {
             workload,

@@ -56,6 +56,54 @@ pub struct NamedRule {
     pub rule: SuccessRule,
 }
 
+/// What a named region of the true state space is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionKind {
+    /// A place a task can ask for (e.g. a room).
+    Area,
+    /// A forbidden place: ending a step inside it is a safety violation.
+    Hazard,
+}
+
+/// A named axis-aligned box `lo ≤ x ≤ hi` over the leading coordinates of the true state
+/// (two-rooms: `(x, y)` in px).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    /// Name used by tasks (`left-room`, `hazard-0`, ...).
+    pub name: String,
+    /// Area or hazard.
+    pub kind: RegionKind,
+    /// Lower corner (one value per constrained state coordinate).
+    pub lo: Vec<f32>,
+    /// Upper corner.
+    pub hi: Vec<f32>,
+}
+
+impl Region {
+    /// Whether `state` lies in the closed box (coordinates past `lo.len()` are ignored).
+    pub fn contains(&self, state: &[f32]) -> bool {
+        state.len() >= self.lo.len()
+            && self
+                .lo
+                .iter()
+                .zip(&self.hi)
+                .zip(state)
+                .all(|((lo, hi), x)| x >= lo && x <= hi)
+    }
+
+    /// Euclidean distance from `state` to the box (0 inside).
+    pub fn distance(&self, state: &[f32]) -> f32 {
+        self.lo
+            .iter()
+            .zip(&self.hi)
+            .zip(state)
+            .map(|((lo, hi), x)| (lo - x).max(0.0).max(x - hi).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    }
+}
+
 /// A controllable environment with flat f32 observations, actions and true states.
 ///
 /// Dynamics are deterministic: the same start followed by the same actions gives the same
@@ -90,6 +138,11 @@ pub trait Env: Send {
     }
     /// The success rules, the first one being the headline `success_rate`.
     fn success_rules(&self) -> Vec<NamedRule>;
+    /// Whether the true state `state` violates a safety constraint of the environment
+    /// (two-rooms: inside a hazard). Default: no constraint.
+    fn violation(&self, _state: &[f32]) -> bool {
+        false
+    }
 }
 
 /// The reward-free behaviour policy that collects training data (no rewards, no goals).
@@ -120,6 +173,15 @@ pub trait EnvSpec {
     fn behaviour(&self, data: &crate::DataConfig) -> Result<Box<dyn BehaviourPolicy>, EnvError>;
     /// The `n` test tasks of `seed` (deterministic).
     fn tasks(&self, n: usize, seed: u64) -> Result<Vec<Task>, EnvError>;
+    /// Named areas and hazards of the true state space (default: none).
+    fn regions(&self) -> Vec<Region> {
+        Vec::new()
+    }
+    /// `n` states drawn with `seed` that are valid goals (deterministic; default: the goals
+    /// of [`EnvSpec::tasks`]).
+    fn goal_states(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, EnvError> {
+        Ok(self.tasks(n, seed)?.into_iter().map(|t| t.goal).collect())
+    }
     /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
     fn render_episodes(
         &self,

@@ -18,7 +18,8 @@
 //! [`Env`] (a running instance) and [`EnvSpec`] (what its configuration knows: observation
 //! shape, action space, behaviour policy for reward-free data, test tasks, success rules,
 //! pictures); [`EnvConfig`] registers every environment under a `kind`: `two-rooms` and
-//! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]).
+//! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]) and `two-rooms-hazards` (forbidden
+//! regions, [`two_rooms_hazards`]).
 //!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
@@ -45,6 +46,7 @@ pub mod render;
 pub mod sampling;
 pub mod two_rooms;
 pub mod two_rooms_env;
+pub mod two_rooms_hazards;
 
 pub use ami_io::{atomic, npy, npz};
 pub use ami_io::{
@@ -52,7 +54,10 @@ pub use ami_io::{
     NpyArray, NpyArrayF64,
 };
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
-pub use env::{clip_to_ball, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
+pub use env::{
+    clip_to_ball, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Region, RegionKind, Step,
+    Task,
+};
 pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
@@ -63,3 +68,4 @@ pub use render::{render_episodes_png, render_observation_png};
 pub use sampling::von_mises;
 pub use two_rooms::{observe_at, ObsKind, Rect, Room, TwoRooms, TwoRoomsConfig};
 pub use two_rooms_env::TWO_ROOMS_RULES;
+pub use two_rooms_hazards::{TwoRoomsHazardsConfig, DEFAULT_HAZARDS};

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::env::EnvSpec;
 use crate::pendulum::PendulumConfig;
 use crate::two_rooms::TwoRoomsConfig;
+use crate::two_rooms_hazards::TwoRoomsHazardsConfig;
 
 /// Declares [`EnvConfig`] (a serde enum tagged by `kind`) and its dispatch from one list of
 /// `Variant(Config) = "kind"` lines.
@@ -64,6 +65,7 @@ macro_rules! register_envs {
 register_envs! {
     TwoRooms(TwoRoomsConfig) = "two-rooms",
     Pendulum(PendulumConfig) = "pendulum",
+    TwoRoomsHazards(TwoRoomsHazardsConfig) = "two-rooms-hazards",
 }
 
 impl Default for EnvConfig {

@@ -1,5 +1,5 @@
-//! PNG pictures of test episodes: walls, start (green), goal (red, with the 4.5 px success
-//! ring), executed path (blue); a green frame for a success, red for a failure.
+//! PNG pictures of test episodes: walls, hazards (light orange), start (green), goal (red,
+//! with the 4.5 px success ring), executed path (blue); a green frame for a success, red for a failure.
 //!
 //! Panels are `size·SCALE` px square (192 for the default arena) plus [`PAD`] px of margin on
 //! each side; panel `k` is at column `k % cols`, row `k / cols`. Image row 0 is the top of the
@@ -19,6 +19,8 @@ use crate::two_rooms::TwoRoomsConfig;
 pub const SCALE: usize = 3;
 /// Colour of obstacles (dark grey).
 pub const OBSTACLE: [u8; 3] = [70, 70, 70];
+/// Colour of hazards (light orange).
+pub const HAZARD: [u8; 3] = [250, 200, 150];
 /// Colour of free space.
 pub const FREE: [u8; 3] = WHITE;
 /// White margin around each panel, inside its frame (px).
@@ -83,6 +85,8 @@ pub fn render_episodes_png(
                 ];
                 if obstacles.iter().any(|r| r.contains(p)) {
                     cv.set((ox + px) as i64, (oy + py) as i64, OBSTACLE);
+                } else if cfg.in_hazard(p) {
+                    cv.set((ox + px) as i64, (oy + py) as i64, HAZARD);
                 }
             }
         }

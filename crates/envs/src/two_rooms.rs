@@ -64,6 +64,11 @@ pub struct TwoRoomsConfig {
     pub image_res: usize,
     /// Standard deviation of the agent's blob in image observations (px of the arena).
     pub blob_sigma: f32,
+    /// Forbidden regions (px): the agent can enter them (they are not walls), and every step
+    /// that ends inside one is a safety violation ([`crate::Env::violation`]). Drawn in a third
+    /// image channel when present. Test starts and goals keep [`HAZARD_TASK_MARGIN`] from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hazards: Vec<Rect>,
 }
 
 impl Default for TwoRoomsConfig {
@@ -78,12 +83,16 @@ impl Default for TwoRoomsConfig {
             obs: ObsKind::State,
             image_res: 32,
             blob_sigma: 1.5,
+            hazards: Vec::new(),
         }
     }
 }
 
 /// Distance (px) by which a blocked move stops short of the obstacle it would enter.
 pub const STOP_BACKOFF: f32 = 1e-3;
+
+/// Minimum distance (px) of test starts and goals from every hazard.
+pub const HAZARD_TASK_MARGIN: f32 = 6.0;
 
 /// Rejection-sampling budget of [`TwoRoomsConfig::sample_free`].
 pub const MAX_SAMPLE_DRAWS: usize = 100_000;
@@ -130,6 +139,19 @@ impl TwoRoomsConfig {
                 self.door_y,
                 "a door fully inside the border",
             ));
+        }
+        for (k, h) in self.hazards.iter().enumerate() {
+            let inside = |v: f32| v.is_finite() && v >= 0.0 && v <= self.size;
+            if !(inside(h.x0) && inside(h.x1) && inside(h.y0) && inside(h.y1))
+                || h.x0 >= h.x1
+                || h.y0 >= h.y1
+            {
+                return Err(EnvError::config(
+                    "env.hazards",
+                    format!("#{k}: {h:?}"),
+                    "rectangles with x0 < x1 and y0 < y1 inside the arena [0, size]",
+                ));
+            }
         }
         if self.image_res < 4 || self.image_res > 512 {
             return Err(EnvError::config(
@@ -207,6 +229,19 @@ impl TwoRoomsConfig {
             .fold(f32::INFINITY, f32::min)
     }
 
+    /// Whether `p` lies in a hazard (closed rectangles).
+    pub fn in_hazard(&self, p: [f32; 2]) -> bool {
+        self.hazards.iter().any(|h| h.contains(p))
+    }
+
+    /// Distance from `p` to the nearest hazard (infinite without hazards, 0 inside one).
+    pub fn hazard_clearance(&self, p: [f32; 2]) -> f32 {
+        self.hazards
+            .iter()
+            .map(|r| r.distance(p))
+            .fold(f32::INFINITY, f32::min)
+    }
+
     /// The room of `p`.
     pub fn room_of(&self, p: [f32; 2]) -> Room {
         if p[0] < self.size / 2.0 {
@@ -250,7 +285,8 @@ impl TwoRoomsConfig {
     }
 
     /// A uniformly random free position at least `margin` px from every obstacle, in `room`
-    /// if given (rejection sampling over the room's x-range × `[0, size]`).
+    /// if given (rejection sampling over the room's x-range × `[0, size]`). With `margin > 0`
+    /// (test starts and goals) it also keeps [`HAZARD_TASK_MARGIN`] from every hazard.
     ///
     /// Fails after [`MAX_SAMPLE_DRAWS`] rejected draws (no such position exists in practice
     /// only when the margin is too large for the rooms).
@@ -269,6 +305,7 @@ impl TwoRoomsConfig {
             let p = [rng.gen_range(x0..x1), rng.gen_range(0.0..self.size)];
             if self.is_free(p)
                 && self.clearance(p) >= margin
+                && (margin <= 0.0 || self.hazard_clearance(p) >= HAZARD_TASK_MARGIN)
                 && room.is_none_or(|r| self.room_of(p) == r)
             {
                 return Ok(p);
@@ -282,17 +319,23 @@ impl TwoRoomsConfig {
 
     /// Length of one observation.
     pub fn obs_dim(&self) -> usize {
-        match self.obs {
-            ObsKind::State => 2,
-            ObsKind::Image => 2 * self.image_res * self.image_res,
+        self.obs_shape().iter().product()
+    }
+
+    /// Image channels: agent, walls, and hazards when there are any.
+    pub fn image_channels(&self) -> usize {
+        if self.hazards.is_empty() {
+            2
+        } else {
+            3
         }
     }
 
-    /// Shape of one observation (`[2]` or `[2, res, res]`).
+    /// Shape of one observation (`[2]` or `[C, res, res]`, `C` = [`Self::image_channels`]).
     pub fn obs_shape(&self) -> Vec<usize> {
         match self.obs {
             ObsKind::State => vec![2],
-            ObsKind::Image => vec![2, self.image_res, self.image_res],
+            ObsKind::Image => vec![self.image_channels(), self.image_res, self.image_res],
         }
     }
 }

@@ -7,7 +7,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::data::{DataConfig, TwoRoomsWalk};
-use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
+use crate::env::{
+    check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Region, RegionKind, Step,
+    Task,
+};
 use crate::episodes::{test_episodes, EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
 use crate::render::render_episodes_png;
@@ -93,6 +96,47 @@ impl Env for TwoRooms {
     fn success_rules(&self) -> Vec<NamedRule> {
         TWO_ROOMS_RULES.to_vec()
     }
+
+    fn violation(&self, state: &[f32]) -> bool {
+        state.len() == 2 && self.config().in_hazard([state[0], state[1]])
+    }
+}
+
+impl TwoRoomsConfig {
+    /// The rooms (`left-room`, `right-room`: their free space) and the hazards (`hazard-k`).
+    pub fn regions(&self) -> Vec<Region> {
+        let (s, b, half) = (self.size, self.border, self.wall_thickness / 2.0);
+        let area = |name: &str, x0: f32, x1: f32| Region {
+            name: name.into(),
+            kind: RegionKind::Area,
+            lo: vec![x0, b],
+            hi: vec![x1, s - b],
+        };
+        let mut out = vec![
+            area("left-room", b, s / 2.0 - half),
+            area("right-room", s / 2.0 + half, s - b),
+        ];
+        out.extend(self.hazards.iter().enumerate().map(|(k, h)| Region {
+            name: format!("hazard-{k}"),
+            kind: RegionKind::Hazard,
+            lo: vec![h.x0, h.y0],
+            hi: vec![h.x1, h.y1],
+        }));
+        out
+    }
+
+    /// `n` free goal positions at least `EPISODE_MARGIN` from walls (and
+    /// `HAZARD_TASK_MARGIN` from hazards), drawn from `StdRng::seed_from_u64(seed)`.
+    pub fn goal_states(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, EnvError> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| {
+                Ok(self
+                    .sample_free(&mut rng, crate::episodes::EPISODE_MARGIN, None)?
+                    .to_vec())
+            })
+            .collect()
+    }
 }
 
 impl TwoRoomsConfig {
@@ -147,6 +191,14 @@ impl EnvSpec for TwoRoomsConfig {
             .iter()
             .map(|e| e.task())
             .collect())
+    }
+
+    fn regions(&self) -> Vec<Region> {
+        TwoRoomsConfig::regions(self)
+    }
+
+    fn goal_states(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, EnvError> {
+        TwoRoomsConfig::goal_states(self, n, seed)
     }
 
     fn render_episodes(

@@ -6,13 +6,16 @@
 
 use std::path::Path;
 
-use ami_envs::{DataConfig, EnvConfig, ObsKind, TwoRoomsConfig};
+use ami_envs::{
+    DataConfig, EnvConfig, ObsKind, TwoRoomsConfig, TwoRoomsHazardsConfig, DEFAULT_HAZARDS,
+};
 use ami_jepa::{EncoderKind, ModelConfig, ObjectiveConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::cost_config::CostConfig;
 use crate::error::AgentError;
 use crate::planner::{MppiConfig, PlanContext, PlannerConfig};
+use crate::task::TaskConfig;
 
 /// `[agent]`: the temporal abstraction of the actor, in one place (the planner's horizon, how
 /// long each planned action is held, how often to re-plan).
@@ -127,6 +130,9 @@ pub struct RunConfig {
     /// Cost module.
     #[serde(default)]
     pub cost: CostConfig,
+    /// The task the configurator sets the agent up for.
+    #[serde(default)]
+    pub task: TaskConfig,
     /// Test protocol.
     pub eval: EvalConfig,
 }
@@ -219,6 +225,28 @@ impl RunConfig {
         c
     }
 
+    /// The configuration of a preset in the environment `kind`: the preset's own two-rooms
+    /// settings for `two-rooms`, the same settings plus the default hazards for
+    /// `two-rooms-hazards`, and the kind's defaults otherwise.
+    pub fn preset_in(p: Preset, kind: &str) -> Result<Self, AgentError> {
+        let mut c = RunConfig::preset(p);
+        let two_rooms = match &c.env {
+            EnvConfig::TwoRooms(t) => t.clone(),
+            _ => TwoRoomsConfig::default(),
+        };
+        c.env = match kind {
+            "two-rooms" => c.env,
+            "two-rooms-hazards" => {
+                EnvConfig::TwoRoomsHazards(TwoRoomsHazardsConfig(TwoRoomsConfig {
+                    hazards: DEFAULT_HAZARDS.to_vec(),
+                    ..two_rooms
+                }))
+            }
+            other => EnvConfig::of_kind(other)?,
+        };
+        Ok(c)
+    }
+
     /// Reads a TOML file (all sections optional, defaults from `base`).
     pub fn from_toml_file(path: &Path, base: &RunConfig) -> Result<Self, AgentError> {
         let text = std::fs::read_to_string(path).map_err(AgentError::io(path))?;
@@ -282,6 +310,7 @@ impl RunConfig {
         self.train.validate()?;
         self.planner.validate()?;
         self.cost.validate()?;
+        self.task.validate()?;
         let image = self.env.spec().obs_shape().len() == 3;
         if self.model.encoder == EncoderKind::Conv && !image {
             return Err(AgentError::config(

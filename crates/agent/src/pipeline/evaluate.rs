@@ -1,5 +1,11 @@
-//! Evaluation: plan on the environment's test tasks with the run's world model and report
-//! the success rate of every success rule, planning latency and closest approach.
+//! Evaluation: run the configured task (`[task]`, [`crate::task`]) on its test episodes with
+//! the run's world model, and report the success rate of every rule of the task, safety
+//! violations, planning latency and closest approach.
+//!
+//! The agent is built once per worker: world model, state probe (if the run has one), and the
+//! immutable cost ([`crate::FixedCost`]: `[cost] intrinsic`, `[cost] guardrail` and the task's
+//! own guardrails). Reports go to `eval/<task>/` ([`EvalReport::save`]); the `reach` task also
+//! writes the run's top-level `report.json` and `plots/episodes.png` as before.
 //!
 //! Episodes are independent (the planner is reset to its seed at the start of each), so they
 //! are spread over one worker per core; the results do not depend on the number of workers.
@@ -8,23 +14,27 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use ami_envs::Task;
 use ami_jepa::checkpoint::load_model;
 use serde::{Deserialize, Serialize};
 
 use super::config::{RunConfig, Split};
 use super::fit::compute_device;
+use super::probe_fit::load_probe;
 use super::progress::Progress;
 use super::run_dir::RunDir;
-use crate::episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
+use crate::cost_config::WorldReadout;
+use crate::episode::{run_task_episode, ActSettings, Actor, EpisodeOutcome};
 use crate::error::AgentError;
 use crate::jepa_model::JepaWorldModel;
+use crate::task::{TaskEpisode, TaskSpec};
 
 /// The numbers of an evaluation (`report.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EvalReport {
+    /// The task evaluated.
+    pub task: String,
     /// Environment kind.
     pub env: String,
     /// The tasks planned on (`val` or `test`).
@@ -35,6 +45,16 @@ pub struct EvalReport {
     /// rule of the environment is `success_rate`).
     #[serde(flatten)]
     pub success_rates: BTreeMap<String, f64>,
+    /// Environment steps whose true state violated a safety constraint, over all episodes.
+    pub violations: usize,
+    /// Fraction of episodes with at least one violation.
+    pub violation_rate: f64,
+    /// Planning calls that found no safe plan (the agent stopped), over all episodes.
+    pub unsafe_plans: usize,
+    /// Guardrail terms the agent carried.
+    pub guardrails: Vec<String>,
+    /// Held-out RMSE of the state probe (true-state units), when the run has one.
+    pub probe_rmse: Option<f64>,
     /// Planner wall time per environment step (ms).
     pub plan_ms_per_step: f64,
     /// Planner wall time per planning call (ms).
@@ -43,6 +63,8 @@ pub struct EvalReport {
     pub mean_episode_steps: f64,
     /// Mean over episodes of the closest approach `min_t ‖e(s_t, goal)‖` (px in two-rooms).
     pub mean_min_goal_error: f64,
+    /// What chose the actions (`planner`).
+    pub actor: String,
     /// Planner kind.
     pub planner: String,
     /// Observation kind (`state`, `image`).
@@ -68,15 +90,22 @@ impl EvalReport {
             .unwrap_or(0.0)
     }
 
-    /// Writes the report into the run directory (atomically; [`Split::report_file`]).
+    /// Writes the report into the run directory, atomically: `eval/<task>/` +
+    /// [`Split::report_file`], and for the `reach` task also the top-level file of the split.
     pub fn save(&self, run: &RunDir) -> Result<(), AgentError> {
         let name = self.split.report_file();
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| AgentError::config_source(name, e.to_string()))?;
-        run.write(name, text.as_bytes())
+        let dir = run.file("eval").join(&self.task);
+        std::fs::create_dir_all(&dir).map_err(AgentError::io(&dir))?;
+        ami_io::write_atomic(&dir.join(name), text.as_bytes())?;
+        if self.task == "reach" {
+            run.write(name, text.as_bytes())?;
+        }
+        Ok(())
     }
 
-    /// Aggregates per-episode outcomes (rule names in the environment's order).
+    /// Aggregates per-episode outcomes (rule names in the task's order).
     pub fn from_outcomes(
         cfg: &RunConfig,
         split: Split,
@@ -97,10 +126,16 @@ impl EvalReport {
         let calls: usize = outcomes.iter().map(|o| o.plan_calls).sum();
         let plan_s: f64 = outcomes.iter().map(|o| o.plan_seconds).sum();
         EvalReport {
+            task: cfg.task.name.clone(),
             env: cfg.env.kind().to_string(),
             split,
             episodes: outcomes.len(),
             success_rates,
+            violations: outcomes.iter().map(|o| o.violations).sum(),
+            violation_rate: outcomes.iter().filter(|o| o.violations > 0).count() as f64 / n,
+            unsafe_plans: outcomes.iter().map(|o| o.unsafe_plans).sum(),
+            guardrails: Vec::new(),
+            probe_rmse: None,
             plan_ms_per_step: 1e3 * plan_s / steps.max(1) as f64,
             plan_ms_per_call: 1e3 * plan_s / calls.max(1) as f64,
             mean_episode_steps: steps as f64 / n,
@@ -109,6 +144,7 @@ impl EvalReport {
                 .map(|o| f64::from(o.min_goal_error))
                 .sum::<f64>()
                 / n,
+            actor: "planner".to_string(),
             planner: cfg.planner.kind().to_string(),
             observation: cfg.env.spec().observation_name().to_string(),
             backend: format!("{:?}", compute_device()),
@@ -133,8 +169,15 @@ pub fn world_model(run: &RunDir, cfg: &RunConfig) -> Result<JepaWorldModel, Agen
     )
 }
 
-/// Plans on the tasks of `split` with the run's checkpoint; writes the report
-/// ([`Split::report_file`]) and the picture of its episodes ([`Split::episodes_picture`]).
+/// What every evaluation worker builds its agent from.
+struct AgentParts<'a> {
+    cfg: &'a RunConfig,
+    task: &'a dyn TaskSpec,
+    readout: WorldReadout,
+}
+
+/// Runs the configured task on the episodes of `split` with the run's checkpoint; writes the
+/// report and the picture of its episodes (see the module docs for where).
 pub fn evaluate(
     run: &RunDir,
     cfg: &RunConfig,
@@ -143,42 +186,71 @@ pub fn evaluate(
 ) -> Result<EvalReport, AgentError> {
     cfg.validate()?;
     let spec = cfg.env.spec();
-    let tasks = spec.tasks(cfg.eval.episodes, cfg.task_seed(split))?;
+    let task = cfg.task.spec()?;
+    let probe = load_probe(run)?;
+    let readout = WorldReadout {
+        probe: probe.clone().map(Arc::new),
+        regions: spec.regions(),
+    };
+    // Build the agent's immutable cost once here so that a task that cannot be set up (no
+    // hazards for a guardrail, no probe) fails before any episode runs.
+    let fixed = cfg.cost.build_fixed(&task.guardrails(), &readout)?;
+    let episodes = task.episodes(spec, cfg.eval.episodes, cfg.task_seed(split))?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(tasks.len())
+        .min(episodes.len())
         .max(1);
-    progress.start("eval", tasks.len() as u64);
-    let outcomes = run_parallel(run, cfg, &tasks, workers, progress)?;
+    progress.start(&format!("eval {}", task.name()), episodes.len() as u64);
+    let parts = AgentParts {
+        cfg,
+        task: task.as_ref(),
+        readout,
+    };
+    let outcomes = run_parallel(run, &parts, &episodes, workers, progress)?;
     progress.finish();
     let rules = spec.build()?.success_rules();
-    let names: Vec<&str> = rules.iter().map(|r| r.name).collect();
-    let report = EvalReport::from_outcomes(cfg, split, &names, &outcomes, workers);
+    let names = task.rule_names(&rules);
+    let mut report = EvalReport::from_outcomes(cfg, split, &names, &outcomes, workers);
+    report.guardrails = fixed
+        .terms()
+        .filter(|(_, kind, _)| *kind == crate::CostKind::Guardrail)
+        .map(|(name, _, _)| name.to_string())
+        .collect();
+    report.probe_rmse = probe.and_then(|p| p.error).map(|e| f64::from(e.rmse));
     report.save(run)?;
     let traces: Vec<_> = outcomes
         .iter()
         .take(cfg.eval.plot_episodes)
         .map(|o| o.trace.clone())
         .collect();
-    spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
+    let picture = run
+        .file("eval")
+        .join(task.name())
+        .join(split.episodes_picture());
+    spec.render_episodes(&traces, 4, &picture)?;
+    if task.name() == "reach" {
+        spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
+    }
     Ok(report)
 }
 
-/// Runs every task on `workers` threads; outcomes in task order.
+/// Runs every episode on `workers` threads; outcomes in episode order.
 fn run_parallel(
     run: &RunDir,
-    cfg: &RunConfig,
-    tasks: &[Task],
+    parts: &AgentParts,
+    episodes: &[TaskEpisode],
     workers: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<EpisodeOutcome>, AgentError> {
+    let cfg = parts.cfg;
     let settings = ActSettings {
         replan_every: cfg.agent.replan_every,
-        max_steps: cfg.eval.max_steps,
+        max_steps: parts.task.max_steps(cfg.eval.max_steps),
+        advance_radius: cfg.task.advance_radius,
     };
     let next = AtomicUsize::new(0);
-    let results = Mutex::new(vec![None; tasks.len()]);
+    let results = Mutex::new(vec![None; episodes.len()]);
     let panicked = || AgentError::WorldModel("an evaluation worker panicked".into());
     std::thread::scope(|scope| -> Result<(), AgentError> {
         let handles: Vec<_> = (0..workers)
@@ -192,9 +264,12 @@ fn run_parallel(
                         let wm = world_model(run, cfg)?;
                         let mut planner = cfg.planner.build(cfg.plan_context(cfg.train.seed))?;
                         let mut env = cfg.env.spec().build()?;
+                        let fixed = cfg
+                            .cost
+                            .build_fixed(&parts.task.guardrails(), &parts.readout)?;
                         loop {
                             let i = next.fetch_add(1, Ordering::SeqCst);
-                            let Some(task) = tasks.get(i) else {
+                            let Some(episode) = episodes.get(i) else {
                                 return Ok(());
                             };
                             let actor = Actor {
@@ -202,14 +277,25 @@ fn run_parallel(
                                 model: &wm,
                                 planner: planner.as_mut(),
                                 cost: &cfg.cost,
+                                fixed: fixed.clone(),
+                                readout: &parts.readout,
                             };
-                            let outcome = run_episode(env.as_mut(), actor, task, &settings)?;
+                            let outcome = run_task_episode(
+                                env.as_mut(),
+                                actor,
+                                parts.task,
+                                episode,
+                                &settings,
+                            )?;
                             let mut res = results.lock().map_err(|_| panicked())?;
                             res[i] = Some(outcome);
                             let done: Vec<_> = res.iter().flatten().collect();
                             let ok = done.iter().filter(|o| o.trace.success).count();
-                            progress
-                                .set(done.len() as u64, &format!("success {ok}/{}", done.len()));
+                            let bad = done.iter().filter(|o| o.violations > 0).count();
+                            progress.set(
+                                done.len() as u64,
+                                &format!("success {ok}/{} violations {bad}", done.len()),
+                            );
                         }
                     })
                 })
@@ -226,4 +312,69 @@ fn run_parallel(
         .into_iter()
         .collect::<Option<_>>()
         .ok_or_else(|| AgentError::WorldModel("an episode was not evaluated".into()))
+}
+
+/// One row of a task table: the task's report, or why it could not be evaluated.
+pub type TaskResult = (String, Result<EvalReport, String>);
+
+/// Evaluates each task of `names` on the same checkpoint (`cfg` with `task.name` set to each
+/// in turn); a task that cannot be set up in this run (e.g. `reach-safe` without hazards) is
+/// recorded with its error instead of stopping the others. Writes `eval/tasks.md` and
+/// `eval/tasks.json` (atomically).
+pub fn evaluate_tasks(
+    run: &RunDir,
+    cfg: &RunConfig,
+    names: &[&str],
+    split: Split,
+    progress: &dyn Progress,
+) -> Result<Vec<TaskResult>, AgentError> {
+    let mut rows = Vec::new();
+    for name in names {
+        let mut c = cfg.clone();
+        c.task.name = name.to_string();
+        let res = evaluate(run, &c, split, progress).map_err(|e| e.to_string());
+        rows.push((name.to_string(), res));
+    }
+    let dir = run.file("eval");
+    std::fs::create_dir_all(&dir).map_err(AgentError::io(&dir))?;
+    ami_io::write_atomic(&dir.join("tasks.md"), task_table(&rows).as_bytes())?;
+    let json: Vec<_> = rows
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(rep) => serde_json::json!({ "task": name, "report": rep }),
+            Err(e) => serde_json::json!({ "task": name, "error": e }),
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&json)
+        .map_err(|e| AgentError::config_source("eval/tasks.json", e.to_string()))?;
+    ami_io::write_atomic(&dir.join("tasks.json"), text.as_bytes())?;
+    Ok(rows)
+}
+
+/// The task table as Markdown: success, violations, unsafe plans and planning time per task.
+pub fn task_table(rows: &[TaskResult]) -> String {
+    let mut out = String::from(
+        "| task | episodes | success | violation rate | violations | unsafe plans | plan ms/step | guardrails |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for (name, r) in rows {
+        match r {
+            Ok(rep) => out.push_str(&format!(
+                "| {name} | {} | {:.3} | {:.3} | {} | {} | {:.2} | {} |\n",
+                rep.episodes,
+                rep.success_rate(),
+                rep.violation_rate,
+                rep.violations,
+                rep.unsafe_plans,
+                rep.plan_ms_per_step,
+                if rep.guardrails.is_empty() {
+                    "none".to_string()
+                } else {
+                    rep.guardrails.join(", ")
+                }
+            )),
+            Err(e) => out.push_str(&format!("| {name} | not evaluated: {e} |||||||\n")),
+        }
+    }
+    out
 }

@@ -2,6 +2,9 @@
 //! `train.log_every` steps to `metrics.jsonl`, checkpointing four times per run (and at the
 //! end), and resuming exactly from the last checkpoint.
 //!
+//! When training is complete, the run's state probe is fitted on the same data
+//! ([`super::probe_fit`]).
+//!
 //! On resume, `metrics.jsonl` keeps only the lines of steps before the checkpoint's step, so
 //! that every step is logged once even when steps after the last checkpoint are replayed.
 
@@ -101,6 +104,9 @@ pub fn fit(
     progress.finish();
     save_trainer(&trainer, &run.checkpoint())?;
     plot_training(run)?;
+    if trainer.step >= total {
+        super::probe_fit::fit_probe(run, cfg, data, progress)?;
+    }
     Ok(trainer)
 }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod evaluate;
 pub mod fit;
 pub mod plot;
+pub mod probe_fit;
 pub mod progress;
 pub mod run_dir;
 
@@ -24,8 +25,9 @@ use std::time::Instant;
 use ami_envs::Dataset;
 
 pub use config::{AgentConfig, EvalConfig, Preset, RunConfig, Split};
-pub use evaluate::{evaluate, EvalReport};
+pub use evaluate::{evaluate, evaluate_tasks, task_table, EvalReport, TaskResult};
 pub use fit::{fit, FitOptions};
+pub use probe_fit::{fit_probe, load_probe};
 pub use progress::{Progress, Silent};
 pub use run_dir::RunDir;
 
@@ -41,9 +43,44 @@ pub fn generate_data(cfg: &RunConfig, progress: &dyn Progress) -> Result<Dataset
     Ok(ds)
 }
 
-/// `ami demo`: data → training → evaluation in the run directory `out` (created; a run there
-/// is overwritten). The report carries the training and total wall times.
+/// `ami demo`: data → training → evaluation of `[task]` in the run directory `out` (created; a
+/// run there is overwritten). The report carries the training and total wall times.
 pub fn demo(out: &Path, cfg: RunConfig, progress: &dyn Progress) -> Result<EvalReport, AgentError> {
+    let (run, t0, train_s) = data_and_training(out, &cfg, progress)?;
+    let mut report = evaluate(&run, &cfg, Split::Test, progress)?;
+    report.train_seconds = Some(train_s);
+    report.total_seconds = Some(t0.elapsed().as_secs_f64());
+    report.save(&run)?;
+    Ok(report)
+}
+
+/// `ami demo` with several tasks: data → one training run → every task of `tasks` evaluated
+/// on the same checkpoint ([`evaluate_tasks`]). Each report carries the training time and the
+/// total time up to its end.
+pub fn demo_tasks(
+    out: &Path,
+    cfg: RunConfig,
+    tasks: &[&str],
+    progress: &dyn Progress,
+) -> Result<Vec<TaskResult>, AgentError> {
+    let (run, t0, train_s) = data_and_training(out, &cfg, progress)?;
+    let mut rows = evaluate_tasks(&run, &cfg, tasks, Split::Test, progress)?;
+    for (_, r) in rows.iter_mut() {
+        if let Ok(report) = r {
+            report.train_seconds = Some(train_s);
+            report.total_seconds = Some(t0.elapsed().as_secs_f64());
+            report.save(&run)?;
+        }
+    }
+    Ok(rows)
+}
+
+/// Data and training of a demo: returns the run, the start time and the training seconds.
+fn data_and_training(
+    out: &Path,
+    cfg: &RunConfig,
+    progress: &dyn Progress,
+) -> Result<(RunDir, Instant, f64), AgentError> {
     let t0 = Instant::now();
     cfg.validate()?;
     if out.exists() && !out.is_dir() {
@@ -53,13 +90,8 @@ pub fn demo(out: &Path, cfg: RunConfig, progress: &dyn Progress) -> Result<EvalR
         ));
     }
     let run = RunDir::create(out)?;
-    let data = generate_data(&cfg, progress)?;
+    let data = generate_data(cfg, progress)?;
     let t_train = Instant::now();
-    fit(&run, &cfg, &data, FitOptions::default(), progress)?;
-    let train_s = t_train.elapsed().as_secs_f64();
-    let mut report = evaluate(&run, &cfg, Split::Test, progress)?;
-    report.train_seconds = Some(train_s);
-    report.total_seconds = Some(t0.elapsed().as_secs_f64());
-    report.save(&run)?;
-    Ok(report)
+    fit(&run, cfg, &data, FitOptions::default(), progress)?;
+    Ok((run, t0, t_train.elapsed().as_secs_f64()))
 }

@@ -216,7 +216,17 @@ impl Planner for Cem {
                 .evaluate(s0, cost, model, h, || format!("CEM iteration {it}:"))?;
             self.refit();
         }
-        final_plan(s0, &self.mean, cost, model, h, self.cfg.iterations)
+        let plan = final_plan(
+            s0,
+            &self.mean,
+            cost,
+            model,
+            h,
+            self.cfg.iterations,
+            Some(&self.buf),
+        )?;
+        self.mean.copy_from_slice(&plan.actions);
+        Ok(plan)
     }
 
     fn shift(&mut self, k: usize) {

@@ -36,6 +36,15 @@ pub struct Plan {
     pub cost_breakdown: Vec<(String, f32)>,
     /// Number of optimisation iterations run.
     pub iterations: usize,
+    /// `false` when no candidate the planner found satisfies the guardrails: `actions` are
+    /// then the stop plan (all zeros), the safest thing to do, and the episode loop counts
+    /// the event. Always `true` for a cost without guardrails.
+    #[serde(default = "yes")]
+    pub safe: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A trajectory optimiser over action sequences of a fixed horizon.
@@ -180,12 +189,14 @@ pub(crate) fn shift_mean(mean: &mut [f32], act_dim: usize, k: usize) {
     mean[keep..].fill(0.0);
 }
 
-/// Buffers reused across iterations and calls: `noise`, `candidates [n, h, A]`, `costs [n]`.
+/// Buffers reused across iterations and calls: `noise`, `candidates [n, h, A]`, `costs [n]`,
+/// and `rejected [n]` (the candidate violates a guardrail; all `false` without guardrails).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SampleBuffers {
     pub noise: Vec<f32>,
     pub candidates: Vec<f32>,
     pub costs: Vec<f32>,
+    pub rejected: Vec<bool>,
     /// Predicted states `[n, h, D]` of the last evaluation (reused).
     pub states: Vec<f32>,
 }
@@ -199,6 +210,20 @@ impl SampleBuffers {
         self.noise.resize(n * h * act_dim, 0.0);
         self.candidates.resize(n * h * act_dim, 0.0);
         self.costs.resize(n, 0.0);
+        self.rejected.resize(n, false);
+    }
+
+    /// The cheapest candidate that no guardrail rejects, as `(actions [h, A], cost)`.
+    pub fn best_safe(&self) -> Option<(&[f32], f32)> {
+        let n = self.costs.len();
+        if n == 0 {
+            return None;
+        }
+        let row = self.candidates.len() / n;
+        (0..n)
+            .filter(|&i| !self.rejected[i])
+            .min_by(|&i, &j| self.costs[i].total_cmp(&self.costs[j]))
+            .map(|i| (&self.candidates[i * row..(i + 1) * row], self.costs[i]))
     }
 
     /// Roll out `candidates` and write their total costs into `costs`; errors on wrong
@@ -223,11 +248,20 @@ impl SampleBuffers {
                 .zip(self.states.par_chunks(chunk * h * d))
                 .zip(self.candidates.par_chunks(chunk * h * a))
                 .try_for_each(|((c, st), ac)| {
-                    cost.evaluate_into(&RolloutBatch::new(st, ac, (c.len(), h), (d, a))?, c)
+                    let batch = RolloutBatch::new(st, ac, (c.len(), h), (d, a))?.with_start(s0)?;
+                    cost.evaluate_into(&batch, c)
                 })?;
         } else {
             let (st, ac) = (&self.states, &self.candidates);
-            cost.evaluate_into(&RolloutBatch::new(st, ac, (n, h), (d, a))?, &mut self.costs)?;
+            let batch = RolloutBatch::new(st, ac, (n, h), (d, a))?.with_start(s0)?;
+            cost.evaluate_into(&batch, &mut self.costs)?;
+        }
+        if cost.has_guardrails() {
+            let batch = RolloutBatch::new(&self.states, &self.candidates, (n, h), (d, a))?
+                .with_start(s0)?;
+            self.rejected = cost.violations(&batch)?;
+        } else {
+            self.rejected.fill(false);
         }
         match self.costs.iter().position(|c| !c.is_finite()) {
             None => Ok(()),
@@ -269,7 +303,38 @@ pub(crate) fn check_plan_inputs(
 }
 
 /// Re-evaluate the final mean plan with one rollout and package it as a [`Plan`].
+///
+/// With guardrails, a mean plan they reject is never returned as safe: it is replaced by the
+/// cheapest safe candidate of `samples` (the last evaluated set, if any), and when there is
+/// none by the stop plan (all-zero actions) with `safe = false`. Planners should continue
+/// from the returned actions (their warm start).
 pub(crate) fn final_plan(
+    s0: &[f32],
+    mean: &[f32],
+    cost: &Cost,
+    model: &dyn WorldModel,
+    h: usize,
+    iterations: usize,
+    samples: Option<&SampleBuffers>,
+) -> Result<Plan, AgentError> {
+    let plan = package_plan(s0, mean, cost, model, h, iterations)?;
+    if plan.safe {
+        return Ok(plan);
+    }
+    if let Some((best, _)) = samples.and_then(SampleBuffers::best_safe) {
+        let alt = package_plan(s0, best, cost, model, h, iterations)?;
+        if alt.safe {
+            return Ok(alt);
+        }
+    }
+    let stop = vec![0.0; mean.len()];
+    let mut plan = package_plan(s0, &stop, cost, model, h, iterations)?;
+    plan.safe = false;
+    Ok(plan)
+}
+
+/// One rollout of `actions`, its cost, breakdown and guardrail verdict.
+fn package_plan(
     s0: &[f32],
     mean: &[f32],
     cost: &Cost,
@@ -286,8 +351,9 @@ pub(crate) fn final_plan(
         });
     }
     let mut total = [0.0f32];
-    let batch = RolloutBatch::new(&states, mean, (1, h), (d, a))?;
+    let batch = RolloutBatch::new(&states, mean, (1, h), (d, a))?.with_start(s0)?;
     cost.evaluate_into(&batch, &mut total)?;
+    let safe = !cost.violations(&batch)?[0];
     if !total[0].is_finite() {
         return Err(AgentError::NonFinite {
             what: "cost of the final plan".into(),
@@ -299,6 +365,7 @@ pub(crate) fn final_plan(
         predicted_states: states,
         cost: total[0],
         iterations,
+        safe,
     })
 }
 

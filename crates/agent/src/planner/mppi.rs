@@ -169,7 +169,12 @@ impl Mppi {
 
     /// `U ← Π(Σ_i w_i a_i)`.
     fn update_mean(&mut self) {
-        mppi_weights(&self.buf.costs, self.cfg.temperature, &mut self.weights);
+        mppi_weights(
+            &self.buf.costs,
+            &self.buf.rejected,
+            self.cfg.temperature,
+            &mut self.weights,
+        );
         self.mean.fill(0.0);
         let rows = self.buf.candidates.chunks_exact(self.mean.len());
         for (cand, &w) in rows.zip(&self.weights) {
@@ -184,20 +189,40 @@ impl Mppi {
 
 /// MPPI weights on range-normalised costs (see the module docs); `weights` sum to 1.
 ///
+/// Candidates a guardrail rejects get weight 0 and are left out of the range, so a rejected
+/// candidate's huge cost cannot flatten the weights of the safe ones; when every candidate is
+/// rejected, all take part (the costs then rank them by how often they violate).
+///
 /// # Shapes
-/// `costs [n]` (finite) → `weights [n]`.
-pub fn mppi_weights(costs: &[f32], temperature: f32, weights: &mut [f32]) {
-    let min = costs.iter().copied().fold(f32::INFINITY, f32::min);
-    let max = costs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+/// `costs [n]` (finite), `rejected [n]` → `weights [n]`.
+pub fn mppi_weights(costs: &[f32], rejected: &[bool], temperature: f32, weights: &mut [f32]) {
+    let any_safe = rejected.iter().any(|r| !r);
+    let counts = |i: usize| !any_safe || !rejected.get(i).copied().unwrap_or(false);
+    let kept = || {
+        costs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| counts(*i))
+            .map(|(_, c)| *c)
+    };
+    let min = kept().fold(f32::INFINITY, f32::min);
+    let max = kept().fold(f32::NEG_INFINITY, f32::max);
     let range = max - min;
+    let n_kept = kept().count().max(1) as f32;
     if !(range > 0.0 && range.is_finite()) {
-        weights.fill(1.0 / costs.len().max(1) as f32);
+        for (i, w) in weights.iter_mut().enumerate() {
+            *w = if counts(i) { 1.0 / n_kept } else { 0.0 };
+        }
         return;
     }
     let scale = 1.0 / (range * temperature);
     let mut total = 0.0f32;
-    for (w, c) in weights.iter_mut().zip(costs) {
-        *w = (-(c - min) * scale).exp();
+    for (i, (w, c)) in weights.iter_mut().zip(costs).enumerate() {
+        *w = if counts(i) {
+            (-(c - min) * scale).exp()
+        } else {
+            0.0
+        };
         total += *w;
     }
     // total >= 1 because the best candidate has weight exp(0) = 1.
@@ -224,7 +249,17 @@ impl Planner for Mppi {
                 .evaluate(s0, cost, model, h, || format!("MPPI iteration {it}:"))?;
             self.update_mean();
         }
-        final_plan(s0, &self.mean, cost, model, h, self.cfg.iterations)
+        let plan = final_plan(
+            s0,
+            &self.mean,
+            cost,
+            model,
+            h,
+            self.cfg.iterations,
+            Some(&self.buf),
+        )?;
+        self.mean.copy_from_slice(&plan.actions);
+        Ok(plan)
     }
 
     fn shift(&mut self, k: usize) {
@@ -300,7 +335,7 @@ mod tests {
     #[test]
     fn weights_are_normalised_and_scale_free() {
         let mut w = vec![0.0; 3];
-        mppi_weights(&[1.0, 2.0, 3.0], 0.5, &mut w);
+        mppi_weights(&[1.0, 2.0, 3.0], &[false; 3], 0.5, &mut w);
         // c̃ = 0, 0.5, 1 → exp(0), exp(-1), exp(-2), normalised.
         let z = 1.0 + (-1.0f32).exp() + (-2.0f32).exp();
         let expected = [1.0 / z, (-1.0f32).exp() / z, (-2.0f32).exp() / z];
@@ -308,12 +343,34 @@ mod tests {
             assert!((a - b).abs() < 1e-6, "{w:?}");
         }
         let mut w2 = vec![0.0; 3];
-        mppi_weights(&[100.0, 200.0, 300.0], 0.5, &mut w2);
+        mppi_weights(&[100.0, 200.0, 300.0], &[false; 3], 0.5, &mut w2);
         assert!(
             w.iter().zip(&w2).all(|(a, b)| (a - b).abs() < 1e-6),
             "{w2:?}"
         );
-        mppi_weights(&[5.0, 5.0, 5.0], 0.5, &mut w2);
+        mppi_weights(&[5.0, 5.0, 5.0], &[false; 3], 0.5, &mut w2);
         assert_eq!(w2, vec![1.0 / 3.0; 3]);
+    }
+
+    #[test]
+    fn rejected_candidates_get_no_weight_and_do_not_flatten_the_others() {
+        let mut w = vec![0.0; 4];
+        // Without the mask the 1e4 would make the first three nearly equal.
+        mppi_weights(
+            &[1.0, 2.0, 3.0, 1.0e4],
+            &[false, false, false, true],
+            0.5,
+            &mut w,
+        );
+        let z = 1.0 + (-1.0f32).exp() + (-2.0f32).exp();
+        let expected = [1.0 / z, (-1.0f32).exp() / z, (-2.0f32).exp() / z, 0.0];
+        for (a, b) in w.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6, "{w:?}");
+        }
+        // All rejected: everyone counts again.
+        mppi_weights(&[1.0, 1.0], &[true, true], 0.5, &mut w[..2]);
+        assert_eq!(&w[..2], &[0.5, 0.5]);
+        mppi_weights(&[7.0, 1.0, 1.0], &[true, false, false], 0.5, &mut w[..3]);
+        assert_eq!(&w[..3], &[0.0, 0.5, 0.5]);
     }
 }

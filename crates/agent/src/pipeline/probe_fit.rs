@@ -1,0 +1,67 @@
+//! Fits the run's state probe ([`crate::probe`]) after training: encode every observation of
+//! the reward-free dataset with the trained encoder, fit the ridge map to the logged true
+//! states on the first 90 % of trajectories, measure it on the last 10 %, and write
+//! `probe.json` (atomically) with its measured error.
+
+use ami_envs::Dataset;
+
+use super::config::RunConfig;
+use super::evaluate::world_model;
+use super::progress::Progress;
+use super::run_dir::RunDir;
+use crate::error::AgentError;
+use crate::probe::{StateProbe, PROBE_FILE};
+
+/// Ridge strength of the probe fit (representations are O(1); this only guards against
+/// rank deficiency).
+pub const PROBE_RIDGE: f64 = 1e-3;
+
+/// Observations encoded per call.
+const CHUNK: usize = 4096;
+
+/// Fits, measures and saves the probe of `run` on `data`; returns it.
+pub fn fit_probe(
+    run: &RunDir,
+    cfg: &RunConfig,
+    data: &Dataset,
+    progress: &dyn Progress,
+) -> Result<StateProbe, AgentError> {
+    let wm = world_model(run, cfg)?;
+    let obs_dim: usize = data.obs_shape.iter().product();
+    let per_traj = data.traj_len + 1;
+    let pairs = data.n_traj * per_traj;
+    let k = data.state_dim;
+    if data.observations.len() != pairs * obs_dim || data.states.len() != pairs * k {
+        return Err(AgentError::shape(
+            "dataset for the probe",
+            data.states.len(),
+            format!("[n_traj={}, T+1={per_traj}, S={k}]", data.n_traj),
+        ));
+    }
+    progress.start("probe", pairs as u64);
+    let mut reprs = Vec::new();
+    for (i, chunk) in data.observations.chunks(CHUNK * obs_dim).enumerate() {
+        reprs.extend(wm.encode_batch(chunk)?);
+        progress.set(((i + 1) * CHUNK).min(pairs) as u64, "");
+    }
+    progress.finish();
+    let d = reprs.len() / pairs;
+    let held_out = (data.n_traj / 10).max(1).min(data.n_traj.saturating_sub(1));
+    let cut = (data.n_traj - held_out) * per_traj;
+    let (train_r, test_r) = reprs.split_at(cut * d);
+    let (train_x, test_x) = data.states.split_at(cut * k);
+    let mut probe = StateProbe::fit(train_r, train_x, (d, k), PROBE_RIDGE)?;
+    probe.measure((train_r, train_x), (test_r, test_x));
+    probe.save(&run.file(PROBE_FILE))?;
+    Ok(probe)
+}
+
+/// The run's probe, if it has one.
+pub fn load_probe(run: &RunDir) -> Result<Option<StateProbe>, AgentError> {
+    let path = run.file(PROBE_FILE);
+    if path.exists() {
+        StateProbe::load(&path).map(Some)
+    } else {
+        Ok(None)
+    }
+}

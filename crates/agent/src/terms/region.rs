@@ -1,0 +1,92 @@
+//! Distance to a region: the task cost of "reach any point of this area".
+//!
+//! `cost_i = Σ_{t=0}^{h−1} dist(P(s_{i,t}), B)` with `P` the state probe and `B` the region's
+//! box (Euclidean distance, 0 inside), so every imagined step that ends inside the region
+//! costs nothing.
+
+use std::sync::Arc;
+
+use crate::cost::{CostTerm, RolloutBatch};
+use crate::error::AgentError;
+use crate::probe::StateProbe;
+use crate::terms::StateBox;
+
+/// Distance of the decoded states to a box (module docs).
+#[derive(Debug, Clone)]
+pub struct RegionDistance {
+    probe: Arc<StateProbe>,
+    region: StateBox,
+}
+
+impl RegionDistance {
+    /// The task term for `region`, read through `probe`.
+    pub fn new(probe: Arc<StateProbe>, region: StateBox) -> Result<Self, AgentError> {
+        if region.lo.len() > probe.state_dim || region.lo.len() != region.hi.len() {
+            return Err(AgentError::config(
+                "task.region",
+                format!("{region:?}"),
+                "a box over at most the probe's state coordinates",
+            ));
+        }
+        Ok(RegionDistance { probe, region })
+    }
+
+    /// Decoded distance of one representation to the region.
+    pub fn distance(&self, s: &[f32]) -> f32 {
+        self.region.distance_grad(&self.probe.decode(s)).0
+    }
+}
+
+impl CostTerm for RegionDistance {
+    fn name(&self) -> &str {
+        "region_distance"
+    }
+
+    fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
+        if state_dim == self.probe.repr_dim {
+            Ok(())
+        } else {
+            Err(AgentError::shape(
+                "region probe input",
+                self.probe.repr_dim,
+                format!("[D={state_dim}] (the world model's state dimension)"),
+            ))
+        }
+    }
+
+    fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+        if b.d() != self.probe.repr_dim {
+            return vec![f32::NAN; b.n()];
+        }
+        (0..b.n())
+            .map(|i| (0..b.h()).map(|t| self.distance(b.state(i, t))).sum())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_decoded_distances() {
+        // Probe x̂ = 2 s + (1, 0).
+        let probe = Arc::new(StateProbe {
+            repr_dim: 2,
+            state_dim: 2,
+            weights: vec![2.0, 0.0, 0.0, 2.0],
+            bias: vec![1.0, 0.0],
+            ridge: 0.0,
+            error: None,
+        });
+        let region = StateBox {
+            lo: vec![0.0, 0.0],
+            hi: vec![1.0, 1.0],
+        };
+        let r = RegionDistance::new(probe, region).unwrap();
+        // s = (0, 0) → x̂ = (1, 0): inside; s = (2, 2) → (5, 4): distance 5.
+        let b = RolloutBatch::new(&[0.0, 0.0, 2.0, 2.0], &[0.0; 4], (1, 2), (2, 2)).unwrap();
+        assert_eq!(r.cost(&b), vec![5.0]);
+        assert!(r.check_dims(3, 1).is_err());
+    }
+}
