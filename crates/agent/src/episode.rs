@@ -23,7 +23,7 @@ use std::sync::Arc;
 use ami_envs::{Env, EpisodeTrace, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::cost::{Cost, CostKind, FixedCost, RolloutBatch};
+use crate::cost::{Cost, FixedCost, RolloutBatch};
 use crate::cost_config::{CostConfig, CostContext, WorldReadout};
 use crate::error::AgentError;
 use crate::memory::{Episode, Transition};
@@ -144,14 +144,13 @@ impl Stage {
                     },
                 })
             }
-            Target::Region(r) => {
+            Target::Region { region, anchor } => {
                 let probe = actor.readout.require_probe("task region")?;
-                let term = RegionDistance::new(probe, StateBox::of(r))?;
-                let cost = Cost::with_fixed(actor.fixed.clone()).with_term(
-                    CostKind::Task,
-                    1.0,
-                    term.clone(),
-                )?;
+                let term = RegionDistance::new(probe, StateBox::of(region))?;
+                let goal = actor.perception.encode(&env.observe_state(anchor)?)?;
+                let cost = actor
+                    .cost
+                    .build_task(actor.fixed.clone(), CostContext { goal: &goal })?;
                 Ok(Stage {
                     cost,
                     arrived: Arrival::Inside(term),

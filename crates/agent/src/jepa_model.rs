@@ -85,7 +85,7 @@ impl JepaWorldModel {
     /// # Shapes
     /// `obs [n, obs_dim]` → `[n, D]`.
     pub fn encode_batch(&self, obs: &[f32]) -> Result<Vec<f32>, AgentError> {
-        if self.obs_dim == 0 || obs.len() % self.obs_dim != 0 {
+        if self.obs_dim == 0 || !obs.len().is_multiple_of(self.obs_dim) {
             return Err(AgentError::Shape {
                 what: "observation batch".into(),
                 got: obs.len(),

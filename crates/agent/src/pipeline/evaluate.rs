@@ -24,7 +24,7 @@ use super::fit::compute_device;
 use super::probe_fit::load_probe;
 use super::progress::Progress;
 use super::run_dir::RunDir;
-use crate::cost_config::WorldReadout;
+use crate::cost_config::{CostConfig, WorldReadout};
 use crate::episode::{run_task_episode, ActSettings, Actor, EpisodeOutcome};
 use crate::error::AgentError;
 use crate::jepa_model::JepaWorldModel;
@@ -267,6 +267,10 @@ fn run_parallel(
                         let fixed = cfg
                             .cost
                             .build_fixed(&parts.task.guardrails(), &parts.readout)?;
+                        let task_cost = CostConfig {
+                            task: parts.task.task_terms(&cfg.cost.task),
+                            ..cfg.cost.clone()
+                        };
                         loop {
                             let i = next.fetch_add(1, Ordering::SeqCst);
                             let Some(episode) = episodes.get(i) else {
@@ -276,7 +280,7 @@ fn run_parallel(
                                 perception: &wm,
                                 model: &wm,
                                 planner: planner.as_mut(),
-                                cost: &cfg.cost,
+                                cost: &task_cost,
                                 fixed: fixed.clone(),
                                 readout: &parts.readout,
                             };

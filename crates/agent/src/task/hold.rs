@@ -1,10 +1,15 @@
 //! `hold`: reach the goal and stay there: success once the true state has been within
 //! `radius` of the goal for `steps` consecutive steps (leaving resets the count). The step
 //! limit is `[eval] max_steps + steps`. `reached` reports arriving at all.
+//!
+//! Configuration: the `[cost] task` terms plus an effort term `effort · Σ_t ‖a_t‖²`
+//! ([`crate::ActionEnergy`], unless the task terms already have one), so that at the goal
+//! the cheapest plan is to stand still rather than to jitter around it.
 
 use ami_envs::{Env, EnvSpec, NamedRule};
 
 use super::{Reach, Scorer, TaskEpisode, TaskSpec};
+use crate::cost_config::CostTermConfig;
 use crate::error::AgentError;
 
 /// Reach and hold (module docs).
@@ -14,6 +19,8 @@ pub struct Hold {
     pub steps: usize,
     /// Radius (true-state units).
     pub radius: f32,
+    /// Weight of the effort term added to the task's cost.
+    pub effort: f32,
 }
 
 impl TaskSpec for Hold {
@@ -29,6 +36,19 @@ impl TaskSpec for Hold {
         seed: u64,
     ) -> Result<Vec<TaskEpisode>, AgentError> {
         Reach { safe: false }.episodes(env, n, seed)
+    }
+
+    fn task_terms(&self, base: &[CostTermConfig]) -> Vec<CostTermConfig> {
+        let mut terms = base.to_vec();
+        let has_effort = base
+            .iter()
+            .any(|t| matches!(t, CostTermConfig::ActionEnergy { .. }));
+        if self.effort > 0.0 && !has_effort {
+            terms.push(CostTermConfig::ActionEnergy {
+                weight: self.effort,
+            });
+        }
+        terms
     }
 
     fn max_steps(&self, base: usize) -> usize {
@@ -98,7 +118,11 @@ mod tests {
         let task = Hold {
             steps: 3,
             radius: 4.5,
+            effort: 1.0,
         };
+        let terms = task.task_terms(&crate::CostConfig::default().task);
+        assert_eq!(terms.len(), 2);
+        assert_eq!(task.task_terms(&terms), terms, "not added twice");
         let mut s = task.scorer(&ep, &[]);
         for p in [[30.0, 20.0], [24.0, 20.0], [20.0, 24.0], [30.0, 30.0]] {
             s.observe(env.as_ref(), &p);

@@ -9,11 +9,13 @@
 //! * how it is scored on the true states ([`Scorer`]; the planner never sees them).
 //!
 //! The agent pursues the targets in order: a [`Target::Goal`] is planned toward with the
-//! `[cost] task` terms on the encoded goal observation, a [`Target::Region`] with
-//! [`crate::RegionDistance`] through the state probe; the agent moves on to the next target
+//! `[cost] task` terms on the encoded goal observation, a [`Target::Region`] with the same
+//! terms on the observation of the region's anchor; the agent moves on to the next target
 //! when its own reading says it is there (the probe's decoded position within
 //! `task.advance_radius` of the decoded goal, or inside the region), not when the simulator
-//! says so.
+//! says so. (A pure region cost — the probe's distance to the box, [`crate::RegionDistance`]
+//! — plans straight into the wall that separates the rooms, since that distance does not know
+//! the door: 61/100 on `check` against the anchor's figure in the README.)
 //!
 //! Registered tasks (`[task] name = ...`, `ami eval --task NAME`): `reach`, `reach-safe`,
 //! `region`, `waypoints`, `hold`. A new task = one file implementing [`TaskSpec`] plus one
@@ -32,7 +34,7 @@ pub use waypoints::Waypoints;
 use ami_envs::{Env, EnvSpec, NamedRule, Region};
 use serde::{Deserialize, Serialize};
 
-use crate::cost_config::GuardrailConfig;
+use crate::cost_config::{CostTermConfig, GuardrailConfig};
 use crate::error::AgentError;
 
 /// What the agent is asked to reach next.
@@ -40,8 +42,15 @@ use crate::error::AgentError;
 pub enum Target {
     /// A goal state, shown to the agent only as its observation.
     Goal(Vec<f32>),
-    /// Any state inside a named region of the environment.
-    Region(Region),
+    /// Any state inside a named region of the environment. The planner is given the region
+    /// as the observation of its `anchor` (a valid goal state inside it, the one nearest its
+    /// centre among a fixed draw) and arrives when the probe reads it inside the region.
+    Region {
+        /// The region.
+        region: Region,
+        /// The anchor state shown to the planner.
+        anchor: Vec<f32>,
+    },
 }
 
 /// One test episode of a task: where it starts and what to reach, in order.
@@ -58,7 +67,7 @@ impl TaskEpisode {
     pub fn display_goal(&self) -> Vec<f32> {
         match self.targets.last() {
             Some(Target::Goal(g)) => g.clone(),
-            Some(Target::Region(r)) => r.lo.iter().zip(&r.hi).map(|(a, b)| 0.5 * (a + b)).collect(),
+            Some(Target::Region { anchor, .. }) => anchor.clone(),
             None => self.start.clone(),
         }
     }
@@ -89,6 +98,10 @@ pub trait TaskSpec: Send + Sync {
     fn guardrails(&self) -> Vec<GuardrailConfig> {
         Vec::new()
     }
+    /// The task's cost terms, from `[cost] task` (default: unchanged).
+    fn task_terms(&self, base: &[CostTermConfig]) -> Vec<CostTermConfig> {
+        base.to_vec()
+    }
     /// Step limit, from `[eval] max_steps`.
     fn max_steps(&self, base: usize) -> usize {
         base
@@ -113,6 +126,9 @@ pub struct TaskConfig {
     pub hold_steps: usize,
     /// Radius (true-state units, px) of the `hold` task.
     pub hold_radius: f32,
+    /// Weight of the effort term `Σ_t ‖a_t‖²` the `hold` task adds to its cost (keeps the
+    /// agent still at the goal; 0 turns it off).
+    pub hold_effort: f32,
     /// The agent moves on to its next target when its decoded position is within this radius
     /// of the decoded goal (true-state units).
     pub advance_radius: f32,
@@ -126,6 +142,7 @@ impl Default for TaskConfig {
             waypoints: 3,
             hold_steps: 50,
             hold_radius: 4.5,
+            hold_effort: 1.0,
             advance_radius: 3.0,
         }
     }
@@ -151,6 +168,7 @@ impl TaskConfig {
             "hold" => Box::new(Hold {
                 steps: self.hold_steps,
                 radius: self.hold_radius,
+                effort: self.hold_effort,
             }),
             _ => unreachable!("validated"),
         })
@@ -173,6 +191,13 @@ impl TaskConfig {
                 "task.hold_steps",
                 self.hold_steps,
                 ">= 1",
+            ));
+        }
+        if !(self.hold_effort.is_finite() && self.hold_effort >= 0.0) {
+            return Err(AgentError::config(
+                "task.hold_effort",
+                self.hold_effort,
+                "a finite value >= 0",
             ));
         }
         for (field, v) in [

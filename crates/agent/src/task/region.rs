@@ -1,5 +1,6 @@
-//! `region`: reach any point of a named area of the environment (e.g. `right-room`); the goal
-//! is the region itself, read through the state probe, not a goal image.
+//! `region`: reach any point of a named area of the environment (e.g. `right-room`). Scored by
+//! the region test on the true state; the planner sees the region through the observation of
+//! an anchor state inside it ([`super::Target::Region`]).
 
 use ami_envs::{Env, EnvSpec, NamedRule, Region};
 
@@ -27,6 +28,23 @@ impl TaskSpec for RegionTask {
         seed: u64,
     ) -> Result<Vec<TaskEpisode>, AgentError> {
         let region = find_region(env, &self.region)?;
+        let centre: Vec<f32> = region
+            .lo
+            .iter()
+            .zip(&region.hi)
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect();
+        let anchor = env
+            .goal_states(256, seed.wrapping_add(ANCHOR_STREAM))?
+            .into_iter()
+            .filter(|g| region.contains(g))
+            .min_by(|a, b| region_gap(a, &centre).total_cmp(&region_gap(b, &centre)))
+            .ok_or_else(|| {
+                AgentError::config_source(
+                    "task.region",
+                    format!("no valid goal state lies in `{}`", self.region),
+                )
+            })?;
         let starts: Vec<_> = env
             .tasks(4 * n, seed)?
             .into_iter()
@@ -49,7 +67,10 @@ impl TaskSpec for RegionTask {
             .into_iter()
             .map(|start| TaskEpisode {
                 start,
-                targets: vec![Target::Region(region.clone())],
+                targets: vec![Target::Region {
+                    region: region.clone(),
+                    anchor: anchor.clone(),
+                }],
             })
             .collect())
     }
@@ -60,11 +81,18 @@ impl TaskSpec for RegionTask {
 
     fn scorer(&self, episode: &TaskEpisode, _env_rules: &[NamedRule]) -> Box<dyn Scorer> {
         let region = match episode.targets.first() {
-            Some(Target::Region(r)) => Some(r.clone()),
+            Some(Target::Region { region, .. }) => Some(region.clone()),
             _ => None,
         };
         Box::new(InRegion { region, met: false })
     }
+}
+
+/// Seed offset of the stream the anchor is drawn from.
+const ANCHOR_STREAM: u64 = 0x414e_4348;
+
+fn region_gap(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// The true state was inside the region at some step.

@@ -63,7 +63,7 @@ impl TaskSpec for Waypoints {
             .iter()
             .filter_map(|t| match t {
                 Target::Goal(g) => Some(g.clone()),
-                Target::Region(_) => None,
+                Target::Region { .. } => None,
             })
             .collect();
         Box::new(InOrder {
