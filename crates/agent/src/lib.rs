@@ -1,6 +1,7 @@
 //! `ami-agent`: the objective-driven agent of DESIGN.md §1 — the world model as planners see
 //! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
-//! CEM) and short-term memory.
+//! CEM), short-term memory, and the MLP regression the critic and the amortised policy
+//! are trained with.
 //!
 //! The benchmark workloads (and the dense-kernel programs only they run: the fused training
 //! step and the gradient plan) live in the `ami-bench` crate.
@@ -17,6 +18,7 @@ pub mod memory;
 pub mod perception;
 pub mod pipeline;
 pub mod planner;
+pub mod regression;
 pub mod world_model;
 
 pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance, RolloutBatch};
@@ -29,4 +31,5 @@ pub use perception::Perception;
 pub use planner::{
     project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
 };
+pub use regression::{RegressionConfig, Regressor, Samples};
 pub use world_model::{LinearWorldModel, WorldModel};
