@@ -1,7 +1,6 @@
 //! `ami-agent`: the objective-driven agent of DESIGN.md §1 — the world model as planners see
 //! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
-//! CEM), short-term memory, and the MLP regression the critic and the amortised policy
-//! are trained with.
+//! CEM), short-term memory, and the amortised policy.
 //!
 //! The benchmark workloads (and the dense-kernel programs only they run: the fused training
 //! step and the gradient plan) live in the `ami-bench` crate.
@@ -12,12 +11,14 @@ pub mod cost;
 pub mod cost_config;
 pub mod episode;
 pub mod error;
+pub mod guided;
 pub mod jepa_model;
 pub mod kernel;
 pub mod memory;
 pub mod perception;
 pub mod pipeline;
 pub mod planner;
+pub mod policy;
 pub mod regression;
 pub mod world_model;
 
@@ -25,11 +26,13 @@ pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance, RolloutBatc
 pub use cost_config::{CostConfig, CostContext, CostTermConfig};
 pub use episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;
+pub use guided::PolicyGuided;
 pub use jepa_model::JepaWorldModel;
 pub use memory::{Episode, ShortTermMemory, Transition};
 pub use perception::Perception;
 pub use planner::{
     project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
 };
+pub use policy::{Policy, PolicyConfig};
 pub use regression::{RegressionConfig, Regressor, Samples};
 pub use world_model::{LinearWorldModel, WorldModel};
