@@ -16,7 +16,7 @@ use std::time::Instant;
 use ami_envs::{Env, EpisodeTrace, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::cost::RolloutBatch;
+use crate::cost::{CostKind, RolloutBatch};
 use crate::cost_config::{CostConfig, CostContext};
 use crate::error::AgentError;
 use crate::memory::{Episode, Transition};
@@ -130,7 +130,7 @@ pub fn run_episode(
         let next = perception.encode(&obs)?;
         let action = plan.actions[..a_dim].to_vec();
         let batch = RolloutBatch::new(&next, &action, (1, 1), (next.len(), a_dim))?;
-        let step_cost = cost.evaluate(&batch)?[0];
+        let step_cost = cost.evaluate_kinds(&batch, |k| k != CostKind::Critic)?[0];
         memory.transitions.push(Transition {
             state: std::mem::replace(&mut s, next),
             action,

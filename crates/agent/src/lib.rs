@@ -1,6 +1,6 @@
 //! `ami-agent`: the objective-driven agent of DESIGN.md §1 — the world model as planners see
 //! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
-//! CEM), short-term memory, and the amortised policy.
+//! CEM), short-term memory, the critic trained from it, and the amortised policy.
 //!
 //! The benchmark workloads (and the dense-kernel programs only they run: the fused training
 //! step and the gradient plan) live in the `ami-bench` crate.
@@ -9,6 +9,7 @@
 
 pub mod cost;
 pub mod cost_config;
+pub mod critic;
 pub mod episode;
 pub mod error;
 pub mod guided;
@@ -24,6 +25,7 @@ pub mod world_model;
 
 pub use cost::{ActionEnergy, Cost, CostKind, CostTerm, GoalDistance, RolloutBatch};
 pub use cost_config::{CostConfig, CostContext, CostTermConfig};
+pub use critic::{lambda_returns, Critic, CriticConfig, CriticTerm};
 pub use episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;
 pub use guided::PolicyGuided;
