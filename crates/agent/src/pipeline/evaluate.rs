@@ -2,25 +2,26 @@
 //! the success rate of every success rule, planning latency and closest approach.
 //!
 //! Episodes are independent (the planner is reset to its seed at the start of each), so they
-//! are spread over one worker per core; the results do not depend on the number of workers.
-//! Each worker runs inside its own one-thread rayon pool, so the tensor backend and the
-//! planning kernel do not split a worker's work over cores the other workers already use.
+//! are spread over one worker per core ([`super::workers`]); the results do not depend on the
+//! number of workers. With an online critic the episodes run in blocks, the critic refitted
+//! between blocks ([`super::learned`]).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use ami_envs::Task;
+use ami_envs::{Env, Task};
 use ami_jepa::checkpoint::load_model;
 use serde::{Deserialize, Serialize};
 
 use super::config::{RunConfig, Split};
 use super::fit::compute_device;
+use super::learned::{run_tasks, Learned};
 use super::progress::Progress;
 use super::run_dir::RunDir;
+use super::workers::{map_on_workers, worker_count};
 use crate::episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
 use crate::error::AgentError;
 use crate::jepa_model::JepaWorldModel;
+use crate::planner::Planner;
 
 /// The numbers of an evaluation (`report.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -43,6 +44,9 @@ pub struct EvalReport {
     pub mean_episode_steps: f64,
     /// Mean over episodes of the closest approach `min_t ‖e(s_t, goal)‖` (px in two-rooms).
     pub mean_min_goal_error: f64,
+    /// Who chose the actions (`agent.actor`: `planner`, `policy`, `policy+planner`).
+    #[serde(default = "planner_actor")]
+    pub actor: String,
     /// Planner kind.
     pub planner: String,
     /// Observation kind (`state`, `image`).
@@ -109,6 +113,7 @@ impl EvalReport {
                 .map(|o| f64::from(o.min_goal_error))
                 .sum::<f64>()
                 / n,
+            actor: cfg.agent.actor.name().to_string(),
             planner: cfg.planner.kind().to_string(),
             observation: cfg.env.spec().observation_name().to_string(),
             backend: format!("{:?}", compute_device()),
@@ -117,6 +122,11 @@ impl EvalReport {
             total_seconds: None,
         }
     }
+}
+
+/// Reports written before `actor` existed were all planned.
+fn planner_actor() -> String {
+    "planner".into()
 }
 
 /// Loads the run's world model for planning (one copy per evaluation worker).
@@ -144,13 +154,10 @@ pub fn evaluate(
     cfg.validate()?;
     let spec = cfg.env.spec();
     let tasks = spec.tasks(cfg.eval.episodes, cfg.task_seed(split))?;
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(tasks.len())
-        .max(1);
+    let learned = Learned::load(run, cfg)?;
+    let workers = worker_count(tasks.len());
     progress.start("eval", tasks.len() as u64);
-    let outcomes = run_parallel(run, cfg, &tasks, workers, progress)?;
+    let outcomes = run_tasks(run, cfg, &learned, &tasks, workers, progress)?;
     progress.finish();
     let rules = spec.build()?.success_rules();
     let names: Vec<&str> = rules.iter().map(|r| r.name).collect();
@@ -165,10 +172,12 @@ pub fn evaluate(
     Ok(report)
 }
 
-/// Runs every task on `workers` threads; outcomes in task order.
-fn run_parallel(
+/// Runs every task on `workers` threads with the actor of `cfg` (one episode each); outcomes
+/// in task order.
+pub(crate) fn run_parallel(
     run: &RunDir,
     cfg: &RunConfig,
+    learned: &Learned,
     tasks: &[Task],
     workers: usize,
     progress: &dyn Progress,
@@ -177,53 +186,26 @@ fn run_parallel(
         replan_every: cfg.agent.replan_every,
         max_steps: cfg.eval.max_steps,
     };
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(vec![None; tasks.len()]);
-    let panicked = || AgentError::WorldModel("an evaluation worker panicked".into());
-    std::thread::scope(|scope| -> Result<(), AgentError> {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), AgentError> {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(1)
-                        .build()
-                        .map_err(|e| AgentError::WorldModel(format!("thread pool: {e}")))?;
-                    pool.install(|| -> Result<(), AgentError> {
-                        let wm = world_model(run, cfg)?;
-                        let mut planner = cfg.planner.build(cfg.plan_context(cfg.train.seed))?;
-                        let mut env = cfg.env.spec().build()?;
-                        loop {
-                            let i = next.fetch_add(1, Ordering::SeqCst);
-                            let Some(task) = tasks.get(i) else {
-                                return Ok(());
-                            };
-                            let actor = Actor {
-                                perception: &wm,
-                                model: &wm,
-                                planner: planner.as_mut(),
-                                cost: &cfg.cost,
-                            };
-                            let outcome = run_episode(env.as_mut(), actor, task, &settings)?;
-                            let mut res = results.lock().map_err(|_| panicked())?;
-                            res[i] = Some(outcome);
-                            let done: Vec<_> = res.iter().flatten().collect();
-                            let ok = done.iter().filter(|o| o.trace.success).count();
-                            progress
-                                .set(done.len() as u64, &format!("success {ok}/{}", done.len()));
-                        }
-                    })
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| panicked())??;
-        }
-        Ok(())
-    })?;
-    results
-        .into_inner()
-        .map_err(|_| panicked())?
-        .into_iter()
-        .collect::<Option<_>>()
-        .ok_or_else(|| AgentError::WorldModel("an episode was not evaluated".into()))
+    let cost = learned.cost(cfg);
+    let init = || -> Result<_, AgentError> {
+        let wm = world_model(run, cfg)?;
+        let planner = learned.actor(cfg, cfg.train.seed)?;
+        Ok((wm, planner, cfg.env.spec().build()?))
+    };
+    let episode = |(wm, planner, env): &mut (JepaWorldModel, Box<dyn Planner>, Box<dyn Env>),
+                   task: &Task| {
+        let actor = Actor {
+            perception: &*wm,
+            model: &*wm,
+            planner: planner.as_mut(),
+            cost: &cost,
+        };
+        run_episode(env.as_mut(), actor, task, &settings)
+    };
+    let done = |res: &[Option<EpisodeOutcome>]| {
+        let done: Vec<_> = res.iter().flatten().collect();
+        let ok = done.iter().filter(|o| o.trace.success).count();
+        progress.set(done.len() as u64, &format!("success {ok}/{}", done.len()));
+    };
+    map_on_workers(tasks, workers, init, episode, done)
 }
