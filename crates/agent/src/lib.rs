@@ -28,7 +28,7 @@ pub use cost_config::{CostConfig, CostContext, CostTermConfig};
 pub use critic::{lambda_returns, Critic, CriticConfig, CriticTerm};
 pub use episode::{run_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;
-pub use guided::PolicyGuided;
+pub use guided::{PolicyGuided, WarmStart};
 pub use jepa_model::JepaWorldModel;
 pub use memory::{Episode, ShortTermMemory, Transition};
 pub use perception::Perception;

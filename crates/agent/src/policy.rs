@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::error::AgentError;
+use crate::guided::WarmStart;
 use crate::planner::{project_to_ball, Plan, Planner};
 use crate::regression::{
     bad_key, PredictBuffers, RegressionConfig, Regressor, RegressorFile, Samples,
@@ -33,6 +34,9 @@ pub struct PolicyConfig {
     pub dagger_rounds: usize,
     /// Policy episodes per DAgger round, each on new training tasks (`50`).
     pub dagger_episodes: usize,
+    /// With `agent.actor = "policy+planner"`: when the policy's rollout warm-starts the
+    /// planner, `"episode_start"` (default) or `"every_plan"` ([`WarmStart`]).
+    pub warm_start: WarmStart,
     /// The regression (`hidden = [128, 128]`, `epochs = 60`, ...).
     pub fit: RegressionConfig,
 }
@@ -43,6 +47,7 @@ impl Default for PolicyConfig {
             episodes: 200,
             dagger_rounds: 3,
             dagger_episodes: 50,
+            warm_start: WarmStart::EpisodeStart,
             fit: RegressionConfig::default(),
         }
     }

@@ -11,7 +11,7 @@ use ami_agent::pipeline::{
 };
 use ami_agent::{
     project_to_ball, Cem, CemConfig, Cost, CostKind, GoalDistance, LinearWorldModel, Mppi,
-    MppiConfig, Plan, Planner, Policy, PolicyGuided, RegressionConfig, Samples,
+    MppiConfig, Plan, Planner, Policy, PolicyGuided, RegressionConfig, Samples, WarmStart,
 };
 
 const GOAL: [f32; 2] = [3.0, -2.0];
@@ -118,7 +118,7 @@ fn a_policy_guided_planner_starts_from_the_policy_rollout() {
             .into_iter()
             .find(|(n, _)| *n == name)
             .unwrap();
-        let mut guided = PolicyGuided::new(pi.clone(), fresh);
+        let mut guided = PolicyGuided::new(pi.clone(), fresh, WarmStart::EpisodeStart);
         assert_eq!(guided.horizon(), H);
         let rollout = guided.policy_rollout(&[0.0, 0.0], &GOAL, &wm).unwrap();
         let dev: f32 = rollout
@@ -136,6 +136,67 @@ fn a_policy_guided_planner_starts_from_the_policy_rollout() {
             "{name}: guided {}, cold {cold_cost}",
             plan.cost
         );
+    }
+}
+
+/// Counts the warm starts it is given (in a cell the test keeps); plans by returning its mean.
+struct Recorder {
+    mean: Vec<f32>,
+    warm_starts: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl Planner for Recorder {
+    fn plan(
+        &mut self,
+        s0: &[f32],
+        _: &Cost,
+        model: &dyn ami_agent::WorldModel,
+    ) -> Result<Plan, ami_agent::AgentError> {
+        Ok(Plan {
+            predicted_states: model.rollout(s0, &self.mean, 1, H)?,
+            actions: self.mean.clone(),
+            cost: 0.0,
+            cost_breakdown: Vec::new(),
+            iterations: 0,
+        })
+    }
+    fn shift(&mut self, _: usize) {}
+    fn reset(&mut self) {}
+    fn warm_start(&mut self, actions: &[f32], _: usize) -> Result<(), ami_agent::AgentError> {
+        self.warm_starts.set(self.warm_starts.get() + 1);
+        self.mean = actions.to_vec();
+        Ok(())
+    }
+    fn horizon(&self) -> usize {
+        H
+    }
+}
+
+#[test]
+fn the_policy_warm_starts_at_the_episode_start_or_at_every_plan() {
+    let wm = LinearWorldModel::point_mass(2).unwrap();
+    let pi = pointing_policy();
+    for (when, expected) in [
+        (WarmStart::EpisodeStart, [1, 2]),
+        (WarmStart::EveryPlan, [3, 6]),
+    ] {
+        let count = std::rc::Rc::new(std::cell::Cell::new(0));
+        let rec = Recorder {
+            mean: vec![0.0; 2 * H],
+            warm_starts: count.clone(),
+        };
+        let mut guided = PolicyGuided::new(pi.clone(), Box::new(rec), when);
+        let mut counts = Vec::new();
+        for _episode in 0..2 {
+            guided.reset();
+            for _ in 0..3 {
+                let plan = guided.plan(&[0.0, 0.0], &cost(), &wm).unwrap();
+                // The recorder returns the policy's rollout: toward the goal at full speed.
+                assert!(plan.actions[0] > 0.7 && plan.actions[1] < -0.4, "{plan:?}");
+            }
+            counts.push(count.get());
+        }
+        assert_eq!(counts, expected, "{when:?}");
     }
 }
 

@@ -135,7 +135,11 @@ impl Learned {
         Ok(match cfg.agent.actor {
             ActorKind::Planner => planner()?,
             ActorKind::Policy => Box::new(policy()?),
-            ActorKind::PolicyPlanner => Box::new(PolicyGuided::new(policy()?, planner()?)),
+            ActorKind::PolicyPlanner => Box::new(PolicyGuided::new(
+                policy()?,
+                planner()?,
+                cfg.policy.warm_start,
+            )),
         })
     }
 
