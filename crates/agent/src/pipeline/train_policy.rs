@@ -24,7 +24,9 @@ use super::workers::{map_on_workers, worker_count};
 use crate::cost_config::CostContext;
 use crate::episode::EpisodeOutcome;
 use crate::error::AgentError;
+use crate::jepa_model::JepaWorldModel;
 use crate::memory::Episode;
+use crate::planner::Planner;
 use crate::policy::{Policy, PolicyLog, PolicyRound};
 use crate::regression::Samples;
 use crate::world_model::WorldModel;
@@ -41,81 +43,145 @@ pub fn train_policy(
     let tasks = cfg.env.spec().tasks(total, cfg.eval.train_seed)?;
     let mut expert_cfg = cfg.clone();
     expert_cfg.agent.actor = ActorKind::Planner;
-    let expert = Learned::load(run, &expert_cfg)?;
-    let max_norm = cfg.plan_context(0).max_action_norm;
+    let t = Teacher {
+        run,
+        cfg,
+        expert: Learned::load(run, &expert_cfg)?,
+        expert_cfg,
+        progress,
+    };
     let mut log = PolicyLog {
         config: p.clone(),
         planner_horizon: cfg.agent.horizon,
         rounds: Vec::new(),
     };
-
-    let outcomes = collect(
-        run,
-        &expert_cfg,
-        &expert,
-        &tasks[..p.episodes],
-        "collect",
-        progress,
-    )?;
-    let mut data = samples_of(&outcomes)?;
-    let (mut policy, mut fit_loss) = refit(cfg, &data, max_norm, progress)?;
-    let (success_rate, plan_ms_per_step) = summarise(&outcomes);
-    log.rounds.push(PolicyRound {
-        round: 0,
-        episodes: outcomes.len(),
-        success_rate,
-        plan_ms_per_step,
-        new_samples: data.rows(),
-        total_samples: data.rows(),
-        imitation_error: None,
-        fit_loss,
-    });
+    let (mut data, mut policy, round) = t.behaviour_cloning(&tasks[..p.episodes])?;
+    log.rounds.push(round);
     save(run, &policy, &log)?;
+    for (k, round_tasks) in tasks[p.episodes..].chunks(p.dagger_episodes).enumerate() {
+        let round;
+        (policy, round) = t.dagger_round(k + 1, round_tasks, &mut data, &policy)?;
+        log.rounds.push(round);
+        save(run, &policy, &log)?;
+    }
+    Ok(log)
+}
 
-    let mut learner_cfg = cfg.clone();
-    learner_cfg.agent.actor = ActorKind::Policy;
-    for round in 1..=p.dagger_rounds {
-        let start = p.episodes + (round - 1) * p.dagger_episodes;
-        let round_tasks: &[Task] = &tasks[start..start + p.dagger_episodes];
+/// The run, its planner (the expert) and where progress goes.
+struct Teacher<'a> {
+    run: &'a RunDir,
+    cfg: &'a RunConfig,
+    expert_cfg: RunConfig,
+    expert: Learned,
+    progress: &'a dyn Progress,
+}
+
+impl Teacher<'_> {
+    /// Round 0: the planner's episodes on `tasks`, and a policy fitted to them.
+    fn behaviour_cloning(
+        &self,
+        tasks: &[Task],
+    ) -> Result<(Samples, Policy, PolicyRound), AgentError> {
+        let (run, progress) = (self.run, self.progress);
+        let outcomes = collect(
+            run,
+            &self.expert_cfg,
+            &self.expert,
+            tasks,
+            "collect",
+            progress,
+        )?;
+        let data = samples_of(&outcomes)?;
+        let (policy, fit_loss) = refit(self.cfg, &data, progress)?;
+        let (success_rate, plan_ms_per_step) = summarise(&outcomes);
+        let round = PolicyRound {
+            round: 0,
+            episodes: outcomes.len(),
+            success_rate,
+            plan_ms_per_step,
+            new_samples: data.rows(),
+            total_samples: data.rows(),
+            imitation_error: None,
+            fit_loss,
+        };
+        Ok((data, policy, round))
+    }
+
+    /// DAgger round `round`: `policy` acts on `tasks`, its states are relabelled by the
+    /// planner and added to `data`, and a policy is refitted on all of `data`.
+    fn dagger_round(
+        &self,
+        round: usize,
+        tasks: &[Task],
+        data: &mut Samples,
+        policy: &Policy,
+    ) -> Result<(Policy, PolicyRound), AgentError> {
+        let mut learner_cfg = self.cfg.clone();
+        learner_cfg.agent.actor = ActorKind::Policy;
         let learner = Learned {
             policy: Some(policy.clone()),
-            ..expert.clone()
+            ..self.expert.clone()
         };
         let phase = format!("dagger {round}");
-        let outcomes = collect(run, &learner_cfg, &learner, round_tasks, &phase, progress)?;
+        let outcomes = collect(
+            self.run,
+            &learner_cfg,
+            &learner,
+            tasks,
+            &phase,
+            self.progress,
+        )?;
         let episodes: Vec<Episode> = outcomes.iter().map(|o| o.memory.clone()).collect();
-        let labels = relabel(run, &expert_cfg, &expert, &episodes, progress)?;
-        let (mut err, mut n, before) = (0f64, 0usize, data.rows());
-        for (ep, labels) in episodes.iter().zip(&labels) {
-            let a_dim = labels.len() / ep.transitions.len().max(1);
-            for (t, a_star) in ep.transitions.iter().zip(labels.chunks_exact(a_dim.max(1))) {
-                let d2: f32 = t
-                    .action
-                    .iter()
-                    .zip(a_star)
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum();
-                err += f64::from(d2);
-                n += 1;
-                let x: Vec<f32> = t.state.iter().chain(&ep.goal).copied().collect();
-                data.push(&x, a_star)?;
-            }
-        }
-        (policy, fit_loss) = refit(cfg, &data, max_norm, progress)?;
+        let labels = relabel(
+            self.run,
+            &self.expert_cfg,
+            &self.expert,
+            &episodes,
+            self.progress,
+        )?;
+        let before = data.rows();
+        let imitation_error = aggregate(&episodes, &labels, data)?;
+        let (policy, fit_loss) = refit(self.cfg, data, self.progress)?;
         let (success_rate, plan_ms_per_step) = summarise(&outcomes);
-        log.rounds.push(PolicyRound {
+        let round = PolicyRound {
             round,
             episodes: outcomes.len(),
             success_rate,
             plan_ms_per_step,
             new_samples: data.rows() - before,
             total_samples: data.rows(),
-            imitation_error: (n > 0).then(|| err / n as f64),
+            imitation_error,
             fit_loss,
-        });
-        save(run, &policy, &log)?;
+        };
+        Ok((policy, round))
     }
-    Ok(log)
+}
+
+/// Adds `[s_t, s_goal] → a*_t` for every visited state with its planner label `a*_t` to
+/// `data`; returns the mean `‖a_t − a*_t‖²` of the actions the policy took (`None` without
+/// states).
+fn aggregate(
+    episodes: &[Episode],
+    labels: &[Vec<f32>],
+    data: &mut Samples,
+) -> Result<Option<f64>, AgentError> {
+    let (mut err, mut n) = (0f64, 0usize);
+    for (ep, labels) in episodes.iter().zip(labels) {
+        let a_dim = data.out_dim.max(1);
+        for (t, a_star) in ep.transitions.iter().zip(labels.chunks_exact(a_dim)) {
+            let d2: f32 = t
+                .action
+                .iter()
+                .zip(a_star)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum();
+            err += f64::from(d2);
+            n += 1;
+            let x: Vec<f32> = t.state.iter().chain(&ep.goal).copied().collect();
+            data.push(&x, a_star)?;
+        }
+    }
+    Ok((n > 0).then(|| err / n as f64))
 }
 
 /// `[s_t, s_goal] → a_t` for every recorded transition of `outcomes`.
@@ -138,14 +204,15 @@ fn samples_of(outcomes: &[EpisodeOutcome]) -> Result<Samples, AgentError> {
     Ok(data)
 }
 
-/// A policy fitted from scratch on `data` (`cfg.policy.fit`), with its last-epoch loss.
+/// A policy fitted from scratch on `data` (`cfg.policy.fit`; the environment's action
+/// bound), with its last-epoch loss.
 fn refit(
     cfg: &RunConfig,
     data: &Samples,
-    max_norm: f32,
     progress: &dyn Progress,
 ) -> Result<(Policy, f32), AgentError> {
     let fit = &cfg.policy.fit;
+    let max_norm = cfg.plan_context(0).max_action_norm;
     let mut policy = Policy::new(fit, data, max_norm)?;
     progress.start("fit", fit.epochs as u64);
     let losses = policy.train(fit, data, &mut |e, l| {
@@ -172,8 +239,7 @@ fn relabel(
     let init = || -> Result<_, AgentError> {
         Ok((world_model(run, cfg)?, expert.actor(cfg, cfg.train.seed)?))
     };
-    let label = |(wm, planner): &mut (_, Box<dyn crate::planner::Planner>), ep: &Episode| {
-        let wm: &crate::jepa_model::JepaWorldModel = wm;
+    let label = |(wm, planner): &mut (JepaWorldModel, Box<dyn Planner>), ep: &Episode| {
         planner.reset();
         let cost = cost_cfg.build(CostContext { goal: &ep.goal })?;
         let a_dim = wm.action_dim();
