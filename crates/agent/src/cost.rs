@@ -461,6 +461,23 @@ impl Cost {
         Ok(())
     }
 
+    /// [`Cost::evaluate`] over the terms whose kind passes `keep` only (the episode loop
+    /// records the cost without the critic's term, which is what the critic learns to predict).
+    pub fn evaluate_kinds(
+        &self,
+        batch: &RolloutBatch,
+        keep: impl Fn(CostKind) -> bool,
+    ) -> Result<Vec<f32>, AgentError> {
+        let n = batch.n;
+        let mut out = vec![0.0; n];
+        for t in self.all().filter(|t| t.weight != 0.0 && keep(t.kind)) {
+            let c = t.term.cost(batch);
+            check_len(t.term.name(), &c, n, || format!("[n={n}] costs"))?;
+            out.iter_mut().zip(&c).for_each(|(o, c)| *o += t.weight * c);
+        }
+        Ok(out)
+    }
+
     /// Weighted contribution `w_k · C_k(τ_0)` of every term for the first candidate (pass a
     /// batch of one for a single plan); the contributions sum to the total cost.
     pub fn breakdown(&self, batch: &RolloutBatch) -> Vec<(String, f32)> {
@@ -695,6 +712,24 @@ mod tests {
         );
         let mut out = vec![0.0; 3];
         assert!(c.evaluate_into(&rb(&s, &a, 2), &mut out).is_err());
+    }
+
+    #[test]
+    fn evaluate_kinds_leaves_out_the_other_kinds() {
+        let (s, a) = batch();
+        let c = cost();
+        let b = rb(&s, &a, 2);
+        // Task only: 2·(1, 8); intrinsic only: 0.5·(6, 9).
+        assert_eq!(
+            c.evaluate_kinds(&b, |k| k == CostKind::Task).unwrap(),
+            vec![2.0, 16.0]
+        );
+        let no_task = c.evaluate_kinds(&b, |k| k != CostKind::Task).unwrap();
+        assert_eq!(no_task, vec![3.0, 4.5]);
+        assert_eq!(
+            c.evaluate_kinds(&b, |_| true).unwrap(),
+            c.evaluate(&b).unwrap()
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! without a weight: their weight is [`crate::GUARDRAIL_WEIGHT`], and a guardrail's own
 //! settings can only make it stricter), `task` and `critic` (re-weightable by a
 //! configurator). A task can add guardrails ([`crate::task::TaskSpec::guardrails`]); nothing
-//! removes one. A new cost term = one file implementing [`CostTerm`] plus one arm in
-//! [`CostTermConfig`] (or [`GuardrailConfig`]).
+//! removes one. The `critic` slot holds only `term = "critic"` (a trained [`Critic`],
+//! attached at run time with [`CostConfig::with_critic`]), and that term fits no other slot.
+//! A new cost term = one file implementing [`CostTerm`] plus one arm in [`CostTermConfig`]
+//! (or [`GuardrailConfig`]).
 //!
 //! [`CostTerm`]: crate::cost::CostTerm
 
@@ -21,6 +23,7 @@ use ami_envs::{Region, RegionKind};
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{ActionEnergy, Cost, CostKind, FixedCost, GoalDistance};
+use crate::critic::{Critic, CriticTerm};
 use crate::error::AgentError;
 use crate::probe::StateProbe;
 use crate::terms::{HazardGuardrail, StateBox};
@@ -113,13 +116,19 @@ pub enum CostTermConfig {
         /// Weight `w` of the term.
         weight: f32,
     },
+    /// [`CriticTerm`] `V(s_h, s_goal)` on the last predicted state (critic slot only).
+    Critic {
+        /// Weight `w` of the term.
+        weight: f32,
+    },
 }
 
 impl CostTermConfig {
     fn weight(&self) -> f32 {
         match self {
             CostTermConfig::GoalDistance { weight, .. }
-            | CostTermConfig::ActionEnergy { weight } => *weight,
+            | CostTermConfig::ActionEnergy { weight }
+            | CostTermConfig::Critic { weight } => *weight,
         }
     }
 
@@ -131,15 +140,23 @@ impl CostTermConfig {
     ) -> Result<crate::cost::FixedCostBuilder, AgentError> {
         match self {
             CostTermConfig::ActionEnergy { weight } => fixed.intrinsic(*weight, ActionEnergy),
-            CostTermConfig::GoalDistance { .. } => Err(AgentError::config(
-                "cost.intrinsic",
-                "goal_distance",
-                "terms that need no goal (action_energy)",
-            )),
+            CostTermConfig::GoalDistance { .. } | CostTermConfig::Critic { .. } => {
+                Err(AgentError::config(
+                    "cost.intrinsic",
+                    format!("{self:?}"),
+                    "terms that need no goal (action_energy)",
+                ))
+            }
         }
     }
 
-    fn add_to(&self, cost: Cost, kind: CostKind, ctx: CostContext) -> Result<Cost, AgentError> {
+    fn add_to(
+        &self,
+        cost: Cost,
+        kind: CostKind,
+        ctx: CostContext,
+        critic: Option<&Arc<Critic>>,
+    ) -> Result<Cost, AgentError> {
         match self {
             CostTermConfig::GoalDistance {
                 weight,
@@ -154,6 +171,17 @@ impl CostTermConfig {
                 cost.with_term(kind, *weight, term)
             }
             CostTermConfig::ActionEnergy { weight } => cost.with_term(kind, *weight, ActionEnergy),
+            CostTermConfig::Critic { weight } => {
+                let critic = critic.ok_or_else(|| {
+                    AgentError::config_source(
+                        "cost.critic",
+                        "a `critic` term needs a trained critic: run `ami train-critic` (it writes \
+                         critic.json in the run directory) or set agent.critic = \"online\"",
+                    )
+                })?;
+                let term = CriticTerm::new(Arc::clone(critic), ctx.goal.to_vec());
+                cost.with_term(kind, *weight, term)
+            }
         }
     }
 }
@@ -168,8 +196,35 @@ pub struct CostConfig {
     pub guardrail: Vec<GuardrailConfig>,
     /// The task's terms (default: Euclidean goal distance summed over the horizon).
     pub task: Vec<CostTermConfig>,
-    /// Trained critics (none is available yet: the slot must stay empty).
+    /// Trained critics: `term = "critic"` entries only.
     pub critic: Vec<CostTermConfig>,
+    /// The trained critic the `critic` terms read (attached at run time, never serialised).
+    #[serde(skip)]
+    attached: AttachedCritic,
+}
+
+/// A critic attached to a configuration at run time; equal when it is the same critic.
+#[derive(Clone, Default)]
+struct AttachedCritic(Option<Arc<Critic>>);
+
+impl PartialEq for AttachedCritic {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AttachedCritic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self.0 {
+            Some(c) if c.is_trained() => "trained",
+            Some(_) => "untrained",
+            None => "none",
+        };
+        f.write_str(what)
+    }
 }
 
 impl Default for CostConfig {
@@ -184,6 +239,7 @@ impl Default for CostConfig {
                 terminal_only: false,
             }],
             critic: Vec::new(),
+            attached: AttachedCritic::default(),
         }
     }
 }
@@ -197,18 +253,30 @@ impl CostConfig {
         ]
     }
 
-    /// Checks weights (finite, ≥ 0; > 0 in the immutable slots) and that the critic slot is
-    /// empty (no critic term is implemented yet).
+    /// The same terms, with `critic` as the trained critic the `critic` terms read.
+    pub fn with_critic(mut self, critic: Arc<Critic>) -> Self {
+        self.attached = AttachedCritic(Some(critic));
+        self
+    }
+
+    /// Whether the critic slot has a term (which then needs a trained critic).
+    pub fn uses_critic(&self) -> bool {
+        !self.critic.is_empty()
+    }
+
+    /// Checks weights (finite, ≥ 0; > 0 in the immutable slots) and that `critic` terms sit
+    /// in the critic slot and nowhere else.
     pub fn validate(&self) -> Result<(), AgentError> {
-        if let Some(t) = self.critic.first() {
-            return Err(AgentError::config(
-                "cost.critic",
-                format!("{t:?}"),
-                "no entries: no trained critic term exists yet",
-            ));
-        }
         for (kind, field, terms) in self.slots() {
             for t in terms {
+                let is_critic = matches!(t, CostTermConfig::Critic { .. });
+                if is_critic != (kind == CostKind::Critic) {
+                    return Err(AgentError::config(
+                        field,
+                        format!("{t:?}"),
+                        "`term = \"critic\"` in the cost.critic slot only, and only it there",
+                    ));
+                }
                 let w = t.weight();
                 let ok = w.is_finite() && (w > 0.0 || (!kind.is_immutable() && w == 0.0));
                 if !ok {
@@ -263,10 +331,11 @@ impl CostConfig {
     pub fn build_task(&self, fixed: Arc<FixedCost>, ctx: CostContext) -> Result<Cost, AgentError> {
         self.validate()?;
         let mut cost = Cost::with_fixed(fixed).with_goal(ctx.goal.to_vec());
+        let critic = self.attached.0.as_ref();
         for (kind, _, terms) in self.slots() {
             if !kind.is_immutable() {
                 for t in terms {
-                    cost = t.add_to(cost, kind, ctx)?;
+                    cost = t.add_to(cost, kind, ctx, critic)?;
                 }
             }
         }
@@ -329,6 +398,32 @@ mod tests {
         };
         let err = critic.validate().unwrap_err().to_string();
         assert!(err.contains("cost.critic"), "{err}");
+        // The critic term fits the critic slot only, and needs a trained critic to build.
+        let misplaced = CostConfig {
+            task: vec![CostTermConfig::Critic { weight: 1.0 }],
+            ..CostConfig::default()
+        };
+        let err = misplaced.validate().unwrap_err().to_string();
+        assert!(err.contains("cost.task") && err.contains("critic"), "{err}");
+        let critic = CostConfig {
+            critic: vec![CostTermConfig::Critic { weight: 1.0 }],
+            ..CostConfig::default()
+        };
+        critic.validate().unwrap();
+        let err = critic
+            .build(CostContext { goal: &[0.0] })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cost.critic") && err.contains("train-critic"),
+            "{err}"
+        );
+        let built = critic
+            .with_critic(Arc::new(Critic::untrained()))
+            .build(CostContext { goal: &[0.0] })
+            .unwrap();
+        let terms: Vec<_> = built.terms().map(|t| (t.0.to_string(), t.1)).collect();
+        assert_eq!(terms[1], ("critic".to_string(), CostKind::Critic));
         let text = r#"{"task":[{"term":"goal_distance","weight":1.0,"bogus":2}]}"#;
         let err = serde_json::from_str::<CostConfig>(text)
             .unwrap_err()

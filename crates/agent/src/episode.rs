@@ -23,7 +23,7 @@ use std::sync::Arc;
 use ami_envs::{Env, EpisodeTrace, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::cost::{Cost, FixedCost, RolloutBatch};
+use crate::cost::{Cost, CostKind, FixedCost, RolloutBatch};
 use crate::cost_config::{CostConfig, CostContext, WorldReadout};
 use crate::error::AgentError;
 use crate::memory::{Episode, Transition};
@@ -262,7 +262,7 @@ pub fn run_task_episode(
         let action = plan.actions[..a_dim].to_vec();
         let batch =
             RolloutBatch::new(&next, &action, (1, 1), (next.len(), a_dim))?.with_start(&s)?;
-        let step_cost = cost.evaluate(&batch)?[0];
+        let step_cost = cost.evaluate_kinds(&batch, |k| k != CostKind::Critic)?[0];
         memory.transitions.push(Transition {
             state: std::mem::replace(&mut s, next),
             action,

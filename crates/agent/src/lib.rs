@@ -1,6 +1,6 @@
 //! `ami-agent`: the objective-driven agent of DESIGN.md §1 — the world model as planners see
 //! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
-//! CEM) and short-term memory.
+//! CEM), short-term memory, the critic trained from it, and the amortised policy.
 //!
 //! The benchmark workloads (and the dense-kernel programs only they run: the fused training
 //! step and the gradient plan) live in the `ami-bench` crate.
@@ -9,15 +9,19 @@
 
 pub mod cost;
 pub mod cost_config;
+pub mod critic;
 pub mod episode;
 pub mod error;
+pub mod guided;
 pub mod jepa_model;
 pub mod kernel;
 pub mod memory;
 pub mod perception;
 pub mod pipeline;
 pub mod planner;
+pub mod policy;
 pub mod probe;
+pub mod regression;
 pub mod task;
 pub mod terms;
 pub mod world_model;
@@ -26,15 +30,19 @@ pub use cost::{
     ActionEnergy, Cost, CostKind, CostTerm, FixedCost, GoalDistance, RolloutBatch, GUARDRAIL_WEIGHT,
 };
 pub use cost_config::{CostConfig, CostContext, CostTermConfig, GuardrailConfig, WorldReadout};
+pub use critic::{lambda_returns, Critic, CriticConfig, CriticTerm};
 pub use episode::{run_episode, run_task_episode, ActSettings, Actor, EpisodeOutcome};
 pub use error::AgentError;
+pub use guided::{PolicyGuided, WarmStart};
 pub use jepa_model::JepaWorldModel;
 pub use memory::{Episode, ShortTermMemory, Transition};
 pub use perception::Perception;
 pub use planner::{
     project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
 };
+pub use policy::{Policy, PolicyConfig};
 pub use probe::{ProbeError, StateProbe};
+pub use regression::{RegressionConfig, Regressor, Samples};
 pub use task::{Target, TaskConfig, TaskEpisode, TaskSpec};
 pub use terms::{HazardGuardrail, RegionDistance, StateBox};
 pub use world_model::{LinearWorldModel, WorldModel};

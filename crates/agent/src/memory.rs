@@ -5,7 +5,8 @@
 //! encoded state `s_t` the planner started from, the first planned action `a_t` it executed,
 //! and the cost `c_t = C(s_{t+1}, a_t)` of the cost module on the encoded state reached at the
 //! end of the cycle (a rollout batch of one candidate and one step), so that returns
-//! `Σ_k γᵏ c_{t+k}` are in the units the planner minimises.
+//! `Σ_k γᵏ c_{t+k}` are in the units the planner minimises. The critic's own term is left out
+//! of `c_t`: it is what the critic ([`crate::critic`]) is trained to predict.
 
 use std::collections::VecDeque;
 

@@ -1,5 +1,6 @@
-//! The run subcommands: `data`, `train`, `eval` and `demo` (= data → train → eval). Each builds
-//! the configuration from the command line, calls `ami_agent::pipeline` and prints.
+//! The run subcommands: `data`, `train`, `eval`, `demo` (= data → train → eval),
+//! `train-policy` and `train-critic`. Each builds the configuration from the command line,
+//! calls `ami_agent::pipeline` and prints.
 
 use std::path::Path;
 use std::time::Instant;
@@ -7,8 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use ami_agent::pipeline::{
-    self, evaluate, evaluate_tasks, fit, task_table, EvalReport, FitOptions, Preset, RunConfig,
-    RunDir, TaskResult,
+    self, evaluate, evaluate_tasks, fit, task_table, train_critic as fit_critic,
+    train_policy as fit_policy, EvalReport, FitOptions, Preset, RunConfig, RunDir, TaskResult,
+    CRITIC_FILE, POLICY_FILE,
 };
 use ami_agent::TaskConfig;
 use ami_envs::{Dataset, EnvConfig};
@@ -127,6 +129,33 @@ pub fn eval(run_path: &Path, split: &str, tasks: &TaskArgs, sets: &[String]) -> 
             print_report(&report)
         }
     }
+}
+
+/// The configuration of an existing run with `sets` applied.
+fn run_config(run: &RunDir, sets: &[String]) -> Result<RunConfig> {
+    let cfg = run.read_config()?.with_overrides(sets)?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// `ami train-policy`.
+pub fn train_policy(run_path: &Path, sets: &[String]) -> Result<()> {
+    let run = RunDir::open(run_path)?;
+    let cfg = run_config(&run, sets)?;
+    let log = fit_policy(&run, &cfg, &Bars::default())?;
+    eprintln!("wrote {}", run.file(POLICY_FILE).display());
+    println!("{}", serde_json::to_string_pretty(&log.rounds)?);
+    Ok(())
+}
+
+/// `ami train-critic`.
+pub fn train_critic(run_path: &Path, sets: &[String]) -> Result<()> {
+    let run = RunDir::open(run_path)?;
+    let cfg = run_config(&run, sets)?;
+    let summary = fit_critic(&run, &cfg, &Bars::default())?;
+    eprintln!("wrote {}", run.file(CRITIC_FILE).display());
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }
 
 /// `ami demo`: data → train → eval in one run directory (every task with `--task all`, and by

@@ -114,6 +114,33 @@ enum Command {
         #[command(subcommand)]
         cmd: ebm::EbmCommand,
     },
+    /// Train the amortised policy of a run: behaviour cloning on planner episodes, then DAgger.
+    TrainPolicy {
+        /// Run directory written by `ami train` or `ami demo` (`policy.json` is written there).
+        #[arg(long)]
+        run: PathBuf,
+        /// Planner episodes for behaviour cloning (`policy.episodes`).
+        #[arg(long)]
+        episodes: Option<usize>,
+        /// DAgger rounds (`policy.dagger_rounds`).
+        #[arg(long)]
+        dagger_rounds: Option<usize>,
+        /// Override one key of the run's config, e.g. `--set policy.fit.epochs=100`.
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Train the critic of a run by TD(λ) on planner episodes.
+    TrainCritic {
+        /// Run directory written by `ami train` or `ami demo` (`critic.json` is written there).
+        #[arg(long)]
+        run: PathBuf,
+        /// Planner episodes to learn from (`critic.episodes`).
+        #[arg(long)]
+        episodes: Option<usize>,
+        /// Override one key of the run's config, e.g. `--set critic.lambda=0.9`.
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Evaluate a trained run by planning on the test episodes.
     Eval {
         /// Run directory written by `ami train` or `ami demo`.
@@ -134,6 +161,15 @@ enum Command {
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         sets: Vec<String>,
     },
+}
+
+/// Command-line flags that stand for config keys, as `--set` overrides before `sets`.
+fn with_flags(flags: &[(&str, Option<usize>)], sets: Vec<String>) -> Vec<String> {
+    flags
+        .iter()
+        .filter_map(|(key, v)| v.map(|v| format!("{key}={v}")))
+        .chain(sets)
+        .collect()
 }
 
 fn main() {
@@ -186,6 +222,23 @@ fn run(cli: Cli) -> Result<()> {
             };
             commands::eval(&run, &split, &tasks, &sets)
         }
+        Command::TrainPolicy {
+            run,
+            episodes,
+            dagger_rounds,
+            sets,
+        } => {
+            let flags = [
+                ("policy.episodes", episodes),
+                ("policy.dagger_rounds", dagger_rounds),
+            ];
+            commands::train_policy(&run, &with_flags(&flags, sets))
+        }
+        Command::TrainCritic {
+            run,
+            episodes,
+            sets,
+        } => commands::train_critic(&run, &with_flags(&[("critic.episodes", episodes)], sets)),
         Command::Ebm { cmd } => ebm::run(cmd),
         Command::Bench {
             workload,

@@ -57,6 +57,7 @@ fn demo_on_the_tiny_preset_writes_the_run_directory_and_report() {
     let r = report(&out);
     assert_eq!(r["env"], "two-rooms");
     assert_eq!(r["episodes"], 4);
+    assert_eq!(r["actor"], "planner");
     for key in ["success_rate", "success_rate_mse1"] {
         let v = r[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
@@ -371,4 +372,128 @@ fn a_run_killed_between_checkpoints_resumes_to_the_same_weights_logging_each_ste
     let (steps, text) = logged_steps(&killed);
     assert_eq!(steps, (0..800).collect::<Vec<u64>>());
     assert_eq!(logged_steps(&whole).1, text);
+}
+
+/// Runs `ami` expecting failure; returns its stderr, which must contain every word.
+fn fails_naming(args: &[&str], words: &[&str]) {
+    let out = ami(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    for w in words {
+        assert!(err.contains(w), "{args:?}: {w:?} not in {err}");
+    }
+}
+
+const CRITIC_TERM: &str = "cost.critic=[{term=\"critic\", weight=1.0}]";
+
+#[test]
+fn the_policy_and_the_critic_train_and_act_on_the_tiny_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    ok(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--out",
+        r,
+        "--set",
+        "eval.episodes=2",
+    ]);
+
+    // Before training: the key that asks for a file and the file are named.
+    fails_naming(
+        &["eval", "--run", r, "--set", "agent.actor=\"policy\""],
+        &["agent.actor", "policy.json", "train-policy"],
+    );
+    fails_naming(
+        &["eval", "--run", r, "--set", CRITIC_TERM],
+        &["cost.critic", "critic.json", "train-critic"],
+    );
+    fails_naming(
+        &["eval", "--run", r, "--set", "agent.actor=\"pilot\""],
+        &["agent.actor", "pilot", "policy+planner"],
+    );
+    fails_naming(
+        &["eval", "--run", r, "--set", "agent.critic=\"online\""],
+        &["agent.critic", "cost.critic"],
+    );
+    fails_naming(
+        &["train-policy", "--run", r, "--set", "eval.train_seed=1234"],
+        &["eval.", "train_seed"],
+    );
+
+    let out = ok(&[
+        "train-policy",
+        "--run",
+        r,
+        "--episodes",
+        "4",
+        "--dagger-rounds",
+        "1",
+        "--set",
+        "policy.dagger_episodes=2",
+        "--set",
+        "policy.fit.epochs=5",
+    ]);
+    let rounds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rounds.as_array().unwrap().len(), 2, "{rounds}");
+    assert_eq!(rounds[0]["episodes"], 4);
+    assert_eq!(rounds[1]["episodes"], 2);
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("policy.json")).unwrap()).unwrap();
+    assert_eq!(file["log"]["rounds"], rounds);
+    assert_eq!(file["action_dim"], 2);
+
+    for actor in ["policy", "policy+planner"] {
+        let set = format!("agent.actor=\"{actor}\"");
+        let out = ok(&["eval", "--run", r, "--set", &set]);
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed["actor"], actor);
+        assert_eq!(report(&run)["actor"], actor);
+        assert!(
+            printed["plan_ms_per_step"].as_f64().unwrap() > 0.0,
+            "{printed}"
+        );
+    }
+
+    let out = ok(&[
+        "train-critic",
+        "--run",
+        r,
+        "--episodes",
+        "3",
+        "--set",
+        "critic.fit.epochs=5",
+        "--set",
+        "critic.sweeps=2",
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["episodes"], 3);
+    assert_eq!(summary["fit"]["sweep_losses"].as_array().unwrap().len(), 2);
+    assert!(run.join("critic.json").is_file());
+    ok(&[
+        "eval",
+        "--run",
+        r,
+        "--set",
+        CRITIC_TERM,
+        "--set",
+        "agent.horizon=4",
+    ]);
+    let out = ok(&[
+        "eval",
+        "--run",
+        r,
+        "--set",
+        CRITIC_TERM,
+        "--set",
+        "agent.critic=\"online\"",
+        "--set",
+        "critic.online_every=1",
+        "--set",
+        "critic.sweeps=1",
+    ]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["episodes"], 2);
 }

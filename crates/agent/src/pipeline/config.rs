@@ -12,9 +12,12 @@ use ami_envs::{
 use ami_jepa::{EncoderKind, ModelConfig, ObjectiveConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
 
+use super::learned::{ActorKind, CriticMode};
 use crate::cost_config::CostConfig;
+use crate::critic::CriticConfig;
 use crate::error::AgentError;
 use crate::planner::{MppiConfig, PlanContext, PlannerConfig};
+use crate::policy::PolicyConfig;
 use crate::task::TaskConfig;
 
 /// `[agent]`: the temporal abstraction of the actor, in one place (the planner's horizon, how
@@ -29,6 +32,12 @@ pub struct AgentConfig {
     pub action_repeat: usize,
     /// Re-plan after this many environment steps (receding horizon).
     pub replan_every: usize,
+    /// Who chooses the actions: `"planner"`, `"policy"` (the amortised policy alone) or
+    /// `"policy+planner"` (the planner warm-started by the policy).
+    pub actor: ActorKind,
+    /// Where a `critic` cost term gets its critic: `"trained"` (`critic.json`) or `"online"`
+    /// (refitted from the short-term memory during the evaluation).
+    pub critic: CriticMode,
 }
 
 impl Default for AgentConfig {
@@ -37,6 +46,8 @@ impl Default for AgentConfig {
             horizon: 16,
             action_repeat: 4,
             replan_every: 4,
+            actor: ActorKind::Planner,
+            critic: CriticMode::Trained,
         }
     }
 }
@@ -91,6 +102,9 @@ pub struct EvalConfig {
     pub seed: u64,
     /// Seed of the validation tasks (a stream of its own).
     pub val_seed: u64,
+    /// Seed of the training tasks on which `ami train-policy` and `ami train-critic` collect
+    /// episodes (a stream of its own).
+    pub train_seed: u64,
     /// Step limit per episode.
     pub max_steps: usize,
     /// Episodes drawn in the picture of test episodes.
@@ -103,6 +117,7 @@ impl Default for EvalConfig {
             episodes: 100,
             seed: 1234,
             val_seed: 4321,
+            train_seed: 8642,
             max_steps: 200,
             plot_episodes: 12,
         }
@@ -133,6 +148,12 @@ pub struct RunConfig {
     /// The task the configurator sets the agent up for.
     #[serde(default)]
     pub task: TaskConfig,
+    /// Training of the amortised policy.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Training of the critic.
+    #[serde(default)]
+    pub critic: CriticConfig,
     /// Test protocol.
     pub eval: EvalConfig,
 }
@@ -297,6 +318,10 @@ impl RunConfig {
                 _ => set_path(&mut v, path, value)
                     .map_err(|msg| AgentError::config_source(&origin, msg))?,
             }
+            // Checked after each override, so that a bad value is reported with its key.
+            if let Err(e) = v.clone().try_into::<RunConfig>() {
+                return Err(AgentError::config_source(&origin, e.message()));
+            }
         }
         v.try_into()
             .map_err(|e: toml::de::Error| AgentError::config_source("--set", e.message()))
@@ -311,6 +336,16 @@ impl RunConfig {
         self.planner.validate()?;
         self.cost.validate()?;
         self.task.validate()?;
+        self.policy.validate()?;
+        self.critic.validate()?;
+        if self.agent.critic == CriticMode::Online && !self.cost.uses_critic() {
+            return Err(AgentError::config(
+                "agent.critic",
+                "online",
+                "a critic term to refit: add `[[cost.critic]] term = \"critic\"` (or \
+                 --set 'cost.critic=[{term=\"critic\", weight=1.0}]')",
+            ));
+        }
         let image = self.env.spec().obs_shape().len() == 3;
         if self.model.encoder == EncoderKind::Conv && !image {
             return Err(AgentError::config(
@@ -341,14 +376,28 @@ impl RunConfig {
         // make test or validation starts replay the data's starts.
         let e = &self.eval;
         for (field, seed, others) in [
-            ("eval.seed", e.seed, [self.data.seed, e.val_seed]),
-            ("eval.val_seed", e.val_seed, [self.data.seed, e.seed]),
+            (
+                "eval.seed",
+                e.seed,
+                [self.data.seed, e.val_seed, e.train_seed],
+            ),
+            (
+                "eval.val_seed",
+                e.val_seed,
+                [self.data.seed, e.seed, e.train_seed],
+            ),
+            (
+                "eval.train_seed",
+                e.train_seed,
+                [self.data.seed, e.seed, e.val_seed],
+            ),
         ] {
             if others.contains(&seed) {
                 return Err(AgentError::config(
                     field,
                     seed,
-                    "a seed different from data.seed and from the other evaluation split's seed",
+                    "a seed different from data.seed and from the other task streams' seeds \
+                     (eval.seed, eval.val_seed, eval.train_seed)",
                 ));
             }
         }
@@ -492,7 +541,13 @@ mod tests {
     fn task_streams_cannot_collide_with_the_data_or_each_other() {
         let c = RunConfig::preset(Preset::Tiny);
         assert_ne!(c.task_seed(Split::Val), c.task_seed(Split::Test));
-        for set in ["data.seed=1234", "eval.val_seed=1234", "data.seed=4321"] {
+        for set in [
+            "data.seed=1234",
+            "eval.val_seed=1234",
+            "data.seed=4321",
+            "data.seed=8642",
+            "eval.train_seed=4321",
+        ] {
             let err = c
                 .clone()
                 .with_overrides(&[set.into()])
@@ -527,9 +582,11 @@ mod tests {
                 "planner.kind=\"cem\"".into(),
                 "planner.elites=8".into(),
                 "cost.task.0.terminal_weight=2.0".into(),
+                "agent.actor=\"policy+planner\"".into(),
             ])
             .unwrap();
         assert_eq!(c.env.kind(), "pendulum");
+        assert_eq!(c.agent.actor, ActorKind::PolicyPlanner);
         assert_eq!(c.plan_context(0).max_action_norm, 1.5);
         assert!(matches!(c.planner, PlannerConfig::Cem(ref k) if k.elites == 8));
         for (set, word) in [
@@ -538,6 +595,8 @@ mod tests {
             ("env.kind=\"nope\"", "nope"),
             ("planner.kind=\"nope\"", "planner.kind"),
             ("cost.task.3.weight=1", "cost.task.3.weight"),
+            ("agent.actor=\"bogus\"", "agent.actor"),
+            ("agent.critic=\"sometimes\"", "agent.critic"),
         ] {
             let err = RunConfig::preset(Preset::Tiny)
                 .with_overrides(&[set.into()])

@@ -8,26 +8,30 @@
 //! writes the run's top-level `report.json` and `plots/episodes.png` as before.
 //!
 //! Episodes are independent (the planner is reset to its seed at the start of each), so they
-//! are spread over one worker per core; the results do not depend on the number of workers.
-//! Each worker runs inside its own one-thread rayon pool, so the tensor backend and the
-//! planning kernel do not split a worker's work over cores the other workers already use.
+//! are spread over one worker per core ([`super::workers`]); the results do not depend on the
+//! number of workers. With an online critic the episodes run in blocks, the critic refitted
+//! between blocks ([`super::learned`]).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use ami_envs::Env;
 use ami_jepa::checkpoint::load_model;
 use serde::{Deserialize, Serialize};
 
 use super::config::{RunConfig, Split};
 use super::fit::compute_device;
+use super::learned::{run_tasks, Learned};
 use super::probe_fit::load_probe;
 use super::progress::Progress;
 use super::run_dir::RunDir;
-use crate::cost_config::{CostConfig, WorldReadout};
+use super::workers::{map_on_workers, worker_count};
+use crate::cost::FixedCost;
+use crate::cost_config::WorldReadout;
 use crate::episode::{run_task_episode, ActSettings, Actor, EpisodeOutcome};
 use crate::error::AgentError;
 use crate::jepa_model::JepaWorldModel;
+use crate::planner::Planner;
 use crate::task::{TaskEpisode, TaskSpec};
 
 /// The numbers of an evaluation (`report.json`).
@@ -63,7 +67,8 @@ pub struct EvalReport {
     pub mean_episode_steps: f64,
     /// Mean over episodes of the closest approach `min_t ‖e(s_t, goal)‖` (px in two-rooms).
     pub mean_min_goal_error: f64,
-    /// What chose the actions (`planner`).
+    /// Who chose the actions (`agent.actor`: `planner`, `policy`, `policy+planner`).
+    #[serde(default = "planner_actor")]
     pub actor: String,
     /// Planner kind.
     pub planner: String,
@@ -144,7 +149,7 @@ impl EvalReport {
                 .map(|o| f64::from(o.min_goal_error))
                 .sum::<f64>()
                 / n,
-            actor: "planner".to_string(),
+            actor: cfg.agent.actor.name().to_string(),
             planner: cfg.planner.kind().to_string(),
             observation: cfg.env.spec().observation_name().to_string(),
             backend: format!("{:?}", compute_device()),
@@ -153,6 +158,11 @@ impl EvalReport {
             total_seconds: None,
         }
     }
+}
+
+/// Reports written before `actor` existed were all planned.
+fn planner_actor() -> String {
+    "planner".into()
 }
 
 /// Loads the run's world model for planning (one copy per evaluation worker).
@@ -170,10 +180,23 @@ pub fn world_model(run: &RunDir, cfg: &RunConfig) -> Result<JepaWorldModel, Agen
 }
 
 /// What every evaluation worker builds its agent from.
-struct AgentParts<'a> {
-    cfg: &'a RunConfig,
-    task: &'a dyn TaskSpec,
-    readout: WorldReadout,
+pub(crate) struct AgentParts<'a> {
+    /// The run's configuration.
+    pub cfg: &'a RunConfig,
+    /// The task.
+    pub task: &'a dyn TaskSpec,
+    /// Probe and regions.
+    pub readout: WorldReadout,
+}
+
+impl AgentParts<'_> {
+    /// The run's probe (if fitted) and the environment's regions.
+    pub fn readout_of(run: &RunDir, cfg: &RunConfig) -> Result<WorldReadout, AgentError> {
+        Ok(WorldReadout {
+            probe: load_probe(run)?.map(Arc::new),
+            regions: cfg.env.spec().regions(),
+        })
+    }
 }
 
 /// Runs the configured task on the episodes of `split` with the run's checkpoint; writes the
@@ -187,27 +210,21 @@ pub fn evaluate(
     cfg.validate()?;
     let spec = cfg.env.spec();
     let task = cfg.task.spec()?;
-    let probe = load_probe(run)?;
-    let readout = WorldReadout {
-        probe: probe.clone().map(Arc::new),
-        regions: spec.regions(),
-    };
+    let readout = AgentParts::readout_of(run, cfg)?;
+    let probe = readout.probe.clone();
     // Build the agent's immutable cost once here so that a task that cannot be set up (no
     // hazards for a guardrail, no probe) fails before any episode runs.
     let fixed = cfg.cost.build_fixed(&task.guardrails(), &readout)?;
     let episodes = task.episodes(spec, cfg.eval.episodes, cfg.task_seed(split))?;
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(episodes.len())
-        .max(1);
+    let learned = Learned::load(run, cfg)?;
+    let workers = worker_count(episodes.len());
     progress.start(&format!("eval {}", task.name()), episodes.len() as u64);
     let parts = AgentParts {
         cfg,
         task: task.as_ref(),
         readout,
     };
-    let outcomes = run_parallel(run, &parts, &episodes, workers, progress)?;
+    let outcomes = run_tasks(run, &parts, &learned, &episodes, workers, progress)?;
     progress.finish();
     let rules = spec.build()?.success_rules();
     let names = task.rule_names(&rules);
@@ -235,10 +252,12 @@ pub fn evaluate(
     Ok(report)
 }
 
-/// Runs every episode on `workers` threads; outcomes in episode order.
-fn run_parallel(
+/// Runs every episode on `workers` threads with the actor of `cfg` (one episode each);
+/// outcomes in episode order.
+pub(crate) fn run_parallel(
     run: &RunDir,
     parts: &AgentParts,
+    learned: &Learned,
     episodes: &[TaskEpisode],
     workers: usize,
     progress: &dyn Progress,
@@ -249,73 +268,43 @@ fn run_parallel(
         max_steps: parts.task.max_steps(cfg.eval.max_steps),
         advance_radius: cfg.task.advance_radius,
     };
-    let next = AtomicUsize::new(0);
-    let results = Mutex::new(vec![None; episodes.len()]);
-    let panicked = || AgentError::WorldModel("an evaluation worker panicked".into());
-    std::thread::scope(|scope| -> Result<(), AgentError> {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), AgentError> {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(1)
-                        .build()
-                        .map_err(|e| AgentError::WorldModel(format!("thread pool: {e}")))?;
-                    pool.install(|| -> Result<(), AgentError> {
-                        let wm = world_model(run, cfg)?;
-                        let mut planner = cfg.planner.build(cfg.plan_context(cfg.train.seed))?;
-                        let mut env = cfg.env.spec().build()?;
-                        let fixed = cfg
-                            .cost
-                            .build_fixed(&parts.task.guardrails(), &parts.readout)?;
-                        let task_cost = CostConfig {
-                            task: parts.task.task_terms(&cfg.cost.task),
-                            ..cfg.cost.clone()
-                        };
-                        loop {
-                            let i = next.fetch_add(1, Ordering::SeqCst);
-                            let Some(episode) = episodes.get(i) else {
-                                return Ok(());
-                            };
-                            let actor = Actor {
-                                perception: &wm,
-                                model: &wm,
-                                planner: planner.as_mut(),
-                                cost: &task_cost,
-                                fixed: fixed.clone(),
-                                readout: &parts.readout,
-                            };
-                            let outcome = run_task_episode(
-                                env.as_mut(),
-                                actor,
-                                parts.task,
-                                episode,
-                                &settings,
-                            )?;
-                            let mut res = results.lock().map_err(|_| panicked())?;
-                            res[i] = Some(outcome);
-                            let done: Vec<_> = res.iter().flatten().collect();
-                            let ok = done.iter().filter(|o| o.trace.success).count();
-                            let bad = done.iter().filter(|o| o.violations > 0).count();
-                            progress.set(
-                                done.len() as u64,
-                                &format!("success {ok}/{} violations {bad}", done.len()),
-                            );
-                        }
-                    })
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| panicked())??;
-        }
-        Ok(())
-    })?;
-    results
-        .into_inner()
-        .map_err(|_| panicked())?
-        .into_iter()
-        .collect::<Option<_>>()
-        .ok_or_else(|| AgentError::WorldModel("an episode was not evaluated".into()))
+    let mut task_cost = learned.cost(cfg);
+    task_cost.task = parts.task.task_terms(&task_cost.task);
+    type Worker = (
+        JepaWorldModel,
+        Box<dyn Planner>,
+        Box<dyn Env>,
+        Arc<FixedCost>,
+    );
+    let init = || -> Result<Worker, AgentError> {
+        let wm = world_model(run, cfg)?;
+        let planner = learned.actor(cfg, cfg.train.seed)?;
+        let fixed = cfg
+            .cost
+            .build_fixed(&parts.task.guardrails(), &parts.readout)?;
+        Ok((wm, planner, cfg.env.spec().build()?, fixed))
+    };
+    let episode = |(wm, planner, env, fixed): &mut Worker, episode: &TaskEpisode| {
+        let actor = Actor {
+            perception: &*wm,
+            model: &*wm,
+            planner: planner.as_mut(),
+            cost: &task_cost,
+            fixed: fixed.clone(),
+            readout: &parts.readout,
+        };
+        run_task_episode(env.as_mut(), actor, parts.task, episode, &settings)
+    };
+    let done = |res: &[Option<EpisodeOutcome>]| {
+        let done: Vec<_> = res.iter().flatten().collect();
+        let ok = done.iter().filter(|o| o.trace.success).count();
+        let bad = done.iter().filter(|o| o.violations > 0).count();
+        progress.set(
+            done.len() as u64,
+            &format!("success {ok}/{} violations {bad}", done.len()),
+        );
+    };
+    map_on_workers(episodes, workers, init, episode, done)
 }
 
 /// One row of a task table: the task's report, or why it could not be evaluated.

@@ -1,7 +1,8 @@
 //! The whole pipeline as library calls: configuration and presets ([`config`]), reward-free
 //! data ([`generate_data`]), training with a checkpoint policy and a metrics log ([`fit`]),
-//! evaluation by planning on the test tasks ([`evaluate`] → [`EvalReport`]), and the demo that
-//! chains them ([`demo`]). The `ami` binary only parses arguments, calls these and prints.
+//! evaluation by planning on the test tasks ([`evaluate`] → [`EvalReport`]), the demo that
+//! chains them ([`demo`]), and the learned modules beside the world model: the amortised
+//! policy ([`train_policy`]) and the critic ([`train_critic`]). The `ami` binary only parses arguments, calls these and prints.
 //!
 //! ```no_run
 //! use ami_agent::pipeline::{demo, Preset, RunConfig, Silent};
@@ -14,10 +15,14 @@
 pub mod config;
 pub mod evaluate;
 pub mod fit;
+pub mod learned;
 pub mod plot;
 pub mod probe_fit;
 pub mod progress;
 pub mod run_dir;
+pub mod train_critic;
+pub mod train_policy;
+pub mod workers;
 
 use std::path::Path;
 use std::time::Instant;
@@ -27,9 +32,12 @@ use ami_envs::Dataset;
 pub use config::{AgentConfig, EvalConfig, Preset, RunConfig, Split};
 pub use evaluate::{evaluate, evaluate_tasks, task_table, EvalReport, TaskResult};
 pub use fit::{fit, FitOptions};
+pub use learned::{ActorKind, CriticMode, Learned, CRITIC_FILE, POLICY_FILE};
 pub use probe_fit::{fit_probe, load_probe};
 pub use progress::{Progress, Silent};
 pub use run_dir::RunDir;
+pub use train_critic::{train_critic, CriticTraining};
+pub use train_policy::train_policy;
 
 use crate::error::AgentError;
 

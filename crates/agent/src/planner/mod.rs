@@ -28,9 +28,10 @@ use crate::world_model::WorldModel;
 pub struct Plan {
     /// Planned actions, row-major `[h, A]`; execute the first row.
     pub actions: Vec<f32>,
-    /// Predicted states after each action, row-major `[h, D]`.
+    /// Predicted states after each action, row-major `[h, D]` (empty for an actor that does
+    /// not imagine: the amortised policy acting alone).
     pub predicted_states: Vec<f32>,
-    /// Total cost `C(τ)` of the plan.
+    /// Total cost `C(τ)` of the plan (NaN when nothing was imagined).
     pub cost: f32,
     /// Weighted contribution of every cost term (sums to `cost`).
     pub cost_breakdown: Vec<(String, f32)>,
@@ -61,6 +62,11 @@ pub trait Planner {
     fn shift(&mut self, k: usize);
     /// Forget the warm start (zero mean plan) and restart the random stream from the seed.
     fn reset(&mut self);
+    /// Replace the stored mean plan by `actions [h, A]` (e.g. an amortised policy's rollout)
+    /// for the next `plan`. Default: ignored, for planners that keep no mean plan.
+    fn warm_start(&mut self, _actions: &[f32], _act_dim: usize) -> Result<(), AgentError> {
+        Ok(())
+    }
     /// Planning horizon `h`.
     fn horizon(&self) -> usize;
 }

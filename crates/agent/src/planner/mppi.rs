@@ -23,7 +23,7 @@ use super::{
     require_positive, shift_mean, Plan, Planner, SampleBuffers,
 };
 use crate::cost::Cost;
-use crate::error::AgentError;
+use crate::error::{check_len, AgentError};
 use crate::world_model::WorldModel;
 
 /// Settings of [`Mppi`]; defaults in parentheses.
@@ -269,6 +269,17 @@ impl Planner for Mppi {
     fn reset(&mut self) {
         self.mean.fill(0.0);
         self.rng = StdRng::seed_from_u64(self.cfg.seed);
+    }
+
+    fn warm_start(&mut self, actions: &[f32], act_dim: usize) -> Result<(), AgentError> {
+        let h = self.cfg.horizon;
+        check_len("mppi warm start", actions, h * act_dim, || {
+            format!("[h={h}, A={act_dim}]")
+        })?;
+        self.ensure_dims(act_dim);
+        self.mean.copy_from_slice(actions);
+        project_to_ball(&mut self.mean, act_dim, self.cfg.max_action_norm);
+        Ok(())
     }
 
     fn horizon(&self) -> usize {
