@@ -47,6 +47,26 @@ pub trait CostTerm: Send + Sync {
     /// planners may evaluate them in blocks (on several cores), so `cost` of a block must equal
     /// the same rows of `cost` of the whole batch.
     fn cost(&self, batch: &RolloutBatch) -> Vec<f32>;
+
+    /// Gradient of `Σ_i cost_i` (unweighted): **adds** `∂cost_i/∂s_{i,t}` to `states_bar`
+    /// and `∂cost_i/∂a_{i,t}` to `actions_bar` for every candidate `i` and step `t` (each cost
+    /// depends on its own candidate only). Gradient planners call it through
+    /// [`Cost::gradient`]; a term without one returns the default,
+    /// [`AgentError::TermNotDifferentiable`] naming it.
+    ///
+    /// # Shapes
+    /// `states_bar [n, h, D]`, `actions_bar [n, h, A]` (as `batch`; see
+    /// [`RolloutBatch::check_gradient_buffers`]).
+    fn gradient(
+        &self,
+        _batch: &RolloutBatch,
+        _states_bar: &mut [f32],
+        _actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        Err(AgentError::TermNotDifferentiable {
+            term: self.name().to_string(),
+        })
+    }
 }
 
 /// A batch of `n` imagined trajectories of `h` steps: the predicted states and the actions
@@ -151,6 +171,22 @@ impl<'a> RolloutBatch<'a> {
     pub fn actions_of(&self, i: usize) -> &'a [f32] {
         let k = i * self.h * self.a;
         &self.actions[k..k + self.h * self.a]
+    }
+
+    /// Check gradient buffers against the batch: `states_bar [n, h, D]`,
+    /// `actions_bar [n, h, A]`.
+    pub fn check_gradient_buffers(
+        &self,
+        states_bar: &[f32],
+        actions_bar: &[f32],
+    ) -> Result<(), AgentError> {
+        let (n, h, d, a) = (self.n, self.h, self.d, self.a);
+        check_len("cost gradient states_bar", states_bar, n * h * d, || {
+            format!("[n={n}, h={h}, D={d}]")
+        })?;
+        check_len("cost gradient actions_bar", actions_bar, n * h * a, || {
+            format!("[n={n}, h={h}, A={a}]")
+        })
     }
 }
 
@@ -478,6 +514,46 @@ impl Cost {
         Ok(out)
     }
 
+    /// Gradient of `Σ_i C(τ_i)` with respect to the states and the actions of `batch`:
+    /// `(∂/∂states [n, h, D], ∂/∂actions [n, h, A])` = `Σ_k w_k ·` [`CostTerm::gradient`]
+    /// (terms with weight zero are skipped, as in [`Cost::evaluate`]). A term without a
+    /// gradient is [`AgentError::TermNotDifferentiable`] naming it.
+    pub fn gradient(&self, batch: &RolloutBatch) -> Result<(Vec<f32>, Vec<f32>), AgentError> {
+        let mut states_bar = vec![0.0; batch.n * batch.h * batch.d];
+        let mut actions_bar = vec![0.0; batch.n * batch.h * batch.a];
+        self.gradient_into(batch, &mut states_bar, &mut actions_bar)?;
+        Ok((states_bar, actions_bar))
+    }
+
+    /// Like [`Cost::gradient`], **adding** into caller-owned `states_bar [n, h, D]` and
+    /// `actions_bar [n, h, A]`.
+    pub fn gradient_into(
+        &self,
+        batch: &RolloutBatch,
+        states_bar: &mut [f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        batch.check_gradient_buffers(states_bar, actions_bar)?;
+        let (mut s_k, mut a_k) = (Vec::new(), Vec::new());
+        for t in self.all().filter(|t| t.weight != 0.0) {
+            s_k.clear();
+            s_k.resize(states_bar.len(), 0.0);
+            a_k.clear();
+            a_k.resize(actions_bar.len(), 0.0);
+            t.term.gradient(batch, &mut s_k, &mut a_k)?;
+            let w = t.weight;
+            states_bar
+                .iter_mut()
+                .zip(&s_k)
+                .for_each(|(o, g)| *o += w * g);
+            actions_bar
+                .iter_mut()
+                .zip(&a_k)
+                .for_each(|(o, g)| *o += w * g);
+        }
+        Ok(())
+    }
+
     /// Weighted contribution `w_k · C_k(τ_0)` of every term for the first candidate (pass a
     /// batch of one for a single plan); the contributions sum to the total cost.
     pub fn breakdown(&self, batch: &RolloutBatch) -> Vec<(String, f32)> {
@@ -614,6 +690,44 @@ impl CostTerm for GoalDistance {
             })
             .collect()
     }
+
+    /// `∂cost_i/∂s_{i,t} = w_t · 2 (s − g)` (squared) or `w_t · (s − g) / ‖s − g‖`
+    /// (Euclidean; `0` at `s = g`, a subgradient, where the distance has no gradient); no
+    /// action dependence.
+    fn gradient(
+        &self,
+        b: &RolloutBatch,
+        states_bar: &mut [f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        self.check_dims(b.d, b.a)?;
+        b.check_gradient_buffers(states_bar, actions_bar)?;
+        for (k, bar) in states_bar.chunks_exact_mut(b.d).enumerate() {
+            let w = self.step_weight(k % b.h, b.h);
+            let s = &b.states[k * b.d..(k + 1) * b.d];
+            let scale = if self.squared {
+                2.0 * w
+            } else {
+                let dist = s
+                    .iter()
+                    .zip(&self.goal)
+                    .map(|(x, g)| (x - g) * (x - g))
+                    .sum::<f32>()
+                    .sqrt();
+                if dist > 0.0 {
+                    w / dist
+                } else {
+                    0.0
+                }
+            };
+            if scale != 0.0 {
+                for ((o, x), g) in bar.iter_mut().zip(s).zip(&self.goal) {
+                    *o += scale * (x - g);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Soft action-magnitude penalty `cost_i = Σ_t ‖a_{i,t}‖²` (weight set by the caller).
@@ -629,6 +743,20 @@ impl CostTerm for ActionEnergy {
         (0..b.n)
             .map(|i| b.actions_of(i).iter().map(|x| x * x).sum())
             .collect()
+    }
+
+    /// `∂cost_i/∂a_{i,t} = 2 a_{i,t}`; no state dependence.
+    fn gradient(
+        &self,
+        b: &RolloutBatch,
+        states_bar: &mut [f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        b.check_gradient_buffers(states_bar, actions_bar)?;
+        for (o, x) in actions_bar.iter_mut().zip(b.actions) {
+            *o += 2.0 * x;
+        }
+        Ok(())
     }
 }
 

@@ -40,6 +40,27 @@ pub enum AgentError {
     /// The world model failed.
     #[error("world model: {0}")]
     WorldModel(String),
+    /// A gradient was asked of a world model that has no vector–Jacobian product.
+    #[error(
+        "world model `{model}` is not differentiable ({reason}); gradient planners \
+         (planner.kind = \"gradient\" or \"cem+gradient\") need one: use \"mppi\" or \"cem\""
+    )]
+    ModelNotDifferentiable {
+        /// The model (its type, or what it runs on).
+        model: String,
+        /// Why it has no gradient.
+        reason: String,
+    },
+    /// A gradient was asked of a cost term that does not implement one.
+    #[error(
+        "cost term `{term}` is not differentiable; gradient planners (planner.kind = \
+         \"gradient\" or \"cem+gradient\") need every term with a weight > 0 to be: \
+         use \"mppi\" or \"cem\""
+    )]
+    TermNotDifferentiable {
+        /// The term's name.
+        term: String,
+    },
     /// A configuration file or override cannot be used.
     #[error("{origin}: {msg}")]
     Config {

@@ -8,6 +8,7 @@ use ami_jepa::Jepa;
 use crate::error::AgentError;
 use crate::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
 use crate::perception::Perception;
+use crate::world_model::Cotangent;
 use crate::world_model::{check_rollout_inputs, WorldModel};
 
 /// JEPA world model with temporal abstraction: each planned action is applied for
@@ -171,6 +172,49 @@ impl WorldModel for JepaWorldModel {
                 Ok(())
             }
         }
+    }
+
+    /// On the dense kernel: the exact VJP of `s' = s + MLP([s, c·a])` held for
+    /// `action_repeat` steps, through a taped rollout ([`crate::kernel::adjoint`]). Burn's
+    /// generic path ([`JepaWorldModel::generic`]) has none:
+    /// [`AgentError::ModelNotDifferentiable`].
+    fn rollout_vjp(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        shape: (usize, usize),
+        states_bar: &[f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        self.dense("rollout_vjp")?
+            .rollout_vjp(s0, actions, shape, states_bar, actions_bar)
+    }
+
+    /// As [`WorldModel::rollout_vjp`], with one taped rollout on the dense kernel.
+    fn rollout_and_vjp(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        shape: (usize, usize),
+        cotangent: &mut Cotangent,
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        self.dense("rollout_and_vjp")?
+            .rollout_and_vjp(s0, actions, shape, cotangent, actions_bar)
+    }
+}
+
+impl JepaWorldModel {
+    /// The dense-kernel model, or [`AgentError::ModelNotDifferentiable`] on the generic path.
+    fn dense(&self, what: &str) -> Result<&DenseWorldModel, AgentError> {
+        self.fast
+            .as_ref()
+            .ok_or_else(|| AgentError::ModelNotDifferentiable {
+                model: "JepaWorldModel (burn's generic path)".into(),
+                reason: format!(
+                    "`{what}` runs on the dense kernel only; build it with JepaWorldModel::new"
+                ),
+            })
     }
 }
 

@@ -1,9 +1,10 @@
 //! `ami-agent`: the objective-driven agent of DESIGN.md §1 — the world model as planners see
-//! it, the cost module (intrinsic, guardrail, task and critic terms), sampling planners (MPPI,
-//! CEM), short-term memory, the critic trained from it, and the amortised policy.
+//! it, the cost module (intrinsic, guardrail, task and critic terms), planners (MPPI, CEM,
+//! gradient through the world model, CEM + gradient), short-term memory, the critic trained
+//! from it, and the amortised policy.
 //!
-//! The benchmark workloads (and the dense-kernel programs only they run: the fused training
-//! step and the gradient plan) live in the `ami-bench` crate.
+//! The benchmark workloads (and the dense-kernel program only they run: the fused training
+//! step) live in the `ami-bench` crate.
 //!
 //! All buffers are flat, row-major `f32` slices; every function documents its shapes.
 
@@ -38,7 +39,8 @@ pub use jepa_model::JepaWorldModel;
 pub use memory::{Episode, ShortTermMemory, Transition};
 pub use perception::Perception;
 pub use planner::{
-    project_to_ball, Cem, CemConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
+    project_to_ball, Adam, Cem, CemConfig, CemGradient, CemGradientConfig, Gradient,
+    GradientConfig, Mppi, MppiConfig, Plan, PlanContext, Planner, PlannerConfig,
 };
 pub use policy::{Policy, PolicyConfig};
 pub use probe::{ProbeError, StateProbe};

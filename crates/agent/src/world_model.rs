@@ -3,6 +3,10 @@
 
 use crate::error::{check_len, AgentError};
 
+/// The cotangent callback of [`WorldModel::rollout_and_vjp`]: given the predicted states
+/// `[n, h, D]`, write `∂L/∂states` into the second buffer.
+pub type Cotangent<'a> = dyn FnMut(&[f32], &mut [f32]) -> Result<(), AgentError> + 'a;
+
 /// A batched, deterministic latent dynamics model used by planners.
 ///
 /// Planners only ever call [`WorldModel::rollout`]: they never see the true environment
@@ -44,6 +48,61 @@ pub trait WorldModel {
         *states = self.rollout(s0, actions, n, h)?;
         Ok(())
     }
+
+    /// Vector–Jacobian product of [`WorldModel::rollout`]: **adds** `(∂states/∂actions)ᵀ ·
+    /// states_bar` to `actions_bar`, i.e. the gradient with respect to the actions of any loss
+    /// `L(states)` with `∂L/∂states = states_bar`, the states being the rollout of `actions`
+    /// from `s0`.
+    ///
+    /// Reverse mode through `s_{t+1} = f(s_t, a_t)` (the adjoint method): with `s̄_{t+1}` the
+    /// row `t` of `states_bar` and `λ_{h+1} = 0`, for `t = h−1, …, 0`
+    /// `λ_{t+1} = s̄_{t+1} + (∂f/∂s)(s_{t+1}, a_{t+1})ᵀ λ_{t+2}` and
+    /// `ā_t += (∂f/∂a)(s_t, a_t)ᵀ λ_{t+1}`.
+    ///
+    /// The default is [`AgentError::ModelNotDifferentiable`] naming the model: planners that
+    /// need gradients (`gradient`, `cem+gradient`) then fail with that error, sampling
+    /// planners never call this.
+    ///
+    /// # Shapes
+    /// `s0 [D]`, `actions [n, h, A]`, `states_bar [n, h, D]`, `actions_bar [n, h, A]`.
+    fn rollout_vjp(
+        &self,
+        _s0: &[f32],
+        _actions: &[f32],
+        _shape: (usize, usize),
+        _states_bar: &[f32],
+        _actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        Err(AgentError::ModelNotDifferentiable {
+            model: std::any::type_name::<Self>().to_string(),
+            reason: "it does not implement `WorldModel::rollout_vjp`".into(),
+        })
+    }
+
+    /// One rollout and its vector–Jacobian product, with the cotangent computed from the
+    /// predicted states in between: rolls `actions` out from `s0`, calls
+    /// `cotangent(states, states_bar)` (with `states [n, h, D]` and `states_bar` zeroed, to be
+    /// filled with `∂L/∂states`), then adds `(∂states/∂actions)ᵀ · states_bar` to
+    /// `actions_bar` as [`WorldModel::rollout_vjp`] does.
+    ///
+    /// The default rolls out twice (`rollout`, then `rollout_vjp`); a model that can keep a
+    /// tape of its forward pass overrides it to roll out once.
+    ///
+    /// # Shapes
+    /// `s0 [D]`, `actions [n, h, A]`, `actions_bar [n, h, A]`.
+    fn rollout_and_vjp(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        cotangent: &mut Cotangent,
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        let states = self.rollout(s0, actions, n, h)?;
+        let mut states_bar = vec![0.0; states.len()];
+        cotangent(&states, &mut states_bar)?;
+        self.rollout_vjp(s0, actions, (n, h), &states_bar, actions_bar)
+    }
 }
 
 /// Check the inputs of [`WorldModel::rollout`] against the model's dimensions.
@@ -57,6 +116,26 @@ pub fn check_rollout_inputs(
     let (d, a) = (model.state_dim(), model.action_dim());
     check_len("rollout s0", s0, d, || format!("[D={d}]"))?;
     check_len("rollout actions", actions, n * h * a, || {
+        format!("[n={n}, h={h}, A={a}] = {}", n * h * a)
+    })
+}
+
+/// Check the inputs of [`WorldModel::rollout_vjp`]: those of a rollout, plus
+/// `states_bar [n, h, D]` and `actions_bar [n, h, A]`.
+pub fn check_vjp_inputs(
+    model: &dyn WorldModel,
+    s0: &[f32],
+    actions: &[f32],
+    (n, h): (usize, usize),
+    states_bar: &[f32],
+    actions_bar: &[f32],
+) -> Result<(), AgentError> {
+    check_rollout_inputs(model, s0, actions, n, h)?;
+    let (d, a) = (model.state_dim(), model.action_dim());
+    check_len("rollout_vjp states_bar", states_bar, n * h * d, || {
+        format!("[n={n}, h={h}, D={d}] = {}", n * h * d)
+    })?;
+    check_len("rollout_vjp actions_bar", actions_bar, n * h * a, || {
         format!("[n={n}, h={h}, A={a}] = {}", n * h * a)
     })
 }
@@ -140,6 +219,37 @@ impl WorldModel for LinearWorldModel {
             }
         }
         Ok(out)
+    }
+
+    /// Exact VJP of the linear rollout: `λ_{t+1} = s̄_{t+1} + Aᵀ λ_{t+2}`,
+    /// `ā_t += Bᵀ λ_{t+1}` (the Jacobians are constant, so no forward pass is needed).
+    fn rollout_vjp(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        states_bar: &[f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        check_vjp_inputs(self, s0, actions, (n, h), states_bar, actions_bar)?;
+        let (d, act) = (self.d, self.act);
+        let (mut lambda, mut next) = (vec![0.0f32; d], vec![0.0f32; d]);
+        for i in 0..n {
+            lambda.fill(0.0);
+            for t in (0..h).rev() {
+                let k = i * h + t;
+                let s_bar = &states_bar[k * d..(k + 1) * d];
+                for (c, nx) in next.iter_mut().enumerate() {
+                    let at_lambda: f32 = (0..d).map(|r| self.a[r * d + c] * lambda[r]).sum();
+                    *nx = s_bar[c] + at_lambda;
+                }
+                std::mem::swap(&mut lambda, &mut next);
+                for (c, ab) in actions_bar[k * act..(k + 1) * act].iter_mut().enumerate() {
+                    *ab += (0..d).map(|r| self.b[r * act + c] * lambda[r]).sum::<f32>();
+                }
+            }
+        }
+        Ok(())
     }
 }
 

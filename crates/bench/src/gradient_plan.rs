@@ -1,18 +1,18 @@
 //! Gradient planning on the dense kernel: Adam on the actions of `n` sequences, the gradient
-//! back-propagated by hand through the rollout of the frozen dynamics (benchmark workload C).
+//! back-propagated through the rollout of the frozen dynamics (benchmark workload C).
 //!
-//! Objective `L(a) = Σ_{i,t} ‖s_{i,t}(a) − g‖²` over the states after each planned action.
-//! Backward, predictor step `k` (action `t = k / r`, `s_{k+1} = [s_k +] MLP([s_k, c·a_t])`):
-//! `ḡ_{k+1} += 2 (s_{k+1} − g)` when `k` ends a planned action, `[ḡ_s, ḡ_x] = ḡ_{k+1} ·
-//! ∂MLP/∂x`, `∂L/∂a_t += c · ḡ_x`, `ḡ_k = ḡ_s [+ ḡ_{k+1}]`.
-//! Adam as PyTorch (no weight decay): `m ← β₁m + (1−β₁)∇`, `v ← β₂v + (1−β₂)∇²`,
-//! `a ← a − lr · m̂ / (√v̂ + ε)` with `m̂ = m / (1−β₁ᵏ)`, `v̂ = v / (1−β₂ᵏ)`.
+//! Objective `L(a) = Σ_{i,t} ‖s_{i,t}(a) − g‖²` over the states after each planned action, so
+//! `∂L/∂s_{i,t} = 2 (s_{i,t} − g)`; the gradient with respect to the actions is the agent's
+//! vector–Jacobian product of the rollout ([`ami_agent::kernel::adjoint`], the hot path of the
+//! `gradient` planner) and the update is the agent's [`Adam`] (PyTorch's Adam, no weight
+//! decay). The loop here is the workload's definition, identical to the PyTorch and JAX peers:
+//! no action bound, no restarts, the given initial actions.
 
 use rayon::prelude::*;
 
 use ami_agent::kernel::gemm::{Threads, PARALLEL_MIN_MACS};
-use ami_agent::kernel::{BackwardScratch, DenseDynamics, RolloutWorkspace, StepKind};
-use ami_agent::AgentError;
+use ami_agent::kernel::{DenseDynamics, VjpWorkspace};
+use ami_agent::{Adam, AgentError};
 
 /// Adam settings of a gradient plan.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,15 +45,10 @@ impl Default for AdamSettings {
 /// Buffers of a gradient plan, reused across steps and calls.
 #[derive(Debug, Clone, Default)]
 pub struct GradientPlanBuffers {
-    ws: RolloutWorkspace,
-    scratch: BackwardScratch,
-    states: Vec<f32>,
-    g_state: Vec<f32>,
-    g_x: Vec<f32>,
+    vjp: VjpWorkspace,
     /// `∂L/∂a [n, h, A]` of the last [`loss_and_grad`] call.
     pub grad: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    adam: Adam,
     /// Buffers of the per-core blocks of a split plan.
     parts: Vec<GradientPlanBuffers>,
 }
@@ -81,11 +76,7 @@ fn loss_and_grad_with(
     buf: &mut GradientPlanBuffers,
     threads: Option<Threads>,
 ) -> Result<f32, AgentError> {
-    let (d, a, r) = (
-        dynamics.state_dim(),
-        dynamics.action_dim(),
-        dynamics.repeat(),
-    );
+    let (d, a) = (dynamics.state_dim(), dynamics.action_dim());
     if goal.len() != d {
         return Err(AgentError::shape(
             "gradient plan goal",
@@ -93,7 +84,6 @@ fn loss_and_grad_with(
             format!("[D={d}]"),
         ));
     }
-    buf.states.resize(n * h * d, 0.0);
     if actions.len() != n * h * a || s0.len() != d {
         return Err(AgentError::shape(
             "gradient plan s0/actions",
@@ -101,47 +91,21 @@ fn loss_and_grad_with(
             format!("s0 [{d}], actions [n={n}, h={h}, A={a}]"),
         ));
     }
-    let (ws, states) = (&mut buf.ws, &mut buf.states);
-    dynamics.rollout_block(s0, actions, (n, h), ws, true, states, threads)?;
-    let loss: f64 = buf
-        .states
-        .chunks_exact(d)
-        .flat_map(|s| s.iter().zip(goal).map(|(x, g)| f64::from(x - g).powi(2)))
-        .sum();
-    buf.g_state.clear();
-    buf.g_state.resize(n * d, 0.0);
-    buf.g_x.resize(n * (d + a), 0.0);
+    let mut loss = 0.0f64;
+    let mut cotangent = |states: &[f32], states_bar: &mut [f32]| {
+        let rows = states_bar.chunks_exact_mut(d).zip(states.chunks_exact(d));
+        for (bar, s) in rows {
+            for ((b, x), g) in bar.iter_mut().zip(s).zip(goal) {
+                loss += f64::from(x - g).powi(2);
+                *b = 2.0 * (x - g);
+            }
+        }
+        Ok(())
+    };
     buf.grad.clear();
     buf.grad.resize(n * h * a, 0.0);
-    let c = dynamics.action_scale();
-    for k in (0..h * r).rev() {
-        let t = k / r;
-        if k % r == r - 1 {
-            for (i, g) in buf.g_state.chunks_exact_mut(d).enumerate() {
-                let s = &buf.states[(i * h + t) * d..(i * h + t + 1) * d];
-                g.iter_mut()
-                    .zip(s.iter().zip(goal))
-                    .for_each(|(g, (x, y))| *g += 2.0 * (x - y));
-            }
-        }
-        let rec = &buf.ws.steps[k];
-        let mlp = dynamics.mlp();
-        let (g_state, scratch, g_x) = (&buf.g_state, &mut buf.scratch, &mut buf.g_x);
-        mlp.backward_input_with(&rec.acts, g_state, n, scratch, g_x, threads)?;
-        for (i, (gx, gs)) in buf
-            .g_x
-            .chunks_exact(d + a)
-            .zip(buf.g_state.chunks_exact_mut(d))
-            .enumerate()
-        {
-            let ga = &mut buf.grad[(i * h + t) * a..(i * h + t + 1) * a];
-            ga.iter_mut().zip(&gx[d..]).for_each(|(g, x)| *g += c * x);
-            match dynamics.kind() {
-                StepKind::Plain => gs.copy_from_slice(&gx[..d]),
-                StepKind::Residual => gs.iter_mut().zip(&gx[..d]).for_each(|(g, x)| *g += x),
-            }
-        }
-    }
+    let (vjp, grad) = (&mut buf.vjp, &mut buf.grad);
+    dynamics.rollout_and_vjp_with(s0, actions, (n, h), vjp, &mut cotangent, grad, threads)?;
     Ok(loss as f32)
 }
 
@@ -198,10 +162,8 @@ fn gradient_plan_block(
     buf: &mut GradientPlanBuffers,
     threads: Option<Threads>,
 ) -> Result<f32, AgentError> {
-    buf.m.clear();
-    buf.m.resize(actions.len(), 0.0);
-    buf.v.clear();
-    buf.v.resize(actions.len(), 0.0);
+    buf.adam = Adam::new(adam.beta1, adam.beta2, adam.eps);
+    buf.adam.restart(actions.len());
     let mut loss = f32::NAN;
     for k in 1..=adam.steps {
         loss = loss_and_grad_with(dynamics, (s0, goal), actions, (n, h), buf, threads)?;
@@ -210,18 +172,7 @@ fn gradient_plan_block(
                 what: format!("gradient plan loss at Adam step {k}"),
             });
         }
-        let (b1, b2) = (adam.beta1, adam.beta2);
-        let (c1, c2) = (1.0 - b1.powi(k as i32), 1.0 - b2.powi(k as i32));
-        for (((x, g), m), v) in actions
-            .iter_mut()
-            .zip(&buf.grad)
-            .zip(&mut buf.m)
-            .zip(&mut buf.v)
-        {
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            *x -= adam.lr * (*m / c1) / ((*v / c2).sqrt() + adam.eps);
-        }
+        buf.adam.step(adam.lr, actions, &buf.grad);
     }
     Ok(loss)
 }
@@ -229,7 +180,7 @@ fn gradient_plan_block(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ami_agent::kernel::{DenseLayer, DenseMlp};
+    use ami_agent::kernel::{DenseLayer, DenseMlp, StepKind};
 
     fn wave(len: usize, phase: f32) -> Vec<f32> {
         (0..len)

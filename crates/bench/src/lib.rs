@@ -12,9 +12,11 @@
 //!
 //! A, B and C run twice: on the dense CPU kernel (the headline figures) and on burn's generic
 //! tensor path (`*_generic`), with the same weights, data and seeds. B runs the product's
-//! `Cem` planner on `ami_agent::kernel`; A and C run on the two dense-kernel programs that
-//! only the benchmarks use and that live here: the fused training step ([`train_step`]) and
-//! the gradient plan ([`mod@gradient_plan`]), both built on `ami_agent::kernel`'s MLP.
+//! `Cem` planner on `ami_agent::kernel`; C runs the product's rollout vector–Jacobian product
+//! and Adam (the hot path of the `gradient` planner) in the workload's own loop
+//! ([`mod@gradient_plan`]); A runs the dense-kernel program that only the benchmarks use and
+//! that lives here: the fused training step ([`train_step`]), built on `ami_agent::kernel`'s
+//! MLP.
 //! * **GEMM** — `m×k · k×n` f32 matrix products, the practical peak of the machine.
 //! * **D** — the planning cost of a finished demo run, read from its report.
 //!

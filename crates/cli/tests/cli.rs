@@ -497,3 +497,55 @@ fn the_policy_and_the_critic_train_and_act_on_the_tiny_preset() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["episodes"], 2);
 }
+
+#[test]
+fn the_gradient_planners_evaluate_a_tiny_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_data(dir.path(), "5");
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    ok(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        r,
+        "--set",
+        "train.steps=10",
+    ]);
+    for (kind, key) in [
+        ("gradient", "planner.iterations=3"),
+        ("cem+gradient", "planner.gradient.iterations=3"),
+    ] {
+        let set_kind = format!("planner.kind=\"{kind}\"");
+        let args = ["eval", "--run", r, "--set", &set_kind, "--set", key];
+        let out = ok(&[&args[..], &["--set", "eval.episodes=2"]].concat());
+        let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(printed["planner"], kind);
+        let rep = report(&run);
+        assert_eq!(
+            (rep["planner"].as_str(), rep["episodes"].as_u64()),
+            (Some(kind), Some(2))
+        );
+        let success = rep["success_rate"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&success), "{kind}: {success}");
+        assert!(rep["plan_ms_per_step"].as_f64().unwrap() > 0.0, "{kind}");
+    }
+    // A bad value of a new planner's key fails before planning, naming the key.
+    let out = ami(&[
+        "eval",
+        "--run",
+        r,
+        "--set",
+        "planner.kind=\"gradient\"",
+        "--set",
+        "planner.lr=-1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("gradient.lr"),
+        "{err}"
+    );
+}

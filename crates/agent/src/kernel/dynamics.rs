@@ -7,10 +7,12 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use super::adjoint::VjpWorkspace;
 use super::dense_mlp::{Activations, DenseMlp};
 use super::gemm::{Threads, PARALLEL_MIN_MACS};
 use crate::error::AgentError;
-use crate::world_model::{check_rollout_inputs, WorldModel};
+use crate::world_model::Cotangent;
+use crate::world_model::{check_rollout_inputs, check_vjp_inputs, WorldModel};
 
 /// How the MLP output becomes the next state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +281,8 @@ impl DenseDynamics {
 pub struct DenseWorldModel {
     dynamics: DenseDynamics,
     workspace: Mutex<RolloutWorkspace>,
+    /// Buffers of the taped rollouts of the vector–Jacobian products.
+    vjp: Mutex<VjpWorkspace>,
 }
 
 impl DenseWorldModel {
@@ -287,7 +291,14 @@ impl DenseWorldModel {
         Self {
             dynamics,
             workspace: Mutex::new(RolloutWorkspace::default()),
+            vjp: Mutex::new(VjpWorkspace::default()),
         }
+    }
+
+    fn vjp_workspace(&self) -> Result<std::sync::MutexGuard<'_, VjpWorkspace>, AgentError> {
+        self.vjp
+            .lock()
+            .map_err(|_| AgentError::WorldModel("VJP buffers poisoned by a panic".into()))
     }
 
     /// The dynamics.
@@ -332,6 +343,36 @@ impl WorldModel for DenseWorldModel {
             .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
         self.dynamics
             .rollout_into(s0, actions, (n, h), &mut ws, false, states)
+    }
+
+    /// Exact VJP through a taped rollout ([`super::adjoint`]).
+    fn rollout_vjp(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        states_bar: &[f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        check_vjp_inputs(self, s0, actions, (n, h), states_bar, actions_bar)?;
+        let mut ws = self.vjp_workspace()?;
+        let d = &self.dynamics;
+        d.rollout_vjp_with(s0, actions, (n, h), &mut ws, states_bar, actions_bar, None)
+    }
+
+    /// One taped rollout, then the backward pass through it ([`super::adjoint`]).
+    fn rollout_and_vjp(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        (n, h): (usize, usize),
+        cotangent: &mut Cotangent,
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        check_rollout_inputs(self, s0, actions, n, h)?;
+        let mut ws = self.vjp_workspace()?;
+        let d = &self.dynamics;
+        d.rollout_and_vjp_with(s0, actions, (n, h), &mut ws, cotangent, actions_bar, None)
     }
 }
 

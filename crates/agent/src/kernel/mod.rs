@@ -8,14 +8,17 @@
 //! the CPU has AVX-512F the products run on a kernel with the weights packed once
 //! ([`packed`]); [`KernelPath`] chooses explicitly (tests run both). [`DenseMlp`] also has the
 //! backward passes (with respect to the input, and with weight gradients) and
-//! [`DenseDynamics`] a rollout that keeps a tape of every step: the gradient plan and the fused
-//! training step of the `ami-bench` crate are built on them.
+//! [`DenseDynamics`] a rollout that keeps a tape of every step, and its vector–Jacobian
+//! product with respect to the actions ([`adjoint`]): the gradient planner, the gradient plan
+//! and the fused training step of the `ami-bench` crate are built on them.
 
+pub mod adjoint;
 pub mod dense_mlp;
 pub mod dynamics;
 pub mod gemm;
 pub mod packed;
 
+pub use adjoint::VjpWorkspace;
 pub use dense_mlp::{
     Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, KernelPath, LayerGrad,
 };

@@ -440,7 +440,11 @@ fn env_defaults(kind: &str) -> Result<toml::Value, AgentError> {
 
 fn planner_defaults(kind: &str) -> Result<toml::Value, AgentError> {
     let cfg = PlannerConfig::default_of(kind).ok_or_else(|| {
-        AgentError::config("planner.kind", kind, "a registered planner: mppi or cem")
+        AgentError::config(
+            "planner.kind",
+            kind,
+            "a registered planner: mppi, cem, gradient or cem+gradient",
+        )
     })?;
     to_value(&cfg)
 }

@@ -145,6 +145,39 @@ impl Cem {
         &self.mean
     }
 
+    /// Runs the CEM iterations from the stored mean plan (projected first), leaving the
+    /// refitted mean in [`Cem::mean`]; `act_dim` from [`check_plan_inputs`]. [`Cem::plan`]
+    /// is this plus the final rollout; `cem+gradient` refines the mean before that.
+    pub(crate) fn optimise(
+        &mut self,
+        s0: &[f32],
+        cost: &Cost,
+        model: &dyn WorldModel,
+        act_dim: usize,
+    ) -> Result<(), AgentError> {
+        self.ensure_dims(act_dim);
+        project_to_ball(&mut self.mean, act_dim, self.cfg.max_action_norm);
+        self.std.fill(self.cfg.init_std * self.cfg.max_action_norm);
+        let h = self.cfg.horizon;
+        for it in 0..self.cfg.iterations {
+            self.sample();
+            self.buf
+                .evaluate(s0, cost, model, h, || format!("CEM iteration {it}:"))?;
+            self.refit();
+        }
+        Ok(())
+    }
+
+    /// The candidates and costs of the last iteration (the fallback of an unsafe final plan).
+    pub(crate) fn buffers(&self) -> &SampleBuffers {
+        &self.buf
+    }
+
+    /// Replace the warm-start mean plan by `mean [h, A]` (after [`Cem::optimise`] sized it).
+    pub(crate) fn set_mean(&mut self, mean: &[f32]) {
+        self.mean.copy_from_slice(mean);
+    }
+
     /// Size the buffers for `A`-dimensional actions; a new `A` zeroes the mean plan.
     fn ensure_dims(&mut self, act_dim: usize) {
         let len = self.cfg.horizon * act_dim;
@@ -206,16 +239,8 @@ impl Planner for Cem {
         model: &dyn WorldModel,
     ) -> Result<Plan, AgentError> {
         let act_dim = check_plan_inputs(s0, cost, model)?;
-        self.ensure_dims(act_dim);
-        project_to_ball(&mut self.mean, act_dim, self.cfg.max_action_norm);
-        self.std.fill(self.cfg.init_std * self.cfg.max_action_norm);
+        self.optimise(s0, cost, model, act_dim)?;
         let h = self.cfg.horizon;
-        for it in 0..self.cfg.iterations {
-            self.sample();
-            self.buf
-                .evaluate(s0, cost, model, h, || format!("CEM iteration {it}:"))?;
-            self.refit();
-        }
         let plan = final_plan(
             s0,
             &self.mean,

@@ -1,15 +1,22 @@
-//! The actor's planners: sampling-based trajectory optimisers that minimise the total cost of
-//! imagined rollouts (DESIGN.md §1 "acting is inference by energy minimisation";
-//! REFERENCE.md §14 "Planners").
+//! The actor's planners: trajectory optimisers that minimise the total cost of imagined
+//! rollouts (DESIGN.md §1 "acting is inference by energy minimisation"; REFERENCE.md §14
+//! "Planners") — by sampling (MPPI, CEM), by gradient descent through the world model
+//! (gradient), or both (cem+gradient).
 //!
 //! A planner owns its warm-start mean plan `U [h, A]`, a seeded random stream and all sample
 //! buffers; model-predictive control is `plan` → execute the first action → [`Planner::shift`]
 //! → `plan` again.
 
+mod adam;
 mod cem;
+mod cem_gradient;
+mod gradient;
 mod mppi;
 
+pub use adam::Adam;
 pub use cem::{Cem, CemConfig};
+pub use cem_gradient::{CemGradient, CemGradientConfig};
+pub use gradient::{Gradient, GradientConfig};
 pub use mppi::{Mppi, MppiConfig};
 
 use ami_sampling::box_muller;
@@ -81,6 +88,11 @@ pub enum PlannerConfig {
     Mppi(MppiConfig),
     /// Cross-entropy method ([`Cem`]).
     Cem(CemConfig),
+    /// Adam through the world model's rollout ([`Gradient`]).
+    Gradient(GradientConfig),
+    /// CEM, then gradient refinement of its mean ([`CemGradient`]).
+    #[serde(rename = "cem+gradient")]
+    CemGradient(CemGradientConfig),
 }
 
 impl Default for PlannerConfig {
@@ -103,13 +115,15 @@ pub struct PlanContext {
 
 impl PlannerConfig {
     /// Every registered `kind`.
-    pub const KINDS: &'static [&'static str] = &["mppi", "cem"];
+    pub const KINDS: &'static [&'static str] = &["mppi", "cem", "gradient", "cem+gradient"];
 
     /// The default settings of `kind` (`None` for an unknown kind).
     pub fn default_of(kind: &str) -> Option<Self> {
         match kind {
             "mppi" => Some(PlannerConfig::Mppi(MppiConfig::default())),
             "cem" => Some(PlannerConfig::Cem(CemConfig::default())),
+            "gradient" => Some(PlannerConfig::Gradient(GradientConfig::default())),
+            "cem+gradient" => Some(PlannerConfig::CemGradient(CemGradientConfig::default())),
             _ => None,
         }
     }
@@ -119,6 +133,8 @@ impl PlannerConfig {
         match self {
             PlannerConfig::Mppi(_) => "mppi",
             PlannerConfig::Cem(_) => "cem",
+            PlannerConfig::Gradient(_) => "gradient",
+            PlannerConfig::CemGradient(_) => "cem+gradient",
         }
     }
 
@@ -127,6 +143,8 @@ impl PlannerConfig {
         match self {
             PlannerConfig::Mppi(c) => c.validate(),
             PlannerConfig::Cem(c) => c.validate(),
+            PlannerConfig::Gradient(c) => c.validate(),
+            PlannerConfig::CemGradient(c) => c.validate(),
         }
     }
 
@@ -145,6 +163,19 @@ impl PlannerConfig {
                 seed: c.seed.wrapping_add(ctx.seed_offset),
                 ..c.clone()
             })?),
+            PlannerConfig::Gradient(c) => Box::new(Gradient::new(GradientConfig {
+                horizon: ctx.horizon,
+                max_action_norm: ctx.max_action_norm,
+                seed: c.seed.wrapping_add(ctx.seed_offset),
+                ..c.clone()
+            })?),
+            PlannerConfig::CemGradient(c) => {
+                let mut c = c.clone();
+                (c.horizon, c.max_action_norm) = (ctx.horizon, ctx.max_action_norm);
+                c.cem.seed = c.cem.seed.wrapping_add(ctx.seed_offset);
+                c.gradient.seed = c.gradient.seed.wrapping_add(ctx.seed_offset);
+                Box::new(CemGradient::new(c)?)
+            }
         })
     }
 }

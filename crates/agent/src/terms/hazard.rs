@@ -116,6 +116,17 @@ impl CostTerm for HazardGuardrail {
             })
             .collect()
     }
+
+    /// The count is piecewise constant in the states: its gradient is zero wherever it is
+    /// defined (the planners' rejection of unsafe candidates does the work, module docs).
+    fn gradient(
+        &self,
+        batch: &RolloutBatch,
+        states_bar: &mut [f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        batch.check_gradient_buffers(states_bar, actions_bar)
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,29 @@ impl CostTerm for RegionDistance {
             .map(|i| (0..b.h()).map(|t| self.distance(b.state(i, t))).sum())
             .collect()
     }
+
+    /// `∂cost_i/∂s_{i,t} = Pᵀ ∇ₓ dist(x̂, B)` with `∇ₓ dist = (x̂ − proj_B x̂)/dist` outside the
+    /// box and 0 inside.
+    fn gradient(
+        &self,
+        b: &RolloutBatch,
+        states_bar: &mut [f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        b.check_gradient_buffers(states_bar, actions_bar)?;
+        self.check_dims(b.d(), b.a())?;
+        let d = b.d();
+        for i in 0..b.n() {
+            for t in 0..b.h() {
+                let (_, g) = self.region.distance_grad(&self.probe.decode(b.state(i, t)));
+                let k = (i * b.h() + t) * d;
+                let mut full = vec![0.0; self.probe.state_dim];
+                full[..g.len()].copy_from_slice(&g);
+                self.probe.backward_into(&full, &mut states_bar[k..k + d]);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -84,9 +107,26 @@ mod tests {
             hi: vec![1.0, 1.0],
         };
         let r = RegionDistance::new(probe, region).unwrap();
-        // s = (0, 0) → x̂ = (1, 0): inside; s = (2, 2) → (5, 4): distance 5.
-        let b = RolloutBatch::new(&[0.0, 0.0, 2.0, 2.0], &[0.0; 4], (1, 2), (2, 2)).unwrap();
+        // s = (−0.2, 0.2) → x̂ = (0.6, 0.4): inside; s = (2, 2) → (5, 4): distance 5.
+        let b = RolloutBatch::new(&[-0.2, 0.2, 2.0, 2.0], &[0.0; 4], (1, 2), (2, 2)).unwrap();
         assert_eq!(r.cost(&b), vec![5.0]);
         assert!(r.check_dims(3, 1).is_err());
+        // Gradient against central differences on the outside state.
+        let (mut sb, mut ab) = (vec![0.0; 4], vec![0.0; 4]);
+        r.gradient(&b, &mut sb, &mut ab).unwrap();
+        let eps = 1e-3;
+        for k in 0..4 {
+            let mut plus = [-0.2, 0.2, 2.0, 2.0];
+            let mut minus = plus;
+            plus[k] += eps;
+            minus[k] -= eps;
+            let c = |s: &[f32]| {
+                let bb = RolloutBatch::new(s, &[0.0; 4], (1, 2), (2, 2)).unwrap();
+                r.cost(&bb)[0]
+            };
+            let fd = (c(&plus) - c(&minus)) / (2.0 * eps);
+            assert!((fd - sb[k]).abs() < 1e-2, "k {k}: fd {fd} vs {}", sb[k]);
+        }
+        assert_eq!(ab, vec![0.0; 4]);
     }
 }
