@@ -86,7 +86,7 @@ fn gradient_planner_reaches_the_known_optimum_of_the_point_mass() {
 fn gradient_planner_finds_the_penalised_one_step_optimum() {
     let (s0, goal, lambda) = ([0.2f32, -0.1], [0.6f32, 0.2], 0.5f32);
     let cost = goal_cost(&goal)
-        .with_term(CostKind::Intrinsic, lambda, ActionEnergy)
+        .with_term(CostKind::Task, lambda, ActionEnergy)
         .unwrap();
     let want: Vec<f32> = (0..2).map(|j| (goal[j] - s0[j]) / (1.0 + lambda)).collect();
     let c_star = lambda / (1.0 + lambda) * dist(&goal, &s0).powi(2);

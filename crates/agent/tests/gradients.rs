@@ -292,10 +292,13 @@ fn cost_gradient_is_the_weighted_sum_and_names_terms_without_one() {
     let (states, actions) = (uniform(N * H * D, 15), uniform(N * H * A, 16));
     let batch = RolloutBatch::new(&states, &actions, (N, H), (D, A)).unwrap();
     let goal_term = || GoalDistance::new(goal()).unwrap().squared(true);
-    let mut cost = Cost::new()
-        .with_term(CostKind::Task, 2.0, goal_term())
+    // The intrinsic term sits in the agent's FixedCost: its gradient counts too.
+    let fixed = ami_agent::FixedCost::builder()
+        .intrinsic(0.5, ActionEnergy)
         .unwrap()
-        .with_term(CostKind::Intrinsic, 0.5, ActionEnergy)
+        .build();
+    let mut cost = Cost::with_fixed(fixed)
+        .with_term(CostKind::Task, 2.0, goal_term())
         .unwrap();
     let (s_bar, a_bar) = cost.gradient(&batch).unwrap();
     let (mut s1, mut a1) = (vec![0.0; s_bar.len()], vec![0.0; a_bar.len()]);
