@@ -3,6 +3,10 @@
 
 use crate::error::{check_len, AgentError};
 
+/// The callback of [`WorldModel::rollout_and_vjp`]: given the predicted states `[n, h, D]`,
+/// write `∂L/∂states` into the second buffer (`[n, h, D]`, zeroed).
+pub type Cotangent<'a> = dyn FnMut(&[f32], &mut [f32]) -> Result<(), AgentError> + 'a;
+
 /// A batched, deterministic latent dynamics model used by planners.
 ///
 /// Planners only ever call [`WorldModel::rollout`]: they never see the true environment
@@ -91,7 +95,7 @@ pub trait WorldModel {
         s0: &[f32],
         actions: &[f32],
         (n, h): (usize, usize),
-        cotangent: &mut dyn FnMut(&[f32], &mut [f32]) -> Result<(), AgentError>,
+        cotangent: &mut Cotangent<'_>,
         actions_bar: &mut [f32],
     ) -> Result<(), AgentError> {
         let states = self.rollout(s0, actions, n, h)?;

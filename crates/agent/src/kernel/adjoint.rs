@@ -17,6 +17,7 @@ use super::dense_mlp::BackwardScratch;
 use super::dynamics::{DenseDynamics, RolloutWorkspace, StepKind};
 use super::gemm::Threads;
 use crate::error::AgentError;
+use crate::world_model::Cotangent;
 
 /// Buffers of [`DenseDynamics::rollout_and_vjp_with`], reused across calls: the taped
 /// rollout, its states and their cotangent, and the backward pass's own.
@@ -50,7 +51,7 @@ impl DenseDynamics {
         actions: &[f32],
         (n, h): (usize, usize),
         ws: &mut VjpWorkspace,
-        cotangent: &mut dyn FnMut(&[f32], &mut [f32]) -> Result<(), AgentError>,
+        cotangent: &mut Cotangent<'_>,
         actions_bar: &mut [f32],
         threads: Option<Threads>,
     ) -> Result<(), AgentError> {
