@@ -8,8 +8,7 @@ use ami_jepa::Jepa;
 use crate::error::AgentError;
 use crate::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
 use crate::perception::Perception;
-use crate::world_model::Cotangent;
-use crate::world_model::{check_rollout_inputs, WorldModel};
+use crate::world_model::{check_rollout_inputs, Cotangent, WorldModel};
 
 /// JEPA world model with temporal abstraction: each planned action is applied for
 /// `action_repeat` predictor steps, and the state after the last of them is reported.
@@ -196,7 +195,7 @@ impl WorldModel for JepaWorldModel {
         s0: &[f32],
         actions: &[f32],
         shape: (usize, usize),
-        cotangent: &mut Cotangent,
+        cotangent: &mut Cotangent<'_>,
         actions_bar: &mut [f32],
     ) -> Result<(), AgentError> {
         self.dense("rollout_and_vjp")?

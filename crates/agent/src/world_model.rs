@@ -3,8 +3,8 @@
 
 use crate::error::{check_len, AgentError};
 
-/// The cotangent callback of [`WorldModel::rollout_and_vjp`]: given the predicted states
-/// `[n, h, D]`, write `∂L/∂states` into the second buffer.
+/// The callback of [`WorldModel::rollout_and_vjp`]: given the predicted states `[n, h, D]`,
+/// write `∂L/∂states` into the second buffer (`[n, h, D]`, zeroed).
 pub type Cotangent<'a> = dyn FnMut(&[f32], &mut [f32]) -> Result<(), AgentError> + 'a;
 
 /// A batched, deterministic latent dynamics model used by planners.
@@ -95,7 +95,7 @@ pub trait WorldModel {
         s0: &[f32],
         actions: &[f32],
         (n, h): (usize, usize),
-        cotangent: &mut Cotangent,
+        cotangent: &mut Cotangent<'_>,
         actions_bar: &mut [f32],
     ) -> Result<(), AgentError> {
         let states = self.rollout(s0, actions, n, h)?;

@@ -256,10 +256,34 @@ fn both_planners_build_by_kind_and_plan() {
         assert_eq!(toml::from_str::<PlannerConfig>(&text).unwrap(), cfg);
         let mut p = cfg.build(context(H)).unwrap();
         assert_eq!(p.horizon(), H);
-        let plan = p.plan(&[0.0, 0.0], &cost, &model).unwrap();
-        eprintln!("{kind}: cost {} (C* {})", plan.cost, optimum());
-        assert!(plan.cost < optimum() * 1.2, "{kind}: {}", plan.cost);
-        assert!(max_action_norm(&plan, 2) <= 1.0 + 1e-6);
+        // With the default settings, the receding-horizon loop reaches the goal (4 steps at
+        // full speed are the least possible) and stays near it: Adam's first steps have size
+        // ≈ lr whatever the gradient's scale, so, like the sampling planners' noise in
+        // `planners.rs`, a few Adam steps per call hover around the goal rather than sit on it.
+        let (mut s, mut worst_after) = (vec![0.0f32, 0.0], 0.0f32);
+        let mut reached = None;
+        for step in 1..=10 {
+            let plan = p.plan(&s, &cost, &model).unwrap();
+            assert!(max_action_norm(&plan, 2) <= 1.0 + 1e-6);
+            let mut next = vec![0.0; 2];
+            model.step_into(&s, &plan.actions[..2], &mut next);
+            s = next;
+            p.shift(1);
+            match reached {
+                None if dist(&s, &GOAL) < 0.1 => reached = Some(step),
+                None => {}
+                Some(_) => worst_after = worst_after.max(dist(&s, &GOAL)),
+            }
+        }
+        eprintln!("{kind}: reached the goal at step {reached:?}, then within {worst_after}");
+        assert!(
+            reached.is_some_and(|k| k <= 8),
+            "{kind}: {reached:?}, at {s:?}"
+        );
+        assert!(
+            worst_after < 0.25,
+            "{kind}: wandered {worst_after} from the goal"
+        );
     }
 }
 

@@ -51,7 +51,7 @@ impl DenseDynamics {
         actions: &[f32],
         (n, h): (usize, usize),
         ws: &mut VjpWorkspace,
-        cotangent: &mut Cotangent,
+        cotangent: &mut Cotangent<'_>,
         actions_bar: &mut [f32],
         threads: Option<Threads>,
     ) -> Result<(), AgentError> {

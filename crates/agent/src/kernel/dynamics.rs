@@ -11,8 +11,7 @@ use super::adjoint::VjpWorkspace;
 use super::dense_mlp::{Activations, DenseMlp};
 use super::gemm::{Threads, PARALLEL_MIN_MACS};
 use crate::error::AgentError;
-use crate::world_model::Cotangent;
-use crate::world_model::{check_rollout_inputs, check_vjp_inputs, WorldModel};
+use crate::world_model::{check_rollout_inputs, check_vjp_inputs, Cotangent, WorldModel};
 
 /// How the MLP output becomes the next state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,7 +365,7 @@ impl WorldModel for DenseWorldModel {
         s0: &[f32],
         actions: &[f32],
         (n, h): (usize, usize),
-        cotangent: &mut Cotangent,
+        cotangent: &mut Cotangent<'_>,
         actions_bar: &mut [f32],
     ) -> Result<(), AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;

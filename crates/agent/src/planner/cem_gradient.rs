@@ -40,8 +40,8 @@ pub struct CemGradientConfig {
     pub max_action_norm: f32,
     /// The sampling stage (default: [`CemConfig::default`]).
     pub cem: CemConfig,
-    /// The refinement (default: [`GradientConfig::default`] with `samples = 1` (the CEM mean
-    /// only) and `iterations = 10`).
+    /// The refinement (default: [`GradientConfig::default`] with `samples = 1`: the CEM mean
+    /// only).
     pub gradient: GradientConfig,
 }
 
@@ -53,7 +53,6 @@ impl Default for CemGradientConfig {
             cem: CemConfig::default(),
             gradient: GradientConfig {
                 samples: 1,
-                iterations: 10,
                 ..GradientConfig::default()
             },
         }
@@ -161,8 +160,12 @@ mod tests {
         let c = CemGradientConfig::default();
         c.validate().unwrap();
         assert_eq!(c.cem, CemConfig::default());
-        assert_eq!((c.gradient.samples, c.gradient.iterations), (1, 10));
-        assert_eq!(c.gradient.lr, GradientConfig::default().lr);
+        let refine = GradientConfig {
+            samples: 1,
+            ..GradientConfig::default()
+        };
+        assert_eq!(c.gradient, refine);
+        assert_eq!(c.gradient.iterations, 10);
     }
 
     #[test]

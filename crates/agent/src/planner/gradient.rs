@@ -47,7 +47,7 @@ pub struct GradientConfig {
     pub horizon: usize,
     /// Parallel restarts, optimised as one batch; the best is kept (default 8).
     pub samples: usize,
-    /// Adam steps per `plan` call (default 20).
+    /// Adam steps per `plan` call (default 10).
     pub iterations: usize,
     /// Adam step size in units of `max_action_norm` (default 0.1).
     pub lr: f32,
@@ -73,7 +73,7 @@ impl Default for GradientConfig {
         Self {
             horizon: 16,
             samples: 8,
-            iterations: 20,
+            iterations: 10,
             lr: 0.1,
             beta1: 0.9,
             beta2: 0.999,
@@ -324,7 +324,7 @@ mod tests {
     fn defaults_are_valid_and_documented_values() {
         let c = GradientConfig::default();
         c.validate().unwrap();
-        assert_eq!((c.horizon, c.samples, c.iterations), (16, 8, 20));
+        assert_eq!((c.horizon, c.samples, c.iterations), (16, 8, 10));
         assert_eq!((c.lr, c.beta1, c.beta2, c.eps), (0.1, 0.9, 0.999, 1e-8));
         assert_eq!(c.init_std, 0.5);
     }
