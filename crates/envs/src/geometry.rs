@@ -20,32 +20,6 @@ impl Rect {
         p[0] >= self.x0 && p[0] <= self.x1 && p[1] >= self.y0 && p[1] <= self.y1
     }
 
-    /// The rectangle grown by `m` on every side (`m ≥ 0`).
-    pub fn expanded(&self, m: f32) -> Rect {
-        Rect {
-            x0: self.x0 - m,
-            y0: self.y0 - m,
-            x1: self.x1 + m,
-            y1: self.y1 + m,
-        }
-    }
-
-    /// Whether the segment `p → q` meets the closed rectangle.
-    pub fn meets_segment(&self, p: [f32; 2], q: [f32; 2]) -> bool {
-        self.entry(p, [q[0] - p[0], q[1] - p[1]]).is_some()
-    }
-
-    /// Depth of `p` inside the rectangle: the distance to its nearest edge (0 outside).
-    pub fn depth(&self, p: [f32; 2]) -> f32 {
-        if !self.contains(p) {
-            return 0.0;
-        }
-        (p[0] - self.x0)
-            .min(self.x1 - p[0])
-            .min(p[1] - self.y0)
-            .min(self.y1 - p[1])
-    }
-
     /// Euclidean distance from `p` to the rectangle (0 inside it).
     pub fn distance(&self, p: [f32; 2]) -> f32 {
         let dx = (self.x0 - p[0]).max(0.0).max(p[0] - self.x1);
@@ -103,18 +77,6 @@ mod tests {
         assert_eq!(R.entry([0.0, 4.0], [3.0, 0.0]), None); // passes above
         assert_eq!(R.entry([1.5, 2.0], [1.0, 0.0]), Some(0.0)); // starts inside
         assert_eq!(R.entry([1.5, 5.0], [0.0, -4.0]), Some(0.5)); // vertical
-    }
-
-    #[test]
-    fn segments_depth_and_growth_by_hand() {
-        assert!(R.meets_segment([0.0, 2.0], [3.0, 2.0])); // crosses, both ends outside
-        assert!(!R.meets_segment([0.0, 4.0], [3.0, 4.0]));
-        assert!(!R.meets_segment([0.0, 2.0], [0.9, 2.0]));
-        assert_eq!(R.depth([1.5, 2.0]), 0.5);
-        assert!((R.depth([1.9, 1.2]) - 0.1).abs() < 1e-6);
-        assert_eq!(R.depth([0.0, 0.0]), 0.0);
-        let g = R.expanded(1.0);
-        assert_eq!((g.x0, g.y0, g.x1, g.y1), (0.0, 0.0, 3.0, 4.0));
     }
 
     #[test]
