@@ -57,6 +57,39 @@ fn every_task_runs_on_one_checkpoint_and_guardrails_cannot_be_removed() {
         assert_eq!(rep["planner"], "mppi");
         assert!(table.contains(&format!("| {task} |")), "{table}");
         assert!(run.join("eval").join(task).join("episodes.png").is_file());
+        // One record per episode, agreeing with the report's totals.
+        let lines =
+            std::fs::read_to_string(run.join("eval").join(task).join("episodes.jsonl")).unwrap();
+        let records: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(records.len(), 4, "{task}");
+        let sum = |key: &str| {
+            records
+                .iter()
+                .map(|r| r[key].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!(
+            Some(sum("violations")),
+            rep["violations"].as_u64(),
+            "{task}"
+        );
+        assert_eq!(
+            Some(sum("unsafe_plans")),
+            rep["unsafe_plans"].as_u64(),
+            "{task}"
+        );
+        let hits = records
+            .iter()
+            .filter(|r| r["successes"]["success_rate"] == true)
+            .count();
+        assert_eq!(
+            hits as f64 / 4.0,
+            rep["success_rate"].as_f64().unwrap(),
+            "{task}"
+        );
     }
     assert_eq!(
         task_report(&run, "reach")["guardrails"],

@@ -71,6 +71,14 @@ impl Split {
         }
     }
 
+    /// The per-episode records of this split (JSON lines, under `eval/<task>/`).
+    pub fn episodes_file(self) -> &'static str {
+        match self {
+            Split::Test => "episodes.jsonl",
+            Split::Val => "episodes_val.jsonl",
+        }
+    }
+
     /// The picture of this split's episodes (under `plots/`).
     pub fn episodes_picture(self) -> &'static str {
         match self {

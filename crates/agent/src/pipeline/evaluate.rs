@@ -160,6 +160,69 @@ impl EvalReport {
     }
 }
 
+/// One line of `eval/<task>/episodes.jsonl`: what happened in one episode, so that failures
+/// can be found and replayed (`index` is the episode's position in the split, whose tasks are
+/// a function of the split's seed).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EpisodeRecord {
+    /// Position of the episode in the split.
+    pub index: usize,
+    /// True start state.
+    pub start: Vec<f32>,
+    /// The goal drawn in pictures (the last target).
+    pub goal: Vec<f32>,
+    /// True state at the end of the episode.
+    pub end: Vec<f32>,
+    /// Per rule of the task (report names): met.
+    pub successes: BTreeMap<String, bool>,
+    /// Environment steps taken.
+    pub steps: usize,
+    /// Steps whose true state violated a safety constraint.
+    pub violations: usize,
+    /// Planning calls that found no safe plan.
+    pub unsafe_plans: usize,
+    /// Closest approach to the goal.
+    pub min_goal_error: f32,
+}
+
+impl EpisodeRecord {
+    /// The record of the `index`-th outcome, with the task's rule names.
+    pub fn of(index: usize, o: &EpisodeOutcome, rule_names: &[&str]) -> Self {
+        EpisodeRecord {
+            index,
+            start: o.trace.start.clone(),
+            goal: o.trace.goal.clone(),
+            end: o.trace.path.last().cloned().unwrap_or_default(),
+            successes: rule_names
+                .iter()
+                .zip(&o.successes)
+                .map(|(n, s)| (n.to_string(), *s))
+                .collect(),
+            steps: o.steps,
+            violations: o.violations,
+            unsafe_plans: o.unsafe_plans,
+            min_goal_error: o.min_goal_error,
+        }
+    }
+}
+
+/// Writes one [`EpisodeRecord`] per outcome as JSON lines to `path`, atomically.
+fn save_records(
+    path: &std::path::Path,
+    outcomes: &[EpisodeOutcome],
+    rule_names: &[&str],
+) -> Result<(), AgentError> {
+    let mut text = String::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        let line = serde_json::to_string(&EpisodeRecord::of(i, o, rule_names))
+            .map_err(|e| AgentError::config_source("episodes.jsonl", e.to_string()))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    ami_io::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
 /// Reports written before `actor` existed were all planned.
 fn planner_actor() -> String {
     "planner".into()
@@ -236,15 +299,14 @@ pub fn evaluate(
         .collect();
     report.probe_rmse = probe.and_then(|p| p.error).map(|e| f64::from(e.rmse));
     report.save(run)?;
+    let task_dir = run.file("eval").join(task.name());
+    save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;
     let traces: Vec<_> = outcomes
         .iter()
         .take(cfg.eval.plot_episodes)
         .map(|o| o.trace.clone())
         .collect();
-    let picture = run
-        .file("eval")
-        .join(task.name())
-        .join(split.episodes_picture());
+    let picture = task_dir.join(split.episodes_picture());
     spec.render_episodes(&traces, 4, &picture)?;
     if task.name() == "reach" {
         spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;

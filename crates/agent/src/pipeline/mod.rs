@@ -30,7 +30,7 @@ use std::time::Instant;
 use ami_envs::Dataset;
 
 pub use config::{AgentConfig, EvalConfig, Preset, RunConfig, Split};
-pub use evaluate::{evaluate, evaluate_tasks, task_table, EvalReport, TaskResult};
+pub use evaluate::{evaluate, evaluate_tasks, task_table, EpisodeRecord, EvalReport, TaskResult};
 pub use fit::{fit, FitOptions};
 pub use learned::{ActorKind, CriticMode, Learned, CRITIC_FILE, POLICY_FILE};
 pub use probe_fit::{fit_probe, load_probe};
