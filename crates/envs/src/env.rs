@@ -106,8 +106,10 @@ impl Region {
 
 /// A controllable environment with flat f32 observations, actions and true states.
 ///
-/// Dynamics are deterministic: the same start followed by the same actions gives the same
-/// observations.
+/// Dynamics are deterministic given the seed or the start: the same start followed by the
+/// same actions gives the same observations. Environments with random parts seed them from
+/// the start (highway's other drivers are random but seeded from the state, see
+/// [`crate::highway`]).
 pub trait Env: Send {
     /// Shape of one observation (`[C, H, W]` for images, `[n]` for vectors).
     fn obs_shape(&self) -> Vec<usize>;
@@ -181,6 +183,13 @@ pub trait EnvSpec {
     /// of [`EnvSpec::tasks`]).
     fn goal_states(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, EnvError> {
         Ok(self.tasks(n, seed)?.into_iter().map(|t| t.goal).collect())
+    }
+    /// The finite set of actions of an environment with discrete actions, each a vector of
+    /// `action_space().dim` values (default `None`: continuous actions). `step` still accepts
+    /// any vector and executes the member nearest to it, so sampling planners work unchanged
+    /// and search planners can enumerate the set (highway's meta-actions).
+    fn action_set(&self) -> Option<Vec<Vec<f32>>> {
+        None
     }
     /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
     fn render_episodes(

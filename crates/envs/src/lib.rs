@@ -18,13 +18,18 @@
 //! [`Env`] (a running instance) and [`EnvSpec`] (what its configuration knows: observation
 //! shape, action space, behaviour policy for reward-free data, test tasks, success rules,
 //! pictures); [`EnvConfig`] registers every environment under a `kind`: `two-rooms` and
-//! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]) and `two-rooms-hazards` (forbidden
-//! regions, [`two_rooms_hazards`]).
+//! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]), `two-rooms-hazards` (forbidden
+//! regions, [`two_rooms_hazards`]) and `highway` (an ego car among stochastic drivers,
+//! continuous or discrete meta-actions, [`highway`]).
 //!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
 //!   [`two_rooms_env`] — two-rooms behind the seam; [`mod@env`] — the traits;
 //!   [`registry`] — [`EnvConfig`].
+//! * [`highway`] — road, ego kinematics and meta-actions ([`highway::sim`]), IDM drivers with
+//!   hidden modes ([`highway::drivers`]), the state layout and collision rule
+//!   ([`highway::state`]), observations ([`highway::observe`]), task starts and the behaviour
+//!   policy ([`highway::tasks`]), pictures ([`highway::render`]).
 //! * [`episodes`] — fixed test episodes, success rules, episode traces.
 //! * [`data`] — the correlated random-walk generator of reward-free trajectories
 //!   ([`sampling`] has its von Mises and truncated-normal draws).
@@ -39,6 +44,7 @@ pub mod env;
 pub mod episodes;
 pub mod error;
 pub mod geometry;
+pub mod highway;
 pub mod observation;
 pub mod pendulum;
 pub mod registry;
@@ -62,6 +68,7 @@ pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
 pub use error::EnvError;
+pub use highway::{ActionMode, Highway, HighwayConfig, MetaAction};
 pub use pendulum::{Pendulum, PendulumConfig};
 pub use registry::EnvConfig;
 pub use render::{render_episodes_png, render_observation_png};

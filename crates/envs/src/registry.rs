@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::env::EnvSpec;
+use crate::highway::HighwayConfig;
 use crate::pendulum::PendulumConfig;
 use crate::two_rooms::TwoRoomsConfig;
 use crate::two_rooms_hazards::TwoRoomsHazardsConfig;
@@ -66,6 +67,7 @@ register_envs! {
     TwoRooms(TwoRoomsConfig) = "two-rooms",
     Pendulum(PendulumConfig) = "pendulum",
     TwoRoomsHazards(TwoRoomsHazardsConfig) = "two-rooms-hazards",
+    Highway(HighwayConfig) = "highway",
 }
 
 impl Default for EnvConfig {

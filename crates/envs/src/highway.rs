@@ -1,0 +1,378 @@
+//! `highway`: an ego car on a straight multi-lane road among other cars whose drivers are
+//! stochastic — the planning-under-uncertainty test bed (issue 11), a simplified version of
+//! Leurent's highway-env written from its description.
+//!
+//! # Road and cars
+//! The road is straight and infinite in x (driving direction); `lanes` lanes of `lane_width`
+//! m, y ∈ `[0, lanes·lane_width]` measured from the left edge to the right (as in highway-env,
+//! lane 0 is the leftmost lane, LANE_LEFT lowers the lane index). Lane k's centre is
+//! `(k + ½)·lane_width`. Every car is an axis-aligned `car_length × car_width` rectangle
+//! (headings are not modelled); the ego collides when its rectangle's interior meets another's
+//! ([`state::overlaps`]). Other cars never collide with each other (their overlaps are not
+//! checked; IDM keeps them apart).
+//!
+//! `other_cars` slots hold the traffic, kept in the window `[x_ego − window_behind, x_ego +
+//! window_ahead]`: a car that leaves it is put back at the other end in a random free lane
+//! (drawn from the step's generator), so the number of cars around the ego never changes.
+//!
+//! # One step (`dt` s, `substeps` sub-steps of `h = dt/substeps`)
+//! 1. Drivers switch modes ([`drivers`]); 2. for each sub-step, every car's acceleration is
+//!    computed from the same snapshot, then all cars move (below), then the ego is checked for
+//!    a collision; 3. cars that left the window are put back.
+//!
+//! **Ego kinematics** (continuous actions `a ∈ ℝ²`, clipped onto the unit ball): longitudinal
+//! acceleration `u = a₀·ego_accel_max`, lateral velocity `v_y = a₁·lateral_speed_max`; per
+//! sub-step `v' = clip(v + u·h, 0, ego_speed_max)`, `x' = x + ½(v + v')·h` (exact for constant
+//! acceleration away from the bounds), `y' = clip(y + v_y·h, car_width/2, road_width −
+//! car_width/2)` — the ego cannot leave the road: y is clamped so that its body stays on it.
+//! The state's `vy` is the lateral velocity realised in the last sub-step.
+//!
+//! **Discrete meta-actions** (`actions = "discrete"`), as highway-env's `DiscreteMetaAction`:
+//! [`MetaAction`] LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER, encoded as the fixed vectors
+//! `(0,−1), (0,0), (0,1), (1,0), (−1,0)` ([`EnvSpec::action_set`]). `step` executes the
+//! meta-action nearest (Euclidean; ties to the earlier one in that order) to the given vector,
+//! so sampling planners work too. LANE_LEFT/RIGHT move the target lane by one (within the
+//! road), FASTER/SLOWER the target speed by `speed_step` (within `[0, ego_speed_max]`). A
+//! time-optimal controller then tracks the targets each sub-step: `u = clip((v* − v)/h,
+//! ±ego_accel_max)` and `v_y = clip((y* − y)/h, ±lateral_speed_max)`, landing exactly on them.
+//! From a lane centre a lane change therefore takes `⌈lane_width / (lateral_speed_max·dt)⌉`
+//! steps (2 s = 4 steps by default), a speed change `⌈speed_step/(ego_accel_max·dt)⌉` steps
+//! (2 steps).
+//!
+//! **After a collision** the ego is crashed: the flag is sticky, it stops (v = v_y = 0) and
+//! ignores actions; [`Env::violation`] stays true.
+//!
+//! # Randomness
+//! All drivers' draws of a step come from `StdRng` seeded with the FNV-1a hash of the bits of
+//! the other cars' part of the state at the start of the step ([`drivers::step_seed`]). The
+//! dynamics are therefore deterministic given the start (and the actions), `reset_to(state())`
+//! reproduces the continuation exactly, and the drivers' dice do not depend on what the ego
+//! does except through the traffic it causes. `reset(seed)` draws the start from
+//! `StdRng::seed_from_u64(seed)`; the configuration has no seed of its own.
+//!
+//! # Observations
+//! [`observe`]: `state` — an ego-centric kinematics vector (highway-env's "Kinematics");
+//! `image` — a `[3, image_height, image_width]` top-down picture (road markings, ego, cars).
+//!
+//! # Tasks, data, pictures
+//! [`tasks`]: test starts (no goal: the goal equals the start, highway episodes are scored by
+//! collisions and progress, there are no success rules) and the reward-free behaviour policy;
+//! [`render`]: episode pictures and image observations as PNG.
+
+pub mod drivers;
+pub mod observe;
+pub mod render;
+pub mod sim;
+pub mod state;
+pub mod tasks;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataConfig;
+use crate::env::{ActionSpace, BehaviourPolicy, Env, EnvSpec, Task};
+use crate::episodes::EpisodeTrace;
+use crate::error::EnvError;
+use crate::two_rooms::ObsKind;
+
+pub use drivers::{idm_acceleration, IdmConfig};
+pub use sim::{Highway, MetaAction};
+pub use state::{crashed, ego_speed, progress, DriverMode, Traffic};
+
+/// How `step` reads the action vector.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionMode {
+    /// `(acceleration / ego_accel_max, lateral velocity / lateral_speed_max)` in the unit ball.
+    Continuous,
+    /// The nearest of the five meta-actions ([`MetaAction`]).
+    Discrete,
+}
+
+/// Settings of `[env] kind = "highway"` (defaults in brackets).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HighwayConfig {
+    /// Number of lanes [3].
+    pub lanes: usize,
+    /// Lane width (m) [4].
+    pub lane_width: f32,
+    /// Length of every car (m) [5].
+    pub car_length: f32,
+    /// Width of every car (m) [2].
+    pub car_width: f32,
+    /// Duration of one env step (s) [0.5].
+    pub dt: f32,
+    /// Integration sub-steps per env step (collisions are checked after each) [5].
+    pub substeps: usize,
+    /// Number of other-car slots (all filled in resets and tasks) [8].
+    pub other_cars: usize,
+    /// Traffic window behind the ego (m) [60].
+    pub window_behind: f32,
+    /// Traffic window ahead of the ego (m) [120].
+    pub window_ahead: f32,
+    /// Ego speed bound: v ∈ [0, ego_speed_max] (m/s) [30].
+    pub ego_speed_max: f32,
+    /// Ego acceleration bound a_max, for `a₀ = ±1` (m/s²) [5].
+    pub ego_accel_max: f32,
+    /// Lateral speed of the ego at `a₁ = ±1` and of lane-changing drivers (m/s) [2].
+    pub lateral_speed_max: f32,
+    /// Target-speed change of FASTER / SLOWER (m/s) [5].
+    pub speed_step: f32,
+    /// Lowest desired speed v₀ of other drivers (m/s) [18].
+    pub driver_speed_min: f32,
+    /// Highest desired speed v₀ of other drivers (m/s) [26].
+    pub driver_speed_max: f32,
+    /// Car-following model of other drivers.
+    pub idm: IdmConfig,
+    /// Deceleration of a driver in the brake mode (m/s²) [6].
+    pub brake_decel: f32,
+    /// How long a driver brakes (s) [2].
+    pub brake_duration: f32,
+    /// Smallest bumper-to-bumper gap to the ego a cut-in accepts (m) [2]; gaps to other cars
+    /// must be at least [`SPAWN_GAP`].
+    pub cut_in_gap: f32,
+    /// Probability per env step that a driver redraws its mode from `mode_probs` [0.05].
+    pub switch_prob: f32,
+    /// Relative weights of cruise, brake, cut-in when a mode is drawn [0.6, 0.2, 0.2].
+    pub mode_probs: [f32; 3],
+    /// Car slots of the `state` observation, nearest first [6].
+    pub observed_cars: usize,
+    /// `state` (kinematics vector) or `image` [state].
+    pub obs: ObsKind,
+    /// `continuous` or `discrete` [continuous].
+    pub actions: ActionMode,
+    /// Image columns, along x (px) [40].
+    pub image_width: usize,
+    /// Image rows, across the road (px) [12].
+    pub image_height: usize,
+    /// Road shown behind the ego's centre in images (m) [30].
+    pub view_behind: f32,
+    /// Road shown ahead of the ego's centre in images (m) [70].
+    pub view_ahead: f32,
+}
+
+impl Default for HighwayConfig {
+    fn default() -> Self {
+        HighwayConfig {
+            lanes: 3,
+            lane_width: 4.0,
+            car_length: 5.0,
+            car_width: 2.0,
+            dt: 0.5,
+            substeps: 5,
+            other_cars: 8,
+            window_behind: 60.0,
+            window_ahead: 120.0,
+            ego_speed_max: 30.0,
+            ego_accel_max: 5.0,
+            lateral_speed_max: 2.0,
+            speed_step: 5.0,
+            driver_speed_min: 18.0,
+            driver_speed_max: 26.0,
+            idm: IdmConfig::default(),
+            brake_decel: 6.0,
+            brake_duration: 2.0,
+            cut_in_gap: 2.0,
+            switch_prob: 0.05,
+            mode_probs: [0.6, 0.2, 0.2],
+            observed_cars: 6,
+            obs: ObsKind::State,
+            actions: ActionMode::Continuous,
+            image_width: 40,
+            image_height: 12,
+            view_behind: 30.0,
+            view_ahead: 70.0,
+        }
+    }
+}
+
+/// Room each car needs when cars are placed in the window: bumper-to-bumper gap (m) between
+/// placed cars in one lane.
+pub const SPAWN_GAP: f32 = 10.0;
+
+fn positive(field: &'static str, v: f32) -> Result<(), EnvError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(EnvError::config(field, v, "a finite value > 0"))
+    }
+}
+
+impl HighwayConfig {
+    /// Checks every field; the error names the field, its value and what was expected.
+    pub fn validate(&self) -> Result<(), EnvError> {
+        for (field, v) in [
+            ("env.lane_width", self.lane_width),
+            ("env.car_length", self.car_length),
+            ("env.car_width", self.car_width),
+            ("env.dt", self.dt),
+            ("env.window_behind", self.window_behind),
+            ("env.window_ahead", self.window_ahead),
+            ("env.ego_speed_max", self.ego_speed_max),
+            ("env.ego_accel_max", self.ego_accel_max),
+            ("env.lateral_speed_max", self.lateral_speed_max),
+            ("env.speed_step", self.speed_step),
+            ("env.driver_speed_min", self.driver_speed_min),
+            ("env.driver_speed_max", self.driver_speed_max),
+            ("env.brake_decel", self.brake_decel),
+            ("env.brake_duration", self.brake_duration),
+            ("env.cut_in_gap", self.cut_in_gap),
+            ("env.view_behind", self.view_behind),
+            ("env.view_ahead", self.view_ahead),
+        ] {
+            positive(field, v)?;
+        }
+        self.idm.validate()?;
+        for (field, v) in [
+            ("env.lanes", self.lanes),
+            ("env.substeps", self.substeps),
+            ("env.image_width", self.image_width),
+            ("env.image_height", self.image_height),
+        ] {
+            if v == 0 {
+                return Err(EnvError::config(field, v, ">= 1"));
+            }
+        }
+        if self.car_width >= self.lane_width {
+            return Err(EnvError::config(
+                "env.car_width",
+                self.car_width,
+                "less than env.lane_width",
+            ));
+        }
+        if self.driver_speed_max < self.driver_speed_min {
+            return Err(EnvError::config(
+                "env.driver_speed_max",
+                self.driver_speed_max,
+                ">= env.driver_speed_min",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.switch_prob) {
+            return Err(EnvError::config(
+                "env.switch_prob",
+                self.switch_prob,
+                "a probability in [0, 1]",
+            ));
+        }
+        let p = self.mode_probs;
+        if !(p.iter().all(|w| w.is_finite() && *w >= 0.0) && p.iter().sum::<f32>() > 0.0) {
+            return Err(EnvError::config(
+                "env.mode_probs",
+                format!("{p:?}"),
+                "three finite weights >= 0 (cruise, brake, cut-in) with a positive sum",
+            ));
+        }
+        let room = self.lanes as f32 * (self.window_behind + self.window_ahead) / 2.0;
+        if self.other_cars as f32 * (self.car_length + SPAWN_GAP) > room {
+            return Err(EnvError::config(
+                "env.other_cars",
+                self.other_cars,
+                "at most lanes·(window_behind + window_ahead)/2 / (car_length + 10 m) cars",
+            ));
+        }
+        let h = self.dt / self.substeps as f32;
+        // Every car drives forward, so two cars close in at most at the larger top speed.
+        if self.ego_speed_max.max(self.driver_speed_max) * h > self.car_length {
+            return Err(EnvError::config(
+                "env.substeps",
+                self.substeps,
+                "enough sub-steps that no car closes in on another by more than car_length \
+                 per sub-step (max(ego_speed_max, driver_speed_max)·dt/substeps <= car_length)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Observation shape: `[6 + 5·observed_cars]` or `[3, image_height, image_width]`.
+    pub fn obs_shape(&self) -> Vec<usize> {
+        match self.obs {
+            ObsKind::State => {
+                vec![observe::EGO_FEATURES + observe::CAR_FEATURES * self.observed_cars]
+            }
+            ObsKind::Image => vec![observe::CHANNELS, self.image_height, self.image_width],
+        }
+    }
+
+    /// Two values in the unit ball, in both action modes.
+    pub fn action_space(&self) -> ActionSpace {
+        ActionSpace {
+            dim: 2,
+            max_norm: 1.0,
+        }
+    }
+}
+
+impl EnvSpec for HighwayConfig {
+    fn kind(&self) -> &'static str {
+        "highway"
+    }
+
+    fn validate(&self) -> Result<(), EnvError> {
+        HighwayConfig::validate(self)
+    }
+
+    fn build(&self) -> Result<Box<dyn Env>, EnvError> {
+        Ok(Box::new(Highway::new(self.clone())?))
+    }
+
+    fn obs_shape(&self) -> Vec<usize> {
+        HighwayConfig::obs_shape(self)
+    }
+
+    fn action_space(&self) -> ActionSpace {
+        HighwayConfig::action_space(self)
+    }
+
+    fn state_dim(&self) -> usize {
+        HighwayConfig::state_dim(self)
+    }
+
+    fn observation_name(&self) -> &'static str {
+        match self.obs {
+            ObsKind::State => "state",
+            ObsKind::Image => "image",
+        }
+    }
+
+    /// [`tasks::HighwayBehaviour`]; `data`'s two-rooms walk settings do not apply.
+    fn behaviour(&self, _data: &DataConfig) -> Result<Box<dyn BehaviourPolicy>, EnvError> {
+        HighwayConfig::validate(self)?;
+        Ok(Box::new(tasks::HighwayBehaviour::new(self.clone())))
+    }
+
+    /// [`tasks::task_starts`]; the goal of each task equals its start (no goal: highway
+    /// episodes are scored by collisions and progress).
+    fn tasks(&self, n: usize, seed: u64) -> Result<Vec<Task>, EnvError> {
+        Ok(tasks::task_starts(self, n, seed)?
+            .into_iter()
+            .map(|s| Task {
+                goal: s.clone(),
+                start: s,
+            })
+            .collect())
+    }
+
+    fn render_episodes(
+        &self,
+        traces: &[EpisodeTrace],
+        cols: usize,
+        path: &Path,
+    ) -> Result<(), EnvError> {
+        render::render_episodes(self, traces, cols, path)
+    }
+
+    /// Discrete mode: the five meta-actions in [`MetaAction::ALL`] order; continuous: `None`.
+    fn action_set(&self) -> Option<Vec<Vec<f32>>> {
+        match self.actions {
+            ActionMode::Continuous => None,
+            ActionMode::Discrete => Some(
+                MetaAction::ALL
+                    .iter()
+                    .map(|m| m.vector().to_vec())
+                    .collect(),
+            ),
+        }
+    }
+}
