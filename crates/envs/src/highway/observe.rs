@@ -144,6 +144,72 @@ fn image(cfg: &HighwayConfig, t: &Traffic) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::highway::state::{Car, DriverMode, Ego};
+
+    /// Ego at (0, 6) and one car at (`car_x`, 2), default image: 2.5 m × 1 m pixels, column j
+    /// covering `x ∈ [−30 + 2.5j, −27.5 + 2.5j]`, row i covering `y ∈ [i, i + 1]`.
+    fn picture(car_x: f32) -> Vec<f32> {
+        let cfg = HighwayConfig {
+            obs: ObsKind::Image,
+            other_cars: 1,
+            ..HighwayConfig::default()
+        };
+        let t = Traffic {
+            ego: Ego {
+                x: 0.0,
+                y: 6.0,
+                v: 20.0,
+                vy: 0.0,
+                crashed: false,
+                target_lane: 1,
+                target_speed: 20.0,
+            },
+            cars: vec![Some(Car {
+                x: car_x,
+                y: 2.0,
+                v: 20.0,
+                target_lane: 0,
+                mode: DriverMode::Cruise,
+                timer: 0.0,
+                desired_speed: 20.0,
+            })],
+        };
+        observe(&cfg, &t)
+    }
+
+    #[test]
+    fn image_pixels_are_area_coverage() {
+        let (h, w) = (12, 40);
+        let at = |o: &[f32], c: usize, i: usize, j: usize| o[c * h * w + i * w + j];
+        let o = picture(10.0);
+        // The ego covers columns 11–12 (x ∈ [−2.5, 2.5]) and rows 5–6 (y ∈ [5, 7]) fully.
+        for (i, j) in [(5, 11), (5, 12), (6, 11), (6, 12)] {
+            assert!((at(&o, 1, i, j) - 1.0).abs() < 1e-6);
+        }
+        assert!((o[h * w..2 * h * w].iter().sum::<f32>() - 4.0).abs() < 1e-5);
+        // The car (x ∈ [7.5, 12.5], y ∈ [1, 3]) covers columns 15–16, rows 1–2.
+        assert!((at(&o, 2, 1, 15) - 1.0).abs() < 1e-6 && (at(&o, 2, 2, 16) - 1.0).abs() < 1e-6);
+        // Moved by half a pixel: half coverage at both ends, so the position stays readable.
+        let o = picture(11.25);
+        let cols: Vec<f32> = (14..19).map(|j| at(&o, 2, 1, j)).collect();
+        assert!(
+            cols.iter()
+                .zip([0.0, 0.5, 1.0, 0.5, 0.0])
+                .all(|(a, b)| (a - b).abs() < 1e-5),
+            "{cols:?}"
+        );
+        // Road edges are solid (rows 0 and 11); lane lines at y = 4, 8 split over two rows.
+        assert!((0..w).all(|j| at(&o, 0, 0, j) > 0.999 && at(&o, 0, 11, j) > 0.999));
+        let (r3, r4): (Vec<f32>, Vec<f32>) =
+            (0..w).map(|j| (at(&o, 0, 3, j), at(&o, 0, 4, j))).unzip();
+        assert!(
+            r3.iter()
+                .zip(&r4)
+                .all(|(a, b)| (a - b).abs() < 1e-5 && *a <= 0.5 + 1e-5),
+            "{r3:?} {r4:?}"
+        );
+        assert!((0..w).any(|j| at(&o, 0, 3, j) > 0.1) && (0..w).all(|j| at(&o, 0, 6, j) == 0.0));
+    }
 
     #[test]
     fn dashes_cover_their_length() {
