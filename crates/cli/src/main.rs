@@ -60,7 +60,8 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
-    /// Generate reward-free trajectories of an environment (two-rooms, pendulum).
+    /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
+    /// pendulum, highway).
     Data {
         /// Environment kind.
         env: String,

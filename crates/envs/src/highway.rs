@@ -90,66 +90,66 @@ pub enum ActionMode {
     Discrete,
 }
 
-/// Settings of `[env] kind = "highway"` (defaults in brackets).
+/// Settings of `[env] kind = "highway"` (each default in parentheses).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HighwayConfig {
-    /// Number of lanes [3].
+    /// Number of lanes (default 3).
     pub lanes: usize,
-    /// Lane width (m) [4].
+    /// Lane width (m; default 4).
     pub lane_width: f32,
-    /// Length of every car (m) [5].
+    /// Length of every car (m; default 5).
     pub car_length: f32,
-    /// Width of every car (m) [2].
+    /// Width of every car (m; default 2).
     pub car_width: f32,
-    /// Duration of one env step (s) [0.5].
+    /// Duration of one env step (s; default 0.5).
     pub dt: f32,
-    /// Integration sub-steps per env step (collisions are checked after each) [5].
+    /// Integration sub-steps per env step (collisions are checked after each; default 5).
     pub substeps: usize,
-    /// Number of other-car slots (all filled in resets and tasks) [8].
+    /// Number of other-car slots (all filled in resets and tasks; default 8).
     pub other_cars: usize,
-    /// Traffic window behind the ego (m) [60].
+    /// Traffic window behind the ego (m; default 60).
     pub window_behind: f32,
-    /// Traffic window ahead of the ego (m) [120].
+    /// Traffic window ahead of the ego (m; default 120).
     pub window_ahead: f32,
-    /// Ego speed bound: v ∈ [0, ego_speed_max] (m/s) [30].
+    /// Ego speed bound: v ∈ [0, ego_speed_max] (m/s; default 30).
     pub ego_speed_max: f32,
-    /// Ego acceleration bound a_max, for `a₀ = ±1` (m/s²) [5].
+    /// Ego acceleration bound a_max, for `a₀ = ±1` (m/s²; default 5).
     pub ego_accel_max: f32,
-    /// Lateral speed of the ego at `a₁ = ±1` and of lane-changing drivers (m/s) [2].
+    /// Lateral speed of the ego at `a₁ = ±1` and of lane-changing drivers (m/s; default 2).
     pub lateral_speed_max: f32,
-    /// Target-speed change of FASTER / SLOWER (m/s) [5].
+    /// Target-speed change of FASTER / SLOWER (m/s; default 5).
     pub speed_step: f32,
-    /// Lowest desired speed v₀ of other drivers (m/s) [18].
+    /// Lowest desired speed v₀ of other drivers (m/s; default 18).
     pub driver_speed_min: f32,
-    /// Highest desired speed v₀ of other drivers (m/s) [26].
+    /// Highest desired speed v₀ of other drivers (m/s; default 26).
     pub driver_speed_max: f32,
     /// Car-following model of other drivers.
     pub idm: IdmConfig,
-    /// Deceleration of a driver in the brake mode (m/s²) [6].
+    /// Deceleration of a driver in the brake mode (m/s²; default 6).
     pub brake_decel: f32,
-    /// How long a driver brakes (s) [2].
+    /// How long a driver brakes (s; default 2).
     pub brake_duration: f32,
-    /// Smallest bumper-to-bumper gap to the ego a cut-in accepts (m) [2]; gaps to other cars
+    /// Smallest bumper-to-bumper gap to the ego a cut-in accepts (m; default 2); gaps to other cars
     /// must be at least [`SPAWN_GAP`].
     pub cut_in_gap: f32,
-    /// Probability per env step that a driver redraws its mode from `mode_probs` [0.05].
+    /// Probability per env step that a driver redraws its mode from `mode_probs` (default 0.05).
     pub switch_prob: f32,
-    /// Relative weights of cruise, brake, cut-in when a mode is drawn [0.6, 0.2, 0.2].
+    /// Relative weights of cruise, brake, cut-in when a mode is drawn (default 0.6, 0.2, 0.2).
     pub mode_probs: [f32; 3],
-    /// Car slots of the `state` observation, nearest first [6].
+    /// Car slots of the `state` observation, nearest first (default 6).
     pub observed_cars: usize,
-    /// `state` (kinematics vector) or `image` [state].
+    /// `state` (kinematics vector) or `image` (default state).
     pub obs: ObsKind,
-    /// `continuous` or `discrete` [continuous].
+    /// `continuous` or `discrete` (default continuous).
     pub actions: ActionMode,
-    /// Image columns, along x (px) [40].
+    /// Image columns, along x (px; default 40).
     pub image_width: usize,
-    /// Image rows, across the road (px) [12].
+    /// Image rows, across the road (px; default 12).
     pub image_height: usize,
-    /// Road shown behind the ego's centre in images (m) [30].
+    /// Road shown behind the ego's centre in images (m; default 30).
     pub view_behind: f32,
-    /// Road shown ahead of the ego's centre in images (m) [70].
+    /// Road shown ahead of the ego's centre in images (m; default 70).
     pub view_ahead: f32,
 }
 

@@ -44,21 +44,21 @@ pub const RESPAWN_DEPTH: f32 = 20.0;
 /// Draws per car when placing traffic before giving up.
 pub const PLACE_TRIES: usize = 200;
 
-/// Constants of the Intelligent Driver Model (module docs; defaults in brackets).
+/// Constants of the Intelligent Driver Model (module docs; each default in parentheses).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdmConfig {
-    /// Maximum acceleration a_max (m/s²) [1.5].
+    /// Maximum acceleration a_max (m/s²; default 1.5).
     pub accel: f32,
-    /// Comfortable deceleration b (m/s²) [2].
+    /// Comfortable deceleration b (m/s²; default 2).
     pub comfort_decel: f32,
-    /// Minimum gap s₀ (m) [2].
+    /// Minimum gap s₀ (m; default 2).
     pub min_gap: f32,
-    /// Time headway T (s) [1.5].
+    /// Time headway T (s; default 1.5).
     pub time_headway: f32,
-    /// Acceleration exponent δ [4].
+    /// Acceleration exponent δ (default 4).
     pub delta: f32,
-    /// Physical deceleration limit of every car (m/s²) [9].
+    /// Physical deceleration limit of every car (m/s²; default 9).
     pub max_decel: f32,
 }
 
