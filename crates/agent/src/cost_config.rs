@@ -26,7 +26,7 @@ use crate::cost::{ActionEnergy, Cost, CostKind, FixedCost, GoalDistance};
 use crate::critic::{Critic, CriticTerm};
 use crate::error::AgentError;
 use crate::probe::StateProbe;
-use crate::terms::{HazardGuardrail, StateBox};
+use crate::terms::{FeatureBound, FeatureGuardrail, FeatureTarget, HazardGuardrail, StateBox};
 
 /// What the agent can read about the world besides its representation: the state probe of
 /// its world model (if fitted) and the environment's named regions.
@@ -63,6 +63,22 @@ pub enum GuardrailConfig {
         #[serde(default)]
         extra_margin: f32,
     },
+    /// [`FeatureGuardrail`]: keep one decoded feature of the probe (e.g. highway's
+    /// `gap_ahead`) on the safe side of a bound: exactly one of `below` (unsafe below it) or
+    /// `above` (unsafe above it).
+    Feature {
+        /// Name of the probe's feature (the environment's readout names).
+        feature: String,
+        /// Unsafe when the decoded feature is below this (plus the margin).
+        #[serde(default)]
+        below: Option<f32>,
+        /// Unsafe when the decoded feature is above this (minus the margin).
+        #[serde(default)]
+        above: Option<f32>,
+        /// Widens the margin beyond the probe's measured error of the feature (`≥ 0`).
+        #[serde(default)]
+        extra_margin: f32,
+    },
 }
 
 impl GuardrailConfig {
@@ -82,6 +98,71 @@ impl GuardrailConfig {
                     .collect();
                 fixed.guardrail(HazardGuardrail::new(probe, &hazards, *extra_margin)?)
             }
+            GuardrailConfig::Feature {
+                feature,
+                extra_margin,
+                ..
+            } => {
+                let probe = readout.require_probe("cost.guardrail feature")?;
+                fixed.guardrail(FeatureGuardrail::new(
+                    probe,
+                    feature,
+                    self.bound()?,
+                    *extra_margin,
+                )?)
+            }
+        }
+    }
+
+    /// The widening of the guardrail's margin.
+    fn extra_margin(&self) -> f32 {
+        match self {
+            GuardrailConfig::Hazards { extra_margin }
+            | GuardrailConfig::Feature { extra_margin, .. } => *extra_margin,
+        }
+    }
+
+    /// The bound of a feature guardrail (exactly one of `below`/`above`).
+    fn bound(&self) -> Result<FeatureBound, AgentError> {
+        match self {
+            GuardrailConfig::Feature {
+                below: Some(b),
+                above: None,
+                ..
+            } => Ok(FeatureBound::Below(*b)),
+            GuardrailConfig::Feature {
+                below: None,
+                above: Some(b),
+                ..
+            } => Ok(FeatureBound::Above(*b)),
+            _ => Err(AgentError::config(
+                "cost.guardrail",
+                format!("{self:?}"),
+                "a feature guardrail with exactly one of `below` or `above`",
+            )),
+        }
+    }
+
+    /// Whether `other` guards the same thing (the margins may differ): the hazards, or the
+    /// same feature on the same side of the same bound.
+    fn same_guard(&self, other: &GuardrailConfig) -> bool {
+        match (self, other) {
+            (GuardrailConfig::Hazards { .. }, GuardrailConfig::Hazards { .. }) => true,
+            (
+                GuardrailConfig::Feature {
+                    feature: f,
+                    below: b,
+                    above: a,
+                    ..
+                },
+                GuardrailConfig::Feature {
+                    feature: g,
+                    below: c,
+                    above: d,
+                    ..
+                },
+            ) => f == g && b == c && a == d,
+            _ => false,
         }
     }
 }
@@ -91,6 +172,8 @@ impl GuardrailConfig {
 pub struct CostContext<'a> {
     /// The encoded goal observation `s_goal [D]`.
     pub goal: &'a [f32],
+    /// The run's state probe, for terms stated on decoded features.
+    pub probe: Option<&'a Arc<StateProbe>>,
 }
 
 /// One configured cost term, tagged by `term`.
@@ -116,6 +199,15 @@ pub enum CostTermConfig {
         /// Weight `w` of the term.
         weight: f32,
     },
+    /// [`FeatureTarget`] `(1/h) Σ_t |f̂_t − target|` on a decoded feature of the probe.
+    Feature {
+        /// Weight `w` of the term.
+        weight: f32,
+        /// Name of the probe's feature (the environment's readout names).
+        feature: String,
+        /// Target value of the feature.
+        target: f32,
+    },
     /// [`CriticTerm`] `V(s_h, s_goal)` on the last predicted state (critic slot only).
     Critic {
         /// Weight `w` of the term.
@@ -128,6 +220,7 @@ impl CostTermConfig {
         match self {
             CostTermConfig::GoalDistance { weight, .. }
             | CostTermConfig::ActionEnergy { weight }
+            | CostTermConfig::Feature { weight, .. }
             | CostTermConfig::Critic { weight } => *weight,
         }
     }
@@ -140,13 +233,13 @@ impl CostTermConfig {
     ) -> Result<crate::cost::FixedCostBuilder, AgentError> {
         match self {
             CostTermConfig::ActionEnergy { weight } => fixed.intrinsic(*weight, ActionEnergy),
-            CostTermConfig::GoalDistance { .. } | CostTermConfig::Critic { .. } => {
-                Err(AgentError::config(
-                    "cost.intrinsic",
-                    format!("{self:?}"),
-                    "terms that need no goal (action_energy)",
-                ))
-            }
+            CostTermConfig::GoalDistance { .. }
+            | CostTermConfig::Feature { .. }
+            | CostTermConfig::Critic { .. } => Err(AgentError::config(
+                "cost.intrinsic",
+                format!("{self:?}"),
+                "terms that need no goal or probe (action_energy)",
+            )),
         }
     }
 
@@ -171,6 +264,20 @@ impl CostTermConfig {
                 cost.with_term(kind, *weight, term)
             }
             CostTermConfig::ActionEnergy { weight } => cost.with_term(kind, *weight, ActionEnergy),
+            CostTermConfig::Feature {
+                weight,
+                feature,
+                target,
+            } => {
+                let probe = ctx.probe.ok_or_else(|| {
+                    AgentError::config_source(
+                        "cost.task feature",
+                        "needs the run's state probe (probe.json), which this run does not have",
+                    )
+                })?;
+                let term = FeatureTarget::new(Arc::clone(probe), feature, *target)?;
+                cost.with_term(kind, *weight, term)
+            }
             CostTermConfig::Critic { weight } => {
                 let critic = critic.ok_or_else(|| {
                     AgentError::config_source(
@@ -289,8 +396,11 @@ impl CostConfig {
             }
         }
         for g in &self.guardrail {
-            let GuardrailConfig::Hazards { extra_margin } = g;
-            if !(extra_margin.is_finite() && *extra_margin >= 0.0) {
+            let extra_margin = g.extra_margin();
+            if let GuardrailConfig::Feature { .. } = g {
+                g.bound()?;
+            }
+            if !(extra_margin.is_finite() && extra_margin >= 0.0) {
                 return Err(AgentError::config(
                     "cost.guardrail.extra_margin",
                     extra_margin,
@@ -302,8 +412,8 @@ impl CostConfig {
     }
 
     /// Builds the agent's immutable cost: the `intrinsic` terms, then the `guardrail` terms
-    /// followed by `required` (a task's guardrails; one of a kind already listed is not
-    /// added twice).
+    /// followed by `required` (a task's guardrails; one that guards the same thing as a listed
+    /// one is not added twice: the listed one's margin can only be wider).
     pub fn build_fixed(
         &self,
         required: &[GuardrailConfig],
@@ -314,12 +424,9 @@ impl CostConfig {
         for t in &self.intrinsic {
             fixed = t.add_fixed(fixed)?;
         }
-        let same_kind = |a: &GuardrailConfig, b: &GuardrailConfig| {
-            std::mem::discriminant(a) == std::mem::discriminant(b)
-        };
         let extra = required
             .iter()
-            .filter(|r| !self.guardrail.iter().any(|g| same_kind(g, r)));
+            .filter(|r| !self.guardrail.iter().any(|g| g.same_guard(r)));
         for g in self.guardrail.iter().chain(extra) {
             fixed = g.add_to(fixed, readout)?;
         }
@@ -361,7 +468,12 @@ mod tests {
             intrinsic: vec![CostTermConfig::ActionEnergy { weight: 0.5 }],
             ..CostConfig::default()
         };
-        let cost = c.build(CostContext { goal: &[1.0, 0.0] }).unwrap();
+        let cost = c
+            .build(CostContext {
+                goal: &[1.0, 0.0],
+                probe: None,
+            })
+            .unwrap();
         let terms: Vec<_> = cost.terms().collect();
         assert_eq!(
             terms,
@@ -411,7 +523,10 @@ mod tests {
         };
         critic.validate().unwrap();
         let err = critic
-            .build(CostContext { goal: &[0.0] })
+            .build(CostContext {
+                goal: &[0.0],
+                probe: None,
+            })
             .unwrap_err()
             .to_string();
         assert!(
@@ -420,7 +535,10 @@ mod tests {
         );
         let built = critic
             .with_critic(Arc::new(Critic::untrained()))
-            .build(CostContext { goal: &[0.0] })
+            .build(CostContext {
+                goal: &[0.0],
+                probe: None,
+            })
             .unwrap();
         let terms: Vec<_> = built.terms().map(|t| (t.0.to_string(), t.1)).collect();
         assert_eq!(terms[1], ("critic".to_string(), CostKind::Critic));

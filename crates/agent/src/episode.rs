@@ -132,9 +132,13 @@ impl Stage {
         match target {
             Target::Goal(g) => {
                 let goal = actor.perception.encode(&env.observe_state(g)?)?;
-                let cost = actor
-                    .cost
-                    .build_task(actor.fixed.clone(), CostContext { goal: &goal })?;
+                let cost = actor.cost.build_task(
+                    actor.fixed.clone(),
+                    CostContext {
+                        goal: &goal,
+                        probe: actor.readout.probe.as_ref(),
+                    },
+                )?;
                 Ok(Stage {
                     cost,
                     arrived: Arrival::Near {
@@ -148,9 +152,13 @@ impl Stage {
                 let probe = actor.readout.require_probe("task region")?;
                 let term = RegionDistance::new(probe, StateBox::of(region))?;
                 let goal = actor.perception.encode(&env.observe_state(anchor)?)?;
-                let cost = actor
-                    .cost
-                    .build_task(actor.fixed.clone(), CostContext { goal: &goal })?;
+                let cost = actor.cost.build_task(
+                    actor.fixed.clone(),
+                    CostContext {
+                        goal: &goal,
+                        probe: actor.readout.probe.as_ref(),
+                    },
+                )?;
                 Ok(Stage {
                     cost,
                     arrived: Arrival::Inside(term),

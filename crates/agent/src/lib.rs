@@ -23,6 +23,7 @@ pub mod planner;
 pub mod policy;
 pub mod probe;
 pub mod regression;
+pub mod risk;
 pub mod task;
 pub mod terms;
 pub mod world_model;
@@ -45,6 +46,7 @@ pub use planner::{
 pub use policy::{Policy, PolicyConfig};
 pub use probe::{ProbeError, StateProbe};
 pub use regression::{RegressionConfig, Regressor, Samples};
+pub use risk::Risk;
 pub use task::{Target, TaskConfig, TaskEpisode, TaskSpec};
 pub use terms::{HazardGuardrail, RegionDistance, StateBox};
 pub use world_model::{LinearWorldModel, WorldModel};

@@ -48,6 +48,14 @@ pub struct StateProbe {
     pub ridge: f64,
     /// Measured error (absent for a probe built by hand).
     pub error: Option<ProbeError>,
+    /// Names of the `k` decoded features (the environment's readout names; empty for a probe
+    /// built by hand).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Per feature, the 99th percentile of `|x̂_j − x_j|` on the held-out pairs (empty until
+    /// measured).
+    #[serde(default)]
+    pub feature_p99: Vec<f32>,
 }
 
 /// File name of the probe in a run directory.
@@ -133,6 +141,8 @@ impl StateProbe {
             bias,
             ridge,
             error: None,
+            names: Vec::new(),
+            feature_p99: Vec::new(),
         })
     }
 
@@ -184,6 +194,7 @@ impl StateProbe {
         let rmse = |e: &[f32]| {
             (e.iter().map(|x| f64::from(x * x)).sum::<f64>() / e.len().max(1) as f64).sqrt() as f32
         };
+        self.feature_p99 = self.feature_quantile(test_reprs, test_states, 0.99);
         let train = self.errors(train_reprs, train_states);
         let mut test = self.errors(test_reprs, test_states);
         test.sort_by(f32::total_cmp);
@@ -201,6 +212,46 @@ impl StateProbe {
         };
         self.error = Some(err);
         err
+    }
+
+    /// Per feature `j`, the `q`-quantile of `|x̂_j − x_j|` over the pairs `reprs [n, D]`,
+    /// `states [n, k]` (NaN without pairs).
+    pub fn feature_quantile(&self, reprs: &[f32], states: &[f32], q: f64) -> Vec<f32> {
+        let (d, k) = (self.repr_dim, self.state_dim);
+        let n = (reprs.len() / d.max(1)).min(states.len() / k.max(1));
+        let mut errs = vec![Vec::with_capacity(n); k];
+        let mut out = vec![0.0; k];
+        for i in 0..n {
+            self.decode_into(&reprs[i * d..(i + 1) * d], &mut out);
+            for (j, e) in errs.iter_mut().enumerate() {
+                e.push((out[j] - states[i * k + j]).abs());
+            }
+        }
+        errs.into_iter()
+            .map(|mut e| {
+                e.sort_by(f32::total_cmp);
+                e.get(((e.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                    .copied()
+                    .unwrap_or(f32::NAN)
+            })
+            .collect()
+    }
+
+    /// The index of the decoded feature called `name`, or an error listing the names.
+    pub fn feature(&self, name: &str) -> Result<usize, AgentError> {
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            AgentError::config_source(
+                "probe",
+                format!(
+                    "the probe reads no feature `{name}`; it reads: {}",
+                    if self.names.is_empty() {
+                        "unnamed features".to_string()
+                    } else {
+                        self.names.join(", ")
+                    }
+                ),
+            )
+        })
     }
 
     /// Writes the probe as JSON, atomically.
@@ -335,6 +386,8 @@ mod tests {
             bias: vec![0.5],
             ridge: 1e-3,
             error: None,
+            names: Vec::new(),
+            feature_p99: Vec::new(),
         };
         let path = dir.join(PROBE_FILE);
         p.save(&path).unwrap();

@@ -22,6 +22,8 @@ fn identity_probe() -> Arc<StateProbe> {
         bias: vec![0.0, 0.0],
         ridge: 0.0,
         error: None,
+        names: Vec::new(),
+        feature_p99: Vec::new(),
     })
 }
 

@@ -92,9 +92,9 @@ pub struct TaskArgs<'a> {
 
 impl TaskArgs<'_> {
     /// The tasks named by `--task` (`None`: the configuration's own).
-    fn names(&self) -> Option<Vec<&str>> {
+    fn names(&self, env: &dyn ami_envs::EnvSpec) -> Option<Vec<&str>> {
         match self.task {
-            Some("all") => Some(TaskConfig::NAMES.to_vec()),
+            Some("all") => Some(TaskConfig::names_for(env)),
             Some(name) => Some(vec![name]),
             None => None,
         }
@@ -104,7 +104,7 @@ impl TaskArgs<'_> {
         if let Some(n) = self.episodes {
             cfg.eval.episodes = n;
         }
-        if let Some(names) = self.names() {
+        if let Some(names) = self.names(cfg.env.spec()) {
             if names.len() == 1 {
                 cfg.task.name = names[0].to_string();
             }
@@ -119,7 +119,7 @@ pub fn eval(run_path: &Path, split: &str, tasks: &TaskArgs, sets: &[String]) -> 
     let run = RunDir::open(run_path)?;
     let mut cfg = run.read_config()?.with_overrides(sets)?;
     tasks.apply(&mut cfg)?;
-    match tasks.names() {
+    match tasks.names(cfg.env.spec()) {
         Some(names) if names.len() > 1 => {
             let rows = evaluate_tasks(&run, &cfg, &names, split.parse()?, &Bars::default())?;
             print_tasks(&rows)
@@ -178,9 +178,9 @@ pub fn demo(
         out.display()
     );
     let hazards = cfg.env.kind() == "two-rooms-hazards";
-    let names = match (tasks.names(), hazards) {
+    let names = match (tasks.names(cfg.env.spec()), hazards) {
         (Some(names), _) => names,
-        (None, true) => TaskConfig::NAMES.to_vec(),
+        (None, true) => TaskConfig::names_for(cfg.env.spec()),
         (None, false) => vec![],
     };
     if names.len() > 1 {

@@ -191,6 +191,23 @@ pub trait EnvSpec {
     fn action_set(&self) -> Option<Vec<Vec<f32>>> {
         None
     }
+    /// The features of a true state that the agent's state probe learns to read from its
+    /// representation (a probe regresses them; guardrails and cost terms use them by name).
+    /// Default: the state itself.
+    fn readout(&self, state: &[f32]) -> Vec<f32> {
+        state.to_vec()
+    }
+    /// Names of the [`EnvSpec::readout`] features, in order. Default: `state[i]`.
+    fn readout_names(&self) -> Vec<String> {
+        (0..self.state_dim())
+            .map(|i| format!("state[{i}]"))
+            .collect()
+    }
+    /// Distance made good from `start` to `state` for tasks scored by progress (highway:
+    /// metres driven along the road); `None` for environments without such a notion.
+    fn progress(&self, _start: &[f32], _state: &[f32]) -> Option<f32> {
+        None
+    }
     /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
     fn render_episodes(
         &self,

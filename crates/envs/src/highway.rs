@@ -188,6 +188,39 @@ impl Default for HighwayConfig {
     }
 }
 
+/// Names of the readout features ([`HighwayConfig::readout`]).
+pub const READOUT_NAMES: [&str; 5] = ["y", "v", "crashed", "gap_ahead", "gap_behind"];
+
+/// Gaps larger than this read as this (m): nothing near.
+pub const GAP_CAP: f32 = 50.0;
+
+impl HighwayConfig {
+    /// What the agent's probe learns to read from a representation: `[y, v, crashed,
+    /// gap_ahead, gap_behind]`. `y` (m) and `v` (m/s) are the ego's; `crashed` is the flag
+    /// (0/1); `gap_ahead` is the bumper-to-bumper gap `Δx − car_length` to the nearest present
+    /// car ahead (`Δx ≥ 0`) whose lateral offset `|Δy| < car_width` (the cars the ego can hit),
+    /// `gap_behind` the same behind (`−Δx − car_length`), both capped at [`GAP_CAP`].
+    /// The ego collides with a car exactly when one of the gaps is negative ([`state::overlaps`]),
+    /// so a guardrail can read "about to collide" as a small decoded gap.
+    pub fn readout(&self, s: &[f32]) -> Vec<f32> {
+        use state::{CAR_DIM, CAR_PRESENT, CAR_X, CAR_Y, EGO_DIM, EGO_V, EGO_X, EGO_Y};
+        let (x, y) = (s[EGO_X], s[EGO_Y]);
+        let (mut ahead, mut behind) = (GAP_CAP, GAP_CAP);
+        for c in s[EGO_DIM..].chunks_exact(CAR_DIM) {
+            if c[CAR_PRESENT] == 0.0 || (c[CAR_Y] - y).abs() >= self.car_width {
+                continue;
+            }
+            let dx = c[CAR_X] - x;
+            if dx >= 0.0 {
+                ahead = ahead.min(dx - self.car_length);
+            } else {
+                behind = behind.min(-dx - self.car_length);
+            }
+        }
+        vec![y, s[EGO_V], f32::from(crashed(s)), ahead, behind]
+    }
+}
+
 /// Room each car needs when cars are placed in the window: bumper-to-bumper gap (m) between
 /// placed cars in one lane.
 pub const SPAWN_GAP: f32 = 10.0;
@@ -352,6 +385,20 @@ impl EnvSpec for HighwayConfig {
                 start: s,
             })
             .collect())
+    }
+
+    /// [`HighwayConfig::readout`].
+    fn readout(&self, state: &[f32]) -> Vec<f32> {
+        HighwayConfig::readout(self, state)
+    }
+
+    fn readout_names(&self) -> Vec<String> {
+        READOUT_NAMES.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Metres driven: [`progress`].
+    fn progress(&self, start: &[f32], state: &[f32]) -> Option<f32> {
+        Some(progress(start, state))
     }
 
     fn render_episodes(

@@ -249,6 +249,11 @@ impl EnvSpec for PendulumConfig {
         2
     }
 
+    /// The angle θ (rad) and angular velocity θ̇ (rad/s).
+    fn readout_names(&self) -> Vec<String> {
+        vec!["theta".into(), "theta_dot".into()]
+    }
+
     fn observation_name(&self) -> &'static str {
         "state"
     }

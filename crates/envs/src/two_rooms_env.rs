@@ -197,6 +197,11 @@ impl EnvSpec for TwoRoomsConfig {
         TwoRoomsConfig::regions(self)
     }
 
+    /// The position `(x, y)` in px.
+    fn readout_names(&self) -> Vec<String> {
+        vec!["x".into(), "y".into()]
+    }
+
     fn goal_states(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, EnvError> {
         TwoRoomsConfig::goal_states(self, n, seed)
     }

@@ -102,6 +102,10 @@ impl EnvSpec for TwoRoomsHazardsConfig {
         self.0.regions()
     }
 
+    fn readout_names(&self) -> Vec<String> {
+        self.0.readout_names()
+    }
+
     fn goal_states(&self, n: usize, seed: u64) -> Result<Vec<Vec<f32>>, EnvError> {
         self.0.goal_states(n, seed)
     }

@@ -362,3 +362,41 @@ fn pictures_are_written() {
     assert_eq!((info.width, info.height), (320, 96));
     assert!(render_observation_png(&cfg, &obs[1..], &png).is_err());
 }
+
+#[test]
+fn readout_gaps_are_negative_exactly_at_a_collision() {
+    let cfg = HighwayConfig {
+        other_cars: 2,
+        ..HighwayConfig::default()
+    };
+    assert_eq!(cfg.readout_names().len(), 5);
+    // Ego at x = 100 in lane 1 (y = 6) at 20 m/s; car 0 ahead in the same lane, car 1 behind
+    // in the next lane (ignored: |Δy| = 4 >= car width 2).
+    let state = |ahead_x: f32, ahead_y: f32| {
+        let mut s = vec![100.0, 6.0, 20.0, 0.0, 0.0, 1.0, 20.0];
+        s.extend([1.0, ahead_x, ahead_y, 18.0, 1.0, 0.0, 0.0, 20.0]);
+        s.extend([1.0, 90.0, 10.0, 18.0, 2.0, 0.0, 0.0, 20.0]);
+        s
+    };
+    let r = cfg.readout(&state(112.0, 6.5));
+    assert_eq!(r, vec![6.0, 20.0, 0.0, 7.0, ami_envs::highway::GAP_CAP]);
+    for (x, y) in [
+        (104.0, 6.5),
+        (103.0, 7.9),
+        (105.5, 6.0),
+        (112.0, 8.0),
+        (112.0, 6.0),
+    ] {
+        let s = state(x, y);
+        let gap = cfg.readout(&s)[3];
+        assert_eq!(gap < 0.0, cfg.collided(&s), "car at ({x}, {y}): gap {gap}");
+    }
+    assert_eq!(
+        cfg.progress(&state(112.0, 6.0), &{
+            let mut s = state(112.0, 6.0);
+            s[0] = 130.5;
+            s
+        }),
+        Some(30.5)
+    );
+}

@@ -67,6 +67,10 @@ pub struct EvalReport {
     pub mean_episode_steps: f64,
     /// Mean over episodes of the closest approach `min_t ‖e(s_t, goal)‖` (px in two-rooms).
     pub mean_min_goal_error: f64,
+    /// Mean over episodes of the distance made good ([`ami_envs::EnvSpec::progress`]; highway:
+    /// metres driven), for environments scored by progress.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mean_progress: Option<f64>,
     /// Who chose the actions (`agent.actor`: `planner`, `policy`, `policy+planner`).
     #[serde(default = "planner_actor")]
     pub actor: String,
@@ -149,6 +153,7 @@ impl EvalReport {
                 .map(|o| f64::from(o.min_goal_error))
                 .sum::<f64>()
                 / n,
+            mean_progress: mean_progress(cfg.env.spec(), outcomes),
             actor: cfg.agent.actor.name().to_string(),
             planner: cfg.planner.kind().to_string(),
             observation: cfg.env.spec().observation_name().to_string(),
@@ -158,6 +163,20 @@ impl EvalReport {
             total_seconds: None,
         }
     }
+}
+
+/// Mean of [`ami_envs::EnvSpec::progress`] from each episode's start to its last state; `None`
+/// where the environment has no notion of progress.
+fn mean_progress(spec: &dyn ami_envs::EnvSpec, outcomes: &[EpisodeOutcome]) -> Option<f64> {
+    let each: Option<Vec<f64>> = outcomes
+        .iter()
+        .map(|o| {
+            let end = o.trace.path.last().unwrap_or(&o.trace.start);
+            spec.progress(&o.trace.start, end).map(f64::from)
+        })
+        .collect();
+    each.filter(|v| !v.is_empty())
+        .map(|v| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 /// One line of `eval/<task>/episodes.jsonl`: what happened in one episode, so that failures

@@ -1,6 +1,7 @@
 //! Fits the run's state probe ([`crate::probe`]) after training: encode every observation of
-//! the reward-free dataset with the trained encoder, fit the ridge map to the logged true
-//! states on the first 90 % of trajectories, measure it on the last 10 %, and write
+//! the reward-free dataset with the trained encoder, fit the ridge map to the environment's
+//! readout of the logged true states ([`ami_envs::EnvSpec::readout`]: the state itself in
+//! two-rooms, `[y, v, crashed, gaps]` in highway) on the first 90 % of trajectories, measure it on the last 10 %, and write
 //! `probe.json` (atomically) with its measured error.
 
 use ami_envs::Dataset;
@@ -46,11 +47,19 @@ pub fn fit_probe(
     }
     progress.finish();
     let d = reprs.len() / pairs;
+    let spec = cfg.env.spec();
+    let features: Vec<f32> = data
+        .states
+        .chunks_exact(k)
+        .flat_map(|s| spec.readout(s))
+        .collect();
+    let k = features.len() / pairs;
     let held_out = (data.n_traj / 10).max(1).min(data.n_traj.saturating_sub(1));
     let cut = (data.n_traj - held_out) * per_traj;
     let (train_r, test_r) = reprs.split_at(cut * d);
-    let (train_x, test_x) = data.states.split_at(cut * k);
+    let (train_x, test_x) = features.split_at(cut * k);
     let mut probe = StateProbe::fit(train_r, train_x, (d, k), PROBE_RIDGE)?;
+    probe.names = spec.readout_names();
     probe.measure((train_r, train_x), (test_r, test_x));
     probe.save(&run.file(PROBE_FILE))?;
     Ok(probe)

@@ -241,7 +241,10 @@ fn relabel(
     };
     let label = |(wm, planner): &mut (JepaWorldModel, Box<dyn Planner>), ep: &Episode| {
         planner.reset();
-        let cost = cost_cfg.build(CostContext { goal: &ep.goal })?;
+        let cost = cost_cfg.build(CostContext {
+            goal: &ep.goal,
+            probe: None,
+        })?;
         let a_dim = wm.action_dim();
         let mut labels = Vec::with_capacity(ep.transitions.len() * a_dim);
         for t in &ep.transitions {

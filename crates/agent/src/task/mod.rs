@@ -18,14 +18,17 @@
 //! the door: 61/100 on `check` against the anchor's figure in the README.)
 //!
 //! Registered tasks (`[task] name = ...`, `ami eval --task NAME`): `reach`, `reach-safe`,
-//! `region`, `waypoints`, `hold`. A new task = one file implementing [`TaskSpec`] plus one
+//! `region`, `waypoints`, `hold` (two-rooms) and `drive` (highway: progress without
+//! collisions, no goal). A new task = one file implementing [`TaskSpec`] plus one
 //! arm in [`TaskConfig::spec`].
 
+mod drive;
 mod hold;
 mod reach;
 mod region;
 mod waypoints;
 
+pub use drive::Drive;
 pub use hold::Hold;
 pub use reach::Reach;
 pub use region::RegionTask;
@@ -132,6 +135,8 @@ pub struct TaskConfig {
     /// The agent moves on to its next target when its decoded position is within this radius
     /// of the decoded goal (true-state units).
     pub advance_radius: f32,
+    /// Target of the decoded ego speed in the `drive` task (m/s).
+    pub target_speed: f32,
 }
 
 impl Default for TaskConfig {
@@ -144,14 +149,36 @@ impl Default for TaskConfig {
             hold_radius: 4.5,
             hold_effort: 1.0,
             advance_radius: 3.0,
+            target_speed: 30.0,
         }
     }
 }
 
 impl TaskConfig {
     /// Every registered task name.
-    pub const NAMES: &'static [&'static str] =
-        &["reach", "reach-safe", "region", "waypoints", "hold"];
+    pub const NAMES: &'static [&'static str] = &[
+        "reach",
+        "reach-safe",
+        "region",
+        "waypoints",
+        "hold",
+        "drive",
+    ];
+
+    /// The tasks that make sense in `env` (`--task all`): `drive` where episodes are scored by
+    /// progress (highway), the goal tasks otherwise.
+    pub fn names_for(env: &dyn EnvSpec) -> Vec<&'static str> {
+        let scored_by_progress = env
+            .tasks(1, 0)
+            .ok()
+            .and_then(|t| t.first().and_then(|t| env.progress(&t.start, &t.start)))
+            .is_some();
+        Self::NAMES
+            .iter()
+            .copied()
+            .filter(|n| (*n == "drive") == scored_by_progress)
+            .collect()
+    }
 
     /// The task, after checking its settings (errors name the key).
     pub fn spec(&self) -> Result<Box<dyn TaskSpec>, AgentError> {
@@ -170,6 +197,9 @@ impl TaskConfig {
                 radius: self.hold_radius,
                 effort: self.hold_effort,
             }),
+            "drive" => Box::new(Drive {
+                target_speed: self.target_speed,
+            }),
             _ => unreachable!("validated"),
         })
     }
@@ -180,7 +210,7 @@ impl TaskConfig {
             return Err(AgentError::config(
                 "task.name",
                 &self.name,
-                "one of reach, reach-safe, region, waypoints, hold",
+                "one of reach, reach-safe, region, waypoints, hold, drive",
             ));
         }
         if self.waypoints < 1 {
@@ -203,6 +233,7 @@ impl TaskConfig {
         for (field, v) in [
             ("task.hold_radius", self.hold_radius),
             ("task.advance_radius", self.advance_radius),
+            ("task.target_speed", self.target_speed),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(AgentError::config(field, v, "a finite value > 0"));

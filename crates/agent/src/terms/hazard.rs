@@ -142,6 +142,8 @@ mod tests {
             bias: vec![0.0, 0.0],
             ridge: 0.0,
             error: None,
+            names: Vec::new(),
+            feature_p99: Vec::new(),
         })
     }
 

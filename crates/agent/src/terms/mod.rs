@@ -1,10 +1,15 @@
 //! Cost terms stated in the world's units through a [`crate::probe::StateProbe`]: the hazard
-//! guardrail ([`hazard`]) and the distance to a region ([`region`]). One file per term; the
+//! guardrail ([`hazard`]), the distance to a region ([`region`]), a guardrail on one decoded
+//! feature ([`feature_guard`]) and a target for one decoded feature ([`feature_target`]). One file per term; the
 //! goal distance and action energy live in [`crate::cost`].
 
+pub mod feature_guard;
+pub mod feature_target;
 pub mod hazard;
 pub mod region;
 
+pub use feature_guard::{FeatureBound, FeatureGuardrail};
+pub use feature_target::FeatureTarget;
 pub use hazard::HazardGuardrail;
 pub use region::RegionDistance;
 

@@ -101,6 +101,8 @@ mod tests {
             bias: vec![1.0, 0.0],
             ridge: 0.0,
             error: None,
+            names: Vec::new(),
+            feature_p99: Vec::new(),
         });
         let region = StateBox {
             lo: vec![0.0, 0.0],

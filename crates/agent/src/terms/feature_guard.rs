@@ -1,0 +1,211 @@
+//! A guardrail on one decoded feature: an imagined trajectory is unsafe at every step where
+//! the probe's reading of a named feature crosses a bound, widened by the probe's error.
+//!
+//! For candidate `i` with predicted states `s_{i,t}` and decoded feature `f̂_{i,t} =
+//! P(s_{i,t})_j` (feature `j` of the environment's readout, e.g. highway's `gap_ahead`):
+//! * `below = b`: `cost_i = #{ t : f̂_{i,t} < b + m }` (keep the feature at least `b`),
+//! * `above = b`: `cost_i = #{ t : f̂_{i,t} > b − m }` (keep it at most `b`),
+//!
+//! with the margin `m = p99_j + extra ≥ 0`, `p99_j` the probe's measured 99th percentile of
+//! `|f̂_j − f_j|` on held-out data ([`StateProbe::feature_p99`]; 0 for a probe built by hand)
+//! and `extra ≥ 0` the configured widening. The count is piecewise constant, so its gradient
+//! is zero; planners reject unsafe candidates instead ([`crate::Cost::violations`]).
+
+use std::sync::Arc;
+
+use crate::cost::{CostTerm, RolloutBatch};
+use crate::error::AgentError;
+use crate::probe::StateProbe;
+
+/// Which side of the bound is safe.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureBound {
+    /// Safe while `f̂ ≥ b + m`.
+    Below(f32),
+    /// Safe while `f̂ ≤ b − m`.
+    Above(f32),
+}
+
+/// Guardrail on one decoded feature (module docs).
+#[derive(Debug, Clone)]
+pub struct FeatureGuardrail {
+    probe: Arc<StateProbe>,
+    index: usize,
+    name: String,
+    bound: FeatureBound,
+    margin: f32,
+}
+
+impl FeatureGuardrail {
+    /// The guardrail on the probe's feature `feature`, unsafe beyond `bound`, with `extra ≥ 0`
+    /// added to the probe's measured error of that feature.
+    pub fn new(
+        probe: Arc<StateProbe>,
+        feature: &str,
+        bound: FeatureBound,
+        extra: f32,
+    ) -> Result<Self, AgentError> {
+        if !(extra.is_finite() && extra >= 0.0) {
+            return Err(AgentError::config(
+                "cost.guardrail.extra_margin",
+                extra,
+                "a finite value >= 0 (a guardrail's margin can only be widened)",
+            ));
+        }
+        let b = match bound {
+            FeatureBound::Below(b) | FeatureBound::Above(b) => b,
+        };
+        if !b.is_finite() {
+            return Err(AgentError::config(
+                "cost.guardrail.below/above",
+                b,
+                "a finite bound",
+            ));
+        }
+        let index = probe.feature(feature)?;
+        let read_error = probe.feature_p99.get(index).copied().unwrap_or(0.0);
+        if !(read_error.is_finite() && read_error >= 0.0) {
+            return Err(AgentError::config_source(
+                "probe",
+                format!("feature `{feature}` has no finite measured error ({read_error})"),
+            ));
+        }
+        Ok(FeatureGuardrail {
+            name: format!("{feature}_guardrail"),
+            probe,
+            index,
+            bound,
+            margin: read_error + extra,
+        })
+    }
+
+    /// The margin `m`.
+    pub fn margin(&self) -> f32 {
+        self.margin
+    }
+
+    /// Whether the decoded value `f` is unsafe.
+    fn unsafe_at(&self, f: f32) -> bool {
+        match self.bound {
+            FeatureBound::Below(b) => !(f >= b + self.margin),
+            FeatureBound::Above(b) => !(f <= b - self.margin),
+        }
+    }
+}
+
+impl CostTerm for FeatureGuardrail {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
+        if state_dim == self.probe.repr_dim {
+            Ok(())
+        } else {
+            Err(AgentError::shape(
+                "feature guardrail probe input",
+                self.probe.repr_dim,
+                format!("[D={state_dim}] (the world model's state dimension)"),
+            ))
+        }
+    }
+
+    /// Unsafe steps per candidate; a NaN reading counts as unsafe, and a batch of the wrong
+    /// state dimension gives NaN costs (never safe).
+    fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+        if b.d() != self.probe.repr_dim {
+            return vec![f32::NAN; b.n()];
+        }
+        let mut x = vec![0.0; self.probe.state_dim];
+        (0..b.n())
+            .map(|i| {
+                (0..b.h())
+                    .filter(|&t| {
+                        self.probe.decode_into(b.state(i, t), &mut x);
+                        self.unsafe_at(x[self.index])
+                    })
+                    .count() as f32
+            })
+            .collect()
+    }
+
+    /// Piecewise constant: zero gradient wherever defined.
+    fn gradient(
+        &self,
+        batch: &RolloutBatch,
+        states_bar: &mut [f32],
+        actions_bar: &mut [f32],
+    ) -> Result<(), AgentError> {
+        batch.check_gradient_buffers(states_bar, actions_bar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `[s0, s1]` as features `gap` and `crashed`, with measured errors 0.5 and 0.1.
+    fn probe() -> Arc<StateProbe> {
+        Arc::new(StateProbe {
+            repr_dim: 2,
+            state_dim: 2,
+            weights: vec![1.0, 0.0, 0.0, 1.0],
+            bias: vec![0.0, 0.0],
+            ridge: 0.0,
+            error: None,
+            names: vec!["gap".into(), "crashed".into()],
+            feature_p99: vec![0.5, 0.1],
+        })
+    }
+
+    #[test]
+    fn counts_the_steps_past_the_widened_bound() {
+        let g = FeatureGuardrail::new(probe(), "gap", FeatureBound::Below(1.0), 0.25).unwrap();
+        assert_eq!(g.margin(), 0.75);
+        assert_eq!(g.name(), "gap_guardrail");
+        // Candidate 0: gaps 3, 1.8, 1.7 → one step below 1.75. Candidate 1: 2, 2, NaN.
+        let states = [
+            3.0,
+            0.0,
+            1.8,
+            0.0,
+            1.7,
+            0.0,
+            2.0,
+            0.0,
+            2.0,
+            0.0,
+            f32::NAN,
+            0.0,
+        ];
+        let b = RolloutBatch::new(&states, &[0.0; 6], (2, 3), (2, 1)).unwrap();
+        assert_eq!(g.cost(&b), vec![1.0, 1.0]);
+        let c = FeatureGuardrail::new(probe(), "crashed", FeatureBound::Above(0.5), 0.0).unwrap();
+        // Crashed readings 0, 0.39, 0.41 against 0.5 − 0.1.
+        let states = [0.0, 0.0, 0.0, 0.39, 0.0, 0.41];
+        let b = RolloutBatch::new(&states, &[0.0; 3], (1, 3), (2, 1)).unwrap();
+        assert_eq!(c.cost(&b), vec![1.0]);
+    }
+
+    #[test]
+    fn bad_settings_are_errors_naming_what_is_wrong() {
+        let err = FeatureGuardrail::new(probe(), "speed", FeatureBound::Below(0.0), 0.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("speed") && err.contains("gap, crashed"),
+            "{err}"
+        );
+        for extra in [-1.0, f32::NAN] {
+            let err = FeatureGuardrail::new(probe(), "gap", FeatureBound::Below(0.0), extra)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("extra_margin"), "{err}");
+        }
+        assert!(FeatureGuardrail::new(probe(), "gap", FeatureBound::Below(f32::NAN), 0.0).is_err());
+        let g = FeatureGuardrail::new(probe(), "gap", FeatureBound::Below(0.0), 0.0).unwrap();
+        assert!(g.check_dims(3, 1).is_err());
+        let b = RolloutBatch::new(&[0.0; 3], &[0.0], (1, 1), (3, 1)).unwrap();
+        assert!(g.cost(&b)[0].is_nan());
+    }
+}
