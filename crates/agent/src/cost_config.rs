@@ -26,6 +26,7 @@ use crate::cost::{ActionEnergy, Cost, CostKind, FixedCost, GoalDistance};
 use crate::critic::{Critic, CriticTerm};
 use crate::error::AgentError;
 use crate::probe::StateProbe;
+use crate::readout_head::{FeatureReader, ReadoutHead};
 use crate::terms::{FeatureBound, FeatureGuardrail, FeatureTarget, HazardGuardrail, StateBox};
 
 /// What the agent can read about the world besides its representation: the state probe of
@@ -36,9 +37,21 @@ pub struct WorldReadout {
     pub probe: Option<Arc<StateProbe>>,
     /// The environment's areas and hazards.
     pub regions: Vec<Region>,
+    /// Representation → readout features by a small MLP, for runs whose probe reads some
+    /// feature poorly (see [`crate::readout_head`]).
+    pub head: Option<Arc<ReadoutHead>>,
 }
 
 impl WorldReadout {
+    /// What reads named features: the head if the run has one, else the probe (or an error
+    /// saying which feature, `what`, needs one).
+    pub fn reader(&self, what: &str) -> Result<Arc<dyn FeatureReader>, AgentError> {
+        match &self.head {
+            Some(h) => Ok(h.clone()),
+            None => Ok(self.require_probe(what)?),
+        }
+    }
+
     /// The probe, or an error saying which feature (`what`) needs it.
     pub fn require_probe(&self, what: &str) -> Result<Arc<StateProbe>, AgentError> {
         self.probe.clone().ok_or_else(|| {
@@ -103,7 +116,7 @@ impl GuardrailConfig {
                 extra_margin,
                 ..
             } => {
-                let probe = readout.require_probe("cost.guardrail feature")?;
+                let probe = readout.reader("cost.guardrail feature")?;
                 fixed.guardrail(FeatureGuardrail::new(
                     probe,
                     feature,

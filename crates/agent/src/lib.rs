@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod planner;
 pub mod policy;
 pub mod probe;
+pub mod readout_head;
 pub mod regression;
 pub mod risk;
 pub mod task;
@@ -45,6 +46,7 @@ pub use planner::{
 };
 pub use policy::{Policy, PolicyConfig};
 pub use probe::{ProbeError, StateProbe};
+pub use readout_head::{FeatureReader, ReadoutHead};
 pub use regression::{RegressionConfig, Regressor, Samples};
 pub use risk::Risk;
 pub use task::{Target, TaskConfig, TaskEpisode, TaskSpec};

@@ -237,23 +237,6 @@ impl StateProbe {
             .collect()
     }
 
-    /// The index of the decoded feature called `name`, or an error listing the names.
-    pub fn feature(&self, name: &str) -> Result<usize, AgentError> {
-        self.names.iter().position(|n| n == name).ok_or_else(|| {
-            AgentError::config_source(
-                "probe",
-                format!(
-                    "the probe reads no feature `{name}`; it reads: {}",
-                    if self.names.is_empty() {
-                        "unnamed features".to_string()
-                    } else {
-                        self.names.join(", ")
-                    }
-                ),
-            )
-        })
-    }
-
     /// Writes the probe as JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
         let text = serde_json::to_string_pretty(self)

@@ -189,35 +189,32 @@ impl Default for HighwayConfig {
 }
 
 /// Names of the readout features ([`HighwayConfig::readout`]).
-pub const READOUT_NAMES: [&str; 5] = ["y", "v", "crashed", "gap_ahead", "gap_behind"];
+pub const READOUT_NAMES: [&str; 4] = ["y", "v", "crashed", "clearance"];
 
-/// Gaps larger than this read as this (m): nothing near.
-pub const GAP_CAP: f32 = 50.0;
+/// Clearances larger than this read as this (m): nothing near.
+pub const CLEARANCE_CAP: f32 = 20.0;
 
 impl HighwayConfig {
     /// What the agent's probe learns to read from a representation: `[y, v, crashed,
-    /// gap_ahead, gap_behind]`. `y` (m) and `v` (m/s) are the ego's; `crashed` is the flag
-    /// (0/1); `gap_ahead` is the bumper-to-bumper gap `Δx − car_length` to the nearest present
-    /// car ahead (`Δx ≥ 0`) whose lateral offset `|Δy| < car_width` (the cars the ego can hit),
-    /// `gap_behind` the same behind (`−Δx − car_length`), both capped at [`GAP_CAP`].
-    /// The ego collides with a car exactly when one of the gaps is negative ([`state::overlaps`]),
-    /// so a guardrail can read "about to collide" as a small decoded gap.
+    /// clearance]`. `y` (m) and `v` (m/s) are the ego's; `crashed` is the flag (0/1);
+    /// `clearance = min_k max(|Δx_k| − car_length, |Δy_k| − car_width)` over the present
+    /// cars `k` (m, capped at [`CLEARANCE_CAP`]): how far the ego's rectangle is from
+    /// touching another's along the axis that separates them. The ego collides with a car
+    /// exactly when the clearance is negative ([`state::overlaps`]), and the clearance is a
+    /// continuous function of the positions (a car alongside in the next lane reads
+    /// `lane_width − car_width`, 2 m by default), so a guardrail can read "about to collide"
+    /// as a small decoded clearance.
     pub fn readout(&self, s: &[f32]) -> Vec<f32> {
         use state::{CAR_DIM, CAR_PRESENT, CAR_X, CAR_Y, EGO_DIM, EGO_V, EGO_X, EGO_Y};
         let (x, y) = (s[EGO_X], s[EGO_Y]);
-        let (mut ahead, mut behind) = (GAP_CAP, GAP_CAP);
-        for c in s[EGO_DIM..].chunks_exact(CAR_DIM) {
-            if c[CAR_PRESENT] == 0.0 || (c[CAR_Y] - y).abs() >= self.car_width {
-                continue;
-            }
-            let dx = c[CAR_X] - x;
-            if dx >= 0.0 {
-                ahead = ahead.min(dx - self.car_length);
-            } else {
-                behind = behind.min(-dx - self.car_length);
-            }
-        }
-        vec![y, s[EGO_V], f32::from(crashed(s)), ahead, behind]
+        let clearance = s[EGO_DIM..]
+            .chunks_exact(CAR_DIM)
+            .filter(|c| c[CAR_PRESENT] != 0.0)
+            .map(|c| {
+                ((c[CAR_X] - x).abs() - self.car_length).max((c[CAR_Y] - y).abs() - self.car_width)
+            })
+            .fold(CLEARANCE_CAP, f32::min);
+        vec![y, s[EGO_V], f32::from(crashed(s)), clearance]
     }
 }
 

@@ -364,33 +364,46 @@ fn pictures_are_written() {
 }
 
 #[test]
-fn readout_gaps_are_negative_exactly_at_a_collision() {
+fn readout_clearance_is_negative_exactly_at_a_collision() {
     let cfg = HighwayConfig {
         other_cars: 2,
         ..HighwayConfig::default()
     };
-    assert_eq!(cfg.readout_names().len(), 5);
-    // Ego at x = 100 in lane 1 (y = 6) at 20 m/s; car 0 ahead in the same lane, car 1 behind
-    // in the next lane (ignored: |Δy| = 4 >= car width 2).
-    let state = |ahead_x: f32, ahead_y: f32| {
+    assert_eq!(cfg.readout_names().len(), 4);
+    // Ego at x = 100 in lane 1 (y = 6) at 20 m/s; car 0 somewhere, car 1 behind in the next
+    // lane: max(|−10| − 5, |4| − 2) = 5.
+    let state = |x0: f32, y0: f32| {
         let mut s = vec![100.0, 6.0, 20.0, 0.0, 0.0, 1.0, 20.0];
-        s.extend([1.0, ahead_x, ahead_y, 18.0, 1.0, 0.0, 0.0, 20.0]);
+        s.extend([1.0, x0, y0, 18.0, 1.0, 0.0, 0.0, 20.0]);
         s.extend([1.0, 90.0, 10.0, 18.0, 2.0, 0.0, 0.0, 20.0]);
         s
     };
-    let r = cfg.readout(&state(112.0, 6.5));
-    assert_eq!(r, vec![6.0, 20.0, 0.0, 7.0, ami_envs::highway::GAP_CAP]);
+    // Car 0 ahead in the lane: max(12 − 5, 0.5 − 2) = 7.
+    assert_eq!(cfg.readout(&state(112.0, 6.5)), vec![6.0, 20.0, 0.0, 5.0]);
+    assert_eq!(cfg.readout(&state(111.0, 6.5))[3], 5.0);
+    assert_eq!(cfg.readout(&state(109.0, 6.5))[3], 4.0);
+    // Alongside in the next lane: max(−5, 2) = 2.
+    assert_eq!(cfg.readout(&state(100.0, 10.0))[3], 2.0);
     for (x, y) in [
         (104.0, 6.5),
         (103.0, 7.9),
         (105.5, 6.0),
         (112.0, 8.0),
-        (112.0, 6.0),
+        (101.0, 8.0),
     ] {
         let s = state(x, y);
-        let gap = cfg.readout(&s)[3];
-        assert_eq!(gap < 0.0, cfg.collided(&s), "car at ({x}, {y}): gap {gap}");
+        let c = cfg.readout(&s)[3];
+        assert_eq!(
+            c < 0.0,
+            cfg.collided(&s),
+            "car at ({x}, {y}): clearance {c}"
+        );
     }
+    // Nothing present: the cap.
+    let mut empty = state(0.0, 0.0);
+    empty[7] = 0.0;
+    empty[15] = 0.0;
+    assert_eq!(cfg.readout(&empty)[3], ami_envs::highway::CLEARANCE_CAP);
     assert_eq!(
         cfg.progress(&state(112.0, 6.0), &{
             let mut s = state(112.0, 6.0);

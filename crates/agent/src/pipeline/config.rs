@@ -271,6 +271,16 @@ impl RunConfig {
                     ..two_rooms
                 }))
             }
+            "highway" => {
+                // Drive among stochastic drivers: no goal, 20 s episodes, plans 4 s ahead
+                // (8 actions of 0.5 s), re-planned every step.
+                c.task.name = "drive".into();
+                c.eval.max_steps = c.eval.max_steps.min(40);
+                c.agent.horizon = 8;
+                c.agent.action_repeat = 1;
+                c.agent.replan_every = 1;
+                EnvConfig::of_kind("highway")?
+            }
             other => EnvConfig::of_kind(other)?,
         };
         Ok(c)

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{RunConfig, Split};
 use super::fit::compute_device;
 use super::learned::{run_tasks, Learned};
-use super::probe_fit::load_probe;
+use super::probe_fit::{load_head, load_probe};
 use super::progress::Progress;
 use super::run_dir::RunDir;
 use super::workers::{map_on_workers, worker_count};
@@ -277,6 +277,7 @@ impl AgentParts<'_> {
         Ok(WorldReadout {
             probe: load_probe(run)?.map(Arc::new),
             regions: cfg.env.spec().regions(),
+            head: load_head(run)?.map(Arc::new),
         })
     }
 }

@@ -1,8 +1,10 @@
 //! Fits the run's state probe ([`crate::probe`]) after training: encode every observation of
 //! the reward-free dataset with the trained encoder, fit the ridge map to the environment's
 //! readout of the logged true states ([`ami_envs::EnvSpec::readout`]: the state itself in
-//! two-rooms, `[y, v, crashed, gaps]` in highway) on the first 90 % of trajectories, measure it on the last 10 %, and write
-//! `probe.json` (atomically) with its measured error.
+//! two-rooms, `[y, v, crashed, gaps]` in highway) on the first 90 % of trajectories, measure
+//! it on the last 10 %, and write `probe.json` (atomically) with its measured error. When it
+//! reads some feature poorly, a small MLP readout head is fitted on the same split too
+//! ([`crate::readout_head`], `readout_head.json`).
 
 use ami_envs::Dataset;
 
@@ -12,6 +14,8 @@ use super::progress::Progress;
 use super::run_dir::RunDir;
 use crate::error::AgentError;
 use crate::probe::{StateProbe, PROBE_FILE};
+use crate::readout_head::{column_std, needs_head, ReadoutHead, HEAD_FILE};
+use crate::regression::RegressionConfig;
 
 /// Ridge strength of the probe fit (representations are O(1); this only guards against
 /// rank deficiency).
@@ -62,7 +66,41 @@ pub fn fit_probe(
     probe.names = spec.readout_names();
     probe.measure((train_r, train_x), (test_r, test_x));
     probe.save(&run.file(PROBE_FILE))?;
+    let head_path = run.file(HEAD_FILE);
+    if needs_head(&probe, &column_std(train_x, k)) {
+        progress.start("readout head", 1);
+        let head = ReadoutHead::fit(
+            probe.names.clone(),
+            (train_r, train_x),
+            (test_r, test_x),
+            (d, k),
+            &head_config(),
+        )?;
+        head.save(&head_path)?;
+        progress.finish();
+    } else if head_path.exists() {
+        std::fs::remove_file(&head_path).map_err(AgentError::io(&head_path))?;
+    }
     Ok(probe)
+}
+
+/// Settings of the readout head's fit: two hidden layers of 128, 30 epochs of Adam.
+fn head_config() -> RegressionConfig {
+    RegressionConfig {
+        hidden: vec![128, 128],
+        epochs: 30,
+        ..RegressionConfig::default()
+    }
+}
+
+/// The run's readout head, if it has one.
+pub fn load_head(run: &RunDir) -> Result<Option<ReadoutHead>, AgentError> {
+    let path = run.file(HEAD_FILE);
+    if path.exists() {
+        ReadoutHead::load(&path).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The run's probe, if it has one.

@@ -1,8 +1,8 @@
 //! `drive`: make progress without collisions among other drivers (highway). There is no goal:
 //! the task cost drives the decoded ego speed `v` toward `task.target_speed`
-//! ([`crate::terms::FeatureTarget`]) and the agent carries three guardrails on the probe's
-//! readout ([`crate::terms::FeatureGuardrail`]): `crashed` above 0.5, `gap_ahead` and
-//! `gap_behind` below 0 (each widened by the probe's measured error of that feature).
+//! ([`crate::terms::FeatureTarget`]) and the agent carries two guardrails on the run's
+//! readout ([`crate::terms::FeatureGuardrail`]): `crashed` above 0.5 and `clearance` below 0
+//! (each widened by the reader's measured error of that feature).
 //!
 //! An episode succeeds when it ends without a collision ([`Env::violation`] never true); it
 //! ends at the first collision (nothing changes after it: the crashed car stops) or after
@@ -66,8 +66,7 @@ impl TaskSpec for Drive {
             };
         vec![
             feature("crashed", None, Some(0.5)),
-            feature("gap_ahead", Some(0.0), None),
-            feature("gap_behind", Some(0.0), None),
+            feature("clearance", Some(0.0), None),
         ]
     }
 
@@ -135,7 +134,7 @@ mod tests {
         scorer.observe(env.as_ref(), &crashed);
         scorer.observe(env.as_ref(), &eps[0].start);
         assert_eq!((scorer.successes(), scorer.done()), (vec![false], true));
-        assert_eq!(task.guardrails().len(), 3);
+        assert_eq!(task.guardrails().len(), 2);
         assert_eq!(task.rule_names(&[]), vec!["success_rate"]);
     }
 }

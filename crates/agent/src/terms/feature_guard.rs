@@ -2,12 +2,13 @@
 //! the probe's reading of a named feature crosses a bound, widened by the probe's error.
 //!
 //! For candidate `i` with predicted states `s_{i,t}` and decoded feature `f̂_{i,t} =
-//! P(s_{i,t})_j` (feature `j` of the environment's readout, e.g. highway's `gap_ahead`):
+//! R(s_{i,t})_j` (feature `j` of the environment's readout, e.g. highway's `gap_ahead`, read by
+//! the run's readout head if it has one, else by its affine probe: [`FeatureReader`]):
 //! * `below = b`: `cost_i = #{ t : f̂_{i,t} < b + m }` (keep the feature at least `b`),
 //! * `above = b`: `cost_i = #{ t : f̂_{i,t} > b − m }` (keep it at most `b`),
 //!
-//! with the margin `m = p99_j + extra ≥ 0`, `p99_j` the probe's measured 99th percentile of
-//! `|f̂_j − f_j|` on held-out data ([`StateProbe::feature_p99`]; 0 for a probe built by hand)
+//! with the margin `m = p99_j + extra ≥ 0`, `p99_j` the reader's measured 99th percentile of
+//! `|f̂_j − f_j|` on held-out data ([`FeatureReader::feature_p99`]; 0 when unmeasured)
 //! and `extra ≥ 0` the configured widening. The count is piecewise constant, so its gradient
 //! is zero; planners reject unsafe candidates instead ([`crate::Cost::violations`]).
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use crate::cost::{CostTerm, RolloutBatch};
 use crate::error::AgentError;
-use crate::probe::StateProbe;
+use crate::readout_head::FeatureReader;
 
 /// Which side of the bound is safe.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,7 +30,7 @@ pub enum FeatureBound {
 /// Guardrail on one decoded feature (module docs).
 #[derive(Debug, Clone)]
 pub struct FeatureGuardrail {
-    probe: Arc<StateProbe>,
+    probe: Arc<dyn FeatureReader>,
     index: usize,
     name: String,
     bound: FeatureBound,
@@ -40,7 +41,7 @@ impl FeatureGuardrail {
     /// The guardrail on the probe's feature `feature`, unsafe beyond `bound`, with `extra ≥ 0`
     /// added to the probe's measured error of that feature.
     pub fn new(
-        probe: Arc<StateProbe>,
+        probe: Arc<dyn FeatureReader>,
         feature: &str,
         bound: FeatureBound,
         extra: f32,
@@ -63,7 +64,7 @@ impl FeatureGuardrail {
             ));
         }
         let index = probe.feature(feature)?;
-        let read_error = probe.feature_p99.get(index).copied().unwrap_or(0.0);
+        let read_error = probe.feature_p99().get(index).copied().unwrap_or(0.0);
         if !(read_error.is_finite() && read_error >= 0.0) {
             return Err(AgentError::config_source(
                 "probe",
@@ -99,31 +100,32 @@ impl CostTerm for FeatureGuardrail {
     }
 
     fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
-        if state_dim == self.probe.repr_dim {
+        if state_dim == self.probe.repr_dim() {
             Ok(())
         } else {
             Err(AgentError::shape(
                 "feature guardrail probe input",
-                self.probe.repr_dim,
+                self.probe.repr_dim(),
                 format!("[D={state_dim}] (the world model's state dimension)"),
             ))
         }
     }
 
     /// Unsafe steps per candidate; a NaN reading counts as unsafe, and a batch of the wrong
-    /// state dimension gives NaN costs (never safe).
+    /// state dimension (or one the reader fails on) gives NaN costs (never safe).
     fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
-        if b.d() != self.probe.repr_dim {
-            return vec![f32::NAN; b.n()];
-        }
-        let mut x = vec![0.0; self.probe.state_dim];
-        (0..b.n())
+        let (n, h) = (b.n(), b.h());
+        let k = self.probe.names().len().max(1);
+        let read = (b.d() == self.probe.repr_dim())
+            .then(|| self.probe.read(b.states(), n * h).ok())
+            .flatten();
+        let Some(x) = read else {
+            return vec![f32::NAN; n];
+        };
+        (0..n)
             .map(|i| {
-                (0..b.h())
-                    .filter(|&t| {
-                        self.probe.decode_into(b.state(i, t), &mut x);
-                        self.unsafe_at(x[self.index])
-                    })
+                (0..h)
+                    .filter(|&t| self.unsafe_at(x[(i * h + t) * k + self.index]))
                     .count() as f32
             })
             .collect()
@@ -145,8 +147,8 @@ mod tests {
     use super::*;
 
     /// Reads `[s0, s1]` as features `gap` and `crashed`, with measured errors 0.5 and 0.1.
-    fn probe() -> Arc<StateProbe> {
-        Arc::new(StateProbe {
+    fn probe() -> Arc<dyn FeatureReader> {
+        Arc::new(crate::probe::StateProbe {
             repr_dim: 2,
             state_dim: 2,
             weights: vec![1.0, 0.0, 0.0, 1.0],

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::cost::{CostTerm, RolloutBatch};
 use crate::error::AgentError;
 use crate::probe::StateProbe;
+use crate::readout_head::FeatureReader;
 
 /// Mean absolute deviation of a decoded feature from a target (module docs).
 #[derive(Debug, Clone)]
