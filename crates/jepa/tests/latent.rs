@@ -163,6 +163,10 @@ fn latent_predictor_represents_both_futures_where_the_deterministic_one_predicts
         )[0]
     };
     let (f_latent, e_det) = (prediction(&latent), prediction(&det));
+    eprintln!(
+        "c² = {}: latent F∞ = {f_latent}, deterministic error = {e_det}",
+        C * C
+    );
     assert!(f_latent < 0.02 * C * C, "latent F∞ = {f_latent}");
     // The deterministic rollout predicts the mean at both steps: its error is c² at step 1 and
     // 2c² at step 2 (two independent ±c), 1.5·c² on average.
