@@ -125,9 +125,9 @@ impl AgentError {
 }
 
 /// Return [`AgentError::Shape`] unless `buf.len() == expected`.
-pub(crate) fn check_len(
+pub(crate) fn check_len<T>(
     what: &str,
-    buf: &[f32],
+    buf: &[T],
     expected: usize,
     shape: impl FnOnce() -> String,
 ) -> Result<(), AgentError> {

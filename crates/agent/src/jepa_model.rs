@@ -8,7 +8,9 @@ use ami_jepa::Jepa;
 use crate::error::AgentError;
 use crate::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
 use crate::perception::Perception;
-use crate::world_model::{check_rollout_inputs, Cotangent, WorldModel};
+use crate::world_model::{
+    check_latents, check_prior_inputs, check_rollout_inputs, Cotangent, WorldModel,
+};
 
 /// JEPA world model with temporal abstraction: each planned action is applied for
 /// `action_repeat` predictor steps, and the state after the last of them is reported.
@@ -28,7 +30,9 @@ pub struct JepaWorldModel {
 
 impl JepaWorldModel {
     /// Wraps an inference model (a module on a non-autodiff device); rollouts run on the dense
-    /// kernel `s' = s + MLP([s, a / action_scale])` (the same math as [`Jepa::predict`]).
+    /// kernel `s' = s + MLP([s, a / action_scale])` (the same math as [`Jepa::predict`]), or for
+    /// a latent model `s' = s + MLP([s, a / action_scale, e_z])` ([`Jepa::predict_latent`];
+    /// the one-hot `e_z` as a per-branch bias, [`crate::kernel::dynamics`]).
     pub fn new(
         model: Jepa,
         device: Device,
@@ -39,15 +43,24 @@ impl JepaWorldModel {
     ) -> Result<Self, AgentError> {
         let mut wm = Self::generic(model, device, obs_dim, state_dim, action_dim, action_repeat)?;
         let mlp = DenseMlp::from_mlp(&wm.model.predictor)?;
-        if mlp.output_dim() != state_dim || mlp.input_dim() != state_dim + action_dim {
+        let k = wm.model.latent_count();
+        let z = if k > 1 { k } else { 0 };
+        if mlp.output_dim() != state_dim || mlp.input_dim() != state_dim + action_dim + z {
             return Err(AgentError::shape(
                 "JEPA predictor input",
                 mlp.input_dim(),
-                format!("[D + A = {}] -> [D = {state_dim}]", state_dim + action_dim),
+                format!(
+                    "[D + A + k = {}] -> [D = {state_dim}]",
+                    state_dim + action_dim + z
+                ),
             ));
         }
         let scale = wm.model.inv_action_scale();
-        let dynamics = DenseDynamics::new(mlp, StepKind::Residual, scale, action_repeat)?;
+        let dynamics = if k > 1 {
+            DenseDynamics::with_latents(mlp, StepKind::Residual, scale, action_repeat, k)?
+        } else {
+            DenseDynamics::new(mlp, StepKind::Residual, scale, action_repeat)?
+        };
         wm.fast = Some(DenseWorldModel::new(dynamics));
         Ok(wm)
     }
@@ -173,6 +186,73 @@ impl WorldModel for JepaWorldModel {
         }
     }
 
+    fn latent_count(&self) -> usize {
+        self.model.latent_count()
+    }
+
+    fn rollout_latent(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        n: usize,
+        h: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        let mut states = Vec::new();
+        self.rollout_latent_into(s0, actions, latents, (n, h), &mut states)?;
+        Ok(states)
+    }
+
+    /// On the dense kernel, or on burn's generic path with `Jepa::predict_latent` and one-hot
+    /// latents (the reference the kernel is tested against).
+    fn rollout_latent_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        (n, h): (usize, usize),
+        states: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
+        check_rollout_inputs(self, s0, actions, n, h)?;
+        let k = self.model.latent_count();
+        if let Some(fast) = &self.fast {
+            return fast.rollout_latent_into(s0, actions, latents, (n, h), states);
+        }
+        check_latents(latents, n, h, k)?;
+        if k == 1 {
+            *states = self.rollout(s0, actions, n, h)?;
+            return Ok(());
+        }
+        let one_hot: Vec<f32> = latents
+            .iter()
+            .flat_map(|&z| (0..k).map(move |j| if j == z as usize { 1.0 } else { 0.0 }))
+            .collect();
+        let z = Tensor::<3>::from_data(TensorData::new(one_hot, [n, h, k]), &self.device);
+        let dims = (self.state_dim, self.action_dim, self.action_repeat);
+        *states = batched_rollout_with(&self.device, s0, actions, (n, h), dims, |t, s, a| {
+            let zt = z.clone().narrow(1, t, 1).reshape([n, k]);
+            self.model.predict_latent(s, a, zt)
+        })?;
+        Ok(())
+    }
+
+    /// The JEPA's prior head `q(z | s, a)` (burn); 1 for a deterministic model.
+    fn latent_prior(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        n: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        let (d, a) = (self.state_dim, self.action_dim);
+        check_prior_inputs(d, a, states, actions, n)?;
+        if self.model.latent_count() == 1 {
+            return Ok(vec![1.0; n]);
+        }
+        let s = Tensor::<2>::from_data(TensorData::new(states.to_vec(), [n, d]), &self.device);
+        let u = Tensor::<2>::from_data(TensorData::new(actions.to_vec(), [n, a]), &self.device);
+        to_vec(self.model.latent_prior(s, u)?)
+    }
+
     /// On the dense kernel: the exact VJP of `s' = s + MLP([s, c·a])` held for
     /// `action_repeat` steps, through a taped rollout ([`crate::kernel::adjoint`]). Burn's
     /// generic path ([`JepaWorldModel::generic`]) has none:
@@ -230,6 +310,20 @@ pub fn batched_rollout(
     (d, a, repeat): (usize, usize, usize),
     step: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
 ) -> Result<Vec<f32>, AgentError> {
+    batched_rollout_with(device, s0, actions, (n, h), (d, a, repeat), |_, s, a| {
+        step(s, a)
+    })
+}
+
+/// [`batched_rollout`] with the planned step's index `t` passed to `step(t, s, a)`.
+fn batched_rollout_with(
+    device: &Device,
+    s0: &[f32],
+    actions: &[f32],
+    (n, h): (usize, usize),
+    (d, a, repeat): (usize, usize, usize),
+    step: impl Fn(usize, Tensor<2>, Tensor<2>) -> Tensor<2>,
+) -> Result<Vec<f32>, AgentError> {
     let mut s =
         Tensor::<2>::from_data(TensorData::new(s0.to_vec(), [1, d]), device).repeat_dim(0, n);
     let acts = Tensor::<3>::from_data(TensorData::new(actions.to_vec(), [n, h, a]), device);
@@ -237,7 +331,7 @@ pub fn batched_rollout(
     for t in 0..h {
         let at = acts.clone().narrow(1, t, 1).reshape([n, a]);
         for _ in 0..repeat {
-            s = step(s, at.clone());
+            s = step(t, s, at.clone());
         }
         states.push(s.clone());
     }

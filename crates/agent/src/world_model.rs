@@ -1,5 +1,6 @@
-//! The world model as the planner sees it: a batched, deterministic latent dynamics model
-//! (DESIGN.md §4 `WorldModel`; REFERENCE.md §14).
+//! The world model as the planner sees it: a batched latent dynamics model, deterministic or
+//! with a discrete latent variable `z` for the unpredictable part of the future
+//! (DESIGN.md §4 `WorldModel — rollout(s0, actions[H], latents[H])`; REFERENCE.md §0, §14).
 
 use crate::error::{check_len, AgentError};
 
@@ -103,6 +104,105 @@ pub trait WorldModel {
         cotangent(&states, &mut states_bar)?;
         self.rollout_vjp(s0, actions, (n, h), &states_bar, actions_bar)
     }
+
+    /// Number of values `K` of the model's discrete latent `z` (the plausible futures it can
+    /// represent per step); 1 for a deterministic model (the default).
+    fn latent_count(&self) -> usize {
+        1
+    }
+
+    /// Roll out `n` candidates with one latent index per candidate and planned action:
+    /// `s_{i,0} = s0`, `s_{i,t+1} = f(s_{i,t}, a_{i,t}, z_{i,t})`, the same `z_{i,t}` for every
+    /// predictor step of a held action (`action_repeat`). For a planner, `(a_{i,·}, z_{i,·})`
+    /// is one candidate future: worst-case planning minimises over actions the maximum over
+    /// latents, average-case planning weights them by [`WorldModel::latent_prior`].
+    ///
+    /// [`WorldModel::rollout`] of a latent model follows branch `z = 0` at every step.
+    ///
+    /// The default (deterministic models) checks the shapes and that every latent is
+    /// `< latent_count()` (i.e. 0, else [`AgentError::Shape`] naming the entry), then calls
+    /// [`WorldModel::rollout`].
+    ///
+    /// # Shapes
+    /// `s0 [D]`, `actions [n, h, A]`, `latents [n, h]` (indices in `0..K`) → `[n, h, D]`.
+    fn rollout_latent(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        n: usize,
+        h: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        check_latents(latents, n, h, self.latent_count())?;
+        self.rollout(s0, actions, n, h)
+    }
+
+    /// [`WorldModel::rollout_latent`] into a caller-owned buffer (resized to `[n, h, D]`).
+    /// The default calls `rollout_latent`.
+    fn rollout_latent_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        (n, h): (usize, usize),
+        states: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
+        *states = self.rollout_latent(s0, actions, latents, n, h)?;
+        Ok(())
+    }
+
+    /// The prior `q(z | s, a)` over the `K` latent values for `n` (state, action) pairs: rows
+    /// of probabilities summing to 1 (for a JEPA, the prior head trained by cross-entropy on
+    /// the latents inferred during training). The default (deterministic models) is 1 for the
+    /// only value.
+    ///
+    /// # Shapes
+    /// `states [n, D]`, `actions [n, A]` → `[n, K]`.
+    fn latent_prior(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        n: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        check_prior_inputs(self.state_dim(), self.action_dim(), states, actions, n)?;
+        Ok(vec![1.0; n * self.latent_count()])
+    }
+}
+
+/// Checks `latents [n, h]` with every entry `< k`; the error names the first bad entry.
+pub fn check_latents(latents: &[u32], n: usize, h: usize, k: usize) -> Result<(), AgentError> {
+    check_len("rollout latents", latents, n * h, || {
+        format!("[n={n}, h={h}] = {}", n * h)
+    })?;
+    match latents.iter().position(|&z| z as usize >= k) {
+        None => Ok(()),
+        Some(p) => Err(AgentError::shape(
+            format!(
+                "rollout latents[{}, {}] = {}",
+                p / h.max(1),
+                p % h.max(1),
+                latents[p]
+            ),
+            latents[p] as usize,
+            format!("a latent index < {k} (the model's latent_count)"),
+        )),
+    }
+}
+
+/// Checks the inputs of [`WorldModel::latent_prior`]: `states [n, D]`, `actions [n, A]`.
+pub fn check_prior_inputs(
+    d: usize,
+    a: usize,
+    states: &[f32],
+    actions: &[f32],
+    n: usize,
+) -> Result<(), AgentError> {
+    check_len("latent_prior states", states, n * d, || {
+        format!("[n={n}, D={d}] = {}", n * d)
+    })?;
+    check_len("latent_prior actions", actions, n * a, || {
+        format!("[n={n}, A={a}] = {}", n * a)
+    })
 }
 
 /// Check the inputs of [`WorldModel::rollout`] against the model's dimensions.
@@ -264,6 +364,26 @@ mod tests {
         let out = m.rollout(&[0.0, 0.0], &[1.0, 1.0, 0.0], 1, 3).unwrap();
         // s1 = (0, 1), s2 = (1, 2), s3 = (3, 2).
         assert_eq!(out, vec![0.0, 1.0, 1.0, 2.0, 3.0, 2.0]);
+    }
+
+    #[test]
+    fn deterministic_models_accept_only_latent_zero() {
+        let m = LinearWorldModel::point_mass(2).unwrap();
+        assert_eq!(m.latent_count(), 1);
+        let acts = [1.0, 0.0, 0.5, 0.5];
+        let want = m.rollout(&[0.0, 0.0], &acts, 1, 2).unwrap();
+        assert_eq!(
+            m.rollout_latent(&[0.0, 0.0], &acts, &[0, 0], 1, 2).unwrap(),
+            want
+        );
+        let err = m
+            .rollout_latent(&[0.0, 0.0], &acts, &[0, 1], 1, 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("latents[0, 1]"), "{err}");
+        assert!(m.rollout_latent(&[0.0, 0.0], &acts, &[0], 1, 2).is_err());
+        let p = m.latent_prior(&[0.0; 6], &[0.0; 6], 3).unwrap();
+        assert_eq!(p, vec![1.0; 3]);
+        assert!(m.latent_prior(&[0.0; 5], &[0.0; 6], 3).is_err());
     }
 
     #[test]

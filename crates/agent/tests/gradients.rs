@@ -112,6 +112,30 @@ fn small_jepa(dev: &Device) -> Jepa {
     cfg.init(dev).unwrap()
 }
 
+/// A latent JEPA (k = 3): `rollout` follows branch 0, whose first layer carries the latent row
+/// as a per-row bias; the taped VJP through it matches central differences.
+#[test]
+fn latent_jepa_dense_rollout_vjp_matches_central_differences() {
+    let dev = Device::flex();
+    dev.seed(33);
+    let cfg = JepaConfig {
+        obs_dim: 4,
+        action_dim: 2,
+        repr_dim: 9,
+        encoder_hidden: vec![16],
+        predictor_hidden: vec![21, 13],
+        idm_hidden: vec![8],
+        action_scale: 0.25,
+        latent: ami_jepa::LatentConfig::discrete(3),
+        ..JepaConfig::default()
+    };
+    let jepa = cfg.init(&dev).unwrap();
+    let model = JepaWorldModel::new(jepa, dev.clone(), 4, 9, 2, 2).unwrap();
+    assert_eq!(model.latent_count(), 3);
+    let s0 = model.encode(&[0.3, -0.2, 0.9, 0.1]).unwrap();
+    check_vjp("latent jepa dense", &model, &s0, (3, 4), 1e-3);
+}
+
 #[test]
 fn jepa_dense_rollout_vjp_matches_central_differences() {
     let dev = Device::flex();

@@ -1,9 +1,10 @@
 //! The dense CPU kernel against burn's generic path: the JEPA world model's rollout (residual
-//! predictor, action scale, action repeat 2). (The gradient plan's tests are in `ami-bench`.)
+//! predictor, action scale, action repeat 2), deterministic and with a discrete latent (every
+//! branch against `Jepa::predict_latent`). (The gradient plan's tests are in `ami-bench`.)
 
 use ami_agent::{JepaWorldModel, Perception, WorldModel};
-use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
-use ami_jepa::{Jepa, JepaConfig};
+use ami_jepa::burn::tensor::{Device, Distribution, Tensor, TensorData};
+use ami_jepa::{Jepa, JepaConfig, LatentConfig};
 
 /// `|a − b| ≤ tol · max|b|` elementwise.
 fn assert_close(a: &[f32], b: &[f32], tol: f32) {
@@ -30,6 +31,133 @@ fn small_jepa(dev: &Device) -> Jepa {
         ..JepaConfig::default()
     };
     cfg.init(dev).unwrap()
+}
+
+fn latent_jepa(dev: &Device, k: usize, hidden: Vec<usize>, d: usize) -> Jepa {
+    dev.seed(32 + k as u64);
+    let cfg = JepaConfig {
+        obs_dim: 4,
+        action_dim: 2,
+        repr_dim: d,
+        encoder_hidden: vec![16],
+        predictor_hidden: hidden,
+        idm_hidden: vec![8],
+        action_scale: 0.25,
+        latent: LatentConfig::discrete(k),
+        ..JepaConfig::default()
+    };
+    cfg.init(dev).unwrap()
+}
+
+/// Candidate `i`'s rollout by hand with burn: `s ← Pred(s, a_t, e_{z_t})`, each action held
+/// `repeat` steps.
+fn burn_latent_rollout(
+    jepa: &Jepa,
+    s0: &[f32],
+    actions: &[f32],
+    latents: &[u32],
+    repeat: usize,
+) -> Vec<f32> {
+    let dev = Device::flex();
+    let (d, k) = (s0.len(), jepa.latent_count());
+    let row = |v: Vec<f32>, w: usize| Tensor::<2>::from_data(TensorData::new(v, [1, w]), &dev);
+    let mut s = row(s0.to_vec(), d);
+    let mut out = Vec::new();
+    for (t, &z) in latents.iter().enumerate() {
+        let mut e = vec![0.0; k];
+        e[z as usize] = 1.0;
+        for _ in 0..repeat {
+            let a = row(actions[t * 2..t * 2 + 2].to_vec(), 2);
+            s = jepa.predict_latent(s, a, row(e.clone(), k));
+        }
+        out.extend(s.clone().into_data().try_to_vec::<f32>().unwrap());
+    }
+    out
+}
+
+/// The dense kernel's latent rollout equals `Pred(s, a, z)` of the burn model for every branch
+/// (constant branches and mixed sequences), and the generic path's; `rollout` of a latent model
+/// follows branch 0; out-of-range latents are errors; the prior is a distribution.
+#[test]
+fn fast_latent_rollout_equals_burn_predict_latent_for_every_branch() {
+    let dev = Device::flex();
+    for k in [2, 3, 5] {
+        let jepa = latent_jepa(&dev, k, vec![21, 13], 9);
+        let fast = JepaWorldModel::new(jepa.clone(), dev.clone(), 4, 9, 2, 2).unwrap();
+        let generic = JepaWorldModel::generic(jepa.clone(), dev.clone(), 4, 9, 2, 2).unwrap();
+        assert_eq!((fast.latent_count(), generic.latent_count()), (k, k));
+        let s0 = fast.encode(&[0.3, -0.2, 0.9, 0.1]).unwrap();
+        let (n, h, d) = (k + 3, 4, 9);
+        let actions = normal(n * h * 2, &dev);
+        // Candidates 0..k: constant branch j; the others: mixed branches.
+        let latents: Vec<u32> = (0..n * h)
+            .map(|p| {
+                let (i, t) = (p / h, p % h);
+                (if i < k { i } else { i * 7 + t * 3 } % k) as u32
+            })
+            .collect();
+        let got = fast.rollout_latent(&s0, &actions, &latents, n, h).unwrap();
+        let reference = generic
+            .rollout_latent(&s0, &actions, &latents, n, h)
+            .unwrap();
+        assert_close(&got, &reference, 1e-4);
+        for i in 0..n {
+            let acts = &actions[i * h * 2..(i + 1) * h * 2];
+            let want = burn_latent_rollout(&jepa, &s0, acts, &latents[i * h..(i + 1) * h], 2);
+            assert_close(&got[i * h * d..(i + 1) * h * d], &want, 1e-4);
+        }
+        // Branches differ (the test is not comparing one function with itself).
+        assert!(got[..h * d]
+            .iter()
+            .zip(&got[h * d..2 * h * d])
+            .any(|(x, y)| (x - y).abs() > 1e-3));
+        let zeros = vec![0u32; n * h];
+        let branch0 = fast.rollout_latent(&s0, &actions, &zeros, n, h).unwrap();
+        assert_close(&fast.rollout(&s0, &actions, n, h).unwrap(), &branch0, 1e-6);
+        assert_close(
+            &generic.rollout(&s0, &actions, n, h).unwrap(),
+            &branch0,
+            1e-4,
+        );
+        let mut bad = zeros.clone();
+        bad[n * h - 1] = k as u32;
+        for m in [&fast, &generic] {
+            let err = m.rollout_latent(&s0, &actions, &bad, n, h).unwrap_err();
+            assert!(err.to_string().contains("latent"), "{err}");
+        }
+        let states: Vec<f32> = s0.iter().cycle().take(n * d).copied().collect();
+        let prior = fast.latent_prior(&states, &actions[..n * 2], n).unwrap();
+        assert_eq!(prior.len(), n * k);
+        for row in prior.chunks(k) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
+        }
+    }
+}
+
+/// Large enough to split the candidates across cores: the split latent rollout equals one
+/// candidate at a time.
+#[test]
+fn split_latent_rollout_matches_one_candidate_at_a_time() {
+    let dev = Device::flex();
+    let (k, d, n, h) = (3, 32, 256, 3);
+    let jepa = latent_jepa(&dev, k, vec![128, 128], d);
+    let fast = JepaWorldModel::new(jepa, dev.clone(), 4, d, 2, 1).unwrap();
+    let s0 = fast.encode(&[0.1, 0.4, -0.3, 0.8]).unwrap();
+    let actions = normal(n * h * 2, &dev);
+    let latents: Vec<u32> = (0..n * h).map(|p| ((p * 5 + p / 7) % k) as u32).collect();
+    let all = fast.rollout_latent(&s0, &actions, &latents, n, h).unwrap();
+    for i in [0, 1, 31, 32, 100, 200, 255] {
+        let one = fast
+            .rollout_latent(
+                &s0,
+                &actions[i * h * 2..(i + 1) * h * 2],
+                &latents[i * h..(i + 1) * h],
+                1,
+                h,
+            )
+            .unwrap();
+        assert_close(&all[i * h * d..(i + 1) * h * d], &one, 1e-5);
+    }
 }
 
 fn normal(n: usize, dev: &Device) -> Vec<f32> {

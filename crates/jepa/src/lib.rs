@@ -1,8 +1,9 @@
 //! `ami-jepa`: joint-embedding predictive architectures for world models.
 //!
 //! A [`Jepa`] encodes observations into representations `s = Enc(o)` and predicts the next
-//! representation from the current one and an action, `ŝ' = Pred(s, a)`; its energy is the
-//! prediction error in representation space. It is trained self-supervised on reward-free
+//! representation from the current one and an action, `ŝ' = Pred(s, a)` — or, with a latent
+//! variable for the unpredictable part of the future ([`latent`]), `ŝ' = Pred(s, a, z)`; its
+//! energy is the prediction error in representation space. It is trained self-supervised on reward-free
 //! trajectories with the PLDM objective ([`objective`]): multi-step prediction error plus VICReg
 //! variance/covariance regularisation ([`vicreg`]), temporal smoothness and inverse dynamics.
 
@@ -12,6 +13,7 @@ pub mod conv;
 pub mod diagnostics;
 pub mod energy_model;
 pub mod error;
+pub mod latent;
 pub mod mlp;
 pub mod model;
 pub mod model_config;
@@ -23,6 +25,7 @@ pub mod vicreg;
 pub use batcher::{Trajectories, Window};
 pub use diagnostics::{collapse, Collapse};
 pub use error::JepaError;
+pub use latent::{LatentConfig, LatentUsage};
 pub use model::{EncoderKind, Jepa, JepaConfig};
 pub use model_config::{DataStats, ModelConfig};
 pub use objective::{jepa_loss, jepa_loss_with, LossTensors, ObjectiveConfig};

@@ -5,7 +5,8 @@
 //!                      ├─Pred(s_t, a_t)──► ŝ_{t+1}   energy = ‖ŝ_{t+1} − Enc(o_{t+1})‖²
 //!   a_t ───────────────┘
 //! ```
-//! The predictor is residual: `Pred(s, a) = s + MLP([s, a/action_scale])`. The encoder is an
+//! The predictor is residual: `Pred(s, a) = s + MLP([s, a/action_scale])`, or with a latent
+//! variable ([`LatentConfig`]) `Pred(s, a, z) = s + MLP([s, a/action_scale, z])`. The encoder is an
 //! MLP on the flattened observation, or for images a small strided conv net ([`ConvStack`])
 //! followed by an MLP head.
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conv::ConvStack;
 use crate::error::JepaError;
+use crate::latent::LatentConfig;
 use crate::mlp::Mlp;
 
 /// Which encoder architecture maps an observation to its representation.
@@ -63,6 +65,10 @@ pub struct JepaConfig {
     pub obs_std: Vec<f32>,
     /// Actions are divided by this before entering the predictor (the env's max step).
     pub action_scale: f32,
+    /// Latent variable of the predictor (default: none, a deterministic predictor; checkpoints
+    /// written before latents existed load as deterministic).
+    #[serde(default)]
+    pub latent: LatentConfig,
 }
 
 fn default_conv_channels() -> Vec<usize> {
@@ -84,6 +90,7 @@ impl Default for JepaConfig {
             obs_mean: Vec::new(),
             obs_std: Vec::new(),
             action_scale: 1.0,
+            latent: LatentConfig::None,
         }
     }
 }
@@ -172,6 +179,7 @@ impl JepaConfig {
                 "all > 0",
             ));
         }
+        self.latent.validate()?;
         if !(self.action_scale.is_finite() && self.action_scale > 0.0) {
             return Err(JepaError::config(
                 "model.action_scale",
@@ -199,16 +207,26 @@ impl JepaConfig {
             ),
             _ => (None, self.obs_dim),
         };
+        let z = self.latent.input_dim();
+        let prior = match &self.latent {
+            LatentConfig::None => None,
+            LatentConfig::Discrete { k, prior_hidden } => Some(Mlp::new(
+                &dims(d + self.action_dim, prior_hidden, *k),
+                device,
+            )),
+        };
         Ok(Jepa {
             conv,
             encoder: Mlp::new(&dims(head_in, &self.encoder_hidden, d), device),
             predictor: Mlp::new(
-                &dims(d + self.action_dim, &self.predictor_hidden, d),
+                &dims(d + self.action_dim + z, &self.predictor_hidden, d),
                 device,
             ),
             idm: Mlp::new(&dims(2 * d, &self.idm_hidden, self.action_dim), device),
+            prior,
             norm: Normalisation::from_config(self),
             image_shape: self.image_shape(),
+            latent_count: self.latent.count(),
         })
     }
 }
@@ -248,14 +266,19 @@ pub struct Jepa {
     pub conv: Option<ConvStack>,
     /// `Enc: o -> s` (MLP encoder), or the MLP head after [`Jepa::conv`].
     pub encoder: Mlp,
-    /// `MLP` inside `Pred(s, a) = s + MLP([s, a])`.
+    /// `MLP` inside `Pred(s, a) = s + MLP([s, a])` (input `[s, a, z]` with a latent).
     pub predictor: Mlp,
     /// Inverse dynamics `[s_t, s_{t+1}] -> a_t` (training signal only).
     pub idm: Mlp,
+    /// Prior `q(z | s, a)`: `[s, a/action_scale] -> k` logits (discrete latent only).
+    pub prior: Option<Mlp>,
     #[module(skip)]
     norm: Normalisation,
     #[module(skip)]
     image_shape: Option<[usize; 3]>,
+    /// Number of values of the discrete latent (1: deterministic predictor).
+    #[module(skip)]
+    latent_count: usize,
 }
 
 impl Jepa {
@@ -285,14 +308,86 @@ impl Jepa {
         }
     }
 
-    /// One predictor step `ŝ' = s + MLP([s, a / action_scale])`.
+    /// One predictor step `ŝ' = s + MLP([s, a / action_scale])`. A latent model predicts its
+    /// branch `z = 0` ([`Self::predict_latent`] with `e_0`).
     ///
     /// # Shapes
     /// `s [..., D], a [..., A] -> [..., D]`
     pub fn predict<const N: usize>(&self, s: Tensor<N>, a: Tensor<N>) -> Tensor<N> {
+        if self.latent_count > 1 {
+            let z = self.one_hot_like(&s, 0);
+            return self.predict_latent(s, a, z);
+        }
         let a = a.mul_scalar(self.norm.inv_action_scale);
         let x = Tensor::cat(vec![s.clone(), a], N - 1);
         s + self.predictor.forward(x)
+    }
+
+    /// One predictor step with a latent, `ŝ' = Pred(s, a, z) = s + MLP([s, a / action_scale,
+    /// z])`; for a discrete latent `z` is one-hot (`e_j` for branch `j`).
+    ///
+    /// # Shapes
+    /// `s [..., D], a [..., A], z [..., k] -> [..., D]`
+    pub fn predict_latent<const N: usize>(
+        &self,
+        s: Tensor<N>,
+        a: Tensor<N>,
+        z: Tensor<N>,
+    ) -> Tensor<N> {
+        let a = a.mul_scalar(self.norm.inv_action_scale);
+        let x = Tensor::cat(vec![s.clone(), a, z], N - 1);
+        s + self.predictor.forward(x)
+    }
+
+    /// Number of values of the discrete latent `z` (1 for a deterministic predictor).
+    pub fn latent_count(&self) -> usize {
+        self.latent_count
+    }
+
+    /// `q(z | s, a) = softmax(prior([s, a / action_scale]))`, the probability of each branch.
+    /// A deterministic model has no prior: [`JepaError::InvalidConfig`] naming `model.latent`.
+    ///
+    /// # Shapes
+    /// `s [..., D], a [..., A] -> probs [..., k]`
+    pub fn latent_prior<const N: usize>(
+        &self,
+        s: Tensor<N>,
+        a: Tensor<N>,
+    ) -> Result<Tensor<N>, JepaError> {
+        let logits = self.latent_prior_logits(s, a)?;
+        Ok(burn::tensor::activation::softmax(logits, N - 1))
+    }
+
+    /// The prior's logits (before the softmax of [`Self::latent_prior`]).
+    ///
+    /// # Shapes
+    /// `s [..., D], a [..., A] -> [..., k]`
+    pub fn latent_prior_logits<const N: usize>(
+        &self,
+        s: Tensor<N>,
+        a: Tensor<N>,
+    ) -> Result<Tensor<N>, JepaError> {
+        let prior = self.prior.as_ref().ok_or_else(|| {
+            JepaError::config(
+                "model.latent",
+                "none",
+                "a latent model (`latent = { kind = \"discrete\", k = ... }`) for a prior q(z | s, a)",
+            )
+        })?;
+        let a = a.mul_scalar(self.norm.inv_action_scale);
+        Ok(prior.forward(Tensor::cat(vec![s, a], N - 1)))
+    }
+
+    /// `e_index` of width `k`, one per row of `like` (`[..., D] -> [..., k]`).
+    fn one_hot_like<const N: usize>(&self, like: &Tensor<N>, index: usize) -> Tensor<N> {
+        let k = self.latent_count;
+        let mut shape = like.dims();
+        shape[N - 1] = k;
+        let rows: usize = shape[..N - 1].iter().product();
+        let mut data = vec![0f32; rows * k];
+        let index = index.min(k - 1);
+        data.chunks_exact_mut(k).for_each(|row| row[index] = 1.0);
+        Tensor::from_data(TensorData::new(data, shape), &like.device())
     }
 
     /// Inverse dynamics prediction of the (scaled) action between two representations.

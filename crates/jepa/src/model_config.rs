@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batcher::Trajectories;
+use crate::latent::LatentConfig;
 use crate::model::{EncoderKind, JepaConfig};
 
 /// Architecture choices of the `[model]` section (no data-derived values).
@@ -23,6 +24,8 @@ pub struct ModelConfig {
     pub predictor_hidden: Vec<usize>,
     /// Hidden widths of the inverse-dynamics head.
     pub idm_hidden: Vec<usize>,
+    /// Latent variable of the predictor `Pred(s, a, z)` ([`LatentConfig`]; default none).
+    pub latent: LatentConfig,
 }
 
 impl Default for ModelConfig {
@@ -35,6 +38,7 @@ impl Default for ModelConfig {
             encoder_hidden: j.encoder_hidden,
             predictor_hidden: j.predictor_hidden,
             idm_hidden: j.idm_hidden,
+            latent: j.latent,
         }
     }
 }
@@ -86,6 +90,7 @@ impl JepaConfig {
             obs_mean: stats.obs_mean.clone(),
             obs_std: stats.obs_std.clone(),
             action_scale: stats.action_scale,
+            latent: model.latent.clone(),
         }
     }
 }

@@ -11,14 +11,33 @@
 //! inverse_dynamics = mean_{t=0..k−1} mean_{b,a} (IDM(s_t, s_{t+1}) − a_t/action_scale)²
 //! ```
 //! The targets `s_t` are not stop-gradient: the variance/covariance terms prevent collapse.
+//!
+//! **Latent-variable predictor** ([`crate::latent`], `model.latent = { kind = "discrete", k }`):
+//! every predicted step infers its latent by minimising the energy against that step's target,
+//! and the rollout continues from the chosen branch:
+//!
+//! ```text
+//! z*_t   = argmin_{j<k} E_j,   E_j = mean_d (Pred(ŝ_t, a_t, e_j) − s_{t+1})²   (all k branches
+//!                                       in one batched forward; the choice is not differentiated)
+//! ŝ_{t+1} = Pred(ŝ_t, a_t, e_{z*_t})
+//! prediction   = mean_{t=1..k} mean_{b,d} (ŝ_t − s_t)² = mean_t mean_b min_j E_j   (F∞ = min_z E)
+//! latent_prior = mean_{t,b} −log q(z*_t | sg(ŝ_t), a_t)                           (weight λ_q)
+//! ```
+//! The gradient of `prediction` flows through the chosen branch only (`∂ min_j E_j = ∂E_{z*}`
+//! almost everywhere). The prior head `q(z | s, a)` is trained by cross-entropy on `z*` with
+//! its inputs detached (`sg`), so it does not shape the world model. The other terms are as
+//! above. How often each `z` is chosen is reported ([`LossTensors::latent_counts`]) so that an
+//! unused latent is visible.
 //! They are the regulariser of an [`SslObjective`] (by default [`Vicreg`] with `μ = β`,
 //! `ν = γ`), applied to `s_t` at every step and averaged over `t` term by term; another
 //! objective's regulariser brings its own terms ([`jepa_loss_with`]).
 
+use burn::tensor::activation::log_softmax;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::JepaError;
+use crate::latent::{choose_branch, enumerate_one_hot};
 use crate::model::Jepa;
 use crate::ssl::{SslObjective, Vicreg};
 use crate::vicreg::VicregConfig;
@@ -37,6 +56,14 @@ pub struct ObjectiveConfig {
     pub time_smoothness: f32,
     /// ω, inverse-dynamics head error.
     pub inverse_dynamics: f32,
+    /// λ_q, cross-entropy of the latent prior `q(z | s, a)` on the inferred `z*` (latent
+    /// models only; the prior's inputs are detached, so this only sets its learning speed).
+    #[serde(default = "default_latent_prior")]
+    pub latent_prior: f32,
+}
+
+fn default_latent_prior() -> f32 {
+    1.0
 }
 
 impl Default for ObjectiveConfig {
@@ -47,6 +74,7 @@ impl Default for ObjectiveConfig {
             covariance: 0.04,
             time_smoothness: 0.1,
             inverse_dynamics: 1.0,
+            latent_prior: default_latent_prior(),
         }
     }
 }
@@ -70,6 +98,7 @@ impl ObjectiveConfig {
             ("objective.covariance", self.covariance),
             ("objective.time_smoothness", self.time_smoothness),
             ("objective.inverse_dynamics", self.inverse_dynamics),
+            ("objective.latent_prior", self.latent_prior),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(JepaError::config(name, v, "a finite value >= 0"));
@@ -84,10 +113,13 @@ pub struct LossTensors {
     /// Weighted total.
     pub total: Tensor<1>,
     /// Unweighted terms by name: `prediction`, the regulariser's terms, `time_smoothness`,
-    /// `inverse_dynamics`.
+    /// `inverse_dynamics`, and for a latent model `latent_prior`.
     pub terms: Vec<(&'static str, Tensor<1>)>,
     /// The encoder outputs `s [B, k+1, D]` (for diagnostics).
     pub representations: Tensor<3>,
+    /// How many (sample, step) pairs chose each value of the discrete latent (empty for a
+    /// deterministic predictor).
+    pub latent_counts: Vec<usize>,
 }
 
 /// Computes the objective on one batch of windows with the default regulariser
@@ -127,8 +159,13 @@ pub fn jepa_loss_with(
 
     let mut pred = step(0);
     let mut prediction = Vec::with_capacity(k);
+    let mut latent = LatentRollout::new(model.latent_count());
     for t in 0..k {
-        pred = model.predict(pred, act(t));
+        pred = if latent.counts.len() > 1 {
+            latent.step(model, pred, act(t), step(t + 1))
+        } else {
+            model.predict(pred, act(t))
+        };
         prediction.push((pred.clone() - step(t + 1)).powi_scalar(2).mean());
     }
     let prediction = Tensor::cat(prediction, 0).mean();
@@ -153,7 +190,7 @@ pub fn jepa_loss_with(
         .powi_scalar(2)
         .mean();
 
-    let total = prediction.clone().mul_scalar(cfg.prediction)
+    let mut total = prediction.clone().mul_scalar(cfg.prediction)
         + reg_total
         + smooth.clone().mul_scalar(cfg.time_smoothness)
         + idm.clone().mul_scalar(cfg.inverse_dynamics);
@@ -161,9 +198,71 @@ pub fn jepa_loss_with(
     terms.extend(reg_terms);
     terms.push(("time_smoothness", smooth));
     terms.push(("inverse_dynamics", idm));
+    if !latent.prior_ce.is_empty() {
+        let ce = Tensor::cat(latent.prior_ce, 0).mean();
+        total = total + ce.clone().mul_scalar(cfg.latent_prior);
+        terms.push(("latent_prior", ce));
+    }
     LossTensors {
         total,
         terms,
         representations: s,
+        latent_counts: if latent.counts.len() > 1 {
+            latent.counts
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The latent part of the open-loop rollout: per step, `z*` by enumeration and the prior's
+/// cross-entropy on it.
+struct LatentRollout {
+    /// Choices of each value so far (length k).
+    counts: Vec<usize>,
+    /// `mean_b −log q(z*_t | sg(ŝ_t), a_t)` per step.
+    prior_ce: Vec<Tensor<1>>,
+}
+
+impl LatentRollout {
+    fn new(k: usize) -> Self {
+        LatentRollout {
+            counts: vec![0; k],
+            prior_ce: Vec::new(),
+        }
+    }
+
+    /// `ŝ_{t+1} = Pred(ŝ_t, a_t, e_{z*})` with `z* = argmin_j ‖Pred(ŝ_t, a_t, e_j) − s_{t+1}‖²`.
+    ///
+    /// # Shapes
+    /// `pred [B, D]`, `a [B, A]`, `target [B, D]` → `[B, D]`
+    fn step(
+        &mut self,
+        model: &Jepa,
+        pred: Tensor<2>,
+        a: Tensor<2>,
+        target: Tensor<2>,
+    ) -> Tensor<2> {
+        let k = self.counts.len();
+        let ([b, d], a_dim) = (pred.dims(), a.dims()[1]);
+        let rep =
+            |x: Tensor<2>, w: usize| x.unsqueeze_dim::<3>(1).repeat_dim(1, k).reshape([b * k, w]);
+        let z = enumerate_one_hot(b, k, &pred.device());
+        let branches = model
+            .predict_latent(rep(pred.clone(), d), rep(a.clone(), a_dim), z)
+            .reshape([b, k, d]);
+        let (chosen, z_star, _) = choose_branch(branches, target);
+        if let Ok(logits) = model.latent_prior_logits(pred.detach(), a) {
+            let picked = log_softmax(logits, 1).gather(1, z_star.clone().reshape([b, 1]));
+            self.prior_ce.push(picked.mean().neg());
+        }
+        if let Ok(z) = z_star.into_data().convert::<i64>().try_to_vec::<i64>() {
+            for j in z {
+                if let Some(c) = self.counts.get_mut(j as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        chosen
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::batcher::{Trajectories, Window};
 use crate::diagnostics::{collapse, Collapse};
 use crate::error::JepaError;
+use crate::latent::LatentUsage;
 use crate::model::{Jepa, JepaConfig};
 use crate::objective::{jepa_loss, ObjectiveConfig};
 
@@ -106,6 +107,10 @@ pub struct StepLog {
     pub terms: Vec<(String, f32)>,
     /// Collapse diagnostics of `s_0` (on logging steps only).
     pub collapse: Option<Collapse>,
+    /// Latent models: how often each value of `z` was chosen in this batch, and the entropy
+    /// of that usage (an unused latent shows as entropy ≈ 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_usage: Option<LatentUsage>,
 }
 
 /// Owns the model being trained, its optimiser and the step counter.
@@ -221,6 +226,8 @@ impl Trainer {
                     d,
                 )
             });
+        let latent_usage =
+            (!loss.latent_counts.is_empty()).then(|| LatentUsage::from_counts(&loss.latent_counts));
         let lr = cfg.lr_at(self.step);
         let grads = GradientsParams::from_grads(loss.total.backward(), self.model());
         if let Some(model) = self.model.take() {
@@ -232,6 +239,7 @@ impl Trainer {
             loss: total,
             terms,
             collapse,
+            latent_usage,
         };
         self.step += 1;
         Ok(log)

@@ -62,6 +62,17 @@ pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32], 
     }
 }
 
+/// `c_ij ← c_ij + b_j + r_ij`, then `max(·, 0)` when `relu`.
+fn add_bias_rows(c: &mut [f32], b: &[f32], r: &[f32], relu: bool) {
+    let n = b.len();
+    for (c, r) in c.chunks_exact_mut(n).zip(r.chunks_exact(n)) {
+        for ((c, b), r) in c.iter_mut().zip(b).zip(r) {
+            let v = *c + b + r;
+            *c = if relu { v.max(0.0) } else { v };
+        }
+    }
+}
+
 /// Ping-pong buffers of the backward pass.
 #[derive(Debug, Clone, Default)]
 pub struct BackwardScratch {
@@ -296,6 +307,38 @@ impl DenseMlp {
         out: &mut [f32],
         threads: Option<Threads>,
     ) -> Result<(), AgentError> {
+        self.forward_impl(x, rows, None, acts, out, threads)
+    }
+
+    /// [`Self::forward_with`] with a per-row term `r_i` added to the first layer's
+    /// pre-activation: `z_1 = x W_1 + b_1 + r_i`. A one-hot input column block `e_j` of the
+    /// first layer (the latent of `Pred(s, a, z)`) is such a term: `[x, e_j] W_1 = x W_1' + w_j`
+    /// with `w_j` the row of `W_1` that multiplies `e_j` ([`super::DenseDynamics`]).
+    ///
+    /// # Shapes
+    /// As [`Self::forward`], and `row_bias [rows, fan_out of layer 1]`.
+    pub fn forward_with_row_bias(
+        &self,
+        x: &[f32],
+        rows: usize,
+        row_bias: &[f32],
+        acts: &mut Activations,
+        out: &mut [f32],
+        threads: Option<Threads>,
+    ) -> Result<(), AgentError> {
+        self.check_rows("forward row bias", row_bias, rows, self.layers[0].fan_out)?;
+        self.forward_impl(x, rows, Some(row_bias), acts, out, threads)
+    }
+
+    fn forward_impl(
+        &self,
+        x: &[f32],
+        rows: usize,
+        row_bias: Option<&[f32]>,
+        acts: &mut Activations,
+        out: &mut [f32],
+        threads: Option<Threads>,
+    ) -> Result<(), AgentError> {
         self.check_rows("forward", x, rows, self.input_dim())?;
         self.check_rows("forward", out, rows, self.output_dim())?;
         if acts.rows != rows {
@@ -307,9 +350,13 @@ impl DenseMlp {
             let input: &[f32] = if l == 0 { x } else { &prev[l - 1] };
             let dst: &mut [f32] = if l == last { &mut *out } else { &mut rest[0] };
             let shape = (rows, layer.fan_in, layer.fan_out);
-            let bias = Epilogue::Bias {
-                bias: &layer.bias,
-                relu: l < last,
+            let per_row = row_bias.filter(|_| l == 0);
+            let bias = match per_row {
+                Some(_) => Epilogue::None,
+                None => Epilogue::Bias {
+                    bias: &layer.bias,
+                    relu: l < last,
+                },
             };
             let threads = threads.unwrap_or_else(|| threading(rows, layer.fan_in, layer.fan_out));
             match self.packed.as_ref().map(|p| &p[l].0) {
@@ -323,6 +370,9 @@ impl DenseMlp {
                     let epi = (Rhs::Plain, false, bias);
                     matmul_with(dst, input, &layer.weight, shape, epi, threads);
                 }
+            }
+            if let Some(r) = per_row {
+                add_bias_rows(dst, &layer.bias, &r[..rows * layer.fan_out], l < last);
             }
         }
         Ok(())

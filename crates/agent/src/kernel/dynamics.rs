@@ -2,6 +2,14 @@
 //! `s' = s + MLP([s, c·a])` (residual, the JEPA predictor of [`ami_jepa::Jepa::predict`]),
 //! each planned action held for `repeat` steps; a batched rollout with reusable buffers and,
 //! on request, a tape of every step's activations for the backward pass.
+//!
+//! **Latent branches.** The latent-variable predictor `Pred(s, a, z) = s + MLP([s, c·a, z])`
+//! with a one-hot `z = e_j` ([`ami_jepa::LatentConfig`]) needs no wider product: the first
+//! layer's pre-activation is `[x, e_j] W_1 + b_1 = x W_1' + (b_1 + w_j)`, with `W_1'` the first
+//! `D + A` rows of `W_1` and `w_j` its row `D + A + j`. [`DenseDynamics::with_latents`] keeps
+//! `W_1'` in the MLP and the rows `w_j` apart; a latent rollout
+//! ([`DenseDynamics::rollout_latent_into`]) adds `w_{z_{i,t}}` to each candidate's row as a
+//! per-row bias. The deterministic path is the same code as before (no extra work).
 
 use std::sync::Mutex;
 
@@ -31,6 +39,11 @@ pub struct DenseDynamics {
     repeat: usize,
     state_dim: usize,
     action_dim: usize,
+    /// `w_j [k, H_1]`: the rows of the first weight matrix multiplying the one-hot latent
+    /// (`None`: no latent).
+    latent_rows: Option<Vec<f32>>,
+    /// Number of latent values `k` (1 without a latent).
+    latent_count: usize,
 }
 
 /// One predictor step's saved input `x = [s, c·a]` and hidden activations.
@@ -52,6 +65,8 @@ pub struct RolloutWorkspace {
     pub steps: Vec<StepRecord>,
     /// Workspaces of the per-core blocks of a row-split rollout.
     parts: Vec<RolloutWorkspace>,
+    /// Per-row first-layer bias of a latent rollout `[n, H_1]`.
+    latent_bias: Vec<f32>,
 }
 
 /// Smallest block of candidates worth a task of its own: below it a one-thread product
@@ -108,7 +123,45 @@ impl DenseDynamics {
             kind,
             action_scale,
             repeat,
+            latent_rows: None,
+            latent_count: 1,
         })
+    }
+
+    /// `f(s, a, z)` with a one-hot latent over `k ≥ 2` values: `mlp` has input
+    /// `[s (D), a (A), z (k)]` and output `D`. The latent rows of the first weight matrix are
+    /// split off (see the module docs).
+    pub fn with_latents(
+        mlp: DenseMlp,
+        kind: StepKind,
+        action_scale: f32,
+        repeat: usize,
+        k: usize,
+    ) -> Result<Self, AgentError> {
+        let d = mlp.output_dim();
+        if k < 2 || mlp.input_dim() <= d + k {
+            return Err(AgentError::shape(
+                "dense latent dynamics MLP input",
+                mlp.input_dim(),
+                format!("[D + A + k] with D = {d}, A >= 1 and k = {k} >= 2 latent values"),
+            ));
+        }
+        let path = mlp.kernel_path();
+        let mut layers = mlp.layers().to_vec();
+        let first = &mut layers[0];
+        let xa = first.fan_in - k;
+        let rows = first.weight.split_off(xa * first.fan_out);
+        first.fan_in = xa;
+        let mlp = DenseMlp::from_layers_on(layers, path)?;
+        let mut dynamics = Self::new(mlp, kind, action_scale, repeat)?;
+        dynamics.latent_rows = Some(rows);
+        dynamics.latent_count = k;
+        Ok(dynamics)
+    }
+
+    /// Number of values of the latent (1: deterministic).
+    pub fn latent_count(&self) -> usize {
+        self.latent_count
     }
 
     /// The MLP.
@@ -156,22 +209,64 @@ impl DenseDynamics {
         tape: bool,
         states: &mut [f32],
     ) -> Result<(), AgentError> {
+        self.rollout_split(s0, actions, None, (n, h), ws, tape, states)
+    }
+
+    /// [`Self::rollout_into`] with one latent index per candidate and planned action:
+    /// `s_{i,t+1} = f(s_{i,t}, a_{i,t}, e_{z_{i,t}})`, the same `z_{i,t}` for the `repeat`
+    /// predictor steps of the action. A model without a latent accepts only `z = 0`.
+    ///
+    /// # Shapes
+    /// `s0 [D]`, `actions [n, h, A]`, `latents [n, h]` (each `< k`), `states [n, h, D]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rollout_latent_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        (n, h): (usize, usize),
+        ws: &mut RolloutWorkspace,
+        tape: bool,
+        states: &mut [f32],
+    ) -> Result<(), AgentError> {
+        crate::world_model::check_latents(latents, n, h, self.latent_count)?;
+        self.rollout_split(s0, actions, Some(latents), (n, h), ws, tape, states)
+    }
+
+    /// The rollout, split across cores when large enough (see [`row_parts`]).
+    #[allow(clippy::too_many_arguments)]
+    fn rollout_split(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: Option<&[u32]>,
+        (n, h): (usize, usize),
+        ws: &mut RolloutWorkspace,
+        tape: bool,
+        states: &mut [f32],
+    ) -> Result<(), AgentError> {
         self.check_rollout_shapes(s0, actions, (n, h), states)?;
         let (d, a) = (self.state_dim, self.action_dim);
         let parts = if tape { 1 } else { row_parts(n, &self.mlp) };
         if parts > 1 {
             let chunk = n.div_ceil(parts);
+            let blocks = n.div_ceil(chunk);
+            let zs: Vec<Option<&[u32]>> = (0..blocks)
+                .map(|p| latents.map(|z| &z[p * chunk * h..((p + 1) * chunk).min(n) * h]))
+                .collect();
             ws.parts.resize_with(parts, RolloutWorkspace::default);
-            return ws.parts[..parts]
+            return ws.parts[..blocks]
                 .par_iter_mut()
                 .zip(states.par_chunks_mut(chunk * h * d))
                 .zip(actions.par_chunks(chunk * h * a))
-                .try_for_each(|((w, st), ac)| {
+                .zip(zs.into_par_iter())
+                .try_for_each(|(((w, st), ac), z)| {
                     let rows = st.len() / (h * d);
-                    self.rollout_block(s0, ac, (rows, h), w, false, st, Some(Threads::One))
+                    let one = Some(Threads::One);
+                    self.rollout_block_impl(s0, ac, z, (rows, h), w, false, st, one)
                 });
         }
-        self.rollout_block(s0, actions, (n, h), ws, tape, states, None)
+        self.rollout_block_impl(s0, actions, latents, (n, h), ws, tape, states, None)
     }
 
     /// [`Self::rollout_into`] without splitting the candidates across cores, every product
@@ -192,6 +287,23 @@ impl DenseDynamics {
         states: &mut [f32],
         threads: Option<Threads>,
     ) -> Result<(), AgentError> {
+        self.rollout_block_impl(s0, actions, None, (n, h), ws, tape, states, threads)
+    }
+
+    /// [`Self::rollout_block`] with optional latents `[n, h]` (`None`: branch 0 of a latent
+    /// model).
+    #[allow(clippy::too_many_arguments)]
+    fn rollout_block_impl(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: Option<&[u32]>,
+        (n, h): (usize, usize),
+        ws: &mut RolloutWorkspace,
+        tape: bool,
+        states: &mut [f32],
+        threads: Option<Threads>,
+    ) -> Result<(), AgentError> {
         self.check_rollout_shapes(s0, actions, (n, h), states)?;
         let (d, r) = (self.state_dim, self.repeat);
         self.size_workspace(ws, n, if tape { h * r } else { 1 });
@@ -202,8 +314,27 @@ impl DenseDynamics {
             let t = k / r;
             let rec = &mut ws.steps[if tape { k } else { 0 }];
             self.fill_input(&mut rec.x, &ws.state, actions, (n, h, t));
-            self.mlp
-                .forward_with(&rec.x, n, &mut rec.acts, &mut ws.out, threads)?;
+            match &self.latent_rows {
+                None => self
+                    .mlp
+                    .forward_with(&rec.x, n, &mut rec.acts, &mut ws.out, threads)?,
+                Some(rows) => {
+                    if k % r == 0 {
+                        let width = self.mlp.layers()[0].fan_out;
+                        let bias = &mut ws.latent_bias;
+                        fill_latent_bias(bias, (rows, width), latents, (n, h, t));
+                    }
+                    let (x, bias) = (&rec.x, &ws.latent_bias);
+                    self.mlp.forward_with_row_bias(
+                        x,
+                        n,
+                        bias,
+                        &mut rec.acts,
+                        &mut ws.out,
+                        threads,
+                    )?
+                }
+            }
             match self.kind {
                 StepKind::Plain => ws.state.copy_from_slice(&ws.out),
                 StepKind::Residual => ws.state.iter_mut().zip(&ws.out).for_each(|(s, o)| *s += o),
@@ -275,6 +406,23 @@ impl DenseDynamics {
     }
 }
 
+/// `bias_i = w_{z_{i,t}}` (`z = 0` without latents), for the `n` rows of step `t`.
+///
+/// # Shapes
+/// `rows [k, width]`, `latents [n, h]`, `bias [n, width]` (resized).
+fn fill_latent_bias(
+    bias: &mut Vec<f32>,
+    (rows, width): (&[f32], usize),
+    latents: Option<&[u32]>,
+    (n, h, t): (usize, usize, usize),
+) {
+    bias.resize(n * width, 0.0);
+    for (i, dst) in bias.chunks_exact_mut(width).enumerate() {
+        let z = latents.map_or(0, |z| z[i * h + t] as usize);
+        dst.copy_from_slice(&rows[z * width..(z + 1) * width]);
+    }
+}
+
 /// [`DenseDynamics`] as a planner's [`WorldModel`], owning its reusable buffers.
 #[derive(Debug)]
 pub struct DenseWorldModel {
@@ -342,6 +490,42 @@ impl WorldModel for DenseWorldModel {
             .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
         self.dynamics
             .rollout_into(s0, actions, (n, h), &mut ws, false, states)
+    }
+
+    fn latent_count(&self) -> usize {
+        self.dynamics.latent_count
+    }
+
+    fn rollout_latent(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        n: usize,
+        h: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        let mut states = Vec::new();
+        self.rollout_latent_into(s0, actions, latents, (n, h), &mut states)?;
+        Ok(states)
+    }
+
+    /// Each candidate's first-layer pre-activation gets its branch's latent row (module docs).
+    fn rollout_latent_into(
+        &self,
+        s0: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        (n, h): (usize, usize),
+        states: &mut Vec<f32>,
+    ) -> Result<(), AgentError> {
+        check_rollout_inputs(self, s0, actions, n, h)?;
+        states.resize(n * h * self.dynamics.state_dim, 0.0);
+        let mut ws = self
+            .workspace
+            .lock()
+            .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
+        self.dynamics
+            .rollout_latent_into(s0, actions, latents, (n, h), &mut ws, false, states)
     }
 
     /// Exact VJP through a taped rollout ([`super::adjoint`]).

@@ -372,6 +372,7 @@ impl RunConfig {
                 "image observations (env.obs = \"image\"); use \"mlp\" or \"auto\" for state observations",
             ));
         }
+        self.model.latent.validate()?;
         if self.model.conv_channels.is_empty() || self.model.conv_channels.contains(&0) {
             return Err(AgentError::config(
                 "model.conv_channels",
@@ -582,6 +583,33 @@ mod tests {
                 "{set}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_model_latent_is_set_from_the_command_line_and_checked() {
+        use ami_jepa::LatentConfig;
+        let base = RunConfig::preset(Preset::Tiny);
+        assert_eq!(base.model.latent, LatentConfig::None);
+        let c = base
+            .clone()
+            .with_overrides(&["model.latent={kind=\"discrete\", k=3}".into()])
+            .unwrap();
+        assert_eq!(c.model.latent, LatentConfig::discrete(3));
+        c.validate().unwrap();
+        let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &base).unwrap();
+        assert_eq!(back, c);
+        let c = base
+            .clone()
+            .with_overrides(&["model.latent.kind=discrete".into()])
+            .unwrap();
+        assert_eq!(c.model.latent, LatentConfig::discrete(2));
+        let err = base
+            .with_overrides(&["model.latent={kind=\"discrete\", k=1}".into()])
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.latent.k"), "{err}");
     }
 
     #[test]

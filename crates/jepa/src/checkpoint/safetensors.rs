@@ -1,7 +1,9 @@
 //! The `model.safetensors` file of a checkpoint: the weights in PyTorch layout, for other tools.
 //!
 //! Names `encoder.layers.{i}.weight` `[out, in]`, `encoder.layers.{i}.bias` `[out]` (the
-//! `nn.Linear` layout), likewise for `predictor` and `idm`; for the conv encoder also
+//! `nn.Linear` layout), likewise for `predictor`, `idm` and, for a latent model, the prior head
+//! `prior` (the predictor's first weight then has `D + A + k` input columns: `[s, a, z]`); for
+//! the conv encoder also
 //! `encoder_conv.layers.{i}.weight` `[C_out, C_in, 3, 3]` and `encoder_conv.layers.{i}.bias`
 //! `[C_out]` (the `nn.Conv2d` layout); f32 little-endian.
 
@@ -33,6 +35,9 @@ pub fn model_safetensors(model: &Jepa) -> Vec<u8> {
         ("idm", &model.idm),
     ] {
         tensors.extend(mlp_tensors(prefix, mlp));
+    }
+    if let Some(prior) = &model.prior {
+        tensors.extend(mlp_tensors("prior", prior));
     }
     safetensors_bytes(&tensors)
 }
