@@ -28,6 +28,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_len, AgentError};
+use crate::risk::Risk;
 
 /// Weight of every guardrail term: its cost (a count of violating steps) times this value
 /// dominates any task cost, so a violating candidate is effectively rejected.
@@ -342,6 +343,9 @@ pub struct Cost {
     /// The encoded goal of the task, when the task has one (read by the critic and the
     /// amortised policy, which are conditioned on it).
     goal: Option<Vec<f32>>,
+    /// How sampling planners aggregate a candidate's cost over the branches of a
+    /// latent-variable world model ([`crate::risk`]; irrelevant for a deterministic model).
+    risk: Risk,
 }
 
 impl std::fmt::Debug for Cost {
@@ -378,6 +382,17 @@ impl Cost {
     pub fn with_goal(mut self, goal: Vec<f32>) -> Self {
         self.goal = Some(goal);
         self
+    }
+
+    /// Aggregate the cost over latent branches with `risk` ([`crate::risk`]).
+    pub fn with_risk(mut self, risk: Risk) -> Self {
+        self.risk = risk;
+        self
+    }
+
+    /// The risk attitude over latent branches.
+    pub fn risk(&self) -> Risk {
+        self.risk
     }
 
     /// The encoded goal of the task, if the cost was built with one.

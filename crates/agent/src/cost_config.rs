@@ -27,6 +27,7 @@ use crate::critic::{Critic, CriticTerm};
 use crate::error::AgentError;
 use crate::probe::StateProbe;
 use crate::readout_head::{FeatureReader, ReadoutHead};
+use crate::risk::Risk;
 use crate::terms::{FeatureBound, FeatureGuardrail, FeatureTarget, HazardGuardrail, StateBox};
 
 /// What the agent can read about the world besides its representation: the state probe of
@@ -321,6 +322,9 @@ pub struct CostConfig {
     /// The trained critic the `critic` terms read (attached at run time, never serialised).
     #[serde(skip)]
     attached: AttachedCritic,
+    /// How the built costs aggregate over latent branches (`[agent] risk`, set at run time).
+    #[serde(skip)]
+    risk: Risk,
 }
 
 /// A critic attached to a configuration at run time; equal when it is the same critic.
@@ -360,6 +364,7 @@ impl Default for CostConfig {
             }],
             critic: Vec::new(),
             attached: AttachedCritic::default(),
+            risk: Risk::default(),
         }
     }
 }
@@ -376,6 +381,12 @@ impl CostConfig {
     /// The same terms, with `critic` as the trained critic the `critic` terms read.
     pub fn with_critic(mut self, critic: Arc<Critic>) -> Self {
         self.attached = AttachedCritic(Some(critic));
+        self
+    }
+
+    /// The same terms; the costs it builds aggregate over latent branches with `risk`.
+    pub fn with_risk(mut self, risk: Risk) -> Self {
+        self.risk = risk;
         self
     }
 
@@ -450,7 +461,9 @@ impl CostConfig {
     /// built on the goal of `ctx`.
     pub fn build_task(&self, fixed: Arc<FixedCost>, ctx: CostContext) -> Result<Cost, AgentError> {
         self.validate()?;
-        let mut cost = Cost::with_fixed(fixed).with_goal(ctx.goal.to_vec());
+        let mut cost = Cost::with_fixed(fixed)
+            .with_goal(ctx.goal.to_vec())
+            .with_risk(self.risk);
         let critic = self.attached.0.as_ref();
         for (kind, _, terms) in self.slots() {
             if !kind.is_immutable() {

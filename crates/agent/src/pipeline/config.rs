@@ -18,6 +18,7 @@ use crate::critic::CriticConfig;
 use crate::error::AgentError;
 use crate::planner::{MppiConfig, PlanContext, PlannerConfig};
 use crate::policy::PolicyConfig;
+use crate::risk::Risk;
 use crate::task::TaskConfig;
 
 /// `[agent]`: the temporal abstraction of the actor, in one place (the planner's horizon, how
@@ -38,6 +39,11 @@ pub struct AgentConfig {
     /// Where a `critic` cost term gets its critic: `"trained"` (`critic.json`) or `"online"`
     /// (refitted from the short-term memory during the evaluation).
     pub critic: CriticMode,
+    /// With a latent-variable world model, how a candidate's cost aggregates over the
+    /// imagined futures: `"worst"`, `"average"` or `"cvar:α"` ([`crate::risk`]; no effect
+    /// with a deterministic model).
+    #[serde(default)]
+    pub risk: Risk,
 }
 
 impl Default for AgentConfig {
@@ -48,6 +54,7 @@ impl Default for AgentConfig {
             replan_every: 4,
             actor: ActorKind::Planner,
             critic: CriticMode::Trained,
+            risk: Risk::default(),
         }
     }
 }

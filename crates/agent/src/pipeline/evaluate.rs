@@ -350,7 +350,7 @@ pub(crate) fn run_parallel(
         max_steps: parts.task.max_steps(cfg.eval.max_steps),
         advance_radius: cfg.task.advance_radius,
     };
-    let mut task_cost = learned.cost(cfg);
+    let mut task_cost = learned.cost(cfg).with_risk(cfg.agent.risk);
     task_cost.task = parts.task.task_terms(&task_cost.task);
     type Worker = (
         JepaWorldModel,

@@ -274,6 +274,17 @@ impl SampleBuffers {
         what: impl FnOnce() -> String,
     ) -> Result<(), AgentError> {
         let (n, d, a) = (self.costs.len(), model.state_dim(), model.action_dim());
+        if model.latent_count() > 1 {
+            let (costs, rejected, states) =
+                evaluate_branches(s0, &self.candidates, (n, h), cost, model)?;
+            (self.costs, self.rejected, self.states) = (costs, rejected, states);
+            return match self.costs.iter().position(|c| !c.is_finite()) {
+                None => Ok(()),
+                Some(i) => Err(AgentError::NonFinite {
+                    what: format!("{} cost of candidate {i}", what()),
+                }),
+            };
+        }
         model.rollout_into(s0, &self.candidates, (n, h), &mut self.states)?;
         check_rollout_output(&self.states, n, h, d)?;
         // Cost terms are per candidate, so blocks of candidates are evaluated on all cores.
@@ -307,6 +318,71 @@ impl SampleBuffers {
             }),
         }
     }
+}
+
+/// Costs of `n` candidates `[n, h, A]` under a latent-variable world model with `K > 1`
+/// branches ([`crate::risk`]): every candidate is rolled out once per branch `z = k` (held for
+/// the whole horizon), each branch costed, and the branch costs aggregated with the cost's
+/// [`Risk`](crate::Risk) and the prior `q(z | s0, a_0)` of the candidate's first action. A
+/// candidate is rejected when any branch violates a guardrail (guardrails hold on every
+/// imagined future). Returns `(costs [n], rejected [n], states of branch 0 [n, h, D])`.
+pub(crate) fn evaluate_branches(
+    s0: &[f32],
+    candidates: &[f32],
+    (n, h): (usize, usize),
+    cost: &Cost,
+    model: &dyn WorldModel,
+) -> Result<(Vec<f32>, Vec<bool>, Vec<f32>), AgentError> {
+    let (k, d, a) = (model.latent_count(), model.state_dim(), model.action_dim());
+    let row = h * a;
+    if candidates.len() != n * row {
+        return Err(AgentError::shape(
+            "planner candidates",
+            candidates.len(),
+            format!("[n={n}, h={h}, A={a}]"),
+        ));
+    }
+    let mut expanded = Vec::with_capacity(n * k * row);
+    let mut latents = Vec::with_capacity(n * k * h);
+    for c in candidates.chunks_exact(row.max(1)) {
+        for b in 0..k {
+            expanded.extend_from_slice(c);
+            latents.extend(std::iter::repeat_n(b as u32, h));
+        }
+    }
+    let mut states = Vec::new();
+    model.rollout_latent_into(s0, &expanded, &latents, (n * k, h), &mut states)?;
+    check_rollout_output(&states, n * k, h, d)?;
+    let batch = RolloutBatch::new(&states, &expanded, (n * k, h), (d, a))?.with_start(s0)?;
+    let mut branch = vec![0.0; n * k];
+    cost.evaluate_into(&batch, &mut branch)?;
+    let violations = if cost.has_guardrails() {
+        cost.violations(&batch)?
+    } else {
+        vec![false; n * k]
+    };
+    let starts: Vec<f32> = (0..n).flat_map(|_| s0.iter().copied()).collect();
+    let first: Vec<f32> = candidates
+        .chunks_exact(row.max(1))
+        .flat_map(|c| c[..a].iter().copied())
+        .collect();
+    let probs = model.latent_prior(&starts, &first, n)?;
+    let mut costs = Vec::with_capacity(n);
+    for i in 0..n {
+        costs.push(
+            cost.risk()
+                .aggregate(&branch[i * k..(i + 1) * k], &probs[i * k..(i + 1) * k])?,
+        );
+    }
+    let rejected = violations
+        .chunks_exact(k)
+        .map(|v| v.iter().any(|&x| x))
+        .collect();
+    let mut first_branch = Vec::with_capacity(n * h * d);
+    for i in 0..n {
+        first_branch.extend_from_slice(&states[i * k * h * d..(i * k + 1) * h * d]);
+    }
+    Ok((costs, rejected, first_branch))
 }
 
 fn check_rollout_output(states: &[f32], n: usize, h: usize, d: usize) -> Result<(), AgentError> {
@@ -370,7 +446,9 @@ pub(crate) fn final_plan(
     Ok(plan)
 }
 
-/// One rollout of `actions`, its cost, breakdown and guardrail verdict.
+/// One rollout of `actions`, its cost, breakdown and guardrail verdict (with a latent model:
+/// the predicted states and breakdown of branch 0, the cost aggregated over the branches and
+/// the verdict of all of them, [`evaluate_branches`]).
 fn package_plan(
     s0: &[f32],
     mean: &[f32],
@@ -389,8 +467,15 @@ fn package_plan(
     }
     let mut total = [0.0f32];
     let batch = RolloutBatch::new(&states, mean, (1, h), (d, a))?.with_start(s0)?;
-    cost.evaluate_into(&batch, &mut total)?;
-    let safe = !cost.violations(&batch)?[0];
+    let safe = if model.latent_count() > 1 {
+        // Cost and verdict over every latent branch, as the candidates were judged.
+        let (c, rejected, _) = evaluate_branches(s0, mean, (1, h), cost, model)?;
+        total[0] = c[0];
+        !rejected[0]
+    } else {
+        cost.evaluate_into(&batch, &mut total)?;
+        !cost.violations(&batch)?[0]
+    };
     if !total[0].is_finite() {
         return Err(AgentError::NonFinite {
             what: "cost of the final plan".into(),
@@ -487,5 +572,182 @@ mod tests {
             / n;
         assert!(mean.abs() < 0.03, "mean {mean}");
         assert!((var - 1.0).abs() < 0.05, "var {var}");
+    }
+}
+
+#[cfg(test)]
+mod branch_tests {
+    use super::*;
+    use crate::cost::{CostKind, CostTerm, FixedCost};
+    use crate::risk::Risk;
+
+    /// 1-D state, two futures: branch 0 `s' = s + a`, branch 1 `s' = s + a + 1` (something
+    /// pushes), prior `[0.8, 0.2]` whatever the state and action.
+    struct TwoFutures;
+
+    impl WorldModel for TwoFutures {
+        fn state_dim(&self) -> usize {
+            1
+        }
+        fn action_dim(&self) -> usize {
+            1
+        }
+        fn rollout(
+            &self,
+            s0: &[f32],
+            a: &[f32],
+            n: usize,
+            h: usize,
+        ) -> Result<Vec<f32>, AgentError> {
+            self.rollout_latent(s0, a, &vec![0; n * h], n, h)
+        }
+        fn latent_count(&self) -> usize {
+            2
+        }
+        fn rollout_latent(
+            &self,
+            s0: &[f32],
+            a: &[f32],
+            z: &[u32],
+            n: usize,
+            h: usize,
+        ) -> Result<Vec<f32>, AgentError> {
+            let mut out = Vec::with_capacity(n * h);
+            for i in 0..n {
+                let mut s = s0[0];
+                for t in 0..h {
+                    s += a[i * h + t] + z[i * h + t] as f32;
+                    out.push(s);
+                }
+            }
+            Ok(out)
+        }
+        fn rollout_latent_into(
+            &self,
+            s0: &[f32],
+            a: &[f32],
+            z: &[u32],
+            (n, h): (usize, usize),
+            states: &mut Vec<f32>,
+        ) -> Result<(), AgentError> {
+            *states = self.rollout_latent(s0, a, z, n, h)?;
+            Ok(())
+        }
+        fn latent_prior(&self, _s: &[f32], _a: &[f32], n: usize) -> Result<Vec<f32>, AgentError> {
+            Ok([0.8, 0.2].repeat(n))
+        }
+    }
+
+    /// `Σ_t s_t²`.
+    struct SumSquares;
+    impl CostTerm for SumSquares {
+        fn name(&self) -> &str {
+            "sum_squares"
+        }
+        fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+            (0..b.n())
+                .map(|i| (0..b.h()).map(|t| b.state(i, t)[0].powi(2)).sum())
+                .collect()
+        }
+    }
+
+    /// `(s_h − 3)²`: get to 3.
+    struct ToThree;
+    impl CostTerm for ToThree {
+        fn name(&self) -> &str {
+            "to_three"
+        }
+        fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+            (0..b.n())
+                .map(|i| (b.state(i, b.h() - 1)[0] - 3.0).powi(2))
+                .collect()
+        }
+    }
+
+    /// Unsafe steps: `s > 2.5` (a wall).
+    struct Wall;
+    impl CostTerm for Wall {
+        fn name(&self) -> &str {
+            "wall"
+        }
+        fn cost(&self, b: &RolloutBatch) -> Vec<f32> {
+            (0..b.n())
+                .map(|i| (0..b.h()).filter(|&t| b.state(i, t)[0] > 2.5).count() as f32)
+                .collect()
+        }
+    }
+
+    fn guarded(term: impl CostTerm + 'static, risk: Risk) -> Cost {
+        let fixed = FixedCost::builder().guardrail(Wall).unwrap().build();
+        Cost::with_fixed(fixed)
+            .with_term(CostKind::Task, 1.0, term)
+            .unwrap()
+            .with_risk(risk)
+    }
+
+    #[test]
+    fn branch_costs_aggregate_by_risk_and_any_violating_branch_rejects() {
+        // c0 = [0, 0]: branch 0 states [0, 0], branch 1 [1, 2] → Σs² = 0 and 5.
+        // c1 = [1, 1]: branch 0 [1, 2], branch 1 [2, 4] → 5 and 20 (4 > 2.5: unsafe).
+        let cands = [0.0, 0.0, 1.0, 1.0];
+        let plain = || {
+            Cost::new()
+                .with_term(CostKind::Task, 1.0, SumSquares)
+                .unwrap()
+        };
+        for (risk, want) in [
+            (Risk::Worst, [5.0, 20.0]),
+            (Risk::Average, [1.0, 8.0]),
+            (Risk::Cvar(0.2), [5.0, 20.0]),
+        ] {
+            let cost = plain().with_risk(risk);
+            let (c, rej, st) =
+                evaluate_branches(&[0.0], &cands, (2, 2), &cost, &TwoFutures).unwrap();
+            for (got, w) in c.iter().zip(want) {
+                assert!((got - w).abs() < 1e-5, "{risk}: {c:?} vs {want:?}");
+            }
+            assert_eq!(rej, vec![false, false]);
+            assert_eq!(st, vec![0.0, 0.0, 1.0, 2.0], "branch 0 states");
+        }
+        let cost = guarded(SumSquares, Risk::Average);
+        let (_, rej, _) = evaluate_branches(&[0.0], &cands, (2, 2), &cost, &TwoFutures).unwrap();
+        assert_eq!(rej, vec![false, true]);
+        // The buffers' evaluation takes the same path.
+        let mut buf = SampleBuffers::default();
+        buf.ensure(2, 2, 1);
+        buf.candidates.copy_from_slice(&cands);
+        buf.evaluate(&[0.0], &cost, &TwoFutures, 2, || "test".into())
+            .unwrap();
+        assert_eq!(buf.rejected, vec![false, true]);
+        assert_eq!(buf.states.len(), 4);
+    }
+
+    #[test]
+    fn a_plan_is_safe_on_every_branch_not_only_the_likely_one() {
+        // Get to 3 with a wall at 2.5: on branch 0 alone a plan can reach 2.5; the worst
+        // future adds 1 per step, so a safe plan must stay below 2.5 on that branch too.
+        let cost = guarded(ToThree, Risk::Average);
+        let mut planner = Mppi::new(MppiConfig {
+            horizon: 3,
+            max_action_norm: 1.0,
+            ..MppiConfig::default()
+        })
+        .unwrap();
+        for _ in 0..3 {
+            let plan = planner.plan(&[0.0], &cost, &TwoFutures).unwrap();
+            let worst = TwoFutures
+                .rollout_latent(&[0.0], &plan.actions, &[1, 1, 1], 1, 3)
+                .unwrap();
+            if plan.safe {
+                assert!(
+                    worst.iter().all(|&s| s <= 2.5),
+                    "{:?} → {worst:?}",
+                    plan.actions
+                );
+            } else {
+                assert!(plan.actions.iter().all(|&a| a == 0.0));
+            }
+            assert!(plan.safe, "a safe plan exists (e.g. all actions −0.2)");
+        }
     }
 }
