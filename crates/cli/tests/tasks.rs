@@ -157,6 +157,8 @@ fn a_guardrail_needs_hazards_to_guard_against() {
     ok(&["demo", "--preset", "tiny", "--out", r]);
     let err = fails(&["eval", "--run", r, "--task", "reach-safe"]);
     assert!(err.contains("hazards"), "{err}");
+    let err = fails(&["eval", "--run", r, "--task", "drive"]);
+    assert!(err.contains("drive") && err.contains("progress"), "{err}");
     // The plain two-rooms run still has its top-level report, now also under eval/reach/.
     assert_eq!(task_report(&run, "reach")["task"], "reach");
     assert!(run.join("report.json").is_file());

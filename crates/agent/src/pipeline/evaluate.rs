@@ -297,8 +297,8 @@ pub fn evaluate(
     let probe = readout.probe.clone();
     // Build the agent's immutable cost once here so that a task that cannot be set up (no
     // hazards for a guardrail, no probe) fails before any episode runs.
-    let fixed = cfg.cost.build_fixed(&task.guardrails(), &readout)?;
     let episodes = task.episodes(spec, cfg.eval.episodes, cfg.task_seed(split))?;
+    let fixed = cfg.cost.build_fixed(&task.guardrails(), &readout)?;
     let learned = Learned::load(run, cfg)?;
     let workers = worker_count(episodes.len());
     progress.start(&format!("eval {}", task.name()), episodes.len() as u64);

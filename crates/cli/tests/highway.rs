@@ -1,0 +1,75 @@
+//! Planning under uncertainty from the command line: a tiny latent-variable world model of
+//! `highway`, the `drive` task, and the risk settings.
+
+use std::path::Path;
+
+mod common;
+use common::{ami, ok};
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    ok(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--env",
+        "highway",
+        "--out",
+        r,
+        "--set",
+        "model.latent={kind=\"discrete\", k=2}",
+    ]);
+    let rep = json(&run.join("eval/drive/report.json"));
+    assert_eq!(rep["task"], "drive");
+    assert_eq!(rep["env"], "highway");
+    assert_eq!(rep["episodes"], 4);
+    for key in [
+        "success_rate",
+        "violations",
+        "violation_rate",
+        "mean_progress",
+        "plan_ms_per_step",
+    ] {
+        assert!(rep[key].is_number(), "{key} in {rep}");
+    }
+    assert_eq!(
+        rep["guardrails"],
+        serde_json::json!(["crashed_guardrail", "clearance_guardrail"])
+    );
+    let probe = json(&run.join("probe.json"));
+    assert_eq!(
+        probe["names"],
+        serde_json::json!(["y", "v", "crashed", "clearance"])
+    );
+    for risk in ["average", "cvar:0.5"] {
+        ok(&[
+            "eval",
+            "--run",
+            r,
+            "--episodes",
+            "2",
+            "--set",
+            &format!("agent.risk=\"{risk}\""),
+        ]);
+        assert_eq!(json(&run.join("eval/drive/report.json"))["episodes"], 2);
+    }
+    for (bad, words) in [
+        ("agent.risk=\"best\"", &["agent.risk", "best"][..]),
+        ("agent.risk=\"cvar:1.5\"", &["agent.risk", "cvar"][..]),
+    ] {
+        let out = ami(&["eval", "--run", r, "--set", bad]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{bad} was accepted");
+        for w in words {
+            assert!(err.contains(w), "{bad}: {w:?} not in {err}");
+        }
+    }
+}
