@@ -320,6 +320,9 @@ impl SampleBuffers {
     }
 }
 
+/// `(costs [n], rejected [n], states of branch 0 [n, h, D])` of [`evaluate_branches`].
+pub(crate) type BranchCosts = (Vec<f32>, Vec<bool>, Vec<f32>);
+
 /// Costs of `n` candidates `[n, h, A]` under a latent-variable world model with `K > 1`
 /// branches ([`crate::risk`]): every candidate is rolled out once per branch `z = k` (held for
 /// the whole horizon), each branch costed, and the branch costs aggregated with the cost's
@@ -332,7 +335,7 @@ pub(crate) fn evaluate_branches(
     (n, h): (usize, usize),
     cost: &Cost,
     model: &dyn WorldModel,
-) -> Result<(Vec<f32>, Vec<bool>, Vec<f32>), AgentError> {
+) -> Result<BranchCosts, AgentError> {
     let (k, d, a) = (model.latent_count(), model.state_dim(), model.action_dim());
     let row = h * a;
     if candidates.len() != n * row {

@@ -88,8 +88,8 @@ impl FeatureGuardrail {
     /// Whether the decoded value `f` is unsafe.
     fn unsafe_at(&self, f: f32) -> bool {
         match self.bound {
-            FeatureBound::Below(b) => !(f >= b + self.margin),
-            FeatureBound::Above(b) => !(f <= b - self.margin),
+            FeatureBound::Below(b) => f.is_nan() || f < b + self.margin,
+            FeatureBound::Above(b) => f.is_nan() || f > b - self.margin,
         }
     }
 }
