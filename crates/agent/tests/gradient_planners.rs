@@ -239,6 +239,7 @@ fn context(horizon: usize) -> PlanContext {
         horizon,
         max_action_norm: 1.0,
         seed_offset: 11,
+        action_set: None,
     }
 }
 

@@ -445,6 +445,7 @@ impl RunConfig {
             horizon: self.agent.horizon,
             max_action_norm: self.env.spec().action_space().max_norm,
             seed_offset,
+            action_set: self.env.spec().action_set(),
         }
     }
 

@@ -8,12 +8,14 @@
 //! → `plan` again.
 
 mod adam;
+mod beam;
 mod cem;
 mod cem_gradient;
 mod gradient;
 mod mppi;
 
 pub use adam::Adam;
+pub use beam::{Beam, BeamConfig};
 pub use cem::{Cem, CemConfig};
 pub use cem_gradient::{CemGradient, CemGradientConfig};
 pub use gradient::{Gradient, GradientConfig};
@@ -93,6 +95,8 @@ pub enum PlannerConfig {
     /// CEM, then gradient refinement of its mean ([`CemGradient`]).
     #[serde(rename = "cem+gradient")]
     CemGradient(CemGradientConfig),
+    /// Beam search over the environment's discrete actions ([`Beam`]).
+    Beam(BeamConfig),
 }
 
 impl Default for PlannerConfig {
@@ -103,7 +107,7 @@ impl Default for PlannerConfig {
 
 /// What a planner takes from the rest of a run when it is built (derived, never configured
 /// twice).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanContext {
     /// Planned actions per call (`[agent] horizon`).
     pub horizon: usize,
@@ -111,11 +115,13 @@ pub struct PlanContext {
     pub max_action_norm: f32,
     /// Added to the planner's own seed (e.g. the run's seed).
     pub seed_offset: u64,
+    /// The environment's discrete actions, if it has a discrete action set (search planners).
+    pub action_set: Option<Vec<Vec<f32>>>,
 }
 
 impl PlannerConfig {
     /// Every registered `kind`.
-    pub const KINDS: &'static [&'static str] = &["mppi", "cem", "gradient", "cem+gradient"];
+    pub const KINDS: &'static [&'static str] = &["mppi", "cem", "gradient", "cem+gradient", "beam"];
 
     /// The default settings of `kind` (`None` for an unknown kind).
     pub fn default_of(kind: &str) -> Option<Self> {
@@ -124,6 +130,7 @@ impl PlannerConfig {
             "cem" => Some(PlannerConfig::Cem(CemConfig::default())),
             "gradient" => Some(PlannerConfig::Gradient(GradientConfig::default())),
             "cem+gradient" => Some(PlannerConfig::CemGradient(CemGradientConfig::default())),
+            "beam" => Some(PlannerConfig::Beam(BeamConfig::default())),
             _ => None,
         }
     }
@@ -135,6 +142,7 @@ impl PlannerConfig {
             PlannerConfig::Cem(_) => "cem",
             PlannerConfig::Gradient(_) => "gradient",
             PlannerConfig::CemGradient(_) => "cem+gradient",
+            PlannerConfig::Beam(_) => "beam",
         }
     }
 
@@ -145,6 +153,7 @@ impl PlannerConfig {
             PlannerConfig::Cem(c) => c.validate(),
             PlannerConfig::Gradient(c) => c.validate(),
             PlannerConfig::CemGradient(c) => c.validate(),
+            PlannerConfig::Beam(c) => c.validate(),
         }
     }
 
@@ -176,6 +185,11 @@ impl PlannerConfig {
                 c.gradient.seed = c.gradient.seed.wrapping_add(ctx.seed_offset);
                 Box::new(CemGradient::new(c)?)
             }
+            PlannerConfig::Beam(c) => Box::new(Beam::new(BeamConfig {
+                horizon: ctx.horizon,
+                actions: ctx.action_set.clone().unwrap_or_default(),
+                ..c.clone()
+            })?),
         })
     }
 }
