@@ -129,16 +129,17 @@ impl Stage {
         actor: &Actor,
         advance_radius: f32,
     ) -> Result<Stage, AgentError> {
+        let task_cost = |goal: &[f32]| {
+            let ctx = CostContext {
+                goal,
+                probe: actor.readout.probe.as_ref(),
+            };
+            actor.cost.build_task(actor.fixed.clone(), ctx)
+        };
         match target {
             Target::Goal(g) => {
                 let goal = actor.perception.encode(&env.observe_state(g)?)?;
-                let cost = actor.cost.build_task(
-                    actor.fixed.clone(),
-                    CostContext {
-                        goal: &goal,
-                        probe: actor.readout.probe.as_ref(),
-                    },
-                )?;
+                let cost = task_cost(&goal)?;
                 Ok(Stage {
                     cost,
                     arrived: Arrival::Near {
@@ -152,13 +153,7 @@ impl Stage {
                 let probe = actor.readout.require_probe("task region")?;
                 let term = RegionDistance::new(probe, StateBox::of(region))?;
                 let goal = actor.perception.encode(&env.observe_state(anchor)?)?;
-                let cost = actor.cost.build_task(
-                    actor.fixed.clone(),
-                    CostContext {
-                        goal: &goal,
-                        probe: actor.readout.probe.as_ref(),
-                    },
-                )?;
+                let cost = task_cost(&goal)?;
                 Ok(Stage {
                     cost,
                     arrived: Arrival::Inside(term),

@@ -100,15 +100,7 @@ impl CostTerm for FeatureGuardrail {
     }
 
     fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
-        if state_dim == self.probe.repr_dim() {
-            Ok(())
-        } else {
-            Err(AgentError::shape(
-                "feature guardrail probe input",
-                self.probe.repr_dim(),
-                format!("[D={state_dim}] (the world model's state dimension)"),
-            ))
-        }
+        super::check_probe_input("feature guardrail", self.probe.repr_dim(), state_dim)
     }
 
     /// Unsafe steps per candidate; a NaN reading counts as unsafe, and a batch of the wrong

@@ -54,15 +54,7 @@ impl CostTerm for FeatureTarget {
     }
 
     fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
-        if state_dim == self.probe.repr_dim {
-            Ok(())
-        } else {
-            Err(AgentError::shape(
-                "feature target probe input",
-                self.probe.repr_dim,
-                format!("[D={state_dim}] (the world model's state dimension)"),
-            ))
-        }
+        super::check_probe_input("feature target", self.probe.repr_dim, state_dim)
     }
 
     fn cost(&self, b: &RolloutBatch) -> Vec<f32> {

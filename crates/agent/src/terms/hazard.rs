@@ -79,15 +79,7 @@ impl CostTerm for HazardGuardrail {
     }
 
     fn check_dims(&self, state_dim: usize, _action_dim: usize) -> Result<(), AgentError> {
-        if state_dim == self.probe.repr_dim {
-            Ok(())
-        } else {
-            Err(AgentError::shape(
-                "hazard guardrail probe input",
-                self.probe.repr_dim,
-                format!("[D={state_dim}] (the world model's state dimension)"),
-            ))
-        }
+        super::check_probe_input("hazard guardrail", self.probe.repr_dim, state_dim)
     }
 
     /// NaN costs when the batch's state dimension differs from the probe's (see

@@ -13,6 +13,24 @@ pub use feature_target::FeatureTarget;
 pub use hazard::HazardGuardrail;
 pub use region::RegionDistance;
 
+/// `check_dims` of a term that reads states through a probe of input dimension `repr_dim`:
+/// the world model's state dimension must be it (`what` names the term).
+pub(crate) fn check_probe_input(
+    what: &str,
+    repr_dim: usize,
+    state_dim: usize,
+) -> Result<(), crate::error::AgentError> {
+    if state_dim == repr_dim {
+        Ok(())
+    } else {
+        Err(crate::error::AgentError::shape(
+            format!("{what} probe input"),
+            repr_dim,
+            format!("[D={state_dim}] (the world model's state dimension)"),
+        ))
+    }
+}
+
 /// An axis-aligned box `lo ≤ x ≤ hi` in decoded-state coordinates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateBox {
