@@ -46,7 +46,10 @@ fn walks(n_traj: usize, t: usize, seed: u64) -> Trajectories {
             if step < t {
                 let a = [rng.gen_range(-0.2..0.2f32), rng.gen_range(-0.2..0.2f32)];
                 actions.extend_from_slice(&a);
-                p = [(p[0] + a[0]).clamp(-1.0, 1.0), (p[1] + a[1]).clamp(-1.0, 1.0)];
+                p = [
+                    (p[0] + a[0]).clamp(-1.0, 1.0),
+                    (p[1] + a[1]).clamp(-1.0, 1.0),
+                ];
             }
         }
     }
@@ -129,7 +132,12 @@ fn a_positive_weight_adds_rho_times_the_readout_term_and_names_missing_parts() {
     let dev = Device::flex();
     let (obs, act, f) = batch(&dev);
     let headed = model(2, &dev);
-    let base = jepa_loss(&headed, obs.clone(), act.clone(), &ObjectiveConfig::default());
+    let base = jepa_loss(
+        &headed,
+        obs.clone(),
+        act.clone(),
+        &ObjectiveConfig::default(),
+    );
     let cfg = ObjectiveConfig {
         readout: 0.5,
         ..ObjectiveConfig::default()
@@ -207,7 +215,12 @@ fn training_with_the_readout_term_decreases_it() {
     let dev = Device::flex();
     let o = [0.5f32, -0.3];
     let s = m.encode(tensor(o.to_vec(), [1, 2], &dev));
-    let got = m.readout(s).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let got = m
+        .readout(s)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let want = feature(&o);
     assert!((got[0] - want[0]).abs() < 0.3, "{got:?} vs {want:?}");
 }
