@@ -240,7 +240,13 @@ fn a_checkpoint_round_trips_with_the_readout_head() {
     let dev = Device::flex();
     let s = || tensor(vec![0.3, -0.1, 0.7, 0.2, 0.0, 1.0, -0.5, 0.4], [1, 8], &dev);
     let before = t.inference_model();
-    let values = |m: &Jepa| m.readout(s()).unwrap().into_data().to_vec::<f32>().unwrap();
+    let values = |m: &Jepa| {
+        m.readout(s())
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
     assert_eq!(values(&before), values(&loaded));
     let resumed = load_trainer(dir.path(), &Device::flex()).unwrap();
     assert_eq!(values(&resumed.inference_model()), values(&before));
