@@ -28,7 +28,7 @@ pub use error::JepaError;
 pub use latent::{LatentConfig, LatentUsage};
 pub use model::{EncoderKind, Jepa, JepaConfig};
 pub use model_config::{DataStats, ModelConfig};
-pub use objective::{jepa_loss, jepa_loss_with, LossTensors, ObjectiveConfig};
+pub use objective::{jepa_loss, jepa_loss_readout, jepa_loss_with, LossTensors, ObjectiveConfig};
 pub use ssl::{SslLoss, SslObjective, Vicreg};
 pub use train::{StepLog, TrainConfig, Trainer};
 pub use vicreg::{vicreg, VicregConfig};

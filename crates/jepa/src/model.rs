@@ -69,6 +69,24 @@ pub struct JepaConfig {
     /// written before latents existed load as deterministic).
     #[serde(default)]
     pub latent: LatentConfig,
+    /// Number `r` of readout features the auxiliary head `g: s ↦ f̃` predicts (0: no head;
+    /// see [`crate::objective`] `readout`). Checkpoints written before the head existed load
+    /// without one.
+    #[serde(default)]
+    pub readout_dim: usize,
+    /// Hidden widths of the readout head `g` (`repr_dim → hidden… → readout_dim`).
+    #[serde(default = "default_readout_hidden")]
+    pub readout_hidden: Vec<usize>,
+    /// Per-feature mean of the readout targets, `f̃ = (f − mean) / std` (empty = 0).
+    #[serde(default)]
+    pub readout_mean: Vec<f32>,
+    /// Per-feature scale of the readout targets (empty = 1; all entries > 0).
+    #[serde(default)]
+    pub readout_std: Vec<f32>,
+}
+
+fn default_readout_hidden() -> Vec<usize> {
+    vec![128]
 }
 
 fn default_conv_channels() -> Vec<usize> {
@@ -91,6 +109,10 @@ impl Default for JepaConfig {
             obs_std: Vec::new(),
             action_scale: 1.0,
             latent: LatentConfig::None,
+            readout_dim: 0,
+            readout_hidden: default_readout_hidden(),
+            readout_mean: Vec::new(),
+            readout_std: Vec::new(),
         }
     }
 }
@@ -128,6 +150,7 @@ impl JepaConfig {
             ("model.encoder_hidden", &self.encoder_hidden),
             ("model.predictor_hidden", &self.predictor_hidden),
             ("model.idm_hidden", &self.idm_hidden),
+            ("model.readout_hidden", &self.readout_hidden),
         ] {
             if widths.contains(&0) {
                 return Err(JepaError::config(
@@ -179,6 +202,29 @@ impl JepaConfig {
                 "all > 0",
             ));
         }
+        for (name, v) in [
+            ("model.readout_mean", &self.readout_mean),
+            ("model.readout_std", &self.readout_std),
+        ] {
+            if !v.is_empty() && v.len() != self.readout_dim {
+                return Err(JepaError::config(
+                    name,
+                    format!("{} entries", v.len()),
+                    &format!("empty or readout_dim = {} entries", self.readout_dim),
+                ));
+            }
+        }
+        if self
+            .readout_std
+            .iter()
+            .any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return Err(JepaError::config(
+                "model.readout_std",
+                "a non-positive entry",
+                "all > 0",
+            ));
+        }
         self.latent.validate()?;
         if !(self.action_scale.is_finite() && self.action_scale > 0.0) {
             return Err(JepaError::config(
@@ -224,6 +270,9 @@ impl JepaConfig {
             ),
             idm: Mlp::new(&dims(2 * d, &self.idm_hidden, self.action_dim), device),
             prior,
+            readout: (self.readout_dim > 0)
+                .then(|| Mlp::new(&dims(d, &self.readout_hidden, self.readout_dim), device)),
+            readout_norm: ReadoutNorm::from_config(self),
             norm: Normalisation::from_config(self),
             image_shape: self.image_shape(),
             latent_count: self.latent.count(),
@@ -259,6 +308,31 @@ impl Normalisation {
     }
 }
 
+/// Standardisation of the readout targets, `f̃ = (f − mean) / std`, kept outside the parameters.
+#[derive(Debug, Clone, Default)]
+pub struct ReadoutNorm {
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+impl ReadoutNorm {
+    fn from_config(cfg: &JepaConfig) -> Self {
+        let r = cfg.readout_dim;
+        ReadoutNorm {
+            mean: if cfg.readout_mean.is_empty() {
+                vec![0.0; r]
+            } else {
+                cfg.readout_mean.clone()
+            },
+            inv_std: if cfg.readout_std.is_empty() {
+                vec![1.0; r]
+            } else {
+                cfg.readout_std.iter().map(|s| 1.0 / s).collect()
+            },
+        }
+    }
+}
+
 /// Encoder + residual predictor + inverse-dynamics head.
 #[derive(Module, Debug)]
 pub struct Jepa {
@@ -272,6 +346,11 @@ pub struct Jepa {
     pub idm: Mlp,
     /// Prior `q(z | s, a)`: `[s, a/action_scale] -> k` logits (discrete latent only).
     pub prior: Option<Mlp>,
+    /// Auxiliary readout head `g: s -> f̃` (standardised readout features; only when
+    /// `readout_dim > 0`).
+    pub readout: Option<Mlp>,
+    #[module(skip)]
+    readout_norm: ReadoutNorm,
     #[module(skip)]
     norm: Normalisation,
     #[module(skip)]
@@ -376,6 +455,62 @@ impl Jepa {
         })?;
         let a = a.mul_scalar(self.norm.inv_action_scale);
         Ok(prior.forward(Tensor::cat(vec![s, a], N - 1)))
+    }
+
+    /// The readout head's prediction `g(s)` of the standardised features `f̃`. A model without
+    /// a head: [`JepaError::InvalidConfig`] naming `model.readout_dim`.
+    ///
+    /// # Shapes
+    /// `s [..., D] -> [..., r]`
+    pub fn readout_standardised<const N: usize>(
+        &self,
+        s: Tensor<N>,
+    ) -> Result<Tensor<N>, JepaError> {
+        let head = self.readout.as_ref().ok_or_else(|| {
+            JepaError::config(
+                "model.readout_dim",
+                0,
+                "> 0 for a readout head (set `objective.readout` > 0)",
+            )
+        })?;
+        Ok(head.forward(s))
+    }
+
+    /// The readout head's prediction in the features' own units, `g(s)·std + mean`.
+    ///
+    /// # Shapes
+    /// `s [..., D] -> [..., r]`
+    pub fn readout<const N: usize>(&self, s: Tensor<N>) -> Result<Tensor<N>, JepaError> {
+        let g = self.readout_standardised(s)?;
+        let device = g.device();
+        let mut shape = [1usize; N];
+        shape[N - 1] = self.readout_norm.mean.len();
+        let mean = Tensor::<N>::from_data(
+            TensorData::new(self.readout_norm.mean.clone(), shape),
+            &device,
+        );
+        let std: Vec<f32> = self.readout_norm.inv_std.iter().map(|v| 1.0 / v).collect();
+        let std = Tensor::<N>::from_data(TensorData::new(std, shape), &device);
+        Ok(g * std + mean)
+    }
+
+    /// Standardises raw readout features, `f̃ = (f − mean) / std`.
+    ///
+    /// # Shapes
+    /// `f [..., r] -> [..., r]`
+    pub fn standardise_readout<const N: usize>(&self, f: Tensor<N>) -> Tensor<N> {
+        let device = f.device();
+        let mut shape = [1usize; N];
+        shape[N - 1] = self.readout_norm.mean.len();
+        let mean = Tensor::<N>::from_data(
+            TensorData::new(self.readout_norm.mean.clone(), shape),
+            &device,
+        );
+        let inv = Tensor::<N>::from_data(
+            TensorData::new(self.readout_norm.inv_std.clone(), shape),
+            &device,
+        );
+        (f - mean) * inv
     }
 
     /// `e_index` of width `k`, one per row of `like` (`[..., D] -> [..., k]`).

@@ -57,14 +57,24 @@ pub struct DataStats {
     pub obs_std: Vec<f32>,
     /// Actions are divided by this before entering the predictor (the env's action bound).
     pub action_scale: f32,
+    /// Per-feature mean of the data's readout targets (empty without targets; its length is
+    /// the model's `readout_dim`).
+    #[serde(default)]
+    pub readout_mean: Vec<f32>,
+    /// Per-feature standard deviation of the data's readout targets (empty without targets).
+    #[serde(default)]
+    pub readout_std: Vec<f32>,
 }
 
 impl DataStats {
-    /// The statistics of `data` (observations of shape `obs_shape`), with the environment's
-    /// action bound as the action scale.
+    /// The statistics of `data` (observations of shape `obs_shape`, and its readout targets
+    /// when it has any), with the environment's action bound as the action scale.
     pub fn of(data: &Trajectories, obs_shape: &[usize], action_scale: f32) -> Self {
         let (obs_mean, obs_std) = data.obs_moments();
+        let (readout_mean, readout_std) = data.readout_moments();
         DataStats {
+            readout_mean,
+            readout_std,
             obs_shape: obs_shape.to_vec(),
             action_dim: data.action_dim,
             obs_mean,
@@ -91,6 +101,10 @@ impl JepaConfig {
             obs_std: stats.obs_std.clone(),
             action_scale: stats.action_scale,
             latent: model.latent.clone(),
+            readout_dim: stats.readout_mean.len(),
+            readout_hidden: JepaConfig::default().readout_hidden,
+            readout_mean: stats.readout_mean.clone(),
+            readout_std: stats.readout_std.clone(),
         }
     }
 }

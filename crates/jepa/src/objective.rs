@@ -28,6 +28,25 @@
 //! its inputs detached (`sg`), so it does not shape the world model. The other terms are as
 //! above. How often each `z` is chosen is reported ([`LossTensors::latent_counts`]) so that an
 //! unused latent is visible.
+//!
+//! **Auxiliary readout** (`objective.readout = ρ > 0`, off by default): a small head
+//! `g: s ↦ f̃` (MLP `D → 128 → r`, [`crate::model::Jepa::readout`]) predicts per-step features
+//! `f_t ∈ ℝ^r` that the data logged next to each observation (for the highway env the safety
+//! readout `[y, v, crashed, clearance]`), standardised with the training data's moments,
+//! `f̃ = (f − mean) / std`:
+//!
+//! ```text
+//! readout = mean_{t=0..k} mean_{b,j} (g(s_t) − f̃_t)²  +  mean_{t=1..k} mean_{b,j} (g(ŝ_t) − f̃_t)²
+//! L      += ρ · readout
+//! ```
+//! Neither `s_t` nor `ŝ_t` is detached: the gradient reaches the encoder and the predictor, so
+//! the representation is shaped to keep what the feature needs (the self-supervised terms alone
+//! may drop it, e.g. the other cars' positions that a clearance depends on), and the predicted
+//! term keeps the feature readable from imagined states, where a planner's guardrail reads it.
+//! Design choice: the supervision is a *logged safety signal* of the environment (labels
+//! recorded with the data), never a reward — the model still learns no value of its own, and
+//! with `ρ = 0` (the default) no head is trained and the loss is exactly the one above.
+//!
 //! They are the regulariser of an [`SslObjective`] (by default [`Vicreg`] with `μ = β`,
 //! `ν = γ`), applied to `s_t` at every step and averaged over `t` term by term; another
 //! objective's regulariser brings its own terms ([`jepa_loss_with`]).
@@ -60,6 +79,11 @@ pub struct ObjectiveConfig {
     /// models only; the prior's inputs are detached, so this only sets its learning speed).
     #[serde(default = "default_latent_prior")]
     pub latent_prior: f32,
+    /// ρ, auxiliary readout error of the head `g(s) ≈ f̃` on encoded and predicted states (see
+    /// the module docs; 0 = off, the default; needs per-step readout targets in the data and a
+    /// model with `readout_dim > 0`).
+    #[serde(default)]
+    pub readout: f32,
 }
 
 fn default_latent_prior() -> f32 {
@@ -75,6 +99,7 @@ impl Default for ObjectiveConfig {
             time_smoothness: 0.1,
             inverse_dynamics: 1.0,
             latent_prior: default_latent_prior(),
+            readout: 0.0,
         }
     }
 }
@@ -99,6 +124,7 @@ impl ObjectiveConfig {
             ("objective.time_smoothness", self.time_smoothness),
             ("objective.inverse_dynamics", self.inverse_dynamics),
             ("objective.latent_prior", self.latent_prior),
+            ("objective.readout", self.readout),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(JepaError::config(name, v, "a finite value >= 0"));
@@ -113,7 +139,8 @@ pub struct LossTensors {
     /// Weighted total.
     pub total: Tensor<1>,
     /// Unweighted terms by name: `prediction`, the regulariser's terms, `time_smoothness`,
-    /// `inverse_dynamics`, and for a latent model `latent_prior`.
+    /// `inverse_dynamics`, for a latent model `latent_prior`, and with `objective.readout > 0`
+    /// `readout`.
     pub terms: Vec<(&'static str, Tensor<1>)>,
     /// The encoder outputs `s [B, k+1, D]` (for diagnostics).
     pub representations: Tensor<3>,
@@ -149,6 +176,70 @@ pub fn jepa_loss_with(
     cfg: &ObjectiveConfig,
     regularizer: &dyn SslObjective,
 ) -> LossTensors {
+    loss_impl(model, obs, actions, None, cfg, regularizer)
+}
+
+/// The objective with the auxiliary readout term when `cfg.readout > 0` (otherwise exactly
+/// [`jepa_loss`]; `readout` is then ignored and may be `None`).
+///
+/// Errors ([`JepaError::InvalidConfig`]) when `cfg.readout > 0` and the model has no readout
+/// head (`model.readout_dim`), the targets are missing (`data.readout`), or their shape does not
+/// match (`[B, k+1, readout_dim]`).
+///
+/// # Shapes
+/// `obs [B, k+1, obs_dim]`, `actions [B, k, A]`, `readout [B, k+1, r]` (raw features `f`)
+pub fn jepa_loss_readout(
+    model: &Jepa,
+    obs: Tensor<3>,
+    actions: Tensor<3>,
+    readout: Option<Tensor<3>>,
+    cfg: &ObjectiveConfig,
+) -> Result<LossTensors, JepaError> {
+    if cfg.readout <= 0.0 {
+        return Ok(jepa_loss(model, obs, actions, cfg));
+    }
+    let Some(r_dim) = model.readout.as_ref().and_then(|h| h.layers.last()) else {
+        return Err(JepaError::config(
+            "model.readout_dim",
+            0,
+            "> 0 when objective.readout > 0 (a readout head)",
+        ));
+    };
+    let r_dim = r_dim.weight.val().dims()[1];
+    let Some(targets) = readout else {
+        return Err(JepaError::config(
+            "data.readout",
+            "none",
+            "per-step readout targets when objective.readout > 0",
+        ));
+    };
+    let [b, k1, _] = obs.dims();
+    if targets.dims() != [b, k1, r_dim] {
+        return Err(JepaError::config(
+            "data.readout",
+            format!("shape {:?}", targets.dims()),
+            &format!("[{b}, {k1}, {r_dim}] (batch, k+1, model.readout_dim)"),
+        ));
+    }
+    let regularizer = cfg.regularizer();
+    Ok(loss_impl(
+        model,
+        obs,
+        actions,
+        Some(targets),
+        cfg,
+        &regularizer,
+    ))
+}
+
+fn loss_impl(
+    model: &Jepa,
+    obs: Tensor<3>,
+    actions: Tensor<3>,
+    readout: Option<Tensor<3>>,
+    cfg: &ObjectiveConfig,
+    regularizer: &dyn SslObjective,
+) -> LossTensors {
     let [b, k1, _] = obs.dims();
     let k = k1 - 1;
     let s = model.encode(obs);
@@ -160,6 +251,7 @@ pub fn jepa_loss_with(
     let mut pred = step(0);
     let mut prediction = Vec::with_capacity(k);
     let mut latent = LatentRollout::new(model.latent_count());
+    let mut predicted = Vec::new();
     for t in 0..k {
         pred = if latent.counts.len() > 1 {
             latent.step(model, pred, act(t), step(t + 1))
@@ -167,6 +259,9 @@ pub fn jepa_loss_with(
             model.predict(pred, act(t))
         };
         prediction.push((pred.clone() - step(t + 1)).powi_scalar(2).mean());
+        if readout.is_some() {
+            predicted.push(pred.clone());
+        }
     }
     let prediction = Tensor::cat(prediction, 0).mean();
     // The regulariser on every step, averaged over t (total and each term).
@@ -202,6 +297,30 @@ pub fn jepa_loss_with(
         let ce = Tensor::cat(latent.prior_ce, 0).mean();
         total = total + ce.clone().mul_scalar(cfg.latent_prior);
         terms.push(("latent_prior", ce));
+    }
+    if let Some(targets) = readout {
+        // Both parts of the readout term; `readout` is only `Some` when the head exists.
+        let targets = model.standardise_readout(targets);
+        let err = |g: Result<Tensor<3>, JepaError>, f: Tensor<3>| {
+            g.map(|g| (g - f).powi_scalar(2).mean()).ok()
+        };
+        let enc = err(model.readout_standardised(s.clone()), targets.clone());
+        let imagined = (!predicted.is_empty())
+            .then(|| {
+                err(
+                    model.readout_standardised(Tensor::stack(predicted, 1)),
+                    targets.narrow(1, 1, k),
+                )
+            })
+            .flatten();
+        let term = match (enc, imagined) {
+            (Some(e), Some(p)) => Some(e + p),
+            (e, p) => e.or(p),
+        };
+        if let Some(term) = term {
+            total = total + term.clone().mul_scalar(cfg.readout);
+            terms.push(("readout", term));
+        }
     }
     LossTensors {
         total,

@@ -10,7 +10,7 @@ use crate::diagnostics::{collapse, Collapse};
 use crate::error::JepaError;
 use crate::latent::LatentUsage;
 use crate::model::{Jepa, JepaConfig};
-use crate::objective::{jepa_loss, ObjectiveConfig};
+use crate::objective::{jepa_loss_readout, ObjectiveConfig};
 
 /// Optimisation settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -140,6 +140,13 @@ impl Trainer {
     ) -> Result<Self, JepaError> {
         objective.validate()?;
         train_config.validate()?;
+        if objective.readout > 0.0 && model_config.readout_dim == 0 {
+            return Err(JepaError::config(
+                "model.readout_dim",
+                0,
+                "> 0 when objective.readout > 0 (the head needs the number of readout features)",
+            ));
+        }
         let device = device.clone().autodiff();
         let model = Some(seeded_init(&model_config, &device, train_config.seed)?);
         let optimizer = optimizer(&train_config);
@@ -196,8 +203,8 @@ impl Trainer {
             cfg.seed,
             self.step as u64,
         );
-        let (obs, actions) = window_tensors(&window, data, &self.device);
-        let loss = jepa_loss(self.model(), obs, actions, &self.objective);
+        let (obs, actions, readout) = window_tensors(&window, data, &self.device);
+        let loss = jepa_loss_readout(self.model(), obs, actions, readout, &self.objective)?;
         let values = loss
             .total
             .clone()
@@ -334,7 +341,13 @@ fn scalar(t: &Tensor<1>) -> f32 {
         .unwrap_or(f32::NAN)
 }
 
-fn window_tensors(w: &Window, data: &Trajectories, device: &Device) -> (Tensor<3>, Tensor<3>) {
+/// The window as tensors `obs [B, k+1, obs_dim]`, `actions [B, k, A]` and, when the data has
+/// readout targets, `readout [B, k+1, r]`.
+fn window_tensors(
+    w: &Window,
+    data: &Trajectories,
+    device: &Device,
+) -> (Tensor<3>, Tensor<3>, Option<Tensor<3>>) {
     let obs = Tensor::from_data(
         TensorData::new(w.observations.clone(), [w.batch, w.steps + 1, data.obs_dim]),
         device,
@@ -343,7 +356,13 @@ fn window_tensors(w: &Window, data: &Trajectories, device: &Device) -> (Tensor<3
         TensorData::new(w.actions.clone(), [w.batch, w.steps, data.action_dim]),
         device,
     );
-    (obs, act)
+    let readout = (data.readout_dim > 0 && !w.readout.is_empty()).then(|| {
+        Tensor::from_data(
+            TensorData::new(w.readout.clone(), [w.batch, w.steps + 1, data.readout_dim]),
+            device,
+        )
+    });
+    (obs, act, readout)
 }
 
 /// Module trait re-export used by callers that only need `valid()`/`num_params()`.

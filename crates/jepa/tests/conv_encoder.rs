@@ -51,6 +51,8 @@ fn pixel_walks(n_traj: usize, t: usize, seed: u64) -> Trajectories {
         traj_len: t,
         obs_dim: OBS,
         action_dim: 2,
+        readout: Vec::new(),
+        readout_dim: 0,
     }
 }
 

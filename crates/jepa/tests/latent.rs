@@ -244,6 +244,8 @@ fn small_data() -> Trajectories {
         traj_len,
         obs_dim: 2,
         action_dim: 2,
+        readout: Vec::new(),
+        readout_dim: 0,
     }
 }
 

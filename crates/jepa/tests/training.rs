@@ -33,6 +33,8 @@ fn random_walks(n_traj: usize, t: usize, seed: u64) -> Trajectories {
         traj_len: t,
         obs_dim: 2,
         action_dim: 2,
+        readout: Vec::new(),
+        readout_dim: 0,
     }
 }
 

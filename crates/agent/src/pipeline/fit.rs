@@ -10,10 +10,10 @@
 
 use std::io::Write;
 
-use ami_envs::Dataset;
+use ami_envs::{Dataset, EnvSpec};
 use ami_jepa::burn::tensor::Device;
 use ami_jepa::checkpoint::{load_trainer, save_trainer};
-use ami_jepa::{DataStats, JepaConfig, StepLog, Trainer, Trajectories};
+use ami_jepa::{DataStats, JepaConfig, ObjectiveConfig, StepLog, Trainer, Trajectories};
 
 use super::config::RunConfig;
 use super::plot::{render, Panel, Series};
@@ -46,7 +46,56 @@ pub fn trajectories(ds: &Dataset) -> Trajectories {
         traj_len: ds.traj_len,
         obs_dim: ds.obs_shape.iter().product(),
         action_dim: ds.action_dim,
+        readout: Vec::new(),
+        readout_dim: 0,
     }
+}
+
+/// The training windows for `objective` from `ds`: with the auxiliary readout term
+/// (`objective.readout > 0`) every logged true state contributes its readout
+/// `spec.readout(state)` as the per-step target, and the trajectories held out for measuring
+/// the probe ([`super::probe_fit::held_out_trajectories`]) are left out, so that their labels are
+/// never trained on. Without it, exactly [`trajectories`].
+pub fn training_trajectories(
+    ds: &Dataset,
+    spec: &dyn EnvSpec,
+    objective: &ObjectiveConfig,
+) -> Result<Trajectories, AgentError> {
+    let mut windows = trajectories(ds);
+    if objective.readout <= 0.0 {
+        return Ok(windows);
+    }
+    let per_traj = ds.traj_len + 1;
+    let k = ds.state_dim;
+    if k == 0 || ds.states.len() != ds.n_traj * per_traj * k {
+        return Err(AgentError::shape(
+            "dataset states for objective.readout",
+            ds.states.len(),
+            format!("[n_traj={}, T+1={per_traj}, S={k}]", ds.n_traj),
+        ));
+    }
+    let readout: Vec<f32> = ds
+        .states
+        .chunks_exact(k)
+        .flat_map(|s| spec.readout(s))
+        .collect();
+    let r = readout.len() / (ds.n_traj * per_traj);
+    if r == 0 {
+        return Err(AgentError::config(
+            "objective.readout",
+            objective.readout,
+            "0 for an environment without readout features",
+        ));
+    }
+    let kept = ds.n_traj - super::probe_fit::held_out_trajectories(ds.n_traj);
+    let obs_dim = windows.obs_dim;
+    windows.observations.truncate(kept * per_traj * obs_dim);
+    windows.actions.truncate(kept * ds.traj_len * ds.action_dim);
+    windows.n_traj = kept;
+    windows.readout = readout;
+    windows.readout.truncate(kept * per_traj * r);
+    windows.readout_dim = r;
+    Ok(windows)
 }
 
 /// Trains (or resumes) the world model of `run` on `data` with `cfg`. A fresh run writes `cfg`
@@ -71,7 +120,7 @@ pub fn fit(
             ),
         ));
     }
-    let windows = trajectories(data);
+    let windows = training_trajectories(data, cfg.env.spec(), &cfg.objective)?;
     windows.validate()?;
     let mut trainer = if opts.resume {
         let mut t = load_trainer(&run.checkpoint(), &device)?;

@@ -24,6 +24,13 @@ pub const PROBE_RIDGE: f64 = 1e-3;
 /// Observations encoded per call.
 const CHUNK: usize = 4096;
 
+/// How many trajectories (the last ones of the dataset) the probe and the readout head are
+/// measured on: 10%, at least one, and never all. A world model trained with the auxiliary
+/// readout term (`objective.readout > 0`) never sees these, so the held-out errors stay honest.
+pub fn held_out_trajectories(n_traj: usize) -> usize {
+    (n_traj / 10).max(1).min(n_traj.saturating_sub(1))
+}
+
 /// Fits, measures and saves the probe of `run` on `data`; returns it.
 pub fn fit_probe(
     run: &RunDir,
@@ -58,7 +65,7 @@ pub fn fit_probe(
         .flat_map(|s| spec.readout(s))
         .collect();
     let k = features.len() / pairs;
-    let held_out = (data.n_traj / 10).max(1).min(data.n_traj.saturating_sub(1));
+    let held_out = held_out_trajectories(data.n_traj);
     let cut = (data.n_traj - held_out) * per_traj;
     let (train_r, test_r) = reprs.split_at(cut * d);
     let (train_x, test_x) = features.split_at(cut * k);

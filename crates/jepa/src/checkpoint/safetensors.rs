@@ -2,7 +2,9 @@
 //!
 //! Names `encoder.layers.{i}.weight` `[out, in]`, `encoder.layers.{i}.bias` `[out]` (the
 //! `nn.Linear` layout), likewise for `predictor`, `idm` and, for a latent model, the prior head
-//! `prior` (the predictor's first weight then has `D + A + k` input columns: `[s, a, z]`); for
+//! `prior` (the predictor's first weight then has `D + A + k` input columns: `[s, a, z]`), and
+//! for a model with an auxiliary readout head (`readout_dim > 0`) `readout` (`D → r`,
+//! predicting standardised features; mean/std are in `checkpoint.json`); for
 //! the conv encoder also
 //! `encoder_conv.layers.{i}.weight` `[C_out, C_in, 3, 3]` and `encoder_conv.layers.{i}.bias`
 //! `[C_out]` (the `nn.Conv2d` layout); f32 little-endian.
@@ -38,6 +40,9 @@ pub fn model_safetensors(model: &Jepa) -> Vec<u8> {
     }
     if let Some(prior) = &model.prior {
         tensors.extend(mlp_tensors("prior", prior));
+    }
+    if let Some(readout) = &model.readout {
+        tensors.extend(mlp_tensors("readout", readout));
     }
     safetensors_bytes(&tensors)
 }

@@ -46,6 +46,8 @@ fn trainer(seed: u64, steps: usize) -> Trainer {
         traj_len,
         obs_dim: 2,
         action_dim: 2,
+        readout: Vec::new(),
+        readout_dim: 0,
     };
     for _ in 0..steps {
         trainer.train_step(&data).unwrap();
