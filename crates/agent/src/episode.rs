@@ -10,8 +10,9 @@
 //! true states are read by the harness to score the task and count safety violations.
 //!
 //! **Safety.** A plan the planner could not make safe (`Plan::safe == false`, only possible
-//! with guardrails) is the stop plan (zero actions): the loop executes it and counts it in
-//! `unsafe_plans`. `violations` counts the steps whose true state violates a safety
+//! with guardrails) is the stop plan: the loop executes the environment's fallback action
+//! (`ActSettings::fallback_action`: zeros, i.e. stand still, in two-rooms; full braking in
+//! highway) instead and counts it in `unsafe_plans`. `violations` counts the steps whose true state violates a safety
 //! constraint of the environment ([`Env::violation`]).
 //!
 //! The episode ends on the step at which the task's scorer is done, or after `max_steps`.
@@ -44,6 +45,11 @@ pub struct ActSettings {
     /// target and moves on to the next one.
     #[serde(default = "default_advance_radius")]
     pub advance_radius: f32,
+    /// The action executed while the planner has no safe plan (`Plan::safe == false`);
+    /// empty: the plan's own stop actions (zeros). The environment's
+    /// [`ami_envs::EnvSpec::fallback_action`].
+    #[serde(default)]
+    pub fallback_action: Vec<f32>,
 }
 
 fn default_advance_radius() -> f32 {
@@ -196,6 +202,14 @@ pub fn run_task_episode(
     if settings.replan_every == 0 {
         return Err(AgentError::config("agent.replan_every", 0, ">= 1"));
     }
+    let a_dim = actor.model.action_dim();
+    if !settings.fallback_action.is_empty() && settings.fallback_action.len() != a_dim {
+        return Err(AgentError::shape(
+            "fallback action",
+            settings.fallback_action.len(),
+            format!("[A={a_dim}] (the world model's action dimension)"),
+        ));
+    }
     if episode.targets.is_empty() {
         return Err(AgentError::config_source(
             "task",
@@ -252,7 +266,12 @@ pub fn run_task_episode(
                 break;
             }
             let m = (j / repeat).min(h - 1);
-            let step = env.step(&plan.actions[m * a_dim..(m + 1) * a_dim])?;
+            let action = if plan.safe || settings.fallback_action.is_empty() {
+                &plan.actions[m * a_dim..(m + 1) * a_dim]
+            } else {
+                &settings.fallback_action[..]
+            };
+            let step = env.step(action)?;
             obs = step.obs;
             steps += 1;
             scorer.observe(env, &step.state);

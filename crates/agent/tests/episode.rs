@@ -209,6 +209,7 @@ fn run(
         replan_every,
         max_steps,
         advance_radius: 3.0,
+        fallback_action: Vec::new(),
     };
     run_episode(env, actor, task, &settings)
 }
@@ -338,6 +339,7 @@ fn bad_plans_and_settings_are_errors() {
         replan_every: 1,
         max_steps: 3,
         advance_radius: 3.0,
+        fallback_action: Vec::new(),
     };
     let err = run_episode(&mut Line::new(), actor, &task(0.0, 1.0), &settings).unwrap_err();
     assert!(err.to_string().contains("plan actions"), "{err}");

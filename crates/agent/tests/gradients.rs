@@ -97,6 +97,11 @@ fn linear_rollout_vjp_matches_central_differences() {
     check_vjp("linear", &model, &[0.1, -0.2, 0.3], (2, 5), 1e-2);
 }
 
+/// The JEPA tests seed the device and draw weights from its generator, which the test threads
+/// share: run concurrently, their draws interleave and the weights change from run to run
+/// (a finite-difference check can then straddle a ReLU kink). Each holds this lock throughout.
+static JEPA_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn small_jepa(dev: &Device) -> Jepa {
     dev.seed(31);
     let cfg = JepaConfig {
@@ -116,6 +121,7 @@ fn small_jepa(dev: &Device) -> Jepa {
 /// as a per-row bias; the taped VJP through it matches central differences.
 #[test]
 fn latent_jepa_dense_rollout_vjp_matches_central_differences() {
+    let _one_at_a_time = JEPA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Device::flex();
     dev.seed(33);
     let cfg = JepaConfig {
@@ -138,6 +144,7 @@ fn latent_jepa_dense_rollout_vjp_matches_central_differences() {
 
 #[test]
 fn jepa_dense_rollout_vjp_matches_central_differences() {
+    let _one_at_a_time = JEPA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Device::flex();
     let jepa = small_jepa(&dev);
     // Residual predictor, action scale 1/0.25, each action held for 2 predictor steps.

@@ -191,6 +191,12 @@ pub trait EnvSpec {
     fn action_set(&self) -> Option<Vec<Vec<f32>>> {
         None
     }
+    /// The action an agent takes when it has no plan it can show to be safe (default: the
+    /// zero action — in two-rooms, stand still). Highway: brake hard and keep the lane
+    /// (the zero action there would hold the speed).
+    fn fallback_action(&self) -> Vec<f32> {
+        vec![0.0; self.action_space().dim]
+    }
     /// The features of a true state that the agent's state probe learns to read from its
     /// representation (a probe regresses them; guardrails and cost terms use them by name).
     /// Default: the state itself.

@@ -407,6 +407,11 @@ impl EnvSpec for HighwayConfig {
         render::render_episodes(self, traces, cols, path)
     }
 
+    /// Full braking in the current lane: `(−1, 0)` (SLOWER in discrete mode).
+    fn fallback_action(&self) -> Vec<f32> {
+        vec![-1.0, 0.0]
+    }
+
     /// Discrete mode: the five meta-actions in [`MetaAction::ALL`] order; continuous: `None`.
     fn action_set(&self) -> Option<Vec<Vec<f32>>> {
         match self.actions {

@@ -349,6 +349,7 @@ pub(crate) fn run_parallel(
         replan_every: cfg.agent.replan_every,
         max_steps: parts.task.max_steps(cfg.eval.max_steps),
         advance_radius: cfg.task.advance_radius,
+        fallback_action: cfg.env.spec().fallback_action(),
     };
     let mut task_cost = learned.cost(cfg).with_risk(cfg.agent.risk);
     task_cost.task = parts.task.task_terms(&task_cost.task);
