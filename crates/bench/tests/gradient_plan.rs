@@ -24,6 +24,11 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32) {
     }
 }
 
+/// Both tests seed the device and draw weights and inputs from its generator, which the test
+/// threads share: run concurrently, their draws interleave and the values change from run to
+/// run. Each holds this lock throughout.
+static DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn small_jepa(dev: &Device) -> Jepa {
     dev.seed(31);
     let cfg = JepaConfig {
@@ -75,6 +80,7 @@ fn burn_objective_grad(
 
 #[test]
 fn fast_objective_gradient_equals_burn_autodiff() {
+    let _one_at_a_time = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Device::flex().autodiff();
     let jepa = small_jepa(&dev);
     let mlp = DenseMlp::from_mlp(&jepa.predictor).unwrap();
@@ -89,6 +95,7 @@ fn fast_objective_gradient_equals_burn_autodiff() {
 
 #[test]
 fn fast_gradient_plan_adam_steps_equal_burn_version() {
+    let _one_at_a_time = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
     let w = GradientWorkload::new(&Device::flex()).unwrap();
     let dynamics = DenseDynamics::new(
         DenseMlp::from_mlp(&w.predictor).unwrap(),
