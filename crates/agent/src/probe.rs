@@ -198,10 +198,7 @@ impl StateProbe {
         let train = self.errors(train_reprs, train_states);
         let mut test = self.errors(test_reprs, test_states);
         test.sort_by(f32::total_cmp);
-        let p99 = test
-            .get(((test.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))
-            .copied()
-            .unwrap_or(f32::NAN);
+        let p99 = quantile_of_sorted(&test, 0.99);
         let err = ProbeError {
             n_train: train.len(),
             n_heldout: test.len(),
@@ -219,22 +216,14 @@ impl StateProbe {
     pub fn feature_quantile(&self, reprs: &[f32], states: &[f32], q: f64) -> Vec<f32> {
         let (d, k) = (self.repr_dim, self.state_dim);
         let n = (reprs.len() / d.max(1)).min(states.len() / k.max(1));
-        let mut errs = vec![Vec::with_capacity(n); k];
-        let mut out = vec![0.0; k];
-        for i in 0..n {
-            self.decode_into(&reprs[i * d..(i + 1) * d], &mut out);
-            for (j, e) in errs.iter_mut().enumerate() {
-                e.push((out[j] - states[i * k + j]).abs());
-            }
+        let mut decoded = vec![0.0; n * k];
+        for (s, o) in reprs
+            .chunks_exact(d.max(1))
+            .zip(decoded.chunks_exact_mut(k.max(1)))
+        {
+            self.decode_into(s, o);
         }
-        errs.into_iter()
-            .map(|mut e| {
-                e.sort_by(f32::total_cmp);
-                e.get(((e.len() as f64 * q).ceil() as usize).saturating_sub(1))
-                    .copied()
-                    .unwrap_or(f32::NAN)
-            })
-            .collect()
+        column_abs_quantile(&decoded, &states[..n * k], k, q)
     }
 
     /// Writes the probe as JSON, atomically.
@@ -310,6 +299,32 @@ fn solve_spd(g: &mut [f64], r: &mut [f64], p: usize, k: usize) -> Result<Vec<f64
         }
     }
     Ok(r.to_vec())
+}
+
+/// The `q`-quantile of ascending `sorted` values: the `⌈q·n⌉`-th smallest (NaN when empty).
+pub fn quantile_of_sorted(sorted: &[f32], q: f64) -> f32 {
+    sorted
+        .get(((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(f32::NAN)
+}
+
+/// Per column `j` of `pred [n, k]` and `truth [n, k]`, the `q`-quantile
+/// ([`quantile_of_sorted`]) of `|pred_j − truth_j|` (NaN without rows).
+pub fn column_abs_quantile(pred: &[f32], truth: &[f32], k: usize, q: f64) -> Vec<f32> {
+    (0..k)
+        .map(|j| {
+            let mut e: Vec<f32> = pred
+                .iter()
+                .skip(j)
+                .step_by(k)
+                .zip(truth.iter().skip(j).step_by(k))
+                .map(|(p, t)| (p - t).abs())
+                .collect();
+            e.sort_by(f32::total_cmp);
+            quantile_of_sorted(&e, q)
+        })
+        .collect()
 }
 
 #[cfg(test)]

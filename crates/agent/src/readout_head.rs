@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AgentError;
-use crate::probe::StateProbe;
+use crate::probe::{column_abs_quantile, StateProbe};
 use crate::regression::{PredictBuffers, RegressionConfig, Regressor, RegressorFile, Samples};
 
 /// File name of the head in a run directory.
@@ -168,25 +168,15 @@ impl ReadoutHead {
         };
         let rows = test_r.len() / d.max(1);
         let pred = head.read(test_r, rows)?;
-        let mut p99 = Vec::with_capacity(k);
-        let mut rmse = Vec::with_capacity(k);
-        for j in 0..k {
-            let mut e: Vec<f32> = (0..rows)
-                .map(|i| (pred[i * k + j] - test_f[i * k + j]).abs())
-                .collect();
-            rmse.push(
-                (e.iter().map(|x| f64::from(x * x)).sum::<f64>() / rows.max(1) as f64).sqrt()
-                    as f32,
-            );
-            e.sort_by(f32::total_cmp);
-            p99.push(
-                e.get(((e.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))
-                    .copied()
-                    .unwrap_or(f32::NAN),
-            );
-        }
-        head.feature_p99 = p99;
-        head.feature_rmse = rmse;
+        head.feature_p99 = column_abs_quantile(&pred, test_f, k, 0.99);
+        head.feature_rmse = (0..k)
+            .map(|j| {
+                let sq: f64 = (0..rows)
+                    .map(|i| f64::from((pred[i * k + j] - test_f[i * k + j]).powi(2)))
+                    .sum();
+                (sq / rows.max(1) as f64).sqrt() as f32
+            })
+            .collect();
         Ok(head)
     }
 

@@ -442,6 +442,12 @@ impl DenseWorldModel {
         }
     }
 
+    fn rollout_workspace(&self) -> Result<std::sync::MutexGuard<'_, RolloutWorkspace>, AgentError> {
+        self.workspace
+            .lock()
+            .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))
+    }
+
     fn vjp_workspace(&self) -> Result<std::sync::MutexGuard<'_, VjpWorkspace>, AgentError> {
         self.vjp
             .lock()
@@ -484,10 +490,7 @@ impl WorldModel for DenseWorldModel {
     ) -> Result<(), AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;
         states.resize(n * h * self.dynamics.state_dim, 0.0);
-        let mut ws = self
-            .workspace
-            .lock()
-            .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
+        let mut ws = self.rollout_workspace()?;
         self.dynamics
             .rollout_into(s0, actions, (n, h), &mut ws, false, states)
     }
@@ -520,10 +523,7 @@ impl WorldModel for DenseWorldModel {
     ) -> Result<(), AgentError> {
         check_rollout_inputs(self, s0, actions, n, h)?;
         states.resize(n * h * self.dynamics.state_dim, 0.0);
-        let mut ws = self
-            .workspace
-            .lock()
-            .map_err(|_| AgentError::WorldModel("rollout buffers poisoned by a panic".into()))?;
+        let mut ws = self.rollout_workspace()?;
         self.dynamics
             .rollout_latent_into(s0, actions, latents, (n, h), &mut ws, false, states)
     }

@@ -292,13 +292,26 @@ impl SampleBuffers {
             let (costs, rejected, states) =
                 evaluate_branches(s0, &self.candidates, (n, h), cost, model)?;
             (self.costs, self.rejected, self.states) = (costs, rejected, states);
-            return match self.costs.iter().position(|c| !c.is_finite()) {
-                None => Ok(()),
-                Some(i) => Err(AgentError::NonFinite {
-                    what: format!("{} cost of candidate {i}", what()),
-                }),
-            };
+        } else {
+            self.evaluate_one_branch(s0, cost, model, (n, h, d, a))?;
         }
+        match self.costs.iter().position(|c| !c.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(AgentError::NonFinite {
+                what: format!("{} cost of candidate {i}", what()),
+            }),
+        }
+    }
+
+    /// [`SampleBuffers::evaluate`] for a deterministic world model: one rollout per
+    /// candidate, costs on all cores by blocks, guardrail verdicts.
+    fn evaluate_one_branch(
+        &mut self,
+        s0: &[f32],
+        cost: &Cost,
+        model: &dyn WorldModel,
+        (n, h, d, a): (usize, usize, usize, usize),
+    ) -> Result<(), AgentError> {
         model.rollout_into(s0, &self.candidates, (n, h), &mut self.states)?;
         check_rollout_output(&self.states, n, h, d)?;
         // Cost terms are per candidate, so blocks of candidates are evaluated on all cores.
@@ -325,12 +338,7 @@ impl SampleBuffers {
         } else {
             self.rejected.fill(false);
         }
-        match self.costs.iter().position(|c| !c.is_finite()) {
-            None => Ok(()),
-            Some(i) => Err(AgentError::NonFinite {
-                what: format!("{} cost of candidate {i}", what()),
-            }),
-        }
+        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@
 
 use ami_envs::{Env, EnvSpec, NamedRule};
 
-use super::{Scorer, Target, TaskEpisode, TaskSpec};
+use super::{scored_by_progress, Scorer, Target, TaskEpisode, TaskSpec};
 use crate::cost_config::{CostTermConfig, GuardrailConfig};
 use crate::error::AgentError;
 
@@ -35,19 +35,17 @@ impl TaskSpec for Drive {
         n: usize,
         seed: u64,
     ) -> Result<Vec<TaskEpisode>, AgentError> {
-        let tasks = env.tasks(n, seed)?;
-        if let Some(t) = tasks.first() {
-            if env.progress(&t.start, &t.start).is_none() {
-                return Err(AgentError::config_source(
-                    "task.name",
-                    format!(
-                        "`drive` needs an environment scored by progress (highway), not `{}`",
-                        env.kind()
-                    ),
-                ));
-            }
+        if !scored_by_progress(env) {
+            return Err(AgentError::config_source(
+                "task.name",
+                format!(
+                    "`drive` needs an environment scored by progress (highway), not `{}`",
+                    env.kind()
+                ),
+            ));
         }
-        Ok(tasks
+        Ok(env
+            .tasks(n, seed)?
             .into_iter()
             .map(|t| TaskEpisode {
                 targets: vec![Target::Goal(t.start.clone())],

@@ -168,15 +168,11 @@ impl TaskConfig {
     /// The tasks that make sense in `env` (`--task all`): `drive` where episodes are scored by
     /// progress (highway), the goal tasks otherwise.
     pub fn names_for(env: &dyn EnvSpec) -> Vec<&'static str> {
-        let scored_by_progress = env
-            .tasks(1, 0)
-            .ok()
-            .and_then(|t| t.first().and_then(|t| env.progress(&t.start, &t.start)))
-            .is_some();
+        let progress = scored_by_progress(env);
         Self::NAMES
             .iter()
             .copied()
-            .filter(|n| (*n == "drive") == scored_by_progress)
+            .filter(|n| (*n == "drive") == progress)
             .collect()
     }
 
@@ -265,6 +261,15 @@ pub(crate) fn find_region(env: &dyn EnvSpec, name: &str) -> Result<Region, Agent
                 ),
             )
         })
+}
+
+/// Whether `env` scores episodes by progress ([`EnvSpec::progress`] is defined on its test
+/// starts: highway) rather than by goals.
+pub(crate) fn scored_by_progress(env: &dyn EnvSpec) -> bool {
+    env.tasks(1, 0)
+        .ok()
+        .and_then(|t| t.first().and_then(|t| env.progress(&t.start, &t.start)))
+        .is_some()
 }
 
 /// Whether the headline rule of the environment holds between `state` and `goal`.
