@@ -28,6 +28,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_len, AgentError};
+use crate::latent_paths::LatentPaths;
 use crate::risk::Risk;
 
 /// Weight of every guardrail term: its cost (a count of violating steps) times this value
@@ -346,6 +347,8 @@ pub struct Cost {
     /// How sampling planners aggregate a candidate's cost over the branches of a
     /// latent-variable world model ([`crate::risk`]; irrelevant for a deterministic model).
     risk: Risk,
+    /// Which latent paths a candidate is judged on ([`crate::latent_paths`]).
+    paths: LatentPaths,
 }
 
 impl std::fmt::Debug for Cost {
@@ -393,6 +396,17 @@ impl Cost {
     /// The risk attitude over latent branches.
     pub fn risk(&self) -> Risk {
         self.risk
+    }
+
+    /// Judge candidates on the latent paths `paths` ([`crate::latent_paths`]).
+    pub fn with_latent_paths(mut self, paths: LatentPaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// Which latent paths candidates are judged on.
+    pub fn latent_paths(&self) -> LatentPaths {
+        self.paths
     }
 
     /// The encoded goal of the task, if the cost was built with one.

@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::cost::{ActionEnergy, Cost, CostKind, FixedCost, GoalDistance};
 use crate::critic::{Critic, CriticTerm};
 use crate::error::AgentError;
+use crate::imagined_error::ImaginedError;
+use crate::latent_paths::LatentPaths;
 use crate::probe::StateProbe;
 use crate::readout_head::{FeatureReader, ReadoutHead};
 use crate::risk::Risk;
@@ -41,6 +43,9 @@ pub struct WorldReadout {
     /// Representation → readout features by a small MLP, for runs whose probe reads some
     /// feature poorly (see [`crate::readout_head`]).
     pub head: Option<Arc<ReadoutHead>>,
+    /// The measured error of reading imagined states per planned step
+    /// ([`crate::imagined_error`]), when the run has it.
+    pub imagined: Option<Arc<ImaginedError>>,
 }
 
 impl WorldReadout {
@@ -118,12 +123,16 @@ impl GuardrailConfig {
                 ..
             } => {
                 let probe = readout.reader("cost.guardrail feature")?;
-                fixed.guardrail(FeatureGuardrail::new(
-                    probe,
-                    feature,
-                    self.bound()?,
-                    *extra_margin,
-                )?)
+                let mut guard =
+                    FeatureGuardrail::new(probe.clone(), feature, self.bound()?, *extra_margin)?;
+                if let Some(e) = readout
+                    .imagined
+                    .as_ref()
+                    .filter(|e| e.names == probe.names())
+                {
+                    guard = guard.with_step_error(e.of_feature(probe.feature(feature)?))?;
+                }
+                fixed.guardrail(guard)
             }
         }
     }
@@ -325,6 +334,10 @@ pub struct CostConfig {
     /// How the built costs aggregate over latent branches (`[agent] risk`, set at run time).
     #[serde(skip)]
     risk: Risk,
+    /// Which latent paths the built costs judge candidates on (`[agent] latent_paths`, set
+    /// at run time).
+    #[serde(skip)]
+    paths: LatentPaths,
 }
 
 /// A critic attached to a configuration at run time; equal when it is the same critic.
@@ -365,6 +378,7 @@ impl Default for CostConfig {
             critic: Vec::new(),
             attached: AttachedCritic::default(),
             risk: Risk::default(),
+            paths: LatentPaths::default(),
         }
     }
 }
@@ -387,6 +401,12 @@ impl CostConfig {
     /// The same terms; the costs it builds aggregate over latent branches with `risk`.
     pub fn with_risk(mut self, risk: Risk) -> Self {
         self.risk = risk;
+        self
+    }
+
+    /// The same terms; the costs it builds judge candidates on the latent paths `paths`.
+    pub fn with_latent_paths(mut self, paths: LatentPaths) -> Self {
+        self.paths = paths;
         self
     }
 
@@ -463,7 +483,8 @@ impl CostConfig {
         self.validate()?;
         let mut cost = Cost::with_fixed(fixed)
             .with_goal(ctx.goal.to_vec())
-            .with_risk(self.risk);
+            .with_risk(self.risk)
+            .with_latent_paths(self.paths);
         let critic = self.attached.0.as_ref();
         for (kind, _, terms) in self.slots() {
             if !kind.is_immutable() {

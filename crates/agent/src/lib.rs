@@ -14,8 +14,10 @@ pub mod critic;
 pub mod episode;
 pub mod error;
 pub mod guided;
+pub mod imagined_error;
 pub mod jepa_model;
 pub mod kernel;
+pub mod latent_paths;
 pub mod memory;
 pub mod perception;
 pub mod pipeline;
@@ -38,6 +40,7 @@ pub use episode::{run_episode, run_task_episode, ActSettings, Actor, EpisodeOutc
 pub use error::AgentError;
 pub use guided::{PolicyGuided, WarmStart};
 pub use jepa_model::JepaWorldModel;
+pub use latent_paths::LatentPaths;
 pub use memory::{Episode, ShortTermMemory, Transition};
 pub use perception::Perception;
 pub use planner::{

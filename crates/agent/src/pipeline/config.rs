@@ -16,6 +16,7 @@ use super::learned::{ActorKind, CriticMode};
 use crate::cost_config::CostConfig;
 use crate::critic::CriticConfig;
 use crate::error::AgentError;
+use crate::latent_paths::LatentPaths;
 use crate::planner::{MppiConfig, PlanContext, PlannerConfig};
 use crate::policy::PolicyConfig;
 use crate::risk::Risk;
@@ -44,6 +45,23 @@ pub struct AgentConfig {
     /// with a deterministic model).
     #[serde(default)]
     pub risk: Risk,
+    /// With a latent-variable world model, which imagined futures a candidate is judged on:
+    /// `"held"` (each latent value held over the horizon) or `"sampled:S"` (S paths drawn
+    /// from the prior; [`crate::latent_paths`]).
+    #[serde(default = "default_latent_paths")]
+    pub latent_paths: LatentPaths,
+    /// Widen feature guardrails by the run's measured error of reading *imagined* states per
+    /// planned step (`imagined_error.json`, [`crate::imagined_error`]) when it has one
+    /// measured on the same `latent_paths`. Off by default: on highway's check preset that
+    /// error (p99 of `crashed` ≈ 1 from the second step) rejects every plan.
+    #[serde(default)]
+    pub imagined_margin: bool,
+}
+
+/// `sampled:8`: held latents compound one step's deviation over the horizon
+/// ([`crate::latent_paths`]).
+fn default_latent_paths() -> LatentPaths {
+    LatentPaths::Sampled(8)
 }
 
 impl Default for AgentConfig {
@@ -55,6 +73,8 @@ impl Default for AgentConfig {
             actor: ActorKind::Planner,
             critic: CriticMode::Trained,
             risk: Risk::default(),
+            latent_paths: default_latent_paths(),
+            imagined_margin: false,
         }
     }
 }

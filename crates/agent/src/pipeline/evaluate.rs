@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{RunConfig, Split};
 use super::fit::compute_device;
 use super::learned::{run_tasks, Learned};
+use super::probe_fit::load_imagined_error;
 use super::probe_fit::{load_head, load_probe};
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -278,6 +279,7 @@ impl AgentParts<'_> {
             probe: load_probe(run)?.map(Arc::new),
             regions: cfg.env.spec().regions(),
             head: load_head(run)?.map(Arc::new),
+            imagined: load_imagined_error(run, cfg)?.map(Arc::new),
         })
     }
 }
@@ -351,7 +353,10 @@ pub(crate) fn run_parallel(
         advance_radius: cfg.task.advance_radius,
         fallback_action: cfg.env.spec().fallback_action(),
     };
-    let mut task_cost = learned.cost(cfg).with_risk(cfg.agent.risk);
+    let mut task_cost = learned
+        .cost(cfg)
+        .with_risk(cfg.agent.risk)
+        .with_latent_paths(cfg.agent.latent_paths);
     task_cost.task = parts.task.task_terms(&task_cost.task);
     type Worker = (
         JepaWorldModel,

@@ -12,8 +12,12 @@ use super::config::RunConfig;
 use super::evaluate::world_model;
 use super::progress::Progress;
 use super::run_dir::RunDir;
+use std::sync::Arc;
+
 use crate::error::AgentError;
+use crate::imagined_error::{HeldOut, ImaginedError, IMAGINED_ERROR_FILE};
 use crate::probe::{StateProbe, PROBE_FILE};
+use crate::readout_head::FeatureReader;
 use crate::readout_head::{column_std, needs_head, ReadoutHead, HEAD_FILE};
 use crate::regression::RegressionConfig;
 
@@ -88,7 +92,48 @@ pub fn fit_probe(
     } else if head_path.exists() {
         std::fs::remove_file(&head_path).map_err(AgentError::io(&head_path))?;
     }
+    let reader: Arc<dyn FeatureReader> = match load_head(run)? {
+        Some(head) => Arc::new(head),
+        None => Arc::new(probe.clone()),
+    };
+    let a = data.action_dim;
+    let held = HeldOut {
+        reprs: test_r,
+        features: test_x,
+        actions: &data.actions[(data.n_traj - held_out) * data.traj_len * a..],
+        shape: (held_out, data.traj_len),
+    };
+    let plan = (cfg.agent.horizon, cfg.agent.action_repeat, IMAGINED_STRIDE);
+    let err_path = run.file(IMAGINED_ERROR_FILE);
+    match ImaginedError::measure(&wm, reader.as_ref(), &held, plan, cfg.agent.latent_paths) {
+        Ok(e) => e.save(&err_path)?,
+        // Plans longer than the data's trajectories: nothing to measure on.
+        Err(AgentError::InvalidConfig { .. }) if err_path.exists() => {
+            std::fs::remove_file(&err_path).map_err(AgentError::io(&err_path))?
+        }
+        Err(AgentError::InvalidConfig { .. }) => {}
+        Err(e) => return Err(e),
+    }
     Ok(probe)
+}
+
+/// Every how many steps of a held-out trajectory a start of the imagined-error measurement is
+/// taken.
+const IMAGINED_STRIDE: usize = 2;
+
+/// The run's measured error of reading imagined states ([`crate::imagined_error`]), when it
+/// has one measured on the latent paths the configuration plans with (`agent.latent_paths`)
+/// and `agent.imagined_margin` is on.
+pub fn load_imagined_error(
+    run: &RunDir,
+    cfg: &RunConfig,
+) -> Result<Option<ImaginedError>, AgentError> {
+    let path = run.file(IMAGINED_ERROR_FILE);
+    if !cfg.agent.imagined_margin || !path.exists() {
+        return Ok(None);
+    }
+    let e = ImaginedError::load(&path)?;
+    Ok((e.latent_paths == cfg.agent.latent_paths.to_string()).then_some(e))
 }
 
 /// Settings of the readout head's fit: two hidden layers of 128, 30 epochs of Adam.

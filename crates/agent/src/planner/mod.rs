@@ -346,11 +346,13 @@ impl SampleBuffers {
 pub(crate) type BranchCosts = (Vec<f32>, Vec<bool>, Vec<f32>);
 
 /// Costs of `n` candidates `[n, h, A]` under a latent-variable world model with `K > 1`
-/// branches ([`crate::risk`]): every candidate is rolled out once per branch `z = k` (held for
-/// the whole horizon), each branch costed, and the branch costs aggregated with the cost's
-/// [`Risk`](crate::Risk) and the prior `q(z | s0, a_0)` of the candidate's first action. A
-/// candidate is rejected when any branch violates a guardrail (guardrails hold on every
-/// imagined future). Returns `(costs [n], rejected [n], states of branch 0 [n, h, D])`.
+/// values of `z` ([`crate::risk`]): every candidate is rolled out once per latent path of the
+/// cost's [`LatentPaths`](crate::LatentPaths) (the `K` held paths, or `S` paths sampled from
+/// the prior), each path costed, and the path costs aggregated with the cost's
+/// [`Risk`](crate::Risk) — weighted by the prior `q(z | s0, a_0)` of the candidate's first
+/// action for held paths, equally for sampled ones. A candidate is rejected when any path
+/// violates a guardrail (guardrails hold on every imagined future). Returns `(costs [n],
+/// rejected [n], states of path 0 [n, h, D])`.
 pub(crate) fn evaluate_branches(
     s0: &[f32],
     candidates: &[f32],
@@ -358,7 +360,7 @@ pub(crate) fn evaluate_branches(
     cost: &Cost,
     model: &dyn WorldModel,
 ) -> Result<BranchCosts, AgentError> {
-    let (k, d, a) = (model.latent_count(), model.state_dim(), model.action_dim());
+    let (d, a) = (model.state_dim(), model.action_dim());
     let row = h * a;
     if candidates.len() != n * row {
         return Err(AgentError::shape(
@@ -367,12 +369,14 @@ pub(crate) fn evaluate_branches(
             format!("[n={n}, h={h}, A={a}]"),
         ));
     }
+    let paths = cost.latent_paths().paths(s0, h, model)?;
+    let k = paths.count;
     let mut expanded = Vec::with_capacity(n * k * row);
     let mut latents = Vec::with_capacity(n * k * h);
     for c in candidates.chunks_exact(row.max(1)) {
-        for b in 0..k {
+        for path in paths.latents.chunks_exact(h.max(1)) {
             expanded.extend_from_slice(c);
-            latents.extend(std::iter::repeat_n(b as u32, h));
+            latents.extend_from_slice(path);
         }
     }
     let mut states = Vec::new();
@@ -386,12 +390,17 @@ pub(crate) fn evaluate_branches(
     } else {
         vec![false; n * k]
     };
-    let starts: Vec<f32> = (0..n).flat_map(|_| s0.iter().copied()).collect();
-    let first: Vec<f32> = candidates
-        .chunks_exact(row.max(1))
-        .flat_map(|c| c[..a].iter().copied())
-        .collect();
-    let probs = model.latent_prior(&starts, &first, n)?;
+    let probs = match &paths.weights {
+        Some(w) => (0..n).flat_map(|_| w.iter().copied()).collect(),
+        None => {
+            let starts: Vec<f32> = (0..n).flat_map(|_| s0.iter().copied()).collect();
+            let first: Vec<f32> = candidates
+                .chunks_exact(row.max(1))
+                .flat_map(|c| c[..a].iter().copied())
+                .collect();
+            model.latent_prior(&starts, &first, n)?
+        }
+    };
     let mut costs = Vec::with_capacity(n);
     for i in 0..n {
         costs.push(

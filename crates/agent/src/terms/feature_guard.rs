@@ -9,7 +9,9 @@
 //!
 //! with the margin `m = p99_j + extra ≥ 0`, `p99_j` the reader's measured 99th percentile of
 //! `|f̂_j − f_j|` on held-out data ([`FeatureReader::feature_p99`]; 0 when unmeasured)
-//! and `extra ≥ 0` the configured widening. The count is piecewise constant, so its gradient
+//! and `extra ≥ 0` the configured widening. When the run measured how well it reads
+//! *imagined* states ([`crate::imagined_error`]), the margin at planned step `t` is
+//! `m_t = max(p99_j, p99^{imag}_{t,j}) + extra` (the last measured step's for later steps). The count is piecewise constant, so its gradient
 //! is zero; planners reject unsafe candidates instead ([`crate::Cost::violations`]).
 
 use std::sync::Arc;
@@ -34,7 +36,12 @@ pub struct FeatureGuardrail {
     index: usize,
     name: String,
     bound: FeatureBound,
-    margin: f32,
+    /// The reader's measured error of the feature on encoded states.
+    read_error: f32,
+    /// The configured widening.
+    extra: f32,
+    /// Per planned step, the measured error of reading imagined states (empty: none).
+    step_error: Vec<f32>,
 }
 
 impl FeatureGuardrail {
@@ -76,20 +83,44 @@ impl FeatureGuardrail {
             probe,
             index,
             bound,
-            margin: read_error + extra,
+            read_error,
+            extra,
+            step_error: Vec::new(),
         })
     }
 
-    /// The margin `m`.
-    pub fn margin(&self) -> f32 {
-        self.margin
+    /// Widen the margin at planned step `t` to `max(p99_j, step_error[t]) + extra` (module
+    /// docs; later steps use the last entry). Errors must be finite and `≥ 0`.
+    pub fn with_step_error(mut self, step_error: Vec<f32>) -> Result<Self, AgentError> {
+        if let Some(e) = step_error.iter().find(|e| !(e.is_finite() && **e >= 0.0)) {
+            return Err(AgentError::config_source(
+                "imagined error",
+                format!("`{}` has a non-finite or negative error {e}", self.name),
+            ));
+        }
+        self.step_error = step_error;
+        Ok(self)
     }
 
-    /// Whether the decoded value `f` is unsafe.
-    fn unsafe_at(&self, f: f32) -> bool {
+    /// The margin at planned step `t` (0-based).
+    pub fn margin_at(&self, t: usize) -> f32 {
+        match self.step_error.get(t).or(self.step_error.last()) {
+            Some(&e) => self.read_error.max(e) + self.extra,
+            None => self.margin(),
+        }
+    }
+
+    /// The margin `m` on encoded states (`p99_j + extra`).
+    pub fn margin(&self) -> f32 {
+        self.read_error + self.extra
+    }
+
+    /// Whether the decoded value `f` at planned step `t` is unsafe.
+    fn unsafe_at(&self, f: f32, t: usize) -> bool {
+        let m = self.margin_at(t);
         match self.bound {
-            FeatureBound::Below(b) => f.is_nan() || f < b + self.margin,
-            FeatureBound::Above(b) => f.is_nan() || f > b - self.margin,
+            FeatureBound::Below(b) => f.is_nan() || f < b + m,
+            FeatureBound::Above(b) => f.is_nan() || f > b - m,
         }
     }
 }
@@ -117,7 +148,7 @@ impl CostTerm for FeatureGuardrail {
         (0..n)
             .map(|i| {
                 (0..h)
-                    .filter(|&t| self.unsafe_at(x[(i * h + t) * k + self.index]))
+                    .filter(|&t| self.unsafe_at(x[(i * h + t) * k + self.index], t))
                     .count() as f32
             })
             .collect()
@@ -179,6 +210,18 @@ mod tests {
         let states = [0.0, 0.0, 0.0, 0.39, 0.0, 0.41];
         let b = RolloutBatch::new(&states, &[0.0; 3], (1, 3), (2, 1)).unwrap();
         assert_eq!(c.cost(&b), vec![1.0]);
+        // Measured errors of imagined states widen later steps: margins 0.1, 0.2, 0.2 (the
+        // last entry beyond), never below the encoded-state error 0.1.
+        let c = c.with_step_error(vec![0.05, 0.2]).unwrap();
+        assert_eq!(
+            (c.margin_at(0), c.margin_at(1), c.margin_at(5)),
+            (0.1, 0.2, 0.2)
+        );
+        let states = [0.0, 0.39, 0.0, 0.29, 0.0, 0.31];
+        let b = RolloutBatch::new(&states, &[0.0; 3], (1, 3), (2, 1)).unwrap();
+        assert_eq!(c.cost(&b), vec![1.0]);
+        assert!(c.clone().with_step_error(vec![f32::NAN]).is_err());
+        assert!(c.with_step_error(vec![-1.0]).is_err());
     }
 
     #[test]
