@@ -47,8 +47,8 @@ enum Command {
         /// Seed of data generation, weight initialisation and planning.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Environment (two-rooms, two-rooms-hazards, pendulum); the preset's settings carry
-        /// over where they apply. With two-rooms-hazards every task is evaluated.
+        /// Environment (two-rooms, two-rooms-hazards, pendulum, highway, maze); the preset's
+        /// settings carry over where they apply. With two-rooms-hazards every task is evaluated.
         #[arg(long)]
         env: Option<String>,
         /// Task to evaluate (reach, reach-safe, region, waypoints, hold) or `all`.
@@ -61,7 +61,7 @@ enum Command {
         cfg: ConfigArgs,
     },
     /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
-    /// pendulum, highway).
+    /// pendulum, highway, maze).
     Data {
         /// Environment kind.
         env: String,

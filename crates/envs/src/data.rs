@@ -237,7 +237,7 @@ impl BehaviourPolicy for TwoRoomsWalk {
 }
 
 /// Maps an angle to `[−π, π)`.
-fn wrap_angle(theta: f32) -> f32 {
+pub(crate) fn wrap_angle(theta: f32) -> f32 {
     (theta + PI).rem_euclid(2.0 * PI) - PI
 }
 

@@ -1,4 +1,5 @@
-//! Axis-aligned rectangles and the segment–rectangle entry test (slab method).
+//! Axis-aligned rectangles, the segment–rectangle entry test (slab method), and the move rule
+//! of the point agent shared by `two-rooms` and `maze` ([`move_point`]).
 
 /// A closed axis-aligned rectangle `[x0, x1] × [y0, y1]` (arena px; y grows upward).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +56,52 @@ impl Rect {
             }
         }
         Some(t0)
+    }
+}
+
+/// Distance (px) by which a blocked move stops short of the obstacle it would enter.
+pub const STOP_BACKOFF: f32 = 1e-3;
+
+/// The point agent's move rule among closed rectangular `obstacles`, from the free position
+/// `p` with the finite action `a` (checking both is the caller's job).
+///
+/// 1. `a` is clipped to `‖a‖ ≤ max_step` by scaling (`a ← a·max_step/‖a‖`, direction kept;
+///    the norm is computed in f64 so finite f32 components cannot overflow it).
+/// 2. The agent moves along `p → p + t·a`, `t ∈ [0, 1]`. Let `t*` be the earliest time the
+///    segment enters any obstacle ([`Rect::entry`], minimum over the rectangles). Without an
+///    entry, and with `p + a` free, the agent lands on `p + a`.
+/// 3. Otherwise it stops at the entry point moved back by [`STOP_BACKOFF`] along the segment:
+///    `p + max(t* − STOP_BACKOFF/‖a‖, 0)·a` (no sliding along walls); should rounding leave
+///    that point not free, it stays at `p`. The result is therefore free whenever `p` is.
+pub fn move_point(
+    p: [f32; 2],
+    a: [f32; 2],
+    max_step: f32,
+    obstacles: &[Rect],
+    is_free: impl Fn([f32; 2]) -> bool,
+) -> [f32; 2] {
+    let norm = (a[0] as f64).hypot(a[1] as f64);
+    let a = if norm > max_step as f64 {
+        let s = max_step as f64 / norm;
+        [(a[0] as f64 * s) as f32, (a[1] as f64 * s) as f32]
+    } else {
+        a
+    };
+    let t = obstacles
+        .iter()
+        .filter_map(|r| r.entry(p, a))
+        .fold(1.0f32, f32::min);
+    let end = [p[0] + a[0], p[1] + a[1]];
+    if t >= 1.0 && is_free(end) {
+        return end;
+    }
+    let len = a[0].hypot(a[1]).max(f32::MIN_POSITIVE);
+    let back = (t - STOP_BACKOFF / len).max(0.0);
+    let q = [p[0] + back * a[0], p[1] + back * a[1]];
+    if is_free(q) {
+        q
+    } else {
+        p
     }
 }
 

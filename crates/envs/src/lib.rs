@@ -19,8 +19,9 @@
 //! shape, action space, behaviour policy for reward-free data, test tasks, success rules,
 //! pictures); [`EnvConfig`] registers every environment under a `kind`: `two-rooms` and
 //! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]), `two-rooms-hazards` (forbidden
-//! regions, [`two_rooms_hazards`]) and `highway` (an ego car among stochastic drivers,
-//! continuous or discrete meta-actions, [`highway`]).
+//! regions, [`two_rooms_hazards`]), `highway` (an ego car among stochastic drivers,
+//! continuous or discrete meta-actions, [`highway`]) and `maze` (the point agent in a grid of
+//! rooms joined by doors, several layouts with one held out, [`maze`]).
 //!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
@@ -30,6 +31,9 @@
 //!   hidden modes ([`highway::drivers`]), the state layout and collision rule
 //!   ([`highway::state`]), observations ([`highway::observe`]), task starts and the behaviour
 //!   policy ([`highway::tasks`]), pictures ([`highway::render`]).
+//! * [`maze`] — door graphs and their generation ([`maze::layout`]), walls and move rule in px
+//!   ([`maze::arena`]), the running env ([`maze::env`]), tasks and the behaviour policy
+//!   ([`maze::tasks`]), pictures ([`maze::render`]).
 //! * [`episodes`] — fixed test episodes, success rules, episode traces.
 //! * [`data`] — the correlated random-walk generator of reward-free trajectories
 //!   ([`sampling`] has its von Mises and truncated-normal draws).
@@ -45,6 +49,7 @@ pub mod episodes;
 pub mod error;
 pub mod geometry;
 pub mod highway;
+pub mod maze;
 pub mod observation;
 pub mod pendulum;
 pub mod registry;
@@ -69,6 +74,7 @@ pub use episodes::{
 };
 pub use error::EnvError;
 pub use highway::{ActionMode, Highway, HighwayConfig, MetaAction};
+pub use maze::{Maze, MazeConfig};
 pub use pendulum::{Pendulum, PendulumConfig};
 pub use registry::EnvConfig;
 pub use render::{render_episodes_png, render_observation_png};

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::EnvSpec;
 use crate::highway::HighwayConfig;
+use crate::maze::MazeConfig;
 use crate::pendulum::PendulumConfig;
 use crate::two_rooms::TwoRoomsConfig;
 use crate::two_rooms_hazards::TwoRoomsHazardsConfig;
@@ -68,6 +69,7 @@ register_envs! {
     Pendulum(PendulumConfig) = "pendulum",
     TwoRoomsHazards(TwoRoomsHazardsConfig) = "two-rooms-hazards",
     Highway(HighwayConfig) = "highway",
+    Maze(MazeConfig) = "maze",
 }
 
 impl Default for EnvConfig {

@@ -22,14 +22,16 @@
 //! 3. Otherwise it stops at the entry point moved back by [`STOP_BACKOFF`] = 1e-3 px along the
 //!    segment: `p + max(t* − 1e-3/‖a‖, 0)·a`. There is no sliding along walls. Should
 //!    rounding ever leave that point in an obstacle, the agent stays at `p`. Positions are
-//!    therefore always free.
+//!    therefore always free. Steps 1–3 are [`crate::geometry::move_point`], shared with
+//!    [`crate::maze`].
 
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EnvError;
-pub use crate::geometry::Rect;
+use crate::geometry::move_point;
+pub use crate::geometry::{Rect, STOP_BACKOFF};
 pub use crate::observation::observe_at;
 
 /// What the agent observes.
@@ -87,9 +89,6 @@ impl Default for TwoRoomsConfig {
         }
     }
 }
-
-/// Distance (px) by which a blocked move stops short of the obstacle it would enter.
-pub const STOP_BACKOFF: f32 = 1e-3;
 
 /// Minimum distance (px) of test starts and goals from every hazard.
 pub const HAZARD_TASK_MARGIN: f32 = 6.0;
@@ -261,27 +260,9 @@ impl TwoRoomsConfig {
                 "{p:?} is not in free space"
             )));
         }
-        // The norm in f64 cannot overflow for finite f32 components.
-        let norm = (a[0] as f64).hypot(a[1] as f64);
-        let a = if norm > self.max_step as f64 {
-            let s = self.max_step as f64 / norm;
-            [(a[0] as f64 * s) as f32, (a[1] as f64 * s) as f32]
-        } else {
-            a
-        };
-        let t = self
-            .obstacles()
-            .iter()
-            .filter_map(|r| r.entry(p, a))
-            .fold(1.0f32, f32::min);
-        let end = [p[0] + a[0], p[1] + a[1]];
-        if t >= 1.0 && self.is_free(end) {
-            return Ok(end);
-        }
-        let len = a[0].hypot(a[1]).max(f32::MIN_POSITIVE);
-        let back = (t - STOP_BACKOFF / len).max(0.0);
-        let q = [p[0] + back * a[0], p[1] + back * a[1]];
-        Ok(if self.is_free(q) { q } else { p })
+        Ok(move_point(p, a, self.max_step, &self.obstacles(), |q| {
+            self.is_free(q)
+        }))
     }
 
     /// A uniformly random free position at least `margin` px from every obstacle, in `room`

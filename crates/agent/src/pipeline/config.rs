@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use ami_envs::{
-    DataConfig, EnvConfig, ObsKind, TwoRoomsConfig, TwoRoomsHazardsConfig, DEFAULT_HAZARDS,
+    DataConfig, EnvConfig, MazeConfig, ObsKind, TwoRoomsConfig, TwoRoomsHazardsConfig,
+    DEFAULT_HAZARDS,
 };
 use ami_jepa::{EncoderKind, ModelConfig, ObjectiveConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -283,7 +284,9 @@ impl RunConfig {
 
     /// The configuration of a preset in the environment `kind`: the preset's own two-rooms
     /// settings for `two-rooms`, the same settings plus the default hazards for
-    /// `two-rooms-hazards`, and the kind's defaults otherwise.
+    /// `two-rooms-hazards`, the maze's defaults with the preset's observation kind and image
+    /// width and episodes of `env.task.max_steps` for `maze`, and the kind's defaults
+    /// otherwise.
     pub fn preset_in(p: Preset, kind: &str) -> Result<Self, AgentError> {
         let mut c = RunConfig::preset(p);
         let two_rooms = match &c.env {
@@ -311,6 +314,17 @@ impl RunConfig {
                 // with the logged safety readout (labels, not rewards; `objective.readout`).
                 c.objective.readout = 1.0;
                 EnvConfig::of_kind("highway")?
+            }
+            "maze" => {
+                // Reach a goal at least `task.min_rooms_apart` rooms away with the flat planner
+                // (issue 12's baseline), within the maze's episode budget.
+                let maze = MazeConfig {
+                    obs: two_rooms.obs,
+                    image_res: two_rooms.image_res,
+                    ..MazeConfig::default()
+                };
+                c.eval.max_steps = maze.task.max_steps;
+                EnvConfig::Maze(maze)
             }
             other => EnvConfig::of_kind(other)?,
         };
@@ -587,6 +601,24 @@ mod tests {
         for p in [Preset::Tiny, Preset::Check, Preset::Default, Preset::Full] {
             let c = RunConfig::preset(p);
             c.validate().unwrap();
+            let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn maze_presets_keep_the_observation_kind_and_the_maze_episode_budget() {
+        for (p, obs) in [
+            (Preset::Check, ObsKind::State),
+            (Preset::Default, ObsKind::Image),
+        ] {
+            let c = RunConfig::preset_in(p, "maze").unwrap();
+            c.validate().unwrap();
+            let EnvConfig::Maze(m) = &c.env else {
+                panic!("{:?}", c.env)
+            };
+            assert_eq!(m.obs, obs);
+            assert_eq!(c.eval.max_steps, m.task.max_steps);
             let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
             assert_eq!(back, c);
         }
