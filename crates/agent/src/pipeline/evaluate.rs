@@ -20,6 +20,7 @@ use ami_jepa::checkpoint::load_model;
 use serde::{Deserialize, Serialize};
 
 use super::config::{RunConfig, Split};
+use super::coverage::{load_coverage, Coverage90, CoverageSummary};
 use super::fit::compute_device;
 use super::learned::{run_tasks, Learned};
 use super::probe_fit::{load_head, load_probe};
@@ -82,6 +83,25 @@ pub struct EvalReport {
     pub backend: String,
     /// Evaluation workers (results do not depend on it).
     pub eval_workers: usize,
+    /// Coverage of the central 90 % interval of the sampled futures, calibrated, in
+    /// representation space, at horizons 1, 5, 10 (`coverage.json`, [`super::coverage`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90: Option<Coverage90>,
+    /// The same before calibration (the sampled futures alone).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90_raw: Option<Coverage90>,
+    /// Mean width of the calibrated interval over the real encodings' std.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spread_90: Option<Coverage90>,
+    /// Mean width of the raw interval over the real encodings' std.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spread_90_raw: Option<Coverage90>,
+    /// Calibrated coverage of the readout features of the futures, when the run has a reader.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90_readout: Option<Coverage90>,
+    /// Raw coverage of the readout features of the futures.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90_readout_raw: Option<Coverage90>,
     /// Wall time of training (s), when the report comes from `demo`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub train_seconds: Option<f64>,
@@ -159,9 +179,29 @@ impl EvalReport {
             observation: cfg.env.spec().observation_name().to_string(),
             backend: format!("{:?}", compute_device()),
             eval_workers,
+            coverage_90: None,
+            coverage_90_raw: None,
+            spread_90: None,
+            spread_90_raw: None,
+            coverage_90_readout: None,
+            coverage_90_readout_raw: None,
             train_seconds: None,
             total_seconds: None,
         }
+    }
+
+    /// Copies the headline numbers of a coverage measurement into the report.
+    pub fn set_coverage(&mut self, c: &CoverageSummary) {
+        let r = &c.representation;
+        self.coverage_90 = Some(Coverage90::of(&r.calibrated));
+        self.coverage_90_raw = Some(Coverage90::of(&r.raw));
+        self.spread_90 = Some(Coverage90::of(&r.spread_calibrated));
+        self.spread_90_raw = Some(Coverage90::of(&r.spread_raw));
+        self.coverage_90_readout = c
+            .readout
+            .as_ref()
+            .map(|f| Coverage90::of(&f.all.calibrated));
+        self.coverage_90_readout_raw = c.readout.as_ref().map(|f| Coverage90::of(&f.all.raw));
     }
 }
 
@@ -318,6 +358,9 @@ pub fn evaluate(
         .map(|(name, _, _)| name.to_string())
         .collect();
     report.probe_rmse = probe.and_then(|p| p.error).map(|e| f64::from(e.rmse));
+    if let Some(c) = load_coverage(run)? {
+        report.set_coverage(&c);
+    }
     report.save(run)?;
     let task_dir = run.file("eval").join(task.name());
     save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;
