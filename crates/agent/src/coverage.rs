@@ -447,7 +447,8 @@ mod tests {
         let model = LinearWorldModel::point_mass(2).unwrap();
         let (s, h, m) = (3, 4, 5);
         let starts: Vec<f32> = (0..s * 2).map(|x| x as f32).collect();
-        let actions: Vec<f32> = (0..s * h * 2).map(|x| 0.1 * x as f32).collect();
+        // Multiples of 1/4: every sum below is exact in f32.
+        let actions: Vec<f32> = (0..s * h * 2).map(|x| 0.25 * x as f32).collect();
         let mut rng = StdRng::seed_from_u64(1);
         let pred = sample_futures(&model, &starts, &actions, (s, h, m), &mut rng).unwrap();
         let mut real = vec![0.0; h * s * 2];

@@ -5,7 +5,9 @@
 //! The agent is built once per worker: world model, state probe (if the run has one), and the
 //! immutable cost ([`crate::FixedCost`]: `[cost] intrinsic`, `[cost] guardrail` and the task's
 //! own guardrails). Reports go to `eval/<task>/` ([`EvalReport::save`]); the `reach` task also
-//! writes the run's top-level `report.json` and `plots/episodes.png` as before.
+//! writes the run's top-level `report.json` and `plots/episodes.png` as before. Reports carry
+//! the run's coverage of predicted futures when it was measured after training
+//! ([`super::coverage`], `coverage.json`).
 //!
 //! Episodes are independent (the planner is reset to its seed at the start of each), so they
 //! are spread over one worker per core ([`super::workers`]); the results do not depend on the
