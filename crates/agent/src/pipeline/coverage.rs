@@ -260,8 +260,11 @@ fn encode_held_out(
     Ok((reprs, d))
 }
 
+/// A feature reader and its name (`probe` or `readout head`).
+type NamedReader = (String, Box<dyn FeatureReader>);
+
 /// The run's feature reader: the head if it has one, else the probe, else none.
-fn reader_of(run: &RunDir) -> Result<Option<(String, Box<dyn FeatureReader>)>, AgentError> {
+fn reader_of(run: &RunDir) -> Result<Option<NamedReader>, AgentError> {
     if let Some(head) = load_head(run)? {
         return Ok(Some(("readout head".into(), Box::new(head))));
     }
