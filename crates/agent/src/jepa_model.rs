@@ -9,7 +9,8 @@ use crate::error::AgentError;
 use crate::kernel::{DenseDynamics, DenseMlp, DenseWorldModel, StepKind};
 use crate::perception::Perception;
 use crate::world_model::{
-    check_latents, check_prior_inputs, check_rollout_inputs, Cotangent, WorldModel,
+    check_latents, check_prior_inputs, check_rollout_inputs, check_step_inputs, Cotangent,
+    WorldModel,
 };
 
 /// JEPA world model with temporal abstraction: each planned action is applied for
@@ -251,6 +252,38 @@ impl WorldModel for JepaWorldModel {
         let s = Tensor::<2>::from_data(TensorData::new(states.to_vec(), [n, d]), &self.device);
         let u = Tensor::<2>::from_data(TensorData::new(actions.to_vec(), [n, a]), &self.device);
         to_vec(self.model.latent_prior(s, u)?)
+    }
+
+    /// On burn's tensor path, all rows in one batch: `s ← Pred(s, a, e_z)` repeated
+    /// `action_repeat` times ([`Jepa::predict_latent`] with one-hot `e_z`; [`Jepa::predict`]
+    /// for a deterministic model), the same math as the dense kernel's rollouts.
+    fn step_latent(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        n: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        let (d, a) = (self.state_dim, self.action_dim);
+        check_step_inputs((d, a), states, actions, n)?;
+        let k = self.model.latent_count();
+        check_latents(latents, n, 1, k)?;
+        let mut s = Tensor::<2>::from_data(TensorData::new(states.to_vec(), [n, d]), &self.device);
+        let u = Tensor::<2>::from_data(TensorData::new(actions.to_vec(), [n, a]), &self.device);
+        let z = (k > 1).then(|| {
+            let one_hot: Vec<f32> = latents
+                .iter()
+                .flat_map(|&z| (0..k).map(move |j| if j == z as usize { 1.0 } else { 0.0 }))
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(one_hot, [n, k]), &self.device)
+        });
+        for _ in 0..self.action_repeat {
+            s = match &z {
+                Some(z) => self.model.predict_latent(s, u.clone(), z.clone()),
+                None => self.model.predict(s, u.clone()),
+            };
+        }
+        to_vec(s)
     }
 
     /// On the dense kernel: the exact VJP of `s' = s + MLP([s, c·a])` held for

@@ -10,6 +10,7 @@
 
 pub mod cost;
 pub mod cost_config;
+pub mod coverage;
 pub mod critic;
 pub mod episode;
 pub mod error;

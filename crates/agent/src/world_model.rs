@@ -167,6 +167,40 @@ pub trait WorldModel {
         check_prior_inputs(self.state_dim(), self.action_dim(), states, actions, n)?;
         Ok(vec![1.0; n * self.latent_count()])
     }
+
+    /// One planned step from `n` different states at once: row `i` is
+    /// `f(s_i, a_i, z_i)` (the action held for `action_repeat` predictor steps), i.e. what
+    /// [`WorldModel::rollout_latent`] gives with `s0 = s_i`, `h = 1`. Used where every row
+    /// has its own state, e.g. ancestral sampling of futures from many starts
+    /// ([`crate::coverage`]).
+    ///
+    /// The default checks the shapes and calls `rollout_latent` once per row; a batched model
+    /// overrides it.
+    ///
+    /// # Shapes
+    /// `states [n, D]`, `actions [n, A]`, `latents [n]` → `[n, D]`.
+    fn step_latent(
+        &self,
+        states: &[f32],
+        actions: &[f32],
+        latents: &[u32],
+        n: usize,
+    ) -> Result<Vec<f32>, AgentError> {
+        let (d, a) = (self.state_dim(), self.action_dim());
+        check_step_inputs((d, a), states, actions, n)?;
+        check_latents(latents, n, 1, self.latent_count())?;
+        let mut out = Vec::with_capacity(n * d);
+        for i in 0..n {
+            out.extend(self.rollout_latent(
+                &states[i * d..(i + 1) * d],
+                &actions[i * a..(i + 1) * a],
+                &latents[i..=i],
+                1,
+                1,
+            )?);
+        }
+        Ok(out)
+    }
 }
 
 /// Checks `latents [n, h]` with every entry `< k`; the error names the first bad entry.
@@ -201,6 +235,21 @@ pub fn check_prior_inputs(
         format!("[n={n}, D={d}] = {}", n * d)
     })?;
     check_len("latent_prior actions", actions, n * a, || {
+        format!("[n={n}, A={a}] = {}", n * a)
+    })
+}
+
+/// Checks the inputs of [`WorldModel::step_latent`]: `states [n, D]`, `actions [n, A]`.
+pub fn check_step_inputs(
+    (d, a): (usize, usize),
+    states: &[f32],
+    actions: &[f32],
+    n: usize,
+) -> Result<(), AgentError> {
+    check_len("step_latent states", states, n * d, || {
+        format!("[n={n}, D={d}] = {}", n * d)
+    })?;
+    check_len("step_latent actions", actions, n * a, || {
         format!("[n={n}, A={a}] = {}", n * a)
     })
 }

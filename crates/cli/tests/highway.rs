@@ -44,6 +44,24 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
         rep["guardrails"],
         serde_json::json!(["crashed_guardrail", "clearance_guardrail"])
     );
+    // Coverage of the sampled futures on held-out trajectories (calibrated and raw, at
+    // horizons 1, 5, 10) and its pictures.
+    for key in [
+        "coverage_90",
+        "coverage_90_raw",
+        "spread_90",
+        "coverage_90_readout",
+    ] {
+        for h in ["h1", "h5", "h10"] {
+            let v = rep[key][h].as_f64().unwrap_or(-1.0);
+            assert!(v >= 0.0, "{key}.{h} in {rep}");
+        }
+    }
+    assert!(rep["coverage_90"]["h1"].as_f64().unwrap() <= 1.0);
+    assert_eq!(json(&run.join("coverage.json"))["latent_count"], 2);
+    for plot in ["coverage.svg", "futures.svg"] {
+        assert!(run.join("plots").join(plot).is_file(), "{plot}");
+    }
     let probe = json(&run.join("probe.json"));
     assert_eq!(
         probe["names"],

@@ -5,7 +5,9 @@
 //! The agent is built once per worker: world model, state probe (if the run has one), and the
 //! immutable cost ([`crate::FixedCost`]: `[cost] intrinsic`, `[cost] guardrail` and the task's
 //! own guardrails). Reports go to `eval/<task>/` ([`EvalReport::save`]); the `reach` task also
-//! writes the run's top-level `report.json` and `plots/episodes.png` as before.
+//! writes the run's top-level `report.json` and `plots/episodes.png` as before. Reports carry
+//! the run's coverage of predicted futures when it was measured after training
+//! ([`super::coverage`], `coverage.json`).
 //!
 //! Episodes are independent (the planner is reset to its seed at the start of each), so they
 //! are spread over one worker per core ([`super::workers`]); the results do not depend on the
@@ -20,6 +22,7 @@ use ami_jepa::checkpoint::load_model;
 use serde::{Deserialize, Serialize};
 
 use super::config::{RunConfig, Split};
+use super::coverage::{load_coverage, Coverage90, CoverageSummary};
 use super::fit::compute_device;
 use super::learned::{run_tasks, Learned};
 use super::probe_fit::load_imagined_error;
@@ -83,6 +86,25 @@ pub struct EvalReport {
     pub backend: String,
     /// Evaluation workers (results do not depend on it).
     pub eval_workers: usize,
+    /// Coverage of the central 90 % interval of the sampled futures, calibrated, in
+    /// representation space, at horizons 1, 5, 10 (`coverage.json`, [`super::coverage`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90: Option<Coverage90>,
+    /// The same before calibration (the sampled futures alone).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90_raw: Option<Coverage90>,
+    /// Mean width of the calibrated interval over the real encodings' std.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spread_90: Option<Coverage90>,
+    /// Mean width of the raw interval over the real encodings' std.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spread_90_raw: Option<Coverage90>,
+    /// Calibrated coverage of the readout features of the futures, when the run has a reader.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90_readout: Option<Coverage90>,
+    /// Raw coverage of the readout features of the futures.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub coverage_90_readout_raw: Option<Coverage90>,
     /// Wall time of training (s), when the report comes from `demo`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub train_seconds: Option<f64>,
@@ -160,9 +182,29 @@ impl EvalReport {
             observation: cfg.env.spec().observation_name().to_string(),
             backend: format!("{:?}", compute_device()),
             eval_workers,
+            coverage_90: None,
+            coverage_90_raw: None,
+            spread_90: None,
+            spread_90_raw: None,
+            coverage_90_readout: None,
+            coverage_90_readout_raw: None,
             train_seconds: None,
             total_seconds: None,
         }
+    }
+
+    /// Copies the headline numbers of a coverage measurement into the report.
+    pub fn set_coverage(&mut self, c: &CoverageSummary) {
+        let r = &c.representation;
+        self.coverage_90 = Some(Coverage90::of(&r.calibrated));
+        self.coverage_90_raw = Some(Coverage90::of(&r.raw));
+        self.spread_90 = Some(Coverage90::of(&r.spread_calibrated));
+        self.spread_90_raw = Some(Coverage90::of(&r.spread_raw));
+        self.coverage_90_readout = c
+            .readout
+            .as_ref()
+            .map(|f| Coverage90::of(&f.all.calibrated));
+        self.coverage_90_readout_raw = c.readout.as_ref().map(|f| Coverage90::of(&f.all.raw));
     }
 }
 
@@ -320,6 +362,9 @@ pub fn evaluate(
         .map(|(name, _, _)| name.to_string())
         .collect();
     report.probe_rmse = probe.and_then(|p| p.error).map(|e| f64::from(e.rmse));
+    if let Some(c) = load_coverage(run)? {
+        report.set_coverage(&c);
+    }
     report.save(run)?;
     let task_dir = run.file("eval").join(task.name());
     save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;

@@ -3,7 +3,8 @@
 //! end), and resuming exactly from the last checkpoint.
 //!
 //! When training is complete, the run's state probe is fitted on the same data
-//! ([`super::probe_fit`]).
+//! ([`super::probe_fit`]), and the coverage of the predicted futures is measured on the
+//! probe's held-out trajectories ([`super::coverage`]).
 //!
 //! On resume, `metrics.jsonl` keeps only the lines of steps before the checkpoint's step, so
 //! that every step is logged once even when steps after the last checkpoint are replayed.
@@ -155,6 +156,11 @@ pub fn fit(
     plot_training(run)?;
     if trainer.step >= total {
         super::probe_fit::fit_probe(run, cfg, data, progress)?;
+        let settings = crate::coverage::CoverageConfig {
+            seed: cfg.train.seed,
+            ..Default::default()
+        };
+        super::coverage::measure_run(run, cfg, data, &settings, progress)?;
     }
     Ok(trainer)
 }

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod config;
+pub mod coverage;
 pub mod evaluate;
 pub mod fit;
 pub mod learned;
