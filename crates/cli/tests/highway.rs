@@ -79,7 +79,23 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
         ]);
         assert_eq!(json(&run.join("eval/drive/report.json"))["episodes"], 2);
     }
+    // The search planners on the discrete meta-actions: tree search with chance nodes over
+    // the k = 2 latents, and beam search.
+    for planner in [
+        &["planner.kind=\"mcts\"", "planner.simulations=8"][..],
+        &["planner.kind=\"beam\"", "planner.beam_width=4"][..],
+    ] {
+        let mut args = vec!["eval", "--run", r, "--episodes", "1"];
+        for set in ["env.actions=\"discrete\""].iter().chain(planner) {
+            args.extend(["--set", *set]);
+        }
+        ok(&args);
+        let rep = json(&run.join("eval/drive/report.json"));
+        assert_eq!(rep["episodes"], 1, "{planner:?}");
+        assert!(rep["plan_ms_per_step"].is_number(), "{planner:?}: {rep}");
+    }
     for (bad, words) in [
+        ("planner.kind=\"mcts\"", &["planner.kind", "discrete"][..]),
         ("agent.risk=\"best\"", &["agent.risk", "best"][..]),
         ("agent.risk=\"cvar:1.5\"", &["agent.risk", "cvar"][..]),
     ] {

@@ -508,7 +508,7 @@ fn planner_defaults(kind: &str) -> Result<toml::Value, AgentError> {
         AgentError::config(
             "planner.kind",
             kind,
-            "a registered planner: mppi, cem, gradient or cem+gradient",
+            "a registered planner: mppi, cem, gradient, cem+gradient, beam or mcts",
         )
     })?;
     to_value(&cfg)

@@ -12,6 +12,7 @@ mod beam;
 mod cem;
 mod cem_gradient;
 mod gradient;
+mod mcts;
 mod mppi;
 
 pub use adam::Adam;
@@ -19,6 +20,7 @@ pub use beam::{Beam, BeamConfig};
 pub use cem::{Cem, CemConfig};
 pub use cem_gradient::{CemGradient, CemGradientConfig};
 pub use gradient::{Gradient, GradientConfig};
+pub use mcts::{Mcts, MctsConfig};
 pub use mppi::{Mppi, MppiConfig};
 
 use ami_sampling::box_muller;
@@ -97,6 +99,8 @@ pub enum PlannerConfig {
     CemGradient(CemGradientConfig),
     /// Beam search over the environment's discrete actions ([`Beam`]).
     Beam(BeamConfig),
+    /// Tree search with chance nodes over the discrete actions and latent outcomes ([`Mcts`]).
+    Mcts(MctsConfig),
 }
 
 impl Default for PlannerConfig {
@@ -121,7 +125,8 @@ pub struct PlanContext {
 
 impl PlannerConfig {
     /// Every registered `kind`.
-    pub const KINDS: &'static [&'static str] = &["mppi", "cem", "gradient", "cem+gradient", "beam"];
+    pub const KINDS: &'static [&'static str] =
+        &["mppi", "cem", "gradient", "cem+gradient", "beam", "mcts"];
 
     /// The default settings of `kind` (`None` for an unknown kind).
     pub fn default_of(kind: &str) -> Option<Self> {
@@ -131,6 +136,7 @@ impl PlannerConfig {
             "gradient" => Some(PlannerConfig::Gradient(GradientConfig::default())),
             "cem+gradient" => Some(PlannerConfig::CemGradient(CemGradientConfig::default())),
             "beam" => Some(PlannerConfig::Beam(BeamConfig::default())),
+            "mcts" => Some(PlannerConfig::Mcts(MctsConfig::default())),
             _ => None,
         }
     }
@@ -143,6 +149,7 @@ impl PlannerConfig {
             PlannerConfig::Gradient(_) => "gradient",
             PlannerConfig::CemGradient(_) => "cem+gradient",
             PlannerConfig::Beam(_) => "beam",
+            PlannerConfig::Mcts(_) => "mcts",
         }
     }
 
@@ -154,6 +161,7 @@ impl PlannerConfig {
             PlannerConfig::Gradient(c) => c.validate(),
             PlannerConfig::CemGradient(c) => c.validate(),
             PlannerConfig::Beam(c) => c.validate(),
+            PlannerConfig::Mcts(c) => c.validate(),
         }
     }
 
@@ -186,6 +194,11 @@ impl PlannerConfig {
                 Box::new(CemGradient::new(c)?)
             }
             PlannerConfig::Beam(c) => Box::new(Beam::new(BeamConfig {
+                horizon: ctx.horizon,
+                actions: ctx.action_set.clone().unwrap_or_default(),
+                ..c.clone()
+            })?),
+            PlannerConfig::Mcts(c) => Box::new(Mcts::new(MctsConfig {
                 horizon: ctx.horizon,
                 actions: ctx.action_set.clone().unwrap_or_default(),
                 ..c.clone()
@@ -314,23 +327,14 @@ impl SampleBuffers {
     ) -> Result<(), AgentError> {
         model.rollout_into(s0, &self.candidates, (n, h), &mut self.states)?;
         check_rollout_output(&self.states, n, h, d)?;
-        // Cost terms are per candidate, so blocks of candidates are evaluated on all cores.
-        let parts = rayon::current_num_threads().min(n / MIN_COST_BLOCK);
-        if parts > 1 && h * d * a > 0 {
-            let chunk = n.div_ceil(parts);
-            self.costs
-                .par_chunks_mut(chunk)
-                .zip(self.states.par_chunks(chunk * h * d))
-                .zip(self.candidates.par_chunks(chunk * h * a))
-                .try_for_each(|((c, st), ac)| {
-                    let batch = RolloutBatch::new(st, ac, (c.len(), h), (d, a))?.with_start(s0)?;
-                    cost.evaluate_into(&batch, c)
-                })?;
-        } else {
-            let (st, ac) = (&self.states, &self.candidates);
-            let batch = RolloutBatch::new(st, ac, (n, h), (d, a))?.with_start(s0)?;
-            cost.evaluate_into(&batch, &mut self.costs)?;
-        }
+        cost_in_blocks(
+            s0,
+            &self.states,
+            &self.candidates,
+            (h, d, a),
+            cost,
+            &mut self.costs,
+        )?;
         if cost.has_guardrails() {
             let batch = RolloutBatch::new(&self.states, &self.candidates, (n, h), (d, a))?
                 .with_start(s0)?;
@@ -339,6 +343,35 @@ impl SampleBuffers {
             self.rejected.fill(false);
         }
         Ok(())
+    }
+}
+
+/// Total costs `costs [n]` of the rollouts `states [n, h, D]` of `actions [n, h, A]` from
+/// `s0`. Cost terms are per candidate, so above [`MIN_COST_BLOCK`] candidates per core the
+/// candidates are split into blocks evaluated on all cores (same result as one batch).
+pub(crate) fn cost_in_blocks(
+    s0: &[f32],
+    states: &[f32],
+    actions: &[f32],
+    (h, d, a): (usize, usize, usize),
+    cost: &Cost,
+    costs: &mut [f32],
+) -> Result<(), AgentError> {
+    let n = costs.len();
+    let parts = rayon::current_num_threads().min(n / MIN_COST_BLOCK);
+    if parts > 1 && h * d * a > 0 {
+        let chunk = n.div_ceil(parts);
+        costs
+            .par_chunks_mut(chunk)
+            .zip(states.par_chunks(chunk * h * d))
+            .zip(actions.par_chunks(chunk * h * a))
+            .try_for_each(|((c, st), ac)| {
+                let batch = RolloutBatch::new(st, ac, (c.len(), h), (d, a))?.with_start(s0)?;
+                cost.evaluate_into(&batch, c)
+            })
+    } else {
+        let batch = RolloutBatch::new(states, actions, (n, h), (d, a))?.with_start(s0)?;
+        cost.evaluate_into(&batch, costs)
     }
 }
 
