@@ -340,7 +340,7 @@ fn run_config_selects_and_checks_the_new_planners_by_key() {
             &["planner.kind=\"cem+gradient\"", "planner.gradient.lrate=1"],
             "lrate",
         ),
-        (&["planner.kind=\"adam\""], "gradient or cem+gradient"),
+        (&["planner.kind=\"adam\""], "cem+gradient, beam or mcts"),
     ] {
         let err = set(sets).unwrap_err().to_string();
         assert!(err.contains(key), "{sets:?}: {err}");
