@@ -32,6 +32,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_len, AgentError};
+use crate::latent_paths::inverse_cdf;
 use crate::world_model::WorldModel;
 
 /// Settings of a coverage measurement.
@@ -316,26 +317,13 @@ pub fn sample_futures(
         if k > 1 {
             let prior = model.latent_prior(&states, &step_actions, rows)?;
             for (z, p) in latents.iter_mut().zip(prior.chunks_exact(k)) {
-                *z = draw(p, rng.gen::<f32>());
+                *z = inverse_cdf(p, rng.gen::<f32>()) as u32;
             }
         }
         states = model.step_latent(&states, &step_actions, &latents, rows)?;
         out.extend_from_slice(&states);
     }
     Ok(out)
-}
-
-/// The index drawn from probabilities `p` by the uniform `u ∈ [0, 1)`: the first `i` with
-/// `u < p_0 + … + p_i` (the last index if rounding leaves `u` above the total).
-fn draw(p: &[f32], u: f32) -> u32 {
-    let mut acc = 0.0;
-    for (i, &pi) in p.iter().enumerate() {
-        acc += pi;
-        if u < acc {
-            return i as u32;
-        }
-    }
-    p.len().saturating_sub(1) as u32
 }
 
 #[cfg(test)]
@@ -490,9 +478,9 @@ mod tests {
         let pred = sample_futures(&model, &[0.0, 0.0], &[0.0], (1, 1, m), &mut rng).unwrap();
         let up = pred.chunks_exact(2).filter(|s| s[0] > 0.0).count() as f64 / m as f64;
         assert!((up - 0.75).abs() < 0.03, "branch 0 drawn {up} of the time");
-        assert_eq!(draw(&[0.2, 0.3, 0.5], 0.0), 0);
-        assert_eq!(draw(&[0.2, 0.3, 0.5], 0.45), 1);
-        assert_eq!(draw(&[0.2, 0.3, 0.5], 0.9999), 2);
+        assert_eq!(inverse_cdf(&[0.2, 0.3, 0.5], 0.0), 0);
+        assert_eq!(inverse_cdf(&[0.2, 0.3, 0.5], 0.45), 1);
+        assert_eq!(inverse_cdf(&[0.2, 0.3, 0.5], 0.9999), 2);
     }
 
     #[test]

@@ -162,34 +162,28 @@ fn sample_paths(
     s: usize,
     model: &dyn WorldModel,
 ) -> Result<Vec<u32>, AgentError> {
-    let (d, a, k) = (model.state_dim(), model.action_dim(), model.latent_count());
+    let (a, k) = (model.action_dim(), model.latent_count());
     let mut rng = StdRng::seed_from_u64(seed_of(s0));
     let mut latents = vec![0u32; s * h];
     if k == 1 {
         return Ok(latents);
     }
-    let zeros = vec![0.0f32; s * h * a];
+    let zeros = vec![0.0f32; s * a];
     let mut states: Vec<f32> = (0..s).flat_map(|_| s0.iter().copied()).collect();
     for t in 0..h {
-        let probs = model.latent_prior(&states, &zeros[..s * a], s)?;
+        let probs = model.latent_prior(&states, &zeros, s)?;
         if probs.len() != s * k || probs.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
             return Err(AgentError::NonFinite {
                 what: format!("latent prior q(z | s, a) at planned step {t}"),
             });
         }
-        for i in 0..s {
-            let u: f32 = rng.gen();
-            latents[i * h + t] = inverse_cdf(&probs[i * k..(i + 1) * k], u) as u32;
+        let mut step = vec![0u32; s];
+        for (i, z) in step.iter_mut().enumerate() {
+            *z = inverse_cdf(&probs[i * k..(i + 1) * k], rng.gen()) as u32;
+            latents[i * h + t] = *z;
         }
         if t + 1 < h {
-            // The states after t+1 steps along each path so far (re-rolled from s0: h is small).
-            let prefix: Vec<u32> = (0..s)
-                .flat_map(|i| latents[i * h..i * h + t + 1].iter().copied())
-                .collect();
-            let rolled = model.rollout_latent(s0, &zeros[..s * (t + 1) * a], &prefix, s, t + 1)?;
-            states = (0..s)
-                .flat_map(|i| rolled[(i * (t + 1) + t) * d..(i * (t + 1) + t + 1) * d].to_vec())
-                .collect();
+            states = model.step_latent(&states, &zeros, &step, s)?;
         }
     }
     Ok(latents)
