@@ -78,7 +78,7 @@ pub fn fit_probe(
     probe.measure((train_r, train_x), (test_r, test_x));
     probe.save(&run.file(PROBE_FILE))?;
     let head_path = run.file(HEAD_FILE);
-    if needs_head(&probe, &column_std(train_x, k)) {
+    let reader: Arc<dyn FeatureReader> = if needs_head(&probe, &column_std(train_x, k)) {
         progress.start("readout head", 1);
         let head = ReadoutHead::fit(
             probe.names.clone(),
@@ -89,12 +89,12 @@ pub fn fit_probe(
         )?;
         head.save(&head_path)?;
         progress.finish();
-    } else if head_path.exists() {
-        std::fs::remove_file(&head_path).map_err(AgentError::io(&head_path))?;
-    }
-    let reader: Arc<dyn FeatureReader> = match load_head(run)? {
-        Some(head) => Arc::new(head),
-        None => Arc::new(probe.clone()),
+        Arc::new(head)
+    } else {
+        if head_path.exists() {
+            std::fs::remove_file(&head_path).map_err(AgentError::io(&head_path))?;
+        }
+        Arc::new(probe.clone())
     };
     let a = data.action_dim;
     let held = HeldOut {
