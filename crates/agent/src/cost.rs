@@ -409,6 +409,19 @@ impl Cost {
         self.paths
     }
 
+    /// The same agent aimed at another goal: this cost's immutable terms, risk and latent
+    /// paths with one task term, [`GoalDistance`] to `goal` (weight 1, summed over the
+    /// horizon) — how the hierarchical planner hands a sub-goal to level 1. Task and critic
+    /// terms of this cost are not carried over.
+    pub fn toward(&self, goal: Vec<f32>) -> Result<Cost, AgentError> {
+        let term = GoalDistance::new(goal.clone())?;
+        Cost::with_fixed(Arc::clone(&self.fixed))
+            .with_goal(goal)
+            .with_risk(self.risk)
+            .with_latent_paths(self.paths)
+            .with_term(CostKind::Task, 1.0, term)
+    }
+
     /// The encoded goal of the task, if the cost was built with one.
     pub fn goal(&self) -> Option<&[f32]> {
         self.goal.as_deref()

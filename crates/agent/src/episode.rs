@@ -223,12 +223,14 @@ pub fn run_task_episode(
         .iter()
         .map(|t| Stage::build(t, env, &actor, settings.advance_radius))
         .collect::<Result<Vec<_>, _>>()?;
+    let probe = actor.readout.probe.clone();
     let Actor {
         perception,
         model,
         planner,
         ..
     } = actor;
+    let mut subgoals: Vec<Vec<f32>> = Vec::new();
     let mut scorer = task.scorer(episode, &rules);
     planner.reset();
     let (repeat, a_dim) = (model.action_repeat().max(1), model.action_dim());
@@ -254,6 +256,12 @@ pub fn run_task_episode(
         plan_seconds += t0.elapsed().as_secs_f64();
         plan_calls += 1;
         unsafe_plans += usize::from(!plan.safe);
+        if let (Some(sub), Some(probe)) = (planner.subgoal(), probe.as_ref()) {
+            let read = probe.decode(sub);
+            if subgoals.last() != Some(&read) {
+                subgoals.push(read);
+            }
+        }
         if plan.actions.len() != h * a_dim {
             return Err(AgentError::shape(
                 "plan actions",
@@ -298,6 +306,7 @@ pub fn run_task_episode(
         goal: display_goal,
         path,
         success: successes.first().copied().unwrap_or(false),
+        subgoals,
     };
     Ok(EpisodeOutcome {
         trace,

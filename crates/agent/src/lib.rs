@@ -19,6 +19,7 @@ pub mod imagined_error;
 pub mod jepa_model;
 pub mod kernel;
 pub mod latent_paths;
+pub mod level2;
 pub mod memory;
 pub mod perception;
 pub mod pipeline;

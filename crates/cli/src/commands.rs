@@ -148,6 +148,19 @@ pub fn train_policy(run_path: &Path, sets: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `ami train-level2`.
+pub fn train_level2(run_path: &Path, sets: &[String]) -> Result<()> {
+    let run = RunDir::open(run_path)?;
+    let cfg = run_config(&run, sets)?;
+    let report = pipeline::level2_fit::retrain_level2(&run, &cfg, &Bars::default())?;
+    eprintln!(
+        "wrote {}",
+        run.file(pipeline::level2_fit::LEVEL2_FILE).display()
+    );
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 /// `ami train-critic`.
 pub fn train_critic(run_path: &Path, sets: &[String]) -> Result<()> {
     let run = RunDir::open(run_path)?;
@@ -186,6 +199,11 @@ pub fn demo(
     if names.len() > 1 {
         let rows = pipeline::demo_tasks(out, cfg, &names, &Bars::default())?;
         return print_tasks(&rows);
+    }
+    if cfg.env.kind() == "maze" && cfg.hierarchy.train && cfg.task.name == "reach" {
+        let report = pipeline::demo_levels(out, cfg, &Bars::default())?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
     }
     let report = pipeline::demo(out, cfg, &Bars::default())?;
     print_report(&report)

@@ -130,6 +130,17 @@ enum Command {
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Train (or retrain) the H-JEPA level 2 of a run on its frozen world model (the run's
+    /// data is regenerated from its config, so it is the data the world model saw).
+    TrainLevel2 {
+        /// Run directory written by `ami train` or `ami demo` (`level2.json` is written there).
+        #[arg(long)]
+        run: PathBuf,
+        /// Override one key of the run's config, e.g. `--set hierarchy.level2.k=4`; the
+        /// settings used are written back to the run's `config.toml`.
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Train the critic of a run by TD(λ) on planner episodes.
     TrainCritic {
         /// Run directory written by `ami train` or `ami demo` (`critic.json` is written there).
@@ -235,6 +246,7 @@ fn run(cli: Cli) -> Result<()> {
             ];
             commands::train_policy(&run, &with_flags(&flags, sets))
         }
+        Command::TrainLevel2 { run, sets } => commands::train_level2(&run, &sets),
         Command::TrainCritic {
             run,
             episodes,

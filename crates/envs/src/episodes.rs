@@ -97,6 +97,10 @@ pub struct EpisodeTrace {
     pub path: Vec<Vec<f32>>,
     /// The headline success rule was met at some step.
     pub success: bool,
+    /// The sub-goals a hierarchical agent set itself, as its state probe reads them (true-state
+    /// units, `(x, y)` in the mazes), in the order set; empty for a flat agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subgoals: Vec<Vec<f32>>,
 }
 
 impl TestEpisode {

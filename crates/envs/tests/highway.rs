@@ -335,6 +335,7 @@ fn pictures_are_written() {
                 start,
                 path,
                 success: false,
+                subgoals: Vec::new(),
             }
         })
         .collect();

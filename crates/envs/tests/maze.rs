@@ -188,6 +188,7 @@ fn episode_pictures_are_written() {
             goal: t.goal.clone(),
             path: vec![t.start.clone(), t.start.clone()],
             success: false,
+            subgoals: Vec::new(),
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();

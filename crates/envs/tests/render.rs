@@ -31,6 +31,7 @@ fn episode_picture_is_a_valid_png_with_walls_frames_and_markers() {
         goal: vec![50.0, 50.0],
         path: vec![vec![10.0, 10.0], vec![20.0, 10.0]],
         success: false,
+        subgoals: Vec::new(),
     };
     let win = EpisodeTrace {
         path: vec![vec![10.0, 10.0], vec![48.0, 48.0]],
@@ -69,6 +70,7 @@ fn fail_clone() -> EpisodeTrace {
         goal: vec![10.0, 50.0],
         path: vec![vec![40.0, 20.0]],
         success: false,
+        subgoals: Vec::new(),
     }
 }
 
@@ -102,6 +104,7 @@ fn traces_of_the_wrong_state_size_are_errors_naming_the_state() {
         goal: vec![50.0, 50.0],
         path: vec![vec![10.0, 10.0]],
         success: false,
+        subgoals: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.png");

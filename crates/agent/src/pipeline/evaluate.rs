@@ -78,8 +78,14 @@ pub struct EvalReport {
     /// Who chose the actions (`agent.actor`: `planner`, `policy`, `policy+planner`).
     #[serde(default = "planner_actor")]
     pub actor: String,
-    /// Planner kind.
+    /// Planner kind (`[planner]`; level 1 of a hierarchical agent).
     pub planner: String,
+    /// `agent.planner`: `flat` or `hierarchical`.
+    #[serde(default = "flat")]
+    pub levels: String,
+    /// `eval.tag` (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
     /// Observation kind (`state`, `image`).
     pub observation: String,
     /// Tensor backend.
@@ -122,16 +128,22 @@ impl EvalReport {
             .unwrap_or(0.0)
     }
 
-    /// Writes the report into the run directory, atomically: `eval/<task>/` +
-    /// [`Split::report_file`], and for the `reach` task also the top-level file of the split.
+    /// The directory of this report under `eval/`: the task's name, then `-<tag>` if tagged.
+    pub fn dir_name(&self) -> String {
+        eval_dir_name(&self.task, &self.tag)
+    }
+
+    /// Writes the report into the run directory, atomically: `eval/<task>[-<tag>]/` +
+    /// [`Split::report_file`], and for the untagged `reach` task also the top-level file of
+    /// the split.
     pub fn save(&self, run: &RunDir) -> Result<(), AgentError> {
         let name = self.split.report_file();
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| AgentError::config_source(name, e.to_string()))?;
-        let dir = run.file("eval").join(&self.task);
+        let dir = run.file("eval").join(self.dir_name());
         std::fs::create_dir_all(&dir).map_err(AgentError::io(&dir))?;
         ami_io::write_atomic(&dir.join(name), text.as_bytes())?;
-        if self.task == "reach" {
+        if self.task == "reach" && self.tag.is_empty() {
             run.write(name, text.as_bytes())?;
         }
         Ok(())
@@ -179,6 +191,8 @@ impl EvalReport {
             mean_progress: mean_progress(cfg.env.spec(), outcomes),
             actor: cfg.agent.actor.name().to_string(),
             planner: cfg.planner.kind().to_string(),
+            levels: cfg.agent.planner.name().to_string(),
+            tag: cfg.eval.tag.clone(),
             observation: cfg.env.spec().observation_name().to_string(),
             backend: format!("{:?}", compute_device()),
             eval_workers,
@@ -205,6 +219,15 @@ impl EvalReport {
             .as_ref()
             .map(|f| Coverage90::of(&f.all.calibrated));
         self.coverage_90_readout_raw = c.readout.as_ref().map(|f| Coverage90::of(&f.all.raw));
+    }
+}
+
+/// `<task>` or `<task>-<tag>`.
+fn eval_dir_name(task: &str, tag: &str) -> String {
+    if tag.is_empty() {
+        task.to_string()
+    } else {
+        format!("{task}-{tag}")
     }
 }
 
@@ -283,6 +306,11 @@ fn save_records(
     }
     ami_io::write_atomic(path, text.as_bytes())?;
     Ok(())
+}
+
+/// Reports written before `levels` existed were all flat.
+fn flat() -> String {
+    "flat".into()
 }
 
 /// Reports written before `actor` existed were all planned.
@@ -366,7 +394,7 @@ pub fn evaluate(
         report.set_coverage(&c);
     }
     report.save(run)?;
-    let task_dir = run.file("eval").join(task.name());
+    let task_dir = run.file("eval").join(report.dir_name());
     save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;
     let traces: Vec<_> = outcomes
         .iter()
@@ -375,7 +403,7 @@ pub fn evaluate(
         .collect();
     let picture = task_dir.join(split.episodes_picture());
     spec.render_episodes(&traces, 4, &picture)?;
-    if task.name() == "reach" {
+    if task.name() == "reach" && cfg.eval.tag.is_empty() {
         spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
     }
     Ok(report)

@@ -4,7 +4,9 @@
 //!
 //! When training is complete, the run's state probe is fitted on the same data
 //! ([`super::probe_fit`]), and the coverage of the predicted futures is measured on the
-//! probe's held-out trajectories ([`super::coverage`]).
+//! probe's held-out trajectories ([`super::coverage`]). With `hierarchy.train`, the H-JEPA
+//! level 2 is then trained on the frozen world model's representations
+//! ([`super::level2_fit`]).
 //!
 //! On resume, `metrics.jsonl` keeps only the lines of steps before the checkpoint's step, so
 //! that every step is logged once even when steps after the last checkpoint are replayed.
@@ -161,6 +163,9 @@ pub fn fit(
             ..Default::default()
         };
         super::coverage::measure_run(run, cfg, data, &settings, progress)?;
+        if cfg.hierarchy.train {
+            super::level2_fit::fit_level2(run, cfg, data, progress)?;
+        }
     }
     Ok(trainer)
 }

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use ami_envs::Task;
 use serde::{Deserialize, Serialize};
 
-use super::config::RunConfig;
+use super::config::{PlannerLevels, RunConfig};
 use super::evaluate::{run_parallel, AgentParts};
+use super::level2_fit::load_level2;
 use super::progress::Progress;
 use super::run_dir::RunDir;
 use super::workers::worker_count;
@@ -24,8 +25,9 @@ use crate::critic::Critic;
 use crate::episode::EpisodeOutcome;
 use crate::error::AgentError;
 use crate::guided::PolicyGuided;
+use crate::level2::Level2Model;
 use crate::memory::ShortTermMemory;
-use crate::planner::Planner;
+use crate::planner::{Hierarchical, PlanContext, Planner};
 use crate::policy::Policy;
 use crate::task::{Reach, Target, TaskEpisode};
 
@@ -76,6 +78,8 @@ pub struct Learned {
     pub policy: Option<Policy>,
     /// The critic, when the cost has a critic term.
     pub critic: Option<Arc<Critic>>,
+    /// The H-JEPA level 2, when `agent.planner = "hierarchical"`.
+    pub level2: Option<Arc<Level2Model>>,
 }
 
 impl Learned {
@@ -121,13 +125,51 @@ impl Learned {
         } else {
             None
         };
-        Ok(Learned { policy, critic })
+        let level2 = match cfg.agent.planner {
+            PlannerLevels::Flat => None,
+            PlannerLevels::Hierarchical => Some(load_level2(run)?.ok_or_else(|| {
+                AgentError::config_source(
+                    "agent.planner",
+                    format!(
+                        "\"hierarchical\" needs the run's level-2 model {}; train the run with \
+                         hierarchy.train = true (the maze presets do)",
+                        run.file(super::level2_fit::LEVEL2_FILE).display()
+                    ),
+                )
+            })?),
+        };
+        Ok(Learned {
+            policy,
+            critic,
+            level2,
+        })
     }
 
     /// The actor's [`Planner`] for one worker (`seed_offset` as in
     /// [`RunConfig::plan_context`]).
     pub fn actor(&self, cfg: &RunConfig, seed_offset: u64) -> Result<Box<dyn Planner>, AgentError> {
-        let planner = || cfg.planner.build(cfg.plan_context(seed_offset));
+        let planner = || -> Result<Box<dyn Planner>, AgentError> {
+            match (cfg.agent.planner, &self.level2) {
+                (PlannerLevels::Flat, _) => cfg.planner.build(cfg.plan_context(seed_offset)),
+                (PlannerLevels::Hierarchical, Some(model)) => {
+                    let h = &cfg.hierarchy.planner;
+                    let ctx = PlanContext {
+                        horizon: h.low_horizon,
+                        ..cfg.plan_context(seed_offset)
+                    };
+                    let low = cfg.planner.build(ctx)?;
+                    Ok(Box::new(Hierarchical::new(
+                        h.clone(),
+                        low,
+                        Arc::clone(model),
+                    )?))
+                }
+                (PlannerLevels::Hierarchical, None) => Err(AgentError::config_source(
+                    "agent.planner",
+                    "\"hierarchical\" needs the run's level-2 model, which was not loaded",
+                )),
+            }
+        };
         let policy = || {
             self.policy.clone().ok_or_else(|| {
                 AgentError::config_source("agent.actor", "no amortised policy was loaded")

@@ -17,6 +17,8 @@ pub mod coverage;
 pub mod evaluate;
 pub mod fit;
 pub mod learned;
+pub mod level2_fit;
+pub mod levels;
 pub mod plot;
 pub mod probe_fit;
 pub mod progress;
@@ -57,6 +59,29 @@ pub fn generate_data(cfg: &RunConfig, progress: &dyn Progress) -> Result<Dataset
 pub fn demo(out: &Path, cfg: RunConfig, progress: &dyn Progress) -> Result<EvalReport, AgentError> {
     let (run, t0, train_s) = data_and_training(out, &cfg, progress)?;
     let mut report = evaluate(&run, &cfg, Split::Test, progress)?;
+    report.train_seconds = Some(train_s);
+    report.total_seconds = Some(t0.elapsed().as_secs_f64());
+    report.save(&run)?;
+    Ok(report)
+}
+
+/// `ami demo --env maze`: data → training (world model, then level 2) → flat and
+/// hierarchical planning on the same test tasks and on the held-out layout
+/// ([`levels::compare_levels`]); the comparison is the run's `report.json`.
+pub fn demo_levels(
+    out: &Path,
+    cfg: RunConfig,
+    progress: &dyn Progress,
+) -> Result<levels::LevelsReport, AgentError> {
+    if !cfg.hierarchy.train {
+        return Err(AgentError::config(
+            "hierarchy.train",
+            false,
+            "true: comparing flat and hierarchical planning needs the level-2 model",
+        ));
+    }
+    let (run, t0, train_s) = data_and_training(out, &cfg, progress)?;
+    let mut report = levels::compare_levels(&run, &cfg, progress)?;
     report.train_seconds = Some(train_s);
     report.total_seconds = Some(t0.elapsed().as_secs_f64());
     report.save(&run)?;

@@ -12,6 +12,7 @@ mod beam;
 mod cem;
 mod cem_gradient;
 mod gradient;
+mod hierarchical;
 mod mcts;
 mod mppi;
 
@@ -20,6 +21,7 @@ pub use beam::{Beam, BeamConfig};
 pub use cem::{Cem, CemConfig};
 pub use cem_gradient::{CemGradient, CemGradientConfig};
 pub use gradient::{Gradient, GradientConfig};
+pub use hierarchical::{search_level2, DeadEnd, Hierarchical, HierarchicalConfig, Level2Plan};
 pub use mcts::{Mcts, MctsConfig};
 pub use mppi::{Mppi, MppiConfig};
 
@@ -80,6 +82,11 @@ pub trait Planner {
     }
     /// Planning horizon `h`.
     fn horizon(&self) -> usize;
+    /// The sub-goal (a representation `[D]`) the planner is heading for, for a planner that
+    /// sets its own intermediate targets ([`Hierarchical`]); default `None`.
+    fn subgoal(&self) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// `[planner]`: which trajectory optimiser the actor uses, tagged by `kind`, followed by that

@@ -1,7 +1,8 @@
 //! PNG pictures of maze episodes: one panel per trace with the walls of the trace's layout
 //! (dark grey), the sub-goals of the shortest room path from the start's room to the goal's
 //! room — the door centres, [`super::Arena::door_waypoints`] — as purple dots joined by a
-//! purple line from the start to the goal, the executed path (blue), the start (green) and
+//! purple line from the start to the goal, the sub-goals a hierarchical agent set itself
+//! ([`EpisodeTrace::subgoals`], orange dots), the executed path (blue), the start (green) and
 //! the goal (red, with its success ring); a green frame for a success, red for a failure.
 //!
 //! Panels are `extent·`[`SCALE`] px plus [`PAD`] px of margin on each side; panel `k` is at
@@ -24,6 +25,8 @@ use super::MazeConfig;
 pub const SCALE: usize = 2;
 /// Colour of the sub-goal path.
 const SUBGOAL: Rgb = [150, 60, 200];
+/// Colour of the agent's own sub-goals.
+const AGENT_SUBGOAL: Rgb = [240, 140, 20];
 
 /// Draws the episode panels (module docs) and writes the PNG atomically.
 pub fn render_episodes(
@@ -84,6 +87,10 @@ pub fn render_episodes(
         }
         for w in tr.path.windows(2) {
             cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
+        }
+        for sg in tr.subgoals.iter().filter(|sg| sg.len() >= 2) {
+            let (x, y) = to_px(sg);
+            cv.disc(x, y, 1.5, AGENT_SUBGOAL);
         }
         let fc = if tr.success {
             SUCCESS_FRAME
