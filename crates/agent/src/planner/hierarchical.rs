@@ -56,6 +56,10 @@ pub struct HierarchicalConfig {
     /// The agent counts itself stuck when, between two level-2 plans, it moved less than this
     /// fraction of the first macro step the earlier plan predicted (default 0.3).
     pub stuck_fraction: f32,
+    /// Commitment: a new level-2 plan replaces the one being followed only when its
+    /// estimated number of macro steps to the goal is smaller by more than this (default 2;
+    /// 0 always takes the new plan).
+    pub switch_margin: f32,
     /// A remembered dead end blocks macro-actions within 60° of the failed one from states
     /// closer than this many mean macro steps (default 1.0; 0 remembers nothing).
     pub block_radius: f32,
@@ -73,6 +77,7 @@ impl Default for HierarchicalConfig {
             subgoal_step: 2,
             replan_calls: 2,
             stuck_fraction: 0.3,
+            switch_margin: 2.0,
             block_radius: 1.0,
         }
     }
@@ -108,6 +113,7 @@ impl HierarchicalConfig {
         for (k, v) in [
             ("hierarchy.planner.stuck_fraction", self.stuck_fraction),
             ("hierarchy.planner.block_radius", self.block_radius),
+            ("hierarchy.planner.switch_margin", self.switch_margin),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(AgentError::config(k, v, "a finite value >= 0"));
@@ -350,13 +356,13 @@ impl Hierarchical {
     }
 
     /// Remembers a dead end when the agent moved less than `stuck_fraction` of the first
-    /// macro step the last level-2 plan predicted from `last_start`.
-    fn check_stuck(&mut self, s_now: &[f32]) {
+    /// macro step the last level-2 plan predicted from `last_start`; `true` when it did.
+    fn check_stuck(&mut self, s_now: &[f32]) -> bool {
         let (Some(plan), d) = (&self.last, s_now.len()) else {
-            return;
+            return false;
         };
         if plan.path.len() < d || self.last_start.len() != d || self.cfg.block_radius == 0.0 {
-            return;
+            return false;
         }
         let expected = sq(&plan.path[..d], &self.last_start).sqrt();
         let moved = sq(s_now, &self.last_start).sqrt();
@@ -366,7 +372,41 @@ impl Hierarchical {
                 at: s_now.to_vec(),
                 dir: unit_of(&plan.macros[..a]),
             });
+            return true;
         }
+        false
+    }
+
+    /// The estimated macro steps from a plan's start to the goal: its length plus the
+    /// remaining distance at one macro step per `magnitude · μ`.
+    fn steps_to_goal(&self, len: usize, distance: f32) -> f32 {
+        let v = self.cfg.magnitudes.iter().copied().fold(0.0f32, f32::max)
+            * self.model.report.mean_step as f32;
+        len as f32 + distance / v.max(1e-6)
+    }
+
+    /// The plan being followed, from the node nearest to `s0` on (`None` when `s0` is more
+    /// than one mean macro step from every node, or nothing is left of it).
+    fn remaining(&self, s0: &[f32]) -> Option<Level2Plan> {
+        let plan = self.last.as_ref()?;
+        let d = s0.len();
+        let a = self.model.action_dim();
+        let (j, near) = plan
+            .path
+            .chunks_exact(d)
+            .map(|p| sq(p, s0))
+            .enumerate()
+            .min_by(|x, y| x.1.total_cmp(&y.1))?;
+        let mu = self.model.report.mean_step as f32;
+        if near.sqrt() > mu || (j + 1) * d >= plan.path.len() {
+            return None;
+        }
+        Some(Level2Plan {
+            path: plan.path[(j + 1) * d..].to_vec(),
+            macros: plan.macros[(j + 1) * a..].to_vec(),
+            distance: plan.distance,
+            states_found: plan.states_found,
+        })
     }
 
     /// The last level-2 plan (for pictures and diagnostics).
@@ -389,10 +429,17 @@ impl Planner for Hierarchical {
             )
         })?;
         if self.subgoal.is_none() || self.calls.is_multiple_of(self.cfg.replan_calls) {
-            self.check_stuck(s0);
-            let plan = search_level2(&self.model, &self.cfg, s0, goal, &self.dead_ends)?;
-            self.last_start = s0.to_vec();
+            let stuck = self.check_stuck(s0);
             let d = goal.len();
+            let mut plan = search_level2(&self.model, &self.cfg, s0, goal, &self.dead_ends)?;
+            if let (false, Some(old)) = (stuck, self.remaining(s0)) {
+                let new_steps = self.steps_to_goal(plan.path.len() / d, plan.distance);
+                let old_steps = self.steps_to_goal(old.path.len() / d, old.distance);
+                if new_steps >= old_steps - self.cfg.switch_margin {
+                    plan = old;
+                }
+            }
+            self.last_start = s0.to_vec();
             let len = plan.path.len() / d;
             let start = sq(s0, goal).sqrt();
             self.subgoal = Some(if len <= self.cfg.subgoal_step || plan.distance >= start {
