@@ -1,15 +1,8 @@
 //! Planning under uncertainty from the command line: a tiny latent-variable world model of
 //! `highway`, the `drive` task, and the risk settings.
 
-use std::path::Path;
-
 mod common;
-use common::{ami, ok};
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
+use common::{ami, json, ok};
 
 #[test]
 fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {

@@ -2,15 +2,8 @@
 //! and its level 2, and compares flat and hierarchical planning on the same episodes and on
 //! the held-out layout; `ami train-level2` and `ami eval --set agent.planner=...`.
 
-use std::path::Path;
-
 mod common;
-use common::{ami, ok};
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
+use common::{ami, json, ok};
 
 #[test]
 fn maze_demo_reports_flat_and_hierarchical_on_the_same_tasks_and_the_heldout_layout() {
@@ -51,6 +44,29 @@ fn maze_demo_reports_flat_and_hierarchical_on_the_same_tasks_and_the_heldout_lay
     assert_eq!(l2["mse"].as_array().unwrap().len(), 3);
     assert!(run.join("level2.safetensors").is_file());
     assert!(run.join("plots/level2.svg").is_file());
+
+    // The same seed gives the same report (all but wall times).
+    let run2 = dir.path().join("run2");
+    ok(&[
+        "demo",
+        "--preset",
+        "tiny",
+        "--env",
+        "maze",
+        "--out",
+        run2.to_str().unwrap(),
+    ]);
+    let rep2 = json(&run2.join("report.json"));
+    assert_eq!(rep["level2"], rep2["level2"]);
+    for key in ["flat", "hierarchical"] {
+        for field in ["success_rate", "mean_min_goal_error", "mean_episode_steps"] {
+            assert_eq!(rep[key][field], rep2[key][field], "{key}.{field}");
+            assert_eq!(
+                rep["heldout_layout"][key][field], rep2["heldout_layout"][key][field],
+                "heldout_layout.{key}.{field}"
+            );
+        }
+    }
 
     // Retrain level 2 with other settings; they are recorded in the run's config.
     ok(&["train-level2", "--run", r, "--set", "hierarchy.level2.k=4"]);

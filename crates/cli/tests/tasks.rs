@@ -4,12 +4,7 @@
 use std::path::Path;
 
 mod common;
-use common::{ami, ok};
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
+use common::{ami, json, ok};
 
 fn task_report(run: &Path, task: &str) -> serde_json::Value {
     json(&run.join("eval").join(task).join("report.json"))

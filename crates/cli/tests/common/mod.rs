@@ -20,3 +20,10 @@ pub fn ok(args: &[&str]) -> Output {
     );
     out
 }
+
+/// Reads a JSON file written by `ami`, failing the test with the path when it cannot.
+#[allow(dead_code)] // not every test binary reads JSON files
+pub fn json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
