@@ -485,6 +485,121 @@ impl Planner for Hierarchical {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::{CostKind, GoalDistance};
+    use ami_jepa::checkpoint::TensorMap;
+    use ami_jepa::hjepa::{Level2, Level2Report};
+    use ami_jepa::Collapse;
+
+    /// A level 2 that ignores the macro-action: `ŝ' = s + (0.5, 0)` (zero weights, bias
+    /// `(0.5, 0)`), mean macro step 0.5.
+    fn drifting() -> Arc<Level2Model> {
+        let mut map = TensorMap::new();
+        map.insert(
+            "predictor.layers.0.weight".into(),
+            (vec![2, 4], vec![0.0; 8]),
+        );
+        map.insert("predictor.layers.0.bias".into(), (vec![2], vec![0.5, 0.0]));
+        let model =
+            Level2::from_tensors(&map, 1, &ami_jepa::burn::tensor::Device::default()).unwrap();
+        let c = Collapse {
+            mean_std: 1.0,
+            effective_rank: 2.0,
+        };
+        let report = Level2Report {
+            k: 8,
+            rollout: 1,
+            heldout_trajectories: 1,
+            mse: vec![0.0],
+            copy_mse: vec![0.25],
+            collapse_predicted: c,
+            collapse_real: c,
+            mean_step: 0.5,
+            final_loss: 0.0,
+        };
+        Arc::new(Level2Model::new(&model, 2, 2, report).unwrap())
+    }
+
+    /// Level 1 that records the goal of every cost it was given and plans zeros.
+    struct Recorder(std::rc::Rc<std::cell::RefCell<Vec<Vec<f32>>>>);
+
+    impl Planner for Recorder {
+        fn plan(
+            &mut self,
+            _s0: &[f32],
+            cost: &Cost,
+            _m: &dyn WorldModel,
+        ) -> Result<Plan, AgentError> {
+            self.0.borrow_mut().push(cost.goal().unwrap().to_vec());
+            Ok(Plan {
+                actions: vec![0.0; 2],
+                predicted_states: vec![0.0; 2],
+                cost: 0.0,
+                cost_breakdown: Vec::new(),
+                iterations: 1,
+                safe: true,
+            })
+        }
+        fn shift(&mut self, _k: usize) {}
+        fn reset(&mut self) {}
+        fn horizon(&self) -> usize {
+            1
+        }
+    }
+
+    struct Still;
+
+    impl WorldModel for Still {
+        fn state_dim(&self) -> usize {
+            2
+        }
+        fn action_dim(&self) -> usize {
+            2
+        }
+        fn rollout(
+            &self,
+            s0: &[f32],
+            _a: &[f32],
+            n: usize,
+            h: usize,
+        ) -> Result<Vec<f32>, AgentError> {
+            Ok(s0.repeat(n * h))
+        }
+    }
+
+    #[test]
+    fn sub_goals_follow_the_level2_path_and_an_agent_that_does_not_move_meets_a_dead_end() {
+        let goal = vec![5.0, 0.0];
+        let cost = Cost::new()
+            .with_goal(goal.clone())
+            .with_term(
+                CostKind::Task,
+                1.0,
+                GoalDistance::new(goal.clone()).unwrap(),
+            )
+            .unwrap();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let cfg = HierarchicalConfig {
+            replan_calls: 1,
+            ..HierarchicalConfig::default()
+        };
+        let mut h = Hierarchical::new(cfg, Box::new(Recorder(seen.clone())), drifting()).unwrap();
+        let s0 = [0.0, 0.0];
+        h.plan(&s0, &cost, &Still).unwrap();
+        // Level 2 drifts +0.5 per macro step: the path is (0.5, 0), (1, 0), …, and level 1 is
+        // handed its second state.
+        assert_eq!(seen.borrow()[0], vec![1.0, 0.0]);
+        assert_eq!(h.subgoal(), Some(&[1.0f32, 0.0][..]));
+        assert!(h.dead_ends().is_empty());
+        // Not having moved after a plan that predicted a 0.5 step is a dead end here.
+        h.plan(&s0, &cost, &Still).unwrap();
+        assert_eq!(h.dead_ends().len(), 1);
+        assert_eq!(h.dead_ends()[0].at, s0.to_vec());
+        // Having moved along the path: no new dead end, the plan is followed on.
+        h.plan(&[0.5, 0.0], &cost, &Still).unwrap();
+        assert_eq!(h.dead_ends().len(), 1);
+        h.reset();
+        assert!(h.dead_ends().is_empty() && h.subgoal().is_none());
+    }
 
     #[test]
     fn macro_actions_are_evenly_spaced_directions_times_each_magnitude() {
