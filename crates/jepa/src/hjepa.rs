@@ -33,6 +33,7 @@ use crate::checkpoint::{mlp_tensors, TensorMap};
 use crate::diagnostics::{collapse, Collapse};
 use crate::error::JepaError;
 use crate::mlp::Mlp;
+use crate::train::{scalar, seeded};
 
 /// `[hierarchy]` training settings of the level-2 predictor.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -419,14 +420,7 @@ pub fn train_level2(
     }
     let train = 0..data.n_traj - held;
     let ad = device.clone().autodiff();
-    let mut model = {
-        static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        ad.seed(cfg.seed);
-        let m = Level2::new(d, a, &cfg.hidden, &ad);
-        m.visit(&mut ForceInit);
-        m
-    };
+    let mut model = seeded(&ad, cfg.seed, |dev| Ok(Level2::new(d, a, &cfg.hidden, dev)))?;
     let mut optim = AdamWConfig::new().with_weight_decay(1e-5).init();
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x6c65_7665_6c32);
     let mut last = f64::NAN;
@@ -437,13 +431,7 @@ pub fn train_level2(
                 .narrow(1, 1, r);
         let pred = model.rollout(&w, d, a, &ad);
         let loss = (pred - target).powi_scalar(2).mean();
-        last = loss
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .ok()
-            .and_then(|v| v.first().copied())
-            .map_or(f64::NAN, f64::from);
+        last = f64::from(scalar(&loss));
         if !last.is_finite() {
             return Err(JepaError::NonFinite {
                 step,
@@ -539,15 +527,6 @@ fn shape(what: &str, got: usize, expected: String) -> JepaError {
         what: what.to_string(),
         got: vec![got],
         expected,
-    }
-}
-
-/// Reads every float parameter once, which draws lazily initialised weights now.
-struct ForceInit;
-
-impl burn::module::ModuleVisitor for ForceInit {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = param.val();
     }
 }
 

@@ -279,12 +279,22 @@ impl Trainer {
 /// drawing the weights happen together under one lock: two models built with the same seed are
 /// identical even when built concurrently.
 fn seeded_init(cfg: &JepaConfig, device: &Device, seed: u64) -> Result<Jepa, JepaError> {
+    seeded(device, seed, |d| cfg.init(d))
+}
+
+/// Builds a module with `build` on `device` seeded with `seed` and draws all its weights, under
+/// the one lock every seeded initialisation of this crate shares (see [`seeded_init`]).
+pub(crate) fn seeded<M: Module>(
+    device: &Device,
+    seed: u64,
+    build: impl FnOnce(&Device) -> Result<M, JepaError>,
+) -> Result<M, JepaError> {
     static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = INIT_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    let model = cfg.init(device)?;
+    let model = build(device)?;
     model.visit(&mut ForceInit);
     Ok(model)
 }
@@ -332,7 +342,8 @@ pub(crate) fn new_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     optimizer(cfg)
 }
 
-fn scalar(t: &Tensor<1>) -> f32 {
+/// The value of a one-element tensor (NaN if it has none).
+pub(crate) fn scalar(t: &Tensor<1>) -> f32 {
     t.clone()
         .into_data()
         .try_to_vec::<f32>()

@@ -120,17 +120,9 @@ pub fn retrain_level2(
 
 /// The run's level 2 for planning, or `None` when it has none (no `level2.json`).
 pub fn load_level2(run: &RunDir) -> Result<Option<Arc<Level2Model>>, AgentError> {
-    let path = run.file(LEVEL2_FILE);
-    if !path.is_file() {
+    let Some(meta) = read_level2_meta(run)? else {
         return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(AgentError::io(&path))?;
-    let meta: Level2Meta = serde_json::from_str(&text).map_err(|e| {
-        AgentError::config_source(
-            path.display().to_string(),
-            format!("not a level-2 description: {e}"),
-        )
-    })?;
+    };
     let map = read_safetensors(&run.file(LEVEL2_WEIGHTS))?;
     let model = Level2::from_tensors(&map, meta.layers, &compute_device())?;
     Ok(Some(Arc::new(Level2Model::new(
@@ -139,6 +131,21 @@ pub fn load_level2(run: &RunDir) -> Result<Option<Arc<Level2Model>>, AgentError>
         meta.action_dim,
         meta.report,
     )?)))
+}
+
+/// The run's `level2.json`, or `None` when it has none.
+pub fn read_level2_meta(run: &RunDir) -> Result<Option<Level2Meta>, AgentError> {
+    let path = run.file(LEVEL2_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(AgentError::io(&path))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        AgentError::config_source(
+            path.display().to_string(),
+            format!("not a level-2 description: {e}"),
+        )
+    })
 }
 
 /// `plots/level2.svg`.

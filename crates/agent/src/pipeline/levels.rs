@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{PlannerLevels, RunConfig, Split};
 use super::evaluate::{evaluate, EvalReport};
-use super::level2_fit::{Level2Meta, LEVEL2_FILE};
+use super::level2_fit::{read_level2_meta, LEVEL2_FILE};
 use super::progress::Progress;
 use super::run_dir::RunDir;
 use crate::error::AgentError;
@@ -64,10 +64,12 @@ pub fn compare_levels(
     cfg: &RunConfig,
     progress: &dyn Progress,
 ) -> Result<LevelsReport, AgentError> {
-    let path = run.file(LEVEL2_FILE);
-    let text = std::fs::read_to_string(&path).map_err(AgentError::io(&path))?;
-    let meta: Level2Meta = serde_json::from_str(&text)
-        .map_err(|e| AgentError::config_source(path.display().to_string(), e.to_string()))?;
+    let meta = read_level2_meta(run)?.ok_or_else(|| {
+        AgentError::config_source(
+            run.file(LEVEL2_FILE).display().to_string(),
+            "missing: comparing flat and hierarchical planning needs the run's level 2",
+        )
+    })?;
     let with = |levels: PlannerLevels, tag: &str, c: &RunConfig| {
         let mut c = c.clone();
         c.agent.planner = levels;
