@@ -19,6 +19,20 @@ pub struct Level2Model {
     pub k: usize,
     /// The held-out report of its training (`mean_step` sets the planner's distances).
     pub report: Level2Report,
+    /// The level-2 states of the trajectories it was trained on, when the run kept them (the
+    /// planner's [`crate::data_support::DataSupport`]).
+    pub seen: Option<SeenTrajectories>,
+}
+
+/// Level-2 states of `n` trajectories of `len` steps each, row-major `[n, len, D]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenTrajectories {
+    /// `[n, len, D]`.
+    pub states: Vec<f32>,
+    /// Trajectories.
+    pub n: usize,
+    /// States per trajectory (`T + 1`).
+    pub len: usize,
 }
 
 impl std::fmt::Debug for Level2Model {
@@ -55,7 +69,24 @@ impl Level2Model {
             action_dim,
             k,
             report,
+            seen: None,
         })
+    }
+
+    /// The same model with the trajectories it was trained on (`[n, len, D]`, checked).
+    pub fn with_seen(mut self, seen: SeenTrajectories) -> Result<Self, AgentError> {
+        if seen.states.len() != seen.n * seen.len * self.repr_dim {
+            return Err(AgentError::shape(
+                "level-2 trajectories",
+                seen.states.len(),
+                format!(
+                    "[n = {}, len = {}, D = {}]",
+                    seen.n, seen.len, self.repr_dim
+                ),
+            ));
+        }
+        self.seen = Some(seen);
+        Ok(self)
     }
 
     /// Representation width `D`.

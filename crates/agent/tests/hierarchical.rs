@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use ami_agent::cost::FixedCost;
 use ami_agent::cost_config::{CostConfig, WorldReadout};
-use ami_agent::level2::Level2Model;
+use ami_agent::data_support::DataSupport;
+use ami_agent::level2::{Level2Model, SeenTrajectories};
 use ami_agent::planner::{search_level2, DeadEnd, Hierarchical, HierarchicalConfig, Planner};
 use ami_agent::planner::{Mppi, MppiConfig};
 use ami_agent::task::{Reach, Target, TaskEpisode};
@@ -14,7 +15,8 @@ use ami_agent::world_model::WorldModel;
 use ami_agent::{run_task_episode, ActSettings, Actor, AgentError, Perception};
 use ami_envs::{DataConfig, Env, EnvConfig, MazeConfig};
 use ami_jepa::burn::tensor::Device;
-use ami_jepa::hjepa::{train_level2, Level2Config, Level2Data};
+use ami_jepa::checkpoint::TensorMap;
+use ami_jepa::hjepa::{train_level2, Level2, Level2Config, Level2Data};
 
 /// Four rooms in a U: (0,0)–(1,0)–(1,1)–(0,1); rooms (0,0) and (0,1) touch, with no door
 /// between them, so the straight way from one to the other is a wall.
@@ -116,7 +118,38 @@ fn trained_level2(maze: &MazeConfig) -> Arc<Level2Model> {
     };
     let (model, report) = train_level2(&cfg, &l2, &Device::default(), &mut |_| {}).unwrap();
     assert!(report.mse[0] < 0.2 * report.copy_mse[0], "{report:?}");
-    Arc::new(Level2Model::new(&model, 2, 2, report).unwrap())
+    // The planner's data support: the trajectories level 2 was trained on.
+    let (n, len) = (data.n_traj - report.heldout_trajectories, data.traj_len + 1);
+    let seen = SeenTrajectories {
+        states: l2.reprs[..n * len * 2].to_vec(),
+        n,
+        len,
+    };
+    Arc::new(
+        Level2Model::new(&model, 2, 2, report)
+            .unwrap()
+            .with_seen(seen)
+            .unwrap(),
+    )
+}
+
+/// A level 2 that knows no walls: `ŝ' = s + m · k·a_max / 32` (a straight macro step), with
+/// the report and the data of `trained`.
+fn wall_blind(trained: &Level2Model) -> Arc<Level2Model> {
+    let mut map = TensorMap::new();
+    let c = 8.0 * 2.0 / SCALE;
+    map.insert(
+        "predictor.layers.0.weight".into(),
+        (vec![2, 4], vec![0.0, 0.0, c, 0.0, 0.0, 0.0, 0.0, c]),
+    );
+    map.insert("predictor.layers.0.bias".into(), (vec![2], vec![0.0, 0.0]));
+    let model = Level2::from_tensors(&map, 1, &Device::default()).unwrap();
+    Arc::new(
+        Level2Model::new(&model, 2, 2, trained.report.clone())
+            .unwrap()
+            .with_seen(trained.seen.clone().unwrap())
+            .unwrap(),
+    )
 }
 
 fn mppi(horizon: usize) -> Box<dyn Planner> {
@@ -200,7 +233,7 @@ fn level2_search_goes_around_the_wall_and_dead_ends_block_their_direction() {
     let cfg = HierarchicalConfig::default();
     // From the middle of room (0,0) to the middle of room (0,1), straight above it.
     let (s0, goal) = (to_repr(&[16.0, 16.0]), to_repr(&[16.0, 48.0]));
-    let plan = search_level2(&level2, &cfg, &s0, &goal, &[]).unwrap();
+    let plan = search_level2(&level2, &cfg, &s0, &goal, &[], None).unwrap();
     let path: Vec<[f32; 2]> = plan
         .path
         .chunks(2)
@@ -216,11 +249,76 @@ fn level2_search_goes_around_the_wall_and_dead_ends_block_their_direction() {
         at: s0.clone(),
         dir: vec![1.0, 0.0],
     };
-    let blocked = search_level2(&level2, &cfg, &s0, &goal, &[dead]).unwrap();
+    let blocked = search_level2(&level2, &cfg, &s0, &goal, &[dead], None).unwrap();
     let first = &blocked.macros[..2];
     let cos = first[0] / (first[0].hypot(first[1]));
     assert!(
         cos <= 0.5 + 1e-6,
         "first macro {first:?} after the dead end"
+    );
+}
+
+#[test]
+fn the_data_support_keeps_a_wall_blind_level2_out_of_the_wall() {
+    let maze = u_maze();
+    let blind = wall_blind(&trained_level2(&maze));
+    let cfg = HierarchicalConfig::default();
+    let mu = blind.report.mean_step as f32;
+    let support = DataSupport::new(
+        blind.seen.as_ref().unwrap().states.clone(),
+        2,
+        cfg.snap_radius * mu,
+        cfg.line_radius * mu,
+    )
+    .unwrap();
+    let (s0, goal) = (to_repr(&[16.0, 16.0]), to_repr(&[16.0, 48.0]));
+    let px = |plan: &ami_agent::planner::Level2Plan| -> Vec<[f32; 2]> {
+        plan.path
+            .chunks(2)
+            .map(|s| [(s[0] + 1.0) * SCALE, (s[1] + 1.0) * SCALE])
+            .collect()
+    };
+    // Trusted everywhere, the wall-blind model walks straight up through the wall at y = 32.
+    let trusting = search_level2(&blind, &cfg, &s0, &goal, &[], None).unwrap();
+    assert!(trusting.distance < 0.2);
+    assert!(
+        px(&trusting).iter().all(|p| p[0] < 30.0),
+        "{:?}",
+        px(&trusting)
+    );
+    // Kept on the data, every state is a seen one and the path goes round by room (1, ·).
+    let kept = search_level2(&blind, &cfg, &s0, &goal, &[], Some(&support)).unwrap();
+    let path = px(&kept);
+    assert!(kept.distance < 0.2, "{kept:?}");
+    assert!(path.iter().any(|p| p[0] > 36.0), "{path:?}");
+    let arena = maze.arena(0).unwrap();
+    for p in &path {
+        assert!(arena.is_free(*p), "{p:?} is not free space");
+    }
+    // No step crosses the middle wall (x < 31, y from below 31 to above 33).
+    let mut prev = [16.0f32, 16.0];
+    for p in &path {
+        let crosses = prev[1] < 31.0 && p[1] > 33.0 || prev[1] > 33.0 && p[1] < 31.0;
+        assert!(!(crosses && prev[0].max(p[0]) < 31.0), "{prev:?} -> {p:?}");
+        prev = *p;
+    }
+    // The planner builds the same support itself from the model's data.
+    let mut hier = Hierarchical::new(cfg, mppi(8), blind).unwrap();
+    let won = successes(&maze, &mut hier, 4);
+    let blind_cfg = HierarchicalConfig {
+        snap_radius: 0.0,
+        ..HierarchicalConfig::default()
+    };
+    let mut trusting =
+        Hierarchical::new(blind_cfg, mppi(8), wall_blind(&trained_level2(&maze))).unwrap();
+    let lost = successes(&maze, &mut trusting, 4);
+    eprintln!("wall-blind level 2: kept on the data {won} of 4, trusted {lost} of 4");
+    assert!(
+        won >= 3,
+        "hierarchical with a wall-blind level 2 reached {won} of 4"
+    );
+    assert!(
+        lost <= 1,
+        "trusting the wall-blind level 2 reached {lost} of 4"
     );
 }

@@ -43,6 +43,7 @@ fn maze_demo_reports_flat_and_hierarchical_on_the_same_tasks_and_the_heldout_lay
     assert_eq!(l2["k"], 8);
     assert_eq!(l2["mse"].as_array().unwrap().len(), 3);
     assert!(run.join("level2.safetensors").is_file());
+    assert!(run.join("level2_memory.safetensors").is_file());
     assert!(run.join("plots/level2.svg").is_file());
 
     // The same seed gives the same report (all but wall times).
@@ -87,6 +88,29 @@ fn maze_demo_reports_flat_and_hierarchical_on_the_same_tasks_and_the_heldout_lay
     let again = json(&run.join("eval/reach-again/report.json"));
     assert_eq!(again["levels"], "hierarchical");
     assert_eq!(again["episodes"], 2);
+
+    // Without the trajectories level 2 was trained on, keeping the search on the data is a
+    // clear error; trusting the model everywhere still plans.
+    std::fs::remove_file(run.join("level2_memory.safetensors")).unwrap();
+    let hier = [
+        "eval",
+        "--run",
+        r,
+        "--episodes",
+        "1",
+        "--set",
+        "agent.planner=\"hierarchical\"",
+    ];
+    let out = ami(&hier);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hierarchy.planner.snap_radius") && err.contains("level2_memory"),
+        "{err}"
+    );
+    let mut trusting = hier.to_vec();
+    trusting.extend(["--set", "hierarchy.planner.snap_radius=0"]);
+    ok(&trusting);
 }
 
 #[test]

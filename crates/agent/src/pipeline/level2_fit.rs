@@ -3,6 +3,9 @@
 //! representations, and the run gains
 //!
 //! * `level2.safetensors` — the predictor's weights (`predictor.layers.{i}.weight [out, in]`);
+//! * `level2_memory.safetensors` — `states [n, T+1, D]`: the level-1 representations of the
+//!   trajectories level 2 was trained on (the hierarchical planner's
+//!   [`crate::data_support::DataSupport`]);
 //! * `level2.json` — `{ config, repr_dim, action_dim, layers, report }`, the held-out report
 //!   comparing level 2 with copying its input and its collapse diagnostics (written last: a
 //!   run has a level 2 when this file is there);
@@ -23,10 +26,12 @@ use super::plot::{render, Panel, Series};
 use super::progress::Progress;
 use super::run_dir::RunDir;
 use crate::error::AgentError;
-use crate::level2::Level2Model;
+use crate::level2::{Level2Model, SeenTrajectories};
 
 /// The level-2 weights in a run directory.
 pub const LEVEL2_WEIGHTS: &str = "level2.safetensors";
+/// The level-2 training trajectories (level-2 states) in a run directory.
+pub const LEVEL2_MEMORY: &str = "level2_memory.safetensors";
 /// The level-2 description and report in a run directory.
 pub const LEVEL2_FILE: &str = "level2.json";
 
@@ -68,7 +73,7 @@ pub fn fit_level2(
     progress.finish();
     let repr_dim = reprs.len() / rows.max(1);
     let l2data = Level2Data {
-        reprs,
+        reprs: reprs.clone(),
         actions: data.actions.clone(),
         n_traj: data.n_traj,
         traj_len: data.traj_len,
@@ -96,6 +101,14 @@ pub fn fit_level2(
     let json = serde_json::to_string_pretty(&meta)
         .map_err(|e| AgentError::config_source(LEVEL2_FILE, e.to_string()))?;
     run.write(LEVEL2_WEIGHTS, &safetensors_bytes(&tensors))?;
+    let len = data.traj_len + 1;
+    let kept = data.n_traj - report.heldout_trajectories;
+    let seen = vec![(
+        "states".to_string(),
+        vec![kept, len, repr_dim],
+        reprs[..kept * len * repr_dim].to_vec(),
+    )];
+    run.write(LEVEL2_MEMORY, &safetensors_bytes(&seen))?;
     run.write(LEVEL2_FILE, json.as_bytes())?;
     plot_level2(run, &losses, &report)?;
     Ok(report)
@@ -125,12 +138,31 @@ pub fn load_level2(run: &RunDir) -> Result<Option<Arc<Level2Model>>, AgentError>
     };
     let map = read_safetensors(&run.file(LEVEL2_WEIGHTS))?;
     let model = Level2::from_tensors(&map, meta.layers, &compute_device())?;
-    Ok(Some(Arc::new(Level2Model::new(
-        &model,
-        meta.repr_dim,
-        meta.action_dim,
-        meta.report,
-    )?)))
+    let mut model = Level2Model::new(&model, meta.repr_dim, meta.action_dim, meta.report)?;
+    let memory = run.file(LEVEL2_MEMORY);
+    if memory.is_file() {
+        let mut map = read_safetensors(&memory)?;
+        let (shape, states) = map.remove("states").ok_or_else(|| {
+            AgentError::config_source(
+                memory.display().to_string(),
+                "no tensor `states` [n, T+1, D]",
+            )
+        })?;
+        let [n, len, d] = shape[..] else {
+            return Err(AgentError::config_source(
+                memory.display().to_string(),
+                format!("`states` has shape {shape:?}, expected [n, T+1, D]"),
+            ));
+        };
+        if d != meta.repr_dim {
+            return Err(AgentError::config_source(
+                memory.display().to_string(),
+                format!("`states` has D = {d}, level 2 has D = {}", meta.repr_dim),
+            ));
+        }
+        model = model.with_seen(SeenTrajectories { states, n, len })?;
+    }
+    Ok(Some(Arc::new(model)))
 }
 
 /// The run's `level2.json`, or `None` when it has none.

@@ -15,6 +15,16 @@
 //! planner stays at the wall. Its plan is the path to the found state closest to the goal
 //! `g`, `ŝ₁ … ŝ_L`.
 //!
+//! **Keeping to the data.** A search over a learned model finds every place where the model
+//! is wrong: level 2 is a few px off at walls, and a search that trusts it routes the agent
+//! through them. With `snap_radius > 0` the search uses the states level 2 was trained on
+//! ([`DataSupport`]): each predicted state is replaced by the nearest seen state within
+//! `snap_radius · μ` (dropped when there is none), and a macro step is kept only when the
+//! segment from its start to that state stays within `line_radius · μ` of the data — no
+//! trajectory walked inside a wall, so a step through one is dropped. The model still says
+//! where a macro-action leads; the data says which places exist and which straight moves
+//! between them stay in free space.
+//!
 //! **Level 1** plans toward the sub-goal `ŝ_j`, `j = subgoal_step` (toward `g` itself when the
 //! path is no longer than that, or when level 2 finds nothing closer to the goal than `s₀`):
 //! its cost is the task's cost re-aimed at the sub-goal ([`Cost::toward`]: the immutable
@@ -27,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Plan, Planner};
 use crate::cost::Cost;
+use crate::data_support::DataSupport;
 use crate::error::AgentError;
 use crate::level2::Level2Model;
 use crate::world_model::WorldModel;
@@ -63,6 +74,13 @@ pub struct HierarchicalConfig {
     /// A remembered dead end blocks macro-actions within 60° of the failed one from states
     /// closer than this many mean macro steps (default 1.0; 0 remembers nothing).
     pub block_radius: f32,
+    /// Imagined states are snapped to the nearest state of the training data within this
+    /// many mean macro steps, and dropped when there is none ([`DataSupport`]; default 0.3;
+    /// 0 trusts the model everywhere and disables `line_radius` too).
+    pub snap_radius: f32,
+    /// An imagined macro step is kept only when the straight segment from its start to its
+    /// (snapped) end stays within this many mean macro steps of the data (default 0.1).
+    pub line_radius: f32,
 }
 
 impl Default for HierarchicalConfig {
@@ -79,6 +97,8 @@ impl Default for HierarchicalConfig {
             stuck_fraction: 0.3,
             switch_margin: 2.0,
             block_radius: 1.0,
+            snap_radius: 0.3,
+            line_radius: 0.1,
         }
     }
 }
@@ -114,10 +134,18 @@ impl HierarchicalConfig {
             ("hierarchy.planner.stuck_fraction", self.stuck_fraction),
             ("hierarchy.planner.block_radius", self.block_radius),
             ("hierarchy.planner.switch_margin", self.switch_margin),
+            ("hierarchy.planner.snap_radius", self.snap_radius),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(AgentError::config(k, v, "a finite value >= 0"));
             }
+        }
+        if self.snap_radius > 0.0 && !(self.line_radius.is_finite() && self.line_radius > 0.0) {
+            return Err(AgentError::config(
+                "hierarchy.planner.line_radius",
+                self.line_radius,
+                "a finite value > 0 (with snap_radius > 0)",
+            ));
         }
         if !(self.merge.is_finite() && self.merge > 0.0) {
             return Err(AgentError::config(
@@ -188,13 +216,16 @@ pub struct DeadEnd {
 }
 
 /// The level-2 search of the module docs from `s0` toward `goal`, never expanding a state
-/// with a macro-action that a remembered dead end blocks (module docs).
+/// with a macro-action that a remembered dead end blocks; with `support`, every predicted
+/// state is snapped onto the data and a step whose segment leaves the data is dropped
+/// (module docs).
 pub fn search_level2(
     model: &Level2Model,
     cfg: &HierarchicalConfig,
     s0: &[f32],
     goal: &[f32],
     dead_ends: &[DeadEnd],
+    support: Option<&DataSupport>,
 ) -> Result<Level2Plan, AgentError> {
     let (d, a) = (model.repr_dim(), model.action_dim());
     if s0.len() != d || goal.len() != d {
@@ -257,9 +288,26 @@ pub fn search_level2(
             if new_frontier.len() == cfg.beam {
                 break;
             }
-            let cand = &next[i * d..(i + 1) * d];
+            let raw = &next[i * d..(i + 1) * d];
+            // A revisit as predicted is a revisit once snapped (cheap test first).
+            if support.is_some() && states.chunks_exact(d).any(|v| sq(v, raw) < r2) {
+                continue;
+            }
+            let (cand, c) = match support {
+                None => (raw, c),
+                Some(sup) => match sup.snap(raw) {
+                    Some(on) => (on, dist(on)),
+                    None => continue,
+                },
+            };
             if states.chunks_exact(d).any(|v| sq(v, cand) < r2) {
                 continue;
+            }
+            if let Some(sup) = support {
+                let p = from[i].0;
+                if !sup.segment(&states[p * d..(p + 1) * d], cand) {
+                    continue;
+                }
             }
             states.extend_from_slice(cand);
             nodes.push(Node {
@@ -319,6 +367,8 @@ pub struct Hierarchical {
     last_start: Vec<f32>,
     /// Dead ends met in this episode (the agent's short-term memory of its model's errors).
     dead_ends: Vec<DeadEnd>,
+    /// The states level 2 was trained on (`None` when `snap_radius = 0`).
+    support: Option<DataSupport>,
 }
 
 impl std::fmt::Debug for Hierarchical {
@@ -331,14 +381,38 @@ impl std::fmt::Debug for Hierarchical {
 }
 
 impl Hierarchical {
-    /// Level 1 = `low` (its horizon is the low horizon), level 2 = `model`.
+    /// Level 1 = `low` (its horizon is the low horizon), level 2 = `model`; with
+    /// `snap_radius > 0` the model must carry the trajectories it was trained on.
     pub fn new(
         cfg: HierarchicalConfig,
         low: Box<dyn Planner>,
         model: Arc<Level2Model>,
     ) -> Result<Self, AgentError> {
         cfg.validate()?;
+        let support = if cfg.snap_radius > 0.0 {
+            let seen = model.seen.as_ref().ok_or_else(|| {
+                AgentError::config_source(
+                    "hierarchy.planner.snap_radius",
+                    format!(
+                        "{} > 0 needs the trajectories level 2 was trained on \
+                         (level2_memory.safetensors in the run, written by ami train / \
+                         ami train-level2), and this level 2 has none; retrain level 2 or set 0",
+                        cfg.snap_radius
+                    ),
+                )
+            })?;
+            let mu = model.report.mean_step.max(1e-6) as f32;
+            Some(DataSupport::new(
+                seen.states.clone(),
+                model.repr_dim(),
+                cfg.snap_radius * mu,
+                cfg.line_radius * mu,
+            )?)
+        } else {
+            None
+        };
         Ok(Hierarchical {
+            support,
             cfg,
             low,
             model,
@@ -431,7 +505,14 @@ impl Planner for Hierarchical {
         if self.subgoal.is_none() || self.calls.is_multiple_of(self.cfg.replan_calls) {
             let stuck = self.check_stuck(s0);
             let d = goal.len();
-            let mut plan = search_level2(&self.model, &self.cfg, s0, goal, &self.dead_ends)?;
+            let mut plan = search_level2(
+                &self.model,
+                &self.cfg,
+                s0,
+                goal,
+                &self.dead_ends,
+                self.support.as_ref(),
+            )?;
             if let (false, Some(old)) = (stuck, self.remaining(s0)) {
                 let new_steps = self.steps_to_goal(plan.path.len() / d, plan.distance);
                 let old_steps = self.steps_to_goal(old.path.len() / d, old.distance);
@@ -580,8 +661,18 @@ mod tests {
         let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let cfg = HierarchicalConfig {
             replan_calls: 1,
+            snap_radius: 0.0,
             ..HierarchicalConfig::default()
         };
+        // Trusting the model needs no data; the default, keeping to the data, does.
+        let err = Hierarchical::new(
+            HierarchicalConfig::default(),
+            Box::new(Recorder(seen.clone())),
+            drifting(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("hierarchy.planner.snap_radius"), "{err}");
         let mut h = Hierarchical::new(cfg, Box::new(Recorder(seen.clone())), drifting()).unwrap();
         let s0 = [0.0, 0.0];
         h.plan(&s0, &cost, &Still).unwrap();
@@ -655,10 +746,32 @@ mod tests {
                 },
                 "hierarchy.planner.replan_calls",
             ),
+            (
+                HierarchicalConfig {
+                    snap_radius: -0.1,
+                    ..HierarchicalConfig::default()
+                },
+                "hierarchy.planner.snap_radius",
+            ),
+            (
+                HierarchicalConfig {
+                    line_radius: 0.0,
+                    ..HierarchicalConfig::default()
+                },
+                "hierarchy.planner.line_radius",
+            ),
         ] {
             let err = cfg.validate().unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
         HierarchicalConfig::default().validate().unwrap();
+        // Without the data support the segment radius is unused.
+        HierarchicalConfig {
+            snap_radius: 0.0,
+            line_radius: 0.0,
+            ..HierarchicalConfig::default()
+        }
+        .validate()
+        .unwrap();
     }
 }
