@@ -379,6 +379,30 @@ mod tests {
     }
 
     #[test]
+    fn a_thin_wall_is_found_by_points_at_most_half_the_radius_apart() {
+        // Data every 0.1 on [0, 10] × [0, 2] but for the wall 4.0 < x < 4.8: with r = 0.3
+        // only 4.3 < x < 4.5 is farther than r from the data, a band narrower than r.
+        let mut v = Vec::new();
+        for i in 0..=100 {
+            for j in 0..=20 {
+                let (x, y) = (i as f32 * 0.1, j as f32 * 0.1);
+                if !(x > 4.0 + 1e-4 && x < 4.8 - 1e-4) {
+                    v.extend_from_slice(&[x, y, 0.0, 0.0]);
+                }
+            }
+        }
+        let s = DataSupport::new(v, 4, 0.3, 0.3).unwrap();
+        assert!(!s.near(&[4.4, 1.0, 0.0, 0.0]));
+        assert!(s.near(&[4.28, 1.0, 0.0, 0.0]) && s.near(&[4.56, 1.0, 0.0, 0.0]));
+        // Points r apart from x = 0.4 would land at 4.28 and 4.56 and step over the band.
+        assert!(!s.segment(&[0.4, 1.0, 0.0, 0.0], &[8.4, 1.0, 0.0, 0.0]));
+        assert!(s.segment(&[0.4, 1.0, 0.0, 0.0], &[3.9, 1.5, 0.0, 0.0]));
+        // Mismatched widths are never a segment on the data.
+        assert!(!s.segment(&[0.4, 1.0], &[0.5, 1.0, 0.0, 0.0]));
+        assert!(!s.segment(&[0.4, 1.0, 0.0, 0.0], &[0.5, 1.0]));
+    }
+
+    #[test]
     fn the_grid_finds_exactly_the_states_within_the_radius() {
         // Scattered 5-D states; the grid's answer equals a full scan's.
         let d = 5;
