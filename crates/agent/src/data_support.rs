@@ -19,12 +19,14 @@
 //!
 //! # Index
 //! States are hashed on grids of side `r` over their first `P = min(3, D)` principal
-//! components (power iteration on the covariance). The projection on orthonormal directions
+//! components ([`ami_energy::Pca`]). The projection on orthonormal directions
 //! does not lengthen distances, so every state within `r` of a query lies in one of the `3^P`
 //! cells around the query's cell; those are scanned and checked in full dimension.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use ami_energy::{Fit, Matrix, Pca};
 
 use crate::error::AgentError;
 
@@ -116,14 +118,7 @@ impl DataSupport {
             ));
         }
         let rows = states.len() / d;
-        let mut mean = vec![0.0f64; d];
-        for r in states.chunks_exact(d) {
-            for (m, v) in mean.iter_mut().zip(r) {
-                *m += f64::from(*v);
-            }
-        }
-        let mean: Vec<f32> = mean.iter().map(|m| (m / rows as f64) as f32).collect();
-        let axes = principal_axes(&states, &mean, d, GRID_DIMS.min(d));
+        let (mean, axes) = principal_axes(&states, rows, d, GRID_DIMS.min(d));
         let mut sup = DataSupport {
             d,
             states,
@@ -277,57 +272,36 @@ fn sq(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// The first `p` principal directions of the rows of `x` (`[rows, d]`, centred on `mean`) by
-/// power iteration with deflation on the covariance; `[p, d]`, orthonormal.
-fn principal_axes(x: &[f32], mean: &[f32], d: usize, p: usize) -> Vec<f32> {
-    let mut cov = vec![0.0f64; d * d];
-    let mut c = vec![0.0f64; d];
-    for r in x.chunks_exact(d) {
-        for (ci, (v, m)) in c.iter_mut().zip(r.iter().zip(mean)) {
-            *ci = f64::from(v - m);
-        }
-        for i in 0..d {
-            for j in 0..d {
-                cov[i * d + j] += c[i] * c[j];
-            }
-        }
-    }
-    let mut axes: Vec<Vec<f64>> = Vec::with_capacity(p);
-    for a in 0..p {
-        // Deterministic start: e_a plus a little of every coordinate.
-        let mut v: Vec<f64> = (0..d)
-            .map(|i| if i == a { 1.0 } else { 0.01 * (i + 1) as f64 })
-            .collect();
-        for _ in 0..200 {
-            let mut w: Vec<f64> = (0..d)
-                .map(|i| (0..d).map(|j| cov[i * d + j] * v[j]).sum())
-                .collect();
-            for u in &axes {
-                let dot: f64 = w.iter().zip(u).map(|(x, y)| x * y).sum();
-                for (wi, ui) in w.iter_mut().zip(u) {
-                    *wi -= dot * ui;
+/// The mean of the rows of `x` (`[rows, d]`) and their first `p` principal directions
+/// (`[p, d]`, orthonormal; [`ami_energy::Pca`]). Data without `p` directions of variance
+/// (fewer than two rows, or all alike) gets no directions: one grid cell, a full scan —
+/// slower, and still exact.
+fn principal_axes(x: &[f32], rows: usize, d: usize, p: usize) -> (Vec<f32>, Vec<f32>) {
+    let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    let fitted = Matrix::new(rows, d, x64)
+        .and_then(|m| Pca::params(p.min(rows.saturating_sub(1)).max(1)).fit(&m));
+    match fitted {
+        Ok(pca) => (
+            pca.mean.iter().map(|&m| m as f32).collect(),
+            pca.components
+                .as_slice()
+                .iter()
+                .map(|&v| v as f32)
+                .collect(),
+        ),
+        Err(_) => {
+            let mut mean = vec![0.0f64; d];
+            for r in x.chunks_exact(d) {
+                for (m, v) in mean.iter_mut().zip(r) {
+                    *m += f64::from(*v);
                 }
             }
-            let n = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if n < 1e-30 {
-                break;
-            }
-            v = w.iter().map(|x| x / n).collect();
+            (
+                mean.iter().map(|m| (m / rows as f64) as f32).collect(),
+                Vec::new(),
+            )
         }
-        // Orthonormalise against the earlier axes (exactly, whatever the iteration reached).
-        for u in &axes {
-            let dot: f64 = v.iter().zip(u).map(|(x, y)| x * y).sum();
-            for (vi, ui) in v.iter_mut().zip(u) {
-                *vi -= dot * ui;
-            }
-        }
-        let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if n < 1e-12 {
-            break;
-        }
-        axes.push(v.iter().map(|x| x / n).collect());
     }
-    axes.into_iter().flatten().map(|v| v as f32).collect()
 }
 
 #[cfg(test)]
@@ -436,8 +410,7 @@ mod tests {
             let t = i as f32 - 25.0;
             x.extend_from_slice(&[t, t + 0.01 * (i % 3) as f32, 0.02 * (i % 5) as f32]);
         }
-        let mean = vec![-0.5, -0.49, 0.04];
-        let a = principal_axes(&x, &mean, 3, 3);
+        let (_, a) = principal_axes(&x, 50, 3, 3);
         assert_eq!(a.len(), 9);
         let h = std::f32::consts::FRAC_1_SQRT_2;
         assert!((a[0].abs() - h).abs() < 1e-3 && (a[1].abs() - h).abs() < 1e-3);

@@ -73,7 +73,7 @@ pub fn fit_level2(
     progress.finish();
     let repr_dim = reprs.len() / rows.max(1);
     let l2data = Level2Data {
-        reprs: reprs.clone(),
+        reprs,
         actions: data.actions.clone(),
         n_traj: data.n_traj,
         traj_len: data.traj_len,
@@ -106,7 +106,7 @@ pub fn fit_level2(
     let seen = vec![(
         "states".to_string(),
         vec![kept, len, repr_dim],
-        reprs[..kept * len * repr_dim].to_vec(),
+        l2data.reprs[..kept * len * repr_dim].to_vec(),
     )];
     run.write(LEVEL2_MEMORY, &safetensors_bytes(&seen))?;
     run.write(LEVEL2_FILE, json.as_bytes())?;
