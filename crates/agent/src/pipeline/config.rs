@@ -62,6 +62,17 @@ pub struct AgentConfig {
     /// `[hierarchy]`).
     #[serde(default)]
     pub planner: PlannerLevels,
+    /// After this many planning calls in a row at which the agent moved less than a tenth of
+    /// what its plan predicted, it takes its blocked action turned away from itself, unless a
+    /// guardrail forbids that ([`crate::planner::Escape`]; default 3, 0 never escapes; no
+    /// effect on the amortised policy acting alone).
+    #[serde(default = "default_escape_calls")]
+    pub escape_calls: usize,
+}
+
+/// Three frozen calls (12 environment steps on two-rooms' defaults) before an escape.
+fn default_escape_calls() -> usize {
+    3
 }
 
 /// How many levels plan (`agent.planner`).
@@ -117,6 +128,7 @@ impl Default for AgentConfig {
             latent_paths: default_latent_paths(),
             imagined_margin: false,
             planner: PlannerLevels::Flat,
+            escape_calls: default_escape_calls(),
         }
     }
 }
@@ -421,8 +433,9 @@ impl RunConfig {
     /// in errors.
     pub fn from_toml_str(text: &str, origin: &str, base: &RunConfig) -> Result<Self, AgentError> {
         let bad = |msg: String| AgentError::config_source(origin, msg);
-        let file: toml::Value =
+        let mut file: toml::Value =
             toml::from_str(text).map_err(|e| bad(format!("not valid TOML: {}", e.message())))?;
+        migrate_moved_keys(&mut file);
         let mut merged = to_value(base)?;
         // A file that switches `kind` starts that section from the new kind's defaults.
         for (section, defaults) in kind_switches(&file, &merged)? {
@@ -573,6 +586,38 @@ impl RunConfig {
     pub fn to_toml(&self) -> Result<String, AgentError> {
         toml::to_string_pretty(self)
             .map_err(|e| AgentError::config_source("config", format!("cannot write TOML: {e}")))
+    }
+}
+
+/// Keys that moved between versions, `(old path, new path)`: a file read with the old key
+/// (a run directory written before the move) is read as if it had the new one, unless it
+/// sets both.
+const MOVED_KEYS: [(&str, &str); 1] = [("hierarchy.planner.escape_calls", "agent.escape_calls")];
+
+/// Moves every [`MOVED_KEYS`] entry of `file` to its new place.
+fn migrate_moved_keys(file: &mut toml::Value) {
+    for (old, new) in MOVED_KEYS {
+        let (old_parent, old_key) = old.rsplit_once('.').unwrap_or(("", old));
+        let Some(toml::Value::Table(t)) = old_parent
+            .split('.')
+            .try_fold(&mut *file, |v, p| v.get_mut(p))
+        else {
+            continue;
+        };
+        let Some(value) = t.remove(old_key) else {
+            continue;
+        };
+        let (new_parent, new_key) = new.rsplit_once('.').unwrap_or(("", new));
+        let mut at = &mut *file;
+        for p in new_parent.split('.') {
+            let toml::Value::Table(t) = at else { break };
+            at = t
+                .entry(p)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        }
+        if let toml::Value::Table(t) = at {
+            t.entry(new_key).or_insert(value);
+        }
     }
 }
 
@@ -842,5 +887,28 @@ mod tests {
         let file = "[env]\nkind = \"pendulum\"\ndt = 0.1\n";
         let c = RunConfig::from_toml_str(file, "f.toml", &RunConfig::default()).unwrap();
         assert!(matches!(c.env, EnvConfig::Pendulum(ref p) if p.dt == 0.1));
+    }
+
+    #[test]
+    fn a_moved_key_is_read_at_its_old_place_and_the_new_place_wins() {
+        let base = RunConfig::default();
+        let old = "[hierarchy.planner]\nescape_calls = 5\n";
+        let c = RunConfig::from_toml_str(old, "run/config.toml", &base).unwrap();
+        assert_eq!(c.agent.escape_calls, 5);
+        assert_eq!(c.hierarchy.planner, base.hierarchy.planner);
+        let both = "[agent]\nescape_calls = 2\n[hierarchy.planner]\nescape_calls = 5\n";
+        let c = RunConfig::from_toml_str(both, "f.toml", &base).unwrap();
+        assert_eq!(c.agent.escape_calls, 2);
+        // Written back, the key is at its new place only.
+        let text = c.to_toml().unwrap();
+        assert!(text.contains("escape_calls = 2"), "{text}");
+        assert_eq!(text.matches("escape_calls").count(), 1, "{text}");
+        // Overrides use the current names.
+        let err = base
+            .clone()
+            .with_overrides(&["hierarchy.planner.escape_calls=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("escape_calls"), "{err}");
     }
 }

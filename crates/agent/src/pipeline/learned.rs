@@ -27,7 +27,7 @@ use crate::error::AgentError;
 use crate::guided::PolicyGuided;
 use crate::level2::Level2Model;
 use crate::memory::ShortTermMemory;
-use crate::planner::{Hierarchical, PlanContext, Planner};
+use crate::planner::{Escape, Hierarchical, PlanContext, Planner};
 use crate::policy::Policy;
 use crate::task::{Reach, Target, TaskEpisode};
 
@@ -175,14 +175,18 @@ impl Learned {
                 AgentError::config_source("agent.actor", "no amortised policy was loaded")
             })
         };
-        Ok(match cfg.agent.actor {
+        let actor: Box<dyn Planner> = match cfg.agent.actor {
             ActorKind::Planner => planner()?,
-            ActorKind::Policy => Box::new(policy()?),
+            ActorKind::Policy => return Ok(Box::new(policy()?)),
             ActorKind::PolicyPlanner => Box::new(PolicyGuided::new(
                 policy()?,
                 planner()?,
                 cfg.policy.warm_start,
             )),
+        };
+        Ok(match cfg.agent.escape_calls {
+            0 => actor,
+            calls => Box::new(Escape::new(actor, calls)?),
         })
     }
 

@@ -27,12 +27,6 @@
 //! where a macro-action leads; the data says which places exist and which straight moves
 //! between them stay in free space.
 //!
-//! **Escape.** Walls stop the agent without sliding, and level 1's model can believe that a
-//! door jamb's corner can be cut; the agent then repeats a blocked move. When it has not moved
-//! for `escape_calls` planning calls, the next action is the blocked one turned away from it
-//! (by `90° + 180° · frac(j · 0.618)` at the `j`-th escape), kept only when its imagined
-//! rollout violates no guardrail.
-//!
 //! **Level 1** plans toward the sub-goal `ŝ_j`, `j = subgoal_step` (toward `g` itself when the
 //! path is no longer than that, or when level 2 finds nothing closer to the goal than `s₀`):
 //! its cost is the task's cost re-aimed at the sub-goal ([`Cost::toward`]: the immutable
@@ -89,10 +83,6 @@ pub struct HierarchicalConfig {
     /// An imagined macro step is kept only when the straight segment from its start to its
     /// (snapped) end stays within this many mean macro steps of the data (default 0.1).
     pub line_radius: f32,
-    /// Escape: after this many planning calls in a row in which the agent did not move (less
-    /// than 2 % of a mean macro step), the next action is the last one turned away from it
-    /// (default 3; 0 never escapes).
-    pub escape_calls: usize,
 }
 
 impl Default for HierarchicalConfig {
@@ -111,7 +101,6 @@ impl Default for HierarchicalConfig {
             block_radius: 1.0,
             snap_radius: 0.3,
             line_radius: 0.1,
-            escape_calls: 3,
         }
     }
 }
@@ -397,12 +386,6 @@ pub struct Hierarchical {
     dead_ends: Vec<DeadEnd>,
     /// The states level 2 was trained on (`None` when `snap_radius = 0`).
     support: Option<DataSupport>,
-    /// The state at the previous call, and the first action then planned.
-    prev: Option<(Vec<f32>, Vec<f32>)>,
-    /// Calls in a row at which the agent had not moved since the previous one.
-    frozen: usize,
-    /// Escapes made in this episode (they turn by different angles).
-    escapes: usize,
 }
 
 impl std::fmt::Debug for Hierarchical {
@@ -446,9 +429,6 @@ impl Hierarchical {
             None
         };
         Ok(Hierarchical {
-            prev: None,
-            frozen: 0,
-            escapes: 0,
             support,
             cfg,
             low,
@@ -524,57 +504,6 @@ impl Hierarchical {
     pub fn level2_plan(&self) -> Option<&Level2Plan> {
         self.last.as_ref()
     }
-
-    /// The escape plan of an agent that has not moved: every planned action becomes
-    /// `blocked` turned by `θ = 90° + 180° · frac(j · 0.618)` (`j` counts escapes; the
-    /// reverse `−blocked` for `A ≠ 2`), at the same norm — unless `blocked` is a stop, the
-    /// planned plan is unsafe, or the escape's imagined rollout violates a guardrail (`None`:
-    /// keep the plan). Walls stop the agent without sliding, so a model that believes a
-    /// corner can be cut keeps choosing the blocked move; a step away breaks the loop.
-    fn escape(
-        &mut self,
-        s0: &[f32],
-        blocked: &[f32],
-        planned: &Plan,
-        cost: &Cost,
-        model: &dyn WorldModel,
-    ) -> Result<Option<Plan>, AgentError> {
-        let norm = blocked.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if !planned.safe || !norm.is_finite() || norm <= 1e-6 {
-            return Ok(None);
-        }
-        let a = blocked.len();
-        let turned: Vec<f32> = if a == 2 {
-            let golden = 0.618_034_f32;
-            let th = std::f32::consts::PI * (0.5 + (self.escapes as f32 * golden).fract());
-            let (c, s) = (th.cos(), th.sin());
-            vec![
-                c * blocked[0] - s * blocked[1],
-                s * blocked[0] + c * blocked[1],
-            ]
-        } else {
-            blocked.iter().map(|x| -x).collect()
-        };
-        self.escapes += 1;
-        let h = planned.actions.len() / a.max(1);
-        let actions: Vec<f32> = (0..h).flat_map(|_| turned.iter().copied()).collect();
-        let states = model.rollout(s0, &actions, 1, h)?;
-        let d = model.state_dim();
-        let batch =
-            crate::cost::RolloutBatch::new(&states, &actions, (1, h), (d, a))?.with_start(s0)?;
-        if cost.violations(&batch)?[0] {
-            return Ok(None);
-        }
-        let total = cost.evaluate(&batch)?[0];
-        Ok(Some(Plan {
-            actions,
-            predicted_states: states,
-            cost: total,
-            cost_breakdown: Vec::new(),
-            iterations: 0,
-            safe: true,
-        }))
-    }
 }
 
 impl Planner for Hierarchical {
@@ -622,28 +551,7 @@ impl Planner for Hierarchical {
         self.calls += 1;
         let sub = self.subgoal.clone().unwrap_or_else(|| goal.to_vec());
         let low_cost = cost.toward(sub)?;
-        let mut plan = self.low.plan(s0, &low_cost, model)?;
-        let mu = self.model.report.mean_step as f32;
-        match &self.prev {
-            Some((p, _)) if sq(p, s0).sqrt() < 0.02 * mu => self.frozen += 1,
-            _ => self.frozen = 0,
-        }
-        let blocked = self.prev.as_ref().map(|(_, a)| a.clone());
-        if let (true, Some(blocked)) = (
-            self.cfg.escape_calls > 0 && self.frozen >= self.cfg.escape_calls,
-            blocked,
-        ) {
-            if let Some(escape) = self.escape(s0, &blocked, &plan, cost, model)? {
-                plan = escape;
-                self.frozen = 0;
-            }
-        }
-        let a = model.action_dim();
-        self.prev = Some((
-            s0.to_vec(),
-            plan.actions[..a.min(plan.actions.len())].to_vec(),
-        ));
-        Ok(plan)
+        self.low.plan(s0, &low_cost, model)
     }
 
     fn shift(&mut self, k: usize) {
@@ -657,9 +565,6 @@ impl Planner for Hierarchical {
         self.last = None;
         self.last_start.clear();
         self.dead_ends.clear();
-        self.prev = None;
-        self.frozen = 0;
-        self.escapes = 0;
     }
 
     fn warm_start(&mut self, actions: &[f32], act_dim: usize) -> Result<(), AgentError> {
@@ -802,136 +707,6 @@ mod tests {
         assert_eq!(h.dead_ends().len(), 1);
         h.reset();
         assert!(h.dead_ends().is_empty() && h.subgoal().is_none());
-    }
-
-    /// Level 1 that always plans `+x` (two actions of `(1, 0)`).
-    struct Pushing;
-
-    impl Planner for Pushing {
-        fn plan(&mut self, s0: &[f32], _c: &Cost, _m: &dyn WorldModel) -> Result<Plan, AgentError> {
-            Ok(Plan {
-                actions: vec![1.0, 0.0, 1.0, 0.0],
-                predicted_states: s0.repeat(2),
-                cost: 0.0,
-                cost_breakdown: Vec::new(),
-                iterations: 1,
-                safe: true,
-            })
-        }
-        fn shift(&mut self, _k: usize) {}
-        fn reset(&mut self) {}
-        fn horizon(&self) -> usize {
-            2
-        }
-    }
-
-    /// `s' = s + a`.
-    struct Moves;
-
-    impl WorldModel for Moves {
-        fn state_dim(&self) -> usize {
-            2
-        }
-        fn action_dim(&self) -> usize {
-            2
-        }
-        fn rollout(
-            &self,
-            s0: &[f32],
-            a: &[f32],
-            n: usize,
-            h: usize,
-        ) -> Result<Vec<f32>, AgentError> {
-            let mut out = Vec::with_capacity(n * h * 2);
-            for i in 0..n {
-                let mut s = s0.to_vec();
-                for t in 0..h {
-                    s[0] += a[(i * h + t) * 2];
-                    s[1] += a[(i * h + t) * 2 + 1];
-                    out.extend_from_slice(&s);
-                }
-            }
-            Ok(out)
-        }
-    }
-
-    /// Guardrail: any state with `y > 0.5`.
-    struct YAbove;
-
-    impl crate::cost::CostTerm for YAbove {
-        fn name(&self) -> &str {
-            "y_above"
-        }
-        fn cost(&self, b: &crate::cost::RolloutBatch) -> Vec<f32> {
-            (0..b.n())
-                .map(|i| (0..b.h()).filter(|&t| b.state(i, t)[1] > 0.5).count() as f32)
-                .collect()
-        }
-    }
-
-    #[test]
-    fn an_agent_that_does_not_move_escapes_away_from_its_blocked_action_unless_unsafe() {
-        let goal = vec![5.0, 0.0];
-        let term = || GoalDistance::new(goal.clone()).unwrap();
-        let free = Cost::new()
-            .with_goal(goal.clone())
-            .with_term(CostKind::Task, 1.0, term())
-            .unwrap();
-        let fixed = crate::cost::FixedCost::builder()
-            .guardrail(YAbove)
-            .unwrap()
-            .build();
-        let guarded = Cost::with_fixed(fixed)
-            .with_goal(goal.clone())
-            .with_term(CostKind::Task, 1.0, term())
-            .unwrap();
-        let cfg = HierarchicalConfig {
-            snap_radius: 0.0,
-            escape_calls: 2,
-            ..HierarchicalConfig::default()
-        };
-        let first = |p: &Plan| [p.actions[0], p.actions[1]];
-        let s0 = [0.0, 0.0];
-        let mut h = Hierarchical::new(cfg.clone(), Box::new(Pushing), drifting()).unwrap();
-        // Not moving at the 2nd and 3rd calls: the 3rd plan is +x turned by 90°, held.
-        assert_eq!(first(&h.plan(&s0, &free, &Moves).unwrap()), [1.0, 0.0]);
-        assert_eq!(first(&h.plan(&s0, &free, &Moves).unwrap()), [1.0, 0.0]);
-        let esc = h.plan(&s0, &free, &Moves).unwrap();
-        assert!(esc.actions[0].abs() < 1e-6 && (esc.actions[1] - 1.0).abs() < 1e-6);
-        assert_eq!(esc.actions[..2], esc.actions[2..]);
-        let want = [0.0, 1.0, 0.0, 2.0];
-        for (p, w) in esc.predicted_states.iter().zip(want) {
-            assert!((p - w).abs() < 1e-6, "{:?}", esc.predicted_states);
-        }
-        // The count starts again; the next escape turns by another angle, still away.
-        assert_eq!(first(&h.plan(&s0, &free, &Moves).unwrap()), [1.0, 0.0]);
-        let [x, y] = first(&h.plan(&s0, &free, &Moves).unwrap());
-        assert!(x < 0.0 && (x.hypot(y) - 1.0).abs() < 1e-5, "({x}, {y})");
-        // Having moved, no escape.
-        assert_eq!(
-            first(&h.plan(&[1.0, 0.0], &free, &Moves).unwrap()),
-            [1.0, 0.0]
-        );
-        // An escape the guardrail forbids (+y) is not taken; the next one (−y side) is.
-        h.reset();
-        for _ in 0..3 {
-            assert_eq!(first(&h.plan(&s0, &guarded, &Moves).unwrap()), [1.0, 0.0]);
-        }
-        let [x, y] = first(&h.plan(&s0, &guarded, &Moves).unwrap());
-        assert!(x < 0.0 && y < 0.0, "({x}, {y})");
-        // escape_calls = 0 never escapes.
-        let mut never = Hierarchical::new(
-            HierarchicalConfig {
-                escape_calls: 0,
-                ..cfg
-            },
-            Box::new(Pushing),
-            drifting(),
-        )
-        .unwrap();
-        for _ in 0..6 {
-            assert_eq!(first(&never.plan(&s0, &free, &Moves).unwrap()), [1.0, 0.0]);
-        }
     }
 
     #[test]
