@@ -69,6 +69,17 @@ pub enum AgentError {
         /// What is wrong, naming the key.
         msg: String,
     },
+    /// Another process holds the run directory's lock.
+    #[error(
+        "{path} is in use by another process ({holder}); wait for it to finish or write to \
+         another directory (the lock is released when that process ends, even if it is killed)"
+    )]
+    RunBusy {
+        /// The lock file.
+        path: String,
+        /// What the lock file says about its holder.
+        holder: String,
+    },
     /// Plain I/O failure.
     #[error("{path}: {source}")]
     Io {

@@ -65,11 +65,14 @@ pub fn train(data_path: &Path, out: &Path, opts: FitOptions, args: &ConfigArgs) 
     let ds =
         Dataset::load(data_path).with_context(|| format!("loading {}", data_path.display()))?;
     let (run, cfg) = if opts.resume {
-        let run = RunDir::open(out)?;
+        let run = RunDir::open_locked(out, "ami train --resume")?;
         let cfg = run.read_config()?;
         (run, cfg)
     } else {
-        (RunDir::create(out)?, build_config(args, &[])?)
+        (
+            RunDir::create_locked(out, "ami train")?,
+            build_config(args, &[])?,
+        )
     };
     let t = Instant::now();
     let trainer = fit(&run, &cfg, &ds, opts, &Bars::default())?;
@@ -140,7 +143,7 @@ fn run_config(run: &RunDir, sets: &[String]) -> Result<RunConfig> {
 
 /// `ami train-policy`.
 pub fn train_policy(run_path: &Path, sets: &[String]) -> Result<()> {
-    let run = RunDir::open(run_path)?;
+    let run = RunDir::open_locked(run_path, "ami train-policy")?;
     let cfg = run_config(&run, sets)?;
     let log = fit_policy(&run, &cfg, &Bars::default())?;
     eprintln!("wrote {}", run.file(POLICY_FILE).display());
@@ -150,7 +153,7 @@ pub fn train_policy(run_path: &Path, sets: &[String]) -> Result<()> {
 
 /// `ami train-level2`.
 pub fn train_level2(run_path: &Path, sets: &[String]) -> Result<()> {
-    let run = RunDir::open(run_path)?;
+    let run = RunDir::open_locked(run_path, "ami train-level2")?;
     let cfg = run_config(&run, sets)?;
     let report = pipeline::level2_fit::retrain_level2(&run, &cfg, &Bars::default())?;
     eprintln!(
@@ -163,7 +166,7 @@ pub fn train_level2(run_path: &Path, sets: &[String]) -> Result<()> {
 
 /// `ami train-critic`.
 pub fn train_critic(run_path: &Path, sets: &[String]) -> Result<()> {
-    let run = RunDir::open(run_path)?;
+    let run = RunDir::open_locked(run_path, "ami train-critic")?;
     let cfg = run_config(&run, sets)?;
     let summary = fit_critic(&run, &cfg, &Bars::default())?;
     eprintln!("wrote {}", run.file(CRITIC_FILE).display());

@@ -549,3 +549,60 @@ fn the_gradient_planners_evaluate_a_tiny_run() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_writer_into_a_run_is_refused_and_a_killed_holder_does_not_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_data(dir.path(), "5");
+    let out = dir.path().join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let train = |steps: &str| {
+        vec![
+            "train".to_string(),
+            "--data".into(),
+            d.into(),
+            "--out".into(),
+            o.into(),
+            "--preset".into(),
+            "tiny".into(),
+            "--set".into(),
+            format!("train.steps={steps}"),
+        ]
+    };
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_ami"))
+        .args(train("1000000"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join("run.lock");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains("pid")) {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the first ami train never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let args = train("5");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let second = ami(&args);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second writer ran: {err}");
+    assert!(
+        err.contains("run.lock")
+            && err.contains("in use")
+            && err.contains(&format!("pid {}", holder.id())),
+        "{err}"
+    );
+    let critic = ami(&["train-critic", "--run", o]);
+    assert!(!critic.status.success());
+    assert!(String::from_utf8_lossy(&critic.stderr).contains("in use"));
+    // SIGKILL leaves run.lock behind; it must not block the next writer.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(lock.is_file());
+    ok(&args);
+    let said = std::fs::read_to_string(&lock).unwrap();
+    assert!(!said.contains(&format!("pid {},", holder.id())), "{said}");
+}

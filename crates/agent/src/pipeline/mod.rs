@@ -123,7 +123,7 @@ fn data_and_training(
             "exists and is not a directory",
         ));
     }
-    let run = RunDir::create(out)?;
+    let run = RunDir::create_locked(out, "ami demo")?;
     let data = generate_data(cfg, progress)?;
     let t_train = Instant::now();
     fit(&run, cfg, &data, FitOptions::default(), progress)?;
