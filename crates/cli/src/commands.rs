@@ -45,6 +45,7 @@ pub fn data(env: &str, transitions: usize, seed: u64, out: &Path, args: &ConfigA
     EnvConfig::of_kind(env)?;
     let mut cfg = build_config(args, &[format!("env.kind=\"{env}\"")])?;
     cfg.data.trajectories = transitions.div_ceil(cfg.data.traj_len).max(1);
+    cfg.data.transitions = 0;
     cfg.data.seed = seed;
     cfg.validate()?;
     let ds = pipeline::generate_data(&cfg, &Bars::default())?;

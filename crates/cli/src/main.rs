@@ -26,7 +26,7 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 pub struct ConfigArgs {
     /// Built-in starting point: tiny (smoke tests), check (≤ 1 minute, state observations),
-    /// default (the demo), full.
+    /// default (the demo), full, pldm (PLDM's exact two-rooms task, env pldm).
     #[arg(long, default_value = "default")]
     pub preset: String,
     /// TOML file overriding the preset (any subset of sections/keys).
@@ -47,11 +47,12 @@ enum Command {
         /// Seed of data generation, weight initialisation and planning.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Environment (two-rooms, two-rooms-hazards, pendulum, highway, maze); the preset's
-        /// settings carry over where they apply. With two-rooms-hazards every task is evaluated.
+        /// Environment (two-rooms, two-rooms-hazards, pendulum, highway, maze, pldm); the
+        /// preset's settings carry over where they apply. With two-rooms-hazards every task is
+        /// evaluated.
         #[arg(long)]
         env: Option<String>,
-        /// Task to evaluate (reach, reach-safe, region, waypoints, hold) or `all`.
+        /// Task to evaluate (reach, reach-safe, region, waypoints, hold, pldm) or `all`.
         #[arg(long)]
         task: Option<String>,
         /// Test episodes per task.
@@ -61,7 +62,7 @@ enum Command {
         cfg: ConfigArgs,
     },
     /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
-    /// pendulum, highway, maze).
+    /// pendulum, highway, maze, pldm; `--preset pldm` for PLDM's generator settings).
     Data {
         /// Environment kind.
         env: String,
@@ -162,7 +163,7 @@ enum Command {
         /// `report.json`).
         #[arg(long, default_value = "test")]
         split: String,
-        /// Task (reach, reach-safe, region, waypoints, hold) or `all` (a task table in
+        /// Task (reach, reach-safe, region, waypoints, hold, pldm) or `all` (a task table in
         /// `eval/tasks.md`); default: the run's `[task]`. Reports go to `eval/<task>/`.
         #[arg(long)]
         task: Option<String>,

@@ -32,17 +32,26 @@ pub const DOOR_TARGET_DEPTH: f32 = 6.0;
 
 /// Settings of the generator: size and seed for every environment; `kappa`, `step_mean`,
 /// `step_std` and `door_fraction` are the settings of the two-rooms walk (other environments
-/// document which of them their behaviour policy uses).
+/// document which of them their behaviour policy uses); `door_crossing_rate`,
+/// `random_fraction`, `step_min` and `step_max` are settings of PLDM's generator (`pldm`,
+/// [`crate::pldm::walk`]) only.
+///
+/// The size is `trajectories`, or with `transitions > 0` (and `trajectories = 0`)
+/// `⌈transitions / traj_len⌉` trajectories ([`DataConfig::trajectory_count`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// Number of trajectories.
+    /// Number of trajectories (0 when the size is given by `transitions`).
     pub trajectories: usize,
+    /// Number of transitions, rounded up to whole trajectories (default 0: the size is
+    /// `trajectories`; exactly one of the two is non-zero).
+    #[serde(default)]
+    pub transitions: usize,
     /// Actions per trajectory T.
     pub traj_len: usize,
     /// Seed.
     pub seed: u64,
-    /// Von Mises concentration κ of the direction changes.
+    /// Von Mises concentration κ of the direction changes (0: uniformly random directions).
     pub kappa: f32,
     /// Mean step length (px).
     pub step_mean: f32,
@@ -50,27 +59,86 @@ pub struct DataConfig {
     pub step_std: f32,
     /// Fraction of trajectories steered through the door.
     pub door_fraction: f32,
+    /// `pldm`: fraction of trajectories that pass through the door (default 0.6, PLDM's
+    /// `cross_wall_rate`); the others never do.
+    #[serde(default = "default_door_crossing_rate")]
+    pub door_crossing_rate: f32,
+    /// `pldm`: fraction of trajectories whose directions are uniformly random (κ = 0) instead
+    /// of a correlated walk (default 0; PLDM's mixtures with random trajectories).
+    #[serde(default)]
+    pub random_fraction: f32,
+    /// `pldm`: lower bound of the truncated-normal step length (px; default 0.2).
+    #[serde(default = "default_step_min")]
+    pub step_min: f32,
+    /// `pldm`: upper bound of the truncated-normal step length (px; default 1.8).
+    #[serde(default = "default_step_max")]
+    pub step_max: f32,
+}
+
+/// PLDM's `cross_wall_rate` (`pldm_envs/wall/configs/good_quality_data.yaml`).
+fn default_door_crossing_rate() -> f32 {
+    0.6
+}
+
+/// PLDM's `action_lower_bd` (`pldm_envs/wall/configs/good_quality_data.yaml`).
+fn default_step_min() -> f32 {
+    0.2
+}
+
+/// PLDM's `action_upper_bd` (`pldm_envs/wall/configs/good_quality_data.yaml`).
+fn default_step_max() -> f32 {
+    1.8
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             trajectories: 3000,
+            transitions: 0,
             traj_len: 32,
             seed: 0,
             kappa: 5.0,
             step_mean: 1.5,
             step_std: 0.75,
             door_fraction: 0.3,
+            door_crossing_rate: default_door_crossing_rate(),
+            random_fraction: 0.0,
+            step_min: default_step_min(),
+            step_max: default_step_max(),
         }
     }
 }
 
 impl DataConfig {
+    /// Number of trajectories generated: `trajectories`, or `⌈transitions / traj_len⌉` when
+    /// the size is given in transitions.
+    pub fn trajectory_count(&self) -> usize {
+        if self.transitions > 0 {
+            self.transitions.div_ceil(self.traj_len.max(1))
+        } else {
+            self.trajectories
+        }
+    }
+
     /// Checks ranges; the error names the field.
     pub fn validate(&self) -> Result<(), EnvError> {
-        if self.trajectories == 0 {
-            return Err(EnvError::config("data.trajectories", 0, ">= 1"));
+        match (self.trajectories, self.transitions) {
+            (0, 0) => {
+                return Err(EnvError::config(
+                    "data.trajectories",
+                    0,
+                    ">= 1 (or size the data by data.transitions)",
+                ))
+            }
+            (t, n) if t > 0 && n > 0 => {
+                return Err(EnvError::config(
+                    "data.transitions",
+                    n,
+                    "0 while data.trajectories is set (size the data by one of them: \
+                     set the other to 0)",
+                ))
+            }
+            _ => {}
         }
         if self.traj_len == 0 {
             return Err(EnvError::config("data.traj_len", 0, ">= 1"));
@@ -88,11 +156,23 @@ impl DataConfig {
         if !(self.step_std.is_finite() && self.step_std >= 0.0) {
             return Err(EnvError::config("data.step_std", self.step_std, ">= 0"));
         }
-        if !(0.0..=1.0).contains(&self.door_fraction) {
+        for (field, v) in [
+            ("data.door_fraction", self.door_fraction),
+            ("data.door_crossing_rate", self.door_crossing_rate),
+            ("data.random_fraction", self.random_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(EnvError::config(field, v, "in [0, 1]"));
+            }
+        }
+        if !(self.step_min.is_finite() && self.step_min >= 0.0) {
+            return Err(EnvError::config("data.step_min", self.step_min, ">= 0"));
+        }
+        if !(self.step_max.is_finite() && self.step_max > self.step_min) {
             return Err(EnvError::config(
-                "data.door_fraction",
-                self.door_fraction,
-                "in [0, 1]",
+                "data.step_max",
+                self.step_max,
+                "a finite value > data.step_min",
             ));
         }
         Ok(())
@@ -128,8 +208,9 @@ pub struct Dataset {
     pub data_config: DataConfig,
 }
 
-/// Generates the dataset with the environment's behaviour policy ([`crate::EnvSpec::behaviour`]);
-/// `progress` is called with the number of trajectories done.
+/// Generates the dataset with the environment's behaviour policy ([`crate::EnvSpec::behaviour`])
+/// in its data-collection instance ([`crate::EnvSpec::build_for_data`]); `progress` is called
+/// with the number of trajectories done.
 ///
 /// Each trajectory: `s_0 = policy.start()`, then for `t < T`: `a_t = policy.act(t, s_t)`,
 /// `s_{t+1} = env.step(a_t)`. All draws come from one `StdRng::seed_from_u64(data.seed)`, so the
@@ -144,8 +225,8 @@ pub fn generate(
     cfg.validate()?;
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut policy = spec.behaviour(cfg)?;
-    let mut instance = spec.build()?;
-    let (n, t_len) = (cfg.trajectories, cfg.traj_len);
+    let mut instance = spec.build_for_data()?;
+    let (n, t_len) = (cfg.trajectory_count(), cfg.traj_len);
     let (obs_dim, a_dim, s_dim) = (
         instance.obs_dim(),
         instance.action_space().dim,

@@ -163,6 +163,13 @@ pub trait EnvSpec {
     fn validate(&self) -> Result<(), EnvError>;
     /// A new running instance.
     fn build(&self) -> Result<Box<dyn Env>, EnvError>;
+    /// The instance reward-free data is collected in (default: [`EnvSpec::build`]). An
+    /// environment whose data were generated with other dynamics than its evaluation returns
+    /// that variant here (`pldm`: a blocked move leaves the agent where it was, where the
+    /// evaluation stops it at the wall with a random bounce).
+    fn build_for_data(&self) -> Result<Box<dyn Env>, EnvError> {
+        self.build()
+    }
     /// Shape of one observation.
     fn obs_shape(&self) -> Vec<usize>;
     /// The admissible actions.

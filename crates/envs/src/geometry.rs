@@ -1,5 +1,6 @@
-//! Axis-aligned rectangles, the segment–rectangle entry test (slab method), and the move rule
-//! of the point agent shared by `two-rooms` and `maze` ([`move_point`]).
+//! Axis-aligned rectangles, the segment–rectangle entry test (slab method, with the face
+//! entered), and the move rule of the point agent shared by `two-rooms`, `maze` and `pldm`
+//! ([`move_point`]).
 
 /// A closed axis-aligned rectangle `[x0, x1] × [y0, y1]` (arena px; y grows upward).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -36,10 +37,20 @@ impl Rect {
     /// The entry time is the largest lower bound, provided it does not exceed the smallest
     /// upper bound (intersected with `[0, 1]`).
     pub fn entry(&self, p: [f32; 2], d: [f32; 2]) -> Option<f32> {
+        self.entry_face(p, d).map(|(t, _)| t)
+    }
+
+    /// [`Rect::entry`] and the face the segment enters through: [`Face::Vertical`] (a side
+    /// `x = x0` or `x = x1`) when the x slab is entered last, [`Face::Horizontal`] (`y = y0` or
+    /// `y = y1`) when the y slab is (the y face on a tie, e.g. through a corner; a segment
+    /// starting inside is reported as entering at `t = 0` through the face whose slab it
+    /// entered last, the x one if it is inside both from the start).
+    pub fn entry_face(&self, p: [f32; 2], d: [f32; 2]) -> Option<(f32, Face)> {
         let (mut t0, mut t1) = (0f32, 1f32);
-        for (pi, di, lo, hi) in [
-            (p[0], d[0], self.x0, self.x1),
-            (p[1], d[1], self.y0, self.y1),
+        let (mut last, mut face) = (f32::NEG_INFINITY, Face::Vertical);
+        for (pi, di, lo, hi, axis) in [
+            (p[0], d[0], self.x0, self.x1, Face::Vertical),
+            (p[1], d[1], self.y0, self.y1, Face::Horizontal),
         ] {
             if di == 0.0 {
                 if pi < lo || pi > hi {
@@ -48,6 +59,9 @@ impl Rect {
             } else {
                 let (a, b) = ((lo - pi) / di, (hi - pi) / di);
                 let (a, b) = if a < b { (a, b) } else { (b, a) };
+                if a >= last {
+                    (last, face) = (a, axis);
+                }
                 t0 = t0.max(a);
                 t1 = t1.min(b);
                 if t0 > t1 {
@@ -55,8 +69,17 @@ impl Rect {
                 }
             }
         }
-        Some(t0)
+        Some((t0, face))
     }
+}
+
+/// Which kind of face of a [`Rect`] a segment enters through ([`Rect::entry_face`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// A side `x = const`.
+    Vertical,
+    /// A side `y = const`.
+    Horizontal,
 }
 
 /// Distance (px) by which a blocked move stops short of the obstacle it would enter.
@@ -124,6 +147,25 @@ mod tests {
         assert_eq!(R.entry([0.0, 4.0], [3.0, 0.0]), None); // passes above
         assert_eq!(R.entry([1.5, 2.0], [1.0, 0.0]), Some(0.0)); // starts inside
         assert_eq!(R.entry([1.5, 5.0], [0.0, -4.0]), Some(0.5)); // vertical
+    }
+
+    #[test]
+    fn entry_faces_by_hand() {
+        use Face::{Horizontal, Vertical};
+        assert_eq!(R.entry_face([0.0, 2.0], [2.0, 0.0]), Some((0.5, Vertical)));
+        assert_eq!(
+            R.entry_face([1.5, 5.0], [0.0, -4.0]),
+            Some((0.5, Horizontal))
+        );
+        assert_eq!(
+            R.entry_face([1.5, 0.0], [0.5, 2.0]),
+            Some((0.5, Horizontal))
+        );
+        assert_eq!(
+            R.entry_face([0.0, 0.0], [2.0, 2.0]),
+            Some((0.5, Horizontal))
+        ); // corner tie
+        assert_eq!(R.entry_face([0.0, 4.0], [3.0, 0.0]), None);
     }
 
     #[test]

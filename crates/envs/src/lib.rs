@@ -20,8 +20,10 @@
 //! pictures); [`EnvConfig`] registers every environment under a `kind`: `two-rooms` and
 //! `pendulum` (Gymnasium's `Pendulum-v1`, [`pendulum`]), `two-rooms-hazards` (forbidden
 //! regions, [`two_rooms_hazards`]), `highway` (an ego car among stochastic drivers,
-//! continuous or discrete meta-actions, [`highway`]) and `maze` (the point agent in a grid of
-//! rooms joined by doors, several layouts with one held out, [`maze`]).
+//! continuous or discrete meta-actions, [`highway`]), `maze` (the point agent in a grid of
+//! rooms joined by doors, several layouts with one held out, [`maze`]) and `pldm` (PLDM's
+//! exact two-rooms task: its 65 × 65 images, move rules, data generator and test protocol,
+//! [`pldm`]).
 //!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
@@ -34,6 +36,9 @@
 //! * [`maze`] — door graphs and their generation ([`maze::layout`]), walls and move rule in px
 //!   ([`maze::arena`]), the running env ([`maze::env`]), tasks and the behaviour policy
 //!   ([`maze::tasks`]), pictures ([`maze::render`]).
+//! * [`pldm`] — PLDM's layout on two-rooms' geometry, its images ([`pldm::observe`]), the
+//!   evaluation and data move rules ([`pldm::dynamics`]), the test protocol ([`pldm::tasks`])
+//!   and the data generator ([`pldm::walk`]).
 //! * [`episodes`] — fixed test episodes, success rules, episode traces.
 //! * [`data`] — the correlated random-walk generator of reward-free trajectories
 //!   ([`sampling`] has its von Mises and truncated-normal draws).
@@ -52,6 +57,7 @@ pub mod highway;
 pub mod maze;
 pub mod observation;
 pub mod pendulum;
+pub mod pldm;
 pub mod registry;
 pub mod render;
 pub mod sampling;
@@ -75,7 +81,9 @@ pub use episodes::{
 pub use error::EnvError;
 pub use highway::{ActionMode, Highway, HighwayConfig, MetaAction};
 pub use maze::{Maze, MazeConfig};
+pub use observation::PixelGrid;
 pub use pendulum::{Pendulum, PendulumConfig};
+pub use pldm::{Pldm, PldmConfig};
 pub use registry::EnvConfig;
 pub use render::{render_episodes_png, render_observation_png};
 pub use sampling::von_mises;

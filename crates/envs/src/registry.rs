@@ -23,6 +23,7 @@ use crate::env::EnvSpec;
 use crate::highway::HighwayConfig;
 use crate::maze::MazeConfig;
 use crate::pendulum::PendulumConfig;
+use crate::pldm::PldmConfig;
 use crate::two_rooms::TwoRoomsConfig;
 use crate::two_rooms_hazards::TwoRoomsHazardsConfig;
 
@@ -70,6 +71,7 @@ register_envs! {
     TwoRoomsHazards(TwoRoomsHazardsConfig) = "two-rooms-hazards",
     Highway(HighwayConfig) = "highway",
     Maze(MazeConfig) = "maze",
+    Pldm(PldmConfig) = "pldm",
 }
 
 impl Default for EnvConfig {

@@ -135,4 +135,29 @@ mod tests {
         // Symmetric truncation around the mean keeps the mean.
         assert!((sum / n as f64 - 1.0).abs() < 0.01);
     }
+
+    /// PLDM's step length TruncNormal(1.0, 0.4, [0.2, 1.8]): the bounds are ±2σ, so the mean
+    /// stays 1.0 and the variance is `σ²(1 − 2·2φ(2)/(Φ(2) − Φ(−2)))`, std 0.4 · 0.87961 =
+    /// 0.35184 (φ(2) = 0.0539910, Φ(2) − Φ(−2) = 0.9544997).
+    #[test]
+    fn truncated_normal_has_pldms_step_length_moments() {
+        let mut rng = StdRng::seed_from_u64(8);
+        let n = 200_000;
+        let (mut s, mut s2, mut lo, mut hi) = (0f64, 0f64, f32::MAX, f32::MIN);
+        for _ in 0..n {
+            let x = truncated_normal(&mut rng, 1.0, 0.4, 0.2, 1.8);
+            (s, s2) = (s + x as f64, s2 + (x as f64).powi(2));
+            (lo, hi) = (lo.min(x), hi.max(x));
+        }
+        let mean = s / n as f64;
+        let std = (s2 / n as f64 - mean * mean).sqrt();
+        let want = 0.4 * (1.0f64 - 4.0 * 0.053_991 / 0.954_500).sqrt();
+        assert!((want - 0.351_84).abs() < 1e-4, "{want}");
+        assert!((mean - 1.0).abs() < 0.003, "mean {mean}");
+        assert!((std - want).abs() < 0.003, "std {std}, want {want}");
+        assert!(
+            lo >= 0.2 && hi <= 1.8 && lo < 0.22 && hi > 1.78,
+            "[{lo}, {hi}]"
+        );
+    }
 }

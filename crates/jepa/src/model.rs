@@ -8,9 +8,12 @@
 //! The predictor is residual: `Pred(s, a) = s + MLP([s, a/action_scale])`, or with a latent
 //! variable ([`LatentConfig`]) `Pred(s, a, z) = s + MLP([s, a/action_scale, z])`. The encoder is an
 //! MLP on the flattened observation, or for images a small strided conv net ([`ConvStack`])
-//! followed by an MLP head.
+//! followed by an MLP head, optionally after averaging the image over `pool × pool` blocks
+//! (large frames such as PLDM's 65 × 65 on a CPU).
 
 use burn::module::Module;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +50,11 @@ pub struct JepaConfig {
     /// Output channels of the conv layers (conv encoder only), input first.
     #[serde(default = "default_conv_channels")]
     pub conv_channels: Vec<usize>,
+    /// The conv encoder first averages the (normalised) image over `pool × pool` blocks
+    /// (stride `pool`; a last partial row or column is dropped), so an `H × W` image enters the
+    /// conv layers as `⌊H/pool⌋ × ⌊W/pool⌋` (1: no pooling). No parameters.
+    #[serde(default = "one")]
+    pub pool: usize,
     /// Action dimension A.
     pub action_dim: usize,
     /// Representation dimension D.
@@ -89,6 +97,10 @@ fn default_readout_hidden() -> Vec<usize> {
     vec![128]
 }
 
+fn one() -> usize {
+    1
+}
+
 fn default_conv_channels() -> Vec<usize> {
     vec![8, 16]
 }
@@ -100,6 +112,7 @@ impl Default for JepaConfig {
             obs_shape: Vec::new(),
             encoder: EncoderKind::Auto,
             conv_channels: default_conv_channels(),
+            pool: 1,
             action_dim: 2,
             repr_dim: 32,
             encoder_hidden: vec![128, 128],
@@ -124,6 +137,12 @@ impl JepaConfig {
             [c, h, w] => Some([c, h, w]),
             _ => None,
         }
+    }
+
+    /// The shape `[C, ⌊H/pool⌋, ⌊W/pool⌋]` of an image `[C, H, W]` as the conv layers see it.
+    pub fn pooled_shape(&self, [c, h, w]: [usize; 3]) -> [usize; 3] {
+        let k = self.pool.max(1);
+        [c, h / k, w / k]
     }
 
     /// The encoder actually built: `Auto` resolved from `obs_shape`.
@@ -194,6 +213,15 @@ impl JepaConfig {
                     "at least one positive channel count",
                 ));
             }
+            if let Some([_, h, w]) = self.image_shape() {
+                if self.pool == 0 || self.pool > h.min(w) {
+                    return Err(JepaError::config(
+                        "model.pool",
+                        self.pool,
+                        &format!("an integer in [1, {}] (the image's smaller side)", h.min(w)),
+                    ));
+                }
+            }
         }
         if self.obs_std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(JepaError::config(
@@ -249,7 +277,7 @@ impl JepaConfig {
         let (conv, head_in) = match (self.resolved_encoder(), self.image_shape()) {
             (EncoderKind::Conv, Some(shape)) => (
                 Some(ConvStack::new(shape[0], &self.conv_channels, device)),
-                ConvStack::out_features(&self.conv_channels, shape),
+                ConvStack::out_features(&self.conv_channels, self.pooled_shape(shape)),
             ),
             _ => (None, self.obs_dim),
         };
@@ -275,6 +303,7 @@ impl JepaConfig {
             readout_norm: ReadoutNorm::from_config(self),
             norm: Normalisation::from_config(self),
             image_shape: self.image_shape(),
+            pool: self.pool.max(1),
             latent_count: self.latent.count(),
         })
     }
@@ -355,6 +384,9 @@ pub struct Jepa {
     norm: Normalisation,
     #[module(skip)]
     image_shape: Option<[usize; 3]>,
+    /// Average-pooling factor before the conv layers (1: none).
+    #[module(skip)]
+    pool: usize,
     /// Number of values of the discrete latent (1: deterministic predictor).
     #[module(skip)]
     latent_count: usize,
@@ -377,7 +409,11 @@ impl Jepa {
             (Some(conv), Some([c, h, w])) => {
                 let dims = x.dims();
                 let rows: usize = dims[..N - 1].iter().product();
-                let features = conv.forward(x.reshape([rows, c, h, w]));
+                let mut image = x.reshape([rows, c, h, w]);
+                if self.pool > 1 {
+                    image = avg_pool2d(image, AvgPoolOptions::new([self.pool, self.pool]));
+                }
+                let features = conv.forward(image);
                 let s = self.encoder.forward(features);
                 let mut out = dims;
                 out[N - 1] = s.dims()[1];

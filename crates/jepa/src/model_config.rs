@@ -16,6 +16,9 @@ pub struct ModelConfig {
     pub encoder: EncoderKind,
     /// Output channels of the conv layers (conv encoder only).
     pub conv_channels: Vec<usize>,
+    /// Average-pooling factor applied to images before the conv layers (conv encoder only;
+    /// default 1: none; e.g. 4 turns PLDM's 65 × 65 frames into 16 × 16).
+    pub pool: usize,
     /// Representation dimension D.
     pub repr_dim: usize,
     /// Hidden widths of the encoder MLP.
@@ -34,6 +37,7 @@ impl Default for ModelConfig {
         ModelConfig {
             encoder: j.encoder,
             conv_channels: j.conv_channels,
+            pool: j.pool,
             repr_dim: j.repr_dim,
             encoder_hidden: j.encoder_hidden,
             predictor_hidden: j.predictor_hidden,
@@ -92,6 +96,7 @@ impl JepaConfig {
             obs_shape: stats.obs_shape.clone(),
             encoder: model.encoder,
             conv_channels: model.conv_channels.clone(),
+            pool: model.pool,
             action_dim: stats.action_dim,
             repr_dim: model.repr_dim,
             encoder_hidden: model.encoder_hidden.clone(),

@@ -114,6 +114,79 @@ fn auto_resolves_by_observation_shape_and_bad_configs_name_the_field() {
     assert!(err.contains("model.conv_channels"), "{err}");
 }
 
+/// `model.pool`: the conv layers see the image averaged over pool × pool blocks. Images with
+/// the same block means (a permutation within blocks, the blocks' means themselves) encode
+/// identically with pooling and differently without it, and the head's input is sized for the
+/// pooled image (8 / 4 = 2 → 1 after one stride-2 layer).
+#[test]
+fn pooling_averages_blocks_before_the_conv_layers() {
+    let device = Device::flex();
+    let pooled = JepaConfig {
+        pool: 4,
+        conv_channels: vec![3],
+        ..conv_config()
+    };
+    let model = pooled.init(&device).unwrap();
+    assert_eq!(pooled.pooled_shape([2, RES, RES]), [2, 2, 2]);
+    let head_in = model.encoder.layers[0].weight.val().dims()[0];
+    assert_eq!(
+        head_in, 3,
+        "3 channels × 1 × 1 after pooling to 2 × 2 and one conv layer"
+    );
+    // Image b moves every pixel of a to another place within its 4 × 4 block.
+    let a: Vec<f32> = (0..OBS).map(|k| ((k * 37) % 11) as f32 / 11.0).collect();
+    let mut b = a.clone();
+    for c in 0..2 {
+        for i in 0..RES {
+            for j in 0..RES {
+                let (bi, bj) = (i / 4 * 4 + (i + 1) % 4, j / 4 * 4 + (j + 2) % 4);
+                b[c * RES * RES + bi * RES + bj] = a[c * RES * RES + i * RES + j];
+            }
+        }
+    }
+    assert_ne!(a, b);
+    let enc = |m: &ami_jepa::Jepa, x: &[f32]| {
+        to_vec(m.encode(Tensor::<2>::from_data(
+            TensorData::new(x.to_vec(), [1, OBS]),
+            &device,
+        )))
+    };
+    // Image m fills every block with its mean (equal under averaging, not under max pooling).
+    let mut m = vec![0f32; OBS];
+    for c in 0..2 {
+        for bi in 0..2 {
+            for bj in 0..2 {
+                let cells: Vec<usize> = (0..16)
+                    .map(|k| c * RES * RES + (bi * 4 + k / 4) * RES + bj * 4 + k % 4)
+                    .collect();
+                let mean = cells.iter().map(|&k| a[k]).sum::<f32>() / 16.0;
+                cells.iter().for_each(|&k| m[k] = mean);
+            }
+        }
+    }
+    let ea = enc(&model, &a);
+    for other in [enc(&model, &b), enc(&model, &m)] {
+        for (x, y) in ea.iter().zip(&other) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+    }
+    let plain = conv_config().init(&device).unwrap();
+    assert_ne!(
+        enc(&plain, &a),
+        enc(&plain, &b),
+        "without pooling they differ"
+    );
+    let err = JepaConfig {
+        pool: RES + 1,
+        ..conv_config()
+    }
+    .init(&device)
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("model.pool"), "{err}");
+}
+
 #[test]
 fn encoding_a_batch_of_sequences_equals_encoding_the_flat_batch() {
     let device = Device::flex();

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use ami_envs::{
-    DataConfig, EnvConfig, MazeConfig, ObsKind, TwoRoomsConfig, TwoRoomsHazardsConfig,
+    DataConfig, EnvConfig, MazeConfig, ObsKind, PldmConfig, TwoRoomsConfig, TwoRoomsHazardsConfig,
     DEFAULT_HAZARDS,
 };
 use ami_jepa::{EncoderKind, Level2Config, ModelConfig, ObjectiveConfig, TrainConfig};
@@ -273,17 +273,29 @@ pub enum Preset {
     Default,
     /// Longer training and planning for the best success rate.
     Full,
+    /// PLDM's exact two-rooms task (issue 18: env `pldm`, PLDM's data generator, its
+    /// 100-episode protocol with seed 42, task `pldm`) with `default`'s model, training and
+    /// planner, the 65 × 65 frames averaged over 4 × 4 blocks before the conv layers.
+    Pldm,
 }
 
 impl Preset {
     /// Every preset, by name.
-    pub const ALL: [(&'static str, Preset); 4] = [
+    pub const ALL: [(&'static str, Preset); 5] = [
         ("tiny", Preset::Tiny),
         ("check", Preset::Check),
         ("default", Preset::Default),
         ("full", Preset::Full),
+        ("pldm", Preset::Pldm),
     ];
 }
+
+/// Transitions of the PLDM-task data in every preset but `tiny` (223 trajectories of 91
+/// frames of 2 × 65 × 65: ≈ 0.7 GB as f32; PLDM's dataset-size study has a 20 312-transition
+/// point, `pldm/configs/wall/icml/ds_20312.yaml`, and its main data set is 3 M).
+pub const PLDM_TRANSITIONS: usize = 20_000;
+/// Transitions of the PLDM-task data in the `tiny` preset (20 trajectories).
+pub const PLDM_TINY_TRANSITIONS: usize = 1_800;
 
 impl std::str::FromStr for Preset {
     type Err = AgentError;
@@ -293,13 +305,20 @@ impl std::str::FromStr for Preset {
             .iter()
             .find(|(name, _)| *name == s)
             .map(|(_, p)| *p)
-            .ok_or_else(|| AgentError::config("--preset", s, "one of tiny, check, default, full"))
+            .ok_or_else(|| {
+                AgentError::config("--preset", s, "one of tiny, check, default, full, pldm")
+            })
     }
 }
 
 impl RunConfig {
     /// The configuration of a preset.
     pub fn preset(p: Preset) -> Self {
+        if p == Preset::Pldm {
+            let mut c = RunConfig::preset(Preset::Default);
+            c.set_pldm_task(Preset::Default);
+            return c;
+        }
         let mut c = RunConfig::default();
         c.data.trajectories = 3000;
         c.train.steps = 4000;
@@ -330,6 +349,7 @@ impl RunConfig {
                 mppi.iterations = 4;
                 c.eval.episodes = 30;
             }
+            Preset::Pldm => unreachable!("returned above"),
             Preset::Tiny => {
                 c.data.trajectories = 64;
                 c.train.steps = 30;
@@ -350,9 +370,20 @@ impl RunConfig {
     /// The configuration of a preset in the environment `kind`: the preset's own two-rooms
     /// settings for `two-rooms`, the same settings plus the default hazards for
     /// `two-rooms-hazards`, the maze's defaults with the preset's observation kind and image
-    /// width and episodes of `env.task.max_steps` for `maze`, and the kind's defaults
-    /// otherwise.
+    /// width and episodes of `env.task.max_steps` for `maze`, PLDM's task, data and protocol
+    /// with the preset's model, training and planner for `pldm` (the `pldm` preset is
+    /// `default`'s in `pldm`, and only for `pldm`), and the kind's defaults otherwise.
     pub fn preset_in(p: Preset, kind: &str) -> Result<Self, AgentError> {
+        if p == Preset::Pldm {
+            return match kind {
+                "pldm" => Ok(RunConfig::preset(p)),
+                other => Err(AgentError::config(
+                    "--env",
+                    other,
+                    "pldm: the pldm preset is PLDM's task (other environments: --preset default)",
+                )),
+            };
+        }
         let mut c = RunConfig::preset(p);
         let two_rooms = match &c.env {
             EnvConfig::TwoRooms(t) => t.clone(),
@@ -393,6 +424,7 @@ impl RunConfig {
                 c.eval.max_steps = maze.task.max_steps;
                 c.hierarchy.train = true;
                 match p {
+                    Preset::Pldm => unreachable!("returned above"),
                     Preset::Default | Preset::Full => {
                         c.data.trajectories = c.data.trajectories.max(4000);
                         c.train.steps = 2000;
@@ -418,9 +450,56 @@ impl RunConfig {
                 }
                 EnvConfig::Maze(maze)
             }
+            "pldm" => {
+                c.set_pldm_task(p);
+                c.env
+            }
             other => EnvConfig::of_kind(other)?,
         };
         Ok(c)
+    }
+
+    /// Sets PLDM's task (issue 18) on the two-rooms configuration of `preset`: env `pldm` with
+    /// the preset's observation kind, its 65 × 65 frames averaged over `64 / image_res` blocks
+    /// (4 for 16 px presets, 2 for `full`'s 32 px) so that the conv layers see what they see in
+    /// two-rooms; PLDM's data generator ([`ami_envs::pldm::walk`]: 90-step trajectories, κ = 5,
+    /// steps TruncNormal(1.0, 0.4, [0.2, 1.8]), 60 % through the door) sized by
+    /// [`PLDM_TRANSITIONS`]; task `pldm`; PLDM's protocol (100 episodes of 200 steps, seed 42)
+    /// except in `tiny` and `check`, which keep their own short evaluations.
+    fn set_pldm_task(&mut self, preset: Preset) {
+        let (obs, res) = match &self.env {
+            EnvConfig::TwoRooms(t) => (t.obs, t.image_res),
+            _ => (ObsKind::Image, 16),
+        };
+        self.env = EnvConfig::Pldm(PldmConfig {
+            obs,
+            ..PldmConfig::default()
+        });
+        self.model.pool = (64 / res.max(1)).max(1);
+        let transitions = match preset {
+            Preset::Tiny => PLDM_TINY_TRANSITIONS,
+            _ => PLDM_TRANSITIONS,
+        };
+        self.data = DataConfig {
+            trajectories: 0,
+            transitions,
+            traj_len: 90,
+            seed: self.data.seed,
+            kappa: 5.0,
+            step_mean: 1.0,
+            step_std: 0.4,
+            step_min: 0.2,
+            step_max: 1.8,
+            door_crossing_rate: 0.6,
+            random_fraction: 0.0,
+            ..self.data.clone()
+        };
+        self.task.name = "pldm".into();
+        self.eval.seed = ami_envs::pldm::tasks::SEED;
+        if !matches!(preset, Preset::Tiny | Preset::Check) {
+            self.eval.episodes = ami_envs::pldm::tasks::EPISODES;
+            self.eval.max_steps = ami_envs::pldm::tasks::EPISODE_STEPS;
+        }
     }
 
     /// Reads a TOML file (all sections optional, defaults from `base`).
@@ -524,6 +603,7 @@ impl RunConfig {
             ("agent.replan_every", self.agent.replan_every),
             ("eval.episodes", self.eval.episodes),
             ("eval.max_steps", self.eval.max_steps),
+            ("model.pool", self.model.pool),
         ] {
             if v == 0 {
                 return Err(AgentError::config(field, 0, ">= 1"));
@@ -730,6 +810,81 @@ mod tests {
             c.validate().unwrap();
             let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
             assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn the_pldm_preset_is_pldms_task_data_and_protocol() {
+        let c = RunConfig::preset(Preset::Pldm);
+        c.validate().unwrap();
+        let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
+        assert_eq!(back, c);
+        assert_eq!("pldm".parse::<Preset>().unwrap(), Preset::Pldm);
+        assert_eq!(RunConfig::preset_in(Preset::Pldm, "pldm").unwrap(), c);
+        assert_eq!(RunConfig::preset_in(Preset::Default, "pldm").unwrap(), c);
+        let EnvConfig::Pldm(env) = &c.env else {
+            panic!("{:?}", c.env)
+        };
+        assert_eq!(env.obs, ObsKind::Image);
+        assert_eq!(c.env.spec().obs_shape(), vec![2, 65, 65]);
+        assert_eq!(c.plan_context(0).max_action_norm, 2.45);
+        assert_eq!(c.model.pool, 4);
+        assert_eq!(c.task.name, "pldm");
+        assert_eq!(
+            (c.eval.episodes, c.eval.seed, c.eval.max_steps),
+            (100, 42, 200)
+        );
+        let d = &c.data;
+        assert_eq!((d.trajectories, d.transitions, d.traj_len), (0, 20_000, 90));
+        assert_eq!((d.kappa, d.step_mean, d.step_std), (5.0, 1.0, 0.4));
+        assert_eq!(
+            (d.step_min, d.step_max, d.door_crossing_rate),
+            (0.2, 1.8, 0.6)
+        );
+        // Other presets in pldm keep their sizes; full's 32 px becomes a pooling of 2.
+        let tiny = RunConfig::preset_in(Preset::Tiny, "pldm").unwrap();
+        tiny.validate().unwrap();
+        assert_eq!((tiny.eval.episodes, tiny.data.transitions), (4, 1800));
+        assert_eq!(
+            RunConfig::preset_in(Preset::Full, "pldm")
+                .unwrap()
+                .model
+                .pool,
+            2
+        );
+        let check = RunConfig::preset_in(Preset::Check, "pldm").unwrap();
+        assert_eq!(check.env.spec().obs_shape(), vec![2]);
+        let err = RunConfig::preset_in(Preset::Pldm, "two-rooms")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--env"), "{err}");
+    }
+
+    #[test]
+    fn pldm_data_regimes_are_one_override_each_and_checked_by_name() {
+        let c = RunConfig::preset(Preset::Pldm)
+            .with_overrides(&[
+                "data.door_crossing_rate=0".into(),
+                "data.transitions=5078".into(),
+                "data.random_fraction=0.84".into(),
+                "data.kappa=0".into(),
+            ])
+            .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.data.trajectory_count(), 57);
+        for (set, key) in [
+            ("data.door_crossing_rate=1.5", "data.door_crossing_rate"),
+            ("data.trajectories=10", "data.transitions"),
+            ("data.step_max=0.1", "data.step_max"),
+            ("model.pool=0", "model.pool"),
+        ] {
+            let err = RunConfig::preset(Preset::Pldm)
+                .with_overrides(&[set.into()])
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{set}: {err}");
         }
     }
 

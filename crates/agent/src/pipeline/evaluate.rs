@@ -4,8 +4,9 @@
 //!
 //! The agent is built once per worker: world model, state probe (if the run has one), and the
 //! immutable cost ([`crate::FixedCost`]: `[cost] intrinsic`, `[cost] guardrail` and the task's
-//! own guardrails). Reports go to `eval/<task>/` ([`EvalReport::save`]); the `reach` task also
-//! writes the run's top-level `report.json` and `plots/episodes.png` as before. Reports carry
+//! own guardrails). Reports go to `eval/<task>/` ([`EvalReport::save`]); the `reach` task (and a
+//! benchmark task such as `pldm`) also writes the run's top-level `report.json` and
+//! `plots/episodes.png` as before. Reports carry
 //! the run's coverage of predicted futures when it was measured after training
 //! ([`super::coverage`], `coverage.json`).
 //!
@@ -36,7 +37,7 @@ use crate::episode::{run_task_episode, ActSettings, Actor, EpisodeOutcome};
 use crate::error::AgentError;
 use crate::jepa_model::JepaWorldModel;
 use crate::planner::Planner;
-use crate::task::{TaskEpisode, TaskSpec};
+use crate::task::{TaskConfig, TaskEpisode, TaskSpec};
 
 /// The numbers of an evaluation (`report.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -134,8 +135,8 @@ impl EvalReport {
     }
 
     /// Writes the report into the run directory, atomically: `eval/<task>[-<tag>]/` +
-    /// [`Split::report_file`], and for the untagged `reach` task also the top-level file of
-    /// the split.
+    /// [`Split::report_file`], and for the untagged `reach` task (or benchmark task,
+    /// [`TaskConfig::is_headline`]) also the top-level file of the split.
     pub fn save(&self, run: &RunDir) -> Result<(), AgentError> {
         let name = self.split.report_file();
         let text = serde_json::to_string_pretty(self)
@@ -143,7 +144,7 @@ impl EvalReport {
         let dir = run.file("eval").join(self.dir_name());
         std::fs::create_dir_all(&dir).map_err(AgentError::io(&dir))?;
         ami_io::write_atomic(&dir.join(name), text.as_bytes())?;
-        if self.task == "reach" && self.tag.is_empty() {
+        if TaskConfig::is_headline(&self.task) && self.tag.is_empty() {
             run.write(name, text.as_bytes())?;
         }
         Ok(())
@@ -403,7 +404,7 @@ pub fn evaluate(
         .collect();
     let picture = task_dir.join(split.episodes_picture());
     spec.render_episodes(&traces, 4, &picture)?;
-    if task.name() == "reach" && cfg.eval.tag.is_empty() {
+    if TaskConfig::is_headline(task.name()) && cfg.eval.tag.is_empty() {
         spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
     }
     Ok(report)

@@ -46,7 +46,7 @@ use crate::error::AgentError;
 
 /// Generates the reward-free dataset of `cfg` (`[env]`, `[data]`), reporting trajectories done.
 pub fn generate_data(cfg: &RunConfig, progress: &dyn Progress) -> Result<Dataset, AgentError> {
-    progress.start("data", cfg.data.trajectories as u64);
+    progress.start("data", cfg.data.trajectory_count() as u64);
     let ds = ami_envs::generate(&cfg.env, &cfg.data, &mut |done| {
         progress.set(done as u64, "")
     })?;

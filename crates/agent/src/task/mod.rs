@@ -18,16 +18,18 @@
 //! the door: 61/100 on `check` against the anchor's figure in the README.)
 //!
 //! Registered tasks (`[task] name = ...`, `ami eval --task NAME`): `reach`, `reach-safe`,
-//! `region`, `waypoints`, `hold` (two-rooms) and `drive` (highway: progress without
-//! collisions, no goal). A new task = one file implementing [`TaskSpec`] plus one
+//! `region`, `waypoints`, `hold` (two-rooms), `drive` (highway: progress without
+//! collisions, no goal) and the benchmark `pldm` (`reach` on PLDM's own task, [`Benchmark`]). A new task = one file implementing [`TaskSpec`] plus one
 //! arm in [`TaskConfig::spec`].
 
+mod benchmark;
 mod drive;
 mod hold;
 mod reach;
 mod region;
 mod waypoints;
 
+pub use benchmark::{Benchmark, BENCHMARKS};
 pub use drive::Drive;
 pub use hold::Hold;
 pub use reach::Reach;
@@ -119,7 +121,7 @@ pub trait TaskSpec: Send + Sync {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TaskConfig {
-    /// `reach`, `reach-safe`, `region`, `waypoints` or `hold`.
+    /// `reach`, `reach-safe`, `region`, `waypoints`, `hold`, `drive` or `pldm`.
     pub name: String,
     /// The environment region of the `region` task (e.g. `right-room`).
     pub region: String,
@@ -163,16 +165,25 @@ impl TaskConfig {
         "waypoints",
         "hold",
         "drive",
+        "pldm",
     ];
 
+    /// Whether `name`'s report is the run's headline: `reach` or a benchmark task (written to
+    /// the run's top-level `report.json` and `plots/episodes.png` as well).
+    pub fn is_headline(name: &str) -> bool {
+        name == "reach" || BENCHMARKS.contains(&name)
+    }
+
     /// The tasks that make sense in `env` (`--task all`): `drive` where episodes are scored by
-    /// progress (highway), the goal tasks otherwise.
+    /// progress (highway), the goal tasks otherwise, and a benchmark task in its own
+    /// environment only.
     pub fn names_for(env: &dyn EnvSpec) -> Vec<&'static str> {
         let progress = scored_by_progress(env);
         Self::NAMES
             .iter()
             .copied()
             .filter(|n| (*n == "drive") == progress)
+            .filter(|n| !BENCHMARKS.contains(n) || *n == env.kind())
             .collect()
     }
 
@@ -196,6 +207,7 @@ impl TaskConfig {
             "drive" => Box::new(Drive {
                 target_speed: self.target_speed,
             }),
+            "pldm" => Box::new(Benchmark { name: "pldm" }),
             _ => unreachable!("validated"),
         })
     }
@@ -206,7 +218,7 @@ impl TaskConfig {
             return Err(AgentError::config(
                 "task.name",
                 &self.name,
-                "one of reach, reach-safe, region, waypoints, hold, drive",
+                "one of reach, reach-safe, region, waypoints, hold, drive, pldm",
             ));
         }
         if self.waypoints < 1 {

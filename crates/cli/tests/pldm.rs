@@ -1,0 +1,89 @@
+//! `ami demo --preset pldm` end to end at tiny sizes (issue 18's interface: report.json with
+//! both success rules, episodes, planning time, total time and `task = "pldm"`), and
+//! `ami data pldm` with PLDM's generator.
+
+mod common;
+
+use common::{json, ok};
+
+#[test]
+fn the_pldm_preset_runs_end_to_end_and_reports_the_pldm_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(&[
+        "demo",
+        "--preset",
+        "pldm",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--set",
+        "data.transitions=900",
+        "--set",
+        "data.door_crossing_rate=0",
+        "--set",
+        "train.steps=10",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.log_every=5",
+        "--set",
+        "planner.samples=16",
+        "--set",
+        "planner.iterations=1",
+        "--set",
+        "eval.episodes=2",
+        "--set",
+        "eval.max_steps=8",
+        "--set",
+        "eval.plot_episodes=2",
+    ]);
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["task"], "pldm");
+    assert_eq!(r["env"], "pldm");
+    assert_eq!(r["observation"], "image");
+    assert_eq!(r["episodes"], 2);
+    for key in ["success_rate", "success_rate_mse1"] {
+        let v = r[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    for key in ["plan_ms_per_step", "total_seconds"] {
+        assert!(r[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(out.join("eval/pldm/report.json").is_file());
+    assert!(out.join("plots/episodes.png").is_file());
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    for line in [
+        "kind = \"pldm\"",
+        "pool = 4",
+        "door_crossing_rate = 0.0",
+        "transitions = 900",
+        "seed = 42",
+    ] {
+        assert!(cfg.contains(line), "missing `{line}` in\n{cfg}");
+    }
+}
+
+#[test]
+fn ami_data_writes_pldm_trajectories_of_91_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d.npz");
+    ok(&[
+        "data",
+        "pldm",
+        "--preset",
+        "pldm",
+        "--transitions",
+        "180",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "env.obs=\"state\"",
+    ]);
+    let side = json(&out.with_extension("json"));
+    assert_eq!(side["n_traj"], 2);
+    assert_eq!(side["traj_len"], 90);
+    assert_eq!(side["env_config"]["kind"], "pldm");
+    assert_eq!(side["data_config"]["door_crossing_rate"], 0.6);
+}
