@@ -5,7 +5,12 @@
 //! G = DDᵀ `[K, K]`, b = xDᵀ and soft threshold h_θ(v) = sign(v)·max(|v| − θ, 0):
 //! * ISTA (Daubechies et al. 2004): z ← h_{λ/L}(z − (zG − b)/L), L = λ_max(G) = ‖D‖₂²;
 //! * FISTA (Beck & Teboulle 2009, constant step): the same proximal step at the extrapolated
-//!   point y_k = z_k + ((t_{k−1} − 1)/t_k)(z_k − z_{k−1}), t_{k+1} = (1 + √(1 + 4t_k²))/2;
+//!   point y_k = z_k + ((t_{k−1} − 1)/t_k)(z_k − z_{k−1}), t_{k+1} = (1 + √(1 + 4t_k²))/2,
+//!   with the gradient-based adaptive restart of O'Donoghue & Candès (2015): when
+//!   (y_k − z_{k+1})·(z_{k+1} − z_k) > 0 the momentum points against the step and t restarts
+//!   at 1. Plain FISTA oscillates near the minimiser and stopped at 1000 iterations, 1e-6
+//!   from it, on one of four rows of a 12-atom problem; with restart it converges linearly
+//!   once the support is found (`the_defaults_converge_on_well_posed_problems`);
 //! * coordinate descent (cyclic; Friedman et al. 2010):
 //!   z_j ← h_λ(b_j − Σ_{i≠j} G_ji z_i) / G_jj.
 //!
@@ -156,6 +161,12 @@ impl SparseCoder {
                 z[j] = v;
             }
             if accelerate {
+                // Adaptive restart: momentum that points against the proximal step,
+                // (y − z_{k+1})·(z_{k+1} − z_k) > 0, is dropped (t ← 1).
+                let against: f64 = (0..k).map(|j| (y[j] - z[j]) * (z[j] - z_prev[j])).sum();
+                if against > 0.0 {
+                    t = 1.0;
+                }
                 let t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t).sqrt());
                 let mom = (t - 1.0) / t_next;
                 for j in 0..k {
@@ -324,5 +335,60 @@ mod tests {
             coder.encode(&nan),
             Err(EnergyError::NonFinite { .. })
         ));
+    }
+
+    /// Random well-posed problems as a new user would pose them: 4 samples, a 12-atom
+    /// dictionary of unit rows in 8 dimensions, λ = 0.2.
+    fn random_problem(seed: u64) -> (Matrix, Matrix) {
+        let mut rng = crate::rng::SplitMix64::new(seed);
+        let mut normal = || {
+            let (u, v) = (rng.uniform().max(1e-300), rng.uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let mut d: Vec<Vec<f64>> = (0..12)
+            .map(|_| (0..8).map(|_| normal()).collect())
+            .collect();
+        for row in &mut d {
+            let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            row.iter_mut().for_each(|v| *v /= n);
+        }
+        let x: Vec<Vec<f64>> = (0..4).map(|_| (0..8).map(|_| normal()).collect()).collect();
+        (
+            Matrix::from_rows(&d).unwrap(),
+            Matrix::from_rows(&x).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_defaults_converge_on_well_posed_problems() {
+        let mut worst = 0usize;
+        for seed in 0..40 {
+            let (d, x) = random_problem(seed);
+            let fista = SparseCoder::params(d.clone(), 0.2)
+                .check()
+                .unwrap()
+                .encode(&x)
+                .unwrap();
+            assert!(
+                fista.converged.iter().all(|&c| c),
+                "seed {seed}: the default solver stopped unconverged: {:?} iterations",
+                fista.n_iter
+            );
+            worst = worst.max(fista.n_iter.iter().copied().max().unwrap());
+            let cd = SparseCoder::params(d, 0.2)
+                .algorithm(SparseAlgorithm::CoordinateDescent)
+                .max_iter(100_000)
+                .check()
+                .unwrap()
+                .encode(&x)
+                .unwrap();
+            for (a, b) in fista.energy.iter().zip(&cd.energy) {
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                    "seed {seed}: {a} vs {b}"
+                );
+            }
+        }
+        assert!(worst < 1000, "{worst}");
     }
 }
