@@ -219,14 +219,15 @@ mod tests {
     use super::*;
     use crate::cost::{CostKind, CostTerm, FixedCost, GoalDistance};
 
-    /// Always plans `+x` (two actions of `(1, 0)`) and predicts the move `s' = s + a`.
-    struct Pushing;
+    /// Always plans the same action twice and predicts its move `s' = s + a`.
+    struct Constant([f32; 2]);
 
-    impl Planner for Pushing {
+    impl Planner for Constant {
         fn plan(&mut self, s0: &[f32], _c: &Cost, _m: &dyn WorldModel) -> Result<Plan, AgentError> {
+            let [x, y] = self.0;
             Ok(Plan {
-                actions: vec![1.0, 0.0, 1.0, 0.0],
-                predicted_states: vec![s0[0] + 1.0, s0[1], s0[0] + 2.0, s0[1]],
+                actions: vec![x, y, x, y],
+                predicted_states: vec![s0[0] + x, s0[1] + y, s0[0] + 2.0 * x, s0[1] + 2.0 * y],
                 cost: 0.0,
                 cost_breakdown: Vec::new(),
                 iterations: 1,
@@ -239,27 +240,12 @@ mod tests {
             2
         }
     }
+
+    /// Plans `+x`.
+    const PUSHING: Constant = Constant([1.0, 0.0]);
 
     /// Plans a stop and predicts no move.
-    struct Stopping;
-
-    impl Planner for Stopping {
-        fn plan(&mut self, s0: &[f32], _c: &Cost, _m: &dyn WorldModel) -> Result<Plan, AgentError> {
-            Ok(Plan {
-                actions: vec![0.0; 4],
-                predicted_states: s0.repeat(2),
-                cost: 0.0,
-                cost_breakdown: Vec::new(),
-                iterations: 1,
-                safe: true,
-            })
-        }
-        fn shift(&mut self, _k: usize) {}
-        fn reset(&mut self) {}
-        fn horizon(&self) -> usize {
-            2
-        }
-    }
+    const STOPPING: Constant = Constant([0.0, 0.0]);
 
     /// `s' = s + a`.
     struct Moves;
@@ -335,7 +321,7 @@ mod tests {
     fn an_agent_that_does_not_move_escapes_away_from_its_blocked_action_unless_unsafe() {
         let (free, guarded) = costs();
         let s0 = [0.0, 0.0];
-        let mut e = Escape::new(Box::new(Pushing), 2).unwrap();
+        let mut e = Escape::new(Box::new(PUSHING), 2).unwrap();
         // Frozen at the 2nd and 3rd calls: the 3rd plan is +x turned by 90°, held.
         assert_eq!(first(&call(&mut e, &s0, &free)), [1.0, 0.0]);
         assert_eq!(first(&call(&mut e, &s0, &free)), [1.0, 0.0]);
@@ -353,19 +339,19 @@ mod tests {
         let [x, y] = first(&call(&mut e, &s0, &free));
         assert!((x.hypot(y) - 1.0).abs() < 1e-5 && x < 0.0, "({x}, {y})");
         // Having moved as predicted, no escape.
-        let mut e = Escape::new(Box::new(Pushing), 2).unwrap();
+        let mut e = Escape::new(Box::new(PUSHING), 2).unwrap();
         for i in 0..5 {
             let s = [i as f32, 0.0];
             assert_eq!(first(&call(&mut e, &s, &free)), [1.0, 0.0]);
         }
         // Moving a twentieth of the prediction is frozen; half of it is not.
-        let mut e = Escape::new(Box::new(Pushing), 1).unwrap();
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
         call(&mut e, &s0, &free);
         assert_eq!(first(&call(&mut e, &[0.5, 0.0], &free)), [1.0, 0.0]);
         let esc = call(&mut e, &[0.55, 0.0], &free);
         assert!(esc.actions[0].abs() < 1e-6, "{:?}", esc.actions);
         // An escape the guardrail forbids (+y) is not taken; a later one (−y side) is.
-        let mut e = Escape::new(Box::new(Pushing), 2).unwrap();
+        let mut e = Escape::new(Box::new(PUSHING), 2).unwrap();
         for _ in 0..3 {
             assert_eq!(first(&call(&mut e, &s0, &guarded)), [1.0, 0.0]);
         }
@@ -377,18 +363,18 @@ mod tests {
     fn a_plan_that_expects_no_move_never_counts_as_frozen_and_reset_forgets() {
         let (free, _) = costs();
         let s0 = [0.0, 0.0];
-        let mut e = Escape::new(Box::new(Stopping), 1).unwrap();
+        let mut e = Escape::new(Box::new(STOPPING), 1).unwrap();
         for _ in 0..5 {
             assert_eq!(first(&call(&mut e, &s0, &free)), [0.0, 0.0]);
         }
         assert_eq!(e.escapes(), 0);
         // Without a shift (nothing executed) there is nothing to compare with.
-        let mut e = Escape::new(Box::new(Pushing), 1).unwrap();
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
         for _ in 0..3 {
             assert_eq!(first(&e.plan(&s0, &free, &Moves).unwrap()), [1.0, 0.0]);
         }
         // Reset forgets the previous call: the first call after it never escapes.
-        let mut e = Escape::new(Box::new(Pushing), 1).unwrap();
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
         call(&mut e, &s0, &free);
         e.reset();
         assert_eq!(first(&call(&mut e, &s0, &free)), [1.0, 0.0]);
@@ -398,7 +384,7 @@ mod tests {
 
     #[test]
     fn zero_calls_is_an_error_naming_the_key() {
-        let err = Escape::new(Box::new(Pushing), 0).unwrap_err().to_string();
+        let err = Escape::new(Box::new(PUSHING), 0).unwrap_err().to_string();
         assert!(err.contains("agent.escape_calls"), "{err}");
     }
 }
