@@ -606,3 +606,56 @@ fn a_second_writer_into_a_run_is_refused_and_a_killed_holder_does_not_block() {
     let said = std::fs::read_to_string(&lock).unwrap();
     assert!(!said.contains(&format!("pid {},", holder.id())), "{said}");
 }
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_resumes_from_step_zero_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_data(dir.path(), "2");
+    let d = data.to_str().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            d,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "train.steps=800",
+            "--set",
+            "train.log_every=1",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    ok(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ami"))
+        .args(args(&killed))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once config.toml is written, before the first checkpoint (step 200).
+    while !killed.join("config.toml").is_file() {
+        assert!(child.try_wait().unwrap().is_none(), "finished too early");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("checkpoint/checkpoint.json").is_file());
+    ok(&[
+        "train",
+        "--data",
+        d,
+        "--out",
+        killed.to_str().unwrap(),
+        "--resume",
+    ]);
+    let f = "checkpoint/model.safetensors";
+    assert!(
+        std::fs::read(whole.join(f)).unwrap() == std::fs::read(killed.join(f)).unwrap(),
+        "{f} differs after the kill and resume"
+    );
+    assert_eq!(logged_steps(&whole).1, logged_steps(&killed).1);
+}

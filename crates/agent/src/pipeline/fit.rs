@@ -103,7 +103,8 @@ pub fn training_trajectories(
 
 /// Trains (or resumes) the world model of `run` on `data` with `cfg`. A fresh run writes `cfg`
 /// to `config.toml`; to resume, pass the run's own configuration ([`RunDir::read_config`],
-/// which a user may have edited, e.g. to train for more steps). Returns the trainer at the end.
+/// which a user may have edited, e.g. to train for more steps). Resuming a run that was
+/// stopped before its first checkpoint trains it from step 0. Returns the trainer at the end.
 pub fn fit(
     run: &RunDir,
     cfg: &RunConfig,
@@ -125,7 +126,10 @@ pub fn fit(
     }
     let windows = training_trajectories(data, cfg.env.spec(), &cfg.objective)?;
     windows.validate()?;
-    let mut trainer = if opts.resume {
+    // A run killed before its first checkpoint has nothing to resume from: it starts again
+    // from step 0 with the run's configuration (the same run an uninterrupted one would be).
+    let resume = opts.resume && run.checkpoint().join("checkpoint.json").is_file();
+    let mut trainer = if resume {
         let mut t = load_trainer(&run.checkpoint(), &device)?;
         t.train_config = cfg.train.clone();
         t
@@ -136,7 +140,7 @@ pub fn fit(
         run.write_config(cfg)?;
         Trainer::new(model, cfg.objective.clone(), cfg.train.clone(), &device)?
     };
-    let mut metrics = open_metrics(run, trainer.step, opts.resume)?;
+    let mut metrics = open_metrics(run, trainer.step, resume)?;
     let total = trainer.train_config.steps;
     let stop = opts.stop_after.unwrap_or(total).min(total);
     let checkpoint_every = (total / 4).max(1);
