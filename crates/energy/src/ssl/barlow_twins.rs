@@ -157,6 +157,25 @@ mod tests {
     }
 
     #[test]
+    fn batch_norm_backward_is_the_gradient_of_batch_norm() {
+        // Inside the loss the incoming gradient has zero column sums (ẑ's columns do), which
+        // hides the Σg term; a generic weighting w does not: f(z) = Σ w ⊙ BN(z).
+        let (z, w) = (mat(5, 3, 0.47, 1.5), mat(5, 3, 1.31, 1.0));
+        assert!((0..3).all(|j| (0..5).map(|i| w[(i, j)]).sum::<f64>().abs() > 0.05));
+        let (zh, sigma) = batch_norm(&z);
+        let g = batch_norm_backward(&w, &zh, &sigma);
+        let f = |z: &Matrix| {
+            let h = batch_norm(z).0;
+            h.as_slice()
+                .iter()
+                .zip(w.as_slice())
+                .map(|(a, b)| a * b)
+                .sum()
+        };
+        check_grad(&f, &z, &g, "batch norm");
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         let p = BarlowTwinsParams::default();
         let e = barlow_twins(&mat(1, 3, 0.1, 1.0), &mat(1, 3, 0.2, 1.0), &p).unwrap_err();

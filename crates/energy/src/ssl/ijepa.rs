@@ -58,6 +58,7 @@ pub fn ijepa(pred: &Matrix, target: &Matrix) -> Result<SslLoss> {
         .zip(h.as_slice())
         .map(|(p, h)| {
             let d = p - h;
+            // `<` as PyTorch; at |d| = β both branches give β/2 and slope ±1.
             value += if d.abs() < SMOOTH_L1_BETA {
                 0.5 * d * d / SMOOTH_L1_BETA
             } else {

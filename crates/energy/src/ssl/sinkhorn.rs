@@ -82,6 +82,8 @@ pub fn sinkhorn(scores: &Matrix, p: &SinkhornParams) -> Result<Matrix> {
             if sum <= 0.0 {
                 return Err(underflow("prototype (column)", proto));
             }
+            // The official op order; the `/ K` is undone by the column step that follows
+            // (kept so that the intermediate Q is the official one).
             for s in 0..b {
                 q[(s, proto)] /= sum;
                 q[(s, proto)] /= k as f64;

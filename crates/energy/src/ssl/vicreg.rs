@@ -212,6 +212,34 @@ mod tests {
     }
 
     #[test]
+    fn at_std_one_the_variance_hinge_is_flat() {
+        // Column [0, t] with t²/2 + 1e-4 rounding to exactly 1: std = 1, relu(1 − std) = 0 and
+        // its derivative is taken as 0 there (relu′(0) = 0, as autograd).
+        let mut t = (2.0f64 * (1.0 - VICREG_STD_EPS)).sqrt();
+        let std = |t: f64| ((t * t / 2.0) + VICREG_STD_EPS).sqrt();
+        for _ in 0..64 {
+            if std(t) == 1.0 {
+                break;
+            }
+            t = if std(t) < 1.0 {
+                t.next_up()
+            } else {
+                t.next_down()
+            };
+        }
+        assert_eq!(std(t), 1.0);
+        let x = Matrix::from_rows(&[vec![0.0, 0.0], vec![t, 3.0]]).unwrap();
+        let p = VicregParams {
+            sim_coeff: 0.0,
+            std_coeff: 1.0,
+            cov_coeff: 0.0,
+        };
+        let l = vicreg(&x, &x, &p).unwrap();
+        assert_eq!(l.term("var"), Some(0.0));
+        assert_eq!(l.grad("x").unwrap().as_slice(), &[0.0; 4]);
+    }
+
+    #[test]
     fn bad_inputs_are_errors() {
         let p = VicregParams::default();
         let one = Matrix::zeros(1, 3);
