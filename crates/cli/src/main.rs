@@ -7,6 +7,7 @@ mod ebm_bench;
 mod ebm_examples;
 mod ebm_negatives;
 mod progress;
+mod ssl;
 
 use std::path::PathBuf;
 
@@ -115,6 +116,12 @@ enum Command {
     Ebm {
         #[command(subcommand)]
         cmd: ebm::EbmCommand,
+    },
+    /// Self-supervised joint-embedding losses: evaluate one, with its exact gradients, on
+    /// arrays from `.npy` files.
+    Ssl {
+        #[command(subcommand)]
+        cmd: ssl::SslCommand,
     },
     /// Train the amortised policy of a run: behaviour cloning on planner episodes, then DAgger.
     TrainPolicy {
@@ -254,6 +261,7 @@ fn run(cli: Cli) -> Result<()> {
             sets,
         } => commands::train_critic(&run, &with_flags(&[("critic.episodes", episodes)], sets)),
         Command::Ebm { cmd } => ebm::run(cmd),
+        Command::Ssl { cmd } => ssl::run(cmd),
         Command::Bench {
             workload,
             json,

@@ -187,7 +187,7 @@ pub fn hinge(e_pos: f64, e_neg: f64, margin: f64) -> Result<PairLoss> {
     })
 }
 
-fn nonneg(name: &'static str, v: f64) -> Result<f64> {
+pub(crate) fn nonneg(name: &'static str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
@@ -195,7 +195,7 @@ fn nonneg(name: &'static str, v: f64) -> Result<f64> {
     }
 }
 
-fn positive(name: &'static str, v: f64) -> Result<f64> {
+pub(crate) fn positive(name: &'static str, v: f64) -> Result<f64> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {

@@ -64,6 +64,45 @@ pub enum EnergyError {
         /// What to do about it (may be empty).
         hint: &'static str,
     },
+    /// An input's values are outside what the computation takes (e.g. a row too short to
+    /// normalise).
+    #[error("`{what}` {found}; expected {expected}")]
+    InvalidInput {
+        /// The array.
+        what: &'static str,
+        /// What was found (e.g. "row 3 has norm 0").
+        found: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A name (of a loss, an input or a parameter) that is not known.
+    #[error("unknown {kind} `{name}`; known: {known}")]
+    UnknownName {
+        /// What kind of name (e.g. "SSL loss", "input of `vicreg`").
+        kind: String,
+        /// The name given.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A required input was not given.
+    #[error("`{owner}` needs input `{input}` (its inputs: {inputs})")]
+    MissingInput {
+        /// What needs it (e.g. the loss name).
+        owner: &'static str,
+        /// The missing input.
+        input: &'static str,
+        /// Every input it takes, comma-separated.
+        inputs: String,
+    },
+    /// The same name was given twice.
+    #[error("{kind} `{name}` is given twice")]
+    Duplicate {
+        /// What kind of name ("input", "parameter").
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
 }
 
 /// Result alias of this crate.

@@ -20,7 +20,10 @@
 //! Modules: [`matrix`] (the array type), [`linalg`] (Jacobi eigensolver, Cholesky), [`rng`]
 //! (seeded SplitMix64), [`pca`], [`kmeans`], [`gmm`], [`sparse`], [`dictionary`], [`rbm`];
 //! the EBM foundations [`inference`], [`contrastive`], [`langevin`], [`hopfield`]; the f64
-//! networks [`mlp`], [`autoencoder`], [`vae`], [`lista`], [`mlp_energy`]; and [`metrics`].
+//! networks [`mlp`], [`autoencoder`], [`vae`], [`lista`], [`mlp_energy`]; [`metrics`]; and
+//! [`ssl`], f64 reference implementations of the self-supervised joint-embedding losses
+//! (VICReg, Barlow Twins, BYOL, SimSiam, NT-Xent, InfoNCE, I-JEPA, SwAV's Sinkhorn) with their
+//! exact gradients.
 
 #[macro_use]
 mod simd;
@@ -44,6 +47,7 @@ pub mod pca;
 pub mod rbm;
 pub mod rng;
 pub mod sparse;
+pub mod ssl;
 pub mod vae;
 
 pub use dictionary::{Dictionary, DictionaryInit, DictionaryParams, DictionaryValidParams};
