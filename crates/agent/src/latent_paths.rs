@@ -95,11 +95,7 @@ impl LatentPaths {
 
 /// Seed of the path draws: FNV-1a (64 bit) over the bits of `s0`.
 fn seed_of(s0: &[f32]) -> u64 {
-    s0.iter()
-        .flat_map(|v| v.to_bits().to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+    ami_envs::fnv1a_f32(s0)
 }
 
 /// The index `j` with `Σ_{i<j} p_i ≤ u·Σp < Σ_{i≤j} p_i` (inverse CDF; the last index when

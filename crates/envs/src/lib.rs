@@ -86,7 +86,7 @@ pub use pendulum::{Pendulum, PendulumConfig};
 pub use pldm::{Pldm, PldmConfig};
 pub use registry::EnvConfig;
 pub use render::{render_episodes_png, render_observation_png};
-pub use sampling::von_mises;
+pub use sampling::{fnv1a_f32, von_mises};
 pub use two_rooms::{observe_at, ObsKind, Rect, Room, TwoRooms, TwoRoomsConfig};
 pub use two_rooms_env::TWO_ROOMS_RULES;
 pub use two_rooms_hazards::{TwoRoomsHazardsConfig, DEFAULT_HAZARDS};

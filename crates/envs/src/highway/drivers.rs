@@ -179,12 +179,7 @@ pub fn approach(from: f32, to: f32, step: f32) -> f32 {
 /// Seed of a step's driver draws: FNV-1a (64 bit) over the little-endian bytes of the other
 /// cars' part of `state` (`state[7..]`).
 pub fn step_seed(state: &[f32]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    state[EGO_DIM.min(state.len())..]
-        .iter()
-        .flat_map(|v| v.to_bits().to_le_bytes())
-        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    crate::sampling::fnv1a_f32(&state[EGO_DIM.min(state.len())..])
 }
 
 /// A mode drawn from the weights `mode_probs`.

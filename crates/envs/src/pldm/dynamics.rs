@@ -148,10 +148,5 @@ fn clamp_to_room(geometry: &TwoRoomsConfig, p: [f32; 2], r: &mut [f32; 2]) {
 
 /// FNV-1a hash of the bits of `(p_x, p_y, a_x, a_y)`: the seed of a step's bounce noise.
 pub fn bounce_seed(p: [f32; 2], a: [f32; 2]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    [p[0], p[1], a[0], a[1]]
-        .iter()
-        .flat_map(|v| v.to_bits().to_le_bytes())
-        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    crate::sampling::fnv1a_f32(&[p[0], p[1], a[0], a[1]])
 }
