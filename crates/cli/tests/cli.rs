@@ -37,6 +37,25 @@ fn logged_steps(run: &Path) -> (Vec<u64>, String) {
     (steps, text)
 }
 
+/// `ami train` of the tiny preset on `data` into `out` for `steps` steps, every step logged.
+fn train_args(data: &str, out: &Path, steps: usize) -> Vec<String> {
+    [
+        "train",
+        "--preset",
+        "tiny",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        &format!("train.steps={steps}"),
+        "--set",
+        "train.log_every=1",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
@@ -307,23 +326,7 @@ fn a_run_killed_between_checkpoints_resumes_to_the_same_weights_logging_each_ste
     let data = tiny_data(dir.path(), "0");
     let d = data.to_str().unwrap();
     // 800 steps: checkpoints every 200; every step logged.
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--preset",
-            "tiny",
-            "--data",
-            d,
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "train.steps=800",
-            "--set",
-            "train.log_every=1",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let args = |out: &Path| train_args(d, out, 800);
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
     ok(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
     let lines = |run: &Path| {
@@ -556,21 +559,9 @@ fn a_second_writer_into_a_run_is_refused_and_a_killed_holder_does_not_block() {
     let data = tiny_data(dir.path(), "5");
     let out = dir.path().join("run");
     let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
-    let train = |steps: &str| {
-        vec![
-            "train".to_string(),
-            "--data".into(),
-            d.into(),
-            "--out".into(),
-            o.into(),
-            "--preset".into(),
-            "tiny".into(),
-            "--set".into(),
-            format!("train.steps={steps}"),
-        ]
-    };
+    let train = |steps: usize| train_args(d, &out, steps);
     let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_ami"))
-        .args(train("1000000"))
+        .args(train(1_000_000))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -584,7 +575,7 @@ fn a_second_writer_into_a_run_is_refused_and_a_killed_holder_does_not_block() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let args = train("5");
+    let args = train(5);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let second = ami(&args);
     let err = String::from_utf8_lossy(&second.stderr);
@@ -595,9 +586,18 @@ fn a_second_writer_into_a_run_is_refused_and_a_killed_holder_does_not_block() {
             && err.contains(&format!("pid {}", holder.id())),
         "{err}"
     );
+    // The holder writes config.toml after taking the lock; train-critic needs a run.
+    while !out.join("config.toml").is_file() {
+        assert!(
+            t0.elapsed().as_secs() < 60,
+            "the first ami train never wrote its config"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let critic = ami(&["train-critic", "--run", o]);
     assert!(!critic.status.success());
-    assert!(String::from_utf8_lossy(&critic.stderr).contains("in use"));
+    let err = String::from_utf8_lossy(&critic.stderr);
+    assert!(err.contains("in use"), "{err}");
     // SIGKILL leaves run.lock behind; it must not block the next writer.
     holder.kill().unwrap();
     holder.wait().unwrap();
@@ -612,23 +612,7 @@ fn a_run_killed_before_its_first_checkpoint_resumes_from_step_zero_to_the_same_w
     let dir = tempfile::tempdir().unwrap();
     let data = tiny_data(dir.path(), "2");
     let d = data.to_str().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--preset",
-            "tiny",
-            "--data",
-            d,
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "train.steps=800",
-            "--set",
-            "train.log_every=1",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
+    let args = |out: &Path| train_args(d, out, 800);
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
     ok(&args(&whole).iter().map(String::as_str).collect::<Vec<_>>());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ami"))
