@@ -382,6 +382,73 @@ mod tests {
         assert_eq!(e.escapes(), 1);
     }
 
+    /// Plans `+x` and imagines nothing (an actor without a world model).
+    struct Blind;
+
+    impl Planner for Blind {
+        fn plan(
+            &mut self,
+            _s0: &[f32],
+            _c: &Cost,
+            _m: &dyn WorldModel,
+        ) -> Result<Plan, AgentError> {
+            Ok(Plan {
+                actions: vec![1.0, 0.0, 1.0, 0.0],
+                predicted_states: Vec::new(),
+                cost: f32::NAN,
+                cost_breakdown: Vec::new(),
+                iterations: 0,
+                safe: true,
+            })
+        }
+        fn shift(&mut self, _k: usize) {}
+        fn reset(&mut self) {}
+        fn horizon(&self) -> usize {
+            2
+        }
+    }
+
+    #[test]
+    fn the_comparison_uses_the_predicted_state_after_the_executed_actions() {
+        let (free, _) = costs();
+        let s0 = [0.0, 0.0];
+        // The whole plan executed (shift by its horizon): compared with its last state.
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
+        e.plan(&s0, &free, &Moves).unwrap();
+        e.shift(2);
+        assert!(e.plan(&s0, &free, &Moves).unwrap().actions[0].abs() < 1e-6);
+        // Having moved 0.15: frozen against the 2.0 predicted after two actions
+        // (0.15 < 0.1 · 2.0), not against the 1.0 predicted after one (0.15 ≥ 0.1 · 1.0).
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
+        e.plan(&s0, &free, &Moves).unwrap();
+        e.shift(2);
+        assert!(e.plan(&[0.15, 0.0], &free, &Moves).unwrap().actions[0].abs() < 1e-6);
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
+        e.plan(&s0, &free, &Moves).unwrap();
+        e.shift(1);
+        assert_eq!(
+            first(&e.plan(&[0.15, 0.0], &free, &Moves).unwrap()),
+            [1.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn nothing_imagined_or_more_executed_than_planned_never_counts() {
+        let (free, _) = costs();
+        let s0 = [0.0, 0.0];
+        let mut e = Escape::new(Box::new(Blind), 1).unwrap();
+        for _ in 0..4 {
+            assert_eq!(first(&call(&mut e, &s0, &free)), [1.0, 0.0]);
+        }
+        let mut e = Escape::new(Box::new(PUSHING), 1).unwrap();
+        for _ in 0..4 {
+            let p = e.plan(&s0, &free, &Moves).unwrap();
+            assert_eq!(first(&p), [1.0, 0.0]);
+            e.shift(3);
+        }
+        assert_eq!(e.escapes(), 0);
+    }
+
     #[test]
     fn zero_calls_is_an_error_naming_the_key() {
         let err = Escape::new(Box::new(PUSHING), 0).unwrap_err().to_string();
