@@ -7,7 +7,7 @@ use ami_io::{write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 use serde_json::Value;
 
 mod common;
-use common::{ami, ok};
+use common::{ami, flat, ok, shape};
 
 /// Runs `ami` expecting a clean failure (exit 1, no panic); returns stderr.
 fn fails(args: &[&str]) -> String {
@@ -31,26 +31,6 @@ fn fixture(name: &str) -> Value {
 
 fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-/// Flattens nested JSON arrays of numbers.
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not numeric: {other}"),
-    }
-}
-
-fn shape(v: &Value) -> Vec<usize> {
-    match v {
-        Value::Array(a) => {
-            let mut s = vec![a.len()];
-            s.extend(a.first().map(shape).unwrap_or_default());
-            s
-        }
-        _ => vec![],
-    }
 }
 
 /// Writes a JSON (nested) array as an f64 `.npy` file.

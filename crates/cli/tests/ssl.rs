@@ -9,7 +9,7 @@ use ami_io::{read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 use serde_json::Value;
 
 mod common;
-use common::{ami, ok};
+use common::{ami, flat, ok, shape};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../energy/tests/fixtures/ssl")
@@ -68,25 +68,6 @@ fn case_args(case: &Value, extra: &[&str]) -> Vec<String> {
 fn stdout(args: &[String]) -> String {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     String::from_utf8(ok(&args).stdout).unwrap()
-}
-
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        Value::Number(n) => vec![n.as_f64().unwrap()],
-        other => panic!("not numeric: {other}"),
-    }
-}
-
-fn shape(v: &Value) -> Vec<usize> {
-    match v {
-        Value::Array(a) => {
-            let mut s = vec![a.len()];
-            s.extend(a.first().map(shape).unwrap_or_default());
-            s
-        }
-        _ => vec![],
-    }
 }
 
 /// Checks `got` against JAX's `want` to 1e-10 relative (relative to the largest value of the

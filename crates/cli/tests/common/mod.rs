@@ -27,3 +27,26 @@ pub fn json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// Flattens nested JSON arrays of numbers.
+#[allow(dead_code)] // not every test binary compares arrays
+pub fn flat(v: &serde_json::Value) -> Vec<f64> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().flat_map(flat).collect(),
+        serde_json::Value::Number(n) => vec![n.as_f64().unwrap()],
+        other => panic!("not numeric: {other}"),
+    }
+}
+
+/// The shape of nested JSON arrays (`[]` for a scalar).
+#[allow(dead_code)] // not every test binary compares arrays
+pub fn shape(v: &serde_json::Value) -> Vec<usize> {
+    match v {
+        serde_json::Value::Array(a) => {
+            let mut s = vec![a.len()];
+            s.extend(a.first().map(shape).unwrap_or_default());
+            s
+        }
+        _ => vec![],
+    }
+}
