@@ -360,10 +360,7 @@ impl EnvSpec for HighwayConfig {
     }
 
     fn observation_name(&self) -> &'static str {
-        match self.obs {
-            ObsKind::State => "state",
-            ObsKind::Image => "image",
-        }
+        self.obs.name()
     }
 
     /// [`tasks::HighwayBehaviour`]; `data`'s two-rooms walk settings do not apply.

@@ -370,10 +370,7 @@ impl EnvSpec for MazeConfig {
     }
 
     fn observation_name(&self) -> &'static str {
-        match self.obs {
-            ObsKind::State => "state",
-            ObsKind::Image => "image",
-        }
+        self.obs.name()
     }
 
     /// [`tasks::MazeWalk`] over [`MazeConfig::training_layouts`].

@@ -332,10 +332,7 @@ impl EnvSpec for PldmConfig {
     }
 
     fn observation_name(&self) -> &'static str {
-        match self.obs {
-            ObsKind::State => "state",
-            ObsKind::Image => "image",
-        }
+        self.obs.name()
     }
 
     /// PLDM's generator ([`walk::PldmWalk`]).

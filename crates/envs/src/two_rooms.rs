@@ -44,6 +44,16 @@ pub enum ObsKind {
     Image,
 }
 
+impl ObsKind {
+    /// The configured name (`state`, `image`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ObsKind::State => "state",
+            ObsKind::Image => "image",
+        }
+    }
+}
+
 /// Geometry and observation settings of [`TwoRooms`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -14,7 +14,7 @@ use crate::env::{
 use crate::episodes::{test_episodes, EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
 use crate::render::render_episodes_png;
-use crate::two_rooms::{observe_at, ObsKind, TwoRooms, TwoRoomsConfig};
+use crate::two_rooms::{observe_at, TwoRooms, TwoRoomsConfig};
 
 /// The rules of the literature: within 4.5 px (DINO-WM, EB-JEPA) and mean squared coordinate
 /// error below 1 px² (PLDM).
@@ -175,10 +175,7 @@ impl EnvSpec for TwoRoomsConfig {
     }
 
     fn observation_name(&self) -> &'static str {
-        match self.obs {
-            ObsKind::State => "state",
-            ObsKind::Image => "image",
-        }
+        self.obs.name()
     }
 
     fn behaviour(&self, data: &DataConfig) -> Result<Box<dyn BehaviourPolicy>, EnvError> {
