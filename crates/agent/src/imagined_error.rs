@@ -37,6 +37,10 @@ pub struct ImaginedError {
     pub names: Vec<String>,
     /// `p99[j][i]`: planned step `j + 1`, feature `i`.
     pub p99: Vec<Vec<f32>>,
+    /// `median[j][i]`: the median of the same errors (empty in files written before it was
+    /// recorded).
+    #[serde(default)]
+    pub median: Vec<Vec<f32>>,
     /// Latent paths the error was measured on (`[agent] latent_paths`).
     pub latent_paths: String,
     /// Starts measured.
@@ -126,21 +130,21 @@ impl ImaginedError {
                 "a plan that fits in the held-out trajectories",
             ));
         }
-        let p99 = errors
-            .into_iter()
-            .map(|per_step| {
-                per_step
-                    .into_iter()
-                    .map(|mut e| {
-                        e.sort_by(f32::total_cmp);
-                        quantile_of_sorted(&e, 0.99)
-                    })
-                    .collect()
-            })
-            .collect();
+        let (mut p99, mut median) = (Vec::with_capacity(h), Vec::with_capacity(h));
+        for per_step in errors {
+            let (mut hi, mut mid) = (Vec::with_capacity(k), Vec::with_capacity(k));
+            for mut e in per_step {
+                e.sort_by(f32::total_cmp);
+                hi.push(quantile_of_sorted(&e, 0.99));
+                mid.push(quantile_of_sorted(&e, 0.5));
+            }
+            p99.push(hi);
+            median.push(mid);
+        }
         Ok(ImaginedError {
             names: reader.names().to_vec(),
             p99,
+            median,
             latent_paths: paths.to_string(),
             starts,
         })
@@ -221,8 +225,9 @@ mod tests {
         let e =
             ImaginedError::measure(&model, &Identity, &data, (3, 1, 1), LatentPaths::Held).unwrap();
         assert_eq!(e.starts, 4);
-        for (j, row) in e.p99.iter().enumerate() {
+        for (j, (row, mid)) in e.p99.iter().zip(&e.median).enumerate() {
             assert!((row[0] - 0.5 * (j + 1) as f32).abs() < 1e-5, "{j}: {row:?}");
+            assert!((mid[0] - 0.5 * (j + 1) as f32).abs() < 1e-5, "{j}: {mid:?}");
         }
         // With an action repeat of 2, step j is 2j real steps ahead but the model moves once.
         let e2 =
@@ -243,6 +248,7 @@ mod tests {
         let e = ImaginedError {
             names: vec!["a".into(), "b".into()],
             p99: vec![vec![1.0, 2.0], vec![3.0, 4.0]],
+            median: vec![vec![0.5, 1.0], vec![1.5, 2.0]],
             latent_paths: "held".into(),
             starts: 5,
         };

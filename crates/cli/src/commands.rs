@@ -209,6 +209,14 @@ pub fn demo(
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    if cfg.env.kind() == "highway"
+        && cfg.task.name == "drive"
+        && cfg.model.latent != ami_jepa::latent::LatentConfig::None
+    {
+        let report = pipeline::risk::demo_risk(out, cfg, &Bars::default())?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
     let report = pipeline::demo(out, cfg, &Bars::default())?;
     print_report(&report)
 }

@@ -20,7 +20,38 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
         "--set",
         "model.latent={kind=\"discrete\", k=2}",
     ]);
-    let rep = json(&run.join("eval/drive/report.json"));
+    // The comparison: the latent model with the worst- and average-case planner, the same
+    // model without the latent (its own run directory), the stay-in-lane baseline.
+    let cmp = json(&run.join("report.json"));
+    assert_eq!(cmp["latent"]["k"], 2);
+    for row in ["worst", "average", "deterministic"] {
+        let r = &cmp["risk"][row];
+        assert_eq!(r["episodes"], 4, "{row}: {cmp}");
+        let (n, rate) = (
+            r["collisions"].as_u64().unwrap(),
+            r["collision_rate"].as_f64().unwrap(),
+        );
+        assert!(
+            n <= 4 && (rate - n as f64 / 4.0).abs() < 1e-12,
+            "{row}: {cmp}"
+        );
+        for key in ["progress", "plan_ms_per_step", "unsafe_plans"] {
+            assert!(r[key].is_number(), "{row}.{key}: {cmp}");
+        }
+    }
+    assert_eq!(cmp["baseline"]["episodes"], 4);
+    assert!(cmp["baseline"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("stay in lane"));
+    assert!(cmp["baseline"]["progress"].as_f64().unwrap() > 0.0, "{cmp}");
+    for h in ["h1", "h5", "h10"] {
+        assert!(cmp["coverage_90"][h].as_f64().is_some(), "{h}: {cmp}");
+    }
+    assert!(run.join("deterministic/checkpoint").is_dir());
+    let det = json(&run.join("deterministic/eval/drive-risk-deterministic/report.json"));
+    assert_eq!(det["episodes"], 4);
+    let rep = json(&run.join("eval/drive-risk-worst/report.json"));
     assert_eq!(rep["task"], "drive");
     assert_eq!(rep["env"], "highway");
     assert_eq!(rep["episodes"], 4);
@@ -35,7 +66,7 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
     }
     assert_eq!(
         rep["guardrails"],
-        serde_json::json!(["crashed_guardrail", "clearance_guardrail"])
+        serde_json::json!(["crashed_guardrail", "safety_gap_guardrail"])
     );
     // Coverage of the sampled futures on held-out trajectories (calibrated and raw, at
     // horizons 1, 5, 10) and its pictures.
@@ -58,7 +89,7 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
     let probe = json(&run.join("probe.json"));
     assert_eq!(
         probe["names"],
-        serde_json::json!(["y", "v", "crashed", "clearance"])
+        serde_json::json!(["y", "v", "crashed", "clearance", "safety_gap"])
     );
     for risk in ["average", "cvar:0.5"] {
         ok(&[

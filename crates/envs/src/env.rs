@@ -155,6 +155,15 @@ pub trait BehaviourPolicy {
     fn act(&mut self, t: usize, state: &[f32], rng: &mut StdRng) -> Vec<f32>;
 }
 
+/// A hand-written controller that reads the true state: the reference an agent's report is
+/// compared with (highway: [`crate::highway::baseline::StayInLane`]).
+pub trait Baseline: Send + Sync {
+    /// What it does, for reports.
+    fn name(&self) -> String;
+    /// The action in the true `state`.
+    fn act(&self, state: &[f32]) -> Vec<f32>;
+}
+
 /// What an environment's configuration provides without running it.
 pub trait EnvSpec {
     /// Registered name (the `kind` in `[env]`).
@@ -203,6 +212,11 @@ pub trait EnvSpec {
     /// (the zero action there would hold the speed).
     fn fallback_action(&self) -> Vec<f32> {
         vec![0.0; self.action_space().dim]
+    }
+    /// The environment's reference controller, if it has one (default: none). Highway: stay
+    /// in the lane at a safe speed.
+    fn baseline(&self) -> Option<Box<dyn Baseline>> {
+        None
     }
     /// The features of a true state that the agent's state probe learns to read from its
     /// representation (a probe regresses them; guardrails and cost terms use them by name).

@@ -59,6 +59,7 @@
 //! collisions and progress, there are no success rules) and the reward-free behaviour policy;
 //! [`render`]: episode pictures and image observations as PNG.
 
+pub mod baseline;
 pub mod drivers;
 pub mod observe;
 pub mod render;
@@ -189,10 +190,16 @@ impl Default for HighwayConfig {
 }
 
 /// Names of the readout features ([`HighwayConfig::readout`]).
-pub const READOUT_NAMES: [&str; 4] = ["y", "v", "crashed", "clearance"];
+pub const READOUT_NAMES: [&str; 5] = ["y", "v", "crashed", "clearance", "safety_gap"];
 
 /// Clearances larger than this read as this (m): nothing near.
 pub const CLEARANCE_CAP: f32 = 20.0;
+
+/// Safety gaps larger than this read as this (m): the ego's path is free.
+pub const SAFETY_GAP_CAP: f32 = 40.0;
+
+/// Factor on lateral and rearward distances in the safety gap.
+pub const SAFETY_STRETCH: f32 = 5.0;
 
 impl HighwayConfig {
     /// What the agent's probe learns to read from a representation: `[y, v, crashed,
@@ -204,6 +211,15 @@ impl HighwayConfig {
     /// continuous function of the positions (a car alongside in the next lane reads
     /// `lane_width − car_width`, 2 m by default), so a guardrail can read "about to collide"
     /// as a small decoded clearance.
+    ///
+    /// `safety_gap = min_k max(g_x, STRETCH·(|Δy_k| − car_width))` with `g_x = Δx_k −
+    /// car_length` for a car ahead (`Δx_k ≥ 0`) and `STRETCH·(|Δx_k| − car_length)` for one
+    /// behind, capped at [`SAFETY_GAP_CAP`] (m; [`SAFETY_STRETCH`] = 5): the clearance with
+    /// the lateral and rearward distances stretched. It is negative exactly at a collision
+    /// (like the clearance) and continuous wherever it is not negative, but a car alongside
+    /// in the next lane reads 5 × 2 = 10 m instead of 2 m and a follower queued 2 m behind
+    /// reads 10 m, while the gap to the car ahead reads as it is — so a guardrail on it with
+    /// a margin of a few metres of reading error still lets the ego pass cars and queue.
     pub fn readout(&self, s: &[f32]) -> Vec<f32> {
         use state::{CAR_DIM, CAR_PRESENT, CAR_X, CAR_Y, EGO_DIM, EGO_V, EGO_X, EGO_Y};
         let (x, y) = (s[EGO_X], s[EGO_Y]);
@@ -214,7 +230,20 @@ impl HighwayConfig {
                 ((c[CAR_X] - x).abs() - self.car_length).max((c[CAR_Y] - y).abs() - self.car_width)
             })
             .fold(CLEARANCE_CAP, f32::min);
-        vec![y, s[EGO_V], f32::from(crashed(s)), clearance]
+        let safety_gap = s[EGO_DIM..]
+            .chunks_exact(CAR_DIM)
+            .filter(|c| c[CAR_PRESENT] != 0.0)
+            .map(|c| {
+                let dx = c[CAR_X] - x;
+                let gx = if dx >= 0.0 {
+                    dx - self.car_length
+                } else {
+                    SAFETY_STRETCH * (-dx - self.car_length)
+                };
+                gx.max(SAFETY_STRETCH * ((c[CAR_Y] - y).abs() - self.car_width))
+            })
+            .fold(SAFETY_GAP_CAP, f32::min);
+        vec![y, s[EGO_V], f32::from(crashed(s)), clearance, safety_gap]
     }
 }
 
@@ -402,6 +431,14 @@ impl EnvSpec for HighwayConfig {
         path: &Path,
     ) -> Result<(), EnvError> {
         render::render_episodes(self, traces, cols, path)
+    }
+
+    /// Stay in the lane with IDM at `ego_speed_max` ([`baseline::StayInLane`]).
+    fn baseline(&self) -> Option<Box<dyn crate::env::Baseline>> {
+        Some(Box::new(baseline::StayInLane::new(
+            self.clone(),
+            self.ego_speed_max,
+        )))
     }
 
     /// Full braking in the current lane: `(−1, 0)` (SLOWER in discrete mode).

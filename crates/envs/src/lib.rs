@@ -72,8 +72,8 @@ pub use ami_io::{
 };
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
 pub use env::{
-    clip_to_ball, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Region, RegionKind, Step,
-    Task,
+    clip_to_ball, ActionSpace, Baseline, BehaviourPolicy, Env, EnvSpec, NamedRule, Region,
+    RegionKind, Step, Task,
 };
 pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,

@@ -370,7 +370,7 @@ fn readout_clearance_is_negative_exactly_at_a_collision() {
         other_cars: 2,
         ..HighwayConfig::default()
     };
-    assert_eq!(cfg.readout_names().len(), 4);
+    assert_eq!(cfg.readout_names().len(), 5);
     // Ego at x = 100 in lane 1 (y = 6) at 20 m/s; car 0 somewhere, car 1 behind in the next
     // lane: max(|−10| − 5, |4| − 2) = 5.
     let state = |x0: f32, y0: f32| {
@@ -380,7 +380,12 @@ fn readout_clearance_is_negative_exactly_at_a_collision() {
         s
     };
     // Car 0 ahead in the lane: max(12 − 5, 0.5 − 2) = 7.
-    assert_eq!(cfg.readout(&state(112.0, 6.5)), vec![6.0, 20.0, 0.0, 5.0]);
+    // Safety gap: car 0 ahead, max(12 − 5, 5·(0.5 − 2)) = 7; car 1 behind in the next lane,
+    // max(5·(10 − 5), 5·(4 − 2)) = 25.
+    assert_eq!(
+        cfg.readout(&state(112.0, 6.5)),
+        vec![6.0, 20.0, 0.0, 5.0, 7.0]
+    );
     assert_eq!(cfg.readout(&state(111.0, 6.5))[3], 5.0);
     assert_eq!(cfg.readout(&state(109.0, 6.5))[3], 4.0);
     // Alongside in the next lane: max(−5, 2) = 2.
@@ -399,7 +404,19 @@ fn readout_clearance_is_negative_exactly_at_a_collision() {
             cfg.collided(&s),
             "car at ({x}, {y}): clearance {c}"
         );
+        let g = cfg.readout(&s)[4];
+        assert_eq!(
+            g < 0.0,
+            cfg.collided(&s),
+            "car at ({x}, {y}): safety gap {g}"
+        );
     }
+    // Alongside in the next lane: max(5·(0 − 5), 5·(4 − 2)) = 10; queued 2 m behind in the
+    // lane: 5·(7 − 5) = 10; car 1 (25) no nearer.
+    assert_eq!(cfg.readout(&state(100.0, 10.0))[4], 10.0);
+    assert_eq!(cfg.readout(&state(93.0, 6.0))[4], 10.0);
+    // Overlapping from behind (Δx = −4): 5·(4 − 5) = −5, a collision.
+    assert_eq!(cfg.readout(&state(96.0, 6.0))[4], -5.0);
     // Nothing present: the cap.
     let mut empty = state(0.0, 0.0);
     empty[7] = 0.0;

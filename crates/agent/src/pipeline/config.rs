@@ -409,6 +409,18 @@ impl RunConfig {
                 // guardrail's clearance is unreadable from the representation: supervise it
                 // with the logged safety readout (labels, not rewards; `objective.readout`).
                 c.objective.readout = 1.0;
+                // Drivers are stochastic: a latent-variable predictor (4 futures per step);
+                // `ami demo --env highway` trains the same model without it beside it.
+                c.model.latent = ami_jepa::LatentConfig::discrete(4);
+                // Every candidate is rolled out on 8 latent paths: check's planner budget keeps
+                // the demo (two models, three agents on the test episodes) within 15 minutes.
+                if matches!(p, Preset::Default | Preset::Full) {
+                    c.planner = PlannerConfig::Mppi(MppiConfig {
+                        samples: 128,
+                        iterations: 4,
+                        ..MppiConfig::default()
+                    });
+                }
                 EnvConfig::of_kind("highway")?
             }
             "maze" => {

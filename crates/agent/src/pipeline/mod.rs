@@ -22,6 +22,7 @@ pub mod levels;
 pub mod plot;
 pub mod probe_fit;
 pub mod progress;
+pub mod risk;
 pub mod run_dir;
 pub mod train_critic;
 pub mod train_policy;
@@ -109,6 +110,17 @@ pub fn demo_tasks(
     Ok(rows)
 }
 
+/// A demo's output must be a directory or not exist yet.
+fn validate_demo_out(out: &Path) -> Result<(), AgentError> {
+    if out.exists() && !out.is_dir() {
+        return Err(AgentError::config_source(
+            out.display().to_string(),
+            "exists and is not a directory",
+        ));
+    }
+    Ok(())
+}
+
 /// Data and training of a demo: returns the run, the start time and the training seconds.
 fn data_and_training(
     out: &Path,
@@ -117,12 +129,7 @@ fn data_and_training(
 ) -> Result<(RunDir, Instant, f64), AgentError> {
     let t0 = Instant::now();
     cfg.validate()?;
-    if out.exists() && !out.is_dir() {
-        return Err(AgentError::config_source(
-            out.display().to_string(),
-            "exists and is not a directory",
-        ));
-    }
+    validate_demo_out(out)?;
     let run = RunDir::create_locked(out, "ami demo")?;
     let data = generate_data(cfg, progress)?;
     let t_train = Instant::now();

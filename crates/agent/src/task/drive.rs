@@ -1,7 +1,7 @@
 //! `drive`: make progress without collisions among other drivers (highway). There is no goal:
 //! the task cost drives the decoded ego speed `v` toward `task.target_speed`
 //! ([`crate::terms::FeatureTarget`]) and the agent carries two guardrails on the run's
-//! readout ([`crate::terms::FeatureGuardrail`]): `crashed` above 0.5 and `clearance` below 0
+//! readout ([`crate::terms::FeatureGuardrail`]): `crashed` above 0.5 and `safety_gap` below 0
 //! (each widened by the reader's measured error of that feature).
 //!
 //! An episode succeeds when it ends without a collision ([`Env::violation`] never true); it
@@ -64,7 +64,7 @@ impl TaskSpec for Drive {
             };
         vec![
             feature("crashed", None, Some(0.5)),
-            feature("clearance", Some(0.0), None),
+            feature("safety_gap", Some(0.0), None),
         ]
     }
 
