@@ -103,6 +103,19 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
         ]);
         assert_eq!(json(&run.join("eval/drive/report.json"))["episodes"], 2);
     }
+    // The least-violating plan executed instead of the fallback action.
+    ok(&[
+        "eval",
+        "--run",
+        r,
+        "--episodes",
+        "1",
+        "--set",
+        "agent.when_unsafe=\"least-unsafe\"",
+        "--set",
+        "eval.tag=\"lu\"",
+    ]);
+    assert_eq!(json(&run.join("eval/drive-lu/report.json"))["episodes"], 1);
     // The search planners on the discrete meta-actions: tree search with chance nodes over
     // the k = 2 latents, and beam search.
     for planner in [
@@ -122,6 +135,7 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
         ("planner.kind=\"mcts\"", &["planner.kind", "discrete"][..]),
         ("agent.risk=\"best\"", &["agent.risk", "best"][..]),
         ("agent.risk=\"cvar:1.5\"", &["agent.risk", "cvar"][..]),
+        ("agent.when_unsafe=\"never\"", &["when_unsafe", "never"][..]),
     ] {
         let out = ami(&["eval", "--run", r, "--set", bad]);
         let err = String::from_utf8_lossy(&out.stderr).to_string();

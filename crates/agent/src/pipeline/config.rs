@@ -68,6 +68,24 @@ pub struct AgentConfig {
     /// effect on the amortised policy acting alone).
     #[serde(default = "default_escape_calls")]
     pub escape_calls: usize,
+    /// What the agent does when its planner finds no plan that passes the guardrails:
+    /// `"fallback"` (default) executes the environment's fallback action
+    /// ([`ami_envs::EnvSpec::fallback_action`]: stand still, brake hard on highway);
+    /// `"least-unsafe"` executes the planner's plan anyway — the candidates ranked by how many
+    /// imagined steps violate a guardrail. Either way the call counts in `unsafe_plans`.
+    #[serde(default)]
+    pub when_unsafe: WhenUnsafe,
+}
+
+/// `agent.when_unsafe` (see [`AgentConfig::when_unsafe`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WhenUnsafe {
+    /// The environment's fallback action.
+    #[default]
+    Fallback,
+    /// The planner's least-violating plan.
+    LeastUnsafe,
 }
 
 /// Three frozen calls (12 environment steps on two-rooms' defaults) before an escape.
@@ -129,6 +147,7 @@ impl Default for AgentConfig {
             imagined_margin: false,
             planner: PlannerLevels::Flat,
             escape_calls: default_escape_calls(),
+            when_unsafe: WhenUnsafe::Fallback,
         }
     }
 }

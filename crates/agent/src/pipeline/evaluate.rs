@@ -476,7 +476,11 @@ pub(crate) fn run_parallel(
         replan_every: cfg.agent.replan_every,
         max_steps: parts.task.max_steps(cfg.eval.max_steps),
         advance_radius: cfg.task.advance_radius,
-        fallback_action: cfg.env.spec().fallback_action(),
+        fallback_action: match cfg.agent.when_unsafe {
+            super::config::WhenUnsafe::Fallback => cfg.env.spec().fallback_action(),
+            // Empty: the episode loop executes the plan itself.
+            super::config::WhenUnsafe::LeastUnsafe => Vec::new(),
+        },
     };
     let mut task_cost = learned
         .cost(cfg)
