@@ -113,6 +113,12 @@ mod tests {
         assert_eq!(b.leader(&s), Some((25.0, 22.0)));
         let free = traffic(vec![None; cfg.other_cars]).to_state();
         assert_eq!(b.leader(&free), None);
+        // Boundaries: exactly car_width to the side, or level with the ego, is not ahead in
+        // the lane.
+        let mut edge = vec![None; cfg.other_cars];
+        edge[0] = car(20.0, 6.0 + cfg.car_width, 18.0);
+        edge[1] = car(0.0, 6.0, 18.0);
+        assert_eq!(b.leader(&traffic(edge).to_state()), None);
     }
 
     #[test]
