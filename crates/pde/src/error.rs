@@ -45,7 +45,7 @@ pub enum PdeError {
     #[error(
         "{equation}: `dt` = {dt} is too large: the advective Courant number a·max|u|·dt/dx \
          reached {courant:.3} at t = {t:.4} (max|u| = {max_u:.3}); the limit is {limit}; \
-         lower `dt` to at most {dt_max:.3e}"
+         lower `dt`: at this max|u| the limit means dt ≤ {dt_max:.3e}, and |u| may grow further"
     )]
     Unstable {
         /// The equation's name.
