@@ -63,6 +63,9 @@ pub enum PdeError {
         /// The largest time step that would satisfy the limit at that max |u|.
         dt_max: f64,
     },
+    /// A symmetry the equation does not admit, or a parameter out of range.
+    #[error("invalid symmetry: {0}")]
+    Symmetry(String),
     /// Arrays of inconsistent shapes passed to a transformation or a residual.
     #[error("shape mismatch: {0}")]
     Shape(String),

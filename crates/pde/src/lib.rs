@@ -10,7 +10,9 @@
 //! * [`config`] — the settings of a data set, `--set` overrides, validation;
 //! * [`dataset`] — random initial conditions and coefficients, `N` trajectories;
 //! * [`dataset_file`] — `.npz` + JSON sidecar;
-//! * [`invariants`] — KdV invariants and the KS energy budget (solver checks).
+//! * [`invariants`] — KdV invariants and the KS energy budget (solver checks);
+//! * [`symmetry`] — the Lie point symmetries of each equation, applied to a trajectory;
+//! * [`residual`] — the residual of the discretised equation on a trajectory's frames.
 
 pub mod config;
 pub mod dataset;
@@ -19,12 +21,16 @@ pub mod equation;
 pub mod error;
 pub mod etdrk4;
 pub mod invariants;
+pub mod residual;
 pub mod solve;
 pub mod spectral;
+pub mod symmetry;
 
 pub use config::PdeConfig;
 pub use dataset::{simulate, PdeDataset, Trajectory};
 pub use equation::Equation;
 pub use error::PdeError;
+pub use residual::{residual, Residual};
 pub use solve::{solve, Schedule, COURANT_LIMIT};
 pub use spectral::Spectral;
+pub use symmetry::{apply, Symmetry};
