@@ -109,8 +109,8 @@ fn kdv_needs_its_own_exponents_and_boost_speed() {
     let times = traj.times();
     let mut slow_boost = traj.clone();
     slow_boost.u.clear();
-    for k in 0..traj.frames {
-        let f = spec.shift(traj.frame(k), eps * times[k]);
+    for (k, &t) in times.iter().enumerate() {
+        let f = spec.shift(traj.frame(k), eps * t);
         slow_boost.u.extend(f.iter().map(|v| v + eps));
     }
     for (name, t) in [
