@@ -12,7 +12,7 @@ use crate::encoder::PdeEncoder;
 use crate::error::SslError;
 use crate::pretrain::{pretrain, seeded, PretrainConfig};
 use crate::probe::{features, relative_mse, supervised, Ridge, SupervisedConfig};
-use crate::views::Augmentation;
+use crate::views::{Augmentation, ViewConfig};
 
 /// Settings of the experiment.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
-    /// A small Burgers setting: `X = 256`, 32 frames 0.08 apart, ν ∈ [0.03, 0.3].
+    /// A small Burgers setting: `X = 256`, 32 frames 0.08 apart, ν ∈ [0.03, 0.3]; views of
+    /// 24 frames × 128 points; 2000 pre-training and 2000 supervised steps of 64.
     pub fn burgers_small() -> Self {
         ExperimentConfig {
             data: PdeConfig {
@@ -47,10 +48,17 @@ impl ExperimentConfig {
                 ..PdeConfig::default_for(Equation::Burgers)
             },
             unlabelled: 1024,
-            labels: vec![32, 128],
+            labels: vec![32, 128, 512],
             test: 256,
-            pretrain: PretrainConfig::default(),
-            supervised_steps: 300,
+            pretrain: PretrainConfig {
+                steps: 2000,
+                view: ViewConfig {
+                    crop_frames: 24,
+                    ..ViewConfig::default()
+                },
+                ..PretrainConfig::default()
+            },
+            supervised_steps: 2000,
             seed: 0,
         }
     }
