@@ -1,5 +1,6 @@
 //! Runs the coefficient-regression experiment on small Burgers data and prints the table:
-//! `cargo run --release -p ami-pde-ssl --example pde_ssl [STEPS] [UNLABELLED] [CROP_FRAMES]`.
+//! `cargo run --release -p ami-pde-ssl --example pde_ssl [STEPS] [UNLABELLED] [CROP_FRAMES] [SEED]`
+//! (the seed draws the data, the weights and the views).
 
 use ami_pde_ssl::experiment::{run, ExperimentConfig};
 use burn::tensor::Device;
@@ -19,6 +20,10 @@ fn main() {
     }
     if let Some(&c) = args.get(2) {
         cfg.pretrain.view.crop_frames = c;
+    }
+    if let Some(&seed) = args.get(3) {
+        cfg.seed = seed as u64;
+        cfg.pretrain.seed = seed as u64;
     }
     let t0 = std::time::Instant::now();
     match run(&cfg, &Device::flex(), &mut |line| eprintln!("{line}")) {

@@ -44,7 +44,11 @@ pub struct Etdrk4 {
     f3: Vec<Complex64>,
     /// `−(a/2)·i k` on the kept modes, 0 elsewhere.
     g: Vec<Complex64>,
+    /// FFT work buffer.
     buf: Vec<Complex64>,
+    /// Stage values `a, b, c` and nonlinear terms `N(v), N(a), N(b), N(c)`, reused by every
+    /// step.
+    stages: [Vec<Complex64>; 7],
 }
 
 /// The ETDRK4 coefficients `(E, E₂, Q, f₁, f₂, f₃)` of one mode with `hc`, by the contour mean.
@@ -84,6 +88,7 @@ impl Etdrk4 {
             f3: Vec::with_capacity(n),
             g: Vec::with_capacity(n),
             buf: vec![Complex64::new(0.0, 0.0); n],
+            stages: std::array::from_fn(|_| vec![Complex64::new(0.0, 0.0); n]),
             spec,
         };
         let a = equation.advection();
@@ -103,11 +108,17 @@ impl Etdrk4 {
     }
 
     /// `out = N(v̂)`; returns `max_j |u_j|` of `u = Re IFFT(v̂)` (NaN if any value is NaN).
-    fn nonlinear(&mut self, v: &[Complex64], out: &mut [Complex64]) -> f64 {
-        self.buf.copy_from_slice(v);
-        self.spec.inverse_in_place(&mut self.buf);
+    fn nonlinear(
+        spec: &Spectral,
+        g: &[Complex64],
+        buf: &mut [Complex64],
+        v: &[Complex64],
+        out: &mut [Complex64],
+    ) -> f64 {
+        buf.copy_from_slice(v);
+        spec.inverse_in_place(buf);
         let mut max_u: f64 = 0.0;
-        for c in self.buf.iter_mut() {
+        for c in buf.iter_mut() {
             let u = c.re;
             max_u = if u.is_nan() {
                 f64::NAN
@@ -116,8 +127,8 @@ impl Etdrk4 {
             };
             *c = Complex64::new(u * u, 0.0);
         }
-        self.spec.forward_in_place(&mut self.buf);
-        for ((o, b), g) in out.iter_mut().zip(&self.buf).zip(&self.g) {
+        spec.forward_in_place(buf);
+        for ((o, b), g) in out.iter_mut().zip(buf.iter()).zip(g) {
             *o = b * g;
         }
         max_u
@@ -126,24 +137,24 @@ impl Etdrk4 {
     /// One ETDRK4 step of `v̂` in place; returns max |u| at the start of the step.
     pub fn step(&mut self, v: &mut [Complex64]) -> f64 {
         let n = v.len();
-        let zero = Complex64::new(0.0, 0.0);
-        let (mut nv, mut na, mut nb, mut nc) =
-            (vec![zero; n], vec![zero; n], vec![zero; n], vec![zero; n]);
-        let max_u = self.nonlinear(v, &mut nv);
-        let a: Vec<Complex64> = (0..n)
-            .map(|m| self.e2[m] * v[m] + self.q[m] * nv[m])
-            .collect();
-        self.nonlinear(&a, &mut na);
-        let b: Vec<Complex64> = (0..n)
-            .map(|m| self.e2[m] * v[m] + self.q[m] * na[m])
-            .collect();
-        self.nonlinear(&b, &mut nb);
-        let c: Vec<Complex64> = (0..n)
-            .map(|m| self.e2[m] * a[m] + self.q[m] * (2.0 * nb[m] - nv[m]))
-            .collect();
-        self.nonlinear(&c, &mut nc);
+        let (spec, g, buf) = (&self.spec, &self.g, &mut self.buf);
+        let [a, b, c, nv, na, nb, nc] = &mut self.stages;
+        let (e, e2, q) = (&self.e, &self.e2, &self.q);
+        let max_u = Self::nonlinear(spec, g, buf, v, nv);
         for m in 0..n {
-            v[m] = self.e[m] * v[m]
+            a[m] = e2[m] * v[m] + q[m] * nv[m];
+        }
+        Self::nonlinear(spec, g, buf, a, na);
+        for m in 0..n {
+            b[m] = e2[m] * v[m] + q[m] * na[m];
+        }
+        Self::nonlinear(spec, g, buf, b, nb);
+        for m in 0..n {
+            c[m] = e2[m] * a[m] + q[m] * (2.0 * nb[m] - nv[m]);
+        }
+        Self::nonlinear(spec, g, buf, c, nc);
+        for m in 0..n {
+            v[m] = e[m] * v[m]
                 + self.f1[m] * nv[m]
                 + 2.0 * self.f2[m] * (na[m] + nb[m])
                 + self.f3[m] * nc[m];
