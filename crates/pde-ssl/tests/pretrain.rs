@@ -1,13 +1,13 @@
-//! The pre-training pieces on tiny data: views have the configured shape, and a short VICReg
+//! The pre-training pieces on tiny data: views have the configured shape; a short VICReg
 //! run lowers its loss and makes two symmetry views of one trajectory closer (relative to
-//! views of different trajectories) than an untrained encoder does.
-//!
-//! Not tested because it is not reached yet: that the pre-trained representation beats an
-//! untrained encoder on the coefficient probe (README, issue 17 item 3).
+//! views of different trajectories) than an untrained encoder does; a longer tiny run gives a
+//! representation from which a ridge probe regresses `ln ν` better than from an untrained
+//! encoder.
 
 use ami_jepa::{Vicreg, VicregConfig};
 use ami_pde::dataset::Rng;
 use ami_pde::{Equation, PdeConfig, PdeDataset, Trajectory};
+use ami_pde_ssl::experiment::{probe, splits, ExperimentConfig};
 use ami_pde_ssl::pretrain::{batch_tensor, pretrain, seeded, PretrainConfig};
 use ami_pde_ssl::views::{probe_view, random_view};
 use ami_pde_ssl::{Augmentation, EncoderConfig, PdeEncoder, ViewConfig};
@@ -127,4 +127,68 @@ fn a_tiny_pretraining_run_lowers_its_loss_and_brings_views_of_one_trajectory_tog
     );
     assert!(last < 0.9 * first, "{first} → {last}");
     assert!(r_trained < r_untrained, "{r_trained} vs {r_untrained}");
+}
+
+/// Burgers on a 64-point grid, 16 frames: 512 unlabelled, 64 labelled, 128 test.
+fn tiny_experiment() -> ExperimentConfig {
+    ExperimentConfig {
+        data: PdeConfig {
+            grid: 64,
+            dt: 0.02,
+            save_every: 4,
+            frames: 16,
+            coef_min: 0.03,
+            coef_max: 0.3,
+            ..PdeConfig::default_for(Equation::Burgers)
+        },
+        unlabelled: 512,
+        labels: vec![64],
+        test: 128,
+        pretrain: PretrainConfig {
+            steps: 2000,
+            batch_size: 32,
+            lr: 2e-3,
+            view: ViewConfig {
+                crop_frames: 12,
+                x_stride: 1,
+                boost_max: 0.2,
+                noise_std: 0.01,
+                scale: 3.3,
+            },
+            encoder: EncoderConfig {
+                channels: vec![8, 16, 16],
+                hidden: 64,
+                repr_dim: 32,
+                expander: vec![64, 64],
+            },
+            ..PretrainConfig::default()
+        },
+        supervised_steps: 0,
+        seed: 0,
+    }
+}
+
+#[test]
+fn a_tiny_pretraining_run_gives_a_probe_that_beats_an_untrained_encoder() {
+    let cfg = tiny_experiment();
+    let s = splits(&cfg).unwrap();
+    let device = Device::flex();
+    let objective = Vicreg(VicregConfig::default());
+    let enc = pretrain(
+        &s.unlabelled,
+        &cfg.pretrain,
+        &objective,
+        &device,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let shape = cfg.pretrain.view.shape(16, 64).unwrap();
+    let untrained = seeded(&device, 0, |d| {
+        PdeEncoder::new(&cfg.pretrain.encoder, shape, d)
+    });
+    let ssl = probe(&enc, &s, 64, &cfg.pretrain, &device).unwrap();
+    let base = probe(&untrained, &s, 64, &cfg.pretrain, &device).unwrap();
+    // Measured when written: 0.42 vs 1.04 (seeds 1 and 2 of the same run: 0.36, 0.62).
+    println!("relative MSE of ln ν with 64 labels: pre-trained {ssl:.3}, untrained {base:.3}");
+    assert!(ssl < 0.8 && ssl < 0.8 * base, "{ssl} vs {base}");
 }
