@@ -1,7 +1,8 @@
-//! Runs the coefficient-regression experiment on small Burgers data and prints the table:
-//! `cargo run --release -p ami-pde-ssl --example pde_ssl [STEPS] [UNLABELLED] [CROP_FRAMES] [SEED]`
-//! (the seed draws the data, the weights and the views).
+//! Runs the coefficient-regression experiment on small Burgers (or KS) data and prints the
+//! table: `cargo run --release -p ami-pde-ssl --example pde_ssl [burgers|ks] [STEPS]
+//! [UNLABELLED] [CROP_FRAMES] [SEED]` (the seed draws the data, the weights and the views).
 
+use ami_pde::Equation;
 use ami_pde_ssl::experiment::{run, ExperimentConfig};
 use burn::tensor::Device;
 

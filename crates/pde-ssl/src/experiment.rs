@@ -64,6 +64,29 @@ impl ExperimentConfig {
     }
 }
 
+impl ExperimentConfig {
+    /// A small KS setting: the defaults (`L = 64`, `X = 256`, ν ∈ [0.75, 1.25], 100 time
+    /// units of warm-up) with 32 frames 0.5 apart; views of 24 frames × 128 points.
+    pub fn ks_small() -> Self {
+        ExperimentConfig {
+            data: PdeConfig {
+                frames: 32,
+                ..PdeConfig::default_for(Equation::Ks)
+            },
+            ..ExperimentConfig::burgers_small()
+        }
+    }
+
+    /// The small setting of `equation` (KdV has no coefficient range by default: `None`).
+    pub fn small(equation: Equation) -> Option<Self> {
+        match equation {
+            Equation::Burgers => Some(Self::burgers_small()),
+            Equation::Ks => Some(Self::ks_small()),
+            Equation::Kdv => None,
+        }
+    }
+}
+
 /// One row of the regression table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegressionRow {

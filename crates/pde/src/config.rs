@@ -223,7 +223,8 @@ impl PdeConfig {
         if self.ic_modes == 0 {
             return Err(PdeError::setting("ic_modes", 0, "at least 1 mode"));
         }
-        let band = self.grid / 3;
+        // The largest kept mode: 3m < X.
+        let band = (self.grid - 1) / 3;
         if self.ic_max_wavenumber == 0 || 3 * self.ic_max_wavenumber >= self.grid {
             return Err(PdeError::setting(
                 "ic_max_wavenumber",
@@ -281,7 +282,7 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_key_and_the_limit() {
-        let cases: [(Equation, &[&str], &[&str]); 9] = [
+        let cases: [(Equation, &[&str], &[&str]); 10] = [
             (
                 Equation::Burgers,
                 &["nu_min=0"],
@@ -311,6 +312,11 @@ mod tests {
             ),
             (Equation::Ks, &["frames=1"], &["`frames` = 1", "at least 2"]),
             (Equation::Burgers, &["dt=fast"], &["`fast` is not a number"]),
+            (
+                Equation::Ks,
+                &["grid=48", "ic_max_wavenumber=16"],
+                &["`ic_max_wavenumber` = 16", "between 1 and 15"],
+            ),
         ];
         for (eq, sets, words) in cases {
             let msg = err(eq, sets);
