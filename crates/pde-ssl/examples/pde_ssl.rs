@@ -7,11 +7,18 @@ use ami_pde_ssl::experiment::{run, ExperimentConfig};
 use burn::tensor::Device;
 
 fn main() {
+    let equation: Equation = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(Equation::Burgers);
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let mut cfg = ExperimentConfig::burgers_small();
+    let Some(mut cfg) = ExperimentConfig::small(equation) else {
+        eprintln!("error: no experiment setting for {}", equation.name());
+        std::process::exit(1);
+    };
     if let Some(&steps) = args.first() {
         cfg.pretrain.steps = steps;
         cfg.supervised_steps = steps;
