@@ -6,13 +6,14 @@ mod ebm;
 mod ebm_bench;
 mod ebm_examples;
 mod ebm_negatives;
+mod pde;
 mod progress;
 mod ssl;
 
 use std::path::PathBuf;
 
 use ami_agent::pipeline::FitOptions;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 /// Objective-driven AI: learn a JEPA world model from reward-free data and reach goals by planning.
@@ -63,10 +64,15 @@ enum Command {
         cfg: ConfigArgs,
     },
     /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
-    /// pendulum, highway, maze, pldm; `--preset pldm` for PLDM's generator settings).
+    /// pendulum, highway, maze, pldm; `--preset pldm` for PLDM's generator settings), or
+    /// with `ami data pde EQUATION` solutions of a PDE.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Data {
+        #[command(subcommand)]
+        pde: Option<DataKind>,
         /// Environment kind.
-        env: String,
+        #[arg(required = true)]
+        env: Option<String>,
         /// Number of transitions (rounded up to whole trajectories).
         #[arg(long, default_value_t = 96_000)]
         transitions: usize,
@@ -74,8 +80,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Output `.npz` (a `.json` sidecar is written beside it).
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required = true)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -183,6 +189,14 @@ enum Command {
     },
 }
 
+/// `ami data pde …`: data sets that are not environment trajectories.
+#[derive(Subcommand)]
+enum DataKind {
+    /// Trajectories of a 1-D periodic PDE (burgers, kdv, ks) from random initial conditions
+    /// and coefficients, solved pseudo-spectrally with ETDRK4.
+    Pde(pde::PdeDataArgs),
+}
+
 /// Command-line flags that stand for config keys, as `--set` overrides before `sets`.
 fn with_flags(flags: &[(&str, Option<usize>)], sets: Vec<String>) -> Vec<String> {
     flags
@@ -216,12 +230,21 @@ fn run(cli: Cli) -> Result<()> {
             commands::demo(&out, seed, env.as_deref(), &tasks, &cfg)
         }
         Command::Data {
+            pde: Some(DataKind::Pde(args)),
+            ..
+        } => pde::data(&args),
+        Command::Data {
+            pde: None,
             env,
             transitions,
             seed,
             out,
             cfg,
-        } => commands::data(&env, transitions, seed, &out, &cfg),
+        } => {
+            // clap requires both when there is no subcommand.
+            let (env, out) = env.zip(out).context("`ami data` needs ENV and --out")?;
+            commands::data(&env, transitions, seed, &out, &cfg)
+        }
         Command::Train {
             data,
             out,

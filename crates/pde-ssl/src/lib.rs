@@ -1,0 +1,23 @@
+//! `ami-pde-ssl`: self-supervised pre-training on PDE trajectories with the equations' Lie
+//! point symmetries as views (Mialon, Garrido, Lawrence, Rehman, LeCun, Kiani, NeurIPS 2023),
+//! and the downstream regression of the coefficient from the frozen representation.
+//!
+//! **Unfinished** (issue 17, item 3 started; items 4–5 not started): see the README.
+//!
+//! * [`views`] — random views: time crop, space translation, Galilean boost, noise;
+//! * [`encoder`] — the conv encoder of a `[T, X]` window;
+//! * [`pretrain`] — the VICReg (any [`ami_jepa::SslObjective`]) training loop;
+//! * [`probe`] — ridge regression on frozen features, and the supervised baseline;
+//! * [`experiment`] — the regression table (SSL vs crop/noise vs untrained vs supervised).
+
+pub mod encoder;
+pub mod error;
+pub mod experiment;
+pub mod pretrain;
+pub mod probe;
+pub mod views;
+
+pub use encoder::{EncoderConfig, PdeEncoder};
+pub use error::SslError;
+pub use pretrain::{pretrain, PretrainConfig};
+pub use views::{Augmentation, ViewConfig};

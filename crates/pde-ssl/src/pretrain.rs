@@ -1,0 +1,160 @@
+//! VICReg pre-training on unlabelled trajectories, readable top to bottom: two random views
+//! of each sampled trajectory → encoder → expander → two-view SSL loss → AdamW step
+//! (Bardes et al. 2022; Mialon et al. 2023 for the views).
+
+use ami_jepa::mlp::Mlp;
+use ami_jepa::SslObjective;
+use ami_pde::dataset::Rng;
+use ami_pde::Trajectory;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::encoder::{EncoderConfig, PdeEncoder};
+use crate::error::SslError;
+use crate::views::{random_view, Augmentation, ViewConfig};
+
+/// Settings of a pre-training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainConfig {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Trajectories per step (two views each).
+    pub batch_size: usize,
+    /// AdamW learning rate (constant).
+    pub lr: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f32,
+    /// Seed of the weights and of the views.
+    pub seed: u64,
+    /// The views.
+    pub view: ViewConfig,
+    /// Which transformations make the views.
+    pub augmentation: Augmentation,
+    /// Encoder and expander sizes.
+    pub encoder: EncoderConfig,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig {
+            steps: 300,
+            batch_size: 64,
+            lr: 1e-3,
+            weight_decay: 1e-5,
+            seed: 0,
+            view: ViewConfig::default(),
+            augmentation: Augmentation::Lie,
+            encoder: EncoderConfig::default(),
+        }
+    }
+}
+
+/// Encoder + expander, trained together; only the encoder is kept.
+#[derive(Module, Debug)]
+pub struct SslModel {
+    /// The encoder whose output is the representation.
+    pub encoder: PdeEncoder,
+    /// VICReg's expander (projector).
+    pub expander: Mlp,
+}
+
+/// Builds a module on `device` with burn's RNG seeded by `seed`, drawing every weight under
+/// one lock (burn's RNG is global per device and parameters are initialised lazily).
+pub fn seeded<M: Module>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
+    static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    device.seed(seed);
+    let m = build(device);
+    m.visit(&mut ForceInit);
+    m
+}
+
+struct ForceInit;
+
+impl ModuleVisitor for ForceInit {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// The value of a one-element tensor.
+pub fn scalar(t: &Tensor<1>) -> f64 {
+    t.clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .map_or(f64::NAN, f64::from)
+}
+
+/// `views [B · T · X]` as a `[B, 1, T, X]` tensor.
+pub fn batch_tensor(views: Vec<f32>, b: usize, [t, x]: [usize; 2], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(views, [b, 1, t, x]), device)
+}
+
+/// Pre-trains an encoder on `data` with `objective`; `log(step, loss)` after each step.
+pub fn pretrain(
+    data: &[Trajectory],
+    cfg: &PretrainConfig,
+    objective: &dyn SslObjective,
+    device: &Device,
+    log: &mut dyn FnMut(usize, f64),
+) -> Result<PdeEncoder, SslError> {
+    let first = data
+        .first()
+        .ok_or_else(|| SslError::config("data", 0, "at least one trajectory"))?;
+    let shape = cfg.view.shape(first.frames, first.grid)?;
+    let ad = device.clone().autodiff();
+    let mut model = seeded(&ad, cfg.seed, |d| {
+        let mut dims = vec![cfg.encoder.repr_dim];
+        dims.extend(&cfg.encoder.expander);
+        SslModel {
+            encoder: PdeEncoder::new(&cfg.encoder, shape, d),
+            expander: Mlp::new(&dims, d),
+        }
+    });
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .init();
+    let mut rng = Rng::stream(cfg.seed, 0x5551);
+    for step in 0..cfg.steps {
+        let (mut va, mut vb) = (vec![], vec![]);
+        for _ in 0..cfg.batch_size {
+            let i = ((rng.uniform() * data.len() as f64) as usize).min(data.len() - 1);
+            va.extend(random_view(
+                &data[i],
+                &cfg.view,
+                cfg.augmentation,
+                &mut rng,
+            )?);
+            vb.extend(random_view(
+                &data[i],
+                &cfg.view,
+                cfg.augmentation,
+                &mut rng,
+            )?);
+        }
+        let b = cfg.batch_size;
+        let za = model
+            .expander
+            .forward(model.encoder.forward(batch_tensor(va, b, shape, &ad)));
+        let zb = model
+            .expander
+            .forward(model.encoder.forward(batch_tensor(vb, b, shape, &ad)));
+        let loss = objective.loss(za, zb).total;
+        let value = scalar(&loss);
+        if !value.is_finite() {
+            return Err(SslError::NonFinite {
+                what: format!("{} loss", objective.name()),
+                step,
+            });
+        }
+        log(step, value);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.lr, model, grads);
+    }
+    Ok(model.valid().encoder)
+}

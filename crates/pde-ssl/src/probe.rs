@@ -1,0 +1,313 @@
+//! Reading the coefficient out of a representation.
+//!
+//! * [`features`] — the frozen encoder on each trajectory's [`probe_view`];
+//! * [`Ridge`] — linear regression `y ≈ w·x̃ + b` on standardised features `x̃`, with the ridge
+//!   penalty `α‖w‖²` chosen by 4-fold cross-validation on the labelled set from
+//!   [`RIDGE_ALPHAS`], solved in f64 by Cholesky;
+//! * [`supervised`] — the baseline: the same encoder architecture plus a linear head, trained
+//!   from scratch on the labelled set by MSE with random time crops;
+//! * [`relative_mse`] — `mean((ŷ − y)²) / Var(y)` on the test set (1 = predicting the mean).
+
+use ami_pde::dataset::Rng;
+use ami_pde::Trajectory;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::encoder::{EncoderConfig, PdeEncoder};
+use crate::error::SslError;
+use crate::pretrain::{batch_tensor, scalar, seeded};
+use crate::views::{probe_view, random_view, Augmentation, ViewConfig};
+
+/// Penalties tried by cross-validation.
+pub const RIDGE_ALPHAS: [f64; 7] = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0];
+
+/// Representations `[N][D]` of `data` under `encoder`, in batches of 64.
+pub fn features(
+    encoder: &PdeEncoder,
+    data: &[Trajectory],
+    view: &ViewConfig,
+    device: &Device,
+) -> Result<Vec<Vec<f64>>, SslError> {
+    let mut out = vec![];
+    for chunk in data.chunks(64) {
+        let shape = view.shape(chunk[0].frames, chunk[0].grid)?;
+        let mut v = vec![];
+        for t in chunk {
+            v.extend(probe_view(t, view)?);
+        }
+        let z = encoder.forward(batch_tensor(v, chunk.len(), shape, device));
+        let [b, d] = z.dims();
+        let flat = z.into_data().try_to_vec::<f32>().unwrap_or_default();
+        out.extend((0..b).map(|i| {
+            flat[i * d..(i + 1) * d]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect()
+        }));
+    }
+    Ok(out)
+}
+
+/// `mean((ŷ − y)²) / Var(y)`.
+pub fn relative_mse(pred: &[f64], y: &[f64]) -> f64 {
+    let n = y.len() as f64;
+    let mean = y.iter().sum::<f64>() / n;
+    let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let mse = pred
+        .iter()
+        .zip(y)
+        .map(|(p, v)| (p - v).powi(2))
+        .sum::<f64>()
+        / n;
+    mse / var
+}
+
+/// A fitted ridge regression.
+#[derive(Debug, Clone)]
+pub struct Ridge {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    w: Vec<f64>,
+    b: f64,
+    /// The penalty chosen.
+    pub alpha: f64,
+}
+
+impl Ridge {
+    /// Fits on `(x, y)`, choosing α by 4-fold cross-validation.
+    pub fn fit_cv(x: &[Vec<f64>], y: &[f64]) -> Ridge {
+        let n = x.len();
+        let folds = 4.min(n);
+        let mut best = (f64::INFINITY, RIDGE_ALPHAS[0]);
+        for &alpha in &RIDGE_ALPHAS {
+            let mut err = 0.0;
+            for f in 0..folds {
+                let (mut xt, mut yt, mut xv, mut yv) = (vec![], vec![], vec![], vec![]);
+                for i in 0..n {
+                    if i % folds == f {
+                        xv.push(x[i].clone());
+                        yv.push(y[i]);
+                    } else {
+                        xt.push(x[i].clone());
+                        yt.push(y[i]);
+                    }
+                }
+                let m = Ridge::fit(&xt, &yt, alpha);
+                err += xv
+                    .iter()
+                    .zip(&yv)
+                    .map(|(xi, yi)| (m.predict(xi) - yi).powi(2))
+                    .sum::<f64>();
+            }
+            if err < best.0 {
+                best = (err, alpha);
+            }
+        }
+        Ridge::fit(x, y, best.1)
+    }
+
+    /// Fits with penalty `alpha` on standardised features.
+    pub fn fit(x: &[Vec<f64>], y: &[f64], alpha: f64) -> Ridge {
+        let (n, d) = (x.len(), x[0].len());
+        let mean: Vec<f64> = (0..d)
+            .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64)
+            .collect();
+        let scale: Vec<f64> = (0..d)
+            .map(|j| {
+                let v = x.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n as f64;
+                if v > 1e-12 {
+                    v.sqrt()
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let xs: Vec<Vec<f64>> = x
+            .iter()
+            .map(|r| (0..d).map(|j| (r[j] - mean[j]) / scale[j]).collect())
+            .collect();
+        let ym = y.iter().sum::<f64>() / n as f64;
+        // (X̃ᵀX̃ + α n I) w = X̃ᵀ(y − ȳ)
+        let mut a = vec![0.0; d * d];
+        let mut rhs = vec![0.0; d];
+        for (r, &yi) in xs.iter().zip(y) {
+            for i in 0..d {
+                rhs[i] += r[i] * (yi - ym);
+                for j in 0..=i {
+                    a[i * d + j] += r[i] * r[j];
+                }
+            }
+        }
+        for i in 0..d {
+            a[i * d + i] += alpha * n as f64;
+            for j in 0..i {
+                a[j * d + i] = a[i * d + j];
+            }
+        }
+        let w = cholesky_solve(&mut a, &rhs, d);
+        Ridge {
+            mean,
+            scale,
+            w,
+            b: ym,
+            alpha,
+        }
+    }
+
+    /// `ŷ` for one feature vector.
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        self.b
+            + x.iter()
+                .enumerate()
+                .map(|(j, v)| self.w[j] * (v - self.mean[j]) / self.scale[j])
+                .sum::<f64>()
+    }
+}
+
+/// Solves `A w = r` for symmetric positive definite `A` (`d × d`, row-major, overwritten).
+fn cholesky_solve(a: &mut [f64], r: &[f64], d: usize) -> Vec<f64> {
+    for j in 0..d {
+        let mut s = a[j * d + j];
+        for k in 0..j {
+            s -= a[j * d + k] * a[j * d + k];
+        }
+        let l = s.max(1e-300).sqrt();
+        a[j * d + j] = l;
+        for i in j + 1..d {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= a[i * d + k] * a[j * d + k];
+            }
+            a[i * d + j] = s / l;
+        }
+    }
+    let mut z = vec![0.0; d];
+    for i in 0..d {
+        let s: f64 = (0..i).map(|k| a[i * d + k] * z[k]).sum();
+        z[i] = (r[i] - s) / a[i * d + i];
+    }
+    let mut w = vec![0.0; d];
+    for i in (0..d).rev() {
+        let s: f64 = (i + 1..d).map(|k| a[k * d + i] * w[k]).sum();
+        w[i] = (z[i] - s) / a[i * d + i];
+    }
+    w
+}
+
+/// Settings of the supervised baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupervisedConfig {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Batch size (capped at the labelled set's size).
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    pub lr: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Encoder sizes (the expander is not used).
+    pub encoder: EncoderConfig,
+    /// Views (random crops with noise, no symmetries).
+    pub view: ViewConfig,
+}
+
+/// Encoder + linear head.
+#[derive(Module, Debug)]
+pub struct Regressor {
+    /// The encoder.
+    pub encoder: PdeEncoder,
+    /// `repr_dim → 1`.
+    pub head: Linear,
+}
+
+/// Trains the baseline on `(train, y)` (targets standardised inside) and predicts `test`.
+pub fn supervised(
+    train: &[Trajectory],
+    y: &[f64],
+    test: &[Trajectory],
+    cfg: &SupervisedConfig,
+    device: &Device,
+) -> Result<Vec<f64>, SslError> {
+    let shape = cfg.view.shape(train[0].frames, train[0].grid)?;
+    let n = train.len();
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let std = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64)
+        .sqrt()
+        .max(1e-12);
+    let ad = device.clone().autodiff();
+    let mut model = seeded(&ad, cfg.seed, |d| Regressor {
+        encoder: PdeEncoder::new(&cfg.encoder, shape, d),
+        head: LinearConfig::new(cfg.encoder.repr_dim, 1).init(d),
+    });
+    let mut optim = AdamWConfig::new().with_weight_decay(1e-5).init();
+    let mut rng = Rng::stream(cfg.seed, 0x5350);
+    let b = cfg.batch_size.min(n);
+    for step in 0..cfg.steps {
+        let (mut v, mut t) = (vec![], vec![]);
+        for _ in 0..b {
+            let i = ((rng.uniform() * n as f64) as usize).min(n - 1);
+            v.extend(random_view(
+                &train[i],
+                &cfg.view,
+                Augmentation::CropNoise,
+                &mut rng,
+            )?);
+            t.push(((y[i] - mean) / std) as f32);
+        }
+        let pred = model
+            .head
+            .forward(model.encoder.forward(batch_tensor(v, b, shape, &ad)));
+        let target = Tensor::<2>::from_data(TensorData::new(t, [b, 1]), &ad);
+        let loss = (pred - target).powi_scalar(2).mean();
+        if !scalar(&loss).is_finite() {
+            return Err(SslError::NonFinite {
+                what: "supervised loss".into(),
+                step,
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.lr, model, grads);
+    }
+    let model = model.valid();
+    let mut out = vec![];
+    for chunk in test.chunks(64) {
+        let mut v = vec![];
+        for t in chunk {
+            v.extend(probe_view(t, &cfg.view)?);
+        }
+        let p = model.head.forward(model.encoder.forward(batch_tensor(
+            v,
+            chunk.len(),
+            shape,
+            device,
+        )));
+        out.extend(
+            p.into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|z| f64::from(z) * std + mean),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ridge_recovers_a_linear_map() {
+        let mut rng = Rng::stream(1, 2);
+        let x: Vec<Vec<f64>> = (0..50)
+            .map(|_| (0..5).map(|_| rng.range(-1.0, 1.0)).collect())
+            .collect();
+        let y: Vec<f64> = x.iter().map(|r| 2.0 * r[0] - r[3] + 0.5).collect();
+        let m = Ridge::fit_cv(&x, &y);
+        let pred: Vec<f64> = x.iter().map(|r| m.predict(r)).collect();
+        let e = relative_mse(&pred, &y);
+        assert!(e < 1e-3, "relative MSE {e}, alpha {}", m.alpha);
+    }
+}
