@@ -125,6 +125,7 @@ mod tests {
     fn free_lane_accelerates_close_leader_brakes_and_steers_to_the_centre() {
         let cfg = HighwayConfig::default();
         let b = StayInLane::new(cfg.clone(), 25.0);
+        assert_eq!(b.name(), "stay in lane, IDM at 25 m/s");
         let mut t = traffic(vec![None; cfg.other_cars]);
         t.ego.y = 5.0; // 1 m left of lane 1's centre
         let a = b.act(&t.to_state());
