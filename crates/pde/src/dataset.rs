@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use ami_sampling::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 use crate::config::PdeConfig;
@@ -15,30 +16,26 @@ use crate::error::PdeError;
 use crate::solve::solve;
 use crate::spectral::Spectral;
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a small, fast, well-mixed 64-bit generator.
+/// The random stream of one trajectory: [`SplitMix64`] (Steele, Lea & Flood 2014).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     /// The stream of trajectory `index` of a data set seeded by `seed`.
     pub fn stream(seed: u64, index: u64) -> Self {
-        let mut r = Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B);
+        let mut r = SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B);
         let mixed = r.next_u64() ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Rng(mixed)
+        Rng(SplitMix64::new(mixed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `[0, 1)` (53 random bits).
     pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.uniform()
     }
 
     /// Uniform in `[lo, hi)`.

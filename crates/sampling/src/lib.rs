@@ -1,11 +1,15 @@
 //! `ami-sampling`: transforms of uniform draws into other distributions, shared by crates that
-//! share no other dependency (`ami-energy` on its SplitMix64, `ami-envs` and `ami-agent` on
-//! `rand`'s `StdRng`). No generator lives here: each caller draws its uniforms from its own
-//! stream, exactly as before, and passes them in, so every random stream is unchanged.
+//! share no other dependency (`ami-energy` and `ami-pde` on [`SplitMix64`], `ami-envs` and
+//! `ami-agent` on `rand`'s `StdRng`). The transforms take uniforms drawn by the caller from its
+//! own stream; the one generator here, [`SplitMix64`], is the dependency-free one `ami-energy`
+//! and `ami-pde` seed their streams with.
 //!
 //! Why a crate of its own: `ami-envs` may depend on none of the model crates and `ami-energy`
 //! on no environment, so the lowest crate both reach would otherwise be `ami-io`, which holds
 //! file formats only.
+
+pub mod splitmix;
+pub use splitmix::SplitMix64;
 
 /// The Box–Muller transform (Box & Muller 1958): two independent uniforms
 /// `u₁ ∈ (0, 1]`, `u₂ ∈ [0, 1)` give two independent standard normals
