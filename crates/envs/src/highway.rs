@@ -223,26 +223,20 @@ impl HighwayConfig {
     pub fn readout(&self, s: &[f32]) -> Vec<f32> {
         use state::{CAR_DIM, CAR_PRESENT, CAR_X, CAR_Y, EGO_DIM, EGO_V, EGO_X, EGO_Y};
         let (x, y) = (s[EGO_X], s[EGO_Y]);
-        let clearance = s[EGO_DIM..]
+        let (mut clearance, mut safety_gap) = (CLEARANCE_CAP, SAFETY_GAP_CAP);
+        for c in s[EGO_DIM..]
             .chunks_exact(CAR_DIM)
             .filter(|c| c[CAR_PRESENT] != 0.0)
-            .map(|c| {
-                ((c[CAR_X] - x).abs() - self.car_length).max((c[CAR_Y] - y).abs() - self.car_width)
-            })
-            .fold(CLEARANCE_CAP, f32::min);
-        let safety_gap = s[EGO_DIM..]
-            .chunks_exact(CAR_DIM)
-            .filter(|c| c[CAR_PRESENT] != 0.0)
-            .map(|c| {
-                let dx = c[CAR_X] - x;
-                let gx = if dx >= 0.0 {
-                    dx - self.car_length
-                } else {
-                    SAFETY_STRETCH * (-dx - self.car_length)
-                };
-                gx.max(SAFETY_STRETCH * ((c[CAR_Y] - y).abs() - self.car_width))
-            })
-            .fold(SAFETY_GAP_CAP, f32::min);
+        {
+            let (dx, lateral) = (c[CAR_X] - x, (c[CAR_Y] - y).abs() - self.car_width);
+            clearance = clearance.min((dx.abs() - self.car_length).max(lateral));
+            let gx = if dx >= 0.0 {
+                dx - self.car_length
+            } else {
+                SAFETY_STRETCH * (-dx - self.car_length)
+            };
+            safety_gap = safety_gap.min(gx.max(SAFETY_STRETCH * lateral));
+        }
         vec![y, s[EGO_V], f32::from(crashed(s)), clearance, safety_gap]
     }
 }

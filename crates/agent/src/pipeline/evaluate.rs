@@ -410,57 +410,6 @@ pub fn evaluate(
     Ok(report)
 }
 
-/// The environment's reference controller ([`ami_envs::EnvSpec::baseline`]) on the episodes
-/// `evaluate` would run for `split` (same starts, same step limit): it reads the true state,
-/// steps until the limit or its first collision ([`Env::violation`]), and scores collisions
-/// and the mean progress. `None` when the environment has no baseline or is not scored by
-/// progress.
-pub fn evaluate_baseline(
-    cfg: &RunConfig,
-    split: Split,
-) -> Result<Option<super::risk::BaselineRow>, AgentError> {
-    let spec = cfg.env.spec();
-    let Some(baseline) = spec.baseline() else {
-        return Ok(None);
-    };
-    let task = cfg.task.spec()?;
-    let episodes = task.episodes(spec, cfg.eval.episodes, cfg.task_seed(split))?;
-    let max_steps = task.max_steps(cfg.eval.max_steps);
-    let mut env = spec.build()?;
-    let (mut collisions, mut progress) = (0usize, 0f64);
-    for episode in &episodes {
-        env.reset_to(&episode.start)?;
-        let mut state = episode.start.clone();
-        for _ in 0..max_steps {
-            state = env.step(&baseline.act(&state))?.state;
-            if env.violation(&state) {
-                collisions += 1;
-                break;
-            }
-        }
-        let Some(p) = spec.progress(&episode.start, &state) else {
-            return Ok(None);
-        };
-        progress += f64::from(p);
-    }
-    let n = episodes.len();
-    Ok(Some(super::risk::BaselineRow {
-        name: baseline.name(),
-        row: super::risk::RiskRow {
-            episodes: n,
-            collisions,
-            collision_rate: if n == 0 {
-                0.0
-            } else {
-                collisions as f64 / n as f64
-            },
-            progress: if n == 0 { 0.0 } else { progress / n as f64 },
-            plan_ms_per_step: 0.0,
-            unsafe_plans: 0,
-        },
-    }))
-}
-
 /// Runs every episode on `workers` threads with the actor of `cfg` (one episode each);
 /// outcomes in episode order.
 pub(crate) fn run_parallel(

@@ -150,8 +150,7 @@ pub fn demo_risk(
     }
     validate_demo_out(out)?;
     let run = RunDir::create_locked(out, "ami demo")?;
-    let mut det_cfg = cfg.clone();
-    det_cfg.model.latent = LatentConfig::None;
+    let det_cfg = without_latent(&cfg);
     let det_run = RunDir::create_locked(&out.join(DETERMINISTIC_DIR), "ami demo")?;
     let data = generate_data(&cfg, progress)?;
     fit(&run, &cfg, &data, FitOptions::default(), progress)?;
@@ -178,8 +177,7 @@ pub fn compare_risks(
         c.eval.tag = format!("risk-{tag}");
         c
     };
-    let mut det_cfg = cfg.clone();
-    det_cfg.model.latent = LatentConfig::None;
+    let det_cfg = without_latent(cfg);
     let worst = evaluate(run, &with(Risk::Worst, "worst", cfg), Split::Test, progress)?;
     let average = evaluate(
         run,
@@ -193,7 +191,7 @@ pub fn compare_risks(
         Split::Test,
         progress,
     )?;
-    let baseline = super::evaluate::evaluate_baseline(cfg, Split::Test)?;
+    let baseline = evaluate_baseline(cfg, Split::Test)?;
     let risk = BTreeMap::from([
         ("worst".to_string(), RiskRow::of(&worst)),
         ("average".to_string(), RiskRow::of(&average)),
@@ -213,6 +211,57 @@ pub fn compare_risks(
     };
     report.save(run)?;
     Ok(report)
+}
+
+/// `cfg` with the deterministic predictor (the deterministic row's model).
+fn without_latent(cfg: &RunConfig) -> RunConfig {
+    let mut c = cfg.clone();
+    c.model.latent = LatentConfig::None;
+    c
+}
+
+/// The environment's reference controller ([`ami_envs::EnvSpec::baseline`]) on the episodes
+/// `evaluate` would run for `split` (same starts, same step limit): it reads the true state,
+/// steps until the limit or its first collision ([`ami_envs::Env::violation`]), and scores collisions
+/// and the mean progress. `None` when the environment has no baseline or is not scored by
+/// progress.
+pub fn evaluate_baseline(cfg: &RunConfig, split: Split) -> Result<Option<BaselineRow>, AgentError> {
+    let spec = cfg.env.spec();
+    let Some(baseline) = spec.baseline() else {
+        return Ok(None);
+    };
+    let task = cfg.task.spec()?;
+    let episodes = task.episodes(spec, cfg.eval.episodes, cfg.task_seed(split))?;
+    let max_steps = task.max_steps(cfg.eval.max_steps);
+    let mut env = spec.build()?;
+    let (mut collisions, mut progress) = (0usize, 0f64);
+    for episode in &episodes {
+        env.reset_to(&episode.start)?;
+        let mut state = episode.start.clone();
+        for _ in 0..max_steps {
+            state = env.step(&baseline.act(&state))?.state;
+            if env.violation(&state) {
+                collisions += 1;
+                break;
+            }
+        }
+        let Some(p) = spec.progress(&episode.start, &state) else {
+            return Ok(None);
+        };
+        progress += f64::from(p);
+    }
+    let n = episodes.len();
+    Ok(Some(BaselineRow {
+        name: baseline.name(),
+        row: RiskRow {
+            episodes: n,
+            collisions,
+            collision_rate: ratio(collisions, n),
+            progress: if n == 0 { 0.0 } else { progress / n as f64 },
+            plan_ms_per_step: 0.0,
+            unsafe_plans: 0,
+        },
+    }))
 }
 
 #[cfg(test)]
