@@ -6,6 +6,7 @@ mod ebm;
 mod ebm_bench;
 mod ebm_examples;
 mod ebm_negatives;
+mod experiment;
 mod pde;
 mod progress;
 mod ssl;
@@ -128,6 +129,11 @@ enum Command {
     Ssl {
         #[command(subcommand)]
         cmd: ssl::SslCommand,
+    },
+    /// Experiments that are one command each, with a table and a plot (pde-ssl).
+    Experiment {
+        #[command(subcommand)]
+        cmd: experiment::ExperimentCommand,
     },
     /// Train the amortised policy of a run: behaviour cloning on planner episodes, then DAgger.
     TrainPolicy {
@@ -285,6 +291,7 @@ fn run(cli: Cli) -> Result<()> {
         } => commands::train_critic(&run, &with_flags(&[("critic.episodes", episodes)], sets)),
         Command::Ebm { cmd } => ebm::run(cmd),
         Command::Ssl { cmd } => ssl::run(cmd),
+        Command::Experiment { cmd } => experiment::run_experiment(cmd),
         Command::Bench {
             workload,
             json,

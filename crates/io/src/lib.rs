@@ -7,6 +7,7 @@
 //! * [`mod@png`] — [`write_png`]: RGB8 images as PNG.
 //! * [`raster`] — the one drawing [`Canvas`](raster::Canvas) (pixels, discs, rings, lines,
 //!   borders, 5×7 text) and plot [`Panel`](raster::Panel)s on it, saved through [`write_png`].
+//! * [`svg`] — minimal SVG line charts (panels of named series, linear or log y axis).
 //!
 //! Errors are one enum, [`IoError`]; each message names the file and the array or field at
 //! fault.
@@ -17,6 +18,7 @@ pub mod npy;
 pub mod npz;
 pub mod png;
 pub mod raster;
+pub mod svg;
 
 pub use crate::png::write_png;
 pub use atomic::write_atomic;

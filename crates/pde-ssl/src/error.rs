@@ -18,6 +18,14 @@ pub enum SslError {
     /// From the PDE crate (a symmetry, a grid).
     #[error(transparent)]
     Pde(#[from] PdeError),
+    /// An output file could not be written.
+    #[error("cannot write {path}: {msg}")]
+    Write {
+        /// The path.
+        path: String,
+        /// Why.
+        msg: String,
+    },
     /// A loss or a prediction became NaN or infinite.
     #[error("non-finite {what} at step {step}")]
     NonFinite {

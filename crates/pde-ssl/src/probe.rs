@@ -1,6 +1,7 @@
 //! Reading the coefficient out of a representation.
 //!
-//! * [`features`] — the frozen encoder on each trajectory's [`probe_view`];
+//! * [`features`] — the frozen encoder on each trajectory's probe views (the mean over
+//!   [`ViewConfig::probe_crops`] time crops);
 //! * [`Ridge`] — linear regression `y ≈ w·x̃ + b` on standardised features `x̃`, with the ridge
 //!   penalty `α‖w‖²` chosen by 4-fold cross-validation on the labelled set from
 //!   [`RIDGE_ALPHAS`], solved in f64 by Cholesky;
@@ -18,34 +19,52 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::encoder::{EncoderConfig, PdeEncoder};
 use crate::error::SslError;
 use crate::pretrain::{batch_tensor, scalar, seeded};
-use crate::views::{probe_view, random_view, Augmentation, ViewConfig};
+use crate::views::{probe_view_at, random_view, Augmentation, ViewConfig};
 
 /// Penalties tried by cross-validation.
 pub const RIDGE_ALPHAS: [f64; 7] = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0];
 
-/// Representations `[N][D]` of `data` under `encoder`, in batches of 64.
+/// Representations `[N][D]` of `data` under `encoder`: the mean of the representations of
+/// the [`ViewConfig::probe_starts`] crops of each trajectory, in batches of 64.
 pub fn features(
     encoder: &PdeEncoder,
     data: &[Trajectory],
     view: &ViewConfig,
     device: &Device,
 ) -> Result<Vec<Vec<f64>>, SslError> {
+    averaged_over_crops(data, view, |batch, b, shape| {
+        encoder.forward(batch_tensor(batch, b, shape, device))
+    })
+}
+
+/// For each trajectory of `data`, the mean over its probe crops of `f`'s rows (`f` maps a
+/// `[b · T_c · X_c]` batch of views to `[b, D]`).
+fn averaged_over_crops(
+    data: &[Trajectory],
+    view: &ViewConfig,
+    f: impl Fn(Vec<f32>, usize, [usize; 2]) -> Tensor<2>,
+) -> Result<Vec<Vec<f64>>, SslError> {
     let mut out = vec![];
     for chunk in data.chunks(64) {
         let shape = view.shape(chunk[0].frames, chunk[0].grid)?;
-        let mut v = vec![];
-        for t in chunk {
-            v.extend(probe_view(t, view)?);
+        let starts = view.probe_starts(chunk[0].frames);
+        let mut sum: Vec<Vec<f64>> = vec![];
+        for &start in &starts {
+            let mut v = vec![];
+            for t in chunk {
+                v.extend(probe_view_at(t, view, start)?);
+            }
+            let z = f(v, chunk.len(), shape);
+            let [b, d] = z.dims();
+            let flat = z.into_data().try_to_vec::<f32>().unwrap_or_default();
+            sum.resize(b, vec![0.0; d]);
+            for (i, row) in sum.iter_mut().enumerate() {
+                for (s, &x) in row.iter_mut().zip(&flat[i * d..(i + 1) * d]) {
+                    *s += f64::from(x) / starts.len() as f64;
+                }
+            }
         }
-        let z = encoder.forward(batch_tensor(v, chunk.len(), shape, device));
-        let [b, d] = z.dims();
-        let flat = z.into_data().try_to_vec::<f32>().unwrap_or_default();
-        out.extend((0..b).map(|i| {
-            flat[i * d..(i + 1) * d]
-                .iter()
-                .map(|&x| f64::from(x))
-                .collect()
-        }));
+        out.extend(sum);
     }
     Ok(out)
 }
@@ -271,27 +290,12 @@ pub fn supervised(
         model = optim.step(cfg.lr, model, grads);
     }
     let model = model.valid();
-    let mut out = vec![];
-    for chunk in test.chunks(64) {
-        let mut v = vec![];
-        for t in chunk {
-            v.extend(probe_view(t, &cfg.view)?);
-        }
-        let p = model.head.forward(model.encoder.forward(batch_tensor(
-            v,
-            chunk.len(),
-            shape,
-            device,
-        )));
-        out.extend(
-            p.into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|z| f64::from(z) * std + mean),
-        );
-    }
-    Ok(out)
+    let pred = averaged_over_crops(test, &cfg.view, |batch, b, shape| {
+        model
+            .head
+            .forward(model.encoder.forward(batch_tensor(batch, b, shape, device)))
+    })?;
+    Ok(pred.into_iter().map(|p| p[0] * std + mean).collect())
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub struct ViewConfig {
     pub boost_max: f64,
     /// Standard deviation of the added Gaussian noise (in units of `u`).
     pub noise_std: f64,
+    /// Time crops whose representations (or predictions) are averaged when reading a
+    /// trajectory: starts evenly spaced from the first to the last possible frame.
+    pub probe_crops: usize,
     /// Factor applied to every value after the noise (the experiment sets 1/RMS of the
     /// unlabelled data, so the encoder sees values of order 1).
     pub scale: f64,
@@ -51,7 +54,8 @@ impl Default for ViewConfig {
             crop_frames: 16,
             x_stride: 2,
             boost_max: 0.2,
-            noise_std: 0.01,
+            noise_std: 0.0,
+            probe_crops: 5,
             scale: 1.0,
         }
     }
@@ -74,7 +78,27 @@ impl ViewConfig {
                 format!("a divisor of the grid ({grid})"),
             ));
         }
+        if self.probe_crops < 1 {
+            return Err(SslError::config(
+                "view.probe_crops",
+                self.probe_crops,
+                "at least 1",
+            ));
+        }
         Ok([self.crop_frames, grid / self.x_stride])
+    }
+
+    /// The first frames of the [`ViewConfig::probe_crops`] crops read from a trajectory of
+    /// `frames` frames: `round(i·(frames − crop)/(n − 1))`, `i = 0..n` (just 0 when `n = 1`).
+    pub fn probe_starts(&self, frames: usize) -> Vec<usize> {
+        let last = frames.saturating_sub(self.crop_frames);
+        let n = self.probe_crops.max(1);
+        if n == 1 {
+            return vec![0];
+        }
+        (0..n)
+            .map(|i| ((i * last) as f64 / (n - 1) as f64).round() as usize)
+            .collect()
     }
 }
 
@@ -111,10 +135,20 @@ pub fn random_view(
 /// The deterministic view used to read representations: the first `crop_frames` frames, no
 /// transformation, no noise.
 pub fn probe_view(traj: &Trajectory, cfg: &ViewConfig) -> Result<Vec<f32>, SslError> {
+    probe_view_at(traj, cfg, 0)
+}
+
+/// The deterministic view of `crop_frames` frames from frame `start`, no transformation, no
+/// noise.
+pub fn probe_view_at(
+    traj: &Trajectory,
+    cfg: &ViewConfig,
+    start: usize,
+) -> Result<Vec<f32>, SslError> {
     let t = apply(
         traj,
         Symmetry::TimeShift {
-            start: 0,
+            start,
             len: cfg.crop_frames,
         },
     )?;

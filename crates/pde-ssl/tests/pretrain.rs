@@ -7,6 +7,7 @@
 use ami_jepa::{Vicreg, VicregConfig};
 use ami_pde::dataset::Rng;
 use ami_pde::{Equation, PdeConfig, PdeDataset, Trajectory};
+use ami_pde_ssl::encoder::Trunk;
 use ami_pde_ssl::experiment::{probe, splits, ExperimentConfig};
 use ami_pde_ssl::pretrain::{batch_tensor, pretrain, seeded, PretrainConfig};
 use ami_pde_ssl::views::{probe_view, random_view};
@@ -37,6 +38,7 @@ fn tiny_config() -> PretrainConfig {
             x_stride: 1,
             boost_max: 0.2,
             noise_std: 0.01,
+            probe_crops: 1,
             scale: 3.0,
         },
         encoder: EncoderConfig {
@@ -44,6 +46,7 @@ fn tiny_config() -> PretrainConfig {
             hidden: 32,
             repr_dim: 16,
             expander: vec![32],
+            trunk: Trunk::PeriodicPool,
         },
         ..PretrainConfig::default()
     }
@@ -153,6 +156,7 @@ fn tiny_experiment() -> ExperimentConfig {
                 x_stride: 1,
                 boost_max: 0.2,
                 noise_std: 0.01,
+                probe_crops: 3,
                 scale: 3.3,
             },
             encoder: EncoderConfig {
@@ -160,6 +164,7 @@ fn tiny_experiment() -> ExperimentConfig {
                 hidden: 64,
                 repr_dim: 32,
                 expander: vec![64, 64],
+                trunk: Trunk::PeriodicPool,
             },
             ..PretrainConfig::default()
         },

@@ -10,6 +10,7 @@
 //! * [`config`] — the settings of a data set, `--set` overrides, validation;
 //! * [`dataset`] — random initial conditions and coefficients, `N` trajectories;
 //! * [`dataset_file`] — `.npz` + JSON sidecar;
+//! * [`exact`] — the Cole–Hopf solution of Burgers and the solver's measured accuracy;
 //! * [`invariants`] — KdV invariants and the KS energy budget (solver checks);
 //! * [`symmetry`] — the Lie point symmetries of each equation, applied to a trajectory;
 //! * [`residual`] — the residual of the discretised equation on a trajectory's frames.
@@ -20,6 +21,7 @@ pub mod dataset_file;
 pub mod equation;
 pub mod error;
 pub mod etdrk4;
+pub mod exact;
 pub mod invariants;
 pub mod residual;
 pub mod solve;

@@ -3,90 +3,55 @@
 
 use std::f64::consts::PI;
 
+use ami_pde::exact::{burgers_accuracy, cole_hopf};
 use ami_pde::invariants::{kdv_invariants, ks_energy_terms};
 use ami_pde::{solve, Equation, PdeError, Schedule, Spectral};
 
-/// The Cole–Hopf solution `u = −2ν φ_x/φ` of Burgers on `[0, 2π)`, with the heat-equation
-/// solution `φ = A + cos(x) e^{−νt} + ½ cos(2x + 1) e^{−4νt}`, `A = 1.234`: the two cosines
-/// reach −1.134 together, so `φ ≥ 0.1 > 0` and the solution has a steep front.
-fn cole_hopf(nu: f64, x: f64, t: f64) -> f64 {
-    let (e1, e2) = ((-nu * t).exp(), (-4.0 * nu * t).exp());
-    let phi = 1.234 + x.cos() * e1 + 0.5 * (2.0 * x + 1.0).cos() * e2;
-    let phi_x = -x.sin() * e1 - (2.0 * x + 1.0).sin() * e2;
-    -2.0 * nu * phi_x / phi
-}
-
-/// Max error at `t_end` of the Burgers solver on `X = n` with step `dt`, started from the
-/// exact solution at t = 0.
-fn burgers_error(n: usize, dt: f64, nu: f64, t_end: f64) -> f64 {
-    let spec = Spectral::new(2.0 * PI, n).unwrap();
-    let x = spec.points();
-    let u0: Vec<f64> = x.iter().map(|&x| cole_hopf(nu, x, 0.0)).collect();
-    let steps = (t_end / dt).round() as usize;
-    let schedule = Schedule {
-        dt,
-        warmup: steps,
-        save_every: 1,
-        frames: 1,
-    };
-    let u = solve(Equation::Burgers, nu, &spec, &u0, schedule).unwrap();
-    x.iter()
-        .zip(&u)
-        .map(|(&x, &u)| (u - cole_hopf(nu, x, t_end)).abs())
-        .fold(0.0, f64::max)
-}
-
 #[test]
 fn burgers_matches_cole_hopf_with_fourth_order_in_time_and_spectral_order_in_space() {
-    let (nu, t_end) = (0.1, 1.0);
+    let acc = burgers_accuracy().unwrap();
     let u_max = (0..1000)
-        .map(|j| cole_hopf(nu, 2.0 * PI * j as f64 / 1000.0, 0.0).abs())
+        .map(|j| cole_hopf(acc.nu, 2.0 * PI * j as f64 / 1000.0, 0.0).abs())
         .fold(0.0, f64::max);
-    println!("Cole–Hopf, ν = {nu}, t = {t_end}, max|u₀| = {u_max:.3}");
+    println!(
+        "Cole–Hopf, ν = {}, t = {}, max|u₀| = {u_max:.3}",
+        acc.nu, acc.t_end
+    );
     // Time: a grid fine enough that the spatial error is far below the temporal one.
-    let dts = [0.02, 0.01, 0.005];
-    let e_t: Vec<f64> = dts
-        .iter()
-        .map(|&dt| burgers_error(256, dt, nu, t_end))
-        .collect();
-    for w in 0..dts.len() {
-        println!("  X = 256, dt = {}: max error {:.3e}", dts[w], e_t[w]);
-    }
-    for w in 1..dts.len() {
-        let order = (e_t[w - 1] / e_t[w]).log2();
+    for e in &acc.time {
         println!(
-            "  observed order in time, dt {} → {}: {order:.2}",
-            dts[w - 1],
-            dts[w]
+            "  X = {}, dt = {}: max error {:.3e}",
+            e.grid, e.dt, e.max_error
         );
+    }
+    for &order in &acc.order_in_time {
+        println!("  observed order in time: {order:.2}");
         assert!(
             order > 3.5,
             "ETDRK4 should be fourth order, observed {order:.2}"
         );
     }
+    assert_eq!(acc.order_in_time.len(), 2);
     // Space: a step small enough that the temporal error is far below the spatial one.
-    let grids = [32, 64, 128];
-    let e_x: Vec<f64> = grids
-        .iter()
-        .map(|&n| burgers_error(n, 0.002, nu, t_end))
-        .collect();
-    for w in 0..grids.len() {
-        println!("  dt = 0.002, X = {}: max error {:.3e}", grids[w], e_x[w]);
-    }
-    for w in 1..grids.len() {
-        let ratio = e_x[w - 1] / e_x[w];
+    for e in &acc.space {
         println!(
-            "  error ratio X {} → {}: {ratio:.1}",
-            grids[w - 1],
-            grids[w]
+            "  dt = {}, X = {}: max error {:.3e}",
+            e.dt, e.grid, e.max_error
         );
+    }
+    for &ratio in &acc.ratio_in_space {
+        println!("  error ratio on doubling X: {ratio:.1}");
         // Spectral: doubling X gains far more than any fixed algebraic order would.
         assert!(
             ratio > 100.0,
             "spectral convergence expected, ratio {ratio:.1}"
         );
     }
-    assert!(e_x[2] < 1e-9 && e_t[2] < 1e-7, "{e_x:?} {e_t:?}");
+    assert_eq!(acc.ratio_in_space.len(), 2);
+    assert!(
+        acc.space[2].max_error < 1e-9 && acc.time[2].max_error < 1e-7,
+        "{acc:?}"
+    );
 }
 
 /// The KdV soliton `u = (c/2) sech²(√c/2 (x − ct − x₀))`, periodised (the tails are below

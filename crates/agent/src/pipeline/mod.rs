@@ -19,7 +19,7 @@ pub mod fit;
 pub mod learned;
 pub mod level2_fit;
 pub mod levels;
-pub mod plot;
+pub use ami_io::svg as plot;
 pub mod probe_fit;
 pub mod progress;
 pub mod risk;

@@ -1,0 +1,77 @@
+//! `ami experiment NAME`: experiments that are one command each, with a table and a plot in
+//! their output directory. Only the command line is parsed here; the experiments are the
+//! libraries'.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use ami_jepa::burn::tensor::Device;
+use ami_pde::Equation;
+use ami_pde_ssl::experiment::{run, table, write, ExperimentConfig};
+
+/// `ami experiment …`.
+#[derive(clap::Subcommand)]
+pub enum ExperimentCommand {
+    /// Self-supervised learning for PDEs with Lie point symmetries (Mialon et al. 2023):
+    /// VICReg pre-training on unlabelled trajectories with symmetry views, then regression of
+    /// the equation's coefficient from the frozen representation, against the same encoder
+    /// trained supervised on the same labels, crop+noise views, and an untrained encoder.
+    PdeSsl {
+        /// Equation: burgers (ν), kdv (δ) or ks (ν).
+        #[arg(long, default_value = "burgers")]
+        equation: String,
+        /// Seconds-long setting (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Output directory (`report.json`, `table.md`, `regression.svg`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the data, the weights and the views.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override one setting (repeatable): unlabelled, labels (comma list), test,
+        /// supervised_steps, pretrain.steps, pretrain.batch_size, pretrain.lr,
+        /// view.crop_frames, view.x_stride, view.boost_max, view.noise_std, view.probe_crops,
+        /// encoder.repr_dim,
+        /// or data.KEY (the keys of `ami data pde`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+}
+
+/// Runs one experiment.
+pub fn run_experiment(cmd: ExperimentCommand) -> Result<()> {
+    match cmd {
+        ExperimentCommand::PdeSsl {
+            equation,
+            quick,
+            out,
+            seed,
+            sets,
+        } => {
+            let equation: Equation = equation.parse()?;
+            let base = if quick {
+                ExperimentConfig::quick(equation)
+            } else {
+                ExperimentConfig::for_equation(equation)
+            };
+            let mut cfg = base.with_overrides(&sets)?;
+            if let Some(seed) = seed {
+                cfg.seed = seed;
+                cfg.pretrain.seed = seed;
+            }
+            let report = run(&cfg, quick, &Device::flex(), &mut |line| {
+                eprintln!("{line}")
+            })?;
+            write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", table(&report));
+            eprintln!(
+                "total {:.1} s; report, table and plot in {}",
+                report.seconds.total,
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
