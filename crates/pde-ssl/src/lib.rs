@@ -8,13 +8,16 @@
 //! * [`encoder`] — the conv encoder of a `[T, X]` window;
 //! * [`pretrain`] — the VICReg (any [`ami_jepa::SslObjective`]) training loop;
 //! * [`probe`] — ridge regression on frozen features, and the supervised baseline;
-//! * [`experiment`] — the regression table (SSL vs crop/noise vs untrained vs supervised).
+//! * [`experiment`] — the regression table (SSL vs crop/noise vs untrained vs supervised);
+//! * [`timestep`] — a periodic-conv time-stepper with and without the frozen representation
+//!   as conditioning, and its rollout error.
 
 pub mod encoder;
 pub mod error;
 pub mod experiment;
 pub mod pretrain;
 pub mod probe;
+pub mod timestep;
 pub mod views;
 
 pub use encoder::{EncoderConfig, PdeEncoder};
