@@ -30,7 +30,8 @@
 //!
 //! **Training.** One-step loss `mean((f − (u_t − u_{t−1}) / σ_Δ)²)`, i.e. the one-step MSE of
 //! `û_t` in units of `σ_Δ²`, over batches of `(trajectory, t)` drawn uniformly from the
-//! unlabelled trajectories and `t ∈ [t₀, T)`; AdamW with a constant learning rate.
+//! unlabelled trajectories and `t ∈ [t₀, T)`; AdamW with the cosine schedule
+//! `η_s = η (ρ + (1 − ρ) · ½(1 + cos(π s / S)))` from `η = lr` to `ρη` (`ρ = final_lr_ratio`).
 //!
 //! **Evaluation.** On each test trajectory, the stepper starts from the true frames
 //! `u_{t₀−H}, …, u_{t₀−1}` and is rolled out autoregressively (its own predictions become its
@@ -70,8 +71,11 @@ pub struct TimestepConfig {
     pub steps: usize,
     /// `(trajectory, frame)` pairs per step.
     pub batch_size: usize,
-    /// AdamW learning rate (constant).
+    /// AdamW learning rate at the first step.
     pub lr: f64,
+    /// Learning rate at the last step as a fraction of `lr` (cosine decay in between;
+    /// 1 = constant).
+    pub final_lr_ratio: f64,
     /// AdamW weight decay.
     pub weight_decay: f32,
     /// Seed of the weights and of the batches.
@@ -89,9 +93,10 @@ impl Default for TimestepConfig {
             channels: 32,
             layers: 4,
             kernel: 5,
-            steps: 600,
+            steps: 2000,
             batch_size: 32,
             lr: 1e-3,
+            final_lr_ratio: 0.1,
             weight_decay: 1e-5,
             seed: 0,
             conditioning: Conditioning::Film,
@@ -145,6 +150,13 @@ impl TimestepConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(SslError::config("lr", self.lr, "a positive number"));
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_ratio) {
+            return Err(SslError::config(
+                "final_lr_ratio",
+                self.final_lr_ratio,
+                "between 0 and 1",
+            ));
         }
         let available = frames - start;
         match self.horizon {

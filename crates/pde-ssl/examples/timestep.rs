@@ -1,0 +1,136 @@
+//! Representation-conditioned time-stepping on the small Burgers setting (issue 17, item 4):
+//! generates the experiment's splits, pre-trains a Lie-VICReg encoder on the unlabelled
+//! trajectories, trains the time-stepper with and without the frozen representation, and
+//! prints the rollout relative errors next to persistence:
+//! `cargo run --release -p ami-pde-ssl --example timestep [PRETRAIN_STEPS] [STEPPER_STEPS]
+//! [CONDITIONINGS] [HISTORIES] [SEED]` (defaults 1000, the `TimestepConfig` default, `film`,
+//! `4`, 0). `CONDITIONINGS` (`film`, `channels`) and `HISTORIES` may be comma-separated lists:
+//! one pre-trained encoder, one comparison per pair.
+
+use ami_jepa::{Vicreg, VicregConfig};
+use ami_pde_ssl::experiment::{splits, ExperimentConfig, Splits};
+use ami_pde_ssl::pretrain::pretrain;
+use ami_pde_ssl::timestep::{compare, Conditioning, TimestepConfig};
+use ami_pde_ssl::{PdeEncoder, SslError, ViewConfig};
+use burn::tensor::Device;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize| args.get(i).and_then(|a| a.parse::<usize>().ok());
+    let mut cfg = ExperimentConfig::burgers_small();
+    cfg.pretrain.steps = num(0).unwrap_or(1000);
+    let mut ts = TimestepConfig::default();
+    if let Some(steps) = num(1) {
+        ts.steps = steps;
+    }
+    let conds: Vec<Conditioning> = args.get(2).map_or(vec![Conditioning::Film], |a| {
+        a.split(',')
+            .map(|c| match c {
+                "channels" => Conditioning::Channels,
+                _ => Conditioning::Film,
+            })
+            .collect()
+    });
+    let histories: Vec<usize> = args.get(3).map_or(vec![ts.history], |a| {
+        a.split(',').filter_map(|h| h.parse().ok()).collect()
+    });
+    if let Some(seed) = num(4) {
+        cfg.seed = seed as u64;
+        cfg.pretrain.seed = seed as u64;
+        ts.seed = seed as u64;
+    }
+    let settings: Vec<TimestepConfig> = histories
+        .iter()
+        .flat_map(|&history| {
+            let ts = &ts;
+            conds.iter().map(move |&conditioning| TimestepConfig {
+                history,
+                conditioning,
+                ..ts.clone()
+            })
+        })
+        .collect();
+    if let Err(e) = run(cfg, &settings) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(mut cfg: ExperimentConfig, settings: &[TimestepConfig]) -> Result<(), SslError> {
+    let device = Device::flex();
+    let clock = std::time::Instant::now();
+    let s = splits(&cfg)?;
+    let (sum2, count) = s.unlabelled.iter().fold((0.0, 0usize), |(a, c), t| {
+        (a + t.u.iter().map(|v| v * v).sum::<f64>(), c + t.u.len())
+    });
+    let rms = (sum2 / count.max(1) as f64).sqrt();
+    cfg.pretrain.view.scale = 1.0 / rms.max(1e-12);
+    eprintln!(
+        "data: {} unlabelled, {} test, in {:.1} s; rms u = {rms:.3}",
+        s.unlabelled.len(),
+        s.test.len(),
+        clock.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    let objective = Vicreg(VicregConfig::default());
+    let encoder = pretrain(
+        &s.unlabelled,
+        &cfg.pretrain,
+        &objective,
+        &device,
+        &mut |step, loss| {
+            if step % 250 == 0 {
+                eprintln!("  pre-training step {step}: vicreg {loss:.3}");
+            }
+        },
+    )?;
+    eprintln!(
+        "pre-trained ({} steps) in {:.1} s",
+        cfg.pretrain.steps,
+        t.elapsed().as_secs_f64()
+    );
+    let view = &cfg.pretrain.view;
+    for ts in settings {
+        report(&s, ts, view, &encoder, &device)?;
+    }
+    eprintln!("total {:.1} s", clock.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn report(
+    s: &Splits,
+    ts: &TimestepConfig,
+    view: &ViewConfig,
+    encoder: &PdeEncoder,
+    device: &Device,
+) -> Result<(), SslError> {
+    let r = compare(
+        &s.unlabelled,
+        &s.test,
+        ts,
+        view,
+        encoder,
+        device,
+        &mut |line| eprintln!("{line}"),
+    )?;
+    println!(
+        "time-stepping on {} test trajectories, frames {}..{} (history {}, {:?}, {} steps):",
+        s.test.len(),
+        r.start,
+        r.start + r.persistence.per_step.len(),
+        ts.history,
+        ts.conditioning,
+        ts.steps
+    );
+    println!("variant        rollout rel. error   per step");
+    for (name, e) in [
+        ("with repr", &r.with_repr),
+        ("without repr", &r.without_repr),
+        ("persistence", &r.persistence),
+    ] {
+        let steps: Vec<String> = e.per_step.iter().map(|v| format!("{v:.4}")).collect();
+        println!("{name:<14} {:>18.5}   {}", e.total, steps.join(" "));
+    }
+    println!("time-stepping {:.1} s", r.seconds);
+    Ok(())
+}
