@@ -2,7 +2,7 @@
 //! point symmetries as views (Mialon, Garrido, Lawrence, Rehman, LeCun, Kiani, NeurIPS 2023),
 //! and the downstream regression of the coefficient from the frozen representation.
 //!
-//! **Unfinished** (issue 17, item 3 started; items 4–5 not started): see the README.
+//! **Unfinished** (issue 17, items 3 and 4 started, item 5 not started): see the README.
 //!
 //! * [`views`] — random views: time crop, space translation, Galilean boost, noise;
 //! * [`encoder`] — the conv encoder of a `[T, X]` window;

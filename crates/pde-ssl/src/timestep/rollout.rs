@@ -126,7 +126,7 @@ pub fn persistence_error(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{train_stepper, Conditioning};
+    use super::super::{compare, train_stepper, Conditioning};
     use super::*;
     use crate::encoder::EncoderConfig;
     use crate::pretrain::seeded;
@@ -270,7 +270,39 @@ mod tests {
     }
 
     #[test]
-    fn bad_settings_name_their_key() {
+    fn compare_rolls_both_variants_out_on_the_persistence_frames() {
+        let (train, test) = (burgers(16, 5), burgers(4, 6));
+        let (view, device) = (view(), Device::flex());
+        let enc_cfg = EncoderConfig {
+            channels: vec![4],
+            hidden: 16,
+            repr_dim: 8,
+            expander: vec![],
+        };
+        let enc = seeded(&device, 1, |d| PdeEncoder::new(&enc_cfg, [6, 64], d));
+        let cfg = TimestepConfig {
+            steps: 30,
+            ..tiny_cfg()
+        };
+        let r = compare(&train, &test, &cfg, &view, &enc, &device, &mut |_| {}).unwrap();
+        assert_eq!(r.start, 6);
+        assert_eq!(
+            r.persistence,
+            persistence_error(&test, &cfg, &view).unwrap()
+        );
+        for e in [&r.with_repr, &r.without_repr] {
+            assert_eq!(e.per_step.len(), 6);
+            assert!(
+                e.total < r.persistence.total,
+                "{e:?} vs {:?}",
+                r.persistence
+            );
+        }
+        assert_ne!(r.with_repr, r.without_repr);
+    }
+
+    #[test]
+    fn bad_settings_name_their_key_and_nan_is_a_typed_error() {
         let data = vec![separable(|t| t as f64); 2];
         let device = Device::flex();
         let cases: Vec<(&str, TimestepConfig)> = vec![
@@ -351,6 +383,13 @@ mod tests {
                 .to_string();
             assert!(msg.contains(&format!("`{key}`")), "{key}: {msg}");
         }
+        let mut nan = separable(|t| t as f64);
+        nan.u[100] = f64::NAN;
+        let err = train_stepper(&[nan], &tiny_cfg(), &view(), None, &device, &mut |_, _| {});
+        assert!(
+            matches!(err, Err(SslError::NonFinite { step: 0, .. })),
+            "{err:?}"
+        );
         let msg = persistence_error(&[], &tiny_cfg(), &view())
             .unwrap_err()
             .to_string();
