@@ -2,19 +2,22 @@
 //! point symmetries as views (Mialon, Garrido, Lawrence, Rehman, LeCun, Kiani, NeurIPS 2023),
 //! and the downstream regression of the coefficient from the frozen representation.
 //!
-//! **Unfinished** (issue 17, item 3 started; items 4–5 not started): see the README.
+//! **Unfinished** (issue 17, items 3 and 4 started, item 5 not started): see the README.
 //!
 //! * [`views`] — random views: time crop, space translation, Galilean boost, noise;
 //! * [`encoder`] — the conv encoder of a `[T, X]` window;
 //! * [`pretrain`] — the VICReg (any [`ami_jepa::SslObjective`]) training loop;
 //! * [`probe`] — ridge regression on frozen features, and the supervised baseline;
-//! * [`experiment`] — the regression table (SSL vs crop/noise vs untrained vs supervised).
+//! * [`experiment`] — the regression table (SSL vs crop/noise vs untrained vs supervised);
+//! * [`timestep`] — a periodic-conv time-stepper with and without the frozen representation
+//!   as conditioning, and its rollout error.
 
 pub mod encoder;
 pub mod error;
 pub mod experiment;
 pub mod pretrain;
 pub mod probe;
+pub mod timestep;
 pub mod views;
 
 pub use encoder::{EncoderConfig, PdeEncoder};

@@ -155,7 +155,7 @@ pub fn probe_view_at(
     Ok(decimate(&t, cfg.x_stride, cfg.scale))
 }
 
-fn decimate(t: &Trajectory, stride: usize, scale: f64) -> Vec<f32> {
+pub(crate) fn decimate(t: &Trajectory, stride: usize, scale: f64) -> Vec<f32> {
     t.u.chunks(t.grid)
         .flat_map(|row| row.iter().step_by(stride).map(move |&v| (v * scale) as f32))
         .collect()
