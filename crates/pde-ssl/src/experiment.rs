@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::encoder::{EncoderConfig, PdeEncoder};
 use crate::error::SslError;
 use crate::pretrain::{pretrain, seeded, PretrainConfig};
-use crate::probe::{features, relative_mse, supervised, Ridge, SupervisedConfig};
+use crate::probe::{features, relative_mse, supervised, KernelRidge, Ridge, SupervisedConfig};
+use crate::timestep::{compare, TimeSteppingResult, TimestepConfig};
 use crate::views::{Augmentation, ViewConfig};
 
 /// Settings of the experiment.
@@ -39,6 +40,10 @@ pub struct ExperimentConfig {
     pub pretrain: PretrainConfig,
     /// Supervised baseline steps.
     pub supervised_steps: usize,
+    /// The time-stepper (its `history` is replaced by each of `timestep_histories`).
+    pub timestep: TimestepConfig,
+    /// Past frames of the time-steppers compared, the first one reported as `time_stepping`.
+    pub timestep_histories: Vec<usize>,
     /// Seed of the data, the weights and the views.
     pub seed: u64,
 }
@@ -69,6 +74,8 @@ impl ExperimentConfig {
                 ..PretrainConfig::default()
             },
             supervised_steps: 1000,
+            timestep: TimestepConfig::default(),
+            timestep_histories: vec![1, 4],
             seed: 0,
         }
     }
@@ -147,6 +154,14 @@ impl ExperimentConfig {
                 ..full.pretrain
             },
             supervised_steps: 60,
+            timestep: TimestepConfig {
+                channels: 8,
+                layers: 2,
+                steps: 40,
+                batch_size: 16,
+                ..full.timestep
+            },
+            timestep_histories: vec![1],
             seed: full.seed,
         }
     }
@@ -263,6 +278,20 @@ impl ExperimentConfig {
                 "non-negative numbers",
             ));
         }
+        if self.timestep_histories.is_empty() {
+            return Err(SslError::config(
+                "timestep_histories",
+                "[]",
+                "at least one history",
+            ));
+        }
+        for &history in &self.timestep_histories {
+            TimestepConfig {
+                history,
+                ..self.timestep.clone()
+            }
+            .check(&self.pretrain.view, self.data.frames, self.data.grid)?;
+        }
         self.pretrain
             .view
             .shape(self.data.frames, self.data.grid)
@@ -276,8 +305,10 @@ impl ExperimentConfig {
 pub struct RegressionRow {
     /// Labelled trajectories.
     pub labels: usize,
-    /// Ridge on the Lie-pretrained encoder.
+    /// Ridge (linear head) on the Lie-pretrained encoder.
     pub ssl_rel_mse: f64,
+    /// Kernel ridge (small non-linear head) on the Lie-pretrained encoder.
+    pub ssl_kernel_rel_mse: f64,
     /// Ridge on the crop+noise-pretrained encoder (ablation).
     pub crop_noise_rel_mse: f64,
     /// Ridge on the untrained encoder.
@@ -312,6 +343,19 @@ pub struct PretrainSummary {
     pub seconds: f64,
 }
 
+/// Total rollout errors of the time-steppers reading `history` past frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    /// Past frames.
+    pub history: usize,
+    /// With the representation.
+    pub with_repr: f64,
+    /// Without.
+    pub without_repr: f64,
+    /// Persistence `û = u_{t₀−1}`.
+    pub persistence: f64,
+}
+
 /// Where the time went.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
@@ -323,6 +367,8 @@ pub struct Timings {
     pub supervised: f64,
     /// Features and ridge probes.
     pub probes: f64,
+    /// Training and rolling out the time-steppers.
+    pub time_stepping: f64,
     /// The solver accuracy check.
     pub solver: f64,
     /// Everything.
@@ -348,6 +394,13 @@ pub struct Report {
     pub augmentation_ablation: Ablation,
     /// The two pre-training runs (Lie, crop + noise).
     pub pretraining: Vec<PretrainSummary>,
+    /// The time-stepper with and without the frozen Lie-SSL representation, for the first of
+    /// `timestep_histories` past frames.
+    pub time_stepping: TimeSteppingResult,
+    /// Past frames of `time_stepping`.
+    pub time_stepping_history: usize,
+    /// Every history compared (total rollout errors).
+    pub time_stepping_by_history: Vec<HistoryRow>,
     /// The Burgers solver against the exact Cole–Hopf solution.
     pub solver_accuracy: BurgersAccuracy,
     /// Seconds per part.
@@ -392,11 +445,31 @@ pub fn probe(
     cfg: &PretrainConfig,
     device: &Device,
 ) -> Result<f64, SslError> {
+    Ok(probe_both(encoder, s, n, cfg, device, false)?.0)
+}
+
+/// Relative MSEs on the test set for `n` labels of the linear head and (when `kernel`) of
+/// the kernel head (NaN when not asked) on `encoder`'s features.
+pub fn probe_both(
+    encoder: &PdeEncoder,
+    s: &Splits,
+    n: usize,
+    cfg: &PretrainConfig,
+    device: &Device,
+    kernel: bool,
+) -> Result<(f64, f64), SslError> {
     let xl = features(encoder, &s.labelled[..n], &cfg.view, device)?;
     let xt = features(encoder, &s.test, &cfg.view, device)?;
-    let ridge = Ridge::fit_cv(&xl, &log_coef(&s.labelled[..n]));
+    let (yl, yt) = (log_coef(&s.labelled[..n]), log_coef(&s.test));
+    let ridge = Ridge::fit_cv(&xl, &yl);
     let pred: Vec<f64> = xt.iter().map(|x| ridge.predict(x)).collect();
-    Ok(relative_mse(&pred, &log_coef(&s.test)))
+    let linear = relative_mse(&pred, &yt);
+    if !kernel {
+        return Ok((linear, f64::NAN));
+    }
+    let head = KernelRidge::fit_cv(&xl, &yl);
+    let pred: Vec<f64> = xt.iter().map(|x| head.predict(x)).collect();
+    Ok((linear, relative_mse(&pred, &yt)))
 }
 
 /// Runs the whole experiment; `log` receives progress lines.
@@ -492,20 +565,60 @@ pub fn run(
         )?;
         seconds.supervised += t0.elapsed().as_secs_f64();
         let t0 = Instant::now();
+        let (ssl_rel_mse, ssl_kernel_rel_mse) =
+            probe_both(&encoders[0], &s, n, &cfg.pretrain, device, true)?;
         let row = RegressionRow {
             labels: n,
-            ssl_rel_mse: probe(&encoders[0], &s, n, &cfg.pretrain, device)?,
+            ssl_rel_mse,
+            ssl_kernel_rel_mse,
             crop_noise_rel_mse: probe(&encoders[1], &s, n, &cfg.pretrain, device)?,
             untrained_rel_mse: probe(&untrained, &s, n, &cfg.pretrain, device)?,
             supervised_rel_mse: relative_mse(&pred, &log_coef(&s.test)),
         };
         seconds.probes += t0.elapsed().as_secs_f64();
         log(&format!(
-            "{n} labels: ssl {:.4}, crop+noise {:.4}, untrained {:.4}, supervised {:.4}",
-            row.ssl_rel_mse, row.crop_noise_rel_mse, row.untrained_rel_mse, row.supervised_rel_mse
+            "{n} labels: ssl {:.4} (kernel head {:.4}), crop+noise {:.4}, untrained {:.4}, supervised {:.4}",
+            row.ssl_rel_mse, row.ssl_kernel_rel_mse, row.crop_noise_rel_mse, row.untrained_rel_mse, row.supervised_rel_mse
         ));
         rows.push(row);
     }
+    let mut stepping = vec![];
+    for &history in &cfg.timestep_histories {
+        let tc = TimestepConfig {
+            history,
+            seed: cfg.pretrain.seed,
+            ..cfg.timestep.clone()
+        };
+        log(&format!("time-stepping, {history} past frame(s):"));
+        let r = compare(
+            &s.unlabelled,
+            &s.test,
+            &tc,
+            &cfg.pretrain.view,
+            &encoders[0],
+            device,
+            &mut |line| {
+                if !line.contains(" step ") {
+                    log(line)
+                }
+            },
+        )?;
+        seconds.time_stepping += r.seconds;
+        stepping.push((history, r));
+    }
+    let by_history = stepping
+        .iter()
+        .map(|(history, r)| HistoryRow {
+            history: *history,
+            with_repr: r.with_repr.total,
+            without_repr: r.without_repr.total,
+            persistence: r.persistence.total,
+        })
+        .collect();
+    let (time_stepping_history, time_stepping) = stepping
+        .into_iter()
+        .next()
+        .ok_or_else(|| SslError::config("timestep_histories", "[]", "at least one history"))?;
     let t0 = Instant::now();
     let solver_accuracy = burgers_accuracy()?;
     seconds.solver = t0.elapsed().as_secs_f64();
@@ -527,6 +640,9 @@ pub fn run(
         },
         regression: rows,
         pretraining,
+        time_stepping,
+        time_stepping_history,
+        time_stepping_by_history: by_history,
         solver_accuracy,
         seconds,
     })
@@ -536,25 +652,41 @@ pub fn run(
 pub fn table(r: &Report) -> String {
     let mut out = format!(
         "relative MSE of ln {} on {} test trajectories ({})\n\n\
-         | labels | SSL (Lie views) | SSL (crop+noise) | untrained | supervised |\n\
-         |---|---|---|---|---|\n",
+         | labels | SSL (Lie views), linear head | SSL (Lie views), kernel head | SSL (crop+noise), linear | untrained, linear | supervised |\n\
+         |---|---|---|---|---|---|\n",
         r.coefficient, r.trajectories[2], r.equation
     );
     for row in &r.regression {
         out.push_str(&format!(
-            "| {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
             row.labels,
             row.ssl_rel_mse,
+            row.ssl_kernel_rel_mse,
             row.crop_noise_rel_mse,
             row.untrained_rel_mse,
             row.supervised_rel_mse
+        ));
+    }
+    out.push_str(&format!(
+        "\nsymmetry ablation at {} labels: Lie views {:.4}, crop+noise only {:.4}\n\n\
+         time-stepping, rollout relative error over frames {}.. of the test trajectories\n\n\
+         | past frames | with SSL representation | without | persistence |\n|---|---|---|---|\n",
+        r.augmentation_ablation.labels,
+        r.augmentation_ablation.lie,
+        r.augmentation_ablation.crop_noise_only,
+        r.time_stepping.start
+    ));
+    for h in &r.time_stepping_by_history {
+        out.push_str(&format!(
+            "| {} | {:.3e} | {:.3e} | {:.3e} |\n",
+            h.history, h.with_repr, h.without_repr, h.persistence
         ));
     }
     out
 }
 
 /// Writes `report.json`, `table.md` and `regression.svg` (relative MSE against label budget,
-/// log scales; pre-training loss curves) into `dir`, each atomically.
+/// log scales; pre-training loss curves; time-stepping error per rollout step) into `dir`, each atomically.
 pub fn write(dir: &Path, r: &Report) -> Result<(), SslError> {
     let io = |path: &Path, e: String| SslError::Write {
         path: path.display().to_string(),
@@ -584,6 +716,7 @@ pub fn write(dir: &Path, r: &Report) -> Result<(), SslError> {
             ),
             series: vec![
                 line("SSL, Lie views", &|row| row.ssl_rel_mse),
+                line("SSL, Lie, kernel head", &|row| row.ssl_kernel_rel_mse),
                 line("SSL, crop+noise", &|row| row.crop_noise_rel_mse),
                 line("untrained", &|row| row.untrained_rel_mse),
                 line("supervised", &|row| row.supervised_rel_mse),
@@ -602,6 +735,29 @@ pub fn write(dir: &Path, r: &Report) -> Result<(), SslError> {
                 .collect(),
             log_y: false,
         },
+        Panel {
+            title: format!(
+                "time-stepping ({} past frame(s)): relative error per rollout step",
+                r.time_stepping_history
+            ),
+            series: [
+                ("with SSL representation", &r.time_stepping.with_repr),
+                ("without", &r.time_stepping.without_repr),
+                ("persistence", &r.time_stepping.persistence),
+            ]
+            .into_iter()
+            .map(|(name, e)| Series {
+                name: name.into(),
+                points: e
+                    .per_step
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| ((k + 1) as f64, v))
+                    .collect(),
+            })
+            .collect(),
+            log_y: true,
+        },
     ];
-    save("regression.svg", render(&panels, 2, "").as_bytes())
+    save("regression.svg", render(&panels, 3, "").as_bytes())
 }

@@ -5,6 +5,8 @@
 //! * [`Ridge`] — linear regression `y ≈ w·x̃ + b` on standardised features `x̃`, with the ridge
 //!   penalty `α‖w‖²` chosen by 4-fold cross-validation on the labelled set from
 //!   [`RIDGE_ALPHAS`], solved in f64 by Cholesky;
+//! * [`KernelRidge`] — a small non-linear head: Gaussian-kernel ridge on the same standardised
+//!   features, penalty and bandwidth by cross-validation;
 //! * [`supervised`] — the baseline: the same encoder architecture plus a linear head, trained
 //!   from scratch on the labelled set by MSE with random time crops;
 //! * [`relative_mse`] — `mean((ŷ − y)²) / Var(y)` on the test set (1 = predicting the mean).
@@ -130,23 +132,8 @@ impl Ridge {
     /// Fits with penalty `alpha` on standardised features.
     pub fn fit(x: &[Vec<f64>], y: &[f64], alpha: f64) -> Ridge {
         let (n, d) = (x.len(), x[0].len());
-        let mean: Vec<f64> = (0..d)
-            .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n as f64)
-            .collect();
-        let scale: Vec<f64> = (0..d)
-            .map(|j| {
-                let v = x.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n as f64;
-                if v > 1e-12 {
-                    v.sqrt()
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        let xs: Vec<Vec<f64>> = x
-            .iter()
-            .map(|r| (0..d).map(|j| (r[j] - mean[j]) / scale[j]).collect())
-            .collect();
+        let (mean, scale) = standardisation(x);
+        let xs: Vec<Vec<f64>> = x.iter().map(|r| standardise(r, &mean, &scale)).collect();
         let ym = y.iter().sum::<f64>() / n as f64;
         // (X̃ᵀX̃ + α n I) w = X̃ᵀ(y − ȳ)
         let mut a = vec![0.0; d * d];
@@ -183,6 +170,130 @@ impl Ridge {
                 .map(|(j, v)| self.w[j] * (v - self.mean[j]) / self.scale[j])
                 .sum::<f64>()
     }
+}
+
+/// Penalties tried by the kernel head's cross-validation.
+pub const KERNEL_ALPHAS: [f64; 4] = [1e-4, 1e-3, 1e-2, 1e-1];
+/// Bandwidths tried (`γ` in units of `1/D`, see [`KernelRidge`]).
+pub const KERNEL_GAMMAS: [f64; 4] = [0.1, 0.3, 1.0, 3.0];
+
+/// A small non-linear head: kernel ridge regression with the Gaussian kernel
+/// `k(x, x') = exp(−γ ‖x̃ − x̃'‖² / D)` on features standardised as in [`Ridge`];
+/// `ŷ(x) = ȳ + Σ_i c_i k(x_i, x)` with `(K + α n I) c = y − ȳ`, the pair `(α, γ)` chosen by
+/// 4-fold cross-validation from [`KERNEL_ALPHAS`] × [`KERNEL_GAMMAS`].
+#[derive(Debug, Clone)]
+pub struct KernelRidge {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    points: Vec<Vec<f64>>,
+    c: Vec<f64>,
+    b: f64,
+    /// The penalty chosen.
+    pub alpha: f64,
+    /// The bandwidth chosen.
+    pub gamma: f64,
+}
+
+impl KernelRidge {
+    /// Fits on `(x, y)`, choosing `(α, γ)` by 4-fold cross-validation.
+    pub fn fit_cv(x: &[Vec<f64>], y: &[f64]) -> KernelRidge {
+        let n = x.len();
+        let folds = 4.min(n);
+        let mut best = (f64::INFINITY, KERNEL_ALPHAS[0], KERNEL_GAMMAS[0]);
+        for &alpha in &KERNEL_ALPHAS {
+            for &gamma in &KERNEL_GAMMAS {
+                let mut err = 0.0;
+                for f in 0..folds {
+                    let (mut xt, mut yt) = (vec![], vec![]);
+                    for i in (0..n).filter(|i| i % folds != f) {
+                        xt.push(x[i].clone());
+                        yt.push(y[i]);
+                    }
+                    let m = KernelRidge::fit(&xt, &yt, alpha, gamma);
+                    err += (0..n)
+                        .filter(|i| i % folds == f)
+                        .map(|i| (m.predict(&x[i]) - y[i]).powi(2))
+                        .sum::<f64>();
+                }
+                if err < best.0 {
+                    best = (err, alpha, gamma);
+                }
+            }
+        }
+        KernelRidge::fit(x, y, best.1, best.2)
+    }
+
+    /// Fits with penalty `alpha` and bandwidth `gamma`.
+    pub fn fit(x: &[Vec<f64>], y: &[f64], alpha: f64, gamma: f64) -> KernelRidge {
+        let n = x.len();
+        let (mean, scale) = standardisation(x);
+        let points: Vec<Vec<f64>> = x.iter().map(|r| standardise(r, &mean, &scale)).collect();
+        let ym = y.iter().sum::<f64>() / n as f64;
+        let d = points[0].len().max(1) as f64;
+        let mut k = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..=i {
+                let v = (-gamma * sq_dist(&points[i], &points[j]) / d).exp();
+                k[i * n + j] = v;
+                k[j * n + i] = v;
+            }
+            k[i * n + i] += alpha * n as f64;
+        }
+        let r: Vec<f64> = y.iter().map(|v| v - ym).collect();
+        let c = cholesky_solve(&mut k, &r, n);
+        KernelRidge {
+            mean,
+            scale,
+            points,
+            c,
+            b: ym,
+            alpha,
+            gamma,
+        }
+    }
+
+    /// `ŷ` for one feature vector.
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        let z = standardise(x, &self.mean, &self.scale);
+        let d = z.len().max(1) as f64;
+        self.b
+            + self
+                .points
+                .iter()
+                .zip(&self.c)
+                .map(|(p, c)| c * (-self.gamma * sq_dist(p, &z) / d).exp())
+                .sum::<f64>()
+    }
+}
+
+/// Per-feature mean and standard deviation (1 where the feature is constant).
+fn standardisation(x: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let (n, d) = (x.len() as f64, x[0].len());
+    let mean: Vec<f64> = (0..d)
+        .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n)
+        .collect();
+    let scale = (0..d)
+        .map(|j| {
+            let v = x.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n;
+            if v > 1e-12 {
+                v.sqrt()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    (mean, scale)
+}
+
+fn standardise(r: &[f64], mean: &[f64], scale: &[f64]) -> Vec<f64> {
+    r.iter()
+        .zip(mean.iter().zip(scale))
+        .map(|(v, (m, s))| (v - m) / s)
+        .collect()
+}
+
+fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum()
 }
 
 /// Solves `A w = r` for symmetric positive definite `A` (`d × d`, row-major, overwritten).
@@ -313,5 +424,46 @@ mod tests {
         let pred: Vec<f64> = x.iter().map(|r| m.predict(r)).collect();
         let e = relative_mse(&pred, &y);
         assert!(e < 1e-3, "relative MSE {e}, alpha {}", m.alpha);
+    }
+
+    #[test]
+    fn kernel_head_fits_a_non_linear_map_that_the_linear_one_cannot() {
+        let mut rng = Rng::stream(3, 4);
+        let draw = |rng: &mut Rng, n: usize| -> Vec<Vec<f64>> {
+            (0..n)
+                .map(|_| (0..3).map(|_| rng.range(-1.0, 1.0)).collect())
+                .collect()
+        };
+        let f = |r: &[f64]| (2.0 * r[0]).sin() + r[1] * r[1];
+        let (x, xt) = (draw(&mut rng, 200), draw(&mut rng, 200));
+        let (y, yt): (Vec<f64>, Vec<f64>) = (
+            x.iter().map(|r| f(r)).collect(),
+            xt.iter().map(|r| f(r)).collect(),
+        );
+        let k = KernelRidge::fit_cv(&x, &y);
+        let l = Ridge::fit_cv(&x, &y);
+        let ek = relative_mse(&xt.iter().map(|r| k.predict(r)).collect::<Vec<_>>(), &yt);
+        let el = relative_mse(&xt.iter().map(|r| l.predict(r)).collect::<Vec<_>>(), &yt);
+        assert!(ek < 0.01 && el > 0.1, "kernel {ek}, linear {el}");
+    }
+
+    #[test]
+    fn kernel_head_interpolates_with_a_tiny_penalty() {
+        // (K + α n I) c = y − ȳ with α → 0 reproduces the training targets.
+        let x = vec![
+            vec![0.0, 1.0],
+            vec![1.0, 0.0],
+            vec![2.0, 2.0],
+            vec![-1.0, 3.0],
+        ];
+        let y = [1.0, -2.0, 0.5, 3.0];
+        let m = KernelRidge::fit(&x, &y, 1e-10, 1.0);
+        for (xi, yi) in x.iter().zip(&y) {
+            assert!(
+                (m.predict(xi) - yi).abs() < 1e-6,
+                "{} vs {yi}",
+                m.predict(xi)
+            );
+        }
     }
 }

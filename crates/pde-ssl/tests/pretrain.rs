@@ -10,6 +10,7 @@ use ami_pde::{Equation, PdeConfig, PdeDataset, Trajectory};
 use ami_pde_ssl::encoder::Trunk;
 use ami_pde_ssl::experiment::{probe, splits, ExperimentConfig};
 use ami_pde_ssl::pretrain::{batch_tensor, pretrain, seeded, PretrainConfig};
+use ami_pde_ssl::timestep::TimestepConfig;
 use ami_pde_ssl::views::{probe_view, random_view};
 use ami_pde_ssl::{Augmentation, EncoderConfig, PdeEncoder, ViewConfig};
 use burn::tensor::Device;
@@ -169,6 +170,8 @@ fn tiny_experiment() -> ExperimentConfig {
             ..PretrainConfig::default()
         },
         supervised_steps: 0,
+        timestep: TimestepConfig::default(),
+        timestep_histories: vec![1],
         seed: 0,
     }
 }

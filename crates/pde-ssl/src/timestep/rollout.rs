@@ -248,6 +248,7 @@ mod tests {
             hidden: 16,
             repr_dim: 8,
             expander: vec![],
+            trunk: crate::encoder::Trunk::PeriodicPool,
         };
         let enc = seeded(&device, 9, |d| PdeEncoder::new(&enc_cfg, [6, 64], d));
         let cfg = TimestepConfig {
@@ -278,6 +279,7 @@ mod tests {
             hidden: 16,
             repr_dim: 8,
             expander: vec![],
+            trunk: crate::encoder::Trunk::PeriodicPool,
         };
         let enc = seeded(&device, 1, |d| PdeEncoder::new(&enc_cfg, [6, 64], d));
         let cfg = TimestepConfig {
