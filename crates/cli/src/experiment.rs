@@ -31,7 +31,8 @@ pub enum ExperimentCommand {
         #[arg(long)]
         seed: Option<u64>,
         /// Override one setting (repeatable): unlabelled, labels (comma list), test,
-        /// supervised_steps, pretrain.steps, pretrain.batch_size, pretrain.lr,
+        /// supervised_steps, supervised_final_lr_ratio, pretrain.steps, pretrain.batch_size,
+        /// pretrain.lr, pretrain.final_lr_ratio,
         /// view.crop_frames, view.x_stride, view.boost_max, view.noise_std, view.probe_crops,
         /// encoder.repr_dim,
         /// or data.KEY (the keys of `ami data pde`).

@@ -187,7 +187,10 @@ fn experiment_pde_ssl_bad_settings_name_the_key_and_write_nothing() {
             &["--set", "view.crop_frames=40"],
             &["`view.crop_frames` = 40", "12 frames"],
         ),
-        (&["--set", "pretrain.stepz=3"], &["pretrain.stepz", "one of"]),
+        (
+            &["--set", "pretrain.stepz=3"],
+            &["pretrain.stepz", "one of"],
+        ),
         (&["--set", "data.nu_min=-1"], &["`nu_min` = -1", "positive"]),
         (&["--equation", "heat"], &["unknown equation `heat`"]),
     ];

@@ -2,13 +2,14 @@
 //! point symmetries as views (Mialon, Garrido, Lawrence, Rehman, LeCun, Kiani, NeurIPS 2023),
 //! and the downstream regression of the coefficient from the frozen representation.
 //!
-//! **Unfinished** (issue 17, items 3 and 4 started, item 5 not started): see the README.
+//! `ami experiment pde-ssl` ([`experiment::run`]) is the whole study in one command.
 //!
 //! * [`views`] — random views: time crop, space translation, Galilean boost, noise;
-//! * [`encoder`] — the conv encoder of a `[T, X]` window;
+//! * [`encoder`] — the conv encoder of a `[T, X]` window (periodic in x, pooled);
 //! * [`pretrain`] — the VICReg (any [`ami_jepa::SslObjective`]) training loop;
-//! * [`probe`] — ridge regression on frozen features, and the supervised baseline;
-//! * [`experiment`] — the regression table (SSL vs crop/noise vs untrained vs supervised);
+//! * [`probe`] — ridge and kernel-ridge heads on frozen features, and the supervised baseline;
+//! * [`experiment`] — the report: regression table (SSL vs crop/noise vs untrained vs
+//!   supervised), ablation, time-stepping, solver accuracy, plots;
 //! * [`timestep`] — a periodic-conv time-stepper with and without the frozen representation
 //!   as conditioning, and its rollout error.
 

@@ -23,8 +23,10 @@ pub struct PretrainConfig {
     pub steps: usize,
     /// Trajectories per step (two views each).
     pub batch_size: usize,
-    /// AdamW learning rate (constant).
+    /// AdamW learning rate at the first step.
     pub lr: f64,
+    /// Learning rate at the last step as a fraction of `lr` ([`cosine_lr`] in between).
+    pub final_lr_ratio: f64,
     /// AdamW weight decay.
     pub weight_decay: f32,
     /// Seed of the weights and of the views.
@@ -42,7 +44,8 @@ impl Default for PretrainConfig {
         PretrainConfig {
             steps: 300,
             batch_size: 64,
-            lr: 1e-3,
+            lr: 2e-3,
+            final_lr_ratio: 0.1,
             weight_decay: 1e-5,
             seed: 0,
             view: ViewConfig::default(),
@@ -78,6 +81,13 @@ impl ModuleVisitor for ForceInit {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let _ = param.val();
     }
+}
+
+/// The cosine schedule from `lr` at step 0 to `ratio · lr` at step `steps`:
+/// `η_s = lr · (ρ + (1 − ρ) · ½(1 + cos(π s / S)))`.
+pub fn cosine_lr(lr: f64, ratio: f64, step: usize, steps: usize) -> f64 {
+    let cosine = 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / steps.max(1) as f64).cos());
+    lr * (ratio + (1.0 - ratio) * cosine)
 }
 
 /// The value of a one-element tensor.
@@ -154,7 +164,8 @@ pub fn pretrain(
         }
         log(step, value);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(cfg.lr, model, grads);
+        let lr = cosine_lr(cfg.lr, cfg.final_lr_ratio, step, cfg.steps);
+        model = optim.step(lr, model, grads);
     }
     Ok(model.valid().encoder)
 }

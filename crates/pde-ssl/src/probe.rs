@@ -20,7 +20,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::encoder::{EncoderConfig, PdeEncoder};
 use crate::error::SslError;
-use crate::pretrain::{batch_tensor, scalar, seeded};
+use crate::pretrain::{batch_tensor, cosine_lr, scalar, seeded};
 use crate::views::{probe_view_at, random_view, Augmentation, ViewConfig};
 
 /// Penalties tried by cross-validation.
@@ -333,8 +333,10 @@ pub struct SupervisedConfig {
     pub steps: usize,
     /// Batch size (capped at the labelled set's size).
     pub batch_size: usize,
-    /// AdamW learning rate.
+    /// AdamW learning rate at the first step.
     pub lr: f64,
+    /// Learning rate at the last step as a fraction of `lr` (cosine in between).
+    pub final_lr_ratio: f64,
     /// Seed.
     pub seed: u64,
     /// Encoder sizes (the expander is not used).
@@ -398,7 +400,8 @@ pub fn supervised(
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(cfg.lr, model, grads);
+        let lr = cosine_lr(cfg.lr, cfg.final_lr_ratio, step, cfg.steps);
+        model = optim.step(lr, model, grads);
     }
     let model = model.valid();
     let pred = averaged_over_crops(test, &cfg.view, |batch, b, shape| {

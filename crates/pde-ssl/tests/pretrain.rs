@@ -170,6 +170,7 @@ fn tiny_experiment() -> ExperimentConfig {
             ..PretrainConfig::default()
         },
         supervised_steps: 0,
+        supervised_final_lr_ratio: 0.1,
         timestep: TimestepConfig::default(),
         timestep_histories: vec![1],
         seed: 0,

@@ -247,8 +247,7 @@ pub fn train_stepper(
         }
         log(step, value);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / cfg.steps as f64).cos());
-        let lr = cfg.lr * (cfg.final_lr_ratio + (1.0 - cfg.final_lr_ratio) * cosine);
+        let lr = crate::pretrain::cosine_lr(cfg.lr, cfg.final_lr_ratio, step, cfg.steps);
         model = optim.step(lr, model, grads);
     }
     Ok(Stepper {
