@@ -47,6 +47,7 @@
 //!   [`npy`], [`npz`], [`atomic`] and at the crate root, so `ami_envs::read_npz` etc. work).
 //! * [`render`] — PNG pictures of episodes and observations.
 
+pub mod cartpole;
 pub mod data;
 pub mod dataset_file;
 pub mod env;
@@ -70,6 +71,7 @@ pub use ami_io::{
     read_npy, read_npy_f64, read_npz, write_npy, write_npy_f64, write_npz, write_png, IoError,
     NpyArray, NpyArrayF64,
 };
+pub use cartpole::{Cartpole, CartpoleConfig};
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
 pub use env::{
     clip_to_ball, ActionSpace, Baseline, BehaviourPolicy, Env, EnvSpec, NamedRule, Region,

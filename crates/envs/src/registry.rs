@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cartpole::CartpoleConfig;
 use crate::env::EnvSpec;
 use crate::highway::HighwayConfig;
 use crate::maze::MazeConfig;
@@ -72,6 +73,7 @@ register_envs! {
     Highway(HighwayConfig) = "highway",
     Maze(MazeConfig) = "maze",
     Pldm(PldmConfig) = "pldm",
+    Cartpole(CartpoleConfig) = "cartpole",
 }
 
 impl Default for EnvConfig {
