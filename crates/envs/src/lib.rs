@@ -47,13 +47,16 @@
 //!   [`npy`], [`npz`], [`atomic`] and at the crate root, so `ami_envs::read_npz` etc. work).
 //! * [`render`] — PNG pictures of episodes and observations.
 
+pub mod bridge;
 pub mod cartpole;
 pub mod data;
 pub mod dataset_file;
+pub mod dmc;
 pub mod env;
 pub mod episodes;
 pub mod error;
 pub mod geometry;
+pub mod gym;
 pub mod highway;
 pub mod maze;
 pub mod observation;
@@ -73,6 +76,7 @@ pub use ami_io::{
 };
 pub use cartpole::{Cartpole, CartpoleConfig};
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
+pub use dmc::DmcConfig;
 pub use env::{
     clip_to_ball, ActionSpace, Baseline, BehaviourPolicy, Env, EnvSpec, NamedRule, Region,
     RegionKind, Step, Task,
@@ -81,6 +85,7 @@ pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
 pub use error::EnvError;
+pub use gym::GymConfig;
 pub use highway::{ActionMode, Highway, HighwayConfig, MetaAction};
 pub use maze::{Maze, MazeConfig};
 pub use observation::PixelGrid;

@@ -20,7 +20,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cartpole::CartpoleConfig;
+use crate::dmc::DmcConfig;
 use crate::env::EnvSpec;
+use crate::gym::GymConfig;
 use crate::highway::HighwayConfig;
 use crate::maze::MazeConfig;
 use crate::pendulum::PendulumConfig;
@@ -74,6 +76,8 @@ register_envs! {
     Maze(MazeConfig) = "maze",
     Pldm(PldmConfig) = "pldm",
     Cartpole(CartpoleConfig) = "cartpole",
+    Gym(GymConfig) = "gym",
+    Dmc(DmcConfig) = "dmc",
 }
 
 impl Default for EnvConfig {
