@@ -50,6 +50,14 @@ pub enum EnvError {
         /// What the server or the operating system said.
         detail: String,
     },
+    /// A step of `ami envs setup` ([`crate::bridge::setup`]) failed.
+    #[error("ami envs setup: {step}: {detail}")]
+    Setup {
+        /// The step (`python -m venv`, `pip install`, the import check).
+        step: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// Plain I/O failure (also what [`IoError::Io`] becomes).
     #[error("{path}: {source}")]
     Io {

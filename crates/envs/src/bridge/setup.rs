@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::bridge::{bridge_error, python, BridgeFailure};
+use crate::bridge::python;
 use crate::error::EnvError;
 
 /// The pinned Python packages of the bridge.
@@ -79,10 +79,15 @@ pub fn setup(
     let out = Command::new(&py)
         .args(["-c", CHECK])
         .output()
-        .map_err(|e| setup_error(BridgeFailure::NoPython, format!("{}: {e}", py.display())))?;
+        .map_err(|e| {
+            setup_error(
+                "import check",
+                format!("cannot start {}: {e}", py.display()),
+            )
+        })?;
     if !out.status.success() {
         return Err(setup_error(
-            BridgeFailure::MissingPackage("see the import error".into()),
+            "import check",
             String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ));
     }
@@ -94,24 +99,21 @@ pub fn setup(
     })
 }
 
-fn setup_error(failure: BridgeFailure, detail: String) -> EnvError {
-    bridge_error("envs setup", failure, detail)
+fn setup_error(step: &str, detail: String) -> EnvError {
+    EnvError::Setup {
+        step: step.into(),
+        detail,
+    }
 }
 
 /// Runs `cmd` with the terminal attached; a failure names `what` and the exit status.
 fn run(cmd: &mut Command, what: &str) -> Result<(), EnvError> {
-    let status = cmd.status().map_err(|e| {
-        setup_error(
-            BridgeFailure::NoPython,
-            format!("{what}: cannot start {:?}: {e}", cmd.get_program()),
-        )
-    })?;
+    let status = cmd
+        .status()
+        .map_err(|e| setup_error(what, format!("cannot start {:?}: {e}", cmd.get_program())))?;
     if status.success() {
         Ok(())
     } else {
-        Err(setup_error(
-            BridgeFailure::Python,
-            format!("{what} failed ({status})"),
-        ))
+        Err(setup_error(what, format!("failed ({status})")))
     }
 }
