@@ -23,7 +23,9 @@
 //! continuous or discrete meta-actions, [`highway`]), `maze` (the point agent in a grid of
 //! rooms joined by doors, several layouts with one held out, [`maze`]) and `pldm` (PLDM's
 //! exact two-rooms task: its 65 × 65 images, move rules, data generator and test protocol,
-//! [`pldm`]).
+//! [`pldm`]), `cartpole` (Gymnasium's `CartPole-v1` with a continuous force, [`cartpole`]),
+//! and `gym` / `dmc` (any Gymnasium or DeepMind Control environment on a Python env server
+//! in a subprocess: [`gym`], [`dmc`], [`bridge`]).
 //!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;

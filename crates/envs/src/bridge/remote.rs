@@ -294,8 +294,8 @@ impl RemoteSpec {
     }
 
     /// Draws each episode's first two state coordinates (x right, y up; the second is the
-    /// step index for a one-dimensional state) on axes fitted to all traces: path blue,
-    /// start green, goal red.
+    /// step index for a one-dimensional state; angles wrapped to `[−π, π)`) on axes fitted to
+    /// all traces: path blue, start green, goal red.
     pub fn render_episodes(
         &self,
         traces: &[EpisodeTrace],
@@ -311,7 +311,20 @@ impl RemoteSpec {
             ));
         }
         check_trace_states(traces, dim, "the env's state", path)?;
-        let point = |s: &[f32], t: usize| [s[0], if dim > 1 { s[1] } else { t as f32 }];
+        let angle = |i: usize, v: f32| {
+            if self.angles.contains(&i) {
+                let tau = 2.0 * std::f32::consts::PI;
+                (v + tau / 2.0).rem_euclid(tau) - tau / 2.0
+            } else {
+                v
+            }
+        };
+        let point = |s: &[f32], t: usize| {
+            [
+                angle(0, s[0]),
+                if dim > 1 { angle(1, s[1]) } else { t as f32 },
+            ]
+        };
         let mut lo = [f32::INFINITY; 2];
         let mut hi = [f32::NEG_INFINITY; 2];
         for tr in traces {
@@ -342,7 +355,11 @@ impl RemoteSpec {
             };
             frame_cell(&mut cv, k, cols, cell, 2, frame);
             for (t, w) in tr.path.windows(2).enumerate() {
-                cv.line_dda(to_px(point(&w[0], t)), to_px(point(&w[1], t + 1)), PATH);
+                let (a, b) = (point(&w[0], t), point(&w[1], t + 1));
+                // Not across the ±π seam of a wrapped angle.
+                if (0..2).all(|k| !self.angles.contains(&k) || (a[k] - b[k]).abs() < 3.0) {
+                    cv.line_dda(to_px(a), to_px(b), PATH);
+                }
             }
             let (gx, gy) = to_px(point(&tr.goal, tr.path.len()));
             cv.disc(gx, gy, 4.0, FAILURE_FRAME);
