@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(5000);
     let native = EnvConfig::of_kind("pendulum")?;
-    let mut envs = vec![
+    let mut envs = [
         ("native pendulum", native.spec().build()?),
         ("gym Pendulum-v1 (bridge)", GymConfig::default().build()?),
     ];

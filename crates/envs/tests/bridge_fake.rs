@@ -1,3 +1,4 @@
+#![cfg(unix)] // the fake servers are `sh` scripts
 //! The bridge against fake servers (no Python needed): the framing over a real pipe, and the
 //! failures a real server can have — dead, hung, malformed, a refusal — each an error naming
 //! the environment, never a hang.
