@@ -154,6 +154,7 @@ fn unknown_ids_and_discrete_spaces_are_clear_errors() {
         text.contains("Discrete(2)") && text.contains("gym:CartPole-v1"),
         "{text}"
     );
+    assert!(text.contains("native `cartpole`"), "{text}");
 }
 
 #[test]

@@ -104,10 +104,15 @@ impl ActionMap {
         let (low, high) = match info {
             ActionInfo::Box { low, high } => (low, high),
             ActionInfo::Discrete { n } => {
+                let native = if label.contains("CartPole") {
+                    " (the native `cartpole` env is CartPole-v1 with a continuous force)"
+                } else {
+                    ""
+                };
                 return Err(unsupported(format!(
                     "its action space is Discrete({n}); the bridge drives continuous \
-                     (Box) action spaces only"
-                )))
+                     (Box) action spaces only{native}"
+                )));
             }
             ActionInfo::Other { repr } => {
                 return Err(unsupported(format!(
