@@ -19,6 +19,9 @@ What `state` is, per family:
 * gym, MuJoCo envs (`unwrapped.data` and `set_state`): `qpos ++ qvel`;
 * gym, classic control (`unwrapped.state`): that array (Pendulum: theta, theta_dot;
   CartPole: x, x_dot, theta, theta_dot);
+* gym, PointMaze (gymnasium-robotics): the point's `qpos ++ qvel` (`point_env`);
+* gym, Push-T (gym-pusht): agent x, y, block x, y, angle, set by gym-pusht's `_set_state`
+  (which advances the physics by one step, so reset_to is not exact there);
 * dmc: `physics.get_state()` (qpos ++ qvel ++ act);
 * anything else: no state (length 0); reset_to and observe_state are errors.
 """
@@ -133,6 +136,19 @@ def make_with_plugins(gym, env_id, kwargs):
         raise Failure("unknown_env", str(e)) from e
 
 
+def state_kind(u):
+    """Where an unwrapped Gymnasium env keeps its state (module docs)."""
+    if hasattr(u, "point_env"):
+        return "pointmaze"
+    if hasattr(u, "data") and hasattr(u, "set_state"):
+        return "mujoco"
+    if hasattr(u, "_set_state") and hasattr(u, "agent") and hasattr(u, "block"):
+        return "pusht"
+    if getattr(u, "state", None) is not None:
+        return "classic"
+    return "none"
+
+
 class GymFamily:
     """A Gymnasium env made with gymnasium.make; stepped through `unwrapped` (ami decides
     the episode's length, so TimeLimit does not apply)."""
@@ -150,13 +166,8 @@ class GymFamily:
         except gym.error.DependencyNotInstalled as e:
             raise Failure("missing_package", str(e), "gymnasium[classic-control,mujoco]") from e
         self.u = self.env.unwrapped
-        self.env.reset(seed=0)
-        if hasattr(self.u, "data") and hasattr(self.u, "set_state"):
-            self.state_kind = "mujoco"
-        elif getattr(self.u, "state", None) is not None:
-            self.state_kind = "classic"
-        else:
-            self.state_kind = "none"
+        self.first_raw, _ = self.env.reset(seed=0)
+        self.state_kind = state_kind(self.u)
 
     def info(self):
         space = self.env.action_space
@@ -181,33 +192,48 @@ class GymFamily:
         return np.ravel(np.asarray(raw, dtype=np.float64))
 
     def _obs_from_state(self):
-        for name in ("_get_obs", "_get_ob"):
-            if hasattr(self.u, name):
-                return getattr(self.u, name)()
-        return np.array(self.u.state)
+        u = self.u
+        if self.state_kind == "pointmaze":
+            return u._get_obs(u.point_env._get_obs()[0])
+        for name in ("_get_obs", "_get_ob", "get_obs", "compute_observation"):
+            if hasattr(u, name):
+                try:
+                    return getattr(u, name)()
+                except TypeError as e:
+                    raise Failure("no_state", f"cannot observe a set state ({name}: {e})") from e
+        if self.state_kind == "classic":
+            return np.array(u.state)
+        raise Failure("no_state", "this env has no observation function of its state")
 
     def state(self):
+        u = self.u
         if self.state_kind == "mujoco":
-            return np.concatenate([self.u.data.qpos.ravel(), self.u.data.qvel.ravel()])
+            return np.concatenate([u.data.qpos.ravel(), u.data.qvel.ravel()])
+        if self.state_kind == "pointmaze":
+            return np.concatenate([u.point_env.data.qpos.ravel(), u.point_env.data.qvel.ravel()])
+        if self.state_kind == "pusht":
+            return np.array([*u.agent.position, *u.block.position, u.block.angle], dtype=float)
         if self.state_kind == "classic":
-            return np.ravel(np.asarray(self.u.state, dtype=np.float64))
+            return np.ravel(np.asarray(u.state, dtype=np.float64))
         return np.zeros(0)
 
     def set_state(self, s):
-        if self.state_kind == "mujoco":
-            nq = self.u.data.qpos.size
-            if s.size != nq + self.u.data.qvel.size:
-                raise Failure("bad_request", f"state has {s.size} values, expected "
-                              f"{nq + self.u.data.qvel.size} (qpos ++ qvel)")
-            self.u.set_state(s[:nq].copy(), s[nq:].copy())
+        u = self.u
+        want = self.state().size
+        if self.state_kind != "none" and s.size != want:
+            raise Failure("bad_request", f"state has {s.size} values, expected {want}")
+        if self.state_kind in ("mujoco", "pointmaze"):
+            target = u if self.state_kind == "mujoco" else u.point_env
+            nq = target.data.qpos.size
+            target.set_state(s[:nq].copy(), s[nq:].copy())
+        elif self.state_kind == "pusht":
+            u._set_state(s.copy())
         elif self.state_kind == "classic":
-            old = np.asarray(self.u.state)
-            if s.size != old.size:
-                raise Failure("bad_request", f"state has {s.size} values, expected {old.size}")
-            self.u.state = np.array(s, dtype=old.dtype).reshape(old.shape)
+            old = np.asarray(u.state)
+            u.state = np.array(s, dtype=old.dtype).reshape(old.shape)
         else:
-            raise Failure("no_state", "this env exposes neither unwrapped.state nor MuJoCo's "
-                          "set_state, so it cannot be reset to a state")
+            raise Failure("no_state", "this env exposes no state (MuJoCo qpos/qvel, "
+                          "unwrapped.state), so it cannot be reset to a state")
 
     def reset(self, seed):
         raw, _ = self.env.reset(seed=seed)
@@ -234,7 +260,7 @@ class DmcFamily:
         self.size = int(header.get("image_size", 64))
         self.camera = int(header.get("camera", 0))
         self.state_kind = "physics"
-        self.env.reset()
+        self.first_raw = self.env.reset().observation
 
     def info(self):
         spec = self.env.action_spec()
@@ -293,7 +319,7 @@ def serve():
                 if family is None:
                     raise Failure("bad_request", f"unknown family {header.get('family')!r}")
                 env = family(header)
-                obs = env.obs(None)
+                obs = env.obs(env.first_raw)
                 state = env.state()
                 info = env.info()
                 info.update(obs_shape=list(obs.shape), state_dim=int(state.size),

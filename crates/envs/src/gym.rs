@@ -14,7 +14,13 @@
 //!   `set_state(qpos, qvel)`;
 //! * classic control (`unwrapped.state`): that array (Pendulum `(θ, θ̇)`, CartPole
 //!   `(x, ẋ, θ, θ̇)`, MountainCarContinuous `(x, ẋ)`); `reset_to` sets it;
+//! * PointMaze (gymnasium-robotics): the point's `qpos ++ qvel` (through `point_env`); the
+//!   observation is the dict's `observation` entry;
+//! * Push-T (gym-pusht): `(agent x, y, block x, y, block angle)`, set by gym-pusht's own
+//!   `_set_state`, which advances its physics by one step (so `reset_to` is close, not exact);
 //! * any other env: no state; `reset_to`, tasks and data are errors saying so.
+//!
+//! OGBench's manipulation envs (`cube-single-v0`, …) are MuJoCo envs in this sense.
 //!
 //! Actions, observations, tasks, goals and data are [`crate::bridge::remote`]'s. Goals:
 //! `Pendulum-v1` is the swing-up to the upright state at rest, as the native `pendulum`

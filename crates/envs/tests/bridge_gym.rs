@@ -224,3 +224,33 @@ fn dmc_runs_with_state_and_pixels() {
         Err(e) => eprintln!("SKIPPED pixels: offscreen rendering is not available ({e})"),
     }
 }
+
+#[test]
+fn the_anchor_envs_open_and_reset_to_their_states() {
+    // (id, state kind, state length); Push-T's own `_set_state` advances its physics by a
+    // step, so only the others come back exactly.
+    let anchors = [
+        ("PointMaze_UMaze-v3", "pointmaze", 4),
+        ("gym_pusht/PushT-v0", "pusht", 5),
+        ("cube-single-v0", "mujoco", 0),
+    ];
+    for (id, kind, dim) in anchors {
+        let Some(mut env) = open_gym(id) else {
+            return;
+        };
+        assert_eq!(env.info().state_kind, kind, "{id}");
+        if dim > 0 {
+            assert_eq!(env.state_dim(), dim, "{id}");
+        }
+        env.reset(1);
+        let start = env.state();
+        let a = vec![0.5; env.action_space().dim];
+        env.step(&a).unwrap();
+        assert_ne!(env.state(), start, "{id}: a step moves it");
+        env.reset_to(&start).unwrap();
+        if kind != "pusht" {
+            assert_eq!(env.state(), start, "{id}");
+        }
+        assert_eq!(env.observe().len(), env.obs_dim(), "{id}");
+    }
+}

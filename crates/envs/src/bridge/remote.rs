@@ -56,7 +56,8 @@ pub struct RemoteInfo {
     pub obs_shape: Vec<usize>,
     /// Length of the state (0: the env exposes none).
     pub state_dim: usize,
-    /// Where the state comes from: `mujoco` (qpos ++ qvel), `classic` (`unwrapped.state`),
+    /// Where the state comes from: `mujoco` (qpos ++ qvel), `pointmaze` (its point's
+    /// qpos ++ qvel), `pusht` (agent and block pose), `classic` (`unwrapped.state`),
     /// `physics` (DMC's `physics.get_state()`) or `none`.
     pub state_kind: String,
     /// The action space.
