@@ -12,7 +12,8 @@ little-endian):
 Requests carry `op`: open, reset (seed), reset_to (array state), step (array action),
 raw_step (header action, any JSON value: for tests on discrete spaces), observe_state (array
 state; the current state is restored afterwards), close. Replies carry `ok`; on success the
-arrays obs (f32) and state (f64), on failure `error` (one of missing_package, unknown_env,
+arrays obs (f32) and state (f64) (after a reset also `goal`, the env's own goal as a state,
+where it has one: PointMaze), on failure `error` (one of missing_package, unknown_env,
 no_state, bad_request, python) and `message`.
 
 What `state` is, per family:
@@ -239,6 +240,17 @@ class GymFamily:
         raw, _ = self.env.reset(seed=seed)
         return raw
 
+    def goal_state(self):
+        """The env's own goal after a reset, as a state (PointMaze: the goal position at
+        rest), or None."""
+        if self.state_kind == "pointmaze":
+            return np.concatenate([self.u.goal, np.zeros(self.u.point_env.data.qvel.size)])
+        return None
+
+    def goal_dims(self):
+        """How many leading state values the env's goal constrains (PointMaze: x, y)."""
+        return 2 if self.state_kind == "pointmaze" else None
+
     def step(self, action):
         raw, reward, terminated, truncated, _ = self.u.step(action)
         return raw, float(reward), bool(terminated)
@@ -286,6 +298,12 @@ class DmcFamily:
         with self.physics.reset_context():
             self.physics.set_state(s)
 
+    def goal_state(self):
+        return None
+
+    def goal_dims(self):
+        return None
+
     def reset(self, seed):
         self.env.task._random = np.random.RandomState(seed)
         return self.env.reset().observation
@@ -323,6 +341,7 @@ def serve():
                 state = env.state()
                 info = env.info()
                 info.update(obs_shape=list(obs.shape), state_dim=int(state.size),
+                            goal_dims=env.goal_dims(),
                             python=sys.version.split()[0])
                 write_message({"ok": True, "info": info})
                 continue
@@ -331,6 +350,9 @@ def serve():
             extra = {}
             if op == "reset":
                 raw = env.reset(int(header["seed"]))
+                goal = env.goal_state()
+                if goal is not None:
+                    extra = {"goal": [float(v) for v in goal]}
             elif op == "reset_to":
                 env.set_state(np.asarray(arrays["state"], dtype=np.float64))
                 raw = None

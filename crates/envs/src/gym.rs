@@ -24,8 +24,8 @@
 //!
 //! Actions, observations, tasks, goals and data are [`crate::bridge::remote`]'s. Goals:
 //! `Pendulum-v1` is the swing-up to the upright state at rest, as the native `pendulum`
-//! (θ compared modulo 2π); every other env gets goals reached by `goal_steps` random actions
-//! from the start.
+//! (θ compared modulo 2π); PointMaze takes the goal of its own reset (success on `(x, y)`);
+//! every other env gets goals reached by `goal_steps` random actions from the start.
 
 use std::path::Path;
 use std::time::Duration;

@@ -68,7 +68,7 @@ fn obs_state(obs: &[f64], state: &[f64]) -> Message {
 fn open_reply(low: f64, high: f64) -> Message {
     Message::new(json!({"ok": true, "info": {
         "obs_shape": [3], "state_dim": 2, "state_kind": "classic", "python": "fake",
-        "action": {"kind": "box", "low": [low], "high": [high]}}}))
+        "goal_dims": null, "action": {"kind": "box", "low": [low], "high": [high]}}}))
 }
 
 #[test]

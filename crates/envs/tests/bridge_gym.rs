@@ -253,4 +253,16 @@ fn the_anchor_envs_open_and_reset_to_their_states() {
         }
         assert_eq!(env.observe().len(), env.obs_dim(), "{id}");
     }
+    // PointMaze's tasks take its own goals, compared on (x, y).
+    let cfg = GymConfig {
+        id: "PointMaze_UMaze-v3".into(),
+        ..GymConfig::default()
+    };
+    let tasks = cfg.tasks(4, 2).unwrap();
+    let env = cfg.build().unwrap();
+    for t in &tasks {
+        assert_eq!(t.goal[2..], [0.0, 0.0]);
+        assert!(t.goal[..2] != t.start[..2]);
+        assert_eq!(env.goal_error(&t.start, &t.goal).len(), 2);
+    }
 }

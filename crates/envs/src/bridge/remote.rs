@@ -18,10 +18,12 @@
 //! offscreen, `[3, image_size, image_size]` in `[0, 1]` (nearest-neighbour resampled).
 //!
 //! **Tasks**: starts are the env's own resets (`reset(seed)` for seeds drawn from the task
-//! seed). Goals: where the env has a goal the bridge knows, that goal (`Pendulum-v1`: upright
-//! at rest, `(θ, θ̇) = (0, 0)`, with θ compared modulo 2π, as the native `pendulum`); otherwise
-//! the state the env reaches from the start under `goal_steps` uniformly random actions, so
-//! every goal is reachable. Success: `‖e‖ ≤ success_radius` on the error to the goal.
+//! seed). Goals: where the env has a goal, that goal — `Pendulum-v1`: upright at rest,
+//! `(θ, θ̇) = (0, 0)`, θ compared modulo 2π as in the native `pendulum`; PointMaze: the goal
+//! its reset drew, as the point at rest there, compared on `(x, y)` only (the server reports
+//! both) — otherwise the state the env reaches from the start under `goal_steps` uniformly
+//! random actions, so every goal is reachable. Success: `‖e‖ ≤ success_radius` on the error
+//! to the goal.
 //!
 //! **Reward-free data**: starts as the tasks', actions uniform in the box (Gymnasium's
 //! `action_space.sample()`).
@@ -62,6 +64,10 @@ pub struct RemoteInfo {
     pub state_kind: String,
     /// The action space.
     pub action: ActionInfo,
+    /// How many leading state values the env's own goal constrains (PointMaze: 2, its x
+    /// and y); `None`: the whole state.
+    #[serde(default)]
+    pub goal_dims: Option<usize>,
     /// The server's Python version.
     pub python: String,
 }
@@ -278,7 +284,7 @@ impl RemoteSpec {
         for _ in 0..n {
             env.reset_checked(rng.gen::<u32>().into())?;
             let start = env.state();
-            let goal = match &self.goal {
+            let goal = match self.goal.as_ref().or(env.env_goal.as_ref()) {
                 Some(g) => g.clone(),
                 None => {
                     for _ in 0..self.goal_steps {
@@ -406,6 +412,8 @@ pub struct RemoteEnv {
     rules: Vec<NamedRule>,
     /// The error of a `reset(seed)`, reported by the next fallible call.
     pending: Option<EnvError>,
+    /// The env's own goal after the last reset, as a state (PointMaze).
+    env_goal: Option<Vec<f32>>,
 }
 
 impl RemoteEnv {
@@ -436,6 +444,7 @@ impl RemoteEnv {
             angles: spec.angles.clone(),
             rules: spec.rules(),
             pending: None,
+            env_goal: None,
         };
         env.reset_checked(0)?;
         Ok(env)
@@ -454,7 +463,12 @@ impl RemoteEnv {
     /// `reset(seed)` with its error.
     pub fn reset_checked(&mut self, seed: u64) -> Result<Vec<f32>, EnvError> {
         self.pending = None;
-        self.exchange(Message::new(json!({"op": "reset", "seed": seed})))?;
+        let reply = self.exchange(Message::new(json!({"op": "reset", "seed": seed})))?;
+        self.env_goal = reply.header.get("goal").and_then(Value::as_array).map(|g| {
+            g.iter()
+                .map(|v| v.as_f64().unwrap_or(f64::NAN) as f32)
+                .collect()
+        });
         Ok(self.obs.clone())
     }
 
@@ -584,11 +598,14 @@ impl Env for RemoteEnv {
         self.state.iter().map(|&v| v as f32).collect()
     }
 
-    /// `state − goal`, angles wrapped to `[−π, π)`.
+    /// `state − goal`, angles wrapped to `[−π, π)`, over the values the env's goal
+    /// constrains (all, or PointMaze's `(x, y)`).
     fn goal_error(&self, state: &[f32], goal: &[f32]) -> Vec<f32> {
+        let dims = self.info.goal_dims.unwrap_or(state.len());
         state
             .iter()
             .zip(goal)
+            .take(dims)
             .enumerate()
             .map(|(i, (s, g))| {
                 let e = f64::from(*s) - f64::from(*g);
