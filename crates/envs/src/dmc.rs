@@ -15,7 +15,7 @@
 //! Observations are the task's observation dict concatenated in order, or frames of
 //! `camera`. Every DMC action spec is a symmetric box, so actions are in the task's units
 //! (usually `[−1, 1]`). Goals: the state reached by `goal_steps` random actions from the
-//! start ([`crate::bridge::remote`]).
+//! start ([`crate::bridge::spec`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,7 +23,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::bridge::remote::{RemoteEnv, RemoteSpec};
+use crate::bridge::remote::RemoteEnv;
+use crate::bridge::spec::RemoteSpec;
 use crate::data::DataConfig;
 use crate::env::{ActionSpace, BehaviourPolicy, Env, EnvSpec, Task};
 use crate::episodes::EpisodeTrace;

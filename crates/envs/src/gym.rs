@@ -22,7 +22,8 @@
 //!
 //! OGBench's manipulation envs (`cube-single-v0`, …) are MuJoCo envs in this sense.
 //!
-//! Actions, observations, tasks, goals and data are [`crate::bridge::remote`]'s. Goals:
+//! Actions ([`crate::bridge::action`]), observations ([`crate::bridge::remote`]), tasks, goals
+//! and data ([`crate::bridge::spec`]) are the bridge's. Goals:
 //! `Pendulum-v1` is the swing-up to the upright state at rest, as the native `pendulum`
 //! (θ compared modulo 2π); PointMaze takes the goal of its own reset (success on `(x, y)`);
 //! every other env gets goals reached by `goal_steps` random actions from the start.
@@ -33,7 +34,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::bridge::remote::{RemoteEnv, RemoteSpec};
+use crate::bridge::remote::RemoteEnv;
+use crate::bridge::spec::RemoteSpec;
 use crate::data::DataConfig;
 use crate::env::{ActionSpace, BehaviourPolicy, Env, EnvSpec, Task};
 use crate::episodes::EpisodeTrace;

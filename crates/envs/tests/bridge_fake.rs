@@ -8,8 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ami_envs::bridge::protocol::{Array, Message};
-use ami_envs::bridge::remote::{RemoteEnv, RemoteSpec};
+use ami_envs::bridge::remote::RemoteEnv;
 use ami_envs::bridge::server::EnvServer;
+use ami_envs::bridge::spec::RemoteSpec;
 use ami_envs::bridge::BridgeFailure;
 use ami_envs::{Env, EnvError};
 use serde_json::json;

@@ -11,18 +11,21 @@
 //! * [`python`] — which Python runs the server (`AMI_PYTHON`, else the virtual environment of
 //!   `ami envs setup`), and the server script, embedded in the binary and written to the cache
 //!   directory at use.
-//! * [`remote`] — [`remote::RemoteEnv`], the running environment on a server, the action map
-//!   from a Gymnasium `Box` to [`crate::ActionSpace`], and what the gym and dmc specs share
-//!   (probing spaces, tasks, the random behaviour policy, pictures).
+//! * [`remote`] — [`remote::RemoteEnv`], the running environment on a server.
+//! * [`action`] — [`action::ActionMap`], from the agent's actions to a Gymnasium `Box`.
+//! * [`spec`] — [`spec::RemoteSpec`], what the gym and dmc specs share (probing spaces,
+//!   tasks and goals, the random behaviour policy, pictures).
 //! * [`setup`] — `ami envs setup`: the virtual environment and its pinned packages.
 //!
 //! Nothing here needs Python until a bridge environment is built or probed.
 
+pub mod action;
 pub mod protocol;
 pub mod python;
 pub mod remote;
 pub mod server;
 pub mod setup;
+pub mod spec;
 
 use std::fmt;
 
