@@ -91,8 +91,8 @@ pub enum AgentError {
     /// A file could not be written or read (its message names the file).
     #[error(transparent)]
     File(#[from] ami_io::IoError),
-    /// The environment failed (bad action, state or file).
-    #[error("environment: {0}")]
+    /// The environment failed (bad action, state or file; its message names the env).
+    #[error(transparent)]
     Env(#[from] ami_envs::EnvError),
     /// The JEPA (model, training or checkpoint) failed.
     #[error(transparent)]

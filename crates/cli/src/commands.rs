@@ -40,10 +40,23 @@ fn build_config_in(args: &ConfigArgs, env: Option<&str>, extra: &[String]) -> Re
     Ok(cfg)
 }
 
-/// `ami data ENV`.
-pub fn data(env: &str, transitions: usize, seed: u64, out: &Path, args: &ConfigArgs) -> Result<()> {
+/// `ami data ENV` (`--id` sets `env.id` of `gym`).
+pub fn data(
+    env: &str,
+    id: Option<&str>,
+    transitions: usize,
+    seed: u64,
+    out: &Path,
+    args: &ConfigArgs,
+) -> Result<()> {
     EnvConfig::of_kind(env)?;
-    let mut cfg = build_config(args, &[format!("env.kind=\"{env}\"")])?;
+    let mut sets = vec![format!("env.kind=\"{env}\"")];
+    match id {
+        Some(id) if env == "gym" => sets.push(format!("env.id={}", toml::Value::from(id))),
+        Some(id) => anyhow::bail!("--id {id}: --id names a Gymnasium env and needs ENV = gym"),
+        None => {}
+    }
+    let mut cfg = build_config(args, &sets)?;
     cfg.data.trajectories = transitions.div_ceil(cfg.data.traj_len).max(1);
     cfg.data.transitions = 0;
     cfg.data.seed = seed;

@@ -6,6 +6,7 @@ mod ebm;
 mod ebm_bench;
 mod ebm_examples;
 mod ebm_negatives;
+mod envs;
 mod experiment;
 mod pde;
 mod progress;
@@ -65,8 +66,9 @@ enum Command {
         cfg: ConfigArgs,
     },
     /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
-    /// pendulum, highway, maze, pldm; `--preset pldm` for PLDM's generator settings), or
-    /// with `ami data pde EQUATION` solutions of a PDE.
+    /// pendulum, cartpole, highway, maze, pldm; gym and dmc through the Python bridge, see
+    /// `ami envs setup`; `--preset pldm` for PLDM's generator settings), or with
+    /// `ami data pde EQUATION` solutions of a PDE.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Data {
         #[command(subcommand)]
@@ -80,6 +82,9 @@ enum Command {
         /// Seed of the generator.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Gymnasium id of ENV = gym (sets `env.id`), e.g. `Pendulum-v1`.
+        #[arg(long)]
+        id: Option<String>,
         /// Output `.npz` (a `.json` sidecar is written beside it).
         #[arg(long, required = true)]
         out: Option<PathBuf>,
@@ -118,6 +123,12 @@ enum Command {
         /// Demo run directory used by workload D.
         #[arg(long, default_value = "runs/demo")]
         run: PathBuf,
+    },
+    /// Environments outside ami: `ami envs setup` installs the Python side of the
+    /// Gymnasium / DeepMind Control bridge.
+    Envs {
+        #[command(subcommand)]
+        cmd: envs::EnvsCommand,
     },
     /// Classic energy-based models: PCA, k-means, Gaussian mixtures, sparse coding.
     Ebm {
@@ -244,12 +255,13 @@ fn run(cli: Cli) -> Result<()> {
             env,
             transitions,
             seed,
+            id,
             out,
             cfg,
         } => {
             // clap requires both when there is no subcommand.
             let (env, out) = env.zip(out).context("`ami data` needs ENV and --out")?;
-            commands::data(&env, transitions, seed, &out, &cfg)
+            commands::data(&env, id.as_deref(), transitions, seed, &out, &cfg)
         }
         Command::Train {
             data,
@@ -289,6 +301,7 @@ fn run(cli: Cli) -> Result<()> {
             episodes,
             sets,
         } => commands::train_critic(&run, &with_flags(&[("critic.episodes", episodes)], sets)),
+        Command::Envs { cmd } => envs::run(cmd),
         Command::Ebm { cmd } => ebm::run(cmd),
         Command::Ssl { cmd } => ssl::run(cmd),
         Command::Experiment { cmd } => experiment::run_experiment(cmd),

@@ -39,6 +39,25 @@ pub enum EnvError {
         /// The registered kinds.
         known: String,
     },
+    /// The Python environment server of the bridge ([`crate::bridge`]) failed or refused:
+    /// names the environment, what went wrong and what to do about it.
+    #[error("env `{env}`: {failure}: {detail}{}", .failure.hint())]
+    Bridge {
+        /// The environment (`gym:Pendulum-v1`, `dmc:cartpole/swingup`).
+        env: String,
+        /// What kind of failure.
+        failure: crate::bridge::BridgeFailure,
+        /// What the server or the operating system said.
+        detail: String,
+    },
+    /// A step of `ami envs setup` ([`crate::bridge::setup`]) failed.
+    #[error("ami envs setup: {step}: {detail}")]
+    Setup {
+        /// The step (`python -m venv`, `pip install`, the import check).
+        step: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// Plain I/O failure (also what [`IoError::Io`] becomes).
     #[error("{path}: {source}")]
     Io {

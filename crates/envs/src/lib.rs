@@ -23,7 +23,9 @@
 //! continuous or discrete meta-actions, [`highway`]), `maze` (the point agent in a grid of
 //! rooms joined by doors, several layouts with one held out, [`maze`]) and `pldm` (PLDM's
 //! exact two-rooms task: its 65 × 65 images, move rules, data generator and test protocol,
-//! [`pldm`]).
+//! [`pldm`]), `cartpole` (Gymnasium's `CartPole-v1` with a continuous force, [`cartpole`]),
+//! and `gym` / `dmc` (any Gymnasium or DeepMind Control environment on a Python env server
+//! in a subprocess: [`gym`], [`dmc`], [`bridge`]).
 //!
 //! # Modules
 //! * [`two_rooms`] — geometry and move rule; [`observation`] — state and image observations;
@@ -47,12 +49,16 @@
 //!   [`npy`], [`npz`], [`atomic`] and at the crate root, so `ami_envs::read_npz` etc. work).
 //! * [`render`] — PNG pictures of episodes and observations.
 
+pub mod bridge;
+pub mod cartpole;
 pub mod data;
 pub mod dataset_file;
+pub mod dmc;
 pub mod env;
 pub mod episodes;
 pub mod error;
 pub mod geometry;
+pub mod gym;
 pub mod highway;
 pub mod maze;
 pub mod observation;
@@ -70,7 +76,9 @@ pub use ami_io::{
     read_npy, read_npy_f64, read_npz, write_npy, write_npy_f64, write_npz, write_png, IoError,
     NpyArray, NpyArrayF64,
 };
+pub use cartpole::{Cartpole, CartpoleConfig};
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
+pub use dmc::DmcConfig;
 pub use env::{
     clip_to_ball, ActionSpace, Baseline, BehaviourPolicy, Env, EnvSpec, NamedRule, Region,
     RegionKind, Step, Task,
@@ -79,6 +87,7 @@ pub use episodes::{
     is_success, test_episodes, EpisodeTrace, SuccessRule, TestEpisode, EPISODE_MARGIN,
 };
 pub use error::EnvError;
+pub use gym::GymConfig;
 pub use highway::{ActionMode, Highway, HighwayConfig, MetaAction};
 pub use maze::{Maze, MazeConfig};
 pub use observation::PixelGrid;

@@ -19,7 +19,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cartpole::CartpoleConfig;
+use crate::dmc::DmcConfig;
 use crate::env::EnvSpec;
+use crate::gym::GymConfig;
 use crate::highway::HighwayConfig;
 use crate::maze::MazeConfig;
 use crate::pendulum::PendulumConfig;
@@ -72,6 +75,9 @@ register_envs! {
     Highway(HighwayConfig) = "highway",
     Maze(MazeConfig) = "maze",
     Pldm(PldmConfig) = "pldm",
+    Cartpole(CartpoleConfig) = "cartpole",
+    Gym(GymConfig) = "gym",
+    Dmc(DmcConfig) = "dmc",
 }
 
 impl Default for EnvConfig {
