@@ -1,4 +1,5 @@
-//! Representation-conditioned time-stepping on the small Burgers setting (issue 17, item 4):
+//! Representation-conditioned time-stepping on Burgers with 1024 unlabelled trajectories
+//! (issue 17, item 4; `ami experiment pde-ssl` runs the same comparison without the control):
 //! generates the experiment's splits, pre-trains a Lie-VICReg encoder on the unlabelled
 //! trajectories, trains the time-stepper with and without the frozen representation (and,
 //! as a control, with the representation of the untrained encoder), and prints the rollout
@@ -8,7 +9,8 @@
 //! `4`, 0). `CONDITIONINGS` (`film`, `channels`) and `HISTORIES` may be comma-separated lists:
 //! one pre-trained encoder, one comparison per pair.
 //!
-//! Measured (`… --example timestep 1000 2000 film 4,1 SEED`, 1000 pre-training steps, 2000
+//! Measured with the first encoder of `ami-pde-ssl` (zero-padded, flattened trunk; the
+//! experiment's periodic pooled encoder came later) (`… --example timestep 1000 2000 film 4,1 SEED`, 1000 pre-training steps, 2000
 //! stepper steps of 32, 256 test trajectories rolled out over frames 24..32; rollout relative
 //! error, seed 0 / seed 1; 60–80 s of time-stepping per history on 2 cores):
 //!
@@ -32,7 +34,8 @@ use burn::tensor::Device;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<usize>().ok());
-    let mut cfg = ExperimentConfig::burgers_small();
+    let mut cfg = ExperimentConfig::burgers();
+    cfg.unlabelled = 1024;
     cfg.pretrain.steps = num(0).unwrap_or(1000);
     let mut ts = TimestepConfig::default();
     if let Some(steps) = num(1) {
