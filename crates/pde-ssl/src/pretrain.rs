@@ -169,3 +169,26 @@ pub fn pretrain(
     }
     Ok(model.valid().encoder)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cosine_lr;
+
+    #[test]
+    fn cosine_schedule_starts_at_lr_ends_at_the_ratio_and_is_halfway_in_the_middle() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(cosine_lr(2e-3, 0.1, 0, 100), 2e-3));
+        assert!(close(cosine_lr(2e-3, 0.1, 100, 100), 2e-4));
+        // ½(1 + cos(π/2)) = ½: lr·(ρ + (1 − ρ)/2) = 2e-3 · 0.55.
+        assert!(close(cosine_lr(2e-3, 0.1, 50, 100), 1.1e-3));
+        // cos(π/4) = √2/2: lr·(ρ + (1 − ρ)(2 + √2)/4).
+        let q = 2e-3 * (0.1 + 0.9 * (2.0 + 2f64.sqrt()) / 4.0);
+        assert!(close(cosine_lr(2e-3, 0.1, 25, 100), q));
+        for s in [0, 13, 77, 100] {
+            assert!(
+                close(cosine_lr(2e-3, 1.0, s, 100), 2e-3),
+                "ratio 1 is constant"
+            );
+        }
+    }
+}

@@ -166,3 +166,23 @@ fn normal(rng: &mut Rng) -> f64 {
     let u1 = rng.uniform().max(f64::MIN_POSITIVE);
     ami_sampling::box_muller(u1, rng.uniform()).0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ViewConfig;
+
+    #[test]
+    fn probe_starts_are_evenly_spaced_from_the_first_to_the_last_crop() {
+        let cfg = |crop_frames, probe_crops| ViewConfig {
+            crop_frames,
+            probe_crops,
+            ..ViewConfig::default()
+        };
+        assert_eq!(cfg(24, 5).probe_starts(32), vec![0, 2, 4, 6, 8]);
+        assert_eq!(cfg(8, 3).probe_starts(12), vec![0, 2, 4]);
+        // round(i·7/3) for i = 0..4: 0, 2.33, 4.67, 7.
+        assert_eq!(cfg(5, 4).probe_starts(12), vec![0, 2, 5, 7]);
+        assert_eq!(cfg(24, 1).probe_starts(32), vec![0]);
+        assert_eq!(cfg(32, 3).probe_starts(32), vec![0, 0, 0]);
+    }
+}
