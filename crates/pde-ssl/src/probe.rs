@@ -99,29 +99,9 @@ pub struct Ridge {
 impl Ridge {
     /// Fits on `(x, y)`, choosing α by 4-fold cross-validation.
     pub fn fit_cv(x: &[Vec<f64>], y: &[f64]) -> Ridge {
-        let n = x.len();
-        let folds = 4.min(n);
         let mut best = (f64::INFINITY, RIDGE_ALPHAS[0]);
         for &alpha in &RIDGE_ALPHAS {
-            let mut err = 0.0;
-            for f in 0..folds {
-                let (mut xt, mut yt, mut xv, mut yv) = (vec![], vec![], vec![], vec![]);
-                for i in 0..n {
-                    if i % folds == f {
-                        xv.push(x[i].clone());
-                        yv.push(y[i]);
-                    } else {
-                        xt.push(x[i].clone());
-                        yt.push(y[i]);
-                    }
-                }
-                let m = Ridge::fit(&xt, &yt, alpha);
-                err += xv
-                    .iter()
-                    .zip(&yv)
-                    .map(|(xi, yi)| (m.predict(xi) - yi).powi(2))
-                    .sum::<f64>();
-            }
+            let err = cv_error(x, y, |xt, yt| Ridge::fit(xt, yt, alpha), Ridge::predict);
             if err < best.0 {
                 best = (err, alpha);
             }
@@ -172,6 +152,33 @@ impl Ridge {
     }
 }
 
+/// The cross-validation error of a head: the sum over 4 folds (fold `f` holds the samples
+/// `i` with `i mod 4 = f`; fewer folds when there are fewer than 4 samples) of the squared
+/// errors on the fold of the model `fit` returns for the other folds.
+fn cv_error<M>(
+    x: &[Vec<f64>],
+    y: &[f64],
+    fit: impl Fn(&[Vec<f64>], &[f64]) -> M,
+    predict: impl Fn(&M, &[f64]) -> f64,
+) -> f64 {
+    let n = x.len();
+    let folds = 4.min(n);
+    let mut err = 0.0;
+    for f in 0..folds {
+        let (mut xt, mut yt) = (vec![], vec![]);
+        for i in (0..n).filter(|i| i % folds != f) {
+            xt.push(x[i].clone());
+            yt.push(y[i]);
+        }
+        let m = fit(&xt, &yt);
+        err += (0..n)
+            .filter(|i| i % folds == f)
+            .map(|i| (predict(&m, &x[i]) - y[i]).powi(2))
+            .sum::<f64>();
+    }
+    err
+}
+
 /// Penalties tried by the kernel head's cross-validation.
 pub const KERNEL_ALPHAS: [f64; 4] = [1e-4, 1e-3, 1e-2, 1e-1];
 /// Bandwidths tried (`γ` in units of `1/D`, see [`KernelRidge`]).
@@ -197,24 +204,15 @@ pub struct KernelRidge {
 impl KernelRidge {
     /// Fits on `(x, y)`, choosing `(α, γ)` by 4-fold cross-validation.
     pub fn fit_cv(x: &[Vec<f64>], y: &[f64]) -> KernelRidge {
-        let n = x.len();
-        let folds = 4.min(n);
         let mut best = (f64::INFINITY, KERNEL_ALPHAS[0], KERNEL_GAMMAS[0]);
         for &alpha in &KERNEL_ALPHAS {
             for &gamma in &KERNEL_GAMMAS {
-                let mut err = 0.0;
-                for f in 0..folds {
-                    let (mut xt, mut yt) = (vec![], vec![]);
-                    for i in (0..n).filter(|i| i % folds != f) {
-                        xt.push(x[i].clone());
-                        yt.push(y[i]);
-                    }
-                    let m = KernelRidge::fit(&xt, &yt, alpha, gamma);
-                    err += (0..n)
-                        .filter(|i| i % folds == f)
-                        .map(|i| (m.predict(&x[i]) - y[i]).powi(2))
-                        .sum::<f64>();
-                }
+                let err = cv_error(
+                    x,
+                    y,
+                    |xt, yt| KernelRidge::fit(xt, yt, alpha, gamma),
+                    KernelRidge::predict,
+                );
                 if err < best.0 {
                     best = (err, alpha, gamma);
                 }
