@@ -36,9 +36,7 @@ use crate::data::DataConfig;
 use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
-use crate::render::{
-    cell_grid, check_trace_states, frame_cell, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME,
-};
+use crate::render::{check_trace_states, render_state_panels, PANEL};
 
 /// Which test tasks the cart-pole poses (module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,8 +238,7 @@ impl BehaviourPolicy for RandomForce {
     }
 }
 
-/// Side of one picture panel (px); the horizontal axis spans `|x| ≤ X_SPAN`.
-const PANEL: usize = 192;
+/// The picture's horizontal axis spans `|x| ≤ X_SPAN`.
 const X_SPAN: f64 = 2.4;
 
 impl EnvSpec for CartpoleConfig {
@@ -331,35 +328,18 @@ impl EnvSpec for CartpoleConfig {
         path: &Path,
     ) -> Result<(), EnvError> {
         check_trace_states(traces, 4, "(x, ẋ, θ, θ̇)", path)?;
-        let cols = cols.clamp(1, traces.len().max(1));
-        let rows = traces.len().div_ceil(cols).max(1);
-        let cell = PANEL + 2 * PAD;
-        let mut cv = cell_grid(cols, rows, cell);
-        for (k, tr) in traces.iter().enumerate() {
-            let (ox, oy) = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
-            let to_px = |s: &[f32]| {
+        render_state_panels(
+            traces,
+            cols,
+            path,
+            |s, _| {
                 let x = (f64::from(s[0]).clamp(-X_SPAN, X_SPAN) + X_SPAN) / (2.0 * X_SPAN);
                 let y = (PI - wrap(s[2].into())) / (2.0 * PI);
                 let p = PANEL as f64;
-                (ox as f32 + (x * p) as f32, oy as f32 + (y * p) as f32)
-            };
-            let frame = if tr.success {
-                SUCCESS_FRAME
-            } else {
-                FAILURE_FRAME
-            };
-            frame_cell(&mut cv, k, cols, cell, 2, frame);
-            for w in tr.path.windows(2) {
-                if (wrap(w[0][2].into()) - wrap(w[1][2].into())).abs() < PI {
-                    cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
-                }
-            }
-            let (gx, gy) = to_px(&tr.goal);
-            cv.disc(gx, gy, 4.0, FAILURE_FRAME);
-            let (sx, sy) = to_px(&tr.start);
-            cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
-        }
-        Ok(cv.save(path)?)
+                ((x * p) as f32, (y * p) as f32)
+            },
+            |a, b, _| (wrap(a[2].into()) - wrap(b[2].into())).abs() < PI,
+        )
     }
 }
 

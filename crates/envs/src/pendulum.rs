@@ -28,9 +28,7 @@ use crate::data::DataConfig;
 use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
-use crate::render::{
-    cell_grid, check_trace_states, frame_cell, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME,
-};
+use crate::render::{check_trace_states, render_state_panels, PANEL};
 
 /// Physical constants of the pendulum (Gymnasium's defaults; f64 as Gymnasium computes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,9 +207,6 @@ impl BehaviourPolicy for RandomTorque {
     }
 }
 
-/// Side of one phase-plane panel (px).
-const PANEL: usize = 192;
-
 impl EnvSpec for PendulumConfig {
     fn kind(&self) -> &'static str {
         "pendulum"
@@ -288,35 +283,18 @@ impl EnvSpec for PendulumConfig {
     ) -> Result<(), EnvError> {
         EnvSpec::validate(self)?;
         check_trace_states(traces, 2, "(θ, θ̇)", path)?;
-        let cols = cols.clamp(1, traces.len().max(1));
-        let rows = traces.len().div_ceil(cols).max(1);
-        let cell = PANEL + 2 * PAD;
-        let mut cv = cell_grid(cols, rows, cell);
         let speed = self.max_speed;
-        for (k, tr) in traces.iter().enumerate() {
-            let (ox, oy) = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
-            let to_px = |s: &[f32]| {
+        render_state_panels(
+            traces,
+            cols,
+            path,
+            |s, _| {
                 let x = (wrap(s[0].into()) + PI) / (2.0 * PI) * PANEL as f64;
                 let y = (speed - f64::from(s[1])) / (2.0 * speed) * PANEL as f64;
-                (ox as f32 + x as f32, oy as f32 + y as f32)
-            };
-            let frame = if tr.success {
-                SUCCESS_FRAME
-            } else {
-                FAILURE_FRAME
-            };
-            frame_cell(&mut cv, k, cols, cell, 2, frame);
-            for w in tr.path.windows(2) {
-                if (wrap(w[0][0].into()) - wrap(w[1][0].into())).abs() < PI {
-                    cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
-                }
-            }
-            let (gx, gy) = to_px(&tr.goal);
-            cv.disc(gx, gy, 4.0, FAILURE_FRAME);
-            let (sx, sy) = to_px(&tr.start);
-            cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
-        }
-        Ok(cv.save(path)?)
+                (x as f32, y as f32)
+            },
+            |a, b, _| (wrap(a[0].into()) - wrap(b[0].into())).abs() < PI,
+        )
     }
 }
 

@@ -52,6 +52,51 @@ pub(crate) fn frame_cell(
     cv.border(left, top, cell, cell, frame as i64, c);
 }
 
+/// Side of one state-plot panel of [`render_state_panels`] (px).
+pub(crate) const PANEL: usize = 192;
+
+/// Draws each trace in its own [`PANEL`]-px panel of a grid of `cols` columns and writes a
+/// PNG atomically: `offset(s, t)` is the pixel position inside the panel of state `s` at
+/// index `t` of its trace (the start is index 0, the goal index `path.len()`); the path is
+/// blue between consecutive states `a, b` (indices `t, t + 1`) where `joined(a, b, t)` (false
+/// across the ±π seam of a wrapped angle); the goal is red, the start green, the frame green
+/// for a success and red for a failure.
+pub(crate) fn render_state_panels(
+    traces: &[EpisodeTrace],
+    cols: usize,
+    path: &Path,
+    offset: impl Fn(&[f32], usize) -> (f32, f32),
+    joined: impl Fn(&[f32], &[f32], usize) -> bool,
+) -> Result<(), EnvError> {
+    let cols = cols.clamp(1, traces.len().max(1));
+    let rows = traces.len().div_ceil(cols).max(1);
+    let cell = PANEL + 2 * PAD;
+    let mut cv = cell_grid(cols, rows, cell);
+    for (k, tr) in traces.iter().enumerate() {
+        let (ox, oy) = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
+        let to_px = |s: &[f32], t: usize| {
+            let (dx, dy) = offset(s, t);
+            (ox as f32 + dx, oy as f32 + dy)
+        };
+        let frame = if tr.success {
+            SUCCESS_FRAME
+        } else {
+            FAILURE_FRAME
+        };
+        frame_cell(&mut cv, k, cols, cell, 2, frame);
+        for (t, w) in tr.path.windows(2).enumerate() {
+            if joined(&w[0], &w[1], t) {
+                cv.line_dda(to_px(&w[0], t), to_px(&w[1], t + 1), PATH);
+            }
+        }
+        let (gx, gy) = to_px(&tr.goal, tr.path.len());
+        cv.disc(gx, gy, 4.0, FAILURE_FRAME);
+        let (sx, sy) = to_px(&tr.start, 0);
+        cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
+    }
+    Ok(cv.save(path)?)
+}
+
 /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
 /// Image row 0 is the top of the arena (y = size).
 pub fn render_episodes_png(

@@ -27,9 +27,7 @@ use crate::bridge::{bridge_error, BridgeFailure};
 use crate::env::{ActionSpace, BehaviourPolicy, Env, NamedRule, Task};
 use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
-use crate::render::{
-    cell_grid, check_trace_states, frame_cell, FAILURE_FRAME, PAD, PATH, SUCCESS_FRAME,
-};
+use crate::render::{check_trace_states, render_state_panels, PANEL};
 
 /// What a bridge spec knows without a server: how to open the env and its task rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,41 +190,23 @@ impl RemoteSpec {
                 }
             }
         }
-        let cols = cols.clamp(1, traces.len().max(1));
-        let rows = traces.len().div_ceil(cols).max(1);
-        let cell = PANEL + 2 * PAD;
-        let mut cv = cell_grid(cols, rows, cell);
-        for (k, tr) in traces.iter().enumerate() {
-            let (ox, oy) = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
-            let to_px = |p: [f32; 2]| {
-                let f = |v: f32, k: usize| (v - lo[k]) / (hi[k] - lo[k]).max(1e-6);
-                let x = ox as f32 + f(p[0], 0) * PANEL as f32;
-                (x, oy as f32 + (1.0 - f(p[1], 1)) * PANEL as f32)
-            };
-            let frame = if tr.success {
-                SUCCESS_FRAME
-            } else {
-                FAILURE_FRAME
-            };
-            frame_cell(&mut cv, k, cols, cell, 2, frame);
-            for (t, w) in tr.path.windows(2).enumerate() {
-                let (a, b) = (point(&w[0], t), point(&w[1], t + 1));
-                // Not across the ±π seam of a wrapped angle.
-                if (0..2).all(|k| !self.angles.contains(&k) || (a[k] - b[k]).abs() < 3.0) {
-                    cv.line_dda(to_px(a), to_px(b), PATH);
-                }
-            }
-            let (gx, gy) = to_px(point(&tr.goal, tr.path.len()));
-            cv.disc(gx, gy, 4.0, FAILURE_FRAME);
-            let (sx, sy) = to_px(point(&tr.start, 0));
-            cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
-        }
-        Ok(cv.save(path)?)
+        let f = |v: f32, k: usize| (v - lo[k]) / (hi[k] - lo[k]).max(1e-6);
+        render_state_panels(
+            traces,
+            cols,
+            path,
+            |s, t| {
+                let p = point(s, t);
+                (f(p[0], 0) * PANEL as f32, (1.0 - f(p[1], 1)) * PANEL as f32)
+            },
+            // Not across the ±π seam of a wrapped angle.
+            |a, b, t| {
+                let (a, b) = (point(a, t), point(b, t + 1));
+                (0..2).all(|k| !self.angles.contains(&k) || (a[k] - b[k]).abs() < 3.0)
+            },
+        )
     }
 }
-
-/// Side of one picture panel (px).
-const PANEL: usize = 192;
 
 /// Uniformly random actions in the box; starts are the env's resets.
 struct RandomBox {
