@@ -47,7 +47,7 @@
 //! recorded with the data), never a reward — the model still learns no value of its own, and
 //! with `ρ = 0` (the default) no head is trained and the loss is exactly the one above.
 //!
-//! They are the regulariser of an [`SslObjective`] (by default [`Vicreg`] with `μ = β`,
+//! They are the [`Regularizer`] of an SSL objective (by default [`Vicreg`] with `μ = β`,
 //! `ν = γ`), applied to `s_t` at every step and averaged over `t` term by term; another
 //! objective's regulariser brings its own terms ([`jepa_loss_with`]).
 
@@ -58,7 +58,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::JepaError;
 use crate::latent::{choose_branch, enumerate_one_hot};
 use crate::model::Jepa;
-use crate::ssl::{SslObjective, Vicreg};
+use crate::ssl::{Regularizer, Vicreg};
 use crate::vicreg::VicregConfig;
 
 /// Weights of the loss terms.
@@ -164,7 +164,7 @@ pub fn jepa_loss(
     jepa_loss_with(model, obs, actions, cfg, &cfg.regularizer())
 }
 
-/// The objective with any [`SslObjective`]'s regulariser on `s_t` (its weights are its own;
+/// The objective with any [`Regularizer`] on `s_t` (its weights are its own;
 /// `cfg.variance` and `cfg.covariance` are not used).
 ///
 /// # Shapes
@@ -174,7 +174,7 @@ pub fn jepa_loss_with(
     obs: Tensor<3>,
     actions: Tensor<3>,
     cfg: &ObjectiveConfig,
-    regularizer: &dyn SslObjective,
+    regularizer: &dyn Regularizer,
 ) -> LossTensors {
     loss_impl(model, obs, actions, None, cfg, regularizer)
 }
@@ -238,7 +238,7 @@ fn loss_impl(
     actions: Tensor<3>,
     readout: Option<Tensor<3>>,
     cfg: &ObjectiveConfig,
-    regularizer: &dyn SslObjective,
+    regularizer: &dyn Regularizer,
 ) -> LossTensors {
     let [b, k1, _] = obs.dims();
     let k = k1 - 1;

@@ -18,6 +18,9 @@ pub enum SslError {
     /// From the PDE crate (a symmetry, a grid).
     #[error(transparent)]
     Pde(#[from] PdeError),
+    /// From the JEPA crate (an objective given inputs it cannot use).
+    #[error(transparent)]
+    Jepa(#[from] ami_jepa::JepaError),
     /// An output file could not be written.
     #[error("cannot write {path}: {msg}")]
     Write {

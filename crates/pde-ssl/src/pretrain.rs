@@ -3,7 +3,7 @@
 //! (Bardes et al. 2022; Mialon et al. 2023 for the views).
 
 use ami_jepa::mlp::Mlp;
-use ami_jepa::SslObjective;
+use ami_jepa::{SslInputs, SslObjective};
 use ami_pde::dataset::Rng;
 use ami_pde::Trajectory;
 use burn::module::{Module, ModuleVisitor, Param};
@@ -154,7 +154,7 @@ pub fn pretrain(
         let zb = model
             .expander
             .forward(model.encoder.forward(batch_tensor(vb, b, shape, &ad)));
-        let loss = objective.loss(za, zb).total;
+        let loss = objective.loss(SslInputs::pair(za, zb))?.total;
         let value = scalar(&loss);
         if !value.is_finite() {
             return Err(SslError::NonFinite {

@@ -1,47 +1,13 @@
-//! Joint-embedding self-supervised objectives behind one trait (DESIGN.md §4
-//! `SslObjective`): each reports its terms separately, by name.
-//!
-//! An objective has two uses:
-//! * [`SslObjective::loss`] — the two-view loss between embeddings `z_a, z_b [B, D]` of two
-//!   views of the same `B` samples (e.g. VICReg `λ·inv + μ·(v(z_a)+v(z_b))/2 + ν·(c(z_a)+c(z_b))`);
-//! * [`SslObjective::regularize`] — its anti-collapse part on one batch of embeddings, which
-//!   the world-model objective ([`crate::objective`]) applies to the representation of every
-//!   time step (for VICReg `μ·v(z) + ν·c(z)`).
-//!
-//! A new objective = one file implementing this trait.
+//! VICReg as an [`SslObjective`].
 
 use burn::tensor::Tensor;
 
+use super::{missing, Regularizer, SslInputs, SslLoss, SslObjective};
+use crate::error::JepaError;
 use crate::vicreg::{covariance, variance, vicreg, VicregConfig};
 
-/// A loss and its unweighted terms, in a fixed order.
-pub struct SslLoss {
-    /// Weighted total `Σ_k w_k · term_k`.
-    pub total: Tensor<1>,
-    /// `(name, unweighted value)` of every term.
-    pub terms: Vec<(&'static str, Tensor<1>)>,
-}
-
-/// A joint-embedding objective.
-pub trait SslObjective: Send + Sync {
-    /// Short name (`vicreg`, ...).
-    fn name(&self) -> &'static str;
-
-    /// Two-view loss.
-    ///
-    /// # Shapes
-    /// `za, zb [B, D]` → total `[1]`, terms `[1]` each.
-    fn loss(&self, za: Tensor<2>, zb: Tensor<2>) -> SslLoss;
-
-    /// The anti-collapse regulariser on one view.
-    ///
-    /// # Shapes
-    /// `z [B, D]` → total `[1]`, terms `[1]` each.
-    fn regularize(&self, z: Tensor<2>) -> SslLoss;
-}
-
 /// VICReg (Bardes, Ponce, LeCun 2022) with the official code's conventions ([`crate::vicreg`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Vicreg(pub VicregConfig);
 
 impl SslObjective for Vicreg {
@@ -49,19 +15,37 @@ impl SslObjective for Vicreg {
         "vicreg"
     }
 
-    /// Terms `invariance`, `variance` (`(v(za)+v(zb))/2`), `covariance` (`c(za)+c(zb)`).
-    fn loss(&self, za: Tensor<2>, zb: Tensor<2>) -> SslLoss {
+    /// Terms `invariance`, `variance` (`(v(z_0)+v(z_1))/2`), `covariance` (`c(z_0)+c(z_1)`) of
+    /// the first two views `z`.
+    fn loss(&self, inputs: SslInputs) -> Result<SslLoss, JepaError> {
+        let mut z = inputs.z.into_iter();
+        let (Some(za), Some(zb)) = (z.next(), z.next()) else {
+            return Err(missing(self.name(), "z", 2));
+        };
+        if za.dims() != zb.dims() {
+            return Err(JepaError::Shape {
+                what: "vicreg inputs `z[1]`".into(),
+                got: zb.dims().to_vec(),
+                expected: format!("{:?} (the shape of `z[0]`)", za.dims()),
+            });
+        }
         let t = vicreg(za, zb, &self.0);
-        SslLoss {
+        Ok(SslLoss {
             total: t.loss,
             terms: vec![
                 ("invariance", t.invariance),
                 ("variance", t.variance),
                 ("covariance", t.covariance),
             ],
-        }
+        })
     }
 
+    fn regularizer(&self) -> Option<&dyn Regularizer> {
+        Some(self)
+    }
+}
+
+impl Regularizer for Vicreg {
     /// Terms `variance` `v(z)` and `covariance` `c(z)`; total `μ·v(z) + ν·c(z)`.
     fn regularize(&self, z: Tensor<2>) -> SslLoss {
         let v = variance(z.clone(), self.0.gamma);
@@ -94,14 +78,14 @@ mod tests {
         let x = [0.0, 0.0, 1.0, 2.0, 2.0, 1.0];
         let y: Vec<f32> = x.iter().map(|v| v / 2.0).collect();
         let obj = Vicreg(VicregConfig::default());
-        let reg = obj.regularize(t(&y, 3, 2));
+        let reg = obj.regularizer().unwrap().regularize(t(&y, 3, 2));
         let names: Vec<_> = reg.terms.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["variance", "covariance"]);
         let v = 1.0 - (0.25f32 + 1e-4).sqrt();
         assert!((scalar(&reg.terms[0].1) - v).abs() < 1e-6);
         assert!((scalar(&reg.terms[1].1) - 0.25 / 16.0).abs() < 1e-6);
         assert!((scalar(&reg.total) - (25.0 * v + 0.25 / 16.0)).abs() < 1e-5);
-        let two = obj.loss(t(&x, 3, 2), t(&y, 3, 2));
+        let two = obj.loss(SslInputs::pair(t(&x, 3, 2), t(&y, 3, 2))).unwrap();
         let names: Vec<_> = two.terms.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["invariance", "variance", "covariance"]);
         // inv = mean((x − x/2)²) = mean(x²)/4 = (0+0+1+4+4+1)/6/4.
