@@ -53,6 +53,7 @@ pub mod bridge;
 pub mod cartpole;
 pub mod data;
 pub mod dataset_file;
+pub mod distractors;
 pub mod dmc;
 pub mod env;
 pub mod episodes;
@@ -78,6 +79,7 @@ pub use ami_io::{
 };
 pub use cartpole::{Cartpole, CartpoleConfig};
 pub use data::{generate, DataConfig, Dataset, TwoRoomsWalk};
+pub use distractors::Distractors;
 pub use dmc::DmcConfig;
 pub use env::{
     clip_to_ball, ActionSpace, Baseline, BehaviourPolicy, Env, EnvSpec, NamedRule, Region,

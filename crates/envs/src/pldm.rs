@@ -156,6 +156,7 @@ impl PldmConfig {
             image_res: IMAGE_RES,
             blob_sigma: DOT_STD,
             hazards: Vec::new(),
+            distractors: Default::default(),
         }
     }
 

@@ -29,10 +29,12 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::distractors::{frame_key, Distractors};
 use crate::error::EnvError;
 use crate::geometry::move_point;
 pub use crate::geometry::{Rect, STOP_BACKOFF};
 pub use crate::observation::observe_at;
+use crate::observation::PixelGrid;
 
 /// What the agent observes.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,6 +83,10 @@ pub struct TwoRoomsConfig {
     /// image channel when present. Test starts and goals keep [`HAZARD_TASK_MARGIN`] from them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hazards: Vec<Rect>,
+    /// Unpredictable leaves drawn over image observations ([`crate::distractors`]; default
+    /// none).
+    #[serde(default)]
+    pub distractors: Distractors,
 }
 
 impl Default for TwoRoomsConfig {
@@ -96,6 +102,7 @@ impl Default for TwoRoomsConfig {
             image_res: 32,
             blob_sigma: 1.5,
             hazards: Vec::new(),
+            distractors: Distractors::default(),
         }
     }
 }
@@ -161,6 +168,14 @@ impl TwoRoomsConfig {
                     "rectangles with x0 < x1 and y0 < y1 inside the arena [0, size]",
                 ));
             }
+        }
+        self.distractors.validate()?;
+        if !self.distractors.is_off() && self.obs != ObsKind::Image {
+            return Err(EnvError::config(
+                "env.distractors.leaves",
+                self.distractors.leaves,
+                "0 unless env.obs = \"image\" (leaves are drawn over images)",
+            ));
         }
         if self.image_res < 4 || self.image_res > 512 {
             return Err(EnvError::config(
@@ -308,6 +323,17 @@ impl TwoRoomsConfig {
         )))
     }
 
+    /// [`observe_at`] `pos` with the distractors of frame `key` drawn over the image.
+    pub fn observe_with(&self, pos: [f32; 2], key: u64) -> Vec<f32> {
+        let mut obs = observe_at(self, pos);
+        if self.obs == ObsKind::Image {
+            let r = self.image_res;
+            self.distractors
+                .apply(&mut obs, r, self.size, PixelGrid::CellCentred, key);
+        }
+        obs
+    }
+
     /// Length of one observation.
     pub fn obs_dim(&self) -> usize {
         self.obs_shape().iter().product()
@@ -336,6 +362,9 @@ impl TwoRoomsConfig {
 pub struct TwoRooms {
     cfg: TwoRoomsConfig,
     pos: [f32; 2],
+    /// Frames observed so far (placements and steps): the key of the current frame's
+    /// distractors ([`crate::distractors::frame_key`]).
+    tick: u64,
 }
 
 impl TwoRooms {
@@ -343,7 +372,7 @@ impl TwoRooms {
     pub fn new(cfg: TwoRoomsConfig) -> Result<Self, EnvError> {
         cfg.validate()?;
         let pos = [cfg.size / 4.0, cfg.size / 2.0];
-        Ok(TwoRooms { cfg, pos })
+        Ok(TwoRooms { cfg, pos, tick: 0 })
     }
 
     /// The configuration.
@@ -359,6 +388,7 @@ impl TwoRooms {
             )));
         }
         self.pos = pos;
+        self.tick += 1;
         Ok(())
     }
 
@@ -370,12 +400,13 @@ impl TwoRooms {
     /// Applies an action; returns the new position.
     pub fn step(&mut self, action: [f32; 2]) -> Result<[f32; 2], EnvError> {
         self.pos = self.cfg.transition(self.pos, action)?;
+        self.tick += 1;
         Ok(self.pos)
     }
 
-    /// The current observation.
+    /// The current observation, with this frame's distractors.
     pub fn observe(&self) -> Vec<f32> {
-        observe_at(&self.cfg, self.pos)
+        self.cfg.observe_with(self.pos, frame_key(self.tick))
     }
 
     /// Whether `p` is in free space (see [`TwoRoomsConfig::is_free`]).

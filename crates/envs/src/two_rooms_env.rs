@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::data::{DataConfig, TwoRoomsWalk};
+use crate::distractors::Distractors;
 use crate::env::{
     check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Region, RegionKind, Step,
     Task,
@@ -14,7 +15,7 @@ use crate::env::{
 use crate::episodes::{test_episodes, EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
 use crate::render::render_episodes_png;
-use crate::two_rooms::{observe_at, TwoRooms, TwoRoomsConfig};
+use crate::two_rooms::{TwoRooms, TwoRoomsConfig};
 
 /// The rules of the literature: within 4.5 px (DINO-WM, EB-JEPA) and mean squared coordinate
 /// error below 1 px² (PLDM).
@@ -83,10 +84,8 @@ impl Env for TwoRooms {
     }
 
     fn observe_state(&self, state: &[f32]) -> Result<Vec<f32>, EnvError> {
-        Ok(observe_at(
-            self.config(),
-            position("two-rooms state", state)?,
-        ))
+        let p = position("two-rooms state", state)?;
+        Ok(self.config().observe_with(p, Distractors::goal_key(state)))
     }
 
     fn state(&self) -> Vec<f32> {

@@ -91,6 +91,11 @@ pub struct JepaConfig {
     /// Per-feature scale of the readout targets (empty = 1; all entries > 0).
     #[serde(default)]
     pub readout_std: Vec<f32>,
+    /// Hidden widths of the pixel decoder `dec: s ↦ õ` (`repr_dim → hidden… → obs_dim`, the
+    /// normalised observation); `None`: no decoder (a JEPA). Only a reconstruction world model
+    /// (`objective.reconstruction > 0`) has one. Checkpoints written before it load without.
+    #[serde(default)]
+    pub decoder_hidden: Option<Vec<usize>>,
 }
 
 fn default_readout_hidden() -> Vec<usize> {
@@ -126,6 +131,7 @@ impl Default for JepaConfig {
             readout_hidden: default_readout_hidden(),
             readout_mean: Vec::new(),
             readout_std: Vec::new(),
+            decoder_hidden: None,
         }
     }
 }
@@ -170,6 +176,10 @@ impl JepaConfig {
             ("model.predictor_hidden", &self.predictor_hidden),
             ("model.idm_hidden", &self.idm_hidden),
             ("model.readout_hidden", &self.readout_hidden),
+            (
+                "model.decoder_hidden",
+                self.decoder_hidden.as_ref().unwrap_or(&Vec::new()),
+            ),
         ] {
             if widths.contains(&0) {
                 return Err(JepaError::config(
@@ -300,6 +310,10 @@ impl JepaConfig {
             prior,
             readout: (self.readout_dim > 0)
                 .then(|| Mlp::new(&dims(d, &self.readout_hidden, self.readout_dim), device)),
+            decoder: self
+                .decoder_hidden
+                .as_ref()
+                .map(|h| Mlp::new(&dims(d, h, self.obs_dim), device)),
             readout_norm: ReadoutNorm::from_config(self),
             norm: Normalisation::from_config(self),
             image_shape: self.image_shape(),
@@ -378,6 +392,9 @@ pub struct Jepa {
     /// Auxiliary readout head `g: s -> f̃` (standardised readout features; only when
     /// `readout_dim > 0`).
     pub readout: Option<Mlp>,
+    /// Pixel decoder `dec: s -> õ` of a reconstruction world model (normalised
+    /// observations; only with `decoder_hidden`).
+    pub decoder: Option<Mlp>,
     #[module(skip)]
     readout_norm: ReadoutNorm,
     #[module(skip)]
@@ -393,18 +410,43 @@ pub struct Jepa {
 }
 
 impl Jepa {
-    /// Encodes raw observations.
+    /// Normalises raw observations, `õ = (o − mean) / std` (what the encoder reads and what a
+    /// decoder reconstructs).
     ///
     /// # Shapes
-    /// `obs [..., obs_dim] -> s [..., D]`
-    pub fn encode<const N: usize>(&self, obs: Tensor<N>) -> Tensor<N> {
+    /// `obs [..., obs_dim] -> [..., obs_dim]`
+    pub fn normalise<const N: usize>(&self, obs: Tensor<N>) -> Tensor<N> {
         let device = obs.device();
         let mut shape = [1usize; N];
         shape[N - 1] = self.norm.mean.len();
         let mean = Tensor::<N>::from_data(TensorData::new(self.norm.mean.clone(), shape), &device);
         let inv =
             Tensor::<N>::from_data(TensorData::new(self.norm.inv_std.clone(), shape), &device);
-        let x = (obs - mean) * inv;
+        (obs - mean) * inv
+    }
+
+    /// The decoder's reconstruction `dec(s)` of the normalised observation. A model without a
+    /// decoder: [`JepaError::InvalidConfig`] naming `model.decoder_hidden`.
+    ///
+    /// # Shapes
+    /// `s [..., D] -> [..., obs_dim]`
+    pub fn decode<const N: usize>(&self, s: Tensor<N>) -> Result<Tensor<N>, JepaError> {
+        let dec = self.decoder.as_ref().ok_or_else(|| {
+            JepaError::config(
+                "model.decoder_hidden",
+                "none",
+                "hidden widths of a pixel decoder (a reconstruction world model)",
+            )
+        })?;
+        Ok(dec.forward(s))
+    }
+
+    /// Encodes raw observations.
+    ///
+    /// # Shapes
+    /// `obs [..., obs_dim] -> s [..., D]`
+    pub fn encode<const N: usize>(&self, obs: Tensor<N>) -> Tensor<N> {
+        let x = self.normalise(obs);
         match (&self.conv, self.image_shape) {
             (Some(conv), Some([c, h, w])) => {
                 let dims = x.dims();

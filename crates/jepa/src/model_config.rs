@@ -29,6 +29,11 @@ pub struct ModelConfig {
     pub idm_hidden: Vec<usize>,
     /// Latent variable of the predictor `Pred(s, a, z)` ([`LatentConfig`]; default none).
     pub latent: LatentConfig,
+    /// A pixel decoder `s ↦ õ` (a reconstruction world model; needed when
+    /// `objective.reconstruction > 0`; default false: a JEPA has none).
+    pub decoder: bool,
+    /// Hidden widths of the decoder when there is one.
+    pub decoder_hidden: Vec<usize>,
 }
 
 impl Default for ModelConfig {
@@ -43,6 +48,8 @@ impl Default for ModelConfig {
             predictor_hidden: j.predictor_hidden,
             idm_hidden: j.idm_hidden,
             latent: j.latent,
+            decoder: false,
+            decoder_hidden: vec![256],
         }
     }
 }
@@ -110,6 +117,7 @@ impl JepaConfig {
             readout_hidden: JepaConfig::default().readout_hidden,
             readout_mean: stats.readout_mean.clone(),
             readout_std: stats.readout_std.clone(),
+            decoder_hidden: model.decoder.then(|| model.decoder_hidden.clone()),
         }
     }
 }

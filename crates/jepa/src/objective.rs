@@ -84,6 +84,11 @@ pub struct ObjectiveConfig {
     /// model with `readout_dim > 0`).
     #[serde(default)]
     pub readout: f32,
+    /// η, pixel reconstruction error of a reconstruction world model (0 = off, the default, a
+    /// JEPA): `mean_t ‖dec(s_t) − õ_t‖² + mean_{t≥1} ‖dec(ŝ_t) − õ_t‖²` (per-pixel means of the
+    /// normalised observation `õ`; needs a model with a decoder, `model.decoder = true`).
+    #[serde(default)]
+    pub reconstruction: f32,
 }
 
 fn default_latent_prior() -> f32 {
@@ -100,6 +105,7 @@ impl Default for ObjectiveConfig {
             inverse_dynamics: 1.0,
             latent_prior: default_latent_prior(),
             readout: 0.0,
+            reconstruction: 0.0,
         }
     }
 }
@@ -125,6 +131,7 @@ impl ObjectiveConfig {
             ("objective.inverse_dynamics", self.inverse_dynamics),
             ("objective.latent_prior", self.latent_prior),
             ("objective.readout", self.readout),
+            ("objective.reconstruction", self.reconstruction),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(JepaError::config(name, v, "a finite value >= 0"));
@@ -195,6 +202,13 @@ pub fn jepa_loss_readout(
     readout: Option<Tensor<3>>,
     cfg: &ObjectiveConfig,
 ) -> Result<LossTensors, JepaError> {
+    if cfg.reconstruction > 0.0 && model.decoder.is_none() {
+        return Err(JepaError::config(
+            "model.decoder",
+            false,
+            "true when objective.reconstruction > 0 (a pixel decoder)",
+        ));
+    }
     if cfg.readout <= 0.0 {
         return Ok(jepa_loss(model, obs, actions, cfg));
     }
@@ -242,12 +256,13 @@ fn loss_impl(
 ) -> LossTensors {
     let [b, k1, _] = obs.dims();
     let k = k1 - 1;
-    let s = model.encode(obs);
+    let s = model.encode(obs.clone());
     let d = s.dims()[2];
     let a_dim = actions.dims()[2];
     let step = |t: usize| s.clone().narrow(1, t, 1).reshape([b, d]);
     let act = |t: usize| actions.clone().narrow(1, t, 1).reshape([b, a_dim]);
 
+    let recon = cfg.reconstruction > 0.0 && model.decoder.is_some() && k > 0;
     let mut pred = step(0);
     let mut prediction = Vec::with_capacity(k);
     let mut latent = LatentRollout::new(model.latent_count());
@@ -259,7 +274,7 @@ fn loss_impl(
             model.predict(pred, act(t))
         };
         prediction.push((pred.clone() - step(t + 1)).powi_scalar(2).mean());
-        if readout.is_some() {
+        if readout.is_some() || recon {
             predicted.push(pred.clone());
         }
     }
@@ -297,6 +312,21 @@ fn loss_impl(
         let ce = Tensor::cat(latent.prior_ce, 0).mean();
         total = total + ce.clone().mul_scalar(cfg.latent_prior);
         terms.push(("latent_prior", ce));
+    }
+    if recon {
+        // Reconstruct every encoded frame and every predicted one (the decoder exists).
+        let target = model.normalise(obs);
+        let enc = model
+            .decode(s.clone())
+            .map(|x| (x - target.clone()).powi_scalar(2).mean());
+        let imagined = model
+            .decode(Tensor::stack(predicted.clone(), 1))
+            .map(|x| (x - target.narrow(1, 1, k)).powi_scalar(2).mean());
+        if let (Ok(e), Ok(p)) = (enc, imagined) {
+            let term = e + p;
+            total = total + term.clone().mul_scalar(cfg.reconstruction);
+            terms.push(("reconstruction", term));
+        }
     }
     if let Some(targets) = readout {
         // Both parts of the readout term; `readout` is only `Some` when the head exists.

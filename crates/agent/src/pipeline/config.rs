@@ -621,6 +621,13 @@ impl RunConfig {
             ));
         }
         self.model.latent.validate()?;
+        if self.objective.reconstruction > 0.0 && !self.model.decoder {
+            return Err(AgentError::config(
+                "objective.reconstruction",
+                self.objective.reconstruction,
+                "0 unless model.decoder = true (a reconstruction world model needs a pixel decoder)",
+            ));
+        }
         if self.model.conv_channels.is_empty() || self.model.conv_channels.contains(&0) {
             return Err(AgentError::config(
                 "model.conv_channels",

@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod coverage;
+pub mod distractors;
 pub mod evaluate;
 pub mod fit;
 pub mod learned;
