@@ -34,11 +34,22 @@ fn leaves_change_every_frame_but_not_the_agent() {
     for (k, frame) in f.iter().enumerate() {
         assert_eq!(frame.len(), plain.len());
         // Leaves only add (clipped at 1), and something is added.
-        assert!(frame.iter().zip(&plain).all(|(o, p)| *o >= *p - 1e-6 && *o <= 1.0));
-        assert!(frame.iter().zip(&plain).any(|(o, p)| o - p > 0.05), "frame {k}");
+        assert!(frame
+            .iter()
+            .zip(&plain)
+            .all(|(o, p)| *o >= *p - 1e-6 && *o <= 1.0));
+        assert!(
+            frame.iter().zip(&plain).any(|(o, p)| o - p > 0.05),
+            "frame {k}"
+        );
     }
     for k in 1..f.len() {
-        assert_ne!(f[k - 1], f[k], "frames {} and {k} have the same leaves", k - 1);
+        assert_ne!(
+            f[k - 1],
+            f[k],
+            "frames {} and {k} have the same leaves",
+            k - 1
+        );
     }
     assert_eq!(f, frames(&cfg, 3), "same calls, same frames");
 }

@@ -22,6 +22,7 @@ pub mod objective;
 pub mod ssl;
 pub mod train;
 pub mod vicreg;
+pub mod vit;
 
 pub use batcher::{Trajectories, Window};
 pub use diagnostics::{collapse, Collapse};
