@@ -37,6 +37,7 @@
 
 mod barlow_twins;
 mod byol;
+pub mod ema;
 mod ijepa;
 mod infonce;
 mod nt_xent;
