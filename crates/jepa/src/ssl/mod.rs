@@ -40,6 +40,7 @@ mod byol;
 pub mod ema;
 mod ijepa;
 mod infonce;
+pub mod masking;
 mod nt_xent;
 mod simsiam;
 mod swav;
