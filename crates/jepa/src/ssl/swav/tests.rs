@@ -150,6 +150,22 @@ fn sinkhorn_matches_the_f64_reference() {
     }
 }
 
+/// Subtracting the largest score cancels in the first normalisation, and keeps scores far
+/// above `87·ε` finite in f32 (where the official code overflows to NaN).
+#[test]
+fn sinkhorn_is_invariant_to_a_common_shift() {
+    let dev = Device::flex();
+    let s = random(5, 4, 9, 0.0);
+    let shifted = Matrix::new(5, 4, s.as_slice().iter().map(|v| v + 100.0).collect()).unwrap();
+    let q = matrix(sinkhorn(tensor(&s, &dev), 0.05, 3));
+    let qs = matrix(sinkhorn(tensor(&shifted, &dev), 0.05, 3));
+    assert!(qs.as_slice().iter().all(|v| v.is_finite()));
+    // f32 rounds the shifted scores (ulp of 100 ≈ 8e-6, /ε ≈ 2e-4 in the exponent).
+    for (a, b) in q.as_slice().iter().zip(qs.as_slice()) {
+        assert!((a - b).abs() <= 2e-3 * a.abs().max(1e-3), "{a} vs {b}");
+    }
+}
+
 /// Value, terms and the gradients of both views and of the prototypes against the f64
 /// reference, D ≠ B and K ≠ B.
 #[test]
