@@ -116,6 +116,50 @@ fn block_sizes_follow_the_official_arithmetic() {
             .0,
         2
     );
+    // r = 0.5: s = 0.175, n = ⌊44.8⌋ = 44, a = 1.125: h = round(√49.5) = 7, w = round(√39.1) = 6.
+    assert_eq!(m.block_size(0.5, (0.15, 0.2), (0.75, 1.5)), (7, 6));
+}
+
+/// A block must keep more than `min_keep` tokens: 5×7 = 35 blocks work with 34, not 35.
+#[test]
+fn min_keep_is_a_strict_bound() {
+    let fixed = |min_keep| MultiBlockConfig {
+        target_scale: (0.15, 0.15),
+        target_aspect: (0.75, 0.75),
+        min_keep,
+        ..Default::default()
+    };
+    let rng = &mut StdRng::seed_from_u64(2);
+    let m = MultiBlockMasker::new(fixed(34), 16, 16).unwrap();
+    assert_eq!(m.sample(2, rng).unwrap().targets[0][0].len(), 35);
+    let m = MultiBlockMasker::new(fixed(35), 16, 16).unwrap();
+    let e = m.sample(2, rng).unwrap_err().to_string();
+    assert!(e.contains("5x7 = 35 tokens of a target block"), "{e}");
+}
+
+/// Where the targets leave too little of the context block, the official rule drops one
+/// target constraint after every 20 failed draws: sampling ends, every context keeps more
+/// than `min_keep` tokens, and some contexts then overlap a target.
+#[test]
+fn crowded_grids_relax_the_context_constraint() {
+    let cfg = MultiBlockConfig {
+        context_scale: (0.5, 0.5),
+        target_scale: (0.25, 0.25),
+        target_aspect: (1.0, 1.0),
+        min_keep: 15,
+        ..Default::default()
+    };
+    let m = MultiBlockMasker::new(cfg, 8, 8).unwrap();
+    let mut overlapped = false;
+    for seed in 0..5 {
+        let masks = m.sample_full(6, &mut StdRng::seed_from_u64(seed)).unwrap();
+        for (ctx, targets) in masks.context.iter().zip(&masks.targets) {
+            assert!(ctx.len() > 15);
+            let union: BTreeSet<_> = targets.iter().flatten().copied().collect();
+            overlapped |= ctx.iter().any(|i| union.contains(i));
+        }
+    }
+    assert!(overlapped, "the relaxation was exercised");
 }
 
 #[test]
