@@ -18,13 +18,47 @@
 //! return `None`.
 //!
 //! A new objective = one file implementing this trait + one line in [`objective_by_name`].
+//!
+//! | objective | reads from [`SslInputs`] | needs | terms (weights) |
+//! |---|---|---|---|
+//! | [`Vicreg`] | `z[0]`, `z[1]` | plain | `invariance` (25), `variance` (25), `covariance` (1) |
+//! | [`BarlowTwins`] | `z[0]`, `z[1]` | plain | `on_diag` (1), `off_diag` (λ = 0.0051) |
+//! | [`Byol`] | `p[0]`, `p[1]`, `t[0]`, `t[1]` | predictor, EMA (cosine from 0.996) | `p1_t2` (1), `p2_t1` (1) |
+//! | [`SimSiam`] | `p[0]`, `p[1]`, `t[0]`, `t[1]` | predictor, stop-gradient | `p1_z2` (½), `p2_z1` (½) |
+//! | [`Swav`] | `z[0]`, `z[1]`, `prototypes` | `K` prototypes | `q1_p2` (½), `q2_p1` (½) |
+//! | [`NtXent`] | `z[0]`, `z[1]` | plain | `alignment` (1), `uniformity` (1) |
+//! | [`InfoNce`] | `z[0]` (queries), `z[1]` (keys) | plain | `alignment` (1), `uniformity` (1) |
+//! | [`Ijepa`] | `p[0]`, `t[0]` (tokens `[M, D]`) | predictor, EMA (linear 0.996 → 1), masking ([`masking`]) | `smooth_l1` (1) |
+//!
+//! Every objective detaches `t` itself, so a target passed with a gradient still gets none.
+//! [`ema::ema_update`] updates an EMA target's weights; [`masking`] samples I-JEPA's
+//! context and target blocks. Each objective is checked, value and every gradient, against
+//! the f64 reference with analytic gradients in `ami_energy::ssl` (REFERENCE.md §1–§5).
 
+mod barlow_twins;
+mod byol;
+pub mod ema;
+mod ijepa;
+mod infonce;
+pub mod masking;
+mod nt_xent;
+mod simsiam;
+mod swav;
+#[cfg(test)]
+mod testing;
 mod vicreg;
 
 use burn::tensor::Tensor;
 
 use crate::error::JepaError;
 
+pub use barlow_twins::{BarlowTwins, BarlowTwinsConfig};
+pub use byol::{Byol, ByolConfig};
+pub use ijepa::{Ijepa, IjepaConfig};
+pub use infonce::{InfoNce, InfoNceConfig};
+pub use nt_xent::{NtXent, NtXentConfig};
+pub use simsiam::SimSiam;
+pub use swav::{Swav, SwavConfig};
 pub use vicreg::Vicreg;
 
 /// A loss and its unweighted terms, in a fixed order.
@@ -176,8 +210,105 @@ pub(crate) fn missing(name: &str, field: &str, n: usize) -> JepaError {
     }
 }
 
+/// The first `N` tensors of field `field` of objective `name`'s inputs.
+pub(crate) fn first<const N: usize>(
+    name: &str,
+    field: &str,
+    tensors: Vec<Tensor<2>>,
+) -> Result<[Tensor<2>; N], JepaError> {
+    let taken: Vec<_> = tensors.into_iter().take(N).collect();
+    taken.try_into().map_err(|_| missing(name, field, N))
+}
+
+/// Fails unless input `field` of objective `name` has the shape `want` of input `of`.
+pub(crate) fn same_shape(
+    name: &str,
+    field: &str,
+    got: &Tensor<2>,
+    want: [usize; 2],
+    of: &str,
+) -> Result<(), JepaError> {
+    if got.dims() == want {
+        return Ok(());
+    }
+    Err(JepaError::Shape {
+        what: format!("{name} inputs `{field}`"),
+        got: got.dims().to_vec(),
+        expected: format!("{want:?} (the shape of `{of}`)"),
+    })
+}
+
+/// Fails unless input `field` of objective `name` is `[N, D]` with `N ≥ min_rows` and `D ≥ 1`
+/// (`why` says why it needs that many rows).
+pub(crate) fn enough_rows(
+    name: &str,
+    field: &str,
+    x: &Tensor<2>,
+    min_rows: usize,
+    why: &str,
+) -> Result<(), JepaError> {
+    let [n, d] = x.dims();
+    if n >= min_rows && d >= 1 {
+        return Ok(());
+    }
+    Err(JepaError::Shape {
+        what: format!("{name} inputs `{field}`"),
+        got: vec![n, d],
+        expected: format!("[N, D] with N >= {min_rows} ({why}) and D >= 1"),
+    })
+}
+
+/// Fails unless `value` is a finite number `> 0` (`field` names it).
+pub(crate) fn positive(field: &str, value: f64) -> Result<(), JepaError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(JepaError::config(field, value, "a finite number > 0"))
+    }
+}
+
+/// Fails unless `value` lies in `[lo, hi]` (`field` names it).
+pub(crate) fn within(field: &str, value: f64, lo: f64, hi: f64) -> Result<(), JepaError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(JepaError::config(
+            field,
+            value,
+            &format!("a number in [{lo}, {hi}]"),
+        ))
+    }
+}
+
+/// Rows divided by their l2 norm, clamped below at `min_norm` as the official codes do
+/// (`F.normalize`: `x / max(‖x‖, eps)`; `tf.math.l2_normalize`: `x / sqrt(max(‖x‖², eps))`).
+///
+/// # Shapes
+/// `x [N, D] -> [N, D]`
+pub(crate) fn l2_normalize(x: Tensor<2>, min_norm: f64) -> Tensor<2> {
+    let sq = x.clone().powi_scalar(2).sum_dim(1);
+    x / sq.clamp_min(min_norm * min_norm).sqrt()
+}
+
+/// Row-wise cosines with each norm clamped below at `min_norm` ([`l2_normalize`]).
+///
+/// # Shapes
+/// `a, b [N, D] -> [N, 1]`
+pub(crate) fn row_cosine(a: Tensor<2>, b: Tensor<2>, min_norm: f64) -> Tensor<2> {
+    (l2_normalize(a, min_norm) * l2_normalize(b, min_norm)).sum_dim(1)
+}
+
 /// The objectives by name, each with its official defaults.
-pub const OBJECTIVE_NAMES: &[&str] = &["vicreg"];
+pub const OBJECTIVE_NAMES: &[&str] = &[
+    "vicreg",
+    "barlow-twins",
+    "byol",
+    "simsiam",
+    "swav",
+    "nt-xent",
+    "infonce",
+    "ijepa",
+];
 
 /// The objective called `name` with its official defaults.
 ///
@@ -185,6 +316,13 @@ pub const OBJECTIVE_NAMES: &[&str] = &["vicreg"];
 pub fn objective_by_name(name: &str) -> Result<Box<dyn SslObjective>, JepaError> {
     match name {
         "vicreg" => Ok(Box::new(Vicreg(Default::default()))),
+        "barlow-twins" => Ok(Box::new(BarlowTwins(Default::default()))),
+        "byol" => Ok(Box::new(Byol(Default::default()))),
+        "simsiam" => Ok(Box::new(SimSiam)),
+        "swav" => Ok(Box::new(Swav(Default::default()))),
+        "nt-xent" => Ok(Box::new(NtXent(Default::default()))),
+        "infonce" => Ok(Box::new(InfoNce(Default::default()))),
+        "ijepa" => Ok(Box::new(Ijepa(Default::default()))),
         _ => Err(JepaError::config(
             "objective",
             name,
@@ -221,5 +359,13 @@ mod tests {
         let e = objective_by_name("simclr").err().unwrap().to_string();
         assert!(e.contains("simclr") && e.contains("vicreg"), "{e}");
         assert_eq!(objective_by_name("vicreg").unwrap().name(), "vicreg");
+    }
+
+    #[test]
+    fn every_name_builds_the_objective_of_that_name() {
+        for name in OBJECTIVE_NAMES {
+            assert_eq!(objective_by_name(name).unwrap().name(), *name);
+        }
+        assert_eq!(OBJECTIVE_NAMES.len(), 8);
     }
 }
