@@ -2,7 +2,7 @@
 //! factors. Only the command line is parsed here; the generators, their checks and the file
 //! layout are `ami_envs::images`'.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -77,7 +77,7 @@ pub fn moving_shapes(a: &MovingShapesArgs) -> Result<()> {
     save(cfg.generate(a.n, a.seed)?, &a.out)
 }
 
-fn save(d: ImageData, out: &PathBuf) -> Result<()> {
+fn save(d: ImageData, out: &Path) -> Result<()> {
     d.save(out)
         .with_context(|| format!("writing {}", out.display()))?;
     eprintln!(

@@ -48,7 +48,7 @@ impl Observer for Bars {
     fn step(&mut self, s: &StepLog) {
         if let Some(b) = &self.0 {
             b.set_position(s.step as u64 + 1);
-            if s.step % 10 == 0 {
+            if s.step.is_multiple_of(10) {
                 b.set_message(format!("loss {:.4}", s.loss));
             }
         }

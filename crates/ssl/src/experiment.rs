@@ -160,7 +160,10 @@ impl ExperimentConfig {
                 "steps ≥ 1, batch_size ≥ 1, lr in (0, 1]",
             ));
         }
-        if self.probe.iterations == 0 || !(self.probe.weight_decay >= 0.0) {
+        if self.probe.iterations == 0
+            || self.probe.weight_decay.is_nan()
+            || self.probe.weight_decay < 0.0
+        {
             return Err(SslError::config(
                 "probe",
                 format!(
@@ -350,7 +353,7 @@ pub fn run(
             &cfg.supervised,
             &cfg.encoder,
             &cfg.augment,
-            seed ^ 0x5355_50,
+            seed ^ 0x0053_5550,
             device,
         )?);
         obs.advance();

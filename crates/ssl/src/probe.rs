@@ -251,8 +251,8 @@ impl Moments {
         }
         for (t, &y) in ys.iter().enumerate() {
             self.sy[t] += y;
-            for i in 0..d {
-                self.sxy[t][i] += r[i] * y;
+            for (sxy, ri) in self.sxy[t].iter_mut().zip(r) {
+                *sxy += ri * y;
             }
         }
     }
@@ -434,7 +434,7 @@ mod tests {
             .collect();
         let s = Standardiser::fit(&x, 4);
         let xs = s.apply(&x);
-        let m = &Ridge::fit_cv(&xs, &[y.clone()])[0];
+        let m = &Ridge::fit_cv(&xs, std::slice::from_ref(&y))[0];
         let pred: Vec<f64> = xs.iter().map(|r| m.predict(r)).collect();
         assert!(r2(&pred, &y) > 0.999, "{}", r2(&pred, &y));
         assert_eq!(r2(&[1.0, 1.0], &[2.0, 2.0]), 0.0);

@@ -319,7 +319,7 @@ pub fn pretrain(
         };
         log(&entry);
         logs.push(entry);
-        if (step + 1) % cfg.diag_every == 0 || step + 1 == cfg.steps {
+        if (step + 1).is_multiple_of(cfg.diag_every) || step + 1 == cfg.steps {
             let e = model.online.encoder.valid();
             diagnostics.push(diagnose(&e, data, &held, step + 1, device));
         }

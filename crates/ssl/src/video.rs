@@ -236,7 +236,7 @@ pub fn run_video(
     };
     let mut model = seeded(&ad, cfg.seed, build);
     let mut optim = AdamWConfig::new().init();
-    let mut rng = SplitMix64::new(cfg.seed ^ 0x7669_6465_6f);
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x0076_6964_656f);
     let mut losses = vec![];
     for step in 0..cfg.steps {
         let batch: Vec<(usize, usize)> = (0..cfg.batch_size)

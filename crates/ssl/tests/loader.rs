@@ -24,7 +24,9 @@ fn bad_files_are_errors_naming_file_and_field() {
     let p = dir.path().join("bad.npz");
     let good = arr(&[4, 1, 8, 8], |i| (i % 7) as f32 / 7.0);
     let labels = arr(&[4], |i| (i % 2) as f32);
-    let cases: Vec<(Vec<(&str, NpyArray)>, &str, &str)> = vec![
+    // (arrays in the file, field the error names, what it says)
+    type Case<'a> = (Vec<(&'a str, NpyArray)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("labels", labels.clone())], "`images`", "missing"),
         (
             vec![

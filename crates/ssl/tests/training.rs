@@ -227,20 +227,44 @@ fn ema_update_blends_every_parameter_by_the_momentum() {
 fn video_jepa_trains_and_reports_probe_and_prediction_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("v.npz");
-    ami_envs::MovingShapesConfig::default().generate(24, 2).unwrap().save(&p).unwrap();
+    ami_envs::MovingShapesConfig::default()
+        .generate(24, 2)
+        .unwrap()
+        .save(&p)
+        .unwrap();
     let data = ami_ssl::VideoSet::load(&p).unwrap();
     let mut cfg = ami_ssl::video::VideoConfig::quick();
     cfg.steps = 10;
     let vicreg = objective_by_name("vicreg").unwrap();
     let mut steps = 0;
-    let r = ami_ssl::video::run_video(&data, &cfg, vicreg.as_ref(), &Device::flex(), &mut |_, _| steps += 1).unwrap();
+    let r = ami_ssl::video::run_video(
+        &data,
+        &cfg,
+        vicreg.as_ref(),
+        &Device::flex(),
+        &mut |_, _| steps += 1,
+    )
+    .unwrap();
     assert_eq!((steps, r.loss.len()), (10, 10));
     // 5 test videos × (8 − 2) clips (t from 1 to 6).
     assert_eq!(r.clips, [19 * 6, 5 * 6]);
-    assert_eq!(r.factors.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["x", "y", "vx", "vy"]);
+    assert_eq!(
+        r.factors
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>(),
+        ["x", "y", "vx", "vy"]
+    );
     assert!(r.prediction_error.is_finite() && r.copy_last_error.is_finite());
     let mut bad = cfg.clone();
     bad.context = 8;
-    let e = ami_ssl::video::run_video(&data, &bad, vicreg.as_ref(), &Device::flex(), &mut |_, _| {}).unwrap_err();
+    let e = ami_ssl::video::run_video(
+        &data,
+        &bad,
+        vicreg.as_ref(),
+        &Device::flex(),
+        &mut |_, _| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("context + horizon"), "{e}");
 }

@@ -52,7 +52,7 @@ impl MovingShapesConfig {
         if !(2..=256).contains(&self.frames) {
             return Err(EnvError::config("frames", self.frames, "2 to 256"));
         }
-        if !(self.speed_min >= 0.0) {
+        if self.speed_min.is_nan() || self.speed_min < 0.0 {
             return Err(EnvError::config(
                 "speed_min",
                 self.speed_min,

@@ -53,7 +53,7 @@ impl ShapesConfig {
         if !(8..=256).contains(&self.size) {
             return Err(EnvError::config("size", self.size, "8 to 256 pixels"));
         }
-        if !(self.scale_min >= 1.0) {
+        if self.scale_min.is_nan() || self.scale_min < 1.0 {
             return Err(EnvError::config("scale_min", self.scale_min, "≥ 1 pixel"));
         }
         if !(self.scale_max >= self.scale_min
