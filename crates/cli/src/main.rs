@@ -8,9 +8,11 @@ mod ebm_examples;
 mod ebm_negatives;
 mod envs;
 mod experiment;
+mod images;
 mod pde;
 mod progress;
 mod ssl;
+mod ssl_train;
 
 use std::path::PathBuf;
 
@@ -68,7 +70,8 @@ enum Command {
     /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
     /// pendulum, cartpole, highway, maze, pldm; gym and dmc through the Python bridge, see
     /// `ami envs setup`; `--preset pldm` for PLDM's generator settings), or with
-    /// `ami data pde EQUATION` solutions of a PDE.
+    /// `ami data pde EQUATION` solutions of a PDE, or with `ami data shapes` /
+    /// `ami data moving-shapes` procedural images and videos.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Data {
         #[command(subcommand)]
@@ -135,8 +138,8 @@ enum Command {
         #[command(subcommand)]
         cmd: ebm::EbmCommand,
     },
-    /// Self-supervised joint-embedding losses: evaluate one, with its exact gradients, on
-    /// arrays from `.npy` files.
+    /// Self-supervised learning: evaluate a joint-embedding loss on arrays from `.npy` files
+    /// (`ami ssl loss`), or pre-train an image encoder and probe it (`ami ssl train`).
     Ssl {
         #[command(subcommand)]
         cmd: ssl::SslCommand,
@@ -212,6 +215,12 @@ enum DataKind {
     /// Trajectories of a 1-D periodic PDE (burgers, kdv, ks) from random initial conditions
     /// and coefficients, solved pseudo-spectrally with ETDRK4.
     Pde(pde::PdeDataArgs),
+    /// Images `[N, 3, 32, 32]` of one shape each (square, circle, triangle, cross) with known
+    /// factors: position, scale, rotation, hue.
+    Shapes(images::ShapesArgs),
+    /// Videos `[N, T, 3, 32, 32]` of a shape moving at constant velocity and bouncing off the
+    /// borders, with per-frame positions and velocities.
+    MovingShapes(images::MovingShapesArgs),
 }
 
 /// Command-line flags that stand for config keys, as `--set` overrides before `sets`.
@@ -250,6 +259,14 @@ fn run(cli: Cli) -> Result<()> {
             pde: Some(DataKind::Pde(args)),
             ..
         } => pde::data(&args),
+        Command::Data {
+            pde: Some(DataKind::Shapes(args)),
+            ..
+        } => images::shapes(&args),
+        Command::Data {
+            pde: Some(DataKind::MovingShapes(args)),
+            ..
+        } => images::moving_shapes(&args),
         Command::Data {
             pde: None,
             env,

@@ -1,9 +1,9 @@
 //! `ami ssl loss NAME`: evaluates one of `ami-energy`'s SSL losses on `.npy` arrays and
 //! prints the loss, its terms and its gradients (SwAV's assignments for `sinkhorn`). Only the
 //! command line is parsed here; names, parameters and shapes are checked by
-//! `ami_energy::ssl::registry`.
+//! `ami_energy::ssl::registry`. `ami ssl train` is in [`crate::ssl_train`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
@@ -36,6 +36,57 @@ pub enum SslCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Pre-train an image encoder with a joint-embedding objective on an image set, then
+    /// probe it linearly at 1/10/100 % of the training labels against the same encoder at
+    /// random init and trained supervised from scratch. Writes report.json, table.md,
+    /// training.svg (loss, terms, effective rank) and encoder.safetensors.
+    Train {
+        /// The objective (as registered in ami-jepa: vicreg, …).
+        #[arg(long)]
+        objective: String,
+        /// Image set `.npz` (`ami data shapes`, or scripts/export_digits.py).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Pre-training steps (`train.steps`).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Seed of the split, weights, batches and views (`train.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Seconds-long setting (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Override one setting (repeatable), e.g. `train.batch_size=256`,
+        /// `encoder.channels=16,32,64`, `label_fractions=0.01,1`, `augment.kind=mild`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Video JEPA on a video set (`ami data moving-shapes`): a shared frame encoder and a
+    /// predictor from the context frames' representations to a future frame's, trained with
+    /// the objective on the frame representations; reports the probe of per-frame factors
+    /// (positions, velocities) and the prediction error against copying the last frame's
+    /// representation. Writes report.json into --out.
+    Video {
+        /// The objective applied to (prediction, target representation) pairs.
+        #[arg(long, default_value = "vicreg")]
+        objective: String,
+        /// Video set `.npz`.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seconds-long setting (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Override one setting (repeatable): context, horizon, steps, batch_size, lr,
+        /// predictor_hidden, test_fraction, seed, encoder.KEY.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
 }
 
 /// Runs one `ami ssl` command.
@@ -47,6 +98,30 @@ pub fn run(cmd: SslCommand) -> Result<()> {
             params,
             json,
         } => loss(&name, &inputs, &params, json),
+        SslCommand::Train {
+            objective,
+            data,
+            out,
+            steps,
+            seed,
+            quick,
+            sets,
+        } => crate::ssl_train::train(&crate::ssl_train::TrainArgs {
+            objective: &objective,
+            data: &data,
+            out: &out,
+            steps,
+            seed,
+            quick,
+            sets: &sets,
+        }),
+        SslCommand::Video {
+            objective,
+            data,
+            out,
+            quick,
+            sets,
+        } => crate::ssl_train::video(&objective, &data, &out, quick, &sets),
     }
 }
 

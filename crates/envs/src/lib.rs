@@ -48,6 +48,8 @@
 //!   validated on load. The file formats themselves live in `ami-io` (re-exported here as
 //!   [`npy`], [`npz`], [`atomic`] and at the crate root, so `ami_envs::read_npz` etc. work).
 //! * [`render`] — PNG pictures of episodes and observations.
+//! * [`images`] — procedural image and video sets with known factors (`shapes`,
+//!   `moving-shapes`) for self-supervised learning on offline data.
 
 pub mod bridge;
 pub mod cartpole;
@@ -61,6 +63,7 @@ pub mod error;
 pub mod geometry;
 pub mod gym;
 pub mod highway;
+pub mod images;
 pub mod maze;
 pub mod observation;
 pub mod pendulum;
@@ -91,6 +94,7 @@ pub use episodes::{
 pub use error::EnvError;
 pub use gym::GymConfig;
 pub use highway::{ActionMode, Highway, HighwayConfig, MetaAction};
+pub use images::{ImageData, ImageSidecar, MovingShapesConfig, ShapesConfig, IMAGE_KINDS};
 pub use maze::{Maze, MazeConfig};
 pub use observation::PixelGrid;
 pub use pendulum::{Pendulum, PendulumConfig};
