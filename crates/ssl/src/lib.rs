@@ -32,4 +32,4 @@ pub use augment::{AugmentConfig, AugmentKind};
 pub use dataset::{ImageSet, VideoSet};
 pub use encoder::{EncoderConfig, ImageEncoder, Online};
 pub use error::SslError;
-pub use train::{ema_update, pretrain, Diagnostic, StepLog, TrainConfig, Trained};
+pub use train::{pretrain, Diagnostic, StepLog, TrainConfig, Trained};

@@ -7,7 +7,7 @@
 //!    `D_z → predictor_hidden → D_z`); a target branch `t_v`: `sg(z_v)` (stop-gradient) or
 //!    `ξ`'s outputs `g_ξ(f_ξ(x_v))` for an EMA copy `ξ` of the online weights, updated after the
 //!    optimiser step as `ξ ← m_k·ξ + (1 − m_k)·θ` with `m_k = schedule.at(k, steps)`
-//!    ([`ema_update`]); trainable prototypes `C [K, D_z]`, rows l2-normalised `c_k/‖c_k‖` before
+//!    ([`ami_jepa::ssl::ema::ema_update`]); trainable prototypes `C [K, D_z]`, rows l2-normalised `c_k/‖c_k‖` before
 //!    the loss sees them; objectives that need masking are refused ([`SslError::Unsupported`]);
 //! 4. `loss = objective.loss(SslInputs { z, p, t, prototypes })`, a non-finite value is
 //!    [`SslError::NonFinite`] with the step;
@@ -22,9 +22,10 @@ use std::time::Instant;
 
 use ami_jepa::diagnostics::collapse;
 use ami_jepa::mlp::Mlp;
+use ami_jepa::ssl::ema::ema_update;
 use ami_jepa::{SslInputs, SslObjective, TargetBranch};
 use ami_sampling::SplitMix64;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -305,7 +306,7 @@ pub fn pretrain(
         let momentum = match (needs.target, target.take()) {
             (TargetBranch::Ema(schedule), Some(xi)) => {
                 let m = schedule.at(step, cfg.steps);
-                target = Some(ema_update(xi, &model.online, m));
+                target = Some(ema_update(xi, &model.online, m)?);
                 Some(m)
             }
             _ => None,
@@ -330,47 +331,6 @@ pub fn pretrain(
         diagnostics,
         seconds: start.elapsed().as_secs_f64(),
     })
-}
-
-/// The EMA update of a target network: `ξ ← m·ξ + (1 − m)·θ`, parameter by parameter in
-/// the modules' common visiting order (`target` has no autodiff; `online` may).
-// TODO(merge): use ami_jepa::ssl::ema_update
-pub fn ema_update<M: Module>(target: M, online: &M, m: f64) -> M {
-    let mut theta = Collect(vec![]);
-    online.visit(&mut theta);
-    target.map(&mut Blend {
-        theta: theta.0.into_iter(),
-        m,
-    })
-}
-
-struct Collect(Vec<Tensor<1>>);
-
-impl ModuleVisitor for Collect {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let t = param.val().inner();
-        let n = t.shape().num_elements();
-        self.0.push(t.reshape([n]));
-    }
-}
-
-struct Blend {
-    theta: std::vec::IntoIter<Tensor<1>>,
-    m: f64,
-}
-
-impl ModuleMapper for Blend {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let theta = self.theta.next();
-        let m = self.m;
-        param.map(|xi| match theta {
-            Some(th) => {
-                let dims = xi.dims();
-                xi.mul_scalar(m).add(th.reshape(dims).mul_scalar(1.0 - m))
-            }
-            None => xi,
-        })
-    }
 }
 
 /// Representations `[n, D]` (flat) of the images `idx` under `encoder`, in batches of 256.

@@ -7,13 +7,14 @@ use std::sync::Mutex;
 
 use ami_jepa::burn::module::Module;
 use ami_jepa::burn::tensor::{Device, Tensor};
+use ami_jepa::ssl::ema::ema_update;
 use ami_jepa::{
     objective_by_name, JepaError, MomentumSchedule, SslInputs, SslLoss, SslNeeds, SslObjective,
     TargetBranch,
 };
 use ami_ssl::experiment::{run, ExperimentConfig, Observer};
 use ami_ssl::train::{pretrain, TrainConfig};
-use ami_ssl::{ema_update, AugmentConfig, EncoderConfig, ImageSet, Online, SslError};
+use ami_ssl::{AugmentConfig, EncoderConfig, ImageSet, Online, SslError};
 
 fn shapes(n: usize) -> ImageSet {
     let dir = tempfile::tempdir().unwrap();
@@ -216,7 +217,7 @@ fn ema_update_blends_every_parameter_by_the_momentum() {
     let (a, b) = (flat(&xi), flat(&theta));
     assert_ne!(a, b);
     let m = SCHEDULE.at(1, 4); // 0.625
-    let mixed = flat(&ema_update(xi, &theta, m));
+    let mixed = flat(&ema_update(xi, &theta, m).unwrap());
     for ((x, t), y) in a.iter().zip(&b).zip(&mixed) {
         let want = m as f32 * x + (1.0 - m as f32) * t;
         assert!((y - want).abs() < 1e-6, "{y} vs {want}");
