@@ -12,6 +12,7 @@ use ami_agent::pipeline::distractors::{self, DistractorsConfig};
 use ami_jepa::burn::tensor::Device;
 use ami_pde::Equation;
 use ami_pde_ssl::experiment::{run, table, write, ExperimentConfig};
+use ami_ssl::{collapse, ImageSet};
 
 /// `ami experiment …`.
 #[derive(clap::Subcommand)]
@@ -39,6 +40,27 @@ pub enum ExperimentCommand {
         /// view.crop_frames, view.x_stride, view.boost_max, view.noise_std, view.probe_crops,
         /// encoder.repr_dim,
         /// or data.KEY (the keys of `ami data pde`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// What keeps a joint embedding from collapsing: VICReg without its variance/covariance
+    /// terms, BYOL without its predictor and/or EMA — effective rank and per-dimension std of
+    /// a held-out batch over training, per variant.
+    Collapse {
+        /// Images written by `ami data shapes` (or any image set `ami ssl train` reads).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory (`report.json`, `table.md`, `collapse.svg`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seconds-long setting (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Variants to run (comma list; default all): vicreg, vicreg-no-var-cov,
+        /// vicreg-no-cov, byol, byol-no-predictor, byol-no-ema, byol-no-predictor-no-ema.
+        #[arg(long, value_delimiter = ',')]
+        variants: Vec<String>,
+        /// Override one setting of `ami ssl train` (repeatable), e.g. `train.steps=200`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
@@ -96,6 +118,36 @@ pub fn run_experiment(cmd: ExperimentCommand) -> Result<()> {
                 report.seconds.total,
                 out.display()
             );
+            Ok(())
+        }
+        ExperimentCommand::Collapse {
+            data,
+            out,
+            quick,
+            variants,
+            sets,
+        } => {
+            let base = if quick {
+                collapse::quick()
+            } else {
+                collapse::standard()
+            };
+            let cfg = base.with_overrides(&sets)?;
+            let names: Vec<&str> = if variants.is_empty() {
+                collapse::VARIANTS.to_vec()
+            } else {
+                variants.iter().map(String::as_str).collect()
+            };
+            for n in &names {
+                collapse::variant(n)?;
+            }
+            let images = ImageSet::load(&data)?;
+            let report = collapse::run(&images, &cfg, &names, &Device::flex(), &mut |line| {
+                eprintln!("{line}")
+            })?;
+            collapse::write(&out, &report)?;
+            println!("{}", collapse::table(&report));
+            eprintln!("report, table and plot in {}", out.display());
             Ok(())
         }
         ExperimentCommand::Distractors {

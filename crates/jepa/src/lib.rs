@@ -33,8 +33,8 @@ pub use model::{EncoderKind, Jepa, JepaConfig};
 pub use model_config::{DataStats, ModelConfig};
 pub use objective::{jepa_loss, jepa_loss_readout, jepa_loss_with, LossTensors, ObjectiveConfig};
 pub use ssl::{
-    objective_by_name, BarlowTwins, Byol, Ijepa, InfoNce, MomentumSchedule, NtXent, Regularizer,
-    SimSiam, SslInputs, SslLoss, SslNeeds, SslObjective, Swav, TargetBranch, Vicreg,
+    objective_by_name, Ablated, BarlowTwins, Byol, Ijepa, InfoNce, MomentumSchedule, NtXent,
+    Regularizer, SimSiam, SslInputs, SslLoss, SslNeeds, SslObjective, Swav, TargetBranch, Vicreg,
     OBJECTIVE_NAMES,
 };
 pub use train::{StepLog, TrainConfig, Trainer};

@@ -18,6 +18,7 @@
 //!   from the context frames' representations, probe positions and velocities.
 
 pub mod augment;
+pub mod collapse;
 pub mod dataset;
 pub mod encoder;
 pub mod error;

@@ -35,6 +35,7 @@
 //! context and target blocks. Each objective is checked, value and every gradient, against
 //! the f64 reference with analytic gradients in `ami_energy::ssl` (REFERENCE.md §1–§5).
 
+mod ablated;
 mod barlow_twins;
 mod byol;
 pub mod ema;
@@ -52,6 +53,7 @@ use burn::tensor::Tensor;
 
 use crate::error::JepaError;
 
+pub use ablated::Ablated;
 pub use barlow_twins::{BarlowTwins, BarlowTwinsConfig};
 pub use byol::{Byol, ByolConfig};
 pub use ijepa::{Ijepa, IjepaConfig};

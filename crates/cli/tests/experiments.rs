@@ -1,5 +1,6 @@
 //! `ami experiment distractors --quick` runs the four conditions as full run directories and
-//! writes the comparison; bad settings fail naming the key and write nothing.
+//! writes the comparison; `ami experiment collapse --quick` writes each variant's curves; bad
+//! settings fail naming the key and write nothing.
 
 mod common;
 
@@ -95,4 +96,77 @@ fn bad_settings_name_the_key_and_write_nothing() {
         assert!(!o.status.success() && err.contains(key), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
+}
+
+/// `ami experiment collapse --quick` on generated shapes: every asked variant gets its
+/// curves; an unknown variant is an error naming the known ones, before any training.
+#[test]
+fn collapse_quick_writes_curves_for_each_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes.npz");
+    ok(&[
+        "data",
+        "shapes",
+        "--n",
+        "200",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("collapse");
+    let args = [
+        "experiment",
+        "collapse",
+        "--quick",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--variants",
+        "vicreg-no-var-cov,byol-no-ema",
+        "--set",
+        "train.steps=6",
+        "--set",
+        "train.diag_every=3",
+    ];
+    ok(&args);
+    let r = json(&out.join("report.json"));
+    let v = r["variants"].as_array().unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0]["name"], "vicreg-no-var-cov");
+    assert_eq!(v[1]["name"], "byol-no-ema");
+    for x in v {
+        let steps: Vec<u64> = x["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(steps.first(), Some(&0));
+        assert!(steps.len() >= 3, "{steps:?}");
+        let rank = x["final_rank"].as_f64().unwrap();
+        assert!(
+            rank >= 1.0 && rank <= r["repr_dim"].as_f64().unwrap(),
+            "{rank}"
+        );
+    }
+    assert!(out.join("collapse.svg").is_file() && out.join("table.md").is_file());
+
+    let bad = dir.path().join("bad");
+    let o = ami(&[
+        "experiment",
+        "collapse",
+        "--quick",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        bad.to_str().unwrap(),
+        "--variants",
+        "simclr",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("simclr") && err.contains("byol-no-ema"),
+        "{err}"
+    );
+    assert!(!bad.exists());
 }
