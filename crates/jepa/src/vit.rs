@@ -320,6 +320,20 @@ mod tests {
         Device::flex()
     }
 
+    /// 8 × 8 grey images in 2 × 2 patches (16 tokens), one block each.
+    fn tiny() -> VitConfig {
+        VitConfig {
+            image: [1, 8, 8],
+            patch: 2,
+            dim: 16,
+            depth: 1,
+            heads: 2,
+            mlp_ratio: 2,
+            predictor_dim: 8,
+            predictor_depth: 1,
+        }
+    }
+
     fn values<const N: usize>(t: Tensor<N>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
     }
@@ -383,16 +397,7 @@ mod tests {
 
     #[test]
     fn shapes_of_encoder_and_predictor() {
-        let cfg = VitConfig {
-            image: [1, 8, 8],
-            patch: 2,
-            dim: 16,
-            depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-            predictor_dim: 8,
-            predictor_depth: 1,
-        };
+        let cfg = tiny();
         let enc = cfg.init_encoder(&dev()).unwrap();
         let pred = cfg.init_predictor(&dev()).unwrap();
         let x = Tensor::<4>::ones([3, 1, 8, 8], &dev());
@@ -411,16 +416,7 @@ mod tests {
     fn the_encoder_sees_position_and_content() {
         // Moving a bright patch changes the pooled representation (position embedding and
         // attention make the tokens position-aware even after pooling).
-        let cfg = VitConfig {
-            image: [1, 8, 8],
-            patch: 2,
-            dim: 16,
-            depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-            predictor_dim: 8,
-            predictor_depth: 1,
-        };
+        let cfg = tiny();
         let enc = cfg.init_encoder(&dev()).unwrap();
         let img = |i: usize| {
             let mut v = vec![0f32; 64];
@@ -434,16 +430,7 @@ mod tests {
     #[test]
     fn gradients_reach_the_mask_token_and_the_patch_embedding() {
         let ad = dev().autodiff();
-        let cfg = VitConfig {
-            image: [1, 8, 8],
-            patch: 2,
-            dim: 16,
-            depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-            predictor_dim: 8,
-            predictor_depth: 1,
-        };
+        let cfg = tiny();
         let enc = cfg.init_encoder(&ad).unwrap();
         let pred = cfg.init_predictor(&ad).unwrap();
         let v: Vec<f32> = (0..2 * 64).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
