@@ -283,13 +283,12 @@ fn seeded_init(cfg: &JepaConfig, device: &Device, seed: u64) -> Result<Jepa, Jep
 }
 
 /// Builds a module with `build` on `device` seeded with `seed` and draws all its weights, under
-/// the one lock every seeded initialisation of this crate shares (see [`seeded_init`]).
+/// the one lock every seeded initialisation shares (see [`seeded_init`]).
 pub(crate) fn seeded<M: Module>(
     device: &Device,
     seed: u64,
     build: impl FnOnce(&Device) -> Result<M, JepaError>,
 ) -> Result<M, JepaError> {
-    static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = INIT_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -299,7 +298,23 @@ pub(crate) fn seeded<M: Module>(
     Ok(model)
 }
 
-/// Reads every float parameter once, which draws lazily initialised weights now.
+/// Serialises seeded initialisations: burn's RNG is global per device and parameters are
+/// drawn lazily, so seeding and drawing must not interleave with another model's.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Builds a module on `device` with burn's RNG seeded by `seed`, drawing every weight under
+/// the same lock as every other seeded initialisation of the workspace, so the weights depend
+/// on `seed` alone.
+pub fn seeded_module<M: Module>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
+    let _guard = INIT_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    let model = build(device);
+    model.visit(&mut ForceInit);
+    model
+}
+
 struct ForceInit;
 
 impl burn::module::ModuleVisitor for ForceInit {

@@ -6,7 +6,7 @@ use ami_jepa::mlp::Mlp;
 use ami_jepa::{SslInputs, SslObjective};
 use ami_pde::dataset::Rng;
 use ami_pde::Trajectory;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -64,24 +64,9 @@ pub struct SslModel {
     pub expander: Mlp,
 }
 
-/// Builds a module on `device` with burn's RNG seeded by `seed`, drawing every weight under
-/// one lock (burn's RNG is global per device and parameters are initialised lazily).
-pub fn seeded<M: Module>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
-    static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    device.seed(seed);
-    let m = build(device);
-    m.visit(&mut ForceInit);
-    m
-}
-
-struct ForceInit;
-
-impl ModuleVisitor for ForceInit {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = param.val();
-    }
-}
+/// Builds a module on `device` with burn's RNG seeded by `seed`, drawing every weight (the
+/// workspace's one seeded initialisation, [`ami_jepa::train::seeded_module`]).
+pub use ami_jepa::train::seeded_module as seeded;
 
 /// The cosine schedule from `lr` at step 0 to `ratio · lr` at step `steps`:
 /// `η_s = lr · (ρ + (1 − ρ) · ½(1 + cos(π s / S)))`.

@@ -9,7 +9,7 @@
 //! steps (measured on `shapes`).
 
 use ami_jepa::conv::ConvStack;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -177,24 +177,9 @@ impl Online {
     }
 }
 
-/// Builds a module on `device` with burn's RNG seeded by `seed`, drawing every weight under
-/// one lock (burn's RNG is global per device and parameters are initialised lazily).
-pub fn seeded<M: Module>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
-    static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    device.seed(seed);
-    let m = build(device);
-    m.visit(&mut ForceInit);
-    m
-}
-
-struct ForceInit;
-
-impl ModuleVisitor for ForceInit {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = param.val();
-    }
-}
+/// Builds a module on `device` with burn's RNG seeded by `seed`, drawing every weight (the
+/// workspace's one seeded initialisation, [`ami_jepa::train::seeded_module`]).
+pub use ami_jepa::train::seeded_module as seeded;
 
 /// `(name, shape, values)` of the encoder's weights in PyTorch layout (`conv.layers.{i}.…`
 /// `[C_out, C_in, 3, 3]`, `head.layers.{i}.weight` `[out, in]`, `head.layers.{i}.bias`,
