@@ -82,6 +82,54 @@ def bench_train(p, r):
     return C.train_rate(run, r)
 
 
+def conv_encoder(prm, x):
+    """NCHW images -> conv 3x3 stride 2 pad 1 (+ReLU) twice -> channel-major flatten -> MLP."""
+    for w, b in prm["conv"]:
+        x = lax.conv_general_dilated(x, w, window_strides=(2, 2), padding=((1, 1), (1, 1)),
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        x = jax.nn.relu(x + b[None, :, None, None])
+    return mlp(prm["head"], x.reshape(x.shape[0], -1))
+
+
+def bench_conv_train(p, r):
+    params = {"conv": to_jax(p["conv"]), "head": to_jax(p["head"])}
+    x, y = jnp.asarray(p["x"]), jnp.asarray(p["y"])
+
+    def loss_fn(prm):
+        zx, zy = conv_encoder(prm, x), conv_encoder(prm, y)
+        inv = jnp.mean((zx - zy) ** 2)
+        var = (vicreg_var(zx) + vicreg_var(zy)) / 2
+        cov = vicreg_cov(zx) + vicreg_cov(zy)
+        return C.SIM_W * inv + C.VAR_W * var + C.COV_W * cov
+
+    return _adamw_rate(loss_fn, params, r)
+
+
+def _adamw_rate(loss_fn, params, r):
+    """steps/s of one jitted AdamW step (PyTorch semantics) on loss_fn(params)."""
+    @jax.jit
+    def step(prm, m, v, t):
+        loss, g = jax.value_and_grad(loss_fn)(prm)
+        t = t + 1.0
+        upd = jax.tree.map(lambda a, b, c, d: adam_update(a, b, c, d, t, C.LR_TRAIN, C.WEIGHT_DECAY),
+                           prm, g, m, v)
+        is_tuple = lambda x: isinstance(x, tuple) and len(x) == 3 and not isinstance(x[0], tuple)
+        prm = jax.tree.map(lambda u: u[0], upd, is_leaf=is_tuple)
+        m = jax.tree.map(lambda u: u[1], upd, is_leaf=is_tuple)
+        v = jax.tree.map(lambda u: u[2], upd, is_leaf=is_tuple)
+        return prm, m, v, t, loss
+
+    state = [params, jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params),
+             jnp.float32(0.0)]
+
+    def run():
+        *s, loss = step(*state)
+        loss.block_until_ready()
+        state[:] = s
+
+    return C.train_rate(run, r)
+
+
 def rollout_cost(pred, s0, goal, actions):
     """actions [N, H, A] -> cost [N] = sum_t ||s_t - g||^2 over s_1..s_H (lax.scan over H)."""
     n = actions.shape[0]
@@ -148,9 +196,11 @@ def main():
     args = C.parse_args(__doc__)
     r = C.reps(args.quick)
     p = C.make_problem()
+    pe = C.make_conv_problem()
     C.run_workloads(args.workload, "jax-jit", f"jax {jax.__version__}", C.cpu_threads(), {
         "A": lambda: bench_train(p, r), "B": lambda: bench_cem(p, r),
-        "C": lambda: bench_grad_plan(p, r), "gemm": lambda: bench_gemm(r)})
+        "C": lambda: bench_grad_plan(p, r), "E": lambda: bench_conv_train(pe, r),
+        "gemm": lambda: bench_gemm(r)})
 
 
 if __name__ == "__main__":

@@ -58,6 +58,38 @@ def bench_train(p, r):
     return C.train_rate(step, r)
 
 
+def conv_encoder(p):
+    """Conv2d(2->16) -> ReLU -> Conv2d(16->32) -> ReLU -> flatten -> Linear -> ReLU -> Linear."""
+    layers = []
+    for w, b in p["conv"]:
+        conv = torch.nn.Conv2d(w.shape[1], w.shape[0], 3, stride=2, padding=1)
+        with torch.no_grad():
+            conv.weight.copy_(torch.from_numpy(w))
+            conv.bias.copy_(torch.from_numpy(b))
+        layers += [conv, torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers, torch.nn.Flatten(1), mlp(p["head"]))
+
+
+def bench_conv_train(p, r):
+    enc = conv_encoder(p)
+    x, y = torch.from_numpy(p["x"]), torch.from_numpy(p["y"])
+    opt = torch.optim.AdamW(enc.parameters(), lr=C.LR_TRAIN, betas=C.BETAS, eps=C.ADAM_EPS,
+                            weight_decay=C.WEIGHT_DECAY)
+
+    def step():
+        zx, zy = enc(x), enc(y)
+        inv = torch.nn.functional.mse_loss(zx, zy)
+        var = (vicreg_var(zx) + vicreg_var(zy)) / 2
+        cov = vicreg_cov(zx) + vicreg_cov(zy)
+        loss = C.SIM_W * inv + C.VAR_W * var + C.COV_W * cov
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return C.train_rate(step, r)
+
+
 def rollout(pred, s0, actions):
     """actions [N, H, A]; returns cost [N] = sum_t ||s_t - g||^2 (s_1..s_H)."""
     n, h, _ = actions.shape
@@ -121,11 +153,13 @@ def main():
     args = C.parse_args(__doc__)
     r = C.reps(args.quick)
     p = C.make_problem()
+    pe = C.make_conv_problem()
     global GOAL
     GOAL = torch.from_numpy(p["goal"])
     C.run_workloads(args.workload, "pytorch-eager", torch.__version__, torch.get_num_threads(), {
         "A": lambda: bench_train(p, r), "B": lambda: bench_cem(p, r),
-        "C": lambda: bench_grad_plan(p, r), "gemm": lambda: bench_gemm(r)})
+        "C": lambda: bench_grad_plan(p, r), "E": lambda: bench_conv_train(pe, r),
+        "gemm": lambda: bench_gemm(r)})
 
 
 if __name__ == "__main__":

@@ -37,11 +37,13 @@ use ami_jepa::vicreg::{covariance, variance};
 
 use ami_agent::AgentError;
 
+pub mod conv_step;
 pub mod gradient_plan;
 mod planning;
 pub mod suite;
 pub mod train_step;
 
+pub use conv_step::ConvVicregTrainer;
 pub use gradient_plan::{gradient_plan, loss_and_grad, AdamSettings, GradientPlanBuffers};
 pub use planning::{
     generic_gradient_plan, gradient_plan_ms, gradient_plan_ms_generic, sampling_plan_ms,
@@ -272,8 +274,9 @@ pub fn train_steps_per_s_generic(device: &Device, reps: Repeats) -> Result<f64, 
 /// FLOPs (GFLOP) of one call of each workload, matrix products only (`2·m·k·n` each), counted
 /// as the peers count them: A = 3× forward (backward through all weights), including the two
 /// VICReg covariance products; B = forward only; C = 2× forward (the predictor is frozen, so
-/// the backward pass needs only gradients with respect to its inputs).
-pub fn workload_gflop() -> [(char, f64); 3] {
+/// the backward pass needs only gradients with respect to its inputs); E = 3× forward of the
+/// conv encoder on both batches plus the two covariance products, as A.
+pub fn workload_gflop() -> [(char, f64); 4] {
     let mlp = |dims: &[usize]| {
         dims.windows(2)
             .map(|w| 2.0 * (w[0] * w[1]) as f64)
@@ -286,5 +289,147 @@ pub fn workload_gflop() -> [(char, f64); 3] {
     let a = 3.0 * (batch * (2.0 * enc + pred) + cov);
     let b = 6.0 * 512.0 * 16.0 * pred;
     let c = 20.0 * 2.0 * 32.0 * 16.0 * pred;
-    [('A', a / 1e9), ('B', b / 1e9), ('C', c / 1e9)]
+    let e = 3.0 * (2.0 * CONV_BATCH as f64 * conv_encoder_flops() + cov);
+    [
+        ('A', a / 1e9),
+        ('B', b / 1e9),
+        ('C', c / 1e9),
+        ('E', e / 1e9),
+    ]
+}
+
+/// Workload E: images per batch, input channels, resolution, conv channels, head widths.
+const CONV_BATCH: usize = 256;
+const CONV_IN: usize = 2;
+const CONV_RES: usize = 32;
+const CONV_CHANNELS: [usize; 2] = [16, 32];
+const CONV_HEAD: [usize; 3] = [2048, 256, 128];
+
+/// Forward FLOPs of workload E's encoder on one image (`2·` multiply-adds): two 3×3 stride-2
+/// convolutions (32 → 16 → 8 pixels) and the MLP head.
+fn conv_encoder_flops() -> f64 {
+    let (mut c_in, mut res, mut f) = (CONV_IN, CONV_RES, 0.0);
+    for c_out in CONV_CHANNELS {
+        res = res.div_ceil(2);
+        f += 2.0 * (res * res * c_out * c_in * 9) as f64;
+        c_in = c_out;
+    }
+    f + CONV_HEAD
+        .windows(2)
+        .map(|w| 2.0 * (w[0] * w[1]) as f64)
+        .sum::<f64>()
+}
+
+/// Workload E's encoder (burn modules) and its two image batches `[256, 2, 32, 32]`.
+#[derive(Module, Debug)]
+struct ConvEncoder {
+    convs: ami_jepa::conv::ConvStack,
+    head: Mlp,
+}
+
+impl ConvEncoder {
+    fn new(device: &Device) -> Self {
+        Self {
+            convs: ami_jepa::conv::ConvStack::new(CONV_IN, &CONV_CHANNELS, device),
+            head: Mlp::new(&CONV_HEAD, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.convs.forward(x))
+    }
+}
+
+/// The VICReg loss of workload E on burn: `25·MSE(z_x, z_y) + 25·(v(z_x)+v(z_y))/2 +
+/// c(z_x) + c(z_y)`.
+fn conv_vicreg_loss(e: &ConvEncoder, x: &Tensor<4>, y: &Tensor<4>) -> Tensor<1> {
+    let zx = e.forward(x.clone());
+    let zy = e.forward(y.clone());
+    let inv = (zx.clone() - zy.clone()).powi_scalar(2).mean();
+    let var = (variance(zx.clone(), 1.0) + variance(zy.clone(), 1.0)).div_scalar(2.0);
+    inv.mul_scalar(25.0) + var.mul_scalar(25.0) + covariance(zx) + covariance(zy)
+}
+
+fn conv_batches(ad: &Device) -> (Tensor<4>, Tensor<4>) {
+    let shape = [CONV_BATCH, CONV_IN, CONV_RES, CONV_RES];
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), ad);
+    let y = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), ad);
+    (x, y)
+}
+
+/// Workload E on the dense kernel ([`conv_step::ConvVicregTrainer`], same weights and data
+/// as [`conv_train_steps_per_s_generic`]): median training steps per second.
+pub fn conv_train_steps_per_s(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
+    use crate::train_step::{AdamWSettings, VicregSettings};
+    use ami_agent::kernel::{ConvShape, DenseConv, DenseMlp};
+    let ad = device.clone().autodiff();
+    seeded(&ad, 5);
+    let enc = ConvEncoder::new(&ad);
+    let (x, y) = conv_batches(&ad);
+    let vec_of = |t: Tensor<4>| -> Result<Vec<f32>, AgentError> {
+        t.into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| AgentError::WorldModel(format!("reading workload E data: {e:?}")))
+    };
+    let (x, y) = (vec_of(x)?, vec_of(y)?);
+    let (mut c_in, mut res) = (CONV_IN, CONV_RES);
+    let mut convs = Vec::new();
+    for layer in &enc.convs.layers {
+        let w = layer.weight.val();
+        let [c_out, ..] = w.dims();
+        let shape = ConvShape {
+            c_in,
+            c_out,
+            height: res,
+            width: res,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        let read = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().ok();
+        let w = w.into_data().try_to_vec::<f32>().ok();
+        let b = layer.bias.as_ref().and_then(|b| read(b.val()));
+        let (Some(w), Some(b)) = (w, b) else {
+            return Err(AgentError::WorldModel("reading workload E weights".into()));
+        };
+        convs.push(DenseConv::from_oihw(shape, &w, &b)?);
+        (c_in, res) = (c_out, shape.out_height());
+    }
+    let mut trainer = conv_step::ConvVicregTrainer::from_torch(
+        convs,
+        DenseMlp::from_mlp(&enc.head)?,
+        VicregSettings::default(),
+        AdamWSettings::default(),
+    )?;
+    let s = median_seconds(reps, || trainer.step(&x, &y, CONV_BATCH).map(|_| ()))?;
+    Ok(1.0 / s)
+}
+
+/// Workload E on burn's generic autodiff path (burn's `Conv2d`): median training steps per
+/// second.
+pub fn conv_train_steps_per_s_generic(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
+    let ad = device.clone().autodiff();
+    seeded(&ad, 5);
+    let mut model = Some(ConvEncoder::new(&ad));
+    let (x, y) = conv_batches(&ad);
+    let mut opt = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(0.01)
+        .init();
+    let s = median_seconds(reps, || {
+        let m = model
+            .take()
+            .ok_or_else(|| AgentError::WorldModel("model lost".into()))?;
+        let loss = conv_vicreg_loss(&m, &x, &y);
+        let value = read(loss.clone())?;
+        if !value.is_finite() {
+            return Err(AgentError::NonFinite {
+                what: "workload E loss".into(),
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        model = Some(opt.step(1e-3, m, grads));
+        Ok(())
+    })?;
+    Ok(1.0 / s)
 }

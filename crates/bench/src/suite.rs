@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    gemm_gflops, gradient_plan_ms, gradient_plan_ms_generic, kernel_gemm_gflops,
-    packed_gemm_gflops, sampling_plan_ms, sampling_plan_ms_generic, train_steps_per_s,
-    train_steps_per_s_generic, workload_gflop, Repeats,
+    conv_train_steps_per_s, conv_train_steps_per_s_generic, gemm_gflops, gradient_plan_ms,
+    gradient_plan_ms_generic, kernel_gemm_gflops, packed_gemm_gflops, sampling_plan_ms,
+    sampling_plan_ms_generic, train_steps_per_s, train_steps_per_s_generic, workload_gflop,
+    Repeats,
 };
 
 /// Which workloads to run (the GEMM peak is always measured).
@@ -26,6 +27,8 @@ pub enum Workload {
     C,
     /// End-to-end planning of a trained demo run.
     D,
+    /// Conv encoder training step.
+    E,
     /// All of them.
     All,
 }
@@ -101,6 +104,12 @@ pub struct WorkloadFigures {
     /// Workload C on burn's generic path.
     #[serde(rename = "C_generic", skip_serializing_if = "Option::is_none")]
     pub c_generic: Option<f64>,
+    /// Workload E on the dense kernel.
+    #[serde(rename = "E", skip_serializing_if = "Option::is_none")]
+    pub e: Option<f64>,
+    /// Workload E on burn's generic path.
+    #[serde(rename = "E_generic", skip_serializing_if = "Option::is_none")]
+    pub e_generic: Option<f64>,
 }
 
 impl WorkloadFigures {
@@ -114,6 +123,8 @@ impl WorkloadFigures {
             b_generic: f(self.b_generic),
             c: f(self.c),
             c_generic: f(self.c_generic),
+            e: f(self.e),
+            e_generic: f(self.e_generic),
         }
     }
 }
@@ -167,6 +178,12 @@ pub struct Report {
     /// Workload D.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_to_end: Option<EndToEnd>,
+    /// Workload E on the dense kernel: median conv-encoder training steps per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conv_train_steps_per_s: Option<f64>,
+    /// Workload E on burn's generic path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conv_train_steps_per_s_generic: Option<f64>,
     /// GEMM and workload GFLOP/s.
     pub gflops: Gflops,
     /// Each workload's GFLOP/s over [`Gflops::peak`].
@@ -207,6 +224,8 @@ pub fn run(device: &Device, opts: &SuiteOptions) -> Result<Report, AgentError> {
         gradient_plan_ms: None,
         gradient_plan_ms_generic: None,
         end_to_end: None,
+        conv_train_steps_per_s: None,
+        conv_train_steps_per_s_generic: None,
         gflops: Gflops {
             burn_1024,
             burn_256x512x512,
@@ -251,6 +270,14 @@ pub fn run(device: &Device, opts: &SuiteOptions) -> Result<Report, AgentError> {
     if want(Workload::D) {
         report.end_to_end = Some(end_to_end(&opts.demo_run));
     }
+    if want(Workload::E) {
+        let r = conv_train_steps_per_s(device, reps(5, 31))?;
+        report.conv_train_steps_per_s = Some(r);
+        g.e = Some(r * flop[3].1);
+        let r = conv_train_steps_per_s_generic(device, reps(2, 7))?;
+        report.conv_train_steps_per_s_generic = Some(r);
+        g.e_generic = Some(r * flop[3].1);
+    }
     report.fraction_of_gemm_peak = report.gflops.workloads.over(peak);
     Ok(report)
 }
@@ -293,6 +320,8 @@ mod tests {
             gradient_plan_ms: None,
             gradient_plan_ms_generic: None,
             end_to_end,
+            conv_train_steps_per_s: workloads.e,
+            conv_train_steps_per_s_generic: None,
             gflops: Gflops {
                 burn_1024: 1.0,
                 burn_256x512x512: 2.0,

@@ -24,7 +24,9 @@
 use rayon::prelude::*;
 
 use ami_agent::kernel::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
-use ami_agent::kernel::{Activations, BackwardOptions, BackwardScratch, DenseMlp, LayerGrad};
+use ami_agent::kernel::{
+    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
+};
 use ami_agent::AgentError;
 
 /// Coefficients of the VICReg-regularised prediction loss.
@@ -96,11 +98,21 @@ pub struct TrainLoss {
     pub covariance: f32,
 }
 
-/// AdamW moments of one MLP.
+/// AdamW moments of one stack of layers.
 #[derive(Debug, Clone)]
-struct Moments {
-    m: Vec<LayerGrad>,
-    v: Vec<LayerGrad>,
+pub(crate) struct Moments {
+    pub(crate) m: Vec<LayerGrad>,
+    pub(crate) v: Vec<LayerGrad>,
+}
+
+impl Moments {
+    /// Zero moments shaped like `grads`.
+    pub(crate) fn zeros(grads: Vec<LayerGrad>) -> Self {
+        Self {
+            m: grads.clone(),
+            v: grads,
+        }
+    }
 }
 
 /// Buffers of one block of batch rows, run on one core.
@@ -191,10 +203,7 @@ impl DenseJepaTrainer {
                 format!("input [{d} + {action_dim}] and output [{d}] (encoder output + action)"),
             ));
         }
-        let moments = |mlp: &DenseMlp| Moments {
-            m: mlp.zero_grads(),
-            v: mlp.zero_grads(),
-        };
+        let moments = |mlp: &DenseMlp| Moments::zeros(mlp.zero_grads());
         Ok(Self {
             enc_moments: moments(&encoder),
             pred_moments: moments(&predictor),
@@ -266,9 +275,17 @@ impl DenseJepaTrainer {
         let enc: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.enc_grads[..]).collect();
         let pred: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.pred_grads[..]).collect();
         apply_adamw(
-            [
-                (&mut self.encoder, &enc, &mut self.enc_moments),
-                (&mut self.predictor, &pred, &mut self.pred_moments),
+            vec![
+                (
+                    self.encoder.layers_mut().iter_mut().collect(),
+                    &enc,
+                    &mut self.enc_moments,
+                ),
+                (
+                    self.predictor.layers_mut().iter_mut().collect(),
+                    &pred,
+                    &mut self.pred_moments,
+                ),
             ],
             s,
             t,
@@ -479,7 +496,7 @@ impl DenseJepaTrainer {
 
 /// `(v(x), c(x))` of `x [n, d]` (module docs), adding `λ_v/2 · ∂v/∂x + λ_c · ∂c/∂x` to `g`.
 /// `centred [n, d]` and `cov [d, d]` are scratch.
-fn vicreg_terms(
+pub(crate) fn vicreg_terms(
     x: &[f32],
     n: usize,
     d: usize,
@@ -546,14 +563,17 @@ fn vicreg_terms(
 /// Elements per parallel AdamW chunk.
 const ADAMW_CHUNK: usize = 1 << 14;
 
-/// One AdamW step (module docs) on every weight and bias of both MLPs, `t` the 1-based step;
+/// A stack of layers to update, its blocks' partial gradients and its moments.
+pub(crate) type AdamWJob<'a> = (
+    Vec<&'a mut DenseLayer>,
+    &'a [&'a [LayerGrad]],
+    &'a mut Moments,
+);
+
+/// One AdamW step (module docs) on every weight and bias of every stack, `t` the 1-based step;
 /// each gradient is the sum of the blocks' partial gradients `grads[p]`. One parallel region
 /// over chunks of all parameters.
-fn apply_adamw(
-    models: [(&mut DenseMlp, &[&[LayerGrad]], &mut Moments); 2],
-    s: AdamWSettings,
-    t: i32,
-) {
+pub(crate) fn apply_adamw(models: Vec<AdamWJob<'_>>, s: AdamWSettings, t: i32) {
     let c1 = 1.0 - s.beta1.powi(t);
     let c2 = 1.0 - s.beta2.powi(t);
     let decay = (1.0 - f64::from(s.lr) * f64::from(s.weight_decay)) as f32;
@@ -568,10 +588,9 @@ fn apply_adamw(
         off: usize,
     }
     let mut jobs = Vec::new();
-    for (mlp, grads, mom) in models {
-        let layers = mlp
-            .layers_mut()
-            .iter_mut()
+    for (layers, grads, mom) in models {
+        let layers = layers
+            .into_iter()
             .zip(mom.m.iter_mut())
             .zip(mom.v.iter_mut());
         for (layer, ((lw, m), v)) in layers.enumerate() {

@@ -21,6 +21,8 @@ pub enum Workload {
     C,
     /// End-to-end planning of a trained demo run.
     D,
+    /// Conv encoder training step.
+    E,
     /// All of them.
     All,
 }
@@ -32,6 +34,7 @@ impl From<Workload> for suite::Workload {
             Workload::B => Self::B,
             Workload::C => Self::C,
             Workload::D => Self::D,
+            Workload::E => Self::E,
             Workload::All => Self::All,
         }
     }
@@ -111,6 +114,18 @@ fn print_table(v: &Value) {
         f(&v["gradient_plan_ms_generic"]),
         f(&g["C_generic"]),
         f(&p["C_generic"])
+    );
+    eprintln!(
+        "E conv train steps/s        {} {} {}",
+        f(&v["conv_train_steps_per_s"]),
+        f(&g["E"]),
+        f(&p["E"])
+    );
+    eprintln!(
+        "E   burn generic path       {} {} {}",
+        f(&v["conv_train_steps_per_s_generic"]),
+        f(&g["E_generic"]),
+        f(&p["E_generic"])
     );
     if let Some(d) = v.get("end_to_end") {
         eprintln!("D end-to-end                {d}");

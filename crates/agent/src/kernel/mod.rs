@@ -13,13 +13,16 @@
 //! and the fused training step of the `ami-bench` crate are built on them.
 
 pub mod adjoint;
+pub mod conv;
 pub mod dense_mlp;
 pub mod dynamics;
 pub mod gemm;
 pub mod packed;
 
 pub use adjoint::VjpWorkspace;
+pub use conv::{ConvScratch, ConvShape, DenseConv, Layout};
 pub use dense_mlp::{
     Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, KernelPath, LayerGrad,
 };
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
+pub use gemm::Threads;

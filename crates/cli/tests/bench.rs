@@ -1,0 +1,44 @@
+//! `ami bench --workload E --quick --json` runs the conv training step on both paths and prints
+//! one JSON object whose figures are finite and positive and whose fractions of the GEMM peak
+//! are consistent with the GFLOP/s it reports. (Speed is measured, never asserted.)
+
+mod common;
+
+use common::{ami, ok};
+
+#[test]
+fn bench_workload_e_prints_conv_training_figures() {
+    let run = ok(&["bench", "--workload", "E", "--quick", "--json"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for key in ["conv_train_steps_per_s", "conv_train_steps_per_s_generic"] {
+        let x = v[key].as_f64().unwrap_or(f64::NAN);
+        assert!(x.is_finite() && x > 0.0, "{key}: {}", v[key]);
+    }
+    assert!(v.get("train_steps_per_s").is_none(), "only E was asked for");
+    let (g, peak) = (
+        v["gflops"]["E"].as_f64().unwrap(),
+        v["gflops"]["peak"].as_f64().unwrap(),
+    );
+    let steps = v["conv_train_steps_per_s"].as_f64().unwrap();
+    assert!(
+        (g - steps * 2.894_069_76).abs() < 1e-6 * g,
+        "GFLOP/s = steps/s × 2.894 GFLOP"
+    );
+    let frac = v["fraction_of_gemm_peak"]["E"].as_f64().unwrap();
+    assert!((frac - g / peak).abs() < 1e-9, "{frac} vs {g}/{peak}");
+    let table = String::from_utf8_lossy(&run.stderr);
+    assert!(table.contains("E conv train steps/s"), "{table}");
+}
+
+#[test]
+fn bench_rejects_an_unknown_workload() {
+    let run = ami(&["bench", "--workload", "F"]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("'F'"));
+}
