@@ -489,7 +489,14 @@ fn bad_files_shapes_and_parameters_are_clear_errors() {
 #[test]
 fn bench_writes_its_data_and_reports_fixed_work() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&["ebm", "bench", "--write-data", s(dir.path())]);
+    // --quick: only the smallest case (the full list includes 800 MB of data).
+    ok(&["ebm", "bench", "--quick", "--write-data", s(dir.path())]);
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cases.json")).unwrap())
+            .unwrap();
+    assert_eq!(cases.as_array().unwrap().len(), 1);
+    assert_eq!(cases[0]["case"], "10000x32");
+    assert_eq!(cases[0]["kmeans_k"], 16);
     for f in [
         "X.npy",
         "kmeans_init.npy",
@@ -497,8 +504,9 @@ fn bench_writes_its_data_and_reports_fixed_work() {
         "gmm_means.npy",
         "gmm_precisions.npy",
     ] {
-        assert!(dir.path().join(f).is_file(), "missing {f}");
+        assert!(dir.path().join("10000x32").join(f).is_file(), "missing {f}");
     }
+    assert!(!dir.path().join("10000x256").exists());
     let out = ok(&[
         "ebm",
         "bench",
@@ -509,6 +517,7 @@ fn bench_writes_its_data_and_reports_fixed_work() {
     ]);
     let line = String::from_utf8(out.stdout).unwrap();
     let r: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(r["case"], "10000x32");
     assert_eq!(r["n_samples"], 10_000);
     assert_eq!(r["n_features"], 32);
     // tol = 0: EM runs exactly max_iter iterations; Lloyd at most its cap.
@@ -517,6 +526,11 @@ fn bench_writes_its_data_and_reports_fixed_work() {
     for key in ["pca_ms", "kmeans_ms", "gmm_ms"] {
         assert!(r[key].as_f64().unwrap() > 0.0, "{key}");
     }
+    let err = fails(&["ebm", "bench", "--quick", "--case", "7x7"]);
+    assert!(
+        err.contains("--case 7x7") && err.contains("10000x256"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub mod autoencoder;
 pub mod contrastive;
 pub mod dictionary;
 pub mod error;
+mod gemm;
 pub mod gmm;
 pub mod hopfield;
 pub mod inference;

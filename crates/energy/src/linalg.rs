@@ -1,6 +1,11 @@
-//! Dense symmetric linear algebra, hand-written for exactness and compile time.
+//! Dense symmetric linear algebra.
 //!
-//! * [`symmetric_eigen`] — cyclic Jacobi (Golub & Van Loan, *Matrix Computations* §8.5):
+//! * [`symmetric_eigen`] — `A = V diag(λ) Vᵀ` for symmetric `A`, λ descending. Up to
+//!   [`JACOBI_MAX_DIM`] it runs the hand-written cyclic Jacobi method ([`jacobi_eigen`]),
+//!   which is faster there; above, faer's `self_adjoint_eigen` (Householder reduction to
+//!   tridiagonal form, then divide and conquer, with blocked BLAS-3 updates), which takes
+//!   O(n³) flops once instead of O(n³) per Jacobi sweep.
+//! * [`jacobi_eigen`] — cyclic Jacobi (Golub & Van Loan, *Matrix Computations* §8.5):
 //!   each rotation `A ← JᵀAJ` zeroes one off-diagonal pair with
 //!   `θ = (a_qq − a_pp)/(2a_pq)`, `t = sgn θ/(|θ| + √(θ²+1))`, `c = 1/√(1+t²)`, `s = tc`.
 //!   Sweeps repeat until the off-diagonal mass is below `ε²·‖A‖²_F`; convergence is
@@ -17,6 +22,10 @@ use crate::matrix::Matrix;
 /// Sweep limit of the Jacobi eigensolver (convergence usually takes 6–10).
 const MAX_SWEEPS: usize = 100;
 
+/// Largest dimension [`symmetric_eigen`] hands to the Jacobi method (measured on the 2-core
+/// AVX2 box: Jacobi is faster than faer up to about this size, and far slower beyond it).
+pub const JACOBI_MAX_DIM: usize = 12;
+
 /// Eigen-decomposition of a symmetric matrix, eigenvalues in descending order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SymmetricEigen {
@@ -26,8 +35,18 @@ pub struct SymmetricEigen {
     pub vectors: Matrix,
 }
 
-/// Eigenvalues and eigenvectors of the symmetric part `(A + Aᵀ)/2` of a square matrix.
+/// Eigenvalues and eigenvectors of the symmetric part `(A + Aᵀ)/2` of a square matrix:
+/// [`jacobi_eigen`] up to [`JACOBI_MAX_DIM`], faer's tridiagonal divide and conquer above.
 pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
+    if a.rows() <= JACOBI_MAX_DIM {
+        jacobi_eigen(a)
+    } else {
+        faer_eigen(a)
+    }
+}
+
+/// `(A + Aᵀ)/2` of a square, finite matrix.
+fn symmetric_part(a: &Matrix) -> Result<Matrix> {
     a.check_shape("symmetric matrix", Some(a.cols()), None)?;
     a.check_finite("symmetric matrix")?;
     let n = a.rows();
@@ -37,6 +56,36 @@ pub fn symmetric_eigen(a: &Matrix) -> Result<SymmetricEigen> {
             m[(i, j)] = 0.5 * (a[(i, j)] + a[(j, i)]);
         }
     }
+    Ok(m)
+}
+
+/// [`symmetric_eigen`] by faer's `self_adjoint_eigen` (eigenvalues come ascending; they are
+/// reversed, with their vectors, to descending order).
+pub fn faer_eigen(a: &Matrix) -> Result<SymmetricEigen> {
+    let m = symmetric_part(a)?;
+    let n = m.rows();
+    let view = faer::MatRef::from_row_major_slice(m.as_slice(), n, n);
+    let evd = view
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|_| EnergyError::Degenerate {
+            what: "symmetric matrix",
+            why: "the eigensolver did not converge (faer self_adjoint_eigen)",
+        })?;
+    let (s, u) = (evd.S().column_vector(), evd.U());
+    let values = (0..n).rev().map(|i| s[i]).collect();
+    let mut vectors = Matrix::zeros(n, n);
+    for r in 0..n {
+        for (new, old) in (0..n).rev().enumerate() {
+            vectors[(r, new)] = u[(r, old)];
+        }
+    }
+    Ok(SymmetricEigen { values, vectors })
+}
+
+/// [`symmetric_eigen`] by cyclic Jacobi rotations (the hand-written reference).
+pub fn jacobi_eigen(a: &Matrix) -> Result<SymmetricEigen> {
+    let mut m = symmetric_part(a)?;
+    let n = m.rows();
     // Eigenvectors are accumulated as the rows of `vt` (contiguous updates).
     let mut vt = Matrix::identity(n);
     let total: f64 = m.as_slice().iter().map(|x| x * x).sum();
@@ -244,6 +293,98 @@ mod tests {
                 let o: f64 = (0..n).map(|k| e.vectors[(k, i)] * e.vectors[(k, j)]).sum();
                 assert!(close(o, if i == j { 1.0 } else { 0.0 }, 1e-14));
             }
+        }
+    }
+
+    /// A symmetric `n × n` matrix with spread-out eigenvalues: `QΛQᵀ`-like via `BᵀB + n·I`.
+    fn spd(n: usize, salt: usize) -> Matrix {
+        let b = Matrix::new(
+            n + 3,
+            n,
+            (0..(n + 3) * n)
+                .map(|k| (((k * 7919 + salt) % 1009) as f64 / 1009.0 - 0.5).sin())
+                .collect(),
+        )
+        .unwrap();
+        let mut a = b.transpose().matmul(&b).unwrap();
+        for i in 0..n {
+            a[(i, i)] += 0.01 * i as f64;
+        }
+        a
+    }
+
+    fn check_decomposition(a: &Matrix, e: &SymmetricEigen, tol: f64) {
+        let n = a.rows();
+        let scale = e.values[0].abs().max(1.0);
+        for w in e.values.windows(2) {
+            assert!(w[0] >= w[1], "not descending: {w:?}");
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let r: f64 = (0..n)
+                    .map(|k| e.vectors[(i, k)] * e.values[k] * e.vectors[(j, k)])
+                    .sum();
+                assert!((r - a[(i, j)]).abs() <= tol * scale, "VΛVᵀ ({i},{j}) {r}");
+                let o: f64 = (0..n).map(|k| e.vectors[(k, i)] * e.vectors[(k, j)]).sum();
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((o - want).abs() <= tol, "VᵀV ({i},{j}) {o}");
+            }
+        }
+    }
+
+    #[test]
+    fn faer_and_jacobi_agree_on_values_and_vectors_up_to_sign() {
+        for (n, salt) in [(3, 1), (25, 2), (60, 3), (130, 4)] {
+            let a = spd(n, salt);
+            let (f, j) = (faer_eigen(&a).unwrap(), jacobi_eigen(&a).unwrap());
+            check_decomposition(&a, &f, 1e-11);
+            check_decomposition(&a, &j, 1e-11);
+            let scale = j.values[0];
+            for c in 0..n {
+                assert!(
+                    (f.values[c] - j.values[c]).abs() <= 1e-12 * scale,
+                    "n={n} λ_{c}: faer {} vs Jacobi {}",
+                    f.values[c],
+                    j.values[c]
+                );
+                // Distinct eigenvalues (gap ≫ rounding): the vectors agree up to sign.
+                let gap = [c.checked_sub(1), Some(c + 1)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&d| d < n)
+                    .map(|d| (j.values[d] - j.values[c]).abs())
+                    .fold(f64::INFINITY, f64::min);
+                if gap > 1e-6 * scale {
+                    let d: f64 = (0..n).map(|r| f.vectors[(r, c)] * j.vectors[(r, c)]).sum();
+                    assert!(
+                        (d.abs() - 1.0).abs() < 1e-8,
+                        "n={n} vector {c}: |cos| = {d}"
+                    );
+                }
+            }
+        }
+        let big = spd(JACOBI_MAX_DIM + 1, 9);
+        assert_eq!(symmetric_eigen(&big).unwrap(), faer_eigen(&big).unwrap());
+        let small = spd(JACOBI_MAX_DIM, 9);
+        assert_eq!(
+            symmetric_eigen(&small).unwrap(),
+            jacobi_eigen(&small).unwrap()
+        );
+    }
+
+    #[test]
+    fn both_solvers_find_the_hand_computed_pairs_and_reject_bad_input() {
+        let a = Matrix::from_rows(&[vec![2.0, 1.0], vec![1.0, 2.0]]).unwrap();
+        let e = faer_eigen(&a).unwrap();
+        assert!(close(e.values[0], 3.0, 1e-15) && close(e.values[1], 1.0, 1e-15));
+        assert!(close(e.vectors[(0, 0)] * e.vectors[(1, 0)], 0.5, 1e-15));
+        for f in [faer_eigen, jacobi_eigen] {
+            assert!(matches!(
+                f(&Matrix::zeros(2, 3)),
+                Err(EnergyError::Shape { .. })
+            ));
+            let nan = Matrix::new(2, 2, vec![1.0, f64::NAN, 0.0, 1.0]).unwrap();
+            assert!(matches!(f(&nan), Err(EnergyError::NonFinite { .. })));
         }
     }
 

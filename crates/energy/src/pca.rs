@@ -21,8 +21,15 @@ use crate::matrix::{check_data, dot, Matrix};
 use crate::simd::accumulate_lower;
 use crate::{Fit, SampleEnergy};
 
-/// Samples per parallel block of the covariance accumulation.
+/// Samples per parallel block of the hand-written covariance accumulation.
 const GRAM_BLOCK: usize = 256;
+
+/// Features from which the covariance goes through faer's GEMM ([`covariance_gemm`]); below,
+/// the register-tiled hand-written kernel measures faster.
+const GEMM_MIN_FEATURES: usize = 64;
+
+/// Samples per centred block handed to the GEMM.
+const GEMM_BLOCK: usize = 2048;
 
 /// Unchecked PCA hyper-parameters (build with [`Pca::params`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -273,9 +280,56 @@ fn gram_block_generic(block: &[f64], mean: &[f64]) -> Vec<f64> {
     g
 }
 
-/// Sample covariance `(X−μ)ᵀ(X−μ)/(n−1)`, accumulated over blocks of samples in parallel and
-/// summed in block order (deterministic for any thread count).
+/// Sample covariance `C = (X−μ)ᵀ(X−μ)/(n−1)`: [`covariance_gemm`] from
+/// [`GEMM_MIN_FEATURES`] features on, [`covariance_tiled`] below.
 fn covariance(x: &Matrix, mean: &[f64]) -> Matrix {
+    if x.cols() >= GEMM_MIN_FEATURES {
+        covariance_gemm(x, mean)
+    } else {
+        covariance_tiled(x, mean)
+    }
+}
+
+/// `C = Σ_b D_bᵀD_b / (n−1)` over blocks `D_b` of at most [`GEMM_BLOCK`] centred rows, by
+/// faer's lower-triangular GEMM (then mirrored). The rows are split into one contiguous slab
+/// per rayon thread, each slab's blocks accumulate into its own partial, and the partials are
+/// summed in slab order (deterministic for a given thread count). The rows are centred
+/// before the product, not `XᵀX − nμμᵀ` afterwards, so a large mean does not cancel digits.
+fn covariance_gemm(x: &Matrix, mean: &[f64]) -> Matrix {
+    let (n, p) = (x.rows(), x.cols());
+    let slab = n.div_ceil(rayon::current_num_threads().max(1));
+    let partials: Vec<Vec<f64>> = x
+        .as_slice()
+        .par_chunks(slab * p)
+        .map(|rows| {
+            let mut g = vec![0.0; p * p];
+            let mut d = Vec::with_capacity(GEMM_BLOCK.min(rows.len() / p) * p);
+            for block in rows.chunks(GEMM_BLOCK * p) {
+                d.clear();
+                d.extend_from_slice(block);
+                for r in d.chunks_exact_mut(p) {
+                    r.iter_mut().zip(mean).for_each(|(v, m)| *v -= m);
+                }
+                crate::gemm::add_at_a_lower(&mut g, &d, block.len() / p, p);
+            }
+            g
+        })
+        .collect();
+    let mut c = Matrix::zeros(p, p);
+    let scale = 1.0 / (n - 1) as f64;
+    for i in 0..p {
+        for j in 0..=i {
+            let s: f64 = partials.iter().map(|g| g[i * p + j]).sum::<f64>() * scale;
+            c[(i, j)] = s;
+            c[(j, i)] = s;
+        }
+    }
+    c
+}
+
+/// The covariance accumulated over blocks of samples in parallel by the register-tiled
+/// [`accumulate_lower`] and summed in block order (deterministic for any thread count).
+fn covariance_tiled(x: &Matrix, mean: &[f64]) -> Matrix {
     let p = x.cols();
     let partials: Vec<Vec<f64>> = x
         .as_slice()
@@ -393,5 +447,69 @@ mod tests {
                 assert!((g[i * p + j] - plain).abs() < 1e-12 * plain.abs().max(1.0));
             }
         }
+    }
+
+    /// Correlated data with a large mean (1e3), distinct variances per direction.
+    fn correlated(n: usize, p: usize) -> Matrix {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        let mix: Vec<f64> = (0..p * p).map(|_| rng.uniform() - 0.5).collect();
+        let mut x = Matrix::zeros(n, p);
+        for i in 0..n {
+            let z: Vec<f64> = (0..p)
+                .map(|j| (rng.uniform() - 0.5) * 3.0 / (1.0 + j as f64).sqrt())
+                .collect();
+            for c in 0..p {
+                x[(i, c)] = 1e3 + (0..p).map(|j| z[j] * mix[j * p + c]).sum::<f64>();
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn gemm_covariance_equals_the_tiled_sum() {
+        let x = correlated(700, GEMM_MIN_FEATURES + 3);
+        let mean = x.column_means();
+        let (g, t) = (covariance_gemm(&x, &mean), covariance_tiled(&x, &mean));
+        let scale = (0..x.cols()).map(|i| t[(i, i)]).fold(0.0, f64::max);
+        for (a, b) in g.as_slice().iter().zip(t.as_slice()) {
+            assert!((a - b).abs() <= 1e-13 * scale, "{a} vs {b}");
+        }
+        assert_eq!(g, g.transpose(), "symmetric");
+    }
+
+    #[test]
+    fn the_fast_paths_give_the_jacobi_reference_solution() {
+        // p above both thresholds: GEMM covariance and faer eigensolver. The reference is the
+        // hand-written path: tiled covariance, then Jacobi.
+        let (n, p, k) = (400, 90, 6);
+        const { assert!(GEMM_MIN_FEATURES > crate::linalg::JACOBI_MAX_DIM) };
+        assert!(p >= GEMM_MIN_FEATURES);
+        let x = correlated(n, p);
+        let m = Pca::params(k).fit(&x).unwrap();
+        let reference = crate::linalg::jacobi_eigen(&covariance_tiled(&x, &m.mean)).unwrap();
+        let total: f64 = reference.values.iter().map(|v| v.max(0.0)).sum();
+        for c in 0..k {
+            let want = reference.values[c];
+            assert!(
+                (m.explained_variance[c] - want).abs() <= 1e-11 * want,
+                "λ_{c}"
+            );
+            let ratio = m.explained_variance_ratio[c];
+            assert!((ratio - want / total).abs() <= 1e-11 * ratio, "ratio_{c}");
+            let cos: f64 = (0..p)
+                .map(|j| m.components[(c, j)] * reference.vectors[(j, c)])
+                .sum();
+            assert!(
+                (cos.abs() - 1.0).abs() < 1e-9,
+                "component {c}: |cos| = {cos}"
+            );
+        }
+        let noise = reference.values[k..].iter().sum::<f64>() / (p - k) as f64;
+        assert!((m.noise_variance - noise).abs() <= 1e-10 * noise);
+        // Mean reconstruction energy = (n−1)/n · Σ_{i>k} λ_i.
+        let e = m.energy(&x).unwrap();
+        let mean_e = e.iter().sum::<f64>() / n as f64;
+        let want = (n - 1) as f64 / n as f64 * noise * (p - k) as f64;
+        assert!((mean_e - want).abs() <= 1e-8 * want, "{mean_e} vs {want}");
     }
 }

@@ -11,6 +11,83 @@ const ASSIGN_BLOCK: usize = 1024;
 /// Centre columns handled together by [`PackedCentres::label`] (two AVX2 registers).
 const LANES: usize = 8;
 
+/// `k · p` from which the assignment goes through faer's GEMM ([`Assigner::Gemm`]), if also
+/// `p ≥` [`GEMM_MIN_FEATURES`]; below either, the packed hand-written kernel measures faster.
+const GEMM_MIN_WORK: usize = 2048;
+
+/// Features from which the GEMM assignment may be used.
+const GEMM_MIN_FEATURES: usize = 64;
+
+/// Samples per GEMM call inside an assignment block (the `[rows, k]` product stays in cache).
+const GEMM_ROWS: usize = 256;
+
+/// How a block of samples is labelled: the packed kernel for small `k · p`, or
+/// `G = X_b Cᵀ` by GEMM followed by argmin_k ‖c_k‖² − 2G_ik (scikit-learn's chunked Lloyd).
+pub(super) enum Assigner<'a> {
+    /// Packed centres, dot products in registers.
+    Packed(PackedCentres),
+    /// Centres `[k, p]` and their squared norms `[k]`.
+    Gemm(&'a Matrix, Vec<f64>),
+}
+
+impl<'a> Assigner<'a> {
+    pub(super) fn new(c: &'a Matrix) -> Self {
+        if c.rows() * c.cols() >= GEMM_MIN_WORK && c.cols() >= GEMM_MIN_FEATURES {
+            Assigner::Gemm(c, c.row_iter().map(|r| crate::matrix::dot(r, r)).collect())
+        } else {
+            Assigner::Packed(PackedCentres::new(c))
+        }
+    }
+
+    /// Labels a block of rows; with `sum`, also returns the per-centre sums `[k·p]` and
+    /// counts `[k]` of the block.
+    fn block(&self, rows: &[f64], labels: &mut [usize], sum: bool) -> (Vec<f64>, Vec<f64>) {
+        match self {
+            Assigner::Packed(c) => assign_sum_block(rows, c, labels, sum),
+            Assigner::Gemm(c, norms) => gemm_block(rows, c, norms, labels, sum),
+        }
+    }
+}
+
+/// [`Assigner::block`] by GEMM: per [`GEMM_ROWS`] samples `G = X_b Cᵀ`, then the first index
+/// of the smallest ‖c_k‖² − 2G_ik for each sample.
+fn gemm_block(
+    rows: &[f64],
+    c: &Matrix,
+    norms: &[f64],
+    labels: &mut [usize],
+    sum: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let (k, p) = (c.rows(), c.cols());
+    let mut sums = vec![0.0; if sum { k * p } else { 0 }];
+    let mut counts = vec![0.0; if sum { k } else { 0 }];
+    let mut g = vec![0.0; GEMM_ROWS.min(labels.len()) * k];
+    for (sub, lab) in rows.chunks(GEMM_ROWS * p).zip(labels.chunks_mut(GEMM_ROWS)) {
+        let m = lab.len();
+        crate::gemm::a_bt_seq(&mut g[..m * k], sub, c.as_slice(), m, k, p);
+        for ((l, gi), r) in lab
+            .iter_mut()
+            .zip(g.chunks_exact(k))
+            .zip(sub.chunks_exact(p))
+        {
+            let mut best = (0, f64::INFINITY);
+            for (j, (&x, &c2)) in gi.iter().zip(norms).enumerate() {
+                let d = c2 - 2.0 * x;
+                if d < best.1 {
+                    best = (j, d);
+                }
+            }
+            *l = best.0;
+            if sum {
+                counts[best.0] += 1.0;
+                let s = &mut sums[best.0 * p..(best.0 + 1) * p];
+                s.iter_mut().zip(r).for_each(|(s, v)| *s += v);
+            }
+        }
+    }
+    (sums, counts)
+}
+
 /// Centres laid out for the assignment kernel: blocks of [`LANES`] centres stored
 /// feature-major (`[block][feature][lane]`), with their squared norms (padding lanes +∞).
 pub(super) struct PackedCentres {
@@ -120,14 +197,14 @@ pub(super) fn lloyd(
 }
 
 /// Assigns labels to the nearest centre, in parallel blocks.
-fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
+pub(super) fn assign(x: &Matrix, centres: &Matrix, labels: &mut [usize]) {
     let p = x.cols();
-    let centres = &PackedCentres::new(centres);
+    let centres = &Assigner::new(centres);
     x.as_slice()
         .par_chunks(ASSIGN_BLOCK * p)
         .zip(labels.par_chunks_mut(ASSIGN_BLOCK))
         .for_each(|(rows, labels)| {
-            assign_sum_block(rows, centres, labels, false);
+            centres.block(rows, labels, false);
         });
 }
 
@@ -182,13 +259,13 @@ fn assign_sum_block_generic(
 /// One Lloyd iteration: assignment to `centres`, then new centres and per-centre shifts.
 fn lloyd_step(x: &Matrix, centres: &Matrix, labels: &mut [usize]) -> (Matrix, Vec<f64>) {
     let (k, p) = (centres.rows(), centres.cols());
-    let packed = &PackedCentres::new(centres);
+    let assigner = &Assigner::new(centres);
     // Per-block label assignment and partial sums, summed in block order (deterministic).
     let partials: Vec<(Vec<f64>, Vec<f64>)> = x
         .as_slice()
         .par_chunks(ASSIGN_BLOCK * p)
         .zip(labels.par_chunks_mut(ASSIGN_BLOCK))
-        .map(|(rows, labels)| assign_sum_block(rows, packed, labels, true))
+        .map(|(rows, labels)| assigner.block(rows, labels, true))
         .collect();
     let mut sums = vec![0.0; k * p];
     let mut counts = vec![0.0; k];
@@ -264,10 +341,12 @@ pub(super) fn kmeans_plus_plus(x: &Matrix, k: usize, seed: u64) -> Matrix {
         for _ in 0..trials {
             let target = rng.uniform() * pot;
             let cand = cum.partition_point(|&v| v < target).min(n - 1);
+            let cr = x.row(cand);
             let dist: Vec<f64> = x
-                .row_iter()
+                .as_slice()
+                .par_chunks(p)
                 .zip(&closest)
-                .map(|(r, &d)| d.min(sq_dist(r, x.row(cand))))
+                .map(|(r, &d)| d.min(sq_dist(r, cr)))
                 .collect();
             let total: f64 = dist.iter().sum();
             if best.as_ref().is_none_or(|b| total < b.1) {
@@ -322,5 +401,37 @@ mod tests {
                 assert_eq!(labels[i], d[0].1, "sample {i}");
             }
         }
+    }
+
+    #[test]
+    fn gemm_assignment_equals_the_packed_kernel() {
+        let (n, k, p) = (1500, 40, 70);
+        let x = Matrix::new(
+            n,
+            p,
+            (0..n * p)
+                .map(|i| ((i * 31 % 977) as f64).sin() * 2.0 + (i / p % 5) as f64)
+                .collect(),
+        )
+        .unwrap();
+        let c = Matrix::new(k, p, x.as_slice()[3 * p..(3 + k) * p].to_vec()).unwrap();
+        let Assigner::Gemm(_, norms) = Assigner::new(&c) else {
+            panic!("k·p = {} should take the GEMM path", k * p);
+        };
+        let small = Matrix::new(k, GEMM_MIN_FEATURES - 1, vec![0.0; k * 63]).unwrap();
+        assert!(matches!(Assigner::new(&small), Assigner::Packed(_)));
+        let (mut lg, mut lp) = (vec![0; n], vec![0; n]);
+        let (sg, cg) = gemm_block(x.as_slice(), &c, &norms, &mut lg, true);
+        let (sp, cp) = assign_sum_block(x.as_slice(), &PackedCentres::new(&c), &mut lp, true);
+        assert_eq!(lg, lp);
+        assert_eq!(cg, cp);
+        for (a, b) in sg.iter().zip(&sp) {
+            assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0));
+        }
+        // Without sums: labels only.
+        let mut l = vec![usize::MAX; n];
+        let (s, c0) = gemm_block(x.as_slice(), &c, &norms, &mut l, false);
+        assert!(s.is_empty() && c0.is_empty());
+        assert_eq!(l, lp);
     }
 }

@@ -23,7 +23,7 @@ use crate::matrix::{check_data, sq_dist, Matrix};
 use crate::{Fit, SampleEnergy};
 
 mod lloyd;
-use lloyd::{kmeans_plus_plus, lloyd, PackedCentres};
+use lloyd::{assign, kmeans_plus_plus, lloyd};
 
 /// How the centres start.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,8 +115,9 @@ impl KMeans {
     /// Index of the nearest centre of each sample.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
         self.check_input(x)?;
-        let packed = PackedCentres::new(&self.cluster_centers);
-        Ok(x.row_iter().map(|r| packed.label(r)).collect())
+        let mut labels = vec![0; x.rows()];
+        assign(x, &self.cluster_centers, &mut labels);
+        Ok(labels)
     }
 
     fn check_input(&self, x: &Matrix) -> Result<()> {
@@ -293,5 +294,47 @@ mod tests {
             assert!(m.cluster_centers.as_slice().iter().all(|v| v.is_finite()));
             assert_eq!(m.labels.len(), 6);
         }
+    }
+
+    #[test]
+    fn a_wide_fit_through_the_gemm_path_is_a_lloyd_fixed_point() {
+        // k · p = 32 · 64 takes the GEMM assignment; at convergence every sample is labelled
+        // with its nearest centre and every centre is the mean of its samples.
+        let (n, p, k) = (640, 64, 32);
+        let mut rng = crate::rng::SplitMix64::new(5);
+        let centres: Vec<f64> = (0..k * p).map(|_| 8.0 * (rng.uniform() - 0.5)).collect();
+        let x = Matrix::new(
+            n,
+            p,
+            (0..n * p)
+                .map(|i| centres[(i / p % k) * p + i % p] + rng.uniform() - 0.5)
+                .collect(),
+        )
+        .unwrap();
+        let m = KMeans::params(k)
+            .init(KMeansInit::KMeansPlusPlus { seed: 1 })
+            .tol(0.0)
+            .fit(&x)
+            .unwrap();
+        assert!(m.n_iter < 300, "no strict convergence");
+        for (r, &l) in x.row_iter().zip(&m.labels) {
+            assert_eq!(nearest(r, &m.cluster_centers).0, l);
+        }
+        for c in 0..k {
+            let members: Vec<&[f64]> = x
+                .row_iter()
+                .zip(&m.labels)
+                .filter(|(_, &l)| l == c)
+                .map(|(r, _)| r)
+                .collect();
+            assert!(!members.is_empty(), "cluster {c} empty");
+            for j in 0..p {
+                let mean = members.iter().map(|r| r[j]).sum::<f64>() / members.len() as f64;
+                assert!((m.cluster_centers[(c, j)] - mean).abs() < 1e-9);
+            }
+        }
+        let e = m.energy(&x).unwrap();
+        assert!((e.iter().sum::<f64>() - m.inertia).abs() <= 1e-9 * m.inertia);
+        assert_eq!(m.predict(&x).unwrap(), m.labels);
     }
 }
