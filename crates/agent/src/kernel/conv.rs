@@ -125,6 +125,25 @@ pub fn nchw_to_nhwc(x: &[f32], n: usize, c: usize, hw: usize, out: &mut [f32]) {
     }
 }
 
+/// `dst ← src` for the short runs of im2col: fixed-size copies for the common lengths, which
+/// compile to a few vector moves instead of a `memcpy` call per run.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let d: &mut [f32; N] = dst.try_into().expect("length checked by the caller");
+        *d = src.try_into().expect("length checked by the caller");
+    }
+    match dst.len() {
+        6 => fixed::<6>(dst, src),
+        9 => fixed::<9>(dst, src),
+        12 => fixed::<12>(dst, src),
+        24 => fixed::<24>(dst, src),
+        48 => fixed::<48>(dst, src),
+        96 => fixed::<96>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// Writes the patch rows of `images` channels-last images `x [images, H, W, C_in]` into
 /// `cols [images·H'·W', k·k·C_in]`. In channels-last order the `k` taps of one kernel row
 /// are `k·C_in` consecutive floats, copied in one piece wherever the row lies inside the
@@ -145,7 +164,7 @@ fn im2col(x: &[f32], images: usize, s: &ConvShape, cols: &mut [f32]) {
                         seg.fill(0.0);
                     } else if x0 >= 0 && x0 + k as isize <= w {
                         let start = (y as usize * s.width + x0 as usize) * c;
-                        seg.copy_from_slice(&xi[start..start + run]);
+                        copy_run(seg, &xi[start..start + run]);
                     } else {
                         for (b, dst) in seg.chunks_exact_mut(c).enumerate() {
                             let xx = x0 + b as isize;
