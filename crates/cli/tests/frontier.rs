@@ -43,7 +43,7 @@ fn quick_writes_one_row_per_family_and_the_plots() {
         "--quick",
     ]);
     let table = String::from_utf8_lossy(&res.stdout);
-    assert!(table.contains("| policy h"), "{table}");
+    assert!(table.contains("| policy r4 |"), "{table}");
     let r = json(&out.join("frontier.json"));
     let rows = r["rows"].as_array().unwrap();
     let planners: Vec<&str> = rows

@@ -121,10 +121,11 @@ pub fn cheapest(rows: &[FrontierRow], target: f64) -> Option<&FrontierRow> {
         })
 }
 
-/// A row's short label: `mppi 64×2 h16×4 r4`, `cem+gradient 32×2+2 …`, `policy h16×4 r4`.
+/// A row's short label: `mppi 64×2 h16×4 r4`, `cem+gradient 32×2+2 …`, `policy r4` (the
+/// policy alone acts once per `replan_every` steps and holds its action; it has no horizon).
 pub fn label(r: &FrontierRow) -> String {
     let search = match (r.planner.as_str(), r.refine) {
-        ("policy", _) => String::new(),
+        ("policy", _) => return format!("policy r{}", r.replan_every),
         ("cem+gradient", g) => format!(" {}×{}+{g}", r.candidates, r.iterations),
         _ => format!(" {}×{}", r.candidates, r.iterations),
     };
@@ -319,7 +320,7 @@ mod tests {
         let t = table(&rows);
         // Fastest first; the dominated row has no star.
         let lines: Vec<&str> = t.lines().skip(2).collect();
-        assert!(lines[0].starts_with("| policy h16×4 r4 | * |"), "{t}");
+        assert!(lines[0].starts_with("| policy r4 | * |"), "{t}");
         assert!(lines[2].starts_with("| mppi 32×2 h16×4 r4 |  |"), "{t}");
         let svg = success_vs_time(&rows, "t");
         assert!(svg.contains("Pareto front") && svg.contains(">mppi<") && svg.contains(">policy<"));
