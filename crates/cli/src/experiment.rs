@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use crate::progress::Bars;
 
 use ami_agent::pipeline::distractors::{self, DistractorsConfig};
+use ami_agent::pipeline::frontier::{self, FrontierConfig};
 use ami_jepa::burn::tensor::Device;
 use ami_pde::Equation;
 use ami_pde_ssl::experiment::{run, table, write, ExperimentConfig};
@@ -82,6 +83,44 @@ pub enum ExperimentCommand {
         leaves: usize,
         /// Override one key of the base run's config for all four runs, e.g.
         /// `--set train.steps=4000` (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Success per unit of planning compute: re-evaluates a trained run (an `ami demo`
+    /// directory) on its test episodes under a grid of planner settings (family ×
+    /// candidates × iterations × schedule) and marks the Pareto front of success vs planning
+    /// ms per environment step. Writes nothing into the run.
+    PlanningFrontier {
+        /// The trained run.
+        #[arg(long)]
+        run: PathBuf,
+        /// Output directory (`frontier.json`, `table.md`, `frontier.svg`, `samples.svg`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Test episodes per setting (default: the run's `eval.episodes`).
+        #[arg(long)]
+        episodes: Option<usize>,
+        /// A few tiny settings on at most 4 episodes (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Tasks: test, or val to choose settings without seeing the test tasks.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Planner families of a custom grid (comma list): mppi, cem, gradient,
+        /// cem+gradient, policy, policy+mppi. Any grid option replaces the standard grid.
+        #[arg(long, value_delimiter = ',')]
+        planners: Vec<String>,
+        /// Candidates per iteration of a custom grid (comma list; default 16,32,64).
+        #[arg(long, value_delimiter = ',')]
+        candidates: Vec<usize>,
+        /// Iterations per planning call of a custom grid (comma list; default 1,2).
+        #[arg(long, value_delimiter = ',')]
+        iterations: Vec<usize>,
+        /// Replanning periods of a custom grid (comma list; default the run's).
+        #[arg(long = "replan-every", value_delimiter = ',')]
+        replan_every: Vec<usize>,
+        /// Override one key of the run's config for every setting (repeatable), e.g.
+        /// `--set eval.max_steps=100`.
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         sets: Vec<String>,
     },
@@ -173,6 +212,57 @@ pub fn run_experiment(cmd: ExperimentCommand) -> Result<()> {
             })?;
             println!("{}", distractors::table(&report));
             eprintln!("report, table and plot in {}", out.display());
+            Ok(())
+        }
+        ExperimentCommand::PlanningFrontier {
+            run,
+            out,
+            episodes,
+            quick,
+            split,
+            planners,
+            candidates,
+            iterations,
+            replan_every,
+            sets,
+        } => {
+            let custom = !(planners.is_empty()
+                && candidates.is_empty()
+                && iterations.is_empty()
+                && replan_every.is_empty());
+            let mut cfg = if custom {
+                let policy = run.join(ami_agent::pipeline::POLICY_FILE).is_file();
+                FrontierConfig::from_lists(
+                    &planners,
+                    &candidates,
+                    &iterations,
+                    &replan_every,
+                    policy,
+                )?
+            } else {
+                FrontierConfig::for_run(&run, quick)
+            };
+            cfg.episodes = episodes.or(cfg.episodes);
+            cfg.split = split.parse()?;
+            cfg.sets = sets;
+            let report = frontier::run(&run, &out, &cfg, &Bars::default(), &mut |line| {
+                eprintln!("{line}")
+            })?;
+            println!("{}", frontier::front::table(&report.rows));
+            match &report.cheapest_at_target {
+                Some(l) => eprintln!(
+                    "cheapest setting with success >= {}: {l}",
+                    report.target_success
+                ),
+                None => eprintln!("no setting reached success {}", report.target_success),
+            }
+            eprintln!(
+                "{:.0} s, load {} -> {}; frontier.json, table.md and plots in {}",
+                report.seconds,
+                report.load_before.map_or("?".into(), |l| format!("{l:.2}")),
+                report.load_after.map_or("?".into(), |l| format!("{l:.2}")),
+                out.display()
+            );
             Ok(())
         }
     }

@@ -8,6 +8,7 @@
 //! * [`raster`] — the one drawing [`Canvas`](raster::Canvas) (pixels, discs, rings, lines,
 //!   borders, 5×7 text) and plot [`Panel`](raster::Panel)s on it, saved through [`write_png`].
 //! * [`svg`] — minimal SVG line charts (panels of named series, linear or log y axis).
+//! * [`scatter`] — a minimal SVG scatter chart (marker groups, a highlighted curve, log x).
 //!
 //! Errors are one enum, [`IoError`]; each message names the file and the array or field at
 //! fault.
@@ -18,6 +19,7 @@ pub mod npy;
 pub mod npz;
 pub mod png;
 pub mod raster;
+pub mod scatter;
 pub mod svg;
 
 pub use crate::png::write_png;

@@ -363,6 +363,36 @@ pub fn evaluate(
     split: Split,
     progress: &dyn Progress,
 ) -> Result<EvalReport, AgentError> {
+    let (report, outcomes) = measure(run, cfg, split, progress)?;
+    report.save(run)?;
+    let spec = cfg.env.spec();
+    let task = cfg.task.spec()?;
+    let rules = spec.build()?.success_rules();
+    let names = task.rule_names(&rules);
+    let task_dir = run.file("eval").join(report.dir_name());
+    save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;
+    let traces: Vec<_> = outcomes
+        .iter()
+        .take(cfg.eval.plot_episodes)
+        .map(|o| o.trace.clone())
+        .collect();
+    let picture = task_dir.join(split.episodes_picture());
+    spec.render_episodes(&traces, 4, &picture)?;
+    if TaskConfig::is_headline(task.name()) && cfg.eval.tag.is_empty() {
+        spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
+    }
+    Ok(report)
+}
+
+/// What [`evaluate`] measures, without writing anything into the run directory: the report
+/// and the outcomes of the episodes of `split`, in episode order (re-evaluations of one run
+/// under many settings, [`super::frontier`], use it so as to leave the run's reports alone).
+pub fn measure(
+    run: &RunDir,
+    cfg: &RunConfig,
+    split: Split,
+    progress: &dyn Progress,
+) -> Result<(EvalReport, Vec<EpisodeOutcome>), AgentError> {
     cfg.validate()?;
     let spec = cfg.env.spec();
     let task = cfg.task.spec()?;
@@ -394,20 +424,7 @@ pub fn evaluate(
     if let Some(c) = load_coverage(run)? {
         report.set_coverage(&c);
     }
-    report.save(run)?;
-    let task_dir = run.file("eval").join(report.dir_name());
-    save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;
-    let traces: Vec<_> = outcomes
-        .iter()
-        .take(cfg.eval.plot_episodes)
-        .map(|o| o.trace.clone())
-        .collect();
-    let picture = task_dir.join(split.episodes_picture());
-    spec.render_episodes(&traces, 4, &picture)?;
-    if TaskConfig::is_headline(task.name()) && cfg.eval.tag.is_empty() {
-        spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
-    }
-    Ok(report)
+    Ok((report, outcomes))
 }
 
 /// Runs every episode on `workers` threads with the actor of `cfg` (one episode each);

@@ -17,6 +17,7 @@ pub mod coverage;
 pub mod distractors;
 pub mod evaluate;
 pub mod fit;
+pub mod frontier;
 pub mod learned;
 pub mod level2_fit;
 pub mod levels;
