@@ -59,27 +59,7 @@ def bench_train(p, r):
         cov = vicreg_cov(z) + vicreg_cov(z1)
         return C.SIM_W * mse + C.VAR_W * var + C.COV_W * cov
 
-    @jax.jit
-    def step(prm, m, v, t):
-        loss, g = jax.value_and_grad(loss_fn)(prm)
-        t = t + 1.0
-        upd = jax.tree.map(lambda a, b, c, d: adam_update(a, b, c, d, t, C.LR_TRAIN, C.WEIGHT_DECAY),
-                           prm, g, m, v)
-        is_tuple = lambda x: isinstance(x, tuple) and len(x) == 3 and not isinstance(x[0], tuple)
-        prm = jax.tree.map(lambda u: u[0], upd, is_leaf=is_tuple)
-        m = jax.tree.map(lambda u: u[1], upd, is_leaf=is_tuple)
-        v = jax.tree.map(lambda u: u[2], upd, is_leaf=is_tuple)
-        return prm, m, v, t, loss
-
-    state = [params, jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params),
-             jnp.float32(0.0)]
-
-    def run():
-        *s, loss = step(*state)
-        loss.block_until_ready()
-        state[:] = s
-
-    return C.train_rate(run, r)
+    return _adamw_rate(loss_fn, params, r)
 
 
 def conv_encoder(prm, x):
