@@ -26,7 +26,7 @@
 use rayon::prelude::*;
 
 use ami_agent::kernel::{
-    conv::{ConvScratch, Layout},
+    conv::{nchw_to_nhwc, ConvScratch, Layout},
     Activations, BackwardOptions, BackwardScratch, DenseConv, DenseLayer, DenseMlp, LayerGrad,
     Threads,
 };
@@ -39,6 +39,9 @@ use crate::{AdamWSettings, TrainLoss, VicregSettings};
 #[derive(Debug, Clone, Default)]
 struct Part {
     images: usize,
+    /// The block's input images transposed to channels-last once per step (both passes of
+    /// the first convolution read it).
+    x_nhwc: Vec<f32>,
     /// Post-ReLU output of every convolution, NHWC.
     acts: Vec<Vec<f32>>,
     /// `∂L/∂(pre-activation)` of every convolution, NHWC.
@@ -328,13 +331,17 @@ impl ConvVicregTrainer {
             .zip(inputs.par_iter())
             .try_for_each(|((part, emb), input)| -> Result<(), AgentError> {
                 let n = part.images;
+                let s0 = convs[0].shape();
+                part.x_nhwc.resize(n * s0.in_len(), 0.0);
+                nchw_to_nhwc(input, n, s0.c_in, s0.height * s0.width, &mut part.x_nhwc);
                 for (l, conv) in convs.iter().enumerate() {
                     let (done, rest) = part.acts.split_at_mut(l);
-                    let (src, layout) = match l {
-                        0 => (*input, Layout::Nchw),
-                        _ => (&done[l - 1][..], Layout::Nhwc),
+                    let src = match l {
+                        0 => &part.x_nhwc[..],
+                        _ => &done[l - 1][..],
                     };
-                    conv.forward(src, n, layout, true, &mut rest[0], &mut part.conv_scratch)?;
+                    let (dst, scratch) = (&mut rest[0], &mut part.conv_scratch);
+                    conv.forward(src, n, Layout::Nhwc, true, dst, scratch)?;
                 }
                 let feat = &part.acts[convs.len() - 1];
                 head.forward_with(feat, n, &mut part.head_acts, emb, one)
@@ -375,11 +382,11 @@ impl ConvVicregTrainer {
         ws.parts
             .par_iter_mut()
             .zip(g_embs.par_iter())
-            .zip(inputs.par_iter())
-            .try_for_each(|((part, g_emb), input)| -> Result<(), AgentError> {
+            .try_for_each(|(part, g_emb)| -> Result<(), AgentError> {
                 let n = part.images;
                 let last = convs.len() - 1;
                 let Part {
+                    x_nhwc,
                     acts,
                     grads_out,
                     head_acts,
@@ -403,13 +410,13 @@ impl ConvVicregTrainer {
                 relu_mask(g_feat, &acts[last]);
                 for l in (0..convs.len()).rev() {
                     let (below, here) = grads_out.split_at_mut(l);
-                    let (src, layout) = match l {
-                        0 => (*input, Layout::Nchw),
-                        _ => (&acts[l - 1][..], Layout::Nhwc),
+                    let src = match l {
+                        0 => &x_nhwc[..],
+                        _ => &acts[l - 1][..],
                     };
                     let g_in = below.last_mut().map(|g| &mut g[..]);
                     let (g, grad) = (&here[0], &mut conv_grads[l]);
-                    convs[l].backward(src, n, layout, g, grad, false, g_in, conv_scratch)?;
+                    convs[l].backward(src, n, Layout::Nhwc, g, grad, false, g_in, conv_scratch)?;
                     if l > 0 {
                         relu_mask(&mut grads_out[l - 1], &acts[l - 1]);
                     }

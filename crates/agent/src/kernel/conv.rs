@@ -332,16 +332,20 @@ impl DenseConv {
         images * self.shape.out_pixels() * self.shape.patch() * self.shape.c_out
     }
 
-    fn check_len(
-        &self,
+    /// `got` must be `images · per_image` floats (a batch buffer of this layer).
+    fn check_batch(
         what: &str,
         got: usize,
-        want: usize,
-        desc: String,
+        images: usize,
+        per_image: usize,
     ) -> Result<(), AgentError> {
-        match got == want {
+        match got == images * per_image {
             true => Ok(()),
-            false => Err(AgentError::shape(format!("conv {what}"), got, desc)),
+            false => Err(AgentError::shape(
+                format!("conv {what}"),
+                got,
+                format!("[{images}, {per_image}]"),
+            )),
         }
     }
 
@@ -360,18 +364,8 @@ impl DenseConv {
         scratch: &mut ConvScratch,
     ) -> Result<(), AgentError> {
         let s = self.shape;
-        self.check_len(
-            "input",
-            x.len(),
-            images * s.in_len(),
-            format!("[{images}, {}]", s.in_len()),
-        )?;
-        self.check_len(
-            "output",
-            y.len(),
-            images * s.out_len(),
-            format!("[{images}, {}]", s.out_len()),
-        )?;
+        Self::check_batch("input", x.len(), images, s.in_len())?;
+        Self::check_batch("output", y.len(), images, s.out_len())?;
         let (tile, px, patch) = (tile_images(&s), s.out_pixels(), s.patch());
         let ConvScratch { cols, nhwc, .. } = scratch;
         cols.resize(tile * px * patch, 0.0);
@@ -420,32 +414,13 @@ impl DenseConv {
         scratch: &mut ConvScratch,
     ) -> Result<(), AgentError> {
         let s = self.shape;
-        self.check_len(
-            "input",
-            x.len(),
-            images * s.in_len(),
-            format!("[{images}, {}]", s.in_len()),
-        )?;
-        self.check_len(
-            "gradient",
-            g.len(),
-            images * s.out_len(),
-            format!("[{images}, {}]", s.out_len()),
-        )?;
-        self.check_len(
-            "kernel gradient",
-            grad.weight.len() + grad.bias.len(),
-            self.layer.weight.len() + self.layer.bias.len(),
-            format!("[{}, {}] + [{}]", s.patch(), s.c_out, s.c_out),
-        )?;
+        Self::check_batch("input", x.len(), images, s.in_len())?;
+        Self::check_batch("gradient", g.len(), images, s.out_len())?;
+        Self::check_batch("kernel gradient", grad.weight.len(), s.patch(), s.c_out)?;
+        Self::check_batch("bias gradient", grad.bias.len(), 1, s.c_out)?;
         let mut g_x = g_x;
         if let Some(gx) = g_x.as_deref_mut() {
-            self.check_len(
-                "input gradient",
-                gx.len(),
-                images * s.in_len(),
-                format!("[{images}, {}]", s.in_len()),
-            )?;
+            Self::check_batch("input gradient", gx.len(), images, s.in_len())?;
             gx.fill(0.0);
         }
         let (tile, px, patch) = (tile_images(&s), s.out_pixels(), s.patch());
