@@ -282,12 +282,17 @@ fn an_interrupted_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
         parts.to_str().unwrap(),
         "--resume",
     ]);
-    // The weights are bit-identical. (burn's own records also hold per-process parameter ids,
-    // so their bytes differ; the AdamW state is checked through its effect: 14 identical steps
-    // after the resume, below.)
+    // The weights and burn's records of the weights and of the AdamW state (parameter ids
+    // included) are bit-identical.
     let bytes = |run: &Path, f: &str| std::fs::read(run.join(f)).unwrap();
-    let f = "checkpoint/model.safetensors";
-    assert!(bytes(&whole, f) == bytes(&parts, f), "{f} differs");
+    for f in [
+        "checkpoint/model.safetensors",
+        "checkpoint/model.bpk",
+        "checkpoint/optimizer.bpk",
+        "checkpoint/checkpoint.json",
+    ] {
+        assert!(bytes(&whole, f) == bytes(&parts, f), "{f} differs");
+    }
     // Every step is logged once, and the logs are identical.
     let (steps, text) = logged_steps(&parts);
     assert_eq!(steps, (0..24).collect::<Vec<u64>>());

@@ -11,6 +11,7 @@
 //! checkpoint or the complete new one. Non-finite weights are never written: the save fails
 //! first with [`JepaError::NonFinite`].
 
+mod optimizer_record;
 mod safetensors;
 pub mod set;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use self::optimizer_record::optimizer_bytes;
 pub use self::safetensors::{
     conv_tensors, mlp_tensors, model_safetensors, read_safetensors, safetensors_bytes,
     save_safetensors, TensorMap,
@@ -93,10 +95,10 @@ pub(crate) fn save_trainer_with(
                 .clone()
                 .save_file(path)
                 .map_err(|e| ckpt(format!("{e:?}"), path)),
-            "optimizer.bpk" => trainer
-                .optimizer
-                .save(path)
-                .map_err(|e| ckpt(format!("{e:?}"), path)),
+            "optimizer.bpk" => {
+                let bytes = optimizer_bytes(&trainer.optimizer).map_err(|e| ckpt(e, path))?;
+                fs::write(path, bytes).map_err(io_err(path))
+            }
             "model.safetensors" => {
                 fs::write(path, model_safetensors(trainer.model())).map_err(io_err(path))
             }

@@ -19,6 +19,7 @@ pub mod mlp;
 pub mod model;
 pub mod model_config;
 pub mod objective;
+mod param_ids;
 pub mod ssl;
 pub mod train;
 pub mod vicreg;

@@ -11,6 +11,7 @@ use crate::error::JepaError;
 use crate::latent::LatentUsage;
 use crate::model::{Jepa, JepaConfig};
 use crate::objective::{jepa_loss_readout, ObjectiveConfig};
+use crate::param_ids::StableIds;
 
 /// Optimisation settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -295,7 +296,7 @@ pub(crate) fn seeded<M: Module>(
     device.seed(seed);
     let model = build(device)?;
     model.visit(&mut ForceInit);
-    Ok(model)
+    Ok(model.map(&mut next_stable_ids()))
 }
 
 /// Serialises seeded initialisations: burn's RNG is global per device and parameters are
@@ -312,7 +313,16 @@ pub fn seeded_module<M: Module>(device: &Device, seed: u64, build: impl FnOnce(&
     device.seed(seed);
     let model = build(device);
     model.visit(&mut ForceInit);
-    model
+    model.map(&mut next_stable_ids())
+}
+
+/// Number of seeded initialisations so far in this process; read and advanced only under
+/// [`INIT_LOCK`], so the numbering follows the program's order of initialisation.
+static INIT_COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The parameter numbering of the next seeded initialisation (call under [`INIT_LOCK`]).
+fn next_stable_ids() -> StableIds {
+    StableIds::for_init(INIT_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 struct ForceInit;
