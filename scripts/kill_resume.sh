@@ -4,7 +4,8 @@
 # Trains one reference run of the tiny preset uninterrupted, then TRIALS runs of the same
 # seed that are each SIGKILLed up to KILLS times at uniformly random moments (checkpoint
 # writes included: nothing here avoids them) and resumed with `ami train --resume` until they
-# finish. A trial counts as identical when its final weights (checkpoint/model.safetensors)
+# finish. A trial counts as identical when every file of its final checkpoint (the weights in
+# model.safetensors, burn's records of the weights and of the AdamW state, checkpoint.json)
 # and its metrics.jsonl are byte-identical to the reference's, and as a resume failure when
 # `--resume` refused to continue. Prints one line per trial and a summary line:
 #   kills=K trials=T identical=I resume_failures=F
@@ -74,8 +75,12 @@ for trial in $(seq 1 "$TRIALS"); do
         echo "trial $trial: $killed kills, resume FAILED: $(tail -1 "$WORK/err")"
         continue
     fi
-    if cmp -s "$WORK/ref/checkpoint/model.safetensors" "$run/checkpoint/model.safetensors" &&
-        cmp -s "$WORK/ref/metrics.jsonl" "$run/metrics.jsonl"; then
+    same=1
+    for f in checkpoint/model.safetensors checkpoint/model.bpk checkpoint/optimizer.bpk \
+        checkpoint/checkpoint.json metrics.jsonl; do
+        cmp -s "$WORK/ref/$f" "$run/$f" || same=0
+    done
+    if [ "$same" = 1 ]; then
         identical=$((identical + 1))
         echo "trial $trial: $killed kills, identical"
     else
