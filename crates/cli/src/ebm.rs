@@ -360,8 +360,16 @@ fn fit_kmeans(
             "labels_": m.labels,
             "inertia_": m.inertia,
             "n_iter_": m.n_iter,
+            "converged": m.converged,
         }),
-    )
+    )?;
+    if !m.converged {
+        eprintln!(
+            "warning: k-means stopped unconverged at --max-iter {max_iter} (the centres still \
+             moved by more than --tol {tol}); raise --max-iter"
+        );
+    }
+    Ok(())
 }
 
 fn fit_dictionary(
@@ -452,7 +460,15 @@ fn fit_gmm(a: &GmmArgs) -> Result<()> {
             "lower_bound_": g.lower_bound,
             "score": score,
         }),
-    )
+    )?;
+    if !g.converged {
+        eprintln!(
+            "warning: EM stopped unconverged at --max-iter {} (the lower bound still changed by \
+             more than --tol {}); raise --max-iter",
+            a.max_iter, a.tol
+        );
+    }
+    Ok(())
 }
 
 fn load_precisions(path: &Path) -> Result<Vec<Matrix>> {

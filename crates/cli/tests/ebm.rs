@@ -155,6 +155,48 @@ fn fit_kmeans_and_gmm_with_given_inits_match_scikit_learn() {
     }
 }
 
+/// `ami ebm fit NAME` on `x` with `extra` flags; returns stderr and the JSON written.
+fn fit_quietly(dir: &Path, name: &str, x: &Path, extra: &[&str]) -> (String, Value) {
+    let out = dir.join(format!("{name}.json"));
+    let mut args = vec!["ebm", "fit", name, "--data", s(x), "--out", s(&out)];
+    args.extend(extra);
+    let res = ok(&args);
+    (
+        String::from_utf8_lossy(&res.stderr).to_string(),
+        read_json(&out),
+    )
+}
+
+#[test]
+fn k_means_and_em_converge_on_defaults_and_say_so_on_stderr_when_they_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = npy(dir.path(), "x.npy", &fixture("kmeans.json")["x"]);
+    let (err, r) = fit_quietly(dir.path(), "kmeans", &x, &["--k", "3"]);
+    assert_eq!(r["converged"], true, "{r}");
+    assert!(!err.contains("unconverged"), "{err}");
+    let (err, r) = fit_quietly(dir.path(), "kmeans", &x, &["--k", "3", "--max-iter", "1"]);
+    assert_eq!(r["converged"], false);
+    assert!(
+        err.contains("warning: k-means stopped unconverged at --max-iter 1"),
+        "{err}"
+    );
+
+    let gx = npy(
+        dir.path(),
+        "gx.npy",
+        &fixture("gmm.json")["datasets"][1]["x"],
+    );
+    let (err, r) = fit_quietly(dir.path(), "gmm", &gx, &["--k", "2"]);
+    assert_eq!(r["converged_"], true, "{r}");
+    assert!(!err.contains("unconverged"), "{err}");
+    let (err, r) = fit_quietly(dir.path(), "gmm", &gx, &["--k", "2", "--max-iter", "1"]);
+    assert_eq!(r["converged_"], false);
+    assert!(
+        err.contains("warning: EM stopped unconverged at --max-iter 1"),
+        "{err}"
+    );
+}
+
 #[test]
 fn sparse_code_matches_lasso_lars_and_accepts_float32() {
     let dir = tempfile::tempdir().unwrap();

@@ -165,27 +165,30 @@ impl PackedCentres {
     }
 }
 
-/// Lloyd iterations on centred data; updates `centres`, returns (labels, n_iter).
+/// Lloyd iterations on centred data; updates `centres`, returns (labels, n_iter, converged):
+/// converged when the labels stopped changing or the squared centre shift fell to `tol` within
+/// `max_iter` iterations.
 pub(super) fn lloyd(
     x: &Matrix,
     centres: &mut Matrix,
     max_iter: usize,
     tol: f64,
-) -> (Vec<usize>, usize) {
+) -> (Vec<usize>, usize, bool) {
     let n = x.rows();
     let mut labels = vec![usize::MAX; n];
     let mut labels_old = labels.clone();
-    let mut strict = false;
+    let (mut strict, mut converged) = (false, false);
     let mut iter = 0;
     while iter < max_iter {
         iter += 1;
         let (new, shift) = lloyd_step(x, centres, &mut labels);
         *centres = new;
         if labels == labels_old {
-            strict = true;
+            (strict, converged) = (true, true);
             break;
         }
         if shift.iter().map(|s| s * s).sum::<f64>() <= tol {
+            converged = true;
             break;
         }
         labels_old.copy_from_slice(&labels);
@@ -193,7 +196,7 @@ pub(super) fn lloyd(
     if !strict {
         assign(x, centres, &mut labels);
     }
-    (labels, iter)
+    (labels, iter, converged)
 }
 
 /// Assigns labels to the nearest centre, in parallel blocks.

@@ -99,6 +99,9 @@ pub struct KMeans {
     pub inertia: f64,
     /// Lloyd iterations run.
     pub n_iter: usize,
+    /// Whether Lloyd stopped on its own (labels unchanged, or the squared centre shift at most
+    /// the scaled `tol`) rather than at `max_iter`.
+    pub converged: bool,
 }
 
 impl KMeans {
@@ -178,7 +181,7 @@ impl Fit for KMeansValidParams {
             }
             KMeansInit::KMeansPlusPlus { seed } => kmeans_plus_plus(&xc, prm.n_clusters, *seed),
         };
-        let (labels, n_iter) = lloyd(&xc, &mut centres, prm.max_iter, tol);
+        let (labels, n_iter, converged) = lloyd(&xc, &mut centres, prm.max_iter, tol);
         let inertia = xc
             .row_iter()
             .zip(&labels)
@@ -194,6 +197,7 @@ impl Fit for KMeansValidParams {
             labels,
             inertia,
             n_iter,
+            converged,
         })
     }
 }
@@ -336,5 +340,49 @@ mod tests {
         let e = m.energy(&x).unwrap();
         assert!((e.iter().sum::<f64>() - m.inertia).abs() <= 1e-9 * m.inertia);
         assert_eq!(m.predict(&x).unwrap(), m.labels);
+    }
+
+    /// Well-separated blobs: `k` centres 10 apart, unit-width noise.
+    fn random_blobs(n: usize, p: usize, k: usize, seed: u64) -> Matrix {
+        let mut rng = crate::rng::SplitMix64::new(seed);
+        let centres: Vec<f64> = (0..k * p).map(|_| 10.0 * rng.uniform()).collect();
+        Matrix::new(
+            n,
+            p,
+            (0..n * p)
+                .map(|i| centres[(i / p % k) * p + i % p] + rng.uniform() - 0.5)
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_defaults_converge_on_well_posed_problems() {
+        for seed in 0..20 {
+            let x = random_blobs(200, 4, 3, seed);
+            let m = KMeans::params(3).fit(&x).unwrap();
+            assert!(m.converged, "seed {seed}: {} iterations", m.n_iter);
+            assert!(m.n_iter < 300);
+        }
+    }
+
+    #[test]
+    fn a_fit_stopped_by_max_iter_says_it_is_unconverged() {
+        let x = random_blobs(200, 4, 3, 1);
+        let m = KMeans::params(3)
+            .init(KMeansInit::Given(
+                Matrix::new(
+                    3,
+                    4,
+                    vec![0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0],
+                )
+                .unwrap(),
+            ))
+            .tol(0.0)
+            .max_iter(1)
+            .fit(&x)
+            .unwrap();
+        assert_eq!(m.n_iter, 1);
+        assert!(!m.converged);
     }
 }
