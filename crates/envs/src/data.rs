@@ -208,6 +208,33 @@ pub struct Dataset {
     pub data_config: DataConfig,
 }
 
+/// Refuses to generate `n` trajectories of `t_len` steps whose arrays (held in memory, then
+/// encoded into the `.npz` once more: twice their float32 size) exceed the available memory
+/// ([`crate::dataset_memory`]), before anything is allocated.
+fn check_generation_fits(n: usize, t_len: usize, dims: [usize; 3]) -> Result<(), EnvError> {
+    let [obs, a, s] = dims.map(|d| d as u64);
+    let (n, t) = (n as u64, t_len as u64);
+    let steps = n.saturating_mul(t.saturating_add(1));
+    let counts = [
+        steps.saturating_mul(obs),
+        n.saturating_mul(t).saturating_mul(a),
+        steps.saturating_mul(s),
+    ];
+    let need = crate::dataset_memory::bytes_needed(0, &counts);
+    match crate::dataset_memory::available_memory() {
+        Some(avail) if need > avail => Err(EnvError::config(
+            "data.trajectories",
+            format!(
+                "{n} of {t} steps, which need about {} in memory while {} is available",
+                crate::dataset_memory::human(need),
+                crate::dataset_memory::human(avail)
+            ),
+            "a dataset that fits in memory: fewer trajectories or transitions",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Generates the dataset with the environment's behaviour policy ([`crate::EnvSpec::behaviour`])
 /// in its data-collection instance ([`crate::EnvSpec::build_for_data`]); `progress` is called
 /// with the number of trajectories done.
@@ -232,6 +259,7 @@ pub fn generate(
         instance.action_space().dim,
         instance.state_dim(),
     );
+    check_generation_fits(n, t_len, [obs_dim, a_dim, s_dim])?;
     let mut ds = Dataset {
         observations: Vec::with_capacity(n * (t_len + 1) * obs_dim),
         actions: Vec::with_capacity(n * t_len * a_dim),

@@ -3,8 +3,9 @@
 //! `FILE.json` (same stem) with `{ "env": KIND, "env_config": { "kind": KIND, ... },
 //! "data_config", "n_traj", "traj_len", "obs_shape" }`. `A` and `S` come from the environment.
 //!
-//! Loading checks, in order: the archive is a readable ZIP of `.npy` arrays with supported
-//! dtypes; the sidecar exists and parses; its configs validate; each required array is present
+//! Loading checks, in order: the sidecar exists and parses; its configs validate; the arrays it
+//! declares fit in the available memory ([`crate::dataset_memory`]); the archive is a readable
+//! ZIP of `.npy` arrays with supported dtypes; each required array is present
 //! with the shape the sidecar implies; every value is finite. Each error names the file and
 //! the array or field at fault.
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use ami_io::{read_npz, write_atomic, write_npz, NpyArray};
 
 use crate::data::{DataConfig, Dataset};
+use crate::dataset_memory;
 use crate::error::EnvError;
 use crate::registry::EnvConfig;
 
@@ -82,8 +84,9 @@ impl Dataset {
 
     /// Reads and validates a dataset (module docs list the checks).
     pub fn load(path: &Path) -> Result<Dataset, EnvError> {
-        let mut arrays = read_npz(path)?;
         let side = read_sidecar(path)?;
+        check_memory(path, &side)?;
+        let mut arrays = read_npz(path)?;
         let mut take = |name: &str| {
             arrays
                 .remove(name)
@@ -129,6 +132,27 @@ impl Dataset {
             data_config: side.data_config,
         })
     }
+}
+
+/// Refuses the dataset before reading its arrays when the sizes its sidecar declares would not
+/// fit in the available memory ([`crate::dataset_memory`]).
+fn check_memory(path: &Path, side: &Sidecar) -> Result<(), EnvError> {
+    let spec = side.env_config.spec();
+    let (n, t) = (side.n_traj as u64, side.traj_len as u64);
+    let obs: u64 = side.obs_shape.iter().map(|&d| d as u64).product();
+    let steps = n.saturating_mul(t.saturating_add(1));
+    let counts = [
+        steps.saturating_mul(obs),
+        n.saturating_mul(t)
+            .saturating_mul(spec.action_space().dim as u64),
+        steps.saturating_mul(spec.state_dim() as u64),
+    ];
+    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    dataset_memory::check_fits(
+        path,
+        dataset_memory::bytes_needed(file_len, &counts),
+        dataset_memory::available_memory(),
+    )
 }
 
 /// Reads and validates the JSON sidecar of `path`.

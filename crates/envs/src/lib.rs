@@ -55,6 +55,7 @@ pub mod bridge;
 pub mod cartpole;
 pub mod data;
 pub mod dataset_file;
+pub mod dataset_memory;
 pub mod distractors;
 pub mod dmc;
 pub mod env;

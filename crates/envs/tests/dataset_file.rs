@@ -128,3 +128,25 @@ fn bad_dataset_files_give_errors_that_name_the_problem() {
     let e = load_err(&dir.path().join("absent.npz"));
     assert!(e.contains("absent.npz"), "{e}");
 }
+
+#[test]
+fn a_dataset_that_would_not_fit_in_memory_is_refused_before_its_arrays_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.npz");
+    small().save(&path).unwrap();
+    // The sidecar now claims 2⁴⁰ trajectories (far beyond any machine's memory); the arrays
+    // are the small ones, so only the memory check can catch it before the shape check.
+    let side = dir.path().join("d.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
+    v["n_traj"] = serde_json::json!(1u64 << 40);
+    std::fs::write(&side, serde_json::to_vec(&v).unwrap()).unwrap();
+    let e = load_err(&path);
+    if ami_envs::dataset_memory::available_memory().is_some() {
+        assert!(
+            e.contains("d.npz: the dataset does not fit in memory") && e.contains("GiB"),
+            "{e}"
+        );
+    } else {
+        assert!(e.contains("shape"), "{e}");
+    }
+}

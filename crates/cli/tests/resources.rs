@@ -1,0 +1,66 @@
+//! Bounded resources as a user meets them: a dataset larger than the machine's memory is
+//! refused up front, with its size, by `ami data` (before generating) and by `ami train`
+//! (before reading the arrays), and nothing is written.
+
+mod common;
+
+use common::{ami, ok};
+
+fn refused(args: &[&str]) -> String {
+    let out = ami(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn data_larger_than_memory_is_refused_before_generation_or_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.npz");
+    let err = refused(&[
+        "data",
+        "two-rooms",
+        "--transitions",
+        "100000000000",
+        "--out",
+        huge.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("`data.trajectories`") && err.contains("GiB in memory while"),
+        "{err}"
+    );
+    assert!(!huge.exists() && !dir.path().join("huge.json").exists());
+
+    // A small dataset whose sidecar claims 2⁴⁰ trajectories.
+    let data = dir.path().join("d.npz");
+    ok(&[
+        "data",
+        "two-rooms",
+        "--preset",
+        "tiny",
+        "--transitions",
+        "640",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let side = dir.path().join("d.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
+    v["n_traj"] = serde_json::json!(1u64 << 40);
+    std::fs::write(&side, serde_json::to_vec(&v).unwrap()).unwrap();
+    let run = dir.path().join("run");
+    let err = refused(&[
+        "train",
+        "--preset",
+        "tiny",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("d.npz: the dataset does not fit in memory"),
+        "{err}"
+    );
+    assert!(!run.join("checkpoint").exists());
+}
