@@ -30,6 +30,9 @@ const GEMM_MIN_FEATURES: usize = 64;
 
 /// Samples per centred block handed to the GEMM.
 const GEMM_BLOCK: usize = 2048;
+/// Slabs of rows the GEMM covariance is split into: fixed, so that the order of the sums does
+/// not depend on the thread count; 8 keeps up to 8 cores busy and holds 8 partial `p × p` sums.
+const COVARIANCE_SLABS: usize = 8;
 
 /// Unchecked PCA hyper-parameters (build with [`Pca::params`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -291,13 +294,14 @@ fn covariance(x: &Matrix, mean: &[f64]) -> Matrix {
 }
 
 /// `C = Σ_b D_bᵀD_b / (n−1)` over blocks `D_b` of at most [`GEMM_BLOCK`] centred rows, by
-/// faer's lower-triangular GEMM (then mirrored). The rows are split into one contiguous slab
-/// per rayon thread, each slab's blocks accumulate into its own partial, and the partials are
-/// summed in slab order (deterministic for a given thread count). The rows are centred
-/// before the product, not `XᵀX − nμμᵀ` afterwards, so a large mean does not cancel digits.
+/// faer's lower-triangular GEMM (then mirrored). The rows are split into
+/// [`COVARIANCE_SLABS`] contiguous slabs whatever the number of threads, each slab's blocks
+/// accumulate into its own partial, and the partials are summed in slab order, so the result
+/// is the same bits on any thread count. The rows are centred before the product, not
+/// `XᵀX − nμμᵀ` afterwards, so a large mean does not cancel digits.
 fn covariance_gemm(x: &Matrix, mean: &[f64]) -> Matrix {
     let (n, p) = (x.rows(), x.cols());
-    let slab = n.div_ceil(rayon::current_num_threads().max(1));
+    let slab = n.div_ceil(COVARIANCE_SLABS);
     let partials: Vec<Vec<f64>> = x
         .as_slice()
         .par_chunks(slab * p)
@@ -511,5 +515,33 @@ mod tests {
         let mean_e = e.iter().sum::<f64>() / n as f64;
         let want = (n - 1) as f64 / n as f64 * noise * (p - k) as f64;
         assert!((mean_e - want).abs() <= 1e-8 * want, "{mean_e} vs {want}");
+    }
+
+    #[test]
+    fn the_covariance_is_the_same_bits_on_any_thread_count() {
+        for (n, p) in [(300, 70), (5000, 64)] {
+            let mut rng = crate::rng::SplitMix64::new(9);
+            let x = Matrix::new(
+                n,
+                p,
+                (0..n * p).map(|_| rng.uniform() * 3.0 + 1.0).collect(),
+            )
+            .unwrap();
+            let mean = x.column_means();
+            let on = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| covariance(&x, &mean))
+            };
+            let one = on(1);
+            for threads in [2, 3, 5] {
+                assert!(
+                    on(threads).as_slice() == one.as_slice(),
+                    "{threads} threads, n {n}"
+                );
+            }
+        }
     }
 }
