@@ -47,6 +47,8 @@ fn data_larger_than_memory_is_refused_before_generation_or_loading() {
     let side = dir.path().join("d.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
     v["n_traj"] = serde_json::json!(1u64 << 40);
+    v["data_config"]["trajectories"] = serde_json::json!(1u64 << 40);
+    v["data_config"]["transitions"] = serde_json::json!(0);
     std::fs::write(&side, serde_json::to_vec(&v).unwrap()).unwrap();
     let run = dir.path().join("run");
     let err = refused(&[

@@ -139,6 +139,8 @@ fn a_dataset_that_would_not_fit_in_memory_is_refused_before_its_arrays_are_read(
     let side = dir.path().join("d.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
     v["n_traj"] = serde_json::json!(1u64 << 40);
+    v["data_config"]["trajectories"] = serde_json::json!(1u64 << 40);
+    v["data_config"]["transitions"] = serde_json::json!(0);
     std::fs::write(&side, serde_json::to_vec(&v).unwrap()).unwrap();
     let e = load_err(&path);
     if ami_envs::dataset_memory::available_memory().is_some() {
