@@ -137,29 +137,34 @@ fn a_nan_stops_the_run_keeping_the_last_good_checkpoint_which_resumes_exactly() 
 }
 
 #[test]
-fn a_rollback_reloads_the_checkpoint_halves_the_learning_rate_and_resumes_exactly() {
+fn a_rollback_reloads_the_checkpoint_scales_the_learning_rate_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::create(&dir.path().join("run")).unwrap();
-    let (_, ds, bad) = nan_after_checkpoint(&run, OnDivergence::Rollback);
+    let (_, ds, mut bad) = nan_after_checkpoint(&run, OnDivergence::Rollback);
+    // Half of lr = 1 trains to a loss 1e4 times the first one (an explosion) by step 40: a
+    // tenth trains (measured).
+    bad.guard.lr_factor = 0.1;
     let parts = dir.path().join("parts");
     copy_dir(&run.root, &parts);
     let t = fit(&run, &bad, &ds, RESUME, &Silent).unwrap();
-    assert_eq!((t.step, t.guard.lr_scale, t.guard.rollbacks), (40, 0.5, 1));
+    assert_eq!((t.step, t.guard.lr_scale, t.guard.rollbacks), (40, 0.1, 1));
     assert_eq!(load_meta(&run.checkpoint()).unwrap().guard, t.guard);
-    // Steps 0..10, the record of the divergence at step 11, then steps 10..40 at half the
-    // learning rate: every step logged once.
+    // Steps 0..10, the record of the divergence at step 11, then steps 10..40 at a tenth of
+    // the learning rate: every step logged once.
     let logs = lines(&run.root);
     let steps: Vec<u64> = logs.iter().map(|l| l["step"].as_u64().unwrap()).collect();
     let expected: Vec<u64> = (0..10).chain([11]).chain(10..40).collect();
     assert_eq!(steps, expected);
     let d = &logs[10]["divergence"];
     assert_eq!(
-        (&d["action"], &d["lr_scale"]),
-        (&"rollback".into(), &0.5.into())
+        (&d["action"], &d["lr_scale"], &d["checkpoint_step"]),
+        (&"rollback".into(), &0.1.into(), &10.into())
     );
     for l in &logs[11..] {
         let step = l["step"].as_u64().unwrap() as usize;
-        assert_eq!(l["lr"].as_f64().unwrap(), bad.train.lr_at(step) * 0.5);
+        // serde_json's default float parser may be one ulp off: compare to 1e-12.
+        let lr = bad.train.lr_at(step) * 0.1;
+        assert!((l["lr"].as_f64().unwrap() - lr).abs() <= 1e-12 * lr, "{l}");
     }
     assert!(run.plot("training.svg").is_file());
     // Interrupted after the rollback and resumed: the same weights and log.
@@ -169,7 +174,7 @@ fn a_rollback_reloads_the_checkpoint_halves_the_learning_rate_and_resumes_exactl
         stop_after: Some(25),
     };
     fit(&parts, &bad, &ds, mid, &Silent).unwrap();
-    assert_eq!(load_meta(&parts.checkpoint()).unwrap().guard.lr_scale, 0.5);
+    assert_eq!(load_meta(&parts.checkpoint()).unwrap().guard.lr_scale, 0.1);
     fit(&parts, &bad, &ds, RESUME, &Silent).unwrap();
     assert!(bytes(&run.root, WEIGHTS) == bytes(&parts.root, WEIGHTS));
     assert_eq!(lines(&run.root), lines(&parts.root));
@@ -179,16 +184,51 @@ fn a_rollback_reloads_the_checkpoint_halves_the_learning_rate_and_resumes_exactl
 fn a_rollback_before_the_first_checkpoint_restarts_from_the_initial_weights() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::create(dir.path()).unwrap();
-    // lr_at(0) = 10 / 100 makes the loss of step 1 NaN; half of it trains (measured).
-    let cfg = config(30, &["train.lr=10.0", "guard.on_divergence=\"rollback\""]);
+    // lr_at(0) = 10 / 100 makes the loss of step 1 NaN; a hundredth of it trains (measured;
+    // a half explodes).
+    let cfg = config(
+        30,
+        &[
+            "train.lr=10.0",
+            "guard.on_divergence=\"rollback\"",
+            "guard.lr_factor=0.01",
+        ],
+    );
     let t = fit(&run, &cfg, &data(&cfg), FitOptions::default(), &Silent).unwrap();
-    assert_eq!((t.step, t.guard.lr_scale), (30, 0.5));
+    assert_eq!((t.step, t.guard.lr_scale), (30, 0.01));
     let logs = lines(&run.root);
     assert_eq!(logs[0]["divergence"]["checkpoint_step"], Value::Null);
     assert_eq!(logs[0]["step"], 1);
     assert_eq!(logs[1]["step"], 0);
-    assert_eq!(logs[1]["lr"].as_f64().unwrap(), cfg.train.lr_at(0) * 0.5);
+    let lr = cfg.train.lr_at(0) * 0.01;
+    assert!((logs[1]["lr"].as_f64().unwrap() - lr).abs() <= 1e-12 * lr);
     assert_eq!(logs.len(), 31);
+    // The restart is the initial weights: its first loss is the first run's.
+    assert_eq!(
+        t.guard.first_loss,
+        Some(logs[1]["loss"].as_f64().unwrap() as f32)
+    );
+}
+
+#[test]
+fn an_exploding_loss_stops_the_run_before_it_is_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::create(dir.path()).unwrap();
+    // lr_at(0) = 2.5 / 100: finite, but the loss of step 1 is 1e4 times the first (measured).
+    let cfg = config(30, &["train.lr=2.5"]);
+    let msg = diverged(fit(&run, &cfg, &data(&cfg), FitOptions::default(), &Silent)).to_string();
+    assert!(
+        msg.contains("at step 1: loss explosion: loss = ")
+            && msg.contains("> guard.max_loss_ratio × the first step's loss = 1.250e4"),
+        "{msg}"
+    );
+    assert!(!run.checkpoint().join("checkpoint.json").exists());
+    let d = &divergences(&run.root)[0]["divergence"];
+    assert_eq!(
+        (&d["kind"], &d["what"]),
+        (&"explosion".into(), &"loss".into())
+    );
+    assert!(d["value"].as_f64().unwrap() > 1.25e4, "{d}");
 }
 
 #[test]

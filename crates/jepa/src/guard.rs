@@ -8,6 +8,9 @@
 //!   fails before updating), or a parameter is after an update. The driver checks the
 //!   parameters ([`crate::Trainer::check_finite`]) on every logging step and before every
 //!   checkpoint; the loss is checked on every step;
+//! * **explosion**: the loss of a step exceeds `max_loss_ratio` times the loss of the run's
+//!   first step (finite, but the weights have blown up: an absurd learning rate trains to
+//!   losses of 1e19–1e31 without a NaN, and such a model makes the planner's costs NaN);
 //! * **collapse**: on `patience` consecutive logged checks at steps `>= check_after`, the
 //!   representation's mean per-dimension standard deviation is below `min_std` or its
 //!   effective rank is below `min_effective_rank` ([`crate::diagnostics`]). A check that
@@ -26,7 +29,10 @@
 //! to a std of ≈ 0.0015. So the checks start at step 200, twice the warm-up, and fire below a
 //! std of 0.1 (a sixth of the lowest healthy value, 60 times the collapsed one) or a rank of
 //! 1.5 (a third of the lowest healthy value; 1 is every representation on one line), three
-//! logged checks in a row so that one unlucky batch does not stop a run.
+//! logged checks in a row so that one unlucky batch does not stop a run. The largest loss of
+//! those healthy runs was 1.01, 1.00 and 1.00 times their first (1.56 with a learning rate
+//! just below the unstable ones, 0.3125 on `tiny`); the exploded runs reached 1e19 or more
+//! times it within 30 steps. So a loss 1e4 times the first counts as an explosion.
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +76,9 @@ pub struct GuardConfig {
     pub patience: usize,
     /// Collapse checks start at this step (default 200).
     pub check_after: usize,
+    /// Explosion when a step's loss exceeds this times the first step's loss (default 1e4;
+    /// 0: off).
+    pub max_loss_ratio: f64,
     /// Each rollback multiplies the learning rate by this, in (0, 1) (default 0.5).
     pub lr_factor: f64,
     /// Rollbacks allowed in one run; the next divergence stops it (default 3).
@@ -84,6 +93,7 @@ impl Default for GuardConfig {
             min_effective_rank: 1.5,
             patience: 3,
             check_after: 200,
+            max_loss_ratio: 1e4,
             lr_factor: 0.5,
             max_rollbacks: 3,
         }
@@ -96,6 +106,7 @@ impl GuardConfig {
         for (field, v) in [
             ("guard.min_std", self.min_std),
             ("guard.min_effective_rank", self.min_effective_rank),
+            ("guard.max_loss_ratio", self.max_loss_ratio),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(JepaError::config(field, v, "a finite value >= 0 (0: off)"));
@@ -139,11 +150,17 @@ fn widen(x: f32) -> f64 {
 #[serde(default, deny_unknown_fields)]
 pub struct GuardState {
     /// The scheduled learning rate is multiplied by this (`lr_factor^rollbacks`; 1 at first).
+    /// Written as a decimal string (`"0.010000000000000002"`): serde_json's default float
+    /// parser can be one ulp off on 17-digit numbers, and a resumed run must continue exactly.
+    #[serde(with = "exact_f64")]
     pub lr_scale: f64,
     /// Rollbacks taken so far.
     pub rollbacks: usize,
     /// Consecutive failed collapse checks so far.
     pub collapse_streak: usize,
+    /// The loss of the run's first step (the reference of the explosion rule; for a checkpoint
+    /// written before the rule existed, the first step after the resume).
+    pub first_loss: Option<f32>,
 }
 
 impl Default for GuardState {
@@ -152,6 +169,7 @@ impl Default for GuardState {
             lr_scale: 1.0,
             rollbacks: 0,
             collapse_streak: 0,
+            first_loss: None,
         }
     }
 }
@@ -185,6 +203,47 @@ impl GuardState {
     }
 }
 
+impl GuardState {
+    /// Applies the explosion rule to the loss of `step` (module docs); the first loss seen
+    /// becomes the reference.
+    pub fn check_loss(&mut self, cfg: &GuardConfig, step: usize, loss: f32) -> Option<Divergence> {
+        let first = widen(*self.first_loss.get_or_insert(loss));
+        let (loss, limit) = (widen(loss), cfg.max_loss_ratio * first.abs());
+        (cfg.max_loss_ratio > 0.0 && loss > limit).then(|| Divergence {
+            step,
+            kind: DivergenceKind::Explosion,
+            what: "loss".into(),
+            value: Some(loss),
+            threshold: Some(limit),
+            checks: 0,
+        })
+    }
+}
+
+/// serde of an `f64` as its shortest decimal string, read back exactly by `str::parse`
+/// (a JSON number is read too).
+mod exact_f64 {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Number(f64),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Text(t) => t.parse().map_err(D::Error::custom),
+            Repr::Number(n) => Ok(n),
+        }
+    }
+}
+
 /// Which rule fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -193,6 +252,8 @@ pub enum DivergenceKind {
     NonFinite,
     /// The representation collapsed.
     Collapse,
+    /// The loss grew far beyond its first value.
+    Explosion,
 }
 
 /// A diagnosis: what diverged, at which step, by how much.
@@ -205,7 +266,7 @@ pub struct Divergence {
     pub kind: DivergenceKind,
     /// `loss`, `parameter `NAME``, `mean_std` or `effective_rank`.
     pub what: String,
-    /// The collapse statistic's value (`None` for a non-finite quantity).
+    /// The collapse statistic's or the loss's value (`None` for a non-finite quantity).
     pub value: Option<f64>,
     /// The threshold it fell below (`None` for a non-finite quantity).
     pub threshold: Option<f64>,
@@ -250,6 +311,12 @@ impl std::fmt::Display for Divergence {
                     self.what, self.checks
                 )
             }
+            (DivergenceKind::Explosion, Some(v), Some(t)) => write!(
+                f,
+                "loss explosion: {} = {v:.3e} > guard.max_loss_ratio × the first step's loss = \
+                 {t:.3e}",
+                self.what
+            ),
             _ => write!(f, "{} is not finite (NaN or infinite)", self.what),
         }
     }

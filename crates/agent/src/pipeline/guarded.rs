@@ -1,7 +1,7 @@
 //! The training loop of [`super::fit`] under the divergence guard ([`ami_jepa::guard`]: the
 //! rules, thresholds and defaults).
 //!
-//! **Checks.** The loss on every step; every parameter on every logging step
+//! **Checks.** The loss on every step (NaN or infinite, or exploded); every parameter on every logging step
 //! (`train.log_every`, and the last step) and before every checkpoint; the collapse rule on
 //! every logging step. Periodic checkpoints are skipped while a collapse streak is open, so
 //! that the last good checkpoint precedes the first failed check.
@@ -17,7 +17,7 @@
 //!   continues. After `guard.max_rollbacks` rollbacks the next divergence stops the run.
 //!
 //! **Records.** Each divergence is a line of `metrics.jsonl`,
-//! `{"step": S, "divergence": {"kind": "non_finite"|"collapse", "what", "value", "threshold",
+//! `{"step": S, "divergence": {"kind": "non_finite"|"collapse"|"explosion", "what", "value", "threshold",
 //! "checks", "action": "stop"|"rollback", "checkpoint_step", "lr_scale", "rollbacks"}}`
 //! (`checkpoint_step`: the checkpoint stopped at or rolled back to, `null` for none;
 //! `lr_scale`, `rollbacks`: after the action), and `divergence.json` holds the list of those
@@ -123,6 +123,12 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        let d = trainer
+            .guard
+            .check_loss(&self.cfg.guard, log.step, log.loss);
+        if d.is_some() {
+            return Ok(d);
+        }
         let every = (total / 4).max(1);
         if trainer.step.is_multiple_of(every) && trainer.guard.collapse_streak == 0 {
             if let Some(d) = self.checkpoint(trainer)? {
@@ -156,6 +162,7 @@ impl<'a> Session<'a> {
             lr_scale: trainer.guard.lr_scale * g.lr_factor,
             rollbacks: trainer.guard.rollbacks + 1,
             collapse_streak: 0,
+            first_loss: trainer.guard.first_loss,
         };
         let mut restarted = match self.last_saved {
             Some(_) => load_trainer(&self.run.checkpoint(), &compute_device())?,

@@ -154,3 +154,46 @@ fn validation_names_the_field_and_the_expectation() {
         "guard.min_effective_rank",
     );
 }
+
+#[test]
+fn the_loss_explodes_above_the_ratio_times_the_first_loss() {
+    let cfg = GuardConfig::default();
+    let mut s = GuardState::default();
+    assert_eq!(s.check_loss(&cfg, 0, 1.25), None);
+    assert_eq!(s.first_loss, Some(1.25f32));
+    // Healthy runs stayed within 1.6 times their first loss.
+    assert_eq!(s.check_loss(&cfg, 1, 2.0), None);
+    assert_eq!(
+        s.check_loss(&cfg, 2, 12_500.0),
+        None,
+        "exactly at the limit passes"
+    );
+    let d = s.check_loss(&cfg, 3, 7.66e27).expect("explosion");
+    assert_eq!((d.step, d.kind), (3, DivergenceKind::Explosion));
+    assert_eq!(d.threshold, Some(12_500.0));
+    assert_eq!(
+        d.to_string(),
+        "loss explosion: loss = 7.660e27 > guard.max_loss_ratio × the first step's loss = 1.250e4"
+    );
+    let off = GuardConfig {
+        max_loss_ratio: 0.0,
+        ..cfg
+    };
+    assert_eq!(s.check_loss(&off, 4, 1e30), None);
+}
+
+#[test]
+fn the_learning_rate_scale_round_trips_exactly_through_json() {
+    for lr_scale in [1.0, 0.5, 0.1 * 0.1, 0.3 * 0.7 * 0.9, 1e-300] {
+        let s = GuardState {
+            lr_scale,
+            ..GuardState::default()
+        };
+        let text = serde_json::to_string(&s).unwrap();
+        let back: GuardState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.lr_scale.to_bits(), lr_scale.to_bits(), "{text}");
+    }
+    // A plain number is read too.
+    let back: GuardState = serde_json::from_str(r#"{"lr_scale": 0.25}"#).unwrap();
+    assert_eq!(back.lr_scale, 0.25);
+}
