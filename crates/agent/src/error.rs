@@ -80,6 +80,19 @@ pub enum AgentError {
         /// What the lock file says about its holder.
         holder: String,
     },
+    /// Training diverged and the divergence guard stopped it
+    /// ([`crate::pipeline::guarded`]).
+    #[error("training diverged at step {step}: {diagnosis}; {checkpoint}; the diagnosis is in {record} and metrics.jsonl")]
+    Diverged {
+        /// The step at which it was detected.
+        step: usize,
+        /// What diverged, by how much (and after how many rollbacks).
+        diagnosis: String,
+        /// Where the last good checkpoint is, or that there is none.
+        checkpoint: String,
+        /// The run's `divergence.json`.
+        record: String,
+    },
     /// Plain I/O failure.
     #[error("{path}: {source}")]
     Io {

@@ -16,7 +16,7 @@ use ami_agent::TaskConfig;
 use ami_envs::{Dataset, EnvConfig};
 
 use crate::progress::Bars;
-use crate::ConfigArgs;
+use crate::{ConfigArgs, GuardArgs};
 
 /// Builds the run configuration from a preset (in the environment `env`, if given), an
 /// optional file and `--set` overrides.
@@ -74,18 +74,24 @@ pub fn data(
     Ok(())
 }
 
-/// `ami train`.
-pub fn train(data_path: &Path, out: &Path, opts: FitOptions, args: &ConfigArgs) -> Result<()> {
+/// `ami train` (`--on-divergence` applies to a resumed run too).
+pub fn train(
+    data_path: &Path,
+    out: &Path,
+    opts: FitOptions,
+    guard: &GuardArgs,
+    args: &ConfigArgs,
+) -> Result<()> {
     let ds =
         Dataset::load(data_path).with_context(|| format!("loading {}", data_path.display()))?;
     let (run, cfg) = if opts.resume {
         let run = RunDir::open_locked(out, "ami train --resume")?;
-        let cfg = run.read_config()?;
+        let cfg = run_config(&run, &guard.sets())?;
         (run, cfg)
     } else {
         (
             RunDir::create_locked(out, "ami train")?,
-            build_config(args, &[])?,
+            build_config(args, &guard.sets())?,
         )
     };
     let t = Instant::now();
@@ -195,9 +201,10 @@ pub fn demo(
     seed: u64,
     env: Option<&str>,
     tasks: &TaskArgs,
+    guard: &GuardArgs,
     args: &ConfigArgs,
 ) -> Result<()> {
-    let mut cfg = build_config_in(args, env, &[])?;
+    let mut cfg = build_config_in(args, env, &guard.sets())?;
     cfg.data.seed = seed;
     cfg.train.seed = seed;
     tasks.apply(&mut cfg)?;

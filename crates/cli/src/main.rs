@@ -43,6 +43,32 @@ pub struct ConfigArgs {
     pub sets: Vec<String>,
 }
 
+/// The divergence guard's action, for the commands that train.
+#[derive(clap::Args, Clone)]
+pub struct GuardArgs {
+    /// What training does when the loss or a weight becomes NaN/infinite or the
+    /// representation collapses (`guard.on_divergence`): `stop` (the default; the last good
+    /// checkpoint is kept) or `rollback` (reload it, halve the learning rate, continue; at most
+    /// `guard.max_rollbacks` times). Thresholds: `--set guard.KEY=VALUE`.
+    #[arg(long, value_name = "stop|rollback")]
+    pub on_divergence: Option<String>,
+}
+
+impl GuardArgs {
+    /// The flag as a `--set` override.
+    pub fn sets(&self) -> Vec<String> {
+        self.on_divergence
+            .iter()
+            .map(|a| format!("guard.on_divergence={}", toml_string(a)))
+            .collect()
+    }
+}
+
+/// `s` as a TOML string literal.
+fn toml_string(s: &str) -> String {
+    toml::Value::from(s).to_string()
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate data, train a JEPA world model, and evaluate planning on the test episodes.
@@ -64,6 +90,8 @@ enum Command {
         /// Test episodes per task.
         #[arg(long)]
         episodes: Option<usize>,
+        #[command(flatten)]
+        guard: GuardArgs,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -109,6 +137,8 @@ enum Command {
         /// continues exactly.
         #[arg(long)]
         stop_after: Option<usize>,
+        #[command(flatten)]
+        guard: GuardArgs,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -261,13 +291,14 @@ fn run(cli: Cli) -> Result<()> {
             env,
             task,
             episodes,
+            guard,
             cfg,
         } => {
             let tasks = commands::TaskArgs {
                 task: task.as_deref(),
                 episodes,
             };
-            commands::demo(&out, seed, env.as_deref(), &tasks, &cfg)
+            commands::demo(&out, seed, env.as_deref(), &tasks, &guard, &cfg)
         }
         Command::Data {
             pde: Some(DataKind::Pde(args)),
@@ -299,8 +330,12 @@ fn run(cli: Cli) -> Result<()> {
             out,
             resume,
             stop_after,
+            guard,
             cfg,
-        } => commands::train(&data, &out, FitOptions { resume, stop_after }, &cfg),
+        } => {
+            let opts = FitOptions { resume, stop_after };
+            commands::train(&data, &out, opts, &guard, &cfg)
+        }
         Command::Eval {
             run,
             split,

@@ -5,7 +5,9 @@
 //! * `<dir>/model.safetensors` — weights for other tools, in PyTorch layout ([`safetensors`]);
 //! * `<dir>/model.bpk`, `<dir>/optimizer.bpk` — burn's own records of the parameters and the
 //!   AdamW state, used by [`load_trainer`] so that training resumes exactly;
-//! * `<dir>/checkpoint.json` — `{ step, model, objective, train }`.
+//! * `<dir>/checkpoint.json` — `{ step, model, objective, train, guard }` (`guard`: the
+//!   divergence guard's state, [`GuardState`]; absent in checkpoints written before it, read
+//!   as the initial state).
 //!
 //! A process killed at any instant of [`save_trainer`] leaves either the complete previous
 //! checkpoint or the complete new one. Non-finite weights are never written: the save fails
@@ -31,6 +33,7 @@ pub use self::safetensors::{
 };
 use self::set::{commit, resolve, Failpoint};
 use crate::error::JepaError;
+use crate::guard::GuardState;
 use crate::model::{Jepa, JepaConfig};
 use crate::objective::ObjectiveConfig;
 use crate::train::{new_optimizer, TrainConfig, Trainer};
@@ -47,6 +50,9 @@ pub struct CheckpointMeta {
     pub objective: ObjectiveConfig,
     /// Optimisation settings.
     pub train: TrainConfig,
+    /// The divergence guard's state (learning-rate scale, rollbacks, collapse streak).
+    #[serde(default)]
+    pub guard: GuardState,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JepaError + '_ {
@@ -83,6 +89,7 @@ pub(crate) fn save_trainer_with(
         model: trainer.model_config.clone(),
         objective: trainer.objective.clone(),
         train: trainer.train_config.clone(),
+        guard: trainer.guard,
     };
     let ckpt = |msg: String, p: &Path| JepaError::Checkpoint {
         path: p.to_path_buf(),
@@ -127,7 +134,7 @@ fn read_meta(files: &Path) -> Result<CheckpointMeta, JepaError> {
     })
 }
 
-/// Restores a trainer (model, AdamW state, step) so that training continues exactly.
+/// Restores a trainer (model, AdamW state, step, guard state) so that training continues exactly.
 pub fn load_trainer(dir: &Path, device: &Device) -> Result<Trainer, JepaError> {
     let files = resolve(dir)?;
     let meta = read_meta(&files)?;
@@ -146,6 +153,7 @@ pub fn load_trainer(dir: &Path, device: &Device) -> Result<Trainer, JepaError> {
         optimizer,
         meta.step,
         (meta.model, meta.objective, meta.train),
+        meta.guard,
         device,
     ))
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::batcher::{Trajectories, Window};
 use crate::diagnostics::{collapse, Collapse};
 use crate::error::JepaError;
+use crate::guard::GuardState;
 use crate::latent::LatentUsage;
 use crate::model::{Jepa, JepaConfig};
 use crate::objective::{jepa_loss_readout, ObjectiveConfig};
@@ -99,7 +100,7 @@ impl TrainConfig {
 pub struct StepLog {
     /// Step index (0-based) of the step just taken.
     pub step: usize,
-    /// Learning rate used.
+    /// Learning rate used (the schedule's times the guard's `lr_scale`).
     pub lr: f64,
     /// Weighted total loss.
     pub loss: f32,
@@ -128,6 +129,8 @@ pub struct Trainer {
     pub objective: ObjectiveConfig,
     /// Optimisation settings.
     pub train_config: TrainConfig,
+    /// The divergence guard's state; its `lr_scale` multiplies the scheduled learning rate.
+    pub guard: GuardState,
     device: Device,
 }
 
@@ -158,6 +161,7 @@ impl Trainer {
             model_config,
             objective,
             train_config,
+            guard: GuardState::default(),
             device,
         })
     }
@@ -168,6 +172,7 @@ impl Trainer {
         optimizer: ModuleOptimizer,
         step: usize,
         configs: (JepaConfig, ObjectiveConfig, TrainConfig),
+        guard: GuardState,
         device: Device,
     ) -> Self {
         let (model_config, objective, train_config) = configs;
@@ -179,6 +184,7 @@ impl Trainer {
             model_config,
             objective,
             train_config,
+            guard,
             device,
         }
     }
@@ -195,7 +201,9 @@ impl Trainer {
         &self.device
     }
 
-    /// Takes one optimiser step on a batch sampled from `data`.
+    /// Takes one optimiser step on a batch sampled from `data`, at the scheduled learning rate
+    /// times `guard.lr_scale`. Fails with [`JepaError::NonFinite`] (`what` = `loss`), without
+    /// updating anything, when the loss is NaN or infinite.
     pub fn train_step(&mut self, data: &Trajectories) -> Result<StepLog, JepaError> {
         let cfg = &self.train_config;
         let window = data.sample(
@@ -236,7 +244,7 @@ impl Trainer {
             });
         let latent_usage =
             (!loss.latent_counts.is_empty()).then(|| LatentUsage::from_counts(&loss.latent_counts));
-        let lr = cfg.lr_at(self.step);
+        let lr = cfg.lr_at(self.step) * self.guard.lr_scale;
         let grads = GradientsParams::from_grads(loss.total.backward(), self.model());
         if let Some(model) = self.model.take() {
             self.model = Some(self.optimizer.step(lr, model, grads));

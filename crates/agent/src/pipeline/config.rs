@@ -10,7 +10,7 @@ use ami_envs::{
     DataConfig, EnvConfig, MazeConfig, ObsKind, PldmConfig, TwoRoomsConfig, TwoRoomsHazardsConfig,
     DEFAULT_HAZARDS,
 };
-use ami_jepa::{EncoderKind, Level2Config, ModelConfig, ObjectiveConfig, TrainConfig};
+use ami_jepa::{EncoderKind, GuardConfig, Level2Config, ModelConfig, ObjectiveConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 use super::learned::{ActorKind, CriticMode};
@@ -255,6 +255,10 @@ pub struct RunConfig {
     pub objective: ObjectiveConfig,
     /// Optimisation.
     pub train: TrainConfig,
+    /// The divergence guard of training (thresholds, and stop or roll back;
+    /// [`ami_jepa::guard`]). Absent from `config.toml` files written before it: the defaults.
+    #[serde(default)]
+    pub guard: GuardConfig,
     /// Temporal abstraction of the actor.
     pub agent: AgentConfig,
     /// Trajectory optimiser (`kind` and its settings).
@@ -599,6 +603,7 @@ impl RunConfig {
         self.data.validate()?;
         self.objective.validate()?;
         self.train.validate()?;
+        self.guard.validate()?;
         self.planner.validate()?;
         self.cost.validate()?;
         self.task.validate()?;

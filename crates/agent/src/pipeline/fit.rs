@@ -10,15 +10,18 @@
 //!
 //! On resume, `metrics.jsonl` keeps only the lines of steps before the checkpoint's step, so
 //! that every step is logged once even when steps after the last checkpoint are replayed.
-
-use std::io::Write;
+//!
+//! Training runs under the divergence guard ([`super::guarded`]): a NaN or an infinity, or a
+//! collapsed representation, stops the run (or rolls it back, `guard.on_divergence`) without
+//! checkpointing the diverged state.
 
 use ami_envs::{Dataset, EnvSpec};
 use ami_jepa::burn::tensor::Device;
-use ami_jepa::checkpoint::{load_trainer, save_trainer};
-use ami_jepa::{DataStats, JepaConfig, ObjectiveConfig, StepLog, Trainer, Trajectories};
+use ami_jepa::checkpoint::load_trainer;
+use ami_jepa::{DataStats, JepaConfig, ObjectiveConfig, Trainer, Trajectories};
 
 use super::config::RunConfig;
+use super::guarded::Session;
 use super::plot::{render, Panel, Series};
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -129,7 +132,7 @@ pub fn fit(
     // A run killed before its first checkpoint has nothing to resume from: it starts again
     // from step 0 with the run's configuration (the same run an uninterrupted one would be).
     let resume = opts.resume && run.checkpoint().join("checkpoint.json").is_file();
-    let mut trainer = if resume {
+    let trainer = if resume {
         let mut t = load_trainer(&run.checkpoint(), &device)?;
         t.train_config = cfg.train.clone();
         t
@@ -140,25 +143,13 @@ pub fn fit(
         run.write_config(cfg)?;
         Trainer::new(model, cfg.objective.clone(), cfg.train.clone(), &device)?
     };
-    let mut metrics = open_metrics(run, trainer.step, resume)?;
-    let total = trainer.train_config.steps;
+    let total = cfg.train.steps;
     let stop = opts.stop_after.unwrap_or(total).min(total);
-    let checkpoint_every = (total / 4).max(1);
+    let mut session = Session::open(run, cfg, &windows, progress, &trainer, resume)?;
     progress.start("train", total as u64);
     progress.set(trainer.step as u64, "");
-    while trainer.step < stop {
-        let log = trainer.train_step(&windows)?;
-        if log.step % trainer.train_config.log_every == 0 || log.step + 1 == total {
-            write_log(&mut metrics, run, &log)?;
-            progress.set(trainer.step as u64, &format!("loss {:.4}", log.loss));
-        }
-        if trainer.step % checkpoint_every == 0 {
-            save_trainer(&trainer, &run.checkpoint())?;
-        }
-        progress.set(trainer.step as u64, "");
-    }
+    let trainer = session.train(trainer, stop)?;
     progress.finish();
-    save_trainer(&trainer, &run.checkpoint())?;
     plot_training(run)?;
     if trainer.step >= total {
         super::probe_fit::fit_probe(run, cfg, data, progress)?;
@@ -172,37 +163,6 @@ pub fn fit(
         }
     }
     Ok(trainer)
-}
-
-fn write_log(metrics: &mut std::fs::File, run: &RunDir, log: &StepLog) -> Result<(), AgentError> {
-    let line = serde_json::to_string(log)
-        .map_err(|e| AgentError::config_source("metrics.jsonl", e.to_string()))?;
-    writeln!(metrics, "{line}").map_err(AgentError::io(&run.file("metrics.jsonl")))
-}
-
-/// `metrics.jsonl` opened for appending: truncated for a fresh run; on resume rewritten to the
-/// lines of steps `< step` (atomically) first.
-fn open_metrics(run: &RunDir, step: usize, resume: bool) -> Result<std::fs::File, AgentError> {
-    let path = run.file("metrics.jsonl");
-    let kept = if resume {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        text.lines()
-            .filter(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
-                    .ok()
-                    .and_then(|v| v["step"].as_u64())
-                    .is_some_and(|s| (s as usize) < step)
-            })
-            .map(|l| format!("{l}\n"))
-            .collect::<String>()
-    } else {
-        String::new()
-    };
-    run.write("metrics.jsonl", kept.as_bytes())?;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .map_err(AgentError::io(&path))
 }
 
 /// `plots/training.svg`: every loss term and the collapse diagnostics over training.
@@ -225,10 +185,11 @@ pub fn plot_training(run: &RunDir) -> Result<(), AgentError> {
         series: vec![series("total", &|l| l["loss"].as_f64())],
         log_y: true,
     }];
-    // Term names as logged (they depend on the objective's regulariser).
+    // Term names as logged (they depend on the objective's regulariser); divergence records
+    // (`{"step", "divergence"}`) have no loss and are skipped by every series.
     let names: Vec<String> = logs
-        .first()
-        .and_then(|l| l["terms"].as_array())
+        .iter()
+        .find_map(|l| l["terms"].as_array())
         .map(|terms| {
             terms
                 .iter()

@@ -18,6 +18,7 @@ pub mod distractors;
 pub mod evaluate;
 pub mod fit;
 pub mod frontier;
+pub mod guarded;
 pub mod learned;
 pub mod level2_fit;
 pub mod levels;

@@ -240,6 +240,7 @@ fn with_param(
             t.objective.clone(),
             t.train_config.clone(),
         ),
+        t.guard,
         t.device().clone(),
     )
 }
@@ -264,4 +265,29 @@ fn non_finite_weights_are_never_checkpointed() {
             "the good checkpoint was touched"
         );
     }
+}
+
+#[test]
+fn the_guard_state_is_restored_and_older_checkpoints_read_as_the_initial_state() {
+    let mut t = trainer(3, 1);
+    t.guard = crate::guard::GuardState {
+        // 0.1 · 0.1: 17 significant digits, which serde_json's default parser may misread.
+        lr_scale: 0.1 * 0.1,
+        rollbacks: 2,
+        collapse_streak: 2,
+        first_loss: Some(1.2498391),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    save_trainer(&t, dir.path()).unwrap();
+    let back = load_trainer(dir.path(), &Device::flex()).unwrap();
+    assert_eq!(back.guard, t.guard);
+    assert_eq!(back.guard.lr_scale.to_bits(), (0.1f64 * 0.1).to_bits());
+    // A checkpoint.json written before the guard existed has no `guard`.
+    let path = dir.path().join("checkpoint.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    meta.as_object_mut().unwrap().remove("guard");
+    let old: CheckpointMeta = serde_json::from_value(meta).unwrap();
+    assert_eq!(old.guard, crate::guard::GuardState::default());
+    assert_eq!(old.guard.lr_scale, 1.0);
 }
