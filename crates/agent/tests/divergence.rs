@@ -271,7 +271,7 @@ fn a_collapse_stops_the_run_with_the_value_and_the_threshold_and_rollbacks_are_b
     // Checks from step 200 (guard.check_after), three failures in a row: 200, 210, 220.
     for words in [
         "training diverged at step 220: representation collapse: mean_std = 0.00",
-        "< guard.min_std = 0.1 on 3 logged checks in a row",
+        "< guard.min_std = 0.02 on 3 logged checks in a row",
         "(step 200)",
     ] {
         assert!(msg.contains(words), "{words:?} not in {msg}");
@@ -279,7 +279,7 @@ fn a_collapse_stops_the_run_with_the_value_and_the_threshold_and_rollbacks_are_b
     let d = &divergences(&run.root)[0]["divergence"];
     assert_eq!(
         (&d["kind"], &d["threshold"]),
-        (&"collapse".into(), &0.1.into())
+        (&"collapse".into(), &0.02.into())
     );
     assert!(d["value"].as_f64().unwrap() < 0.01, "{d}");
     assert_eq!(load_meta(&run.checkpoint()).unwrap().step, 200);
