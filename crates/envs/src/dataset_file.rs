@@ -207,6 +207,20 @@ fn parse_sidecar(bytes: &[u8], side_path: &Path) -> Result<Sidecar, EnvError> {
     if side.traj_len == usize::MAX {
         return Err(EnvError::bad(side_path, "`traj_len` is out of range"));
     }
+    let (gen_n, gen_t) = (
+        side.data_config.trajectory_count(),
+        side.data_config.traj_len,
+    );
+    if (gen_n, gen_t) != (side.n_traj, side.traj_len) {
+        return Err(EnvError::bad(
+            side_path,
+            format!(
+                "`n_traj` {} and `traj_len` {} disagree with `data_config` ({gen_n} \
+                 trajectories of {gen_t} actions)",
+                side.n_traj, side.traj_len
+            ),
+        ));
+    }
     let invalid = |e: EnvError| EnvError::bad(side_path, e.to_string());
     let spec = side.env_config.spec();
     spec.validate().map_err(invalid)?;

@@ -10,6 +10,7 @@
 
 pub mod alloc;
 pub mod bytes;
+pub mod corpus;
 pub mod rng;
 pub mod runner;
 pub mod targets;

@@ -566,7 +566,8 @@ impl RunConfig {
         migrate_moved_keys(&mut file);
         let mut merged = to_value(base)?;
         // A file that switches `kind` starts that section from the new kind's defaults.
-        for (section, defaults) in kind_switches(&file, &merged)? {
+        let switches = kind_switches(&file, &merged).map_err(|e| bad(e.to_string()))?;
+        for (section, defaults) in switches {
             set_table(&mut merged, section, defaults);
         }
         merge(&mut merged, file);

@@ -1,0 +1,455 @@
+//! The regression corpus: the nastiest inputs per target, built from the targets' seeds by
+//! explicit edits, with the outcome each must have. `tests/corpus.rs` runs the committed files
+//! (`corpus/<target>/`, listed in each folder's `EXPECT`); its ignored test `regenerate`
+//! rewrites them from [`cases`].
+
+use miniz_oxide::deflate::compress_to_vec;
+
+use crate::bytes::put_le;
+use crate::targets::dataset::{join, split};
+use crate::targets::npy::edit_header;
+use crate::targets::zip::{build, find_sig, Entry};
+use crate::targets::{npz, zip};
+use crate::{all_targets, Target};
+
+/// One corpus file: its target, name, bytes and the outcome: `None` loads, `Some(needle)`
+/// fails with a message containing `needle` (and the file's name).
+pub struct Case {
+    /// Target name.
+    pub target: &'static str,
+    /// File name inside `corpus/<target>/`.
+    pub file: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+    /// Expected error text, or `None` for a file that must load.
+    pub needle: Option<&'static str>,
+}
+
+fn seed(target: &str, k: usize) -> Vec<u8> {
+    let t: Box<dyn Target> = crate::target(target).expect("known target");
+    t.seeds().swap_remove(k)
+}
+
+fn text_edit(b: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let s = String::from_utf8_lossy(b);
+    assert!(s.contains(from), "`{from}` not in the seed");
+    s.replacen(from, to, 1).into_bytes()
+}
+
+/// A safetensors file with its header text edited and the length prefix fixed.
+fn st_edit(b: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let n = u64::from_le_bytes(b[..8].try_into().expect("prefix")) as usize;
+    let header = text_edit(&b[8..8 + n], from, to);
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&b[8 + n..]);
+    out
+}
+
+fn shape(h: &str, new: &str) -> String {
+    let start = h.find("'shape': ").expect("shape") + 9;
+    let end = start + h[start..].find(')').expect("tuple") + 1;
+    format!("{}{new}{}", &h[..start], &h[end..])
+}
+
+fn npy_cases(out: &mut Vec<Case>) {
+    let v = seed("npy", 2); // (2, 3) <f4
+    let mut add = |file: &str, bytes: Vec<u8>, needle| {
+        out.push(Case {
+            target: "npy",
+            file: file.into(),
+            bytes,
+            needle,
+        });
+    };
+    add("valid.npy", v.clone(), None);
+    add(
+        "huge_shape.npy",
+        edit_header(&v, |h| shape(h, "(18446744073709551615,)")).expect("v1"),
+        Some("overflow"),
+    );
+    add(
+        "shape_product_overflow.npy",
+        edit_header(&v, |h| shape(h, "(4294967296, 4294967296)")).expect("v1"),
+        Some("overflows"),
+    );
+    add(
+        "shape_beyond_data.npy",
+        edit_header(&v, |h| shape(h, "(1000000, 1000000)")).expect("v1"),
+        Some("truncated data"),
+    );
+    add(
+        "negative_shape.npy",
+        edit_header(&v, |h| shape(h, "(-1,)")).expect("v1"),
+        Some("bad shape"),
+    );
+    add(
+        "wrong_dtype.npy",
+        edit_header(&v, |h| h.replace("<f4", "<c8")).expect("v1"),
+        Some("dtype '<c8'"),
+    );
+    add(
+        "truncated.npy",
+        v[..v.len() - 5].to_vec(),
+        Some("truncated"),
+    );
+    let mut garbled = v.clone();
+    garbled[20] = 0xff;
+    add("garbled_header.npy", garbled, Some("non-text header"));
+    let mut hlen = v.clone();
+    put_le(&mut hlen, 8, 2, 0xffff);
+    add(
+        "header_length_past_end.npy",
+        hlen,
+        Some("truncated or non-text header"),
+    );
+    add(
+        "fortran.npy",
+        edit_header(&v, |h| h.replace("False", "True")).expect("v1"),
+        Some("Fortran"),
+    );
+}
+
+fn npz_cases(out: &mut Vec<Case>) {
+    let v = seed("npz", 0);
+    let files = npz::entries_of(&v).expect("seed");
+    let stored: Vec<Entry> = files
+        .iter()
+        .map(|(n, d)| Entry::stored(n, d.clone()))
+        .collect();
+    let mut add = |file: &str, bytes: Vec<u8>, needle| {
+        out.push(Case {
+            target: "npz",
+            file: file.into(),
+            bytes,
+            needle,
+        });
+    };
+    add("valid.npz", v.clone(), None);
+    add("valid_deflated.npz", seed("npz", 1), None);
+    add("valid_zip64.npz", seed("npz", 2), None);
+    let zeros = vec![0u8; 1 << 20];
+    let mut bomb = Entry::deflated("bomb.npy", &[]);
+    (bomb.payload, bomb.crc, bomb.size) = (
+        compress_to_vec(&zeros, 10),
+        crc32fast::hash(&zeros),
+        1 << 40,
+    );
+    bomb.zip64 = true;
+    add(
+        "zip_bomb_declared_huge.npz",
+        build(&[bomb.clone()]),
+        Some("zip bomb"),
+    );
+    (bomb.size, bomb.zip64) = (1000, false);
+    add(
+        "zip_bomb_expands_past_declared.npz",
+        build(&[bomb]),
+        Some("expands past"),
+    );
+    let mut twice = stored.clone();
+    twice.push(stored[0].clone());
+    add("duplicate_name.npz", build(&twice), Some("appears twice"));
+    let mut overlap = build(&stored);
+    let central = find_sig(&overlap, 0x0201_4b50);
+    put_le(&mut overlap, central[1] + 42, 4, 0);
+    add("overlapping_entries.npz", overlap, Some("overlap"));
+    add(
+        "truncated.npz",
+        v[..v.len() / 2].to_vec(),
+        Some("truncated ZIP archive"),
+    );
+    let mut crc = v.clone();
+    crc[60] ^= 1;
+    add("crc_mismatch.npz", crc, Some("CRC mismatch"));
+    let mut count = v.clone();
+    let end = *find_sig(&count, 0x0605_4b50).last().expect("end record");
+    put_le(&mut count, end + 10, 2, 0xffff);
+    add(
+        "absurd_entry_count.npz",
+        count,
+        Some("central directory entry 2 is damaged"),
+    );
+    let mut offset = v.clone();
+    put_le(&mut offset, central[0] + 42, 4, u64::from(u32::MAX));
+    add("offset_past_end.npz", offset, Some("bad local header"));
+    let huge = edit_header(&files[1].1, |h| shape(h, "(18446744073709551615, 2)")).expect("v1");
+    add(
+        "inner_huge_shape.npz",
+        zip::build(&[Entry::stored("observations.npy", huge)]),
+        Some("array `observations`"),
+    );
+}
+
+fn safetensors_cases(out: &mut Vec<Case>) {
+    let v = seed("safetensors", 0);
+    let mut add = |file: &str, bytes: Vec<u8>, needle| {
+        out.push(Case {
+            target: "safetensors",
+            file: file.into(),
+            bytes,
+            needle,
+        });
+    };
+    add("valid.safetensors", v.clone(), None);
+    let mut len = v.clone();
+    put_le(&mut len, 0, 8, u64::MAX);
+    add(
+        "header_length_wraps.safetensors",
+        len,
+        Some("header length"),
+    );
+    add(
+        "offsets_past_end.safetensors",
+        st_edit(&v, "[24,36]", "[24,99999999999]"),
+        Some("data_offsets"),
+    );
+    add(
+        "shape_overflow.safetensors",
+        st_edit(&v, "[3,2]", "[4611686018427387904,4]"),
+        Some("overflows"),
+    );
+    add(
+        "shape_mismatch.safetensors",
+        st_edit(&v, "[3,2]", "[3,3]"),
+        Some("needs 36 bytes"),
+    );
+    add(
+        "wrong_dtype.safetensors",
+        st_edit(&v, "\"F32\"", "\"F64\""),
+        Some("dtype \"F64\""),
+    );
+    add(
+        "duplicate_name.safetensors",
+        st_edit(
+            &v,
+            "{\"__metadata__\"",
+            "{\"encoder.layers.0.bias\":{},\"__metadata__\"",
+        ),
+        Some("encoder.layers.0.bias"),
+    );
+    add(
+        "overlapping.safetensors",
+        st_edit(&v, "[24,36]", "[0,12]"),
+        Some("overlap"),
+    );
+    let mut nan = v.clone();
+    let at = nan.len() - 4;
+    put_le(&mut nan, at, 4, u64::from(f32::NAN.to_bits()));
+    add("nan_value.safetensors", nan, Some("non-finite"));
+    add(
+        "garbled_header.safetensors",
+        st_edit(&v, "{\"__metadata__\"", "{\u{0}__metadata__\""),
+        Some("header is not a JSON object"),
+    );
+}
+
+fn json_cases(out: &mut Vec<Case>) {
+    let v = seed("checkpoint", 0);
+    let mut add = |file: &str, bytes: Vec<u8>, needle| {
+        out.push(Case {
+            target: "checkpoint",
+            file: file.into(),
+            bytes,
+            needle,
+        });
+    };
+    add("valid.json", v.clone(), None);
+    let deep = format!("\"step\": {}0{},", "[".repeat(200), "]".repeat(200));
+    add(
+        "deep_nesting.json",
+        text_edit(&v, "\"step\": 0,", &deep),
+        Some("invalid type"),
+    );
+    add(
+        "huge_number.json",
+        text_edit(&v, "\"step\": 0", "\"step\": 1e400"),
+        Some("number out of range"),
+    );
+    add(
+        "negative_weight.json",
+        text_edit(&v, "\"variance\": ", "\"variance\": -"),
+        Some("objective.variance"),
+    );
+    add(
+        "nan_token.json",
+        text_edit(&v, "\"step\": 0", "\"step\": NaN"),
+        Some("expected value"),
+    );
+    add(
+        "unknown_key.json",
+        text_edit(&v, "\"step\": 0", "\"stepz\": 0"),
+        Some("unknown field `stepz`"),
+    );
+    add(
+        "duplicate_key.json",
+        text_edit(&v, "\"step\": 0", "\"step\": 0, \"step\": 1"),
+        Some("duplicate field `step`"),
+    );
+    add(
+        "wrong_type.json",
+        text_edit(&v, "\"step\": 0", "\"step\": \"many\""),
+        Some("invalid type"),
+    );
+    add(
+        "zero_width.json",
+        text_edit(&v, "\"repr_dim\": 32", "\"repr_dim\": 0"),
+        Some("model.repr_dim"),
+    );
+    add("truncated.json", v[..v.len() / 2].to_vec(), Some("EOF"));
+}
+
+fn toml_cases(out: &mut Vec<Case>) {
+    let v = seed("config", 0); // the tiny preset
+    let mut add = |file: &str, bytes: Vec<u8>, needle| {
+        out.push(Case {
+            target: "config",
+            file: file.into(),
+            bytes,
+            needle,
+        });
+    };
+    add("valid.toml", v.clone(), None);
+    add(
+        "deep_nesting.toml",
+        format!("x = {}1{}\n", "[".repeat(200), "]".repeat(200)).into_bytes(),
+        Some("recursion limit"),
+    );
+    add(
+        "nan_rate.toml",
+        b"[train]\nlr = nan\n".to_vec(),
+        Some("train.lr"),
+    );
+    add(
+        "negative_count.toml",
+        b"[train]\nsteps = -1\n".to_vec(),
+        Some("invalid value"),
+    );
+    add(
+        "unknown_key.toml",
+        b"[train]\nstepz = 3\n".to_vec(),
+        Some("unknown field `stepz`"),
+    );
+    add(
+        "duplicate_key.toml",
+        b"[train]\nlr = 0.1\nlr = 0.2\n".to_vec(),
+        Some("duplicate key"),
+    );
+    add(
+        "wrong_type.toml",
+        b"[train]\nlr = \"fast\"\n".to_vec(),
+        Some("invalid type"),
+    );
+    add(
+        "not_utf8.toml",
+        b"[train]\nlr = \"\xff\"\n".to_vec(),
+        Some("not UTF-8"),
+    );
+    add(
+        "unknown_env.toml",
+        b"[env]\nkind = \"moon\"\n".to_vec(),
+        Some("moon"),
+    );
+}
+
+fn dataset_cases(out: &mut Vec<Case>) {
+    let v = seed("dataset", 0);
+    let (side, archive) = split(&v);
+    let mut add = |file: &str, bytes: Vec<u8>, needle| {
+        out.push(Case {
+            target: "dataset",
+            file: file.into(),
+            bytes,
+            needle,
+        });
+    };
+    add("valid.ds", v.clone(), None);
+    let mut arrays = ami_io::parse_npz(archive, std::path::Path::new("x")).expect("seed");
+    arrays.get_mut("states").expect("states").data[3] = f32::NAN;
+    let named: Vec<_> = arrays.iter().map(|(k, a)| (k.as_str(), a)).collect();
+    add(
+        "nan_state.ds",
+        join(side, &ami_io::npz_bytes(&named).expect("npz")),
+        Some("array `states` has a non-finite value"),
+    );
+    let named: Vec<_> = arrays
+        .iter()
+        .filter(|(k, _)| *k != "actions")
+        .map(|(k, a)| (k.as_str(), a))
+        .collect();
+    add(
+        "missing_array.ds",
+        join(side, &ami_io::npz_bytes(&named).expect("npz")),
+        Some("missing array `actions`"),
+    );
+    add(
+        "wrong_count.ds",
+        join(
+            &text_edit(
+                &text_edit(side, "\"n_traj\": 2", "\"n_traj\": 5"),
+                "\"trajectories\": 2",
+                "\"trajectories\": 5",
+            ),
+            archive,
+        ),
+        Some("array `observations` has shape"),
+    );
+    add(
+        "huge_traj_len.ds",
+        join(
+            &text_edit(
+                side,
+                "\"traj_len\": 3,\n  \"obs_shape\"",
+                "\"traj_len\": 18446744073709551615,\n  \"obs_shape\"",
+            ),
+            archive,
+        ),
+        Some("`traj_len` is out of range"),
+    );
+    add(
+        "inconsistent_traj_len.ds",
+        join(
+            &text_edit(side, "\"traj_len\": 3,", "\"traj_len\": 4,"),
+            archive,
+        ),
+        Some("disagree with `data_config`"),
+    );
+    let deep = format!("\"n_traj\": {}2{}", "[".repeat(300), "]".repeat(300));
+    add(
+        "deep_sidecar.ds",
+        join(&text_edit(side, "\"n_traj\": 2", &deep), archive),
+        Some("invalid type"),
+    );
+    add(
+        "kind_mismatch.ds",
+        join(
+            &text_edit(side, "\"env\": \"two-rooms\"", "\"env\": \"maze\""),
+            archive,
+        ),
+        Some("`env` is \"maze\""),
+    );
+    let zeros = vec![0u8; 1 << 20];
+    let mut bomb = Entry::deflated("observations.npy", &[]);
+    (bomb.payload, bomb.crc, bomb.size) = (
+        compress_to_vec(&zeros, 10),
+        crc32fast::hash(&zeros),
+        1 << 40,
+    );
+    bomb.zip64 = true;
+    add("zip_bomb.ds", join(side, &build(&[bomb])), Some("zip bomb"));
+}
+
+/// Every corpus case.
+pub fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    npy_cases(&mut out);
+    npz_cases(&mut out);
+    safetensors_cases(&mut out);
+    json_cases(&mut out);
+    toml_cases(&mut out);
+    dataset_cases(&mut out);
+    debug_assert!(out
+        .iter()
+        .all(|c| all_targets().iter().any(|t| t.name() == c.target)));
+    out
+}
