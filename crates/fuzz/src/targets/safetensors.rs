@@ -70,7 +70,9 @@ fn edit_tensor(rng: &mut Rng, header: &[u8]) -> Option<Vec<u8>> {
         }
         _ => {
             let offs = info.get_mut("data_offsets")?.as_array_mut()?;
-            offs.swap(0, 1);
+            if offs.len() >= 2 {
+                offs.swap(0, 1);
+            }
         }
     }
     serde_json::to_vec(&doc).ok()
