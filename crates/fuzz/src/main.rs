@@ -2,11 +2,14 @@
 //! loaders and prints, per target, inputs, panics, hangs, the slowest input, the largest
 //! allocation against its bound, errors vs accepted inputs and the rate. Exits 1 when any
 //! input panicked, hung or exceeded its bound, 2 on bad arguments.
+//!
+//! `ami-fuzz --target NAME --replay FILE…` runs saved inputs (e.g. from `--crashes`) once
+//! each and prints the outcome, time and allocation of each.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ami_fuzz::runner::{fuzz, quiet_panics, Report};
+use ami_fuzz::runner::{fuzz, quiet_panics, run_one, Report};
 use ami_fuzz::{all_targets, target, Target};
 
 const USAGE: &str =
@@ -18,6 +21,7 @@ struct Args {
     seed: u64,
     crashes: Option<PathBuf>,
     json: bool,
+    replay: Vec<PathBuf>,
 }
 
 fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
@@ -28,6 +32,7 @@ fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut name, mut inputs, mut seed, mut crashes, mut json) = (None, None, 0, None, false);
+    let mut replay = Vec::new();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--target" => name = Some(it.next().ok_or("--target needs a value")?),
@@ -37,6 +42,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 crashes = Some(PathBuf::from(it.next().ok_or("--crashes needs a value")?))
             }
             "--json" => json = true,
+            "--replay" => replay.extend(it.by_ref().map(PathBuf::from)),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -46,13 +52,21 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         "all" => all_targets(),
         n => vec![target(n)?],
     };
-    let inputs = inputs.ok_or_else(|| format!("--inputs is required\n{USAGE}"))?;
+    if !replay.is_empty() && targets.len() != 1 {
+        return Err("--replay needs one --target, not all".into());
+    }
+    let inputs = match (inputs, replay.is_empty()) {
+        (Some(n), _) => n,
+        (None, false) => 0,
+        (None, true) => return Err(format!("--inputs is required\n{USAGE}")),
+    };
     Ok(Args {
         targets,
         inputs,
         seed,
         crashes,
         json,
+        replay,
     })
 }
 
@@ -77,6 +91,36 @@ fn print_row(r: &Report, json: bool) {
     }
 }
 
+/// Runs each saved input once and prints its outcome.
+fn replay(target: &dyn Target, files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for f in files {
+        let Ok(bytes) = std::fs::read(f) else {
+            eprintln!("ami-fuzz: cannot read {}", f.display());
+            return ExitCode::from(2);
+        };
+        let o = run_one(target, &bytes, f);
+        let bound = target.bound(bytes.len());
+        let outcome = match &o.result {
+            None => "PANIC".to_string(),
+            Some(Ok(())) => "accepted".to_string(),
+            Some(Err(m)) => format!("error: {m}"),
+        };
+        failed |= o.result.is_none() || o.alloc > bound;
+        println!(
+            "{}: {:.2} ms, {} bytes allocated (bound {bound}), {outcome}",
+            f.display(),
+            o.elapsed.as_secs_f64() * 1e3,
+            o.alloc
+        );
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
@@ -86,6 +130,9 @@ fn main() -> ExitCode {
         }
     };
     quiet_panics();
+    if !args.replay.is_empty() {
+        return replay(args.targets[0].as_ref(), &args.replay);
+    }
     if !args.json {
         println!(
             "{:<12} {:>9} {:>6} {:>5} {:>10} {:>13} {:>13} {:>5} {:>9} {:>9} {:>10}",

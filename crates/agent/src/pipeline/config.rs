@@ -539,7 +539,7 @@ impl RunConfig {
         let len = std::fs::metadata(path).map_err(AgentError::io(path))?.len();
         if len > MAX_CONFIG_BYTES as u64 {
             return Err(AgentError::config_source(
-                &path.display().to_string(),
+                path.display().to_string(),
                 format!("{len} bytes, more than the {MAX_CONFIG_BYTES} allowed"),
             ));
         }
