@@ -15,7 +15,7 @@ use crate::Target;
 
 /// The `.npz` target.
 pub struct Npz {
-    /// Deflated runs of zeros (1 MiB and 64 MiB): zip-bomb payloads, made once.
+    /// Deflated runs of zeros (1 MiB and 16 MiB): zip-bomb payloads, made once.
     bombs: OnceLock<[(Vec<u8>, u64, u32); 2]>,
 }
 
@@ -29,7 +29,7 @@ impl Npz {
 
     fn bombs(&self) -> &[(Vec<u8>, u64, u32); 2] {
         self.bombs.get_or_init(|| {
-            [1usize << 20, 1 << 26].map(|n| {
+            [1usize << 20, 1 << 24].map(|n| {
                 let zeros = vec![0u8; n];
                 (
                     compress_to_vec(&zeros, 10),
