@@ -113,6 +113,16 @@ pub(super) fn toml_cases(out: &mut Vec<Case>) {
         b"[env]\nkind = \"moon\"\n".to_vec(),
         Some("moon"),
     );
+    add(
+        "maze_huge_rooms.toml",
+        b"[env]\nkind = \"maze\"\nrooms = [100000, 100000]\n".to_vec(),
+        Some("env.rooms"),
+    );
+    add(
+        "maze_slow_rooms.toml",
+        b"[env]\nkind = \"maze\"\nrooms = [300, 300]\n".to_vec(),
+        Some("env.rooms"),
+    );
 }
 
 pub(super) fn dataset_cases(out: &mut Vec<Case>) {
