@@ -11,6 +11,18 @@ use std::cell::Cell;
 thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
     static PEAK: Cell<i64> = const { Cell::new(0) };
+    static LIMIT: Cell<i64> = const { Cell::new(i64::MAX) };
+}
+
+/// The most bytes one measured call may hold: an allocation past it fails (the process
+/// aborts with "memory allocation of N bytes failed") instead of exhausting a shared machine.
+pub const HARD_LIMIT: usize = 4 << 30;
+
+/// Whether a block of `n` more bytes would take this thread past its limit.
+fn over_limit(n: usize) -> bool {
+    let live = LIVE.try_with(Cell::get).unwrap_or(0);
+    let limit = LIMIT.try_with(Cell::get).unwrap_or(i64::MAX);
+    live.saturating_add(n as i64) > limit
 }
 
 /// The allocator; install it with `#[global_allocator]` (the `ami-fuzz` library does).
@@ -31,6 +43,9 @@ fn shrink(n: usize) {
 // SAFETY: every call is forwarded unchanged to `System`; only counters are updated.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if over_limit(layout.size()) {
+            return std::ptr::null_mut();
+        }
         let p = System.alloc(layout);
         if !p.is_null() {
             grow(layout.size());
@@ -39,6 +54,9 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if over_limit(layout.size()) {
+            return std::ptr::null_mut();
+        }
         let p = System.alloc_zeroed(layout);
         if !p.is_null() {
             grow(layout.size());
@@ -52,6 +70,9 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if over_limit(new_size) {
+            return std::ptr::null_mut();
+        }
         let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
             grow(new_size);
@@ -62,11 +83,13 @@ unsafe impl GlobalAlloc for CountingAlloc {
 }
 
 /// Runs `f` and returns its result with the peak number of bytes it held allocated on this
-/// thread above what was live when it started.
+/// thread above what was live when it started; `f` may hold at most [`HARD_LIMIT`] bytes.
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let base = LIVE.with(Cell::get);
     PEAK.with(|p| p.set(base));
+    LIMIT.with(|l| l.set(base.saturating_add(HARD_LIMIT as i64)));
     let r = f();
+    LIMIT.with(|l| l.set(i64::MAX));
     let peak = PEAK.with(Cell::get);
     (r, usize::try_from(peak - base).unwrap_or(0))
 }

@@ -99,6 +99,9 @@ pub fn generate(target: &dyn Target, seeds: &[Vec<u8>], rng: &mut Rng) -> Vec<u8
 
 /// Runs `inputs` generated inputs (the seeds first) through `target`, deterministically from
 /// `seed`; inputs that panic, hang or exceed the bound are written to `crashes` if given.
+///
+/// With `crashes`, each input is first written to `crashes/<target>-current.bin`, so that an
+/// abort or an out-of-memory kill leaves the input behind.
 pub fn fuzz(target: &dyn Target, inputs: u64, seed: u64, crashes: Option<&Path>) -> Report {
     let seeds = target.seeds();
     let mut rng = Rng::new(seed);
@@ -113,6 +116,9 @@ pub fn fuzz(target: &dyn Target, inputs: u64, seed: u64, crashes: Option<&Path>)
             Some(s) => s.clone(),
             None => generate(target, &seeds, &mut rng),
         };
+        if let Some(dir) = crashes {
+            save(dir, target.name(), "current", 0, &input);
+        }
         let mut o = run_one(target, &input, path);
         if o.elapsed > HANG {
             // Timed again, so that a stall of the machine is not taken for a hang.
@@ -152,7 +158,10 @@ pub fn fuzz(target: &dyn Target, inputs: u64, seed: u64, crashes: Option<&Path>)
 }
 
 fn save(dir: &Path, target: &str, kind: &str, k: u64, input: &[u8]) {
-    let file: PathBuf = dir.join(format!("{target}-{kind}-{k}.bin"));
+    let file: PathBuf = match kind {
+        "current" => dir.join(format!("{target}-current.bin")),
+        _ => dir.join(format!("{target}-{kind}-{k}.bin")),
+    };
     let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&file, input));
     if let Err(e) = written {
         eprintln!("cannot save {}: {e}", file.display());
