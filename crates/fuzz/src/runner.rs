@@ -109,6 +109,12 @@ pub fn fuzz(target: &dyn Target, inputs: u64, seed: u64, crashes: Option<&Path>)
         target: target.name().into(),
         ..Report::default()
     };
+    let mut current = crashes.and_then(|dir| {
+        let file = dir.join(format!("{}-current.bin", target.name()));
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::File::create(file))
+            .ok()
+    });
     let start = Instant::now();
     let path = Path::new(target.file_name());
     for k in 0..inputs {
@@ -116,8 +122,8 @@ pub fn fuzz(target: &dyn Target, inputs: u64, seed: u64, crashes: Option<&Path>)
             Some(s) => s.clone(),
             None => generate(target, &seeds, &mut rng),
         };
-        if let Some(dir) = crashes {
-            save(dir, target.name(), "current", 0, &input);
+        if let Some(f) = current.as_mut() {
+            keep_current(f, &input);
         }
         let mut o = run_one(target, &input, path);
         if o.elapsed > HANG {
@@ -157,11 +163,20 @@ pub fn fuzz(target: &dyn Target, inputs: u64, seed: u64, crashes: Option<&Path>)
     r
 }
 
+/// Overwrites the open `<target>-current.bin` with `input` (no open or close per input).
+fn keep_current(f: &mut std::fs::File, input: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let kept = f
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| f.write_all(input))
+        .and_then(|()| f.set_len(input.len() as u64));
+    if let Err(e) = kept {
+        eprintln!("cannot keep the current input: {e}");
+    }
+}
+
 fn save(dir: &Path, target: &str, kind: &str, k: u64, input: &[u8]) {
-    let file: PathBuf = match kind {
-        "current" => dir.join(format!("{target}-current.bin")),
-        _ => dir.join(format!("{target}-{kind}-{k}.bin")),
-    };
+    let file: PathBuf = dir.join(format!("{target}-{kind}-{k}.bin"));
     let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&file, input));
     if let Err(e) = written {
         eprintln!("cannot save {}: {e}", file.display());
