@@ -7,6 +7,11 @@
 //! nesting) on top of format-blind byte edits ([`bytes`]), and the loader's stated allocation
 //! bound. [`runner::fuzz`] runs each input under `catch_unwind`, timed, with its allocation
 //! measured by the counting global allocator ([`alloc`]) installed here.
+//!
+//! Run `scripts/fuzz.sh [N]` (N inputs per loader, default 1 000 000), or
+//! `ami-fuzz --target NAME|all --inputs N --seed S [--crashes DIR] [--json]`; saved inputs are
+//! rerun with `ami-fuzz --target NAME --replay FILE…`. The regression [`corpus`] runs in the
+//! normal test suite (`tests/corpus.rs`), with a CI-sized generator run (`tests/generator.rs`).
 
 pub mod alloc;
 pub mod bytes;
