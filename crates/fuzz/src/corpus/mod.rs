@@ -148,6 +148,23 @@ fn npz_cases(out: &mut Vec<Case>) {
         build(&[bomb]),
         Some("expands past"),
     );
+    let mut lying = stored[0].clone();
+    lying.size += 1;
+    add(
+        "stored_size_lies.npz",
+        build(&[lying]),
+        Some("is impossible for"),
+    );
+    let mut cut = Entry::deflated(&files[0].0, &files[0].1);
+    cut.payload.truncate(cut.payload.len() / 2);
+    add("deflate_truncated.npz", build(&[cut]), Some("ends early"));
+    let mut short = Entry::deflated(&files[0].0, &files[0].1);
+    short.size += 10;
+    add(
+        "deflate_shorter_than_declared.npz",
+        build(&[short]),
+        Some("the directory says"),
+    );
     let mut twice = stored.clone();
     twice.push(stored[0].clone());
     add("duplicate_name.npz", build(&twice), Some("appears twice"));
