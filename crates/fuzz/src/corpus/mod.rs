@@ -148,6 +148,12 @@ fn npz_cases(out: &mut Vec<Case>) {
         build(&[bomb]),
         Some("expands past"),
     );
+    let empty = ami_io::npz_bytes(&[]).expect("empty archive");
+    add(
+        "end_record_truncated.npz",
+        empty[..12].to_vec(),
+        Some("not a ZIP archive"),
+    );
     let mut lying = stored[0].clone();
     lying.size += 1;
     add(
