@@ -9,11 +9,12 @@
 //! with the shape the sidecar implies; every value is finite. Each error names the file and
 //! the array or field at fault.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use ami_io::{read_npz, write_atomic, write_npz, NpyArray};
+use ami_io::{parse_npz, write_atomic, write_npz, NpyArray};
 
 use crate::data::{DataConfig, Dataset};
 use crate::dataset_memory;
@@ -82,11 +83,36 @@ impl Dataset {
         Ok(write_atomic(&sidecar_path(path), &json)?)
     }
 
-    /// Reads and validates a dataset (module docs list the checks).
+    /// Reads and validates a dataset (module docs list the checks; [`Dataset::from_bytes`]
+    /// states the bounds).
     pub fn load(path: &Path) -> Result<Dataset, EnvError> {
         let side = read_sidecar(path)?;
         check_memory(path, &side)?;
-        let mut arrays = read_npz(path)?;
+        let npz = std::fs::read(path).map_err(ami_io::IoError::io(path))?;
+        let arrays = parse_npz(&npz, path)?;
+        drop(npz);
+        Self::assemble(path, arrays, side)
+    }
+
+    /// Validates a dataset from the bytes of its `.npz` and of its sidecar; errors name `path`
+    /// (or its sidecar) and the array or field at fault.
+    ///
+    /// Bounds: the archive is read by [`parse_npz`] (at most 2200 × its size + 64 KiB
+    /// allocated, zip bombs and overlapping entries refused before inflating); a sidecar longer
+    /// than [`MAX_SIDECAR_BYTES`] is refused before parsing, and parsing it allocates at most
+    /// 16 × its length + 64 KiB.
+    pub fn from_bytes(path: &Path, npz: &[u8], sidecar: &[u8]) -> Result<Dataset, EnvError> {
+        let arrays = parse_npz(npz, path)?;
+        let side = parse_sidecar(sidecar, &sidecar_path(path))?;
+        Self::assemble(path, arrays, side)
+    }
+
+    /// Checks the arrays against the sidecar and builds the dataset.
+    fn assemble(
+        path: &Path,
+        mut arrays: BTreeMap<String, NpyArray>,
+        side: Sidecar,
+    ) -> Result<Dataset, EnvError> {
         let mut take = |name: &str| {
             arrays
                 .remove(name)
@@ -158,17 +184,43 @@ fn check_memory(path: &Path, side: &Sidecar) -> Result<(), EnvError> {
 /// Reads and validates the JSON sidecar of `path`.
 fn read_sidecar(path: &Path) -> Result<Sidecar, EnvError> {
     let side_path = sidecar_path(path);
-    let text = std::fs::read_to_string(&side_path).map_err(|e| {
+    let cannot = |e: String| {
         EnvError::bad(
             &side_path,
             format!("cannot read the JSON sidecar of {} ({e})", path.display()),
         )
-    })?;
-    let side: Sidecar = serde_json::from_str(&text)
-        .map_err(|e| EnvError::bad(&side_path, format!("invalid sidecar: {e}")))?;
+    };
+    let len = std::fs::metadata(&side_path)
+        .map_err(|e| cannot(e.to_string()))?
+        .len();
+    if len > MAX_SIDECAR_BYTES as u64 {
+        return Err(cannot(format!(
+            "{len} bytes, more than the {MAX_SIDECAR_BYTES} allowed"
+        )));
+    }
+    let bytes = std::fs::read(&side_path).map_err(|e| cannot(e.to_string()))?;
+    parse_sidecar(&bytes, &side_path)
+}
+
+/// The largest sidecar read (1 MiB; a real one is under 2 KiB).
+pub const MAX_SIDECAR_BYTES: usize = 1 << 20;
+
+/// Parses and validates sidecar bytes (`side_path` names them in errors).
+fn parse_sidecar(bytes: &[u8], side_path: &Path) -> Result<Sidecar, EnvError> {
+    if bytes.len() > MAX_SIDECAR_BYTES {
+        return Err(EnvError::bad(
+            side_path,
+            format!(
+                "{} bytes, more than the {MAX_SIDECAR_BYTES} allowed",
+                bytes.len()
+            ),
+        ));
+    }
+    let side: Sidecar = serde_json::from_slice(bytes)
+        .map_err(|e| EnvError::bad(side_path, format!("invalid sidecar: {e}")))?;
     if side.env != side.env_config.kind() {
         return Err(EnvError::bad(
-            &side_path,
+            side_path,
             format!(
                 "`env` is \"{}\", but `env_config.kind` is \"{}\"",
                 side.env,
@@ -177,15 +229,29 @@ fn read_sidecar(path: &Path) -> Result<Sidecar, EnvError> {
         ));
     }
     if side.traj_len == usize::MAX {
-        return Err(EnvError::bad(&side_path, "`traj_len` is out of range"));
+        return Err(EnvError::bad(side_path, "`traj_len` is out of range"));
     }
-    let invalid = |e: EnvError| EnvError::bad(&side_path, e.to_string());
+    let (gen_n, gen_t) = (
+        side.data_config.trajectory_count(),
+        side.data_config.traj_len,
+    );
+    if (gen_n, gen_t) != (side.n_traj, side.traj_len) {
+        return Err(EnvError::bad(
+            side_path,
+            format!(
+                "`n_traj` {} and `traj_len` {} disagree with `data_config` ({gen_n} \
+                 trajectories of {gen_t} actions)",
+                side.n_traj, side.traj_len
+            ),
+        ));
+    }
+    let invalid = |e: EnvError| EnvError::bad(side_path, e.to_string());
     let spec = side.env_config.spec();
     spec.validate().map_err(invalid)?;
     side.data_config.validate().map_err(invalid)?;
     if side.obs_shape != spec.obs_shape() {
         return Err(EnvError::bad(
-            &side_path,
+            side_path,
             format!(
                 "`obs_shape` is {:?}, but env_config implies {:?}",
                 side.obs_shape,

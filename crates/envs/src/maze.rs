@@ -55,6 +55,9 @@ pub use layout::{Door, Layout, RoomId};
 
 /// Largest number of layouts in a family.
 pub const MAX_LAYOUTS: usize = 64;
+/// The most rooms along one side of the grid: bounds the layout's memory and the time to
+/// validate it (all-pairs room distances) before either is spent.
+pub const MAX_ROOMS_SIDE: usize = 32;
 
 /// Settings of the test tasks of `[env] kind = "maze"` (`[env.task]`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -199,11 +202,16 @@ impl MazeConfig {
 
     /// The size, count and observation fields.
     fn validate_sizes(&self) -> Result<(), EnvError> {
-        if self.rooms.contains(&0) {
+        if self
+            .rooms
+            .iter()
+            .any(|&n| !(1..=MAX_ROOMS_SIDE).contains(&n))
+        {
             return Err(EnvError::config(
                 "env.rooms",
                 format!("{:?}", self.rooms),
-                "[columns, rows], both >= 1",
+                "[columns, rows], both in [1, 32] (validation measures every layout's room \
+                 distances, quadratic in the room count)",
             ));
         }
         if self.rooms[0] * self.rooms[1] < 2 {

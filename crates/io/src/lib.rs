@@ -26,4 +26,4 @@ pub use crate::png::write_png;
 pub use atomic::write_atomic;
 pub use error::IoError;
 pub use npy::{read_npy, read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
-pub use npz::{read_npz, write_npz};
+pub use npz::{npz_bytes, parse_npz, read_npz, write_npz};

@@ -111,6 +111,13 @@ fn npy_header(shape: &[usize], descr: &str, capacity: usize) -> Result<Vec<u8>, 
 }
 
 /// Parses `.npy` bytes; errors name `path` and the array `what`.
+///
+/// Checked before the values are allocated: magic, version, a UTF-8 header inside the bytes
+/// with `descr` and `shape`, C order, a shape whose element count does not overflow, a
+/// supported dtype, and exactly `count × width` data bytes after the header. So a header that
+/// claims a huge shape fails without allocating; the allocation is at most the data bytes
+/// present plus 8 × the header length (the parsed shape and messages) plus 1 KiB, i.e. at most
+/// 9 × `bytes.len()` + 1 KiB.
 pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, IoError> {
     let (descr, shape, n, body) = parse_header(bytes, path, what)?;
     let data = decode(body, descr, n).map_err(|m| bad_array(path, what, m))?;
@@ -119,6 +126,10 @@ pub fn parse_npy(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArray, IoEr
 
 /// Parses `.npy` bytes into f64 values (`<f8` exact, `<f4` widened exactly, integers exact up
 /// to 2⁵³ in magnitude); errors name `path` and the array `what`.
+///
+/// The checks are [`parse_npy`]'s; the allocation is at most twice the data bytes present
+/// (`<f4` widened) plus 8 × the header length plus 1 KiB, i.e. at most 10 × `bytes.len()` +
+/// 1 KiB.
 pub fn parse_npy_f64(bytes: &[u8], path: &Path, what: &str) -> Result<NpyArrayF64, IoError> {
     let (descr, shape, n, body) = parse_header(bytes, path, what)?;
     let data = decode_f64(body, descr, n).map_err(|m| bad_array(path, what, m))?;

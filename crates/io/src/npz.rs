@@ -5,6 +5,11 @@
 //! We read stored and deflated entries (`np.savez_compressed`), including the ZIP64 extra field
 //! numpy adds, and check each entry's CRC-32. Everything is read through the central
 //! directory; offsets and sizes are bounds-checked, so bad files give errors, never panics.
+//!
+//! Reading is bounded before anything is inflated ([`parse_npz`]): entries may not share or
+//! overlap their data, names may not repeat, and an entry's declared uncompressed size may not
+//! exceed [`MAX_DEFLATE_RATIO`] times its compressed size plus [`DEFLATE_SLACK`] bytes (deflate
+//! cannot do better, so no honest archive is refused, and a zip bomb is).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,14 +27,26 @@ const END_LEN: usize = 22;
 const DOS_DATE: u16 = 0x21;
 /// Marker meaning "the real value is in the ZIP64 extra field".
 const ZIP64_MARK: u32 = u32::MAX;
+/// The largest expansion deflate can encode: a 258-byte match costs at least 2 bits, so one
+/// compressed byte yields at most 1032 bytes.
+pub const MAX_DEFLATE_RATIO: usize = 1032;
+/// Bytes allowed above `MAX_DEFLATE_RATIO × compressed size` (block headers of tiny streams).
+pub const DEFLATE_SLACK: usize = 1024;
 
 /// Writes `arrays` as an uncompressed `.npz` archive (entries `name.npy`), atomically.
 pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), IoError> {
-    let too_big = |what: &str| IoError::bad(path, format!("{what} exceeds 4 GiB (no ZIP64)"));
+    let out = npz_bytes(arrays).map_err(|m| IoError::bad(path, m))?;
+    write_atomic(path, &out)
+}
+
+/// The bytes [`write_npz`] writes; fails if an array's data and shape disagree or the archive
+/// would need ZIP64.
+pub fn npz_bytes(arrays: &[(&str, &NpyArray)]) -> Result<Vec<u8>, String> {
+    let too_big = |what: &str| format!("{what} exceeds 4 GiB (no ZIP64)");
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, a) in arrays {
-        let data = npy_bytes(a).map_err(|m| IoError::bad(path, format!("array `{name}`: {m}")))?;
+        let data = npy_bytes(a).map_err(|m| format!("array `{name}`: {m}"))?;
         let fname = format!("{name}.npy");
         let size = u32::try_from(data.len()).map_err(|_| too_big(&format!("array `{name}`")))?;
         let offset = u32::try_from(out.len()).map_err(|_| too_big("the archive"))?;
@@ -42,8 +59,7 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), IoErro
         out.extend_from_slice(&data);
         central.extend(entry.header(Some(offset)));
     }
-    let count =
-        u16::try_from(arrays.len()).map_err(|_| IoError::bad(path, "more than 65535 arrays"))?;
+    let count = u16::try_from(arrays.len()).map_err(|_| "more than 65535 arrays")?;
     let cd_offset = u32::try_from(out.len()).map_err(|_| too_big("the archive"))?;
     let cd_len = central.len() as u32;
     out.extend_from_slice(&central);
@@ -54,7 +70,7 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<(), IoErro
     out.extend_from_slice(&cd_len.to_le_bytes());
     out.extend_from_slice(&cd_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes()); // comment length
-    write_atomic(path, &out)
+    Ok(out)
 }
 
 /// One stored entry, for writing its local (`offset = None`) or central header.
@@ -165,14 +181,31 @@ fn central_entry(b: &[u8], pos: usize) -> Option<(CentralEntry, usize)> {
     Some((entry, pos + 46 + nlen + elen + clen))
 }
 
-/// Reads every `.npy` entry of an `.npz` archive (stored or deflated), keyed by array name.
+/// Reads every `.npy` entry of an `.npz` archive (stored or deflated), keyed by array name
+/// ([`parse_npz`] of the file's bytes).
 pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, IoError> {
     let b = std::fs::read(path).map_err(IoError::io(path))?;
+    parse_npz(&b, path)
+}
+
+/// Parses the bytes of an `.npz` archive; errors name `path` and the entry or array at fault.
+///
+/// Checked before any entry is inflated: the end record and every central-directory entry lie
+/// inside the file, the local data ranges of the entries are disjoint, no name repeats, and each
+/// declared uncompressed size is at most `MAX_DEFLATE_RATIO × compressed + DEFLATE_SLACK`
+/// (stored entries: equal to the compressed size). A deflated entry is inflated into a buffer
+/// of exactly its declared size, so a stream that would expand past it fails without growing.
+///
+/// Allocation bound: the inflated bytes of all entries together are at most 1100 × the file's
+/// size (disjoint ranges, ≥ 30 header bytes per entry); each entry's inflated buffer is freed
+/// once its array is decoded, and decoded arrays are no larger than their bytes, so the peak
+/// is at most 2200 × the file's size plus 64 KiB.
+pub fn parse_npz(b: &[u8], path: &Path) -> Result<BTreeMap<String, NpyArray>, IoError> {
     let Some(eocd) = (0..=b.len().saturating_sub(END_LEN))
         .rev()
-        .find(|&i| u32_at(&b, i) == Some(END_SIG) && i + END_LEN <= b.len())
+        .find(|&i| u32_at(b, i) == Some(END_SIG) && i + END_LEN <= b.len())
     else {
-        let msg = if u32_at(&b, 0) == Some(LOCAL_SIG) {
+        let msg = if u32_at(b, 0) == Some(LOCAL_SIG) {
             "truncated ZIP archive (no end-of-central-directory record)"
         } else {
             "not a .npz file (not a ZIP archive)"
@@ -180,36 +213,89 @@ pub fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyArray>, IoError> {
         return Err(IoError::bad(path, msg));
     };
     let corrupt = |m: String| IoError::bad(path, format!("corrupt ZIP archive: {m}"));
-    let entries = u16_at(&b, eocd + 10).unwrap_or(0);
-    let mut pos = u32_at(&b, eocd + 16).unwrap_or(u32::MAX) as usize;
-    let mut out = BTreeMap::new();
-    for k in 0..entries {
-        let (e, next) = central_entry(&b, pos)
+    let count = u16_at(b, eocd + 10).unwrap_or(0);
+    let mut pos = u32_at(b, eocd + 16).unwrap_or(u32::MAX) as usize;
+    let mut entries = Vec::new();
+    for k in 0..count {
+        let (e, next) = central_entry(b, pos)
             .ok_or_else(|| corrupt(format!("central directory entry {k} is damaged")))?;
         pos = next;
-        let data = entry_data(&b, &e).map_err(|m| corrupt(format!("entry {}: {m}", e.name)))?;
+        entries.push(e);
+    }
+    let located = locate_entries(b, &entries).map_err(corrupt)?;
+    let mut out = BTreeMap::new();
+    for (e, raw) in entries.iter().zip(located) {
+        let data = entry_data(raw, e).map_err(|m| corrupt(format!("entry `{}`: {m}", e.name)))?;
         let key = e.name.strip_suffix(".npy").unwrap_or(&e.name).to_string();
-        out.insert(key.clone(), parse_npy(&data, path, &key)?);
+        let array = parse_npy(&data, path, &key)?;
+        drop(data);
+        if out.insert(key.clone(), array).is_some() {
+            return Err(corrupt(format!("array `{key}` appears twice")));
+        }
     }
     Ok(out)
 }
 
-/// The uncompressed, CRC-checked bytes of one entry.
-fn entry_data(b: &[u8], e: &CentralEntry) -> Result<Vec<u8>, String> {
-    if u32_at(b, e.local) != Some(LOCAL_SIG) {
-        return Err("bad local header".into());
+/// The compressed bytes of each entry, after checking the local headers, that the data ranges
+/// are disjoint and inside the file, that names do not repeat and that the declared sizes are
+/// possible.
+fn locate_entries<'a>(b: &'a [u8], entries: &[CentralEntry]) -> Result<Vec<&'a [u8]>, String> {
+    let mut ranges = Vec::with_capacity(entries.len());
+    for e in entries {
+        let at = |m: &str| format!("entry `{}`: {m}", e.name);
+        if u32_at(b, e.local) != Some(LOCAL_SIG) {
+            return Err(at("bad local header"));
+        }
+        let (lname, lextra) = u16_at(b, e.local + 26)
+            .zip(u16_at(b, e.local + 28))
+            .ok_or_else(|| at("truncated local header"))?;
+        let start = e.local + 30 + lname + lextra;
+        let end = start
+            .checked_add(e.compressed)
+            .filter(|&end| end <= b.len())
+            .ok_or_else(|| at("data extends past the end of the file (truncated?)"))?;
+        let limit = match e.method {
+            0 => e.compressed,
+            _ => e
+                .compressed
+                .saturating_mul(MAX_DEFLATE_RATIO)
+                .saturating_add(DEFLATE_SLACK),
+        };
+        if e.uncompressed > limit {
+            return Err(at(&format!(
+                "declared uncompressed size {} is impossible for {} compressed bytes (zip bomb?)",
+                e.uncompressed, e.compressed
+            )));
+        }
+        ranges.push((e.local, end, e.name.as_str()));
     }
-    let (lname, lextra) = u16_at(b, e.local + 26)
-        .zip(u16_at(b, e.local + 28))
-        .ok_or("truncated local header")?;
-    let start = e.local + 30 + lname + lextra;
-    let raw = b
-        .get(start..start.saturating_add(e.compressed))
-        .ok_or("data extends past the end of the file (truncated?)")?;
+    let mut sorted: Vec<_> = ranges.iter().collect();
+    sorted.sort_unstable();
+    for w in sorted.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(format!(
+                "entries `{}` and `{}` overlap in the file",
+                w[0].2, w[1].2
+            ));
+        }
+    }
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("entry `{}` appears twice", w[0]));
+    }
+    Ok(ranges
+        .iter()
+        .zip(entries)
+        .map(|(&(_, end, _), e)| &b[end - e.compressed..end])
+        .collect())
+}
+
+/// The uncompressed, CRC-checked bytes of one entry from its compressed bytes `raw`.
+fn entry_data(raw: &[u8], e: &CentralEntry) -> Result<Vec<u8>, String> {
     let data = match e.method {
         0 => raw.to_vec(),
-        8 => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, e.uncompressed)
-            .map_err(|_| "bad deflate stream")?,
+        8 => inflate_exact(raw, e.uncompressed)?,
         m => return Err(format!("compression method {m} not supported")),
     };
     if data.len() != e.uncompressed {
@@ -223,4 +309,26 @@ fn entry_data(b: &[u8], e: &CentralEntry) -> Result<Vec<u8>, String> {
         return Err("CRC mismatch".into());
     }
     Ok(data)
+}
+
+/// Inflates a raw deflate stream into a buffer of exactly `size` bytes; a stream that is
+/// damaged, ends early or would produce more fails.
+fn inflate_exact(raw: &[u8], size: usize) -> Result<Vec<u8>, String> {
+    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+    use miniz_oxide::inflate::TINFLStatus;
+    let mut out = vec![0u8; size];
+    let mut state = Box::<DecompressorOxide>::default();
+    let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let (status, _, written) = decompress(&mut state, raw, &mut out, 0, flags);
+    match status {
+        TINFLStatus::Done if written == size => Ok(out),
+        TINFLStatus::Done => Err(format!("{written} bytes, the directory says {size}")),
+        TINFLStatus::HasMoreOutput => Err(format!(
+            "deflate stream expands past the declared {size} bytes"
+        )),
+        TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
+            Err("deflate stream ends early (truncated?)".into())
+        }
+        _ => Err("bad deflate stream".into()),
+    }
 }

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use self::optimizer_record::optimizer_bytes;
 pub use self::safetensors::{
-    conv_tensors, mlp_tensors, model_safetensors, read_safetensors, safetensors_bytes,
-    save_safetensors, TensorMap,
+    conv_tensors, mlp_tensors, model_safetensors, parse_safetensors, read_safetensors,
+    safetensors_bytes, save_safetensors, TensorMap,
 };
 use self::set::{commit, resolve, Failpoint};
 use crate::error::JepaError;
@@ -127,11 +127,44 @@ pub fn load_meta(dir: &Path) -> Result<CheckpointMeta, JepaError> {
 
 fn read_meta(files: &Path) -> Result<CheckpointMeta, JepaError> {
     let path = files.join("checkpoint.json");
-    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    serde_json::from_str(&text).map_err(|e| JepaError::Checkpoint {
-        path,
-        msg: format!("invalid checkpoint.json: {e}"),
-    })
+    let len = fs::metadata(&path).map_err(io_err(&path))?.len();
+    if len > MAX_META_BYTES as u64 {
+        return Err(JepaError::Checkpoint {
+            path,
+            msg: format!("checkpoint.json is {len} bytes, more than the {MAX_META_BYTES} allowed"),
+        });
+    }
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    parse_meta(&bytes, &path)
+}
+
+/// The largest `checkpoint.json` read (1 MiB; a real one is a few KiB).
+pub const MAX_META_BYTES: usize = 1 << 20;
+
+/// Parses the bytes of a `checkpoint.json`; errors name `path` and the field at fault.
+///
+/// Checked: at most [`MAX_META_BYTES`] bytes, UTF-8 JSON nested at most 128 deep (serde_json's
+/// limit), exactly the fields of [`CheckpointMeta`] with their types, and the model, objective
+/// and training settings pass their `validate`. Allocation bound: at most 16 × `bytes.len()`
+/// + 64 KiB (the parsed strings and lists, and the error message).
+pub fn parse_meta(bytes: &[u8], path: &Path) -> Result<CheckpointMeta, JepaError> {
+    let bad = |msg: String| JepaError::Checkpoint {
+        path: path.to_path_buf(),
+        msg,
+    };
+    if bytes.len() > MAX_META_BYTES {
+        return Err(bad(format!(
+            "{} bytes, more than the {MAX_META_BYTES} allowed",
+            bytes.len()
+        )));
+    }
+    let meta: CheckpointMeta =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid checkpoint.json: {e}")))?;
+    let invalid = |e: JepaError| bad(format!("invalid checkpoint.json: {e}"));
+    meta.model.validate().map_err(invalid)?;
+    meta.objective.validate().map_err(invalid)?;
+    meta.train.validate().map_err(invalid)?;
+    Ok(meta)
 }
 
 /// Restores a trainer (model, AdamW state, step, guard state) so that training continues exactly.

@@ -537,22 +537,41 @@ impl RunConfig {
         }
     }
 
-    /// Reads a TOML file (all sections optional, defaults from `base`).
+    /// Reads a TOML file (all sections optional, defaults from `base`); a file longer than
+    /// [`MAX_CONFIG_BYTES`] is refused before it is read.
     pub fn from_toml_file(path: &Path, base: &RunConfig) -> Result<Self, AgentError> {
+        let len = std::fs::metadata(path).map_err(AgentError::io(path))?.len();
+        if len > MAX_CONFIG_BYTES as u64 {
+            return Err(AgentError::config_source(
+                path.display().to_string(),
+                format!("{len} bytes, more than the {MAX_CONFIG_BYTES} allowed"),
+            ));
+        }
         let text = std::fs::read_to_string(path).map_err(AgentError::io(path))?;
         Self::from_toml_str(&text, &path.display().to_string(), base)
     }
 
     /// Parses TOML text (all sections optional, defaults from `base`); `origin` names the text
     /// in errors.
+    ///
+    /// Bounds: text longer than [`MAX_CONFIG_BYTES`] is refused before parsing; arrays and
+    /// inline tables nest at most 80 deep (the TOML parser's limit); parsing and merging with
+    /// `base` allocate at most 512 × `text.len()` + 16 MiB.
     pub fn from_toml_str(text: &str, origin: &str, base: &RunConfig) -> Result<Self, AgentError> {
         let bad = |msg: String| AgentError::config_source(origin, msg);
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(bad(format!(
+                "{} bytes, more than the {MAX_CONFIG_BYTES} allowed",
+                text.len()
+            )));
+        }
         let mut file: toml::Value =
             toml::from_str(text).map_err(|e| bad(format!("not valid TOML: {}", e.message())))?;
         migrate_moved_keys(&mut file);
         let mut merged = to_value(base)?;
         // A file that switches `kind` starts that section from the new kind's defaults.
-        for (section, defaults) in kind_switches(&file, &merged)? {
+        let switches = kind_switches(&file, &merged).map_err(|e| bad(e.to_string()))?;
+        for (section, defaults) in switches {
             set_table(&mut merged, section, defaults);
         }
         merge(&mut merged, file);
@@ -711,6 +730,9 @@ impl RunConfig {
             .map_err(|e| AgentError::config_source("config", format!("cannot write TOML: {e}")))
     }
 }
+
+/// The longest configuration file read (1 MiB; a full one is a few KiB).
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
 /// Keys that moved between versions, `(old path, new path)`: a file read with the old key
 /// (a run directory written before the move) is read as if it had the new one, unless it

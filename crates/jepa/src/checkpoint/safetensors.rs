@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+
 use super::{io_err, write_atomic};
 use crate::conv::ConvStack;
 use crate::error::JepaError;
@@ -121,42 +124,141 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> 
 /// Named tensors: `name -> (shape, values)`.
 pub type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
-/// Parses a safetensors file of f32 tensors into `name -> (shape, values)`.
+/// Parses a safetensors file of f32 tensors into `name -> (shape, values)`
+/// ([`parse_safetensors`] of the file's bytes).
 pub fn read_safetensors(path: &Path) -> Result<TensorMap, JepaError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
-    let bad = |msg: &str| JepaError::Checkpoint {
-        path: path.to_path_buf(),
-        msg: msg.to_string(),
-    };
-    if bytes.len() < 8 {
-        return Err(bad("shorter than the 8-byte header length"));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| bad("header"))?) as usize;
-    let body = bytes
-        .get(8 + n..)
-        .ok_or_else(|| bad("header length beyond end of file"))?;
-    let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&bytes[8..8 + n]).map_err(|_| bad("header is not a JSON object"))?;
-    let mut out = BTreeMap::new();
-    for (name, info) in header.into_iter().filter(|(k, _)| k != "__metadata__") {
-        if info["dtype"] != "F32" {
-            return Err(bad(&format!("tensor {name}: only F32 is supported")));
+    parse_safetensors(&bytes, path)
+}
+
+/// One header entry: `{"dtype", "shape", "data_offsets"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TensorInfo {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: [usize; 2],
+}
+
+/// The header's tensors in file order, duplicates kept (so they can be refused) and
+/// `__metadata__` skipped without allocating.
+struct HeaderEntries(Vec<(String, TensorInfo)>);
+
+impl<'de> Deserialize<'de> for HeaderEntries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = HeaderEntries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object of tensors")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HeaderEntries, M::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if name == "__metadata__" {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    let info = map
+                        .next_value::<TensorInfo>()
+                        .map_err(|e| M::Error::custom(format!("tensor `{name}`: {e}")))?;
+                    out.push((name, info));
+                }
+                Ok(HeaderEntries(out))
+            }
         }
-        let shape: Vec<usize> = serde_json::from_value(info["shape"].clone())
-            .map_err(|_| bad(&format!("tensor {name}: bad shape")))?;
-        let offs: [usize; 2] = serde_json::from_value(info["data_offsets"].clone())
-            .map_err(|_| bad(&format!("tensor {name}: bad data_offsets")))?;
-        let raw = body
-            .get(offs[0]..offs[1])
-            .ok_or_else(|| bad(&format!("tensor {name}: out of range")))?;
-        let values: Vec<f32> = raw
+        d.deserialize_map(Entries)
+    }
+}
+
+/// Parses safetensors bytes of f32 tensors into `name -> (shape, values)`; errors name `path`
+/// and the tensor at fault.
+///
+/// Checked before any value is allocated: the 8-byte header length lies inside the file, the
+/// header is a JSON object of `{dtype: "F32", shape, data_offsets}` entries with no repeated
+/// name, each shape's element count does not overflow and matches its byte range, and the
+/// ranges lie inside the data and do not overlap. Every value must be finite (a checkpoint
+/// never holds NaN or infinite weights).
+///
+/// Allocation bound: the values take at most the data bytes present (disjoint ranges); the
+/// header's names, shapes and entries at most 16 × its length; in all at most 17 × `bytes.len()`
+/// + 64 KiB.
+pub fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<TensorMap, JepaError> {
+    let bad = |msg: String| JepaError::Checkpoint {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let Some((len, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(bad("shorter than the 8-byte header length".into()));
+    };
+    let n = u64::from_le_bytes(*len);
+    let Some(header) = usize::try_from(n).ok().and_then(|n| rest.get(..n)) else {
+        return Err(bad(format!(
+            "header length {n} is beyond the end of the file ({} bytes)",
+            bytes.len()
+        )));
+    };
+    let body = &rest[header.len()..];
+    let HeaderEntries(entries) = serde_json::from_slice(header)
+        .map_err(|e| bad(format!("header is not a JSON object of tensors: {e}")))?;
+    let mut names: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(bad(format!(
+            "tensor `{}` appears twice in the header",
+            w[0]
+        )));
+    }
+    let mut ranges = Vec::with_capacity(entries.len());
+    for (name, info) in &entries {
+        let at = |m: String| bad(format!("tensor `{name}`: {m}"));
+        if info.dtype != "F32" {
+            return Err(at(format!(
+                "dtype {:?} is not supported (only F32)",
+                info.dtype
+            )));
+        }
+        let [start, end] = info.data_offsets;
+        if start > end || end > body.len() {
+            return Err(at(format!(
+                "data_offsets [{start}, {end}] are outside the {} data bytes",
+                body.len()
+            )));
+        }
+        let need = info
+            .shape
+            .iter()
+            .try_fold(4usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| at(format!("shape {:?} overflows", info.shape)))?;
+        if need != end - start {
+            return Err(at(format!(
+                "shape {:?} needs {need} bytes, data_offsets give {}",
+                info.shape,
+                end - start
+            )));
+        }
+        ranges.push((start, end, name.as_str()));
+    }
+    ranges.sort_unstable();
+    if let Some(w) = ranges.windows(2).find(|w| w[1].0 < w[0].1) {
+        return Err(bad(format!(
+            "tensors `{}` and `{}` overlap in the data",
+            w[0].2, w[1].2
+        )));
+    }
+    let mut out = BTreeMap::new();
+    for (name, info) in entries {
+        let [start, end] = info.data_offsets;
+        let values: Vec<f32> = body[start..end]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        if values.len() != shape.iter().product::<usize>() {
-            return Err(bad(&format!("tensor {name}: size does not match shape")));
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "tensor `{name}`: non-finite value at flat index {i}"
+            )));
         }
-        out.insert(name, (shape, values));
+        out.insert(name, (info.shape, values));
     }
     Ok(out)
 }
