@@ -5,6 +5,7 @@ use std::path::Path;
 
 use ami_jepa::checkpoint::{parse_meta, CheckpointMeta};
 use ami_jepa::model::JepaConfig;
+use ami_jepa::GuardState;
 
 use crate::bytes;
 use crate::rng::Rng;
@@ -32,18 +33,24 @@ impl Target for Checkpoint {
     }
 
     fn seeds(&self) -> Vec<Vec<u8>> {
-        let meta = |step, model| CheckpointMeta {
+        let meta = |step, model, rollbacks| CheckpointMeta {
             step,
             model,
             objective: Default::default(),
             train: Default::default(),
+            guard: GuardState {
+                lr_scale: 0.5f64.powi(rollbacks as i32),
+                rollbacks,
+                collapse_streak: rollbacks,
+                first_loss: (rollbacks > 0).then_some(1.25),
+            },
         };
         let conv = JepaConfig {
             obs_shape: vec![3, 16, 16],
             obs_dim: 768,
             ..JepaConfig::default()
         };
-        [meta(0, JepaConfig::default()), meta(1234, conv)]
+        [meta(0, JepaConfig::default(), 0), meta(1234, conv, 2)]
             .iter()
             .map(|m| serde_json::to_vec_pretty(m).expect("valid seed"))
             .collect()
