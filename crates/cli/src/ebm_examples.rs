@@ -159,6 +159,11 @@ fn parabola(png: &Path, seed: u64) -> Result<Value> {
         tol: 1e-7,
     };
     let fit = minimise(loss, &[0.0; 4], settings)?;
+    warn_unconverged(
+        "parabola training (gradient descent)",
+        fit.converged,
+        fit.iterations,
+    );
     let model = PolyEnergy {
         w: [fit.point[0], fit.point[1], fit.point[2], fit.point[3]],
     };
@@ -168,6 +173,11 @@ fn parabola(png: &Path, seed: u64) -> Result<Value> {
     let mut worst: f64 = 0.0;
     for &x in &xs {
         let m = infer_y(&model, &[x], &[0.0], DescentSettings::default())?;
+        warn_unconverged(
+            "parabola inference argmin_y F(x, y)",
+            m.converged,
+            m.iterations,
+        );
         worst = worst.max((m.point[0] - x * x).abs());
         yhat.push((x, m.point[0]));
     }
@@ -294,9 +304,12 @@ fn kmeans_gmm(png: &Path, seed: u64) -> Result<Value> {
     p.points(&mut c, &gm, 4, ORANGE);
     p.frame(&mut c, "GMM -LOG P(X)");
     c.save(png)?;
+    warn_unconverged("k-means", km.converged, km.n_iter);
+    warn_unconverged("Gaussian mixture (EM)", gmm.converged, gmm.n_iter);
     Ok(json!({
         "example": "kmeans-gmm",
-        "kmeans": {"centres": kc, "inertia": km.inertia, "n_iter": km.n_iter},
+        "kmeans": {"centres": kc, "inertia": km.inertia, "n_iter": km.n_iter,
+                   "converged": km.converged},
         "gmm": {"means": gm, "weights": gmm.weights, "mean_log_likelihood": gmm.score(&x)?,
                 "n_iter": gmm.n_iter, "converged": gmm.converged},
         "plot": png.display().to_string(),
@@ -451,4 +464,11 @@ fn spiral(png: &Path, seed: u64) -> Result<Value> {
                               "distance_to_spiral_after": spiral_distance(&curve, mid_out)},
         "plot": png.display().to_string(),
     }))
+}
+
+/// Says on stderr that an iterative solver stopped at its iteration cap (the JSON has it too).
+fn warn_unconverged(what: &str, converged: bool, iterations: usize) {
+    if !converged {
+        eprintln!("warning: {what} stopped unconverged after {iterations} iterations");
+    }
 }
