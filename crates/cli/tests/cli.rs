@@ -3,25 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{ami, ok};
-
-/// Writes 640 transitions of tiny-preset two-rooms data with `seed` to `dir/d.npz`.
-fn tiny_data(dir: &Path, seed: &str) -> std::path::PathBuf {
-    let data = dir.join("d.npz");
-    ok(&[
-        "data",
-        "two-rooms",
-        "--preset",
-        "tiny",
-        "--transitions",
-        "640",
-        "--seed",
-        seed,
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    data
-}
+use common::{ami, ok, tiny_data};
 
 /// The `step` of every line of a run's `metrics.jsonl`, and the file's text.
 fn logged_steps(run: &Path) -> (Vec<u64>, String) {

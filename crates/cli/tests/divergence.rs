@@ -7,18 +7,7 @@ use common::{ami, json, ok};
 
 /// 640 transitions of tiny-preset two-rooms data (seed 0) in `dir/d.npz`.
 fn tiny_data(dir: &Path) -> String {
-    let data = dir.join("d.npz");
-    ok(&[
-        "data",
-        "two-rooms",
-        "--preset",
-        "tiny",
-        "--transitions",
-        "640",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    data.to_str().unwrap().to_string()
+    common::tiny_data(dir, "0").to_str().unwrap().to_string()
 }
 
 /// `ami train` of the tiny preset at learning rate 10: lr_at(0) = 0.1 makes the loss of

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ami, ok};
+use common::ami;
 
 fn refused(args: &[&str]) -> String {
     let out = ami(args);
@@ -33,17 +33,7 @@ fn data_larger_than_memory_is_refused_before_generation_or_loading() {
     assert!(!huge.exists() && !dir.path().join("huge.json").exists());
 
     // A small dataset whose sidecar claims 2⁴⁰ trajectories.
-    let data = dir.path().join("d.npz");
-    ok(&[
-        "data",
-        "two-rooms",
-        "--preset",
-        "tiny",
-        "--transitions",
-        "640",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = common::tiny_data(dir.path(), "0");
     let side = dir.path().join("d.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&side).unwrap()).unwrap();
     v["n_traj"] = serde_json::json!(1u64 << 40);

@@ -26,19 +26,7 @@ fn bin() -> &'static str {
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let data = dir.path().join("d.npz");
-    ok(&[
-        "data",
-        "two-rooms",
-        "--preset",
-        "tiny",
-        "--transitions",
-        "640",
-        "--seed",
-        "7",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = common::tiny_data(dir.path(), "7");
     (dir, data)
 }
 

@@ -1,24 +1,23 @@
-//! SplitMix64: a tiny deterministic generator, so a run is reproducible from its seed alone.
+//! The fuzzer's random choices: the workspace's SplitMix64 ([`ami_sampling::SplitMix64`]), so a
+//! run is reproducible from its seed alone, with the integer draws the mutators use.
+
+use ami_sampling::SplitMix64;
 
 /// The generator state.
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
-    /// Uniform in `0..n` (0 when `n` is 0).
+    /// Uniform in `0..n` (0 when `n` is 0), as `next_u64() mod n`.
     pub fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0

@@ -21,6 +21,26 @@ pub fn ok(args: &[&str]) -> Output {
     out
 }
 
+/// Writes 640 transitions of tiny-preset two-rooms data with `seed` to `dir/d.npz` (and its
+/// sidecar `dir/d.json`).
+#[allow(dead_code)] // not every test binary trains
+pub fn tiny_data(dir: &std::path::Path, seed: &str) -> std::path::PathBuf {
+    let data = dir.join("d.npz");
+    ok(&[
+        "data",
+        "two-rooms",
+        "--preset",
+        "tiny",
+        "--transitions",
+        "640",
+        "--seed",
+        seed,
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    data
+}
+
 /// Reads a JSON file written by `ami`, failing the test with the path when it cannot.
 #[allow(dead_code)] // not every test binary reads JSON files
 pub fn json(path: &std::path::Path) -> serde_json::Value {
