@@ -236,14 +236,33 @@ pub fn train_steps_per_s_generic(device: &Device, reps: Repeats) -> Result<f64, 
     let ad = device.clone().autodiff();
     seeded(&ad, 0);
     let batch = 256;
-    let mut model = Some(TrainPair {
+    let model = TrainPair {
         enc: Mlp::new(&[OBS, HIDDEN, HIDDEN, REPR], &ad),
         pred: Mlp::new(&[REPR + ACT, HIDDEN, HIDDEN, REPR], &ad),
-    });
+    };
     let o = Tensor::<2>::random([batch, OBS], Distribution::Normal(0.0, 1.0), &ad);
     let a = Tensor::<2>::random([batch, ACT], Distribution::Normal(0.0, 1.0), &ad);
     let o2 = Tensor::<2>::random([batch, OBS], Distribution::Normal(0.0, 1.0), &ad);
-    // The peers' AdamW: eps 1e-8 (burn's default is 1e-5), weight decay 0.01.
+    generic_adamw_steps_per_s(model, reps, "workload A loss", |m| {
+        let x = m.enc.forward(o.clone());
+        let y = m.enc.forward(o2.clone());
+        let p = m.pred.forward(Tensor::cat(vec![x.clone(), a.clone()], 1));
+        let mse = (p - y.clone()).powi_scalar(2).mean();
+        let var = (variance(x.clone(), 1.0) + variance(y.clone(), 1.0)).div_scalar(2.0);
+        mse.mul_scalar(25.0) + var.mul_scalar(25.0) + covariance(x) + covariance(y)
+    })
+}
+
+/// Median training steps per second of burn's generic path: `loss(model)`, its autodiff
+/// backward pass and one step of the peers' AdamW (lr 1e-3, eps 1e-8 where burn's default is
+/// 1e-5, weight decay 0.01). A non-finite loss is an error naming `what`.
+fn generic_adamw_steps_per_s<M: Module>(
+    model: M,
+    reps: Repeats,
+    what: &str,
+    loss: impl Fn(&M) -> Tensor<1>,
+) -> Result<f64, AgentError> {
+    let mut model = Some(model);
     let mut opt = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(0.01)
@@ -252,17 +271,9 @@ pub fn train_steps_per_s_generic(device: &Device, reps: Repeats) -> Result<f64, 
         let m = model
             .take()
             .ok_or_else(|| AgentError::WorldModel("model lost".into()))?;
-        let x = m.enc.forward(o.clone());
-        let y = m.enc.forward(o2.clone());
-        let p = m.pred.forward(Tensor::cat(vec![x.clone(), a.clone()], 1));
-        let mse = (p - y.clone()).powi_scalar(2).mean();
-        let var = (variance(x.clone(), 1.0) + variance(y.clone(), 1.0)).div_scalar(2.0);
-        let loss = mse.mul_scalar(25.0) + var.mul_scalar(25.0) + covariance(x) + covariance(y);
-        let value = read(loss.clone())?;
-        if !value.is_finite() {
-            return Err(AgentError::NonFinite {
-                what: "workload A loss".into(),
-            });
+        let loss = loss(&m);
+        if !read(loss.clone())?.is_finite() {
+            return Err(AgentError::NonFinite { what: what.into() });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &m);
         model = Some(opt.step(1e-3, m, grads));
@@ -410,26 +421,9 @@ pub fn conv_train_steps_per_s(device: &Device, reps: Repeats) -> Result<f64, Age
 pub fn conv_train_steps_per_s_generic(device: &Device, reps: Repeats) -> Result<f64, AgentError> {
     let ad = device.clone().autodiff();
     seeded(&ad, 5);
-    let mut model = Some(ConvEncoder::new(&ad));
+    let model = ConvEncoder::new(&ad);
     let (x, y) = conv_batches(&ad);
-    let mut opt = AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(0.01)
-        .init();
-    let s = median_seconds(reps, || {
-        let m = model
-            .take()
-            .ok_or_else(|| AgentError::WorldModel("model lost".into()))?;
-        let loss = conv_vicreg_loss(&m, &x, &y);
-        let value = read(loss.clone())?;
-        if !value.is_finite() {
-            return Err(AgentError::NonFinite {
-                what: "workload E loss".into(),
-            });
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        model = Some(opt.step(1e-3, m, grads));
-        Ok(())
-    })?;
-    Ok(1.0 / s)
+    generic_adamw_steps_per_s(model, reps, "workload E loss", |m| {
+        conv_vicreg_loss(m, &x, &y)
+    })
 }
