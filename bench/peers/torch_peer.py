@@ -36,6 +36,22 @@ def vicreg_cov(x):
     return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
 
 
+def vicreg_loss(pred, target, a, b):
+    """SIM_W * mse(pred, target) + VAR_W * mean variance hinge of a, b + COV_W * their covariances."""
+    mse = torch.nn.functional.mse_loss(pred, target)
+    var = (vicreg_var(a) + vicreg_var(b)) / 2
+    cov = vicreg_cov(a) + vicreg_cov(b)
+    return C.SIM_W * mse + C.VAR_W * var + C.COV_W * cov
+
+
+def adamw_step(opt, loss):
+    """One optimiser step on `loss`; returns it."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def bench_train(p, r):
     enc, pred = mlp(p["enc"]), mlp(p["pred"])
     o_t, a_t, o_t1 = (torch.from_numpy(p[k]) for k in ("o_t", "a_t", "o_t1"))
@@ -46,14 +62,7 @@ def bench_train(p, r):
     def step():
         z, z1 = enc(o_t), enc(o_t1)
         zp = pred(torch.cat([z, a_t], dim=1))
-        mse = torch.nn.functional.mse_loss(zp, z1)
-        var = (vicreg_var(z) + vicreg_var(z1)) / 2
-        cov = vicreg_cov(z) + vicreg_cov(z1)
-        loss = C.SIM_W * mse + C.VAR_W * var + C.COV_W * cov
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
+        return adamw_step(opt, vicreg_loss(zp, z1, z, z1))
 
     return C.train_rate(step, r)
 
@@ -78,14 +87,7 @@ def bench_conv_train(p, r):
 
     def step():
         zx, zy = enc(x), enc(y)
-        inv = torch.nn.functional.mse_loss(zx, zy)
-        var = (vicreg_var(zx) + vicreg_var(zy)) / 2
-        cov = vicreg_cov(zx) + vicreg_cov(zy)
-        loss = C.SIM_W * inv + C.VAR_W * var + C.COV_W * cov
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
+        return adamw_step(opt, vicreg_loss(zx, zy, zx, zy))
 
     return C.train_rate(step, r)
 
