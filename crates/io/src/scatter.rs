@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::svg::Series;
+use crate::svg::{escape, Series};
 
 /// One scatter chart.
 pub struct Scatter {
@@ -208,12 +208,6 @@ fn fmt_value(x: f64) -> String {
     } else {
         format!("{x:.2}")
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

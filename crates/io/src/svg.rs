@@ -146,7 +146,8 @@ fn fmt_x(x: f64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
+/// `s` with `&`, `<` and `>` escaped for SVG text (shared with [`crate::scatter`]).
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
