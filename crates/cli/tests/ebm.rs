@@ -7,19 +7,7 @@ use ami_io::{write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 use serde_json::Value;
 
 mod common;
-use common::{ami, flat, ok, shape};
-
-/// Runs `ami` expecting a clean failure (exit 1, no panic); returns stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ami(args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "ami {args:?}: {err}");
-    assert!(
-        err.starts_with("error:") && !err.contains("panicked"),
-        "{err}"
-    );
-    err
-}
+use common::{ami, fails, flat, ok, shape};
 
 fn fixture(name: &str) -> Value {
     let p = format!(

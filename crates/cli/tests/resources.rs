@@ -4,21 +4,13 @@
 
 mod common;
 
-use common::ami;
-
-fn refused(args: &[&str]) -> String {
-    let out = ami(args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
+use common::fails;
 
 #[test]
 fn data_larger_than_memory_is_refused_before_generation_or_loading() {
     let dir = tempfile::tempdir().unwrap();
     let huge = dir.path().join("huge.npz");
-    let err = refused(&[
+    let err = fails(&[
         "data",
         "two-rooms",
         "--transitions",
@@ -41,7 +33,7 @@ fn data_larger_than_memory_is_refused_before_generation_or_loading() {
     v["data_config"]["transitions"] = serde_json::json!(0);
     std::fs::write(&side, serde_json::to_vec(&v).unwrap()).unwrap();
     let run = dir.path().join("run");
-    let err = refused(&[
+    let err = fails(&[
         "train",
         "--preset",
         "tiny",

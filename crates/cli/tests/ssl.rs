@@ -9,7 +9,7 @@ use ami_io::{read_npy_f64, write_npy, write_npy_f64, NpyArray, NpyArrayF64};
 use serde_json::Value;
 
 mod common;
-use common::{ami, flat, ok, shape};
+use common::{fails, flat, ok, shape};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../energy/tests/fixtures/ssl")
@@ -30,18 +30,6 @@ fn case_names() -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// Runs `ami` expecting a clean failure (exit 1, no panic); returns stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ami(args);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "ami {args:?}: {err}");
-    assert!(
-        err.starts_with("error:") && !err.contains("panicked"),
-        "{err}"
-    );
-    err
 }
 
 /// The command line of a fixture case, with `extra` arguments, and its inputs' paths.

@@ -21,6 +21,19 @@ pub fn ok(args: &[&str]) -> Output {
     out
 }
 
+/// Runs `ami` expecting a clean failure (exit 1, `error: …`, no panic); returns stderr.
+#[allow(dead_code)] // not every test binary checks failures
+pub fn fails(args: &[&str]) -> String {
+    let out = ami(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "ami {args:?}: {err}");
+    assert!(
+        err.starts_with("error:") && !err.contains("panicked"),
+        "{err}"
+    );
+    err
+}
+
 /// Writes 640 transitions of tiny-preset two-rooms data with `seed` to `dir/d.npz` (and its
 /// sidecar `dir/d.json`).
 #[allow(dead_code)] // not every test binary trains
