@@ -20,31 +20,127 @@ const NUMBERS: [f64; 10] = [
     1e9,
 ];
 
-/// Every JSON value's path (object keys and array indices), the root first.
-fn json_paths(v: &Json, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+/// A JSON or TOML value as a tree whose children are keyed by object/table key or array index.
+trait Tree: Sized {
+    /// The keyed children of a map or an array; none for a scalar.
+    fn children(&self) -> Vec<(String, &Self)>;
+    /// The child at `key` of a map or an array.
+    fn child_mut(&mut self, key: &str) -> Option<&mut Self>;
+    /// Removes the child at `key` of a map or an array (`None` for an index that is not one).
+    fn remove_child(&mut self, key: &str) -> Option<()>;
+    /// Adds `value()` under `key` when this is a map (`value` is not called otherwise, so the
+    /// random stream only advances for an edit that happens).
+    fn insert_if_map(&mut self, key: &str, value: impl FnOnce() -> Self);
+}
+
+impl Tree for Json {
+    fn children(&self) -> Vec<(String, &Self)> {
+        match self {
+            Json::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            Json::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn child_mut(&mut self, key: &str) -> Option<&mut Self> {
+        match self {
+            Json::Object(m) => m.get_mut(key),
+            Json::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }
+    }
+
+    fn remove_child(&mut self, key: &str) -> Option<()> {
+        match self {
+            Json::Object(m) => {
+                m.remove(key);
+            }
+            Json::Array(a) => {
+                a.remove(key.parse::<usize>().ok()?);
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    fn insert_if_map(&mut self, key: &str, value: impl FnOnce() -> Self) {
+        if let Json::Object(m) = self {
+            m.insert(key.into(), value());
+        }
+    }
+}
+
+impl Tree for Toml {
+    fn children(&self) -> Vec<(String, &Self)> {
+        match self {
+            Toml::Table(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            Toml::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn child_mut(&mut self, key: &str) -> Option<&mut Self> {
+        match self {
+            Toml::Table(m) => m.get_mut(key),
+            Toml::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }
+    }
+
+    fn remove_child(&mut self, key: &str) -> Option<()> {
+        match self {
+            Toml::Table(m) => {
+                m.remove(key);
+            }
+            Toml::Array(a) => {
+                a.remove(key.parse::<usize>().ok()?);
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    fn insert_if_map(&mut self, key: &str, value: impl FnOnce() -> Self) {
+        if let Toml::Table(m) = self {
+            m.insert(key.into(), value());
+        }
+    }
+}
+
+/// Every value's path (keys and array indices), the root first, depth first.
+fn paths<T: Tree>(v: &T, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     out.push(at.clone());
-    let kids: Vec<(String, &Json)> = match v {
-        Json::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        Json::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
-            .collect(),
-        _ => return,
-    };
-    for (k, kid) in kids {
+    for (k, kid) in v.children() {
         at.push(k);
-        json_paths(kid, at, out);
+        paths(kid, at, out);
         at.pop();
     }
 }
 
-fn json_at<'a>(v: &'a mut Json, path: &[String]) -> Option<&'a mut Json> {
-    path.iter().try_fold(v, |v, k| match v {
-        Json::Object(m) => m.get_mut(k),
-        Json::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-        _ => None,
-    })
+/// The value at `path`.
+fn value_at<'a, T: Tree>(v: &'a mut T, path: &[String]) -> Option<&'a mut T> {
+    path.iter().try_fold(v, |v, k| v.child_mut(k))
+}
+
+/// A uniformly chosen path of `doc`.
+fn random_path<T: Tree>(rng: &mut Rng, doc: &T) -> Vec<String> {
+    let mut all = Vec::new();
+    paths(doc, &mut Vec::new(), &mut all);
+    rng.pick(&all).clone()
+}
+
+/// Removes the value at the non-empty `path`.
+fn remove_at<T: Tree>(doc: &mut T, path: &[String]) -> Option<()> {
+    let (last, parent) = path.split_last()?;
+    value_at(doc, parent)?.remove_child(last)
 }
 
 /// A replacement value: another type, an extreme number, or a nested structure.
@@ -72,32 +168,15 @@ fn json_value(rng: &mut Rng) -> Json {
 /// One structural edit of a JSON document, serialised; `None` when `text` is not JSON.
 pub fn mutate_json(rng: &mut Rng, text: &[u8]) -> Option<Vec<u8>> {
     let mut doc: Json = serde_json::from_slice(text).ok()?;
-    let mut paths = Vec::new();
-    json_paths(&doc, &mut Vec::new(), &mut paths);
-    let path = rng.pick(&paths).clone();
+    let path = random_path(rng, &doc);
     match rng.below(6) {
-        0 if !path.is_empty() => {
-            let (last, parent) = path.split_last()?;
-            match json_at(&mut doc, parent)? {
-                Json::Object(m) => {
-                    m.remove(last);
-                }
-                Json::Array(a) => {
-                    a.remove(last.parse::<usize>().ok()?);
-                }
-                _ => {}
-            }
-        }
-        1 => {
-            if let Json::Object(m) = json_at(&mut doc, &path)? {
-                m.insert("unknown_key".into(), json_value(rng));
-            }
-        }
+        0 if !path.is_empty() => remove_at(&mut doc, &path)?,
+        1 => value_at(&mut doc, &path)?.insert_if_map("unknown_key", || json_value(rng)),
         2 => {
             // Duplicate a key textually (serde_json's map cannot hold one twice).
             let key = path.last()?.clone();
             let mut out = serde_json::to_vec(&doc).ok()?;
-            let value = serde_json::to_string(json_at(&mut doc, &path)?).ok()?;
+            let value = serde_json::to_string(value_at(&mut doc, &path)?).ok()?;
             let pair = format!("{}:{value},", Json::String(key));
             let at = out.iter().position(|&c| c == b'{')? + 1;
             out.splice(at..at, pair.into_bytes());
@@ -108,42 +187,16 @@ pub fn mutate_json(rng: &mut Rng, text: &[u8]) -> Option<Vec<u8>> {
             let token = rng
                 .pick(&["NaN", "Infinity", "-Infinity", "1e999", "-0"])
                 .to_string();
-            *json_at(&mut doc, &path)? = Json::String(MARK.into());
+            *value_at(&mut doc, &path)? = Json::String(MARK.into());
             let out = serde_json::to_string(&doc).ok()?;
             return Some(out.replacen(&format!("\"{MARK}\""), &token, 1).into_bytes());
         }
-        _ => *json_at(&mut doc, &path)? = json_value(rng),
+        _ => *value_at(&mut doc, &path)? = json_value(rng),
     }
     serde_json::to_vec_pretty(&doc).ok()
 }
 
 const MARK: &str = "\u{1}fuzz-mark\u{1}";
-
-fn toml_paths(v: &Toml, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-    out.push(at.clone());
-    let kids: Vec<(String, &Toml)> = match v {
-        Toml::Table(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        Toml::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
-            .collect(),
-        _ => return,
-    };
-    for (k, kid) in kids {
-        at.push(k);
-        toml_paths(kid, at, out);
-        at.pop();
-    }
-}
-
-fn toml_at<'a>(v: &'a mut Toml, path: &[String]) -> Option<&'a mut Toml> {
-    path.iter().try_fold(v, |v, k| match v {
-        Toml::Table(m) => m.get_mut(k),
-        Toml::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-        _ => None,
-    })
-}
 
 fn toml_value(rng: &mut Rng) -> Toml {
     match rng.below(9) {
@@ -169,27 +222,10 @@ fn toml_value(rng: &mut Rng) -> Toml {
 /// edited tree cannot be written as TOML.
 pub fn mutate_toml(rng: &mut Rng, text: &[u8]) -> Option<Vec<u8>> {
     let mut doc: Toml = toml::from_str(std::str::from_utf8(text).ok()?).ok()?;
-    let mut paths = Vec::new();
-    toml_paths(&doc, &mut Vec::new(), &mut paths);
-    let path = rng.pick(&paths).clone();
+    let path = random_path(rng, &doc);
     match rng.below(5) {
-        0 if !path.is_empty() => {
-            let (last, parent) = path.split_last()?;
-            match toml_at(&mut doc, parent)? {
-                Toml::Table(m) => {
-                    m.remove(last);
-                }
-                Toml::Array(a) => {
-                    a.remove(last.parse::<usize>().ok()?);
-                }
-                _ => {}
-            }
-        }
-        1 => {
-            if let Toml::Table(m) = toml_at(&mut doc, &path)? {
-                m.insert("unknown_key".into(), toml_value(rng));
-            }
-        }
+        0 if !path.is_empty() => remove_at(&mut doc, &path)?,
+        1 => value_at(&mut doc, &path)?.insert_if_map("unknown_key", || toml_value(rng)),
         2 => {
             // Duplicate a line (a repeated key or table header is an error in TOML).
             let text = std::str::from_utf8(text).ok()?;
@@ -203,7 +239,7 @@ pub fn mutate_toml(rng: &mut Rng, text: &[u8]) -> Option<Vec<u8>> {
             out.push_str(&lines[i..].join("\n"));
             return Some(out.into_bytes());
         }
-        _ => *toml_at(&mut doc, &path)? = toml_value(rng),
+        _ => *value_at(&mut doc, &path)? = toml_value(rng),
     }
     toml::to_string(&doc).ok().map(String::into_bytes)
 }
