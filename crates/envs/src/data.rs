@@ -212,14 +212,8 @@ pub struct Dataset {
 /// encoded into the `.npz` once more: twice their float32 size) exceed the available memory
 /// ([`crate::dataset_memory`]), before anything is allocated.
 fn check_generation_fits(n: usize, t_len: usize, dims: [usize; 3]) -> Result<(), EnvError> {
-    let [obs, a, s] = dims.map(|d| d as u64);
     let (n, t) = (n as u64, t_len as u64);
-    let steps = n.saturating_mul(t.saturating_add(1));
-    let counts = [
-        steps.saturating_mul(obs),
-        n.saturating_mul(t).saturating_mul(a),
-        steps.saturating_mul(s),
-    ];
+    let counts = crate::dataset_memory::array_elements(n, t, dims.map(|d| d as u64));
     let need = crate::dataset_memory::bytes_needed(0, &counts);
     match crate::dataset_memory::available_memory() {
         Some(avail) if need > avail => Err(EnvError::config(

@@ -164,15 +164,15 @@ impl Dataset {
 /// fit in the available memory ([`crate::dataset_memory`]).
 fn check_memory(path: &Path, side: &Sidecar) -> Result<(), EnvError> {
     let spec = side.env_config.spec();
-    let (n, t) = (side.n_traj as u64, side.traj_len as u64);
-    let obs: u64 = side.obs_shape.iter().map(|&d| d as u64).product();
-    let steps = n.saturating_mul(t.saturating_add(1));
-    let counts = [
-        steps.saturating_mul(obs),
-        n.saturating_mul(t)
-            .saturating_mul(spec.action_space().dim as u64),
-        steps.saturating_mul(spec.state_dim() as u64),
-    ];
+    let obs = side
+        .obs_shape
+        .iter()
+        .fold(1u64, |p, &d| p.saturating_mul(d as u64));
+    let counts = dataset_memory::array_elements(
+        side.n_traj as u64,
+        side.traj_len as u64,
+        [obs, spec.action_space().dim as u64, spec.state_dim() as u64],
+    );
     let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     dataset_memory::check_fits(
         path,

@@ -25,6 +25,18 @@ pub fn bytes_needed(file_len: u64, counts: &[u64]) -> u64 {
     file_len.saturating_add(elements.saturating_mul(8))
 }
 
+/// Element counts of the arrays of `n` trajectories of `t` steps with per-step sizes
+/// `[obs, action, state]`: observations `n·(t+1)·obs`, actions `n·t·action`, states
+/// `n·(t+1)·state`, each saturating at `u64::MAX`.
+pub fn array_elements(n: u64, t: u64, [obs, action, state]: [u64; 3]) -> [u64; 3] {
+    let steps = n.saturating_mul(t.saturating_add(1));
+    [
+        steps.saturating_mul(obs),
+        n.saturating_mul(t).saturating_mul(action),
+        steps.saturating_mul(state),
+    ]
+}
+
 /// `MemAvailable` of `/proc/meminfo` in bytes; `None` where the system does not report it.
 pub fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -74,6 +86,18 @@ pub(crate) fn human(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn array_elements_count_every_step_and_saturate() {
+        assert_eq!(
+            array_elements(2, 3, [5, 7, 11]),
+            [2 * 4 * 5, 2 * 3 * 7, 2 * 4 * 11]
+        );
+        assert_eq!(
+            array_elements(u64::MAX, 1, [1, 0, 2]),
+            [u64::MAX, 0, u64::MAX]
+        );
+    }
 
     #[test]
     fn the_need_is_the_file_plus_twice_the_float32_arrays() {
