@@ -298,13 +298,7 @@ pub(crate) fn seeded<M: Module>(
     seed: u64,
     build: impl FnOnce(&Device) -> Result<M, JepaError>,
 ) -> Result<M, JepaError> {
-    let _guard = INIT_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    device.seed(seed);
-    let model = build(device)?;
-    model.visit(&mut ForceInit);
-    Ok(model.map(&mut next_stable_ids()))
+    under_seed(device, seed, |d| build(d).map(drawn))
 }
 
 /// Serialises seeded initialisations: burn's RNG is global per device and parameters are
@@ -315,11 +309,21 @@ static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// the same lock as every other seeded initialisation of the workspace, so the weights depend
 /// on `seed` alone.
 pub fn seeded_module<M: Module>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
+    under_seed(device, seed, |d| drawn(build(d)))
+}
+
+/// Runs `f` under [`INIT_LOCK`] with burn's RNG on `device` seeded by `seed`.
+fn under_seed<T>(device: &Device, seed: u64, f: impl FnOnce(&Device) -> T) -> T {
     let _guard = INIT_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    let model = build(device);
+    f(device)
+}
+
+/// `model` with every weight drawn and its parameters numbered in program order (call under
+/// [`INIT_LOCK`], as [`under_seed`] does).
+fn drawn<M: Module>(model: M) -> M {
     model.visit(&mut ForceInit);
     model.map(&mut next_stable_ids())
 }
