@@ -140,15 +140,22 @@ impl<'a> Session<'a> {
     }
 
     /// Checkpoints `trainer` unless a parameter is not finite (then: the diagnosis, dated at
-    /// the step whose update made it so).
+    /// the step whose update made it so). [`save_trainer`] checks the parameters before it
+    /// writes anything, so its non-finite error is the diagnosis.
     fn checkpoint(&mut self, trainer: &Trainer) -> Result<Option<Divergence>, AgentError> {
-        if let Err(e) = trainer.check_finite() {
-            let step = trainer.step.saturating_sub(1);
-            return Ok(Divergence::from_error(&e).map(|d| Divergence { step, ..d }));
+        match save_trainer(trainer, &self.run.checkpoint()) {
+            Ok(()) => {
+                self.last_saved = Some(trainer.step);
+                Ok(None)
+            }
+            Err(e) => match Divergence::from_error(&e) {
+                Some(d) => Ok(Some(Divergence {
+                    step: trainer.step.saturating_sub(1),
+                    ..d
+                })),
+                None => Err(e.into()),
+            },
         }
-        save_trainer(trainer, &self.run.checkpoint())?;
-        self.last_saved = Some(trainer.step);
-        Ok(None)
     }
 
     /// Stops with the diagnosis, or rolls back (module docs).
