@@ -21,9 +21,20 @@ What `state` is, per family:
 * gym, classic control (`unwrapped.state`): that array (Pendulum: theta, theta_dot;
   CartPole: x, x_dot, theta, theta_dot);
 * gym, PointMaze (gymnasium-robotics): the point's `qpos ++ qvel` (`point_env`);
-* gym, Push-T (gym-pusht): agent x, y, block x, y, angle, set by gym-pusht's `_set_state`
-  (which advances the physics by one step, so reset_to is not exact there);
-* dmc: `physics.get_state()` (qpos ++ qvel ++ act);
+* gym, Push-T (gym-pusht): 1 − coverage (the share of the goal zone the block does not
+  cover; derived, ignored by reset_to), then agent x, y, block x, y, angle; reset_to turns the
+  block before placing it and leaves both at rest (gym-pusht's own `_set_state` places before
+  turning about the centre of gravity, which moves the block, then steps the physics). Its
+  goal: coverage 1 — the block at the env's goal pose, the agent where it is — with
+  `goal_dims` 1, so `‖e‖ ≤ 0.05` is the env's own success rule (coverage > 0.95);
+* dmc: `physics.get_state()` (qpos ++ qvel ++ act); reacher: fingertip x, y, then
+  `physics.get_state()`, then the target's x, y (the target is part of the model, not of the
+  physics state, so a state must carry it for `reset_to` to restore the task; the fingertip
+  is derived and ignored by `reset_to`). Its goal after a reset: the arm placed by inverse
+  kinematics with the fingertip on the target (the free shoulder angle taken next to the
+  start's), target unchanged, `goal_dims` 2, so the
+  error to the goal is fingertip − target and `‖e‖ ≤ target size + finger size` (0.06 in
+  reacher/easy) is the task's own reward rule;
 * anything else: no state (length 0); reset_to and observe_state are errors.
 """
 
@@ -213,7 +224,8 @@ class GymFamily:
         if self.state_kind == "pointmaze":
             return np.concatenate([u.point_env.data.qpos.ravel(), u.point_env.data.qvel.ravel()])
         if self.state_kind == "pusht":
-            return np.array([*u.agent.position, *u.block.position, u.block.angle], dtype=float)
+            return np.array([1.0 - u._get_coverage(), *u.agent.position, *u.block.position,
+                             u.block.angle], dtype=float)
         if self.state_kind == "classic":
             return np.ravel(np.asarray(u.state, dtype=np.float64))
         return np.zeros(0)
@@ -228,7 +240,18 @@ class GymFamily:
             nq = target.data.qpos.size
             target.set_state(s[:nq].copy(), s[nq:].copy())
         elif self.state_kind == "pusht":
-            u._set_state(s.copy())
+            # Not gym-pusht's `_set_state`, which places the block before turning it about its
+            # centre of gravity (so the block ends up elsewhere than the state says) and steps
+            # the physics: turned first, then placed, at rest, so that the state read back
+            # is the state set.
+            u.agent.position = s[1:3].tolist()
+            u.agent.velocity = (0.0, 0.0)
+            u.block.angle = float(s[5])
+            u.block.position = s[3:5].tolist()
+            u.block.velocity = (0.0, 0.0)
+            u.block.angular_velocity = 0.0
+            u.space.reindex_shapes_for_body(u.agent)
+            u.space.reindex_shapes_for_body(u.block)
         elif self.state_kind == "classic":
             old = np.asarray(u.state)
             u.state = np.array(s, dtype=old.dtype).reshape(old.shape)
@@ -245,11 +268,14 @@ class GymFamily:
         rest), or None."""
         if self.state_kind == "pointmaze":
             return np.concatenate([self.u.goal, np.zeros(self.u.point_env.data.qvel.size)])
+        if self.state_kind == "pusht":
+            return np.array([0.0, *self.u.agent.position, *self.u.goal_pose], dtype=float)
         return None
 
     def goal_dims(self):
-        """How many leading state values the env's goal constrains (PointMaze: x, y)."""
-        return 2 if self.state_kind == "pointmaze" else None
+        """How many leading state values the env's goal constrains (PointMaze: x, y;
+        Push-T: 1 − coverage)."""
+        return {"pointmaze": 2, "pusht": 1}.get(self.state_kind)
 
     def step(self, action):
         raw, reward, terminated, truncated, _ = self.u.step(action)
@@ -271,7 +297,7 @@ class DmcFamily:
         self.pixels = bool(header.get("pixels"))
         self.size = int(header.get("image_size", 64))
         self.camera = int(header.get("camera", 0))
-        self.state_kind = "physics"
+        self.state_kind = "reacher" if domain == "reacher" else "physics"
         self.first_raw = self.env.reset().observation
 
     def info(self):
@@ -288,21 +314,78 @@ class DmcFamily:
             raw = self.env.task.get_observation(self.physics)
         return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in raw.values()])
 
+    def _target(self):
+        return np.array(self.physics.named.model.geom_pos["target", ["x", "y"]], dtype=np.float64)
+
     def state(self):
-        return np.asarray(self.physics.get_state(), dtype=np.float64)
+        s = np.asarray(self.physics.get_state(), dtype=np.float64)
+        if self.state_kind == "reacher":
+            finger = np.array(self.physics.named.data.geom_xpos["finger", :2], dtype=np.float64)
+            return np.concatenate([finger, s, self._target()])
+        return s
 
     def set_state(self, s):
-        want = self.physics.get_state().size
+        want = self.state().size
         if s.size != want:
             raise Failure("bad_request", f"state has {s.size} values, expected {want}")
         with self.physics.reset_context():
-            self.physics.set_state(s)
+            if self.state_kind == "reacher":
+                self.physics.named.model.geom_pos["target", "x"] = s[-2]
+                self.physics.named.model.geom_pos["target", "y"] = s[-1]
+                self.physics.set_state(s[2:-2])
+            else:
+                self.physics.set_state(s)
 
     def goal_state(self):
-        return None
+        """Reacher: the arm with its fingertip on the target (module docs); else None."""
+        if self.state_kind != "reacher":
+            return None
+        saved = self.state()
+        target = self._target()
+        goal = self._reach(target, saved)
+        self.set_state(saved)
+        return goal
+
+    def _reach(self, target, saved):
+        """Inverse kinematics of the two-link arm: joint angles that put the fingertip on
+        `target`, solved in closed form on link lengths and the shoulder's offset measured from
+        the model, then checked by forward kinematics; of the two elbow solutions, the one
+        nearer the current joint angles that respects the wrist's range."""
+        p = self.physics
+        with p.reset_context():
+            p.named.data.qpos["shoulder"] = 0.0
+            p.named.data.qpos["wrist"] = 0.0
+        base = np.array(p.named.data.xpos["arm", :2])
+        hand = np.array(p.named.data.xpos["hand", :2])
+        finger = np.array(p.named.data.geom_xpos["finger", :2])
+        l1 = np.linalg.norm(hand - base)
+        l2 = np.linalg.norm(finger - hand)
+        phi0 = math.atan2(*(finger - base)[::-1])
+        d = target - base
+        r = float(np.clip(np.linalg.norm(d), abs(l1 - l2) + 1e-9, l1 + l2 - 1e-9))
+        c2 = (r * r - l1 * l1 - l2 * l2) / (2 * l1 * l2)
+        lo, hi = p.named.model.jnt_range["wrist"]
+        best = None
+        for q2 in (math.acos(np.clip(c2, -1, 1)), -math.acos(np.clip(c2, -1, 1))):
+            if not lo <= q2 <= hi:
+                continue
+            q1 = math.atan2(d[1], d[0]) - math.atan2(l2 * math.sin(q2), l1 + l2 * math.cos(q2))
+            cur = saved[2:4]
+            # The shoulder turns freely: the goal angle nearest the current one, unwrapped.
+            q1 = cur[0] + math.remainder(q1 - phi0 - cur[0], 2 * math.pi)
+            gap = abs(q1 - cur[0]) + abs(q2 - cur[1])
+            if best is None or gap < best[0]:
+                best = (gap, q1, q2)
+        if best is None:
+            raise Failure("python", f"no arm pose reaches the target {target.tolist()}")
+        goal = saved.copy()
+        goal[2:4] = best[1:]
+        goal[4:-2] = 0.0
+        self.set_state(goal)
+        return self.state()
 
     def goal_dims(self):
-        return None
+        return 2 if self.state_kind == "reacher" else None
 
     def reset(self, seed):
         self.env.task._random = np.random.RandomState(seed)

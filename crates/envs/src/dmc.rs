@@ -15,7 +15,16 @@
 //! Observations are the task's observation dict concatenated in order, or frames of
 //! `camera`. Every DMC action spec is a symmetric box, so actions are in the task's units
 //! (usually `[−1, 1]`). Goals: the state reached by `goal_steps` random actions from the
-//! start ([`crate::bridge::spec`]).
+//! start ([`crate::bridge::spec`]), except in `reacher`, which has a goal of its own.
+//!
+//! **`reacher`** (the JEPA world-model papers' DMC Reacher): the state is the fingertip's
+//! `(x, y)`, then `physics.get_state()`, then the target's `(x, y)` — the target is a model
+//! parameter that the task draws at each reset, so the state carries it for `reset_to` to
+//! restore the task (the fingertip is derived and ignored by `reset_to`). The goal is the
+//! task's target: the arm placed by closed-form inverse kinematics with the fingertip on the
+//! target (the elbow solution nearer the start within the wrist's range), at rest; the error
+//! to it is fingertip − target, so `success_radius = 0.06` (target 0.05 + finger 0.01 in
+//! `reacher/easy`) is exactly the condition under which the task pays reward 1.
 
 use std::path::Path;
 use std::time::Duration;

@@ -16,8 +16,11 @@
 //!   `(x, ẋ, θ, θ̇)`, MountainCarContinuous `(x, ẋ)`); `reset_to` sets it;
 //! * PointMaze (gymnasium-robotics): the point's `qpos ++ qvel` (through `point_env`); the
 //!   observation is the dict's `observation` entry;
-//! * Push-T (gym-pusht): `(agent x, y, block x, y, block angle)`, set by gym-pusht's own
-//!   `_set_state`, which advances its physics by one step (so `reset_to` is close, not exact);
+//! * Push-T (gym-pusht): `(1 − coverage, agent x, y, block x, y, block angle)`: the share of
+//!   the goal zone the T does not cover (derived; `reset_to` ignores it), then the bodies;
+//!   `reset_to` turns the block before placing it and leaves both bodies at rest, so the
+//!   state read back is the state set (gym-pusht's own `_set_state` places the block before
+//!   turning it about its centre of gravity, which moves it, and then steps the physics);
 //! * any other env: no state; `reset_to`, tasks and data are errors saying so.
 //!
 //! OGBench's manipulation envs (`cube-single-v0`, …) are MuJoCo envs in this sense.
@@ -25,8 +28,11 @@
 //! Actions ([`crate::bridge::action`]), observations ([`crate::bridge::remote`]), tasks, goals
 //! and data ([`crate::bridge::spec`]) are the bridge's. Goals:
 //! `Pendulum-v1` is the swing-up to the upright state at rest, as the native `pendulum`
-//! (θ compared modulo 2π); PointMaze takes the goal of its own reset (success on `(x, y)`);
-//! every other env gets goals reached by `goal_steps` random actions from the start.
+//! (θ compared modulo 2π); PointMaze takes the goal of its own reset (success on `(x, y)`;
+//! its own rule is `success_radius = 0.45`); Push-T's goal is its T at the goal pose, the
+//! agent where it starts, compared on `1 − coverage` alone (`success_radius = 0.05` is
+//! Push-T's own rule, coverage above 0.95); every other env gets goals reached by
+//! `goal_steps` random actions from the start.
 
 use std::path::Path;
 use std::time::Duration;

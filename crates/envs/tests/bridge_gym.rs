@@ -227,11 +227,10 @@ fn dmc_runs_with_state_and_pixels() {
 
 #[test]
 fn the_anchor_envs_open_and_reset_to_their_states() {
-    // (id, state kind, state length); Push-T's own `_set_state` advances its physics by a
-    // step, so only the others come back exactly.
+    // (id, state kind, state length).
     let anchors = [
         ("PointMaze_UMaze-v3", "pointmaze", 4),
-        ("gym_pusht/PushT-v0", "pusht", 5),
+        ("gym_pusht/PushT-v0", "pusht", 6),
         ("cube-single-v0", "mujoco", 0),
     ];
     for (id, kind, dim) in anchors {
@@ -248,9 +247,7 @@ fn the_anchor_envs_open_and_reset_to_their_states() {
         env.step(&a).unwrap();
         assert_ne!(env.state(), start, "{id}: a step moves it");
         env.reset_to(&start).unwrap();
-        if kind != "pusht" {
-            assert_eq!(env.state(), start, "{id}");
-        }
+        assert_eq!(env.state(), start, "{id}");
         assert_eq!(env.observe().len(), env.obs_dim(), "{id}");
     }
     // PointMaze's tasks take its own goals, compared on (x, y).
@@ -265,4 +262,98 @@ fn the_anchor_envs_open_and_reset_to_their_states() {
         assert!(t.goal[..2] != t.start[..2]);
         assert_eq!(env.goal_error(&t.start, &t.goal).len(), 2);
     }
+}
+
+#[test]
+fn reacher_goals_are_its_targets_and_success_is_its_reward_rule() {
+    let cfg = DmcConfig {
+        domain: "reacher".into(),
+        task: "easy".into(),
+        success_radius: 0.06,
+        ..DmcConfig::default()
+    };
+    let Some(mut env) = skip_if_absent(RemoteEnv::open(&cfg.remote())) else {
+        return;
+    };
+    // fingertip (x, y), qpos (shoulder, wrist), qvel (2), target (x, y).
+    assert_eq!(env.state_dim(), 8);
+    assert_eq!(env.info().goal_dims, Some(2));
+    let tasks = cfg.tasks(12, 5).unwrap();
+    let mut targets = Vec::new();
+    for t in &tasks {
+        // The goal keeps the start's target and puts the fingertip on it, at rest.
+        assert_eq!(t.goal[6..], t.start[6..]);
+        assert!((t.goal[0] - t.goal[6]).abs() < 1e-5 && (t.goal[1] - t.goal[7]).abs() < 1e-5);
+        assert_eq!(t.goal[4..6], [0.0, 0.0]);
+        let r = (t.goal[6].powi(2) + t.goal[7].powi(2)).sqrt();
+        assert!((0.05 - 1e-6..=0.2 + 1e-6).contains(&r), "target radius {r}");
+        targets.push((t.goal[6], t.goal[7]));
+        // reset_to restores the task's target with its arm pose.
+        env.reset(999);
+        env.reset_to(&t.start).unwrap();
+        assert!(max_diff(&to_f64(&env.state()), &to_f64(&t.start)) < 1e-6);
+        // At the goal the task pays reward 1 and the error is within the radius; at the
+        // start (fingertip away from the target) the error is fingertip − target.
+        env.reset_to(&t.goal).unwrap();
+        env.step(&[0.0, 0.0]).unwrap();
+        assert_eq!(env.last_reward(), Some(1.0));
+        let err = env.goal_error(&t.goal, &t.goal);
+        assert!(err.iter().all(|e| e.abs() < 1e-5));
+        let e = env.goal_error(&t.start, &t.goal);
+        assert_eq!(e, vec![t.start[0] - t.goal[0], t.start[1] - t.goal[1]]);
+    }
+    targets.dedup();
+    assert!(
+        targets.len() > 6,
+        "tasks draw different targets: {targets:?}"
+    );
+    // The rule agrees with the task's reward on states along random motion.
+    let rule = ami_envs::SuccessRule::Radius(0.06);
+    let mut rng = StdRng::seed_from_u64(3);
+    let goal = &tasks[0].goal;
+    env.reset_to(goal).unwrap();
+    let (mut agree, mut paid) = (0, 0);
+    for _ in 0..200 {
+        let a = [rng.gen_range(-0.3..0.3), rng.gen_range(-0.3..0.3)];
+        env.step(&a).unwrap();
+        let paid_now = env.last_reward().unwrap() >= 1.0;
+        let met = rule.is_met(&env.goal_error(&env.state(), goal));
+        agree += usize::from(met == paid_now);
+        paid += usize::from(paid_now);
+    }
+    assert_eq!(agree, 200, "rule and reward disagree");
+    assert!(
+        paid > 0 && paid < 200,
+        "the walk leaves and enters the target: {paid}"
+    );
+}
+
+#[test]
+fn push_t_goals_are_full_coverage_of_its_goal_zone() {
+    let Some(mut env) = open_gym("gym_pusht/PushT-v0") else {
+        return;
+    };
+    assert_eq!(env.info().goal_dims, Some(1));
+    env.reset(4);
+    let start = env.state();
+    let goal = env.env_goal().expect("Push-T has a goal").to_vec();
+    // 1 − coverage, agent (x, y), block (x, y, angle): the block at the env's goal pose.
+    assert_eq!(goal[0], 0.0);
+    assert_eq!(goal[3..], [256.0, 256.0, std::f32::consts::FRAC_PI_4]);
+    assert!(
+        (0.0..=1.0).contains(&start[0]) && start[0] > 0.05,
+        "{start:?}"
+    );
+    assert_eq!(env.goal_error(&start, &goal), vec![start[0]]);
+    // The goal state, set, covers the zone (its own coverage is recomputed by the env).
+    env.reset_to(&goal).unwrap();
+    assert!(
+        env.state()[0] < 0.05,
+        "coverage at the goal pose: {:?}",
+        env.state()
+    );
+}
+
+fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
 }

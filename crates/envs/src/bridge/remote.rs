@@ -56,6 +56,8 @@ pub struct RemoteEnv {
     pending: Option<EnvError>,
     /// The env's own goal after the last reset, as a state (PointMaze).
     env_goal: Option<Vec<f32>>,
+    /// The env's own reward for the last step (never used for planning or training).
+    last_reward: Option<f64>,
 }
 
 impl RemoteEnv {
@@ -87,6 +89,7 @@ impl RemoteEnv {
             rules: spec.rules(),
             pending: None,
             env_goal: None,
+            last_reward: None,
         };
         env.reset_checked(0)?;
         Ok(env)
@@ -107,6 +110,13 @@ impl RemoteEnv {
         self.env_goal.as_deref()
     }
 
+    /// The reward the env itself paid for the last step (`None` before the first step or when
+    /// the server sent none). ami never plans or trains on it; it is there to check a task's
+    /// success rule against the env's own (e.g. DMC reacher's reward 1 inside the target).
+    pub fn last_reward(&self) -> Option<f64> {
+        self.last_reward
+    }
+
     /// The current state at full precision.
     pub fn state_f64(&self) -> &[f64] {
         &self.state
@@ -115,6 +125,7 @@ impl RemoteEnv {
     /// `reset(seed)` with its error.
     pub fn reset_checked(&mut self, seed: u64) -> Result<Vec<f32>, EnvError> {
         self.pending = None;
+        self.last_reward = None;
         let reply = self.exchange(Message::new(json!({"op": "reset", "seed": seed})))?;
         self.env_goal = reply.header.get("goal").and_then(Value::as_array).map(|g| {
             g.iter()
@@ -206,6 +217,7 @@ impl Env for RemoteEnv {
     fn reset_to(&mut self, state: &[f32]) -> Result<Vec<f32>, EnvError> {
         self.check_state(state)?;
         let msg = Message::new(json!({"op": "reset_to"})).with(state_array(state));
+        self.last_reward = None;
         self.exchange(msg)?;
         Ok(self.obs.clone())
     }
@@ -218,7 +230,8 @@ impl Env for RemoteEnv {
             )));
         }
         let a = Array::f64("action", self.map.to_env(action));
-        self.exchange(Message::new(json!({"op": "step"})).with(a))?;
+        let reply = self.exchange(Message::new(json!({"op": "step"})).with(a))?;
+        self.last_reward = reply.header.get("reward").and_then(Value::as_f64);
         Ok(Step {
             obs: self.obs.clone(),
             state: Env::state(self),
