@@ -868,6 +868,46 @@ fn set_path(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<()
 mod tests {
     use super::*;
 
+    /// The anchor envs' configuration files in `configs/` (README: one command each) parse
+    /// over the `check` preset, name the env they say and carry its own success rule (their
+    /// validation opens the env, so it needs the bridge: `ami-envs`'s `bridge_gym` tests).
+    #[test]
+    fn shipped_bridge_configs_parse_with_their_success_rules() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let base = RunConfig::preset(Preset::Check);
+        let load = |name: &str| RunConfig::from_toml_file(&dir.join(name), &base).unwrap();
+        match load("reacher.toml").env {
+            EnvConfig::Dmc(d) => {
+                assert_eq!((d.domain.as_str(), d.task.as_str()), ("reacher", "easy"));
+                assert_eq!(d.success_radius, 0.06);
+            }
+            other => panic!("reacher.toml: {other:?}"),
+        }
+        for (file, id, radius) in [
+            ("pointmaze.toml", "PointMaze_UMaze-v3", 0.45),
+            ("pusht.toml", "gym_pusht/PushT-v0", 0.05),
+            (
+                "pendulum.toml",
+                "Pendulum-v1",
+                ami_envs::GymConfig::default().success_radius,
+            ),
+        ] {
+            match load(file).env {
+                EnvConfig::Gym(g) => assert_eq!((g.id.as_str(), g.success_radius), (id, radius)),
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names.len(),
+            4,
+            "a new file in configs/ needs a line here: {names:?}"
+        );
+    }
+
     #[test]
     fn presets_validate_and_round_trip_through_toml() {
         for p in [Preset::Tiny, Preset::Check, Preset::Default, Preset::Full] {
