@@ -208,7 +208,8 @@ class Run:
     @property
     def config(self) -> Dict[str, Any]:
         """The run's configuration (``config.toml``) as a dict of sections."""
-        return json.loads(self._run.config_json)
+        config: Dict[str, Any] = json.loads(self._run.config_json)
+        return config
 
     @property
     def config_toml(self) -> str:
