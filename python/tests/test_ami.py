@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +140,30 @@ def test_bad_configuration_values_raise_value_errors_naming_the_key() -> None:
         ami.build_config(preset="huge")
     with pytest.raises(ValueError, match=r"train.steps|steps"):
         ami.build_config(preset="tiny", sets=["train.steps=-1"])
+
+
+def test_training_releases_the_gil(data: ami.Dataset, tmp_path: Path) -> None:
+    """While `ami.train` runs in one thread, another keeps running Python: the longest pause
+    of a busy loop during the call is a small part of the call (with the GIL held it would
+    be all of it)."""
+    span: dict[str, float] = {}
+
+    def work() -> None:
+        span["start"] = time.perf_counter()
+        ami.train(*data, tmp_path / "gil", preset="tiny", sets=["train.steps=100"])
+        span["end"] = time.perf_counter()
+
+    worker = threading.Thread(target=work)
+    ticks = []
+    worker.start()
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+    worker.join()
+    inside = [t for t in ticks if span["start"] <= t <= span["end"]]
+    duration = span["end"] - span["start"]
+    longest = float(np.max(np.diff([span["start"], *inside, span["end"]])))
+    assert duration > 0.2, duration
+    assert longest < 0.5 * duration, (longest, duration)
 
 
 def test_a_missing_run_directory_raises_with_the_path(tmp_path: Path) -> None:
