@@ -32,7 +32,7 @@ use super::progress::Progress;
 use super::run_dir::RunDir;
 use super::workers::{map_on_workers, worker_count};
 use crate::cost::FixedCost;
-use crate::cost_config::WorldReadout;
+use crate::cost_config::{CostConfig, WorldReadout};
 use crate::episode::{run_task_episode, ActSettings, Actor, EpisodeOutcome};
 use crate::error::AgentError;
 use crate::jepa_model::JepaWorldModel;
@@ -448,11 +448,7 @@ pub(crate) fn run_parallel(
             super::config::WhenUnsafe::LeastUnsafe => Vec::new(),
         },
     };
-    let mut task_cost = learned
-        .cost(cfg)
-        .with_risk(cfg.agent.risk)
-        .with_latent_paths(cfg.agent.latent_paths);
-    task_cost.task = parts.task.task_terms(&task_cost.task);
+    let task_cost = task_cost(cfg, learned, parts.task);
     type Worker = (
         JepaWorldModel,
         Box<dyn Planner>,
@@ -488,6 +484,18 @@ pub(crate) fn run_parallel(
         );
     };
     map_on_workers(episodes, workers, init, episode, done)
+}
+
+/// The actor's `task` and `critic` cost terms for `task` (built for each goal target by
+/// [`CostConfig::build_task`]): the run's `[cost]` with the learned critic attached, the
+/// configured risk measure and latent paths, and the task's own terms.
+pub(crate) fn task_cost(cfg: &RunConfig, learned: &Learned, task: &dyn TaskSpec) -> CostConfig {
+    let mut cost = learned
+        .cost(cfg)
+        .with_risk(cfg.agent.risk)
+        .with_latent_paths(cfg.agent.latent_paths);
+    cost.task = task.task_terms(&cost.task);
+    cost
 }
 
 /// One row of a task table: the task's report, or why it could not be evaluated.

@@ -29,6 +29,7 @@ pub mod risk;
 pub mod run_dir;
 pub mod train_critic;
 pub mod train_policy;
+pub mod trained;
 pub mod workers;
 
 use std::path::Path;
@@ -45,6 +46,7 @@ pub use progress::{Progress, Silent};
 pub use run_dir::RunDir;
 pub use train_critic::{train_critic, CriticTraining};
 pub use train_policy::train_policy;
+pub use trained::{dataset_from_arrays, TrainedRun, TrajectoryArrays};
 
 use crate::error::AgentError;
 
