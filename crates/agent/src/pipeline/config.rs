@@ -200,6 +200,9 @@ impl std::str::FromStr for Split {
     }
 }
 
+/// Most episode videos one evaluation writes (`eval.videos`).
+pub const MAX_VIDEOS: usize = 100;
+
 /// `[eval]`: the test protocol.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -217,6 +220,9 @@ pub struct EvalConfig {
     pub max_steps: usize,
     /// Episodes drawn in the picture of test episodes.
     pub plot_episodes: usize,
+    /// Test episodes (the first ones) written as videos, `videos/episode-NNN.gif` in the
+    /// evaluation's directory ([`super::videos`]); 0: none. At most [`MAX_VIDEOS`].
+    pub videos: usize,
     /// Names this evaluation: its reports go to `eval/<task>-<tag>/` (`eval/<task>/` when
     /// empty, the default, which also writes the run's top-level `report.json` for `reach`).
     #[serde(default)]
@@ -235,6 +241,7 @@ impl Default for EvalConfig {
             train_seed: 8642,
             max_steps: 200,
             plot_episodes: 12,
+            videos: 4,
             tag: String::new(),
             heldout_episodes: 0,
         }
@@ -670,6 +677,14 @@ impl RunConfig {
             if v == 0 {
                 return Err(AgentError::config(field, 0, ">= 1"));
             }
+        }
+        if self.eval.videos > MAX_VIDEOS {
+            return Err(AgentError::config(
+                "eval.videos",
+                self.eval.videos,
+                "at most 100 (MAX_VIDEOS; each video is a GIF of up to eval.max_steps + 1 \
+                 frames); 0 writes none",
+            ));
         }
         // Tasks and data are drawn from seeded streams of the same generator: equal seeds would
         // make test or validation starts replay the data's starts.

@@ -30,6 +30,7 @@ pub mod run_dir;
 pub mod tensorboard;
 pub mod train_critic;
 pub mod train_policy;
+pub mod videos;
 pub mod workers;
 
 use std::path::Path;
