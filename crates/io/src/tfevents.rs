@@ -339,6 +339,8 @@ mod tests {
         let framed = event_record(&e);
         assert_eq!(&framed[..8], &(want.len() as u64).to_le_bytes());
         let c = crc32c(&framed[..8]);
+        // TensorFlow's formula as written, against the implementation's rotation.
+        #[allow(clippy::manual_rotate)]
         let masked = ((c >> 15) | (c << 17)).wrapping_add(0xA282_EAD8);
         assert_eq!(&framed[8..12], &masked.to_le_bytes());
         assert_eq!(&framed[12..12 + want.len()], &want[..]);

@@ -84,10 +84,14 @@ pub fn shape(v: &serde_json::Value) -> Vec<usize> {
     }
 }
 
-/// The events of a run's TensorBoard file (`events.out.tfevents.ami`) without their wall
-/// times: `(step, what)` with `what` the file version or the scalars `(tag, value)`.
+/// One event without its wall time: step, file version (empty for scalars), scalars.
 #[allow(dead_code)] // not every test binary reads event files
-pub fn events(run: &std::path::Path) -> Vec<(i64, String, Vec<(String, f32)>)> {
+pub type TimelessEvent = (i64, String, Vec<(String, f32)>);
+
+/// The events of a run's TensorBoard file (`events.out.tfevents.ami`) without their wall
+/// times.
+#[allow(dead_code)] // not every test binary reads event files
+pub fn events(run: &std::path::Path) -> Vec<TimelessEvent> {
     use ami_io::tfevents::{decode_events, EventKind};
     let path = run.join("events.out.tfevents.ami");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
