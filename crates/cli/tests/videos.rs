@@ -96,6 +96,24 @@ fn demo_writes_one_video_per_episode_and_eval_videos_0_none() {
     }
     assert!(imagined_pixels > 0, "no imagined plan drawn in any frame");
 
+    // The validation split has its own directory and leaves the test videos alone.
+    ok(&[
+        "eval",
+        "--run",
+        r,
+        "--split",
+        "val",
+        "--set",
+        "eval.videos=1",
+    ]);
+    let val = json(&run.join("report_val.json"));
+    assert_eq!(
+        val["videos"],
+        serde_json::json!(["eval/reach/videos_val/episode-000.gif"])
+    );
+    assert!(run.join("eval/reach/videos_val/episode-000.gif").is_file());
+    assert!(run.join(&listed[3]).is_file());
+
     // Re-evaluated without videos: none written, none left behind, none listed.
     ok(&["eval", "--run", r, "--set", "eval.videos=0"]);
     let report = json(&run.join("report.json"));

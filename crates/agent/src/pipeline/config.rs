@@ -186,6 +186,14 @@ impl Split {
             Split::Val => "episodes_val.png",
         }
     }
+
+    /// The directory of this split's episode videos (under `eval/<task>/`).
+    pub fn videos_dir(self) -> &'static str {
+        match self {
+            Split::Test => "videos",
+            Split::Val => "videos_val",
+        }
+    }
 }
 
 impl std::str::FromStr for Split {
@@ -220,8 +228,9 @@ pub struct EvalConfig {
     pub max_steps: usize,
     /// Episodes drawn in the picture of test episodes.
     pub plot_episodes: usize,
-    /// Test episodes (the first ones) written as videos, `videos/episode-NNN.gif` in the
-    /// evaluation's directory ([`super::videos`]); 0: none. At most [`MAX_VIDEOS`].
+    /// Episodes (the first ones of the split) written as videos, `eval/<task>/videos/
+    /// episode-NNN.gif` (`videos_val/` for `--split val`; [`super::videos`]); 0: none. At
+    /// most [`MAX_VIDEOS`].
     pub videos: usize,
     /// Names this evaluation: its reports go to `eval/<task>-<tag>/` (`eval/<task>/` when
     /// empty, the default, which also writes the run's top-level `report.json` for `reach`).

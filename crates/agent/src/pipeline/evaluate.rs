@@ -381,11 +381,12 @@ pub fn evaluate(
     let rules = spec.build()?.success_rules();
     let names = task.rule_names(&rules);
     let task_dir = run.file("eval").join(report.dir_name());
-    let videos = write_videos(&task_dir, spec, &outcomes, cfg.eval.videos);
+    let video_dir = task_dir.join(split.videos_dir());
+    let videos = write_videos(&video_dir, spec, &outcomes, cfg.eval.videos);
     report.videos = videos
         .files
         .iter()
-        .map(|f| format!("eval/{}/{f}", report.dir_name()))
+        .map(|f| format!("eval/{}/{}/{f}", report.dir_name(), split.videos_dir()))
         .collect();
     report.videos_note = videos.note;
     report.save(run)?;

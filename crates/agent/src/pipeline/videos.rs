@@ -1,6 +1,7 @@
-//! Episode videos of an evaluation: the first `eval.videos` test episodes as animated GIFs,
-//! `videos/episode-NNN.gif` (`NNN`: the episode's index in the split) in the evaluation's
-//! directory, listed in its report.
+//! Episode videos of an evaluation: the first `eval.videos` episodes of the split as animated
+//! GIFs, `episode-NNN.gif` (`NNN`: the episode's index in the split) in the split's video
+//! directory (`eval/<task>/videos/` for the test split, `videos_val/` for validation),
+//! listed in its report.
 //!
 //! **Frames.** One frame per state of the episode (`steps + 1` frames: the start, then the
 //! state after each step), [`FRAME_DELAY_CS`] hundredths of a second each. Frame `t` is the
@@ -25,15 +26,13 @@ use ami_io::{write_gif, Animation};
 
 use crate::episode::{EpisodeOutcome, ImaginedPlan};
 
-/// Sub-directory of an evaluation's directory holding its videos.
-pub const VIDEO_DIR: &str = "videos";
 /// Display time of one frame (hundredths of a second): 10 environment steps per second.
 pub const FRAME_DELAY_CS: u16 = 10;
 
 /// What [`write_videos`] wrote.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Videos {
-    /// The files, relative to the evaluation's directory (`videos/episode-000.gif`, …).
+    /// The file names in the video directory (`episode-000.gif`, …).
     pub files: Vec<String>,
     /// What the videos lack or why there are none (module docs).
     pub note: Option<String>,
@@ -41,19 +40,18 @@ pub struct Videos {
 
 /// The file name of episode `index`'s video.
 pub fn video_name(index: usize) -> String {
-    format!("{VIDEO_DIR}/episode-{index:03}.gif")
+    format!("episode-{index:03}.gif")
 }
 
-/// Writes the videos of the first `n` of `outcomes` (all when fewer) into `dir/videos/`
+/// Writes the videos of the first `n` of `outcomes` (all when fewer) into `video_dir`
 /// (module docs); never fails.
 pub fn write_videos(
-    dir: &Path,
+    video_dir: &Path,
     spec: &dyn EnvSpec,
     outcomes: &[EpisodeOutcome],
     n: usize,
 ) -> Videos {
-    let video_dir = dir.join(VIDEO_DIR);
-    remove_stale(&video_dir);
+    remove_stale(video_dir);
     let shown = &outcomes[..n.min(outcomes.len())];
     if shown.is_empty() {
         return Videos::default();
@@ -71,7 +69,7 @@ pub fn write_videos(
         }
         Err(e) => return failed(Vec::new(), &e.to_string()),
     }
-    if let Err(e) = std::fs::create_dir_all(&video_dir) {
+    if let Err(e) = std::fs::create_dir_all(video_dir) {
         return failed(Vec::new(), &format!("{}: {e}", video_dir.display()));
     }
     let results: Vec<Result<String, String>> = shown
@@ -80,7 +78,7 @@ pub fn write_videos(
         .map(|(i, o)| {
             let name = video_name(i);
             let anim = animation(spec, o)?;
-            write_gif(&dir.join(&name), &anim).map_err(|e| e.to_string())?;
+            write_gif(&video_dir.join(&name), &anim).map_err(|e| e.to_string())?;
             Ok(name)
         })
         .collect();
