@@ -50,8 +50,17 @@ pub fn gif_bytes(anim: &Animation) -> Result<Vec<u8>, String> {
             ));
         }
         let mut px = Vec::with_capacity(w * h);
+        // Runs of one colour are the rule in these pictures: the previous pixel's index
+        // saves most look-ups.
+        let mut last: Option<([u8; 3], u8)> = None;
         for rgb in frame.chunks_exact(3) {
             let c = [rgb[0], rgb[1], rgb[2]];
+            if let Some((lc, li)) = last {
+                if lc == c {
+                    px.push(li);
+                    continue;
+                }
+            }
             let i = match index.get(&c) {
                 Some(&i) => i,
                 None => {
@@ -62,6 +71,7 @@ pub fn gif_bytes(anim: &Animation) -> Result<Vec<u8>, String> {
                     i
                 }
             };
+            last = Some((c, i));
             px.push(i);
         }
         indexed.push(px);
