@@ -30,6 +30,7 @@ use crate::error::AgentError;
 use crate::memory::{Episode, Transition};
 use crate::perception::Perception;
 use crate::planner::Planner;
+use crate::probe::StateProbe;
 use crate::task::{Reach, Target, TaskEpisode, TaskSpec};
 use crate::terms::{RegionDistance, StateBox};
 use crate::world_model::WorldModel;
@@ -50,6 +51,11 @@ pub struct ActSettings {
     /// [`ami_envs::EnvSpec::fallback_action`].
     #[serde(default)]
     pub fallback_action: Vec<f32>,
+    /// Record at every planning call the plan the agent imagined, as its state probe reads it
+    /// ([`EpisodeOutcome::imagined`], for episode videos); off (the default), nothing is
+    /// decoded. Without a probe nothing is recorded.
+    #[serde(default)]
+    pub record_imagined: bool,
 }
 
 fn default_advance_radius() -> f32 {
@@ -95,6 +101,33 @@ pub struct EpisodeOutcome {
     /// What the agent experienced, in representation space: one transition per control cycle
     /// (see [`crate::memory`]), for the short-term memory.
     pub memory: Episode,
+    /// The plans imagined at each planning call, in order (with
+    /// [`ActSettings::record_imagined`] and a state probe; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imagined: Vec<ImaginedPlan>,
+}
+
+/// The plan an agent imagined at one planning call, as its state probe reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImaginedPlan {
+    /// Environment steps taken before the call: the plan starts at state `path[step]` of the
+    /// episode's trace.
+    pub step: usize,
+    /// `probe(s)` of the current representation `s`, then `probe(ŝ_k)` of each predicted
+    /// state `ŝ_1 … ŝ_h` of the plan (readout features, [`ami_envs::EnvSpec::readout`]).
+    pub points: Vec<Vec<f32>>,
+}
+
+impl ImaginedPlan {
+    /// Reads the plan from `s [D]` with predicted states `predicted [h, D]` through `probe`.
+    fn read(probe: &StateProbe, step: usize, s: &[f32], predicted: &[f32]) -> Self {
+        let d = s.len().max(1);
+        let points = std::iter::once(s)
+            .chain(predicted.chunks_exact(d))
+            .map(|x| probe.decode(x))
+            .collect();
+        ImaginedPlan { step, points }
+    }
 }
 
 /// Runs the goal-reaching task `task` in `env` with `actor` (the `reach` task).
@@ -241,6 +274,7 @@ pub fn run_task_episode(
     let (mut steps, mut plan_calls, mut plan_seconds) = (0usize, 0usize, 0f64);
     let (mut violations, mut unsafe_plans, mut stage) = (0usize, 0usize, 0usize);
     let mut memory = Episode::default();
+    let mut imagined = Vec::new();
     let mut s = perception.encode(&obs)?;
     while steps < settings.max_steps && !scorer.done() {
         while stage + 1 < stages.len() && stages[stage].arrived(&s)? {
@@ -256,6 +290,9 @@ pub fn run_task_episode(
         plan_seconds += t0.elapsed().as_secs_f64();
         plan_calls += 1;
         unsafe_plans += usize::from(!plan.safe);
+        if let (true, Some(probe)) = (settings.record_imagined, probe.as_ref()) {
+            imagined.push(ImaginedPlan::read(probe, steps, &s, &plan.predicted_states));
+        }
         if let (Some(sub), Some(probe)) = (planner.subgoal(), probe.as_ref()) {
             let read = probe.decode(sub);
             if subgoals.last() != Some(&read) {
@@ -318,6 +355,7 @@ pub fn run_task_episode(
         plan_seconds,
         min_goal_error,
         memory,
+        imagined,
     })
 }
 

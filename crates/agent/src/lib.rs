@@ -39,7 +39,9 @@ pub use cost::{
 };
 pub use cost_config::{CostConfig, CostContext, CostTermConfig, GuardrailConfig, WorldReadout};
 pub use critic::{lambda_returns, Critic, CriticConfig, CriticTerm};
-pub use episode::{run_episode, run_task_episode, ActSettings, Actor, EpisodeOutcome};
+pub use episode::{
+    run_episode, run_task_episode, ActSettings, Actor, EpisodeOutcome, ImaginedPlan,
+};
 pub use error::AgentError;
 pub use guided::{PolicyGuided, WarmStart};
 pub use jepa_model::JepaWorldModel;

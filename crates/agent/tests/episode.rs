@@ -210,6 +210,7 @@ fn run(
         max_steps,
         advance_radius: 3.0,
         fallback_action: Vec::new(),
+        record_imagined: false,
     };
     run_episode(env, actor, task, &settings)
 }
@@ -340,6 +341,7 @@ fn bad_plans_and_settings_are_errors() {
         max_steps: 3,
         advance_radius: 3.0,
         fallback_action: Vec::new(),
+        record_imagined: false,
     };
     let err = run_episode(&mut Line::new(), actor, &task(0.0, 1.0), &settings).unwrap_err();
     assert!(err.to_string().contains("plan actions"), "{err}");
@@ -362,4 +364,61 @@ fn bad_plans_and_settings_are_errors() {
     };
     run_episode(&mut Line::new(), actor, &task(0.0, 7.0), &settings).unwrap();
     assert_eq!(wm.seen.borrow()[..2], [70.0, 0.0]);
+}
+
+#[test]
+fn imagined_plans_are_the_probe_readings_of_the_current_state_then_the_predicted_ones() {
+    // Probe x̂ = 2 s + 1; the scripted plan predicts 0 everywhere but its last state (3).
+    let probe = ami_agent::StateProbe {
+        repr_dim: 1,
+        state_dim: 1,
+        weights: vec![2.0],
+        bias: vec![1.0],
+        ridge: 0.0,
+        error: None,
+        names: Vec::new(),
+        feature_p99: Vec::new(),
+    };
+    let wm = Scripted {
+        repeat: 1,
+        seen: RefCell::new(Vec::new()),
+    };
+    let cost = CostConfig::default();
+    let readout = WorldReadout {
+        probe: Some(std::sync::Arc::new(probe)),
+        ..WorldReadout::default()
+    };
+    let go = |record: bool, readout: &WorldReadout| {
+        let mut p = ScriptedPlanner::new(&[1.0, 2.0, 0.5], false);
+        p.probe = 3.0;
+        let actor = Actor {
+            perception: &wm,
+            model: &wm,
+            planner: &mut p,
+            cost: &cost,
+            fixed: FixedCost::none(),
+            readout,
+        };
+        let settings = ActSettings {
+            replan_every: 2,
+            max_steps: 5,
+            advance_radius: 3.0,
+            fallback_action: Vec::new(),
+            record_imagined: record,
+        };
+        let out = run_episode(&mut Line::new(), actor, &task(0.0, 100.0), &settings).unwrap();
+        (out, p.starts)
+    };
+    let (out, starts) = go(true, &readout);
+    assert_eq!(out.imagined.len(), out.plan_calls);
+    for (k, plan) in out.imagined.iter().enumerate() {
+        assert_eq!(plan.step, 2 * k, "planned every 2 steps");
+        // The first point reads the representation planned from, which encodes path[step].
+        assert_eq!(plan.points[0], vec![2.0 * starts[k] + 1.0]);
+        assert_eq!(starts[k], out.trace.path[plan.step][0]);
+        assert_eq!(plan.points.len(), 4, "current state + h = 3 predicted");
+        assert_eq!(plan.points[1..], [vec![1.0], vec![1.0], vec![7.0]]);
+    }
+    assert!(go(false, &readout).0.imagined.is_empty());
+    assert!(go(true, &WorldReadout::default()).0.imagined.is_empty());
 }

@@ -180,6 +180,7 @@ fn successes(maze: &MazeConfig, planner: &mut dyn Planner, n: usize) -> usize {
         max_steps: maze.task.max_steps,
         advance_radius: 3.0,
         fallback_action: Vec::new(),
+        record_imagined: false,
     };
     let mut won = 0;
     for t in &tasks {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{ami, ok, tiny_data};
+use common::{ami, events, ok, tiny_data};
 
 /// The `step` of every line of a run's `metrics.jsonl`, and the file's text.
 fn logged_steps(run: &Path) -> (Vec<u64>, String) {
@@ -39,7 +39,8 @@ fn train_args(data: &str, out: &Path, steps: usize) -> Vec<String> {
 }
 
 /// Resumes the killed run `killed` on `data` to its end, then checks that its weights and
-/// `metrics.jsonl` are byte-identical to the uninterrupted run `whole`'s.
+/// `metrics.jsonl` are byte-identical to the uninterrupted run `whole`'s, and its TensorBoard
+/// events the same but for their wall times.
 fn resume_equals_uninterrupted(data: &str, killed: &Path, whole: &Path) {
     ok(&[
         "train",
@@ -55,6 +56,7 @@ fn resume_equals_uninterrupted(data: &str, killed: &Path, whole: &Path) {
         "{f} differs after the kill and resume"
     );
     assert_eq!(logged_steps(whole).1, logged_steps(killed).1);
+    assert_eq!(events(whole), events(killed));
 }
 
 fn report(dir: &Path) -> serde_json::Value {
@@ -275,7 +277,8 @@ fn an_interrupted_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
     ] {
         assert!(bytes(&whole, f) == bytes(&parts, f), "{f} differs");
     }
-    // Every step is logged once, and the logs are identical.
+    // Every step is logged once, and the logs are identical (TensorBoard's but for times).
+    assert_eq!(events(&whole), events(&parts));
     let (steps, text) = logged_steps(&parts);
     assert_eq!(steps, (0..24).collect::<Vec<u64>>());
     assert_eq!(logged_steps(&whole).1, text);

@@ -1,8 +1,9 @@
 //! Same seed, same run: `ami demo` writes the same bytes every time and on any number of
 //! threads — every file of the run directory, checkpoints (burn's records with their parameter
-//! ids and AdamW state) included. The only exceptions are the lock file (it names the process)
-//! and the wall-clock fields of the reports (`*_seconds`, `plan_ms_*`), which are compared with
-//! those fields removed.
+//! ids and AdamW state) included. The only exceptions are the lock file (it names the process),
+//! the wall-clock fields of the reports (`*_seconds`, `plan_ms_*`), which are compared with
+//! those fields removed, and the TensorBoard event file, whose events are compared with their
+//! `wall_time` removed (step, tags and values are compared; the file must decode whole).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,7 +76,24 @@ fn assert_same_run(a: &Path, b: &Path, what: &str) {
         if rel.file_name().is_some_and(|n| n == "run.lock") {
             continue;
         }
-        if rel.file_name().is_some_and(|n| n == "report.json") {
+        if rel
+            .file_name()
+            .is_some_and(|n| n == "events.out.tfevents.ami")
+        {
+            let parse = |b: &[u8]| {
+                let events = ami_io::tfevents::decode_events(b, rel).unwrap();
+                events
+                    .into_iter()
+                    .map(|e| (e.step, e.kind))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                parse(bytes),
+                parse(other),
+                "{what}: {} differs",
+                rel.display()
+            );
+        } else if rel.file_name().is_some_and(|n| n == "report.json") {
             let parse = |b: &[u8]| without_timing(serde_json::from_slice(b).unwrap());
             assert_eq!(
                 parse(bytes),

@@ -242,6 +242,19 @@ pub trait EnvSpec {
         cols: usize,
         path: &Path,
     ) -> Result<(), EnvError>;
+    /// Frame `t` (`0 ≤ t < trace.path.len()`: the state after `t` steps) of a video of the
+    /// episode `trace`: the environment's episode picture up to that state, with the agent
+    /// and the plan it imagined there (`imagined`: the state probe's readout features,
+    /// [`EnvSpec::readout`], along the plan, the current state first) drawn over it.
+    /// `Ok(None)` (the default): the environment has no picture to animate.
+    fn video_frame(
+        &self,
+        _trace: &EpisodeTrace,
+        _t: usize,
+        _imagined: &[Vec<f32>],
+    ) -> Result<Option<ami_io::raster::Canvas>, EnvError> {
+        Ok(None)
+    }
 }
 
 /// Checks that `v` has `expected` values (the error names `what`).

@@ -5,6 +5,9 @@
 //! each side; panel `k` is at column `k % cols`, row `k / cols`. Image row 0 is the top of the
 //! arena (`y = size`); arena point `(x, y)` maps to panel pixel `(x·SCALE, (size − y)·SCALE)`.
 //! The frame colour is the trace's `success` flag (the headline rule of the episode loop).
+//!
+//! Video frames ([`render_video_frame`]) are one such panel per state of an episode, with the
+//! agent and the plan it imagined at that state drawn over it.
 
 use std::path::Path;
 
@@ -108,49 +111,130 @@ pub fn render_episodes_png(
     cfg.validate()?;
     let cols = cols.clamp(1, traces.len().max(1));
     let rows = traces.len().div_ceil(cols).max(1);
-    let panel = (cfg.size as usize) * SCALE;
     let (pad, frame) = (PAD, 2usize);
-    let cell = panel + 2 * pad;
+    let cell = (cfg.size as usize) * SCALE + 2 * pad;
     check_trace_states(traces, 2, "(x, y)", path)?;
     let mut cv = cell_grid(cols, rows, cell);
-    let obstacles = cfg.obstacles();
     for (k, tr) in traces.iter().enumerate() {
         let (ox, oy) = ((k % cols) * cell + pad, (k / cols) * cell + pad);
-        let to_px = |p: &[f32]| {
-            (
-                ox as f32 + p[0] * SCALE as f32,
-                oy as f32 + (cfg.size - p[1]) * SCALE as f32,
-            )
-        };
-        for py in 0..panel {
-            for px in 0..panel {
-                let p = [
-                    (px as f32 + 0.5) / SCALE as f32,
-                    cfg.size - (py as f32 + 0.5) / SCALE as f32,
-                ];
-                if obstacles.iter().any(|r| r.contains(p)) {
-                    cv.set((ox + px) as i64, (oy + py) as i64, OBSTACLE);
-                } else if cfg.in_hazard(p) {
-                    cv.set((ox + px) as i64, (oy + py) as i64, HAZARD);
-                }
-            }
-        }
         let fc = if tr.success {
             SUCCESS_FRAME
         } else {
             FAILURE_FRAME
         };
         frame_cell(&mut cv, k, cols, cell, frame, fc);
-        for w in tr.path.windows(2) {
-            cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
-        }
-        let (gx, gy) = to_px(&tr.goal);
-        cv.ring(gx, gy, 4.5 * SCALE as f32, FAILURE_FRAME);
-        cv.disc(gx, gy, 4.0, FAILURE_FRAME);
-        let (sx, sy) = to_px(&tr.start);
-        cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
+        draw_episode(&mut cv, cfg, (ox, oy), tr, tr.path.len());
     }
     Ok(cv.save(path)?)
+}
+
+/// The pixel of arena point `p = (x, y)` in the panel whose top-left pixel is `(ox, oy)`.
+fn arena_px(cfg: &TwoRoomsConfig, (ox, oy): (usize, usize), p: &[f32]) -> (f32, f32) {
+    (
+        ox as f32 + p[0] * SCALE as f32,
+        oy as f32 + (cfg.size - p[1]) * SCALE as f32,
+    )
+}
+
+/// One episode panel at `origin`: walls, hazards, the executed path through its first
+/// `shown` states, the goal with its success ring, and the start.
+fn draw_episode(
+    cv: &mut Canvas,
+    cfg: &TwoRoomsConfig,
+    origin: (usize, usize),
+    tr: &EpisodeTrace,
+    shown: usize,
+) {
+    let panel = (cfg.size as usize) * SCALE;
+    let obstacles = cfg.obstacles();
+    let (ox, oy) = origin;
+    for py in 0..panel {
+        for px in 0..panel {
+            let p = [
+                (px as f32 + 0.5) / SCALE as f32,
+                cfg.size - (py as f32 + 0.5) / SCALE as f32,
+            ];
+            if obstacles.iter().any(|r| r.contains(p)) {
+                cv.set((ox + px) as i64, (oy + py) as i64, OBSTACLE);
+            } else if cfg.in_hazard(p) {
+                cv.set((ox + px) as i64, (oy + py) as i64, HAZARD);
+            }
+        }
+    }
+    let to_px = |p: &[f32]| arena_px(cfg, origin, p);
+    for w in tr.path[..shown.min(tr.path.len())].windows(2) {
+        cv.line_dda(to_px(&w[0]), to_px(&w[1]), PATH);
+    }
+    let (gx, gy) = to_px(&tr.goal);
+    cv.ring(gx, gy, 4.5 * SCALE as f32, FAILURE_FRAME);
+    cv.disc(gx, gy, 4.0, FAILURE_FRAME);
+    let (sx, sy) = to_px(&tr.start);
+    cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
+}
+
+/// Colour of the agent in video frames (dark blue).
+pub const AGENT: [u8; 3] = [10, 20, 120];
+/// Colour of the imagined plan in video frames (purple).
+pub const IMAGINED: [u8; 3] = [160, 40, 200];
+/// Frame colour of a video frame before the episode's last (grey).
+pub(crate) const RUNNING_FRAME: [u8; 3] = [150, 150, 150];
+/// Arena px between two dots of an imagined path's dotted segments.
+const DOT_SPACING: f32 = 1.0;
+
+/// Frame `t` of an episode video: the panel of [`render_episodes_png`] (one cell, same
+/// layout and colours) with the path executed up to state `t`, the imagined plan as a dotted
+/// [`IMAGINED`] path (a 3×3 dot at each of its points, single pixels every [`DOT_SPACING`]
+/// arena px between them), and the agent at state `path[t]` as an [`AGENT`] disc of radius
+/// 4 px drawn last. The frame is grey until the last state, then green for a success, red for
+/// a failure. `imagined` holds `(x, y)` points (others are skipped).
+pub fn render_video_frame(
+    cfg: &TwoRoomsConfig,
+    trace: &EpisodeTrace,
+    t: usize,
+    imagined: &[Vec<f32>],
+) -> Result<Canvas, EnvError> {
+    cfg.validate()?;
+    let cell = (cfg.size as usize) * SCALE + 2 * PAD;
+    check_trace_states(
+        std::slice::from_ref(trace),
+        2,
+        "(x, y)",
+        Path::new("video frame"),
+    )?;
+    let t = t.min(trace.path.len().saturating_sub(1));
+    let mut cv = cell_grid(1, 1, cell);
+    let fc = match (t + 1 == trace.path.len(), trace.success) {
+        (false, _) => RUNNING_FRAME,
+        (true, true) => SUCCESS_FRAME,
+        (true, false) => FAILURE_FRAME,
+    };
+    frame_cell(&mut cv, 0, 1, cell, 2, fc);
+    let origin = (PAD, PAD);
+    draw_episode(&mut cv, cfg, origin, trace, t + 1);
+    let to_px = |p: &[f32]| arena_px(cfg, origin, p);
+    let points: Vec<&Vec<f32>> = imagined.iter().filter(|p| p.len() == 2).collect();
+    for w in points.windows(2) {
+        let (a, b) = (to_px(w[0]), to_px(w[1]));
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        let n = (len / (DOT_SPACING * SCALE as f32)).floor() as usize;
+        for k in 1..n {
+            let f = k as f32 / n as f32;
+            cv.set(
+                (a.0 + f * (b.0 - a.0)) as i64,
+                (a.1 + f * (b.1 - a.1)) as i64,
+                IMAGINED,
+            );
+        }
+    }
+    for p in &points {
+        let (x, y) = to_px(p);
+        cv.dot(x as i64, y as i64, 1, IMAGINED);
+    }
+    if let Some(s) = trace.path.get(t) {
+        let (x, y) = to_px(s);
+        cv.disc(x, y, 4.0, AGENT);
+    }
+    Ok(cv)
 }
 
 /// Checks that every state of `traces` (start, goal, path) has `dim` values; the error names

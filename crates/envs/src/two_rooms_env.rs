@@ -210,4 +210,13 @@ impl EnvSpec for TwoRoomsConfig {
     ) -> Result<(), EnvError> {
         render_episodes_png(self, traces, cols, path)
     }
+
+    fn video_frame(
+        &self,
+        trace: &EpisodeTrace,
+        t: usize,
+        imagined: &[Vec<f32>],
+    ) -> Result<Option<ami_io::raster::Canvas>, EnvError> {
+        crate::render::render_video_frame(self, trace, t, imagined).map(Some)
+    }
 }

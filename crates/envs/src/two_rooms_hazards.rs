@@ -118,6 +118,15 @@ impl EnvSpec for TwoRoomsHazardsConfig {
     ) -> Result<(), EnvError> {
         self.0.render_episodes(traces, cols, path)
     }
+
+    fn video_frame(
+        &self,
+        trace: &EpisodeTrace,
+        t: usize,
+        imagined: &[Vec<f32>],
+    ) -> Result<Option<ami_io::raster::Canvas>, EnvError> {
+        self.0.video_frame(trace, t, imagined)
+    }
 }
 
 #[cfg(test)]

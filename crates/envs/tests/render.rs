@@ -129,3 +129,58 @@ fn traces_of_the_wrong_state_size_are_errors_naming_the_state() {
     assert!(err.contains("expected 2 (θ, θ̇)"), "{err}");
     assert!(!path.exists());
 }
+
+#[test]
+fn a_video_frame_shows_the_path_so_far_the_agent_and_the_dotted_imagined_plan() {
+    use ami_envs::render::{render_video_frame, AGENT, IMAGINED};
+    use ami_envs::EnvConfig;
+    let cfg = TwoRoomsConfig::default();
+    let trace = EpisodeTrace {
+        start: vec![10.0, 10.0],
+        goal: vec![50.0, 50.0],
+        path: vec![vec![10.0, 10.0], vec![20.0, 10.0], vec![20.0, 20.0]],
+        success: false,
+        subgoals: Vec::new(),
+    };
+    let imagined = vec![vec![20.0, 10.0], vec![40.0, 10.0], vec![5.0]];
+    let cv = render_video_frame(&cfg, &trace, 1, &imagined).unwrap();
+    let cell = 64 * SCALE + 2 * PAD;
+    assert_eq!((cv.width(), cv.height()), (cell, cell));
+    let img = (cv.width(), cv.height(), cv.pixels().to_vec());
+    let at = |x: f32, y: f32| (PAD + (x * 3.0) as usize, PAD + ((64.0 - y) * 3.0) as usize);
+    // The agent at path[1], over the first imagined point.
+    let (x, y) = at(20.0, 10.0);
+    assert_eq!(pixel(&img, x, y), AGENT);
+    // The imagined plan: a dot at its second point and dots between (the point [5] is not a
+    // position and is skipped).
+    let (x, y) = at(40.0, 10.0);
+    assert_eq!(pixel(&img, x, y), IMAGINED);
+    let (x0, x1) = (at(23.0, 10.0).0, at(37.0, 10.0).0);
+    let dotted = (x0..x1).filter(|&x| pixel(&img, x, y) == IMAGINED).count();
+    // One pixel every 3 (one arena px), not a solid line.
+    assert!((12..=16).contains(&dotted), "{dotted} of {}", x1 - x0);
+    // The path after state 1 is not drawn yet; the frame is grey until the last state.
+    let (x, y) = at(20.0, 17.0);
+    assert_eq!(pixel(&img, x, y), FREE);
+    assert_eq!(pixel(&img, 0, 0), [150, 150, 150]);
+    let last = render_video_frame(&cfg, &trace, 2, &[]).unwrap();
+    let img = (last.width(), last.height(), last.pixels().to_vec());
+    assert_eq!(pixel(&img, 0, 0), [200, 40, 40], "a failure ends red");
+    assert_eq!(
+        pixel(&img, x, y),
+        [30, 90, 220],
+        "the whole path at the end"
+    );
+    // Through the environment's trait: two-rooms has frames, pendulum has none.
+    let spec = EnvConfig::of_kind("two-rooms").unwrap();
+    assert!(spec.spec().video_frame(&trace, 0, &[]).unwrap().is_some());
+    let pendulum = EnvConfig::of_kind("pendulum").unwrap();
+    let bad = EpisodeTrace {
+        start: vec![0.0, 0.0],
+        goal: vec![0.0, 0.0],
+        path: vec![vec![0.0, 0.0]],
+        success: false,
+        subgoals: Vec::new(),
+    };
+    assert!(pendulum.spec().video_frame(&bad, 0, &[]).unwrap().is_none());
+}

@@ -186,6 +186,14 @@ impl Split {
             Split::Val => "episodes_val.png",
         }
     }
+
+    /// The directory of this split's episode videos (under `eval/<task>/`).
+    pub fn videos_dir(self) -> &'static str {
+        match self {
+            Split::Test => "videos",
+            Split::Val => "videos_val",
+        }
+    }
 }
 
 impl std::str::FromStr for Split {
@@ -199,6 +207,9 @@ impl std::str::FromStr for Split {
         }
     }
 }
+
+/// Most episode videos one evaluation writes (`eval.videos`).
+pub const MAX_VIDEOS: usize = 100;
 
 /// `[eval]`: the test protocol.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -217,6 +228,10 @@ pub struct EvalConfig {
     pub max_steps: usize,
     /// Episodes drawn in the picture of test episodes.
     pub plot_episodes: usize,
+    /// Episodes (the first ones of the split) written as videos, `eval/<task>/videos/
+    /// episode-NNN.gif` (`videos_val/` for `--split val`; [`super::videos`]); 0: none. At
+    /// most [`MAX_VIDEOS`].
+    pub videos: usize,
     /// Names this evaluation: its reports go to `eval/<task>-<tag>/` (`eval/<task>/` when
     /// empty, the default, which also writes the run's top-level `report.json` for `reach`).
     #[serde(default)]
@@ -235,6 +250,7 @@ impl Default for EvalConfig {
             train_seed: 8642,
             max_steps: 200,
             plot_episodes: 12,
+            videos: 4,
             tag: String::new(),
             heldout_episodes: 0,
         }
@@ -670,6 +686,14 @@ impl RunConfig {
             if v == 0 {
                 return Err(AgentError::config(field, 0, ">= 1"));
             }
+        }
+        if self.eval.videos > MAX_VIDEOS {
+            return Err(AgentError::config(
+                "eval.videos",
+                self.eval.videos,
+                "at most 100 (MAX_VIDEOS; each video is a GIF of up to eval.max_steps + 1 \
+                 frames); 0 writes none",
+            ));
         }
         // Tasks and data are drawn from seeded streams of the same generator: equal seeds would
         // make test or validation starts replay the data's starts.

@@ -30,6 +30,7 @@ use super::probe_fit::load_imagined_error;
 use super::probe_fit::{load_head, load_probe};
 use super::progress::Progress;
 use super::run_dir::RunDir;
+use super::videos::write_videos;
 use super::workers::{map_on_workers, worker_count};
 use crate::cost::FixedCost;
 use crate::cost_config::{CostConfig, WorldReadout};
@@ -112,6 +113,13 @@ pub struct EvalReport {
     /// Raw coverage of the readout features of the futures.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub coverage_90_readout_raw: Option<Coverage90>,
+    /// The episode videos written (paths in the run directory, [`super::videos`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub videos: Vec<String>,
+    /// What the videos lack or why there are none (no picture for this environment, no
+    /// state probe to read the imagined plan, a failed write), when `eval.videos > 0`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub videos_note: Option<String>,
     /// Wall time of training (s), when the report comes from `demo`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub train_seconds: Option<f64>,
@@ -203,6 +211,8 @@ impl EvalReport {
             spread_90_raw: None,
             coverage_90_readout: None,
             coverage_90_readout_raw: None,
+            videos: Vec::new(),
+            videos_note: None,
             train_seconds: None,
             total_seconds: None,
         }
@@ -341,6 +351,8 @@ pub(crate) struct AgentParts<'a> {
     pub task: &'a dyn TaskSpec,
     /// Probe and regions.
     pub readout: WorldReadout,
+    /// Record the imagined plans of every episode (for videos, [`super::videos`]).
+    pub record_imagined: bool,
 }
 
 impl AgentParts<'_> {
@@ -363,13 +375,21 @@ pub fn evaluate(
     split: Split,
     progress: &dyn Progress,
 ) -> Result<EvalReport, AgentError> {
-    let (report, outcomes) = measure(run, cfg, split, progress)?;
-    report.save(run)?;
+    let (mut report, outcomes) = measure(run, cfg, split, progress)?;
     let spec = cfg.env.spec();
     let task = cfg.task.spec()?;
     let rules = spec.build()?.success_rules();
     let names = task.rule_names(&rules);
     let task_dir = run.file("eval").join(report.dir_name());
+    let video_dir = task_dir.join(split.videos_dir());
+    let videos = write_videos(&video_dir, spec, &outcomes, cfg.eval.videos);
+    report.videos = videos
+        .files
+        .iter()
+        .map(|f| format!("eval/{}/{}/{f}", report.dir_name(), split.videos_dir()))
+        .collect();
+    report.videos_note = videos.note;
+    report.save(run)?;
     save_records(&task_dir.join(split.episodes_file()), &outcomes, &names)?;
     let traces: Vec<_> = outcomes
         .iter()
@@ -409,6 +429,7 @@ pub fn measure(
         cfg,
         task: task.as_ref(),
         readout,
+        record_imagined: cfg.eval.videos > 0,
     };
     let outcomes = run_tasks(run, &parts, &learned, &episodes, workers, progress)?;
     progress.finish();
@@ -447,6 +468,7 @@ pub(crate) fn run_parallel(
             // Empty: the episode loop executes the plan itself.
             super::config::WhenUnsafe::LeastUnsafe => Vec::new(),
         },
+        record_imagined: parts.record_imagined,
     };
     let task_cost = task_cost(cfg, learned, parts.task);
     type Worker = (

@@ -37,6 +37,7 @@ use super::config::RunConfig;
 use super::fit::compute_device;
 use super::progress::Progress;
 use super::run_dir::RunDir;
+use super::tensorboard::EventLog;
 use crate::error::AgentError;
 
 /// The run's divergence records (a JSON array of the `metrics.jsonl` divergence lines).
@@ -51,6 +52,8 @@ pub(super) struct Session<'a> {
     /// Step of the last checkpoint this run wrote or resumed from.
     last_saved: Option<usize>,
     metrics: File,
+    /// The TensorBoard event file, rebuilt with `metrics.jsonl` ([`super::tensorboard`]).
+    events: EventLog,
     /// The divergence lines of `metrics.jsonl`.
     records: Vec<Value>,
 }
@@ -65,7 +68,7 @@ impl<'a> Session<'a> {
         trainer: &Trainer,
         resumed: bool,
     ) -> Result<Self, AgentError> {
-        let (metrics, records) = open_metrics(run, trainer, resumed)?;
+        let (metrics, events, records) = open_metrics(run, trainer, resumed)?;
         Ok(Session {
             run,
             cfg,
@@ -73,6 +76,7 @@ impl<'a> Session<'a> {
             progress,
             last_saved: resumed.then_some(trainer.step),
             metrics,
+            events,
             records,
         })
     }
@@ -183,7 +187,7 @@ impl<'a> Session<'a> {
         drop(trainer);
         restarted.train_config = self.cfg.train.clone();
         restarted.guard = guard;
-        (self.metrics, self.records) = open_metrics(self.run, &restarted, true)?;
+        (self.metrics, self.events, self.records) = open_metrics(self.run, &restarted, true)?;
         self.record(&d, OnDivergence::Rollback, &guard)?;
         save_trainer(&restarted, &self.run.checkpoint())?;
         self.last_saved = Some(restarted.step);
@@ -249,18 +253,20 @@ impl<'a> Session<'a> {
         let path = self.run.file("metrics.jsonl");
         let line = serde_json::to_string(log)
             .map_err(|e| AgentError::config_source("metrics.jsonl", e.to_string()))?;
-        writeln!(self.metrics, "{line}").map_err(AgentError::io(&path))
+        writeln!(self.metrics, "{line}").map_err(AgentError::io(&path))?;
+        self.events.append(&line)
     }
 }
 
 /// `metrics.jsonl` opened for appending, with its divergence lines: emptied for a fresh run;
 /// otherwise rewritten (atomically) to the lines a run in `trainer`'s state has written
-/// ([`kept_lines`]). `divergence.json` is rewritten to match.
+/// ([`kept_lines`]). `divergence.json` and the event file ([`EventLog::rebuild`]) are
+/// rewritten to match.
 fn open_metrics(
     run: &RunDir,
     trainer: &Trainer,
     keep: bool,
-) -> Result<(File, Vec<Value>), AgentError> {
+) -> Result<(File, EventLog, Vec<Value>), AgentError> {
     let path = run.file("metrics.jsonl");
     let (kept, records) = if keep {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -270,11 +276,12 @@ fn open_metrics(
     };
     run.write("metrics.jsonl", kept.as_bytes())?;
     write_records(run, &records)?;
+    let events = EventLog::rebuild(run, &kept, !keep)?;
     let file = std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
         .map_err(AgentError::io(&path))?;
-    Ok((file, records))
+    Ok((file, events, records))
 }
 
 /// The lines of `text` that a run at `step` after `rollbacks` rollbacks has written: those of

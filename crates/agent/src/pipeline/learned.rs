@@ -283,6 +283,7 @@ pub fn run_reach(
         cfg,
         task: &Reach { safe: false },
         readout: AgentParts::readout_of(run, cfg)?,
+        record_imagined: false,
     };
     run_tasks(run, &parts, learned, &episodes, workers, progress)
 }

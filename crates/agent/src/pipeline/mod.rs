@@ -27,9 +27,11 @@ pub mod probe_fit;
 pub mod progress;
 pub mod risk;
 pub mod run_dir;
+pub mod tensorboard;
 pub mod train_critic;
 pub mod train_policy;
 pub mod trained;
+pub mod videos;
 pub mod workers;
 
 use std::path::Path;

@@ -83,3 +83,28 @@ pub fn shape(v: &serde_json::Value) -> Vec<usize> {
         _ => vec![],
     }
 }
+
+/// One event without its wall time: step, file version (empty for scalars), scalars.
+#[allow(dead_code)] // not every test binary reads event files
+pub type TimelessEvent = (i64, String, Vec<(String, f32)>);
+
+/// The events of a run's TensorBoard file (`events.out.tfevents.ami`) without their wall
+/// times.
+#[allow(dead_code)] // not every test binary reads event files
+pub fn events(run: &std::path::Path) -> Vec<TimelessEvent> {
+    use ami_io::tfevents::{decode_events, EventKind};
+    let path = run.join("events.out.tfevents.ami");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    decode_events(&bytes, &path)
+        .unwrap()
+        .into_iter()
+        .map(|e| match e.kind {
+            EventKind::FileVersion(v) => (e.step, v, Vec::new()),
+            EventKind::Scalars(s) => (
+                e.step,
+                String::new(),
+                s.into_iter().map(|s| (s.tag, s.value)).collect(),
+            ),
+        })
+        .collect()
+}
