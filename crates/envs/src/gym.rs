@@ -217,4 +217,13 @@ impl EnvSpec for GymConfig {
     ) -> Result<(), EnvError> {
         self.remote().render_episodes(traces, cols, path)
     }
+
+    fn video_frame(
+        &self,
+        trace: &EpisodeTrace,
+        t: usize,
+        imagined: &[Vec<f32>],
+    ) -> Result<Option<ami_io::raster::Canvas>, EnvError> {
+        self.remote().video_frame(trace, t, imagined).map(Some)
+    }
 }

@@ -76,28 +76,107 @@ pub(crate) fn render_state_panels(
     let cell = PANEL + 2 * PAD;
     let mut cv = cell_grid(cols, rows, cell);
     for (k, tr) in traces.iter().enumerate() {
-        let (ox, oy) = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
-        let to_px = |s: &[f32], t: usize| {
-            let (dx, dy) = offset(s, t);
-            (ox as f32 + dx, oy as f32 + dy)
-        };
+        let origin = ((k % cols) * cell + PAD, (k / cols) * cell + PAD);
         let frame = if tr.success {
             SUCCESS_FRAME
         } else {
             FAILURE_FRAME
         };
         frame_cell(&mut cv, k, cols, cell, 2, frame);
-        for (t, w) in tr.path.windows(2).enumerate() {
-            if joined(&w[0], &w[1], t) {
-                cv.line_dda(to_px(&w[0], t), to_px(&w[1], t + 1), PATH);
-            }
-        }
-        let (gx, gy) = to_px(&tr.goal, tr.path.len());
-        cv.disc(gx, gy, 4.0, FAILURE_FRAME);
-        let (sx, sy) = to_px(&tr.start, 0);
-        cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
+        draw_state_trace(&mut cv, origin, tr, tr.path.len(), &offset, &joined);
     }
     Ok(cv.save(path)?)
+}
+
+/// Frame `t` of a video of `trace` on one state-plot panel (the mapping of
+/// [`render_state_panels`]): the path through state `t`, goal and start, the plan imagined
+/// there (`imagined`: states along the plan, the current one first, index `t + k` for the
+/// `k`-th) as an [`IMAGINED`] dotted path, the agent at `path[t]`; the frame grey while the
+/// episode runs, green or red on its last state.
+pub(crate) fn state_video_frame(
+    trace: &EpisodeTrace,
+    t: usize,
+    imagined: &[Vec<f32>],
+    offset: impl Fn(&[f32], usize) -> (f32, f32),
+    joined: impl Fn(&[f32], &[f32], usize) -> bool,
+) -> Canvas {
+    let t = t.min(trace.path.len().saturating_sub(1));
+    let cell = PANEL + 2 * PAD;
+    let mut cv = cell_grid(1, 1, cell);
+    frame_cell(&mut cv, 0, 1, cell, 2, frame_colour(trace, t));
+    draw_state_trace(&mut cv, (PAD, PAD), trace, t + 1, &offset, &joined);
+    let to_px = |s: &[f32], i: usize| {
+        let (dx, dy) = offset(s, i);
+        (PAD as f32 + dx, PAD as f32 + dy)
+    };
+    let points: Vec<(f32, f32)> = imagined
+        .iter()
+        .enumerate()
+        .map(|(k, s)| to_px(s, t + k))
+        .collect();
+    draw_imagined(&mut cv, &points, 1.0);
+    if let Some(s) = trace.path.get(t) {
+        let (x, y) = to_px(s, t);
+        cv.disc(x, y, 4.0, AGENT);
+    }
+    cv
+}
+
+/// One state-plot trace at `origin`: the path through its first `shown` states (blue where
+/// `joined`), the goal (red) and the start (green).
+fn draw_state_trace(
+    cv: &mut Canvas,
+    (ox, oy): (usize, usize),
+    tr: &EpisodeTrace,
+    shown: usize,
+    offset: &impl Fn(&[f32], usize) -> (f32, f32),
+    joined: &impl Fn(&[f32], &[f32], usize) -> bool,
+) {
+    let to_px = |s: &[f32], t: usize| {
+        let (dx, dy) = offset(s, t);
+        (ox as f32 + dx, oy as f32 + dy)
+    };
+    let path = &tr.path[..shown.min(tr.path.len())];
+    for (t, w) in path.windows(2).enumerate() {
+        if joined(&w[0], &w[1], t) {
+            cv.line_dda(to_px(&w[0], t), to_px(&w[1], t + 1), PATH);
+        }
+    }
+    let (gx, gy) = to_px(&tr.goal, tr.path.len());
+    cv.disc(gx, gy, 4.0, FAILURE_FRAME);
+    let (sx, sy) = to_px(&tr.start, 0);
+    cv.disc(sx, sy, 4.0, SUCCESS_FRAME);
+}
+
+/// The border of a video frame at state `t` of `trace`: grey while it runs, green or red on
+/// its last state.
+fn frame_colour(trace: &EpisodeTrace, t: usize) -> Rgb {
+    match (t + 1 == trace.path.len(), trace.success) {
+        (false, _) => RUNNING_FRAME,
+        (true, true) => SUCCESS_FRAME,
+        (true, false) => FAILURE_FRAME,
+    }
+}
+
+/// An imagined path through the pixel `points`: a 3×3 [`IMAGINED`] dot at each, single
+/// pixels every `spacing` px between consecutive ones.
+fn draw_imagined(cv: &mut Canvas, points: &[(f32, f32)], spacing: f32) {
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        let n = (len / spacing).floor() as usize;
+        for k in 1..n {
+            let f = k as f32 / n as f32;
+            cv.set(
+                (a.0 + f * (b.0 - a.0)) as i64,
+                (a.1 + f * (b.1 - a.1)) as i64,
+                IMAGINED,
+            );
+        }
+    }
+    for &(x, y) in points {
+        cv.dot(x as i64, y as i64, 1, IMAGINED);
+    }
 }
 
 /// Draws up to all `traces` in a grid of `cols` columns and writes a PNG atomically.
@@ -203,33 +282,16 @@ pub fn render_video_frame(
     )?;
     let t = t.min(trace.path.len().saturating_sub(1));
     let mut cv = cell_grid(1, 1, cell);
-    let fc = match (t + 1 == trace.path.len(), trace.success) {
-        (false, _) => RUNNING_FRAME,
-        (true, true) => SUCCESS_FRAME,
-        (true, false) => FAILURE_FRAME,
-    };
-    frame_cell(&mut cv, 0, 1, cell, 2, fc);
+    frame_cell(&mut cv, 0, 1, cell, 2, frame_colour(trace, t));
     let origin = (PAD, PAD);
     draw_episode(&mut cv, cfg, origin, trace, t + 1);
     let to_px = |p: &[f32]| arena_px(cfg, origin, p);
-    let points: Vec<&Vec<f32>> = imagined.iter().filter(|p| p.len() == 2).collect();
-    for w in points.windows(2) {
-        let (a, b) = (to_px(w[0]), to_px(w[1]));
-        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
-        let n = (len / (DOT_SPACING * SCALE as f32)).floor() as usize;
-        for k in 1..n {
-            let f = k as f32 / n as f32;
-            cv.set(
-                (a.0 + f * (b.0 - a.0)) as i64,
-                (a.1 + f * (b.1 - a.1)) as i64,
-                IMAGINED,
-            );
-        }
-    }
-    for p in &points {
-        let (x, y) = to_px(p);
-        cv.dot(x as i64, y as i64, 1, IMAGINED);
-    }
+    let points: Vec<(f32, f32)> = imagined
+        .iter()
+        .filter(|p| p.len() == 2)
+        .map(|p| to_px(p))
+        .collect();
+    draw_imagined(&mut cv, &points, DOT_SPACING * SCALE as f32);
     if let Some(s) = trace.path.get(t) {
         let (x, y) = to_px(s);
         cv.disc(x, y, 4.0, AGENT);
@@ -290,4 +352,61 @@ pub fn render_observation_png(
         }
     }
     Ok(write_png(path, r, r, &rgb)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn px(cv: &Canvas, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * cv.width() + x) * 3;
+        cv.pixels()[i..i + 3].try_into().unwrap()
+    }
+
+    /// A trace along the diagonal of a 1-D-per-axis plot: state `(t, t)` at step `t`.
+    fn diagonal(steps: usize, success: bool) -> EpisodeTrace {
+        EpisodeTrace {
+            start: vec![0.0, 0.0],
+            goal: vec![steps as f32, steps as f32],
+            path: (0..=steps).map(|t| vec![t as f32, t as f32]).collect(),
+            success,
+            subgoals: vec![],
+        }
+    }
+
+    #[test]
+    fn a_state_video_frame_draws_the_path_so_far_the_agent_and_the_imagined_plan() {
+        let tr = diagonal(4, true);
+        // 10 px per unit, y up.
+        let offset = |s: &[f32], _t: usize| (10.0 * s[0], 100.0 - 10.0 * s[1]);
+        let joined = |_: &[f32], _: &[f32], _t: usize| true;
+        let imagined = vec![vec![2.0, 2.0], vec![2.0, 6.0]];
+        let cv = state_video_frame(&tr, 2, &imagined, offset, joined);
+        assert_eq!(
+            (cv.width(), cv.height()),
+            (PANEL + 2 * PAD, PANEL + 2 * PAD)
+        );
+        let at = |x: f32, y: f32| px(&cv, PAD + x as usize, PAD + y as usize);
+        // The agent at state 2, (20, 80); the path from the start to it, not beyond.
+        assert_eq!(at(20.0, 80.0), AGENT);
+        assert_eq!(at(10.0, 90.0), PATH);
+        assert_eq!(at(30.0, 70.0), WHITE);
+        // The plan's dotted line goes up from the agent to (2, 6) → (20, 40), ending in a dot.
+        assert_eq!(at(20.0, 60.0), IMAGINED);
+        assert_eq!(at(20.0, 40.0), IMAGINED);
+        // Goal red, start green; the frame is grey while the episode runs ...
+        assert_eq!(at(40.0, 60.0), FAILURE_FRAME);
+        assert_eq!(at(0.0, 100.0), SUCCESS_FRAME);
+        assert_eq!(px(&cv, 0, 0), RUNNING_FRAME);
+        // ... and green or red on the last state.
+        let last = state_video_frame(&tr, 4, &[], offset, joined);
+        assert_eq!(px(&last, 0, 0), SUCCESS_FRAME);
+        let failed = state_video_frame(&diagonal(4, false), 9, &[], offset, joined);
+        assert_eq!(px(&failed, 0, 0), FAILURE_FRAME);
+        assert_eq!(
+            px(&failed, PAD + 40, PAD + 60),
+            AGENT,
+            "t clamped to the last state"
+        );
+    }
 }

@@ -357,3 +357,41 @@ fn push_t_goals_are_full_coverage_of_its_goal_zone() {
 fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
+
+#[test]
+fn bridge_envs_draw_video_frames_on_their_state_plot() {
+    let cfg = DmcConfig {
+        domain: "reacher".into(),
+        task: "easy".into(),
+        ..DmcConfig::default()
+    };
+    let Some(_) = skip_if_absent(RemoteEnv::open(&cfg.remote())) else {
+        return;
+    };
+    let task = cfg.tasks(1, 9).unwrap().remove(0);
+    let mut env = cfg.build().unwrap();
+    env.reset_to(&task.start).unwrap();
+    let mut path = vec![task.start.clone()];
+    for _ in 0..5 {
+        path.push(env.step(&[1.0, -1.0]).unwrap().state);
+    }
+    let trace = ami_envs::EpisodeTrace {
+        start: task.start.clone(),
+        goal: task.goal.clone(),
+        path,
+        success: false,
+        subgoals: vec![],
+    };
+    let spec: &dyn EnvSpec = &cfg;
+    let frame = spec.video_frame(&trace, 2, &[task.goal.clone()]).unwrap();
+    let frame = frame.expect("a bridge env has a state plot to animate");
+    let purple = ami_envs::render::IMAGINED;
+    let has = |c: [u8; 3]| frame.pixels().chunks(3).any(|p| p == c);
+    assert!(has(purple) && has(ami_envs::render::AGENT));
+    // A plan of states of another length is not drawn (nothing to map).
+    let other = spec
+        .video_frame(&trace, 2, &[vec![0.0; 3]])
+        .unwrap()
+        .unwrap();
+    assert!(!other.pixels().chunks(3).any(|p| p == purple));
+}

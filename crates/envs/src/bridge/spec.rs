@@ -27,7 +27,7 @@ use crate::bridge::{bridge_error, BridgeFailure};
 use crate::env::{ActionSpace, BehaviourPolicy, Env, NamedRule, Task};
 use crate::episodes::{EpisodeTrace, SuccessRule};
 use crate::error::EnvError;
-use crate::render::{check_trace_states, render_state_panels, PANEL};
+use crate::render::{check_trace_states, render_state_panels, state_video_frame, PANEL};
 
 /// What a bridge spec knows without a server: how to open the env and its task rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,6 +155,43 @@ impl RemoteSpec {
         cols: usize,
         path: &Path,
     ) -> Result<(), EnvError> {
+        let plot = self.state_plot(traces, path)?;
+        render_state_panels(
+            traces,
+            cols,
+            path,
+            |s, t| plot.offset(s, t),
+            |a, b, t| plot.joined(a, b, t),
+        )
+    }
+
+    /// Frame `t` of a video of `trace` on the episode picture's state plot (axes fitted to
+    /// the trace, the same in every frame), with `imagined`, the plan's states read by the
+    /// run's probe (the env's full state: [`crate::EnvSpec::readout`]'s default), as a dotted
+    /// path (clipped at the panel's edge).
+    pub fn video_frame(
+        &self,
+        trace: &EpisodeTrace,
+        t: usize,
+        imagined: &[Vec<f32>],
+    ) -> Result<ami_io::raster::Canvas, EnvError> {
+        let plot = self.state_plot(std::slice::from_ref(trace), Path::new("video"))?;
+        let imagined: Vec<Vec<f32>> = imagined
+            .iter()
+            .filter(|s| s.len() == plot.dim)
+            .cloned()
+            .collect();
+        Ok(state_video_frame(
+            trace,
+            t,
+            &imagined,
+            |s, i| plot.offset(s, i),
+            |a, b, i| plot.joined(a, b, i),
+        ))
+    }
+
+    /// The axes of a state plot of `traces`, fitted to all their states.
+    fn state_plot(&self, traces: &[EpisodeTrace], path: &Path) -> Result<StatePlot, EnvError> {
         let dim = self.info()?.state_dim;
         if dim == 0 {
             return Err(bridge_error(
@@ -164,47 +201,72 @@ impl RemoteSpec {
             ));
         }
         check_trace_states(traces, dim, "the env's state", path)?;
-        let angle = |i: usize, v: f32| {
-            if self.angles.contains(&i) {
-                let tau = 2.0 * std::f32::consts::PI;
-                (v + tau / 2.0).rem_euclid(tau) - tau / 2.0
-            } else {
-                v
-            }
+        let mut plot = StatePlot {
+            dim,
+            angles: self.angles.clone(),
+            lo: [f32::INFINITY; 2],
+            hi: [f32::NEG_INFINITY; 2],
         };
-        let point = |s: &[f32], t: usize| {
-            [
-                angle(0, s[0]),
-                if dim > 1 { angle(1, s[1]) } else { t as f32 },
-            ]
-        };
-        let mut lo = [f32::INFINITY; 2];
-        let mut hi = [f32::NEG_INFINITY; 2];
+        let mut points = Vec::new();
         for tr in traces {
-            let ends = [point(&tr.start, 0), point(&tr.goal, tr.path.len())];
-            let pts = tr.path.iter().enumerate().map(|(t, s)| point(s, t));
-            for p in pts.chain(ends) {
-                for k in 0..2 {
-                    lo[k] = lo[k].min(p[k]);
-                    hi[k] = hi[k].max(p[k]);
-                }
+            points.push(plot.point(&tr.start, 0));
+            points.push(plot.point(&tr.goal, tr.path.len()));
+            points.extend(tr.path.iter().enumerate().map(|(t, s)| plot.point(s, t)));
+        }
+        for p in points
+            .into_iter()
+            .filter(|p| p.iter().all(|v| v.is_finite()))
+        {
+            for k in 0..2 {
+                plot.lo[k] = plot.lo[k].min(p[k]);
+                plot.hi[k] = plot.hi[k].max(p[k]);
             }
         }
-        let f = |v: f32, k: usize| (v - lo[k]) / (hi[k] - lo[k]).max(1e-6);
-        render_state_panels(
-            traces,
-            cols,
-            path,
-            |s, t| {
-                let p = point(s, t);
-                (f(p[0], 0) * PANEL as f32, (1.0 - f(p[1], 1)) * PANEL as f32)
+        Ok(plot)
+    }
+}
+
+/// A state plot's axes: the first two state coordinates (the step index as the second for a
+/// one-dimensional state), angles wrapped to `[−π, π)`, scaled onto a [`PANEL`]-px square.
+struct StatePlot {
+    dim: usize,
+    angles: Vec<usize>,
+    lo: [f32; 2],
+    hi: [f32; 2],
+}
+
+impl StatePlot {
+    fn angle(&self, i: usize, v: f32) -> f32 {
+        if self.angles.contains(&i) {
+            let tau = 2.0 * std::f32::consts::PI;
+            (v + tau / 2.0).rem_euclid(tau) - tau / 2.0
+        } else {
+            v
+        }
+    }
+
+    fn point(&self, s: &[f32], t: usize) -> [f32; 2] {
+        [
+            self.angle(0, s[0]),
+            if self.dim > 1 {
+                self.angle(1, s[1])
+            } else {
+                t as f32
             },
-            // Not across the ±π seam of a wrapped angle.
-            |a, b, t| {
-                let (a, b) = (point(a, t), point(b, t + 1));
-                (0..2).all(|k| !self.angles.contains(&k) || (a[k] - b[k]).abs() < 3.0)
-            },
-        )
+        ]
+    }
+
+    /// Pixel offset of state `s` at index `t` inside the panel (y up).
+    fn offset(&self, s: &[f32], t: usize) -> (f32, f32) {
+        let p = self.point(s, t);
+        let f = |k: usize| (p[k] - self.lo[k]) / (self.hi[k] - self.lo[k]).max(1e-6);
+        (f(0) * PANEL as f32, (1.0 - f(1)) * PANEL as f32)
+    }
+
+    /// Not across the ±π seam of a wrapped angle.
+    fn joined(&self, a: &[f32], b: &[f32], t: usize) -> bool {
+        let (a, b) = (self.point(a, t), self.point(b, t + 1));
+        (0..2).all(|k| !self.angles.contains(&k) || (a[k] - b[k]).abs() < 3.0)
     }
 }
 
