@@ -217,9 +217,9 @@ impl RemoteSpec {
             .into_iter()
             .filter(|p| p.iter().all(|v| v.is_finite()))
         {
-            for k in 0..2 {
-                plot.lo[k] = plot.lo[k].min(p[k]);
-                plot.hi[k] = plot.hi[k].max(p[k]);
+            for (k, v) in p.into_iter().enumerate() {
+                plot.lo[k] = plot.lo[k].min(v);
+                plot.hi[k] = plot.hi[k].max(v);
             }
         }
         Ok(plot)
