@@ -383,7 +383,9 @@ fn bridge_envs_draw_video_frames_on_their_state_plot() {
         subgoals: vec![],
     };
     let spec: &dyn EnvSpec = &cfg;
-    let frame = spec.video_frame(&trace, 2, &[task.goal.clone()]).unwrap();
+    let frame = spec
+        .video_frame(&trace, 2, std::slice::from_ref(&task.goal))
+        .unwrap();
     let frame = frame.expect("a bridge env has a state plot to animate");
     let purple = ami_envs::render::IMAGINED;
     let has = |c: [u8; 3]| frame.pixels().chunks(3).any(|p| p == c);
