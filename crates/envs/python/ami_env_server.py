@@ -365,12 +365,12 @@ class DmcFamily:
         r = float(np.clip(np.linalg.norm(d), abs(l1 - l2) + 1e-9, l1 + l2 - 1e-9))
         c2 = (r * r - l1 * l1 - l2 * l2) / (2 * l1 * l2)
         lo, hi = p.named.model.jnt_range["wrist"]
+        cur = saved[2:4]
         best = None
         for q2 in (math.acos(np.clip(c2, -1, 1)), -math.acos(np.clip(c2, -1, 1))):
             if not lo <= q2 <= hi:
                 continue
             q1 = math.atan2(d[1], d[0]) - math.atan2(l2 * math.sin(q2), l1 + l2 * math.cos(q2))
-            cur = saved[2:4]
             # The shoulder turns freely: the goal angle nearest the current one, unwrapped.
             q1 = cur[0] + math.remainder(q1 - phi0 - cur[0], 2 * math.pi)
             gap = abs(q1 - cur[0]) + abs(q2 - cur[1])
@@ -382,7 +382,11 @@ class DmcFamily:
         goal[2:4] = best[1:]
         goal[4:-2] = 0.0
         self.set_state(goal)
-        return self.state()
+        goal = self.state()
+        miss = float(np.linalg.norm(goal[:2] - target))
+        if miss > 1e-6:
+            raise Failure("python", f"the arm pose misses the target {target.tolist()} by {miss}")
+        return goal
 
     def goal_dims(self):
         return 2 if self.state_kind == "reacher" else None
