@@ -30,6 +30,8 @@
 //! the walls, 1 on the border lines (rows and columns 4 and 60, across the whole image) and on
 //! columns 31–33 outside the door rows 6–14 (up to the image edge), 0 elsewhere (`wall.py`
 //! `_render_walls`). `obs = "state"`: the position `(x, y)` (for fast tests; PLDM has none).
+//! `pool = k > 1` averages both channels over `k × k` blocks (`[2, ⌊65/k⌋, ⌊65/k⌋]`), which
+//! is what a model pooling the full frames by `k` sees, at `1/k²` of the memory.
 //!
 //! # Actions and move rules ([`dynamics`])
 //! Actions are displacements `(dx, dy)`, `p' = p + a` (`wall.py` `_generate_transition`),
@@ -110,6 +112,11 @@ pub struct PldmConfig {
     /// Standard deviation of the evaluation bounce noise (px; default 0.5; 0 stops at the
     /// wall without noise).
     pub bounce_std: f32,
+    /// Images averaged over `pool × pool` blocks ([`observe::block_average`]): `[2, ⌊65/pool⌋,
+    /// ⌊65/pool⌋]` (default 1: PLDM's 65 × 65). What a model with `model.pool = pool` sees of
+    /// the full frames, stored 16× smaller at `pool = 4`, so data sets of PLDM's sizes fit in
+    /// memory.
+    pub pool: usize,
 }
 
 impl Default for PldmConfig {
@@ -118,6 +125,7 @@ impl Default for PldmConfig {
             obs: ObsKind::Image,
             max_step: MAX_STEP,
             bounce_std: BOUNCE_STD,
+            pool: 1,
         }
     }
 }
@@ -137,6 +145,13 @@ impl PldmConfig {
                 "env.bounce_std",
                 self.bounce_std,
                 "a finite value >= 0",
+            ));
+        }
+        if self.pool == 0 || self.pool > IMAGE_RES {
+            return Err(EnvError::config(
+                "env.pool",
+                self.pool,
+                "an integer in 1..=65 (block side of the image averaging)",
             ));
         }
         Ok(())
@@ -160,11 +175,14 @@ impl PldmConfig {
         }
     }
 
-    /// Shape of one observation: `[2, 65, 65]` or `[2]`.
+    /// Shape of one observation: `[2, ⌊65/pool⌋, ⌊65/pool⌋]` or `[2]`.
     pub fn obs_shape(&self) -> Vec<usize> {
         match self.obs {
             ObsKind::State => vec![2],
-            ObsKind::Image => vec![2, IMAGE_RES, IMAGE_RES],
+            ObsKind::Image => {
+                let side = IMAGE_RES / self.pool.max(1);
+                vec![2, side, side]
+            }
         }
     }
 }
@@ -221,7 +239,11 @@ impl Pldm {
     fn observation(&self, pos: [f32; 2]) -> Vec<f32> {
         match self.cfg.obs {
             ObsKind::State => pos.to_vec(),
-            ObsKind::Image => observe::image_with_walls(pos, &self.walls),
+            ObsKind::Image => observe::block_average(
+                &observe::image_with_walls(pos, &self.walls),
+                [2, IMAGE_RES, IMAGE_RES],
+                self.cfg.pool,
+            ),
         }
     }
 }

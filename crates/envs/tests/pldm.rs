@@ -246,6 +246,50 @@ fn image_observations_are_65_px_with_the_blob_on_the_agents_pixel() {
 }
 
 #[test]
+fn pooled_observations_are_the_block_means_of_the_full_frames() {
+    let full = PldmConfig::default().build().unwrap();
+    let spec = PldmConfig {
+        pool: 4,
+        ..PldmConfig::default()
+    };
+    assert_eq!(EnvSpec::obs_shape(&spec), vec![2, 16, 16]);
+    let mut env = spec.build().unwrap();
+    assert_eq!(env.obs_shape(), vec![2, 16, 16]);
+    let r = IMAGE_RES;
+    // Blobs near the centres of blocks (2, 11) and (10, 2).
+    for p in [[10.0f32, 46.0f32], [41.5, 9.5]] {
+        let big = full.observe_state(&p).unwrap();
+        let small = env.reset_to(&p).unwrap();
+        assert_eq!(small.len(), 2 * 16 * 16);
+        assert_eq!(small, env.observe_state(&p).unwrap());
+        for (c, i, j) in [
+            (0, 11, 3),
+            (0, p[1] as usize / 4, p[0] as usize / 4),
+            (1, 1, 1),
+        ] {
+            let mut sum = 0.0;
+            for di in 0..4 {
+                for dj in 0..4 {
+                    sum += big[c * r * r + (4 * i + di) * r + 4 * j + dj];
+                }
+            }
+            let got = small[c * 256 + i * 16 + j];
+            assert!((got - sum / 16.0).abs() < 1e-6, "{p:?} ({c}, {i}, {j})");
+        }
+        // The agent's block is the brightest of channel 0.
+        let k = (0..256)
+            .max_by(|&a, &b| small[a].total_cmp(&small[b]))
+            .unwrap();
+        assert_eq!(
+            (k / 16, k % 16),
+            ((p[1] / 4.0) as usize, (p[0] / 4.0) as usize)
+        );
+    }
+    // Stepping observes pooled frames too.
+    assert_eq!(env.step(&[1.0, 0.0]).unwrap().obs.len(), 512);
+}
+
+#[test]
 fn test_tasks_follow_pldms_ranges_and_swap_half_of_them() {
     let tasks = test_tasks(4000, 42);
     assert_eq!(tasks, test_tasks(4000, 42));
@@ -296,6 +340,20 @@ fn config_errors_name_the_key() {
                 ..PldmConfig::default()
             },
             "env.bounce_std",
+        ),
+        (
+            PldmConfig {
+                pool: 0,
+                ..PldmConfig::default()
+            },
+            "env.pool",
+        ),
+        (
+            PldmConfig {
+                pool: 66,
+                ..PldmConfig::default()
+            },
+            "env.pool",
         ),
     ] {
         let err = EnvSpec::validate(&cfg).unwrap_err().to_string();

@@ -512,8 +512,8 @@ impl RunConfig {
 
     /// Sets PLDM's task (issue 18) on the two-rooms configuration of `preset`: env `pldm` with
     /// the preset's observation kind, its 65 × 65 frames averaged over `64 / image_res` blocks
-    /// (4 for 16 px presets, 2 for `full`'s 32 px) so that the conv layers see what they see in
-    /// two-rooms; PLDM's data generator ([`ami_envs::pldm::walk`]: 90-step trajectories, κ = 5,
+    /// when observed (`env.pool`: 4 for 16 px presets, 2 for `full`'s 32 px) so that the conv
+    /// layers see what they see in two-rooms; PLDM's data generator ([`ami_envs::pldm::walk`]: 90-step trajectories, κ = 5,
     /// steps TruncNormal(1.0, 0.4, [0.2, 1.8]), 60 % through the door) sized by
     /// [`PLDM_TRANSITIONS`]; task `pldm`; PLDM's protocol (100 episodes of 200 steps, seed 42)
     /// except in `tiny` and `check`, which keep their own short evaluations.
@@ -522,11 +522,14 @@ impl RunConfig {
             EnvConfig::TwoRooms(t) => (t.obs, t.image_res),
             _ => (ObsKind::Image, 16),
         };
+        // The frames are averaged over blocks when they are observed (`env.pool`), not in the
+        // encoder: the model sees the same values, and the data set is `pool²` times smaller.
         self.env = EnvConfig::Pldm(PldmConfig {
             obs,
+            pool: (64 / res.max(1)).max(1),
             ..PldmConfig::default()
         });
-        self.model.pool = (64 / res.max(1)).max(1);
+        self.model.pool = 1;
         let transitions = match preset {
             Preset::Tiny => PLDM_TINY_TRANSITIONS,
             _ => PLDM_TRANSITIONS,
@@ -955,9 +958,10 @@ mod tests {
             panic!("{:?}", c.env)
         };
         assert_eq!(env.obs, ObsKind::Image);
-        assert_eq!(c.env.spec().obs_shape(), vec![2, 65, 65]);
+        // PLDM's 65 × 65 frames, averaged over 4 × 4 blocks when observed.
+        assert_eq!((env.pool, c.model.pool), (4, 1));
+        assert_eq!(c.env.spec().obs_shape(), vec![2, 16, 16]);
         assert_eq!(c.plan_context(0).max_action_norm, 2.45);
-        assert_eq!(c.model.pool, 4);
         assert_eq!(c.task.name, "pldm");
         assert_eq!(
             (c.eval.episodes, c.eval.seed, c.eval.max_steps),
@@ -977,9 +981,10 @@ mod tests {
         assert_eq!(
             RunConfig::preset_in(Preset::Full, "pldm")
                 .unwrap()
-                .model
-                .pool,
-            2
+                .env
+                .spec()
+                .obs_shape(),
+            vec![2, 32, 32]
         );
         let check = RunConfig::preset_in(Preset::Check, "pldm").unwrap();
         assert_eq!(check.env.spec().obs_shape(), vec![2]);

@@ -48,6 +48,35 @@ pub fn image_with_walls(pos: [f32; 2], walls: &[f32]) -> Vec<f32> {
     out
 }
 
+/// The `[C, H, W]` image `image` (flattened) averaged over `pool × pool` blocks:
+/// `[C, ⌊H/pool⌋, ⌊W/pool⌋]`, pixel `(i, j)` the mean of rows `pool·i … pool·i + pool − 1` and
+/// columns `pool·j … pool·j + pool − 1` (rows and columns past the last whole block are
+/// dropped, as a stride-`pool` average pooling does). `pool = 1` returns the image unchanged.
+pub fn block_average(image: &[f32], [c, h, w]: [usize; 3], pool: usize) -> Vec<f32> {
+    let k = pool.max(1);
+    if k == 1 {
+        return image.to_vec();
+    }
+    let (ph, pw) = (h / k, w / k);
+    let scale = 1.0 / (k * k) as f32;
+    let mut out = vec![0f32; c * ph * pw];
+    for ch in 0..c {
+        let plane = &image[ch * h * w..(ch + 1) * h * w];
+        for i in 0..ph {
+            for j in 0..pw {
+                let mut sum = 0f32;
+                for r in i * k..(i + 1) * k {
+                    sum += plane[r * w + j * k..r * w + (j + 1) * k]
+                        .iter()
+                        .sum::<f32>();
+                }
+                out[(ch * ph + i) * pw + j] = sum * scale;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +112,26 @@ mod tests {
         // minus the 3 × 2 pixels already on the horizontal lines.
         let expected = 4 * 65 - 4 + 3 * (65 - 9) - 3 * 2;
         assert_eq!(w.iter().filter(|&&v| v == 1.0).count(), expected);
+    }
+
+    #[test]
+    fn block_average_means_whole_blocks_and_drops_the_remainder() {
+        // One channel 5 × 5 holding 0..25, pooled by 2: blocks of rows/cols {0,1}, {2,3}.
+        let img: Vec<f32> = (0..25).map(|v| v as f32).collect();
+        let p = block_average(&img, [1, 5, 5], 2);
+        assert_eq!(p, vec![3.0, 5.0, 13.0, 15.0]);
+        // Two channels keep their order; pool 1 is the identity.
+        let two: Vec<f32> = (0..50).map(|v| v as f32).collect();
+        let p2 = block_average(&two, [2, 5, 5], 2);
+        assert_eq!(&p2[4..], &[28.0, 30.0, 38.0, 40.0]);
+        assert_eq!(block_average(&img, [1, 5, 5], 1), img);
+        // PLDM's 65 × 65 frame by 4: 16 × 16, and the blob's mass (over the whole blocks) kept.
+        let frame = image_with_walls([20.3, 41.8], &wall_image());
+        let pooled = block_average(&frame, [2, IMAGE_RES, IMAGE_RES], 4);
+        assert_eq!(pooled.len(), 2 * 16 * 16);
+        let mass: f32 = frame[..IMAGE_RES * IMAGE_RES].iter().sum();
+        let pooled_mass: f32 = pooled[..256].iter().sum::<f32>() * 16.0;
+        assert!((mass - pooled_mass).abs() < 1e-3, "{mass} vs {pooled_mass}");
     }
 
     #[test]
