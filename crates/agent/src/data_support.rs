@@ -223,6 +223,25 @@ impl DataSupport {
         best.map(|(row, _)| self.row(row))
     }
 
+    /// Every seen state within `r_snap` of `s` (`[D]`), as `(row, squared distance)` in no
+    /// particular order (empty for a wrong width).
+    pub fn within_snap(&self, s: &[f32]) -> Vec<(usize, f32)> {
+        let mut out = Vec::new();
+        if s.len() == self.d {
+            self.scan(
+                &self.snap_grid,
+                self.snap_radius,
+                self.snap_radius,
+                s,
+                |row, e| {
+                    out.push((row as usize, e));
+                    false
+                },
+            );
+        }
+        out
+    }
+
     /// Whether a seen state lies within `r_line` of `p` (`[D]`).
     pub fn near(&self, p: &[f32]) -> bool {
         if p.len() != self.d {

@@ -12,6 +12,7 @@ pub mod cost;
 pub mod cost_config;
 pub mod coverage;
 pub mod critic;
+pub mod data_graph;
 pub mod data_support;
 pub mod episode;
 pub mod error;

@@ -18,7 +18,7 @@ use crate::cost_config::CostConfig;
 use crate::critic::CriticConfig;
 use crate::error::AgentError;
 use crate::latent_paths::LatentPaths;
-use crate::planner::{HierarchicalConfig, MppiConfig, PlanContext, PlannerConfig};
+use crate::planner::{GraphConfig, HierarchicalConfig, MppiConfig, PlanContext, PlannerConfig};
 use crate::policy::PolicyConfig;
 use crate::risk::Risk;
 use crate::task::TaskConfig;
@@ -59,7 +59,9 @@ pub struct AgentConfig {
     pub imagined_margin: bool,
     /// `"flat"`: `[planner]` plans alone; `"hierarchical"`: the run's level-2 model plans
     /// sub-goals and `[planner]` plans toward them ([`crate::planner::Hierarchical`],
-    /// `[hierarchy]`).
+    /// `[hierarchy]`); `"graph"`: sub-goals from shortest routes on the graph of the data's
+    /// representations kept with level 2 ([`crate::planner::GraphPlanner`],
+    /// `[hierarchy.graph]`).
     #[serde(default)]
     pub planner: PlannerLevels,
     /// After this many planning calls in a row at which the agent moved less than a tenth of
@@ -102,6 +104,9 @@ pub enum PlannerLevels {
     Flat,
     /// Level 2 (sub-goals) over `[planner]`.
     Hierarchical,
+    /// Sub-goals from shortest routes on the graph of the data's representations
+    /// ([`crate::planner::GraphPlanner`], `[hierarchy.graph]`) over `[planner]`.
+    Graph,
 }
 
 impl PlannerLevels {
@@ -110,6 +115,7 @@ impl PlannerLevels {
         match self {
             PlannerLevels::Flat => "flat",
             PlannerLevels::Hierarchical => "hierarchical",
+            PlannerLevels::Graph => "graph",
         }
     }
 }
@@ -126,6 +132,9 @@ pub struct HierarchyConfig {
     pub level2: Level2Config,
     /// Level-2 search and hand-over to level 1 ([`crate::planner::Hierarchical`]).
     pub planner: HierarchicalConfig,
+    /// The data graph and hand-over to level 1 (`agent.planner = "graph"`,
+    /// [`crate::planner::GraphPlanner`]).
+    pub graph: GraphConfig,
 }
 
 /// `sampled:8`: held latents compound one step's deviation over the horizon
@@ -730,6 +739,7 @@ impl RunConfig {
         self.planner.build(self.plan_context(0))?;
         self.hierarchy.level2.validate()?;
         self.hierarchy.planner.validate()?;
+        self.hierarchy.graph.validate()?;
         Ok(())
     }
 

@@ -27,7 +27,8 @@ use crate::error::AgentError;
 use crate::guided::PolicyGuided;
 use crate::level2::Level2Model;
 use crate::memory::ShortTermMemory;
-use crate::planner::{Escape, Hierarchical, PlanContext, Planner};
+use crate::data_graph::DataGraph;
+use crate::planner::{Escape, GraphPlanner, Hierarchical, PlanContext, Planner};
 use crate::policy::Policy;
 use crate::task::{Reach, Target, TaskEpisode};
 
@@ -80,6 +81,9 @@ pub struct Learned {
     pub critic: Option<Arc<Critic>>,
     /// The H-JEPA level 2, when `agent.planner = "hierarchical"`.
     pub level2: Option<Arc<Level2Model>>,
+    /// The graph of the data, when `agent.planner = "graph"` (built once from the states
+    /// kept with level 2).
+    pub graph: Option<Arc<DataGraph>>,
 }
 
 impl Learned {
@@ -125,8 +129,35 @@ impl Learned {
         } else {
             None
         };
+        let graph = match cfg.agent.planner {
+            PlannerLevels::Graph => {
+                let missing = || {
+                    AgentError::config_source(
+                        "agent.planner",
+                        format!(
+                            "\"graph\" builds its graph from the data's representations kept \
+                             with level 2 ({}); run `ami train-level2 --run {}` first",
+                            run.file(super::level2_fit::LEVEL2_MEMORY).display(),
+                            run.root.display()
+                        ),
+                    )
+                };
+                let model = load_level2(run)?.ok_or_else(missing)?;
+                let seen = model.seen.as_ref().ok_or_else(missing)?;
+                let g = &cfg.hierarchy.graph;
+                g.validate()?;
+                Some(Arc::new(DataGraph::build(
+                    seen,
+                    model.repr_dim(),
+                    g.stride,
+                    g.link_radius,
+                    g.line_radius,
+                )?))
+            }
+            _ => None,
+        };
         let level2 = match cfg.agent.planner {
-            PlannerLevels::Flat => None,
+            PlannerLevels::Flat | PlannerLevels::Graph => None,
             PlannerLevels::Hierarchical => Some(load_level2(run)?.ok_or_else(|| {
                 AgentError::config_source(
                     "agent.planner",
@@ -142,6 +173,7 @@ impl Learned {
             policy,
             critic,
             level2,
+            graph,
         })
     }
 
@@ -168,6 +200,21 @@ impl Learned {
                     "agent.planner",
                     "\"hierarchical\" needs the run's level-2 model, which was not loaded",
                 )),
+                (PlannerLevels::Graph, _) => {
+                    let graph = self.graph.clone().ok_or_else(|| {
+                        AgentError::config_source(
+                            "agent.planner",
+                            "\"graph\" needs the data graph, which was not built",
+                        )
+                    })?;
+                    let g = &cfg.hierarchy.graph;
+                    let ctx = PlanContext {
+                        horizon: g.low_horizon,
+                        ..cfg.plan_context(seed_offset)
+                    };
+                    let low = cfg.planner.build(ctx)?;
+                    Ok(Box::new(GraphPlanner::new(g.clone(), low, graph)?))
+                }
             }
         };
         let policy = || {

@@ -1,0 +1,161 @@
+//! Planning with sub-goals on the graph of the data ([`DataGraph`]): a shortest route along
+//! the places the reward-free data visited gives the sub-goal, any flat planner reaches it.
+//!
+//! At every call: the goal's distance field (Dijkstra on the graph, once per goal), the route
+//! from the current representation `s₀` ([`DataGraph::route`]), and as sub-goal the first
+//! waypoint at least `reach = subgoal_steps · μ₁` along it (`μ₁`: the data's mean
+//! representation step), or the goal itself when the route is shorter than that or there is
+//! none. Level 1 — the configured `[planner]` with `low_horizon` planned actions — minimises
+//! the task's cost re-aimed at the sub-goal ([`Cost::toward`]: the immutable terms kept, one
+//! goal-distance term). Where the goal distance in representation space has a local minimum
+//! (the wall between the agent and its goal), the route goes around it through the door the
+//! data walked through; no true position is used.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Plan, Planner};
+use crate::cost::Cost;
+use crate::data_graph::{DataGraph, GoalField};
+use crate::error::AgentError;
+use crate::world_model::WorldModel;
+
+/// `[hierarchy.graph]`: the data graph and the hand-over to level 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphConfig {
+    /// A node every this many steps of each training trajectory (default 4).
+    pub stride: usize,
+    /// Links join nodes closer than this many mean steps `μ₁` (default 1.5).
+    pub link_radius: f32,
+    /// A link (and an attachment of the agent or goal) is kept only when its straight segment
+    /// stays within this many `μ₁` of a seen state (default 0.5).
+    pub line_radius: f32,
+    /// The sub-goal is the first waypoint this many `μ₁` along the route (default 12).
+    pub subgoal_steps: f32,
+    /// Level-1 planning horizon toward the sub-goal, in planned actions (default 8).
+    pub low_horizon: usize,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            stride: 4,
+            link_radius: 1.5,
+            line_radius: 0.5,
+            subgoal_steps: 12.0,
+            low_horizon: 8,
+        }
+    }
+}
+
+impl GraphConfig {
+    /// Checks the settings (errors name the key).
+    pub fn validate(&self) -> Result<(), AgentError> {
+        for (k, v) in [
+            ("hierarchy.graph.stride", self.stride),
+            ("hierarchy.graph.low_horizon", self.low_horizon),
+        ] {
+            if v == 0 {
+                return Err(AgentError::config(k, 0, ">= 1"));
+            }
+        }
+        for (k, v) in [
+            ("hierarchy.graph.link_radius", self.link_radius),
+            ("hierarchy.graph.line_radius", self.line_radius),
+            ("hierarchy.graph.subgoal_steps", self.subgoal_steps),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(AgentError::config(k, v, "a finite value > 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The planner of the module docs.
+pub struct GraphPlanner {
+    cfg: GraphConfig,
+    low: Box<dyn Planner>,
+    graph: Arc<DataGraph>,
+    field: Option<GoalField>,
+    subgoal: Option<Vec<f32>>,
+}
+
+impl std::fmt::Debug for GraphPlanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphPlanner")
+            .field("cfg", &self.cfg)
+            .field("nodes", &self.graph.len())
+            .finish()
+    }
+}
+
+impl GraphPlanner {
+    /// Level 1 = `low` (its horizon is the low horizon), sub-goals from `graph`.
+    pub fn new(
+        cfg: GraphConfig,
+        low: Box<dyn Planner>,
+        graph: Arc<DataGraph>,
+    ) -> Result<Self, AgentError> {
+        cfg.validate()?;
+        Ok(GraphPlanner {
+            cfg,
+            low,
+            graph,
+            field: None,
+            subgoal: None,
+        })
+    }
+}
+
+impl Planner for GraphPlanner {
+    fn plan(
+        &mut self,
+        s0: &[f32],
+        cost: &Cost,
+        model: &dyn WorldModel,
+    ) -> Result<Plan, AgentError> {
+        let goal = cost.goal().ok_or_else(|| {
+            AgentError::config_source(
+                "agent.planner",
+                "\"graph\" plans toward the task's goal, and this cost has none",
+            )
+        })?;
+        if self.field.as_ref().is_none_or(|f| f.goal != goal) {
+            self.field = Some(self.graph.field(goal)?);
+        }
+        let reach = self.cfg.subgoal_steps * self.graph.step();
+        let sub = self
+            .field
+            .as_ref()
+            .and_then(|f| self.graph.route(s0, f))
+            .map_or_else(|| goal.to_vec(), |r| r.ahead(reach).to_vec());
+        let low_cost = cost.toward(sub.clone())?;
+        self.subgoal = Some(sub);
+        self.low.plan(s0, &low_cost, model)
+    }
+
+    fn shift(&mut self, k: usize) {
+        self.low.shift(k);
+    }
+
+    fn reset(&mut self) {
+        self.low.reset();
+        self.field = None;
+        self.subgoal = None;
+    }
+
+    fn warm_start(&mut self, actions: &[f32], act_dim: usize) -> Result<(), AgentError> {
+        self.low.warm_start(actions, act_dim)
+    }
+
+    fn horizon(&self) -> usize {
+        self.low.horizon()
+    }
+
+    fn subgoal(&self) -> Option<&[f32]> {
+        self.subgoal.as_deref()
+    }
+}
