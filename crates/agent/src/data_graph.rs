@@ -318,43 +318,45 @@ impl DataGraph {
 }
 
 #[cfg(test)]
+/// Trajectories on a 2-D plane with a wall at x ∈ (4, 6) for y > 2 (the representation is
+/// the position): walks along the rows y = 0, 0.5, …, 10 (across the door below y = 2, on
+/// each side of the wall above) and up the columns x = 0, 0.5, …, 4 and 6, …, 10, cut into
+/// trajectories of 17 states 0.25 apart.
+pub(crate) fn walled() -> SeenTrajectories {
+    let mut trajs: Vec<Vec<[f32; 2]>> = Vec::new();
+    // Rows: left side x ∈ [0, 4], right side x ∈ [6, 10] (the door row y < 2 crosses).
+    for r in 0..=20 {
+        let y = r as f32 * 0.5;
+        if y < 2.0 {
+            trajs.push((0..=40).map(|k| [k as f32 * 0.25, y]).collect());
+        } else {
+            trajs.push((0..=16).map(|k| [k as f32 * 0.25, y]).collect());
+            trajs.push((0..=16).map(|k| [6.0 + k as f32 * 0.25, y]).collect());
+        }
+    }
+    // Columns on both sides.
+    for c in (0..=8).chain(12..=20) {
+        let x = c as f32 * 0.5;
+        trajs.push((0..=40).map(|k| [x, k as f32 * 0.25]).collect());
+    }
+    let len = 17;
+    // Cut every walk into pieces of 17 states (dropping the rest).
+    let mut states = Vec::new();
+    let mut n = 0;
+    for t in trajs {
+        for piece in t.chunks_exact(len) {
+            for p in piece {
+                states.extend_from_slice(p);
+            }
+            n += 1;
+        }
+    }
+    SeenTrajectories { states, n, len }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Trajectories on a 2-D plane with a wall at x ∈ (4, 6) for y > 2 (the representation is
-    /// the position): walks along rows y = 0, 0.5, …, 10 on each side, and two walks up the
-    /// columns at x = 0.5·k through the door below y = 2.
-    fn walled() -> SeenTrajectories {
-        let mut trajs: Vec<Vec<[f32; 2]>> = Vec::new();
-        // Rows: left side x ∈ [0, 4], right side x ∈ [6, 10] (the door row y < 2 crosses).
-        for r in 0..=20 {
-            let y = r as f32 * 0.5;
-            if y < 2.0 {
-                trajs.push((0..=40).map(|k| [k as f32 * 0.25, y]).collect());
-            } else {
-                trajs.push((0..=16).map(|k| [k as f32 * 0.25, y]).collect());
-                trajs.push((0..=16).map(|k| [6.0 + k as f32 * 0.25, y]).collect());
-            }
-        }
-        // Columns on both sides.
-        for c in (0..=8).chain(12..=20) {
-            let x = c as f32 * 0.5;
-            trajs.push((0..=40).map(|k| [x, k as f32 * 0.25]).collect());
-        }
-        let len = 17;
-        // Cut every walk into pieces of 17 states (dropping the rest).
-        let mut states = Vec::new();
-        let mut n = 0;
-        for t in trajs {
-            for piece in t.chunks_exact(len) {
-                for p in piece {
-                    states.extend_from_slice(p);
-                }
-                n += 1;
-            }
-        }
-        SeenTrajectories { states, n, len }
-    }
 
     #[test]
     fn routes_go_around_the_wall_through_the_door() {
@@ -372,9 +374,17 @@ mod tests {
             .chunks_exact(d)
             .map(|p| p[1])
             .fold(f32::MAX, f32::min);
-        assert!(lowest < 2.0, "the route never reaches the door row: {lowest}");
+        assert!(
+            lowest < 2.0,
+            "the route never reaches the door row: {lowest}"
+        );
         // No step of the route lands in the wall or jumps across it above the door.
-        for w in route.waypoints.chunks_exact(d).collect::<Vec<_>>().windows(2) {
+        for w in route
+            .waypoints
+            .chunks_exact(d)
+            .collect::<Vec<_>>()
+            .windows(2)
+        {
             let (a, b) = (w[0], w[1]);
             assert!(!(a[0] > 4.0 && a[0] < 6.0 && a[1] > 2.0), "{a:?}");
             let crosses = (a[0] <= 4.0) != (b[0] <= 4.0);

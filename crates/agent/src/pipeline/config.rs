@@ -558,6 +558,15 @@ impl RunConfig {
             ..self.data.clone()
         };
         self.task.name = "pldm".into();
+        // Sub-goals from routes on the graph of the data (issue 18: the summed goal distance
+        // has a local minimum at the wall between start and goal, where flat planners stop).
+        // The graph is built from the representations kept with level 2, so level 2 trains.
+        self.agent.planner = PlannerLevels::Graph;
+        self.hierarchy.train = true;
+        if preset == Preset::Tiny {
+            self.hierarchy.level2.steps = 20;
+            self.hierarchy.level2.hidden = vec![16];
+        }
         self.eval.seed = ami_envs::pldm::tasks::SEED;
         if !matches!(preset, Preset::Tiny | Preset::Check) {
             self.eval.episodes = ami_envs::pldm::tasks::EPISODES;
@@ -973,6 +982,8 @@ mod tests {
         assert_eq!(c.env.spec().obs_shape(), vec![2, 16, 16]);
         assert_eq!(c.plan_context(0).max_action_norm, 2.45);
         assert_eq!(c.task.name, "pldm");
+        assert_eq!(c.agent.planner, PlannerLevels::Graph);
+        assert!(c.hierarchy.train);
         assert_eq!(
             (c.eval.episodes, c.eval.seed, c.eval.max_steps),
             (100, 42, 200)

@@ -159,3 +159,152 @@ impl Planner for GraphPlanner {
         self.subgoal.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::cost::{CostKind, GoalDistance};
+    use crate::data_graph::walled;
+
+    /// Level 1 that records the goal of every cost it was given and plans zeros.
+    struct Recorder(Rc<RefCell<Vec<Vec<f32>>>>);
+
+    impl Planner for Recorder {
+        fn plan(
+            &mut self,
+            _s0: &[f32],
+            cost: &Cost,
+            _m: &dyn WorldModel,
+        ) -> Result<Plan, AgentError> {
+            self.0.borrow_mut().push(cost.goal().unwrap().to_vec());
+            Ok(Plan {
+                actions: vec![0.0; 2],
+                predicted_states: vec![0.0; 2],
+                cost: 0.0,
+                cost_breakdown: Vec::new(),
+                iterations: 1,
+                safe: true,
+            })
+        }
+        fn shift(&mut self, _k: usize) {}
+        fn reset(&mut self) {}
+        fn horizon(&self) -> usize {
+            3
+        }
+    }
+
+    struct Still;
+
+    impl WorldModel for Still {
+        fn state_dim(&self) -> usize {
+            2
+        }
+        fn action_dim(&self) -> usize {
+            2
+        }
+        fn rollout(
+            &self,
+            s0: &[f32],
+            _a: &[f32],
+            n: usize,
+            h: usize,
+        ) -> Result<Vec<f32>, AgentError> {
+            Ok(s0.repeat(n * h))
+        }
+    }
+
+    fn cost_to(goal: &[f32]) -> Cost {
+        Cost::new()
+            .with_goal(goal.to_vec())
+            .with_term(
+                CostKind::Task,
+                1.0,
+                GoalDistance::new(goal.to_vec()).unwrap(),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn the_sub_goal_leads_toward_the_door_and_is_the_goal_once_it_is_near() {
+        let graph = Arc::new(DataGraph::build(&walled(), 2, 2, 2.5, 1.5).unwrap());
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        // μ₁ = 0.25: the sub-goal is 12 · 0.25 = 3 along the route.
+        let mut p = GraphPlanner::new(
+            GraphConfig::default(),
+            Box::new(Recorder(seen.clone())),
+            graph,
+        )
+        .unwrap();
+        assert_eq!(p.horizon(), 3);
+        let goal = [8.0f32, 8.0];
+        let cost = cost_to(&goal);
+        // Across the wall from the goal: the sub-goal is down the left room, toward the door
+        // (the straight way is through the wall), about 3 from the agent.
+        p.plan(&[2.0, 8.0], &cost, &Still).unwrap();
+        let sub = seen.borrow()[0].clone();
+        assert!(sub[0] <= 4.0 && sub[1] < 6.5, "{sub:?}");
+        let far = ((sub[0] - 2.0).powi(2) + (sub[1] - 8.0).powi(2)).sqrt();
+        assert!((2.4..=3.6).contains(&far), "{sub:?} is {far} away");
+        assert_eq!(p.subgoal(), Some(&sub[..]));
+        // In the goal's room, a step away: the sub-goal is the goal itself.
+        p.plan(&[7.5, 8.0], &cost, &Still).unwrap();
+        assert_eq!(seen.borrow()[1], goal.to_vec());
+        // A new goal gets its own field.
+        let other = [0.0f32, 10.0];
+        p.plan(&[1.0, 10.0], &cost_to(&other), &Still).unwrap();
+        assert_eq!(seen.borrow()[2], other.to_vec());
+        p.reset();
+        assert!(p.subgoal().is_none());
+        // A cost without a goal cannot be planned toward.
+        let err = p.plan(&[2.0, 8.0], &Cost::new(), &Still).unwrap_err();
+        assert!(err.to_string().contains("agent.planner"), "{err}");
+    }
+
+    #[test]
+    fn bad_settings_name_their_key() {
+        for (cfg, key) in [
+            (
+                GraphConfig {
+                    stride: 0,
+                    ..GraphConfig::default()
+                },
+                "hierarchy.graph.stride",
+            ),
+            (
+                GraphConfig {
+                    low_horizon: 0,
+                    ..GraphConfig::default()
+                },
+                "hierarchy.graph.low_horizon",
+            ),
+            (
+                GraphConfig {
+                    link_radius: -1.0,
+                    ..GraphConfig::default()
+                },
+                "hierarchy.graph.link_radius",
+            ),
+            (
+                GraphConfig {
+                    line_radius: f32::INFINITY,
+                    ..GraphConfig::default()
+                },
+                "hierarchy.graph.line_radius",
+            ),
+            (
+                GraphConfig {
+                    subgoal_steps: 0.0,
+                    ..GraphConfig::default()
+                },
+                "hierarchy.graph.subgoal_steps",
+            ),
+        ] {
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        GraphConfig::default().validate().unwrap();
+    }
+}
