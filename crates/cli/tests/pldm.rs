@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{json, ok};
+use common::{fails, json, ok};
 
 #[test]
 fn the_pldm_preset_runs_end_to_end_and_reports_the_pldm_task() {
@@ -38,9 +38,14 @@ fn the_pldm_preset_runs_end_to_end_and_reports_the_pldm_task() {
         "eval.max_steps=8",
         "--set",
         "eval.plot_episodes=2",
+        "--set",
+        "hierarchy.level2.steps=20",
     ]);
     let r = json(&out.join("report.json"));
     assert_eq!(r["task"], "pldm");
+    // Sub-goals from the graph of the data's representations, kept with level 2.
+    assert_eq!(r["levels"], "graph");
+    assert!(out.join("level2_memory.safetensors").is_file());
     assert_eq!(r["env"], "pldm");
     assert_eq!(r["observation"], "image");
     assert_eq!(r["episodes"], 2);
@@ -63,6 +68,13 @@ fn the_pldm_preset_runs_end_to_end_and_reports_the_pldm_task() {
     ] {
         assert!(cfg.contains(line), "missing `{line}` in\n{cfg}");
     }
+    // Without the kept representations the graph cannot be built: the error says what to run.
+    std::fs::remove_file(out.join("level2_memory.safetensors")).unwrap();
+    let err = fails(&["eval", "--run", out.to_str().unwrap(), "--episodes", "1"]);
+    assert!(
+        err.contains("agent.planner") && err.contains("train-level2"),
+        "{err}"
+    );
 }
 
 #[test]
