@@ -192,6 +192,19 @@ pub struct Report {
     pub threads: usize,
     /// The device, as `Debug` prints it.
     pub backend: String,
+    /// The packed AVX-512 kernel: `"on"`, `"forced off"` (`AMI_FORCE_FALLBACK=1`: the
+    /// fallbacks an AVX2-only machine runs) or `"absent"` (no AVX-512F here).
+    pub packed_kernel: &'static str,
+}
+
+/// [`Report::packed_kernel`] on this machine and process.
+pub fn packed_kernel_state() -> &'static str {
+    use ami_agent::kernel::packed::PackedWeights;
+    match (PackedWeights::detected(), PackedWeights::usable()) {
+        (_, true) => "on",
+        (true, false) => "forced off",
+        (false, false) => "absent",
+    }
 }
 
 /// Runs the GEMM measurements and the selected workloads on `device`.
@@ -241,6 +254,7 @@ pub fn run(device: &Device, opts: &SuiteOptions) -> Result<Report, AgentError> {
             .map(|n| n.get())
             .unwrap_or(1),
         backend: format!("{device:?}"),
+        packed_kernel: packed_kernel_state(),
     };
     let g = &mut report.gflops.workloads;
     if want(Workload::A) {
@@ -335,6 +349,7 @@ mod tests {
             fraction_of_gemm_peak: workloads.over(5.0),
             threads: 2,
             backend: "cpu".into(),
+            packed_kernel: "on",
         }
     }
 

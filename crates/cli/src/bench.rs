@@ -80,6 +80,10 @@ fn print_table(v: &Value) {
     );
     eprintln!("GEMM peak (best of above)   {}", f(&g["peak"]));
     eprintln!(
+        "packed AVX-512 kernel       {:>10}",
+        v["packed_kernel"].as_str().unwrap_or("-")
+    );
+    eprintln!(
         "A train steps/s             {} {} {}",
         f(&v["train_steps_per_s"]),
         f(&g["A"]),

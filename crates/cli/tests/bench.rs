@@ -37,6 +37,43 @@ fn bench_workload_e_prints_conv_training_figures() {
 }
 
 #[test]
+fn forcing_the_fallback_turns_the_packed_kernel_off_and_the_workloads_still_run() {
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .expect("a JSON line")
+            .to_string();
+        serde_json::from_str(&line).unwrap()
+    };
+    let args = ["bench", "--workload", "B", "--quick", "--json"];
+    let forced = json(
+        &std::process::Command::new(env!("CARGO_BIN_EXE_ami"))
+            .args(args)
+            .env("AMI_FORCE_FALLBACK", "1")
+            .output()
+            .unwrap(),
+    );
+    let native = json(&ok(&args));
+    let detected = native["packed_kernel"] == "on";
+    assert_eq!(
+        forced["packed_kernel"],
+        if detected { "forced off" } else { "absent" }
+    );
+    assert!(forced["gflops"]["packed_1024"].is_null());
+    assert_eq!(native["gflops"]["packed_1024"].is_null(), !detected);
+    let ms = forced["sampling_plan_ms"].as_f64().unwrap_or(f64::NAN);
+    assert!(ms.is_finite() && ms > 0.0, "{}", forced["sampling_plan_ms"]);
+}
+
+#[test]
 fn bench_rejects_an_unknown_workload() {
     let run = ami(&["bench", "--workload", "F"]);
     assert!(!run.status.success());

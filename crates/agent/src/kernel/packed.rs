@@ -28,6 +28,16 @@ const MR: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Lane([f32; 16]);
 
+/// Environment variable that forces the fallbacks: `AMI_FORCE_FALLBACK=1` makes
+/// [`PackedWeights::usable`] false, so that `ami bench` reports what an AVX2-only machine gets
+/// (issue 14).
+pub const FORCE_FALLBACK_VAR: &str = "AMI_FORCE_FALLBACK";
+
+/// Whether [`FORCE_FALLBACK_VAR`] is `1`.
+pub fn fallback_forced() -> bool {
+    std::env::var(FORCE_FALLBACK_VAR).is_ok_and(|v| v.trim() == "1")
+}
+
 /// `W [k, n]` in panels of [`NR`] columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedWeights {
@@ -82,8 +92,18 @@ impl PackedWeights {
         Self::pack(&t, n, k)
     }
 
-    /// Whether this machine runs the packed kernel (x86-64 with AVX-512F).
+    /// Whether this machine runs the packed kernel: x86-64 with AVX-512F, unless the
+    /// environment variable [`FORCE_FALLBACK_VAR`] is set to `1` (read once per process), which
+    /// makes every caller take its fallback (the `gemm` crate or plain loops) as on an
+    /// AVX2-only machine.
     pub fn usable() -> bool {
+        static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *USABLE.get_or_init(|| Self::detected() && !fallback_forced())
+    }
+
+    /// Whether the CPU has what the packed kernel needs (x86-64 with AVX-512F), whatever
+    /// [`FORCE_FALLBACK_VAR`] says.
+    pub fn detected() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             std::arch::is_x86_feature_detected!("avx512f")
