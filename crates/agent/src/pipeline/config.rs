@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use ami_envs::{
-    DataConfig, EnvConfig, MazeConfig, ObsKind, PldmConfig, TwoRoomsConfig, TwoRoomsHazardsConfig,
-    DEFAULT_HAZARDS,
+    DataConfig, EnvConfig, MazeConfig, ObsKind, PldmConfig, RandomWallConfig, TwoRoomsConfig,
+    TwoRoomsHazardsConfig, DEFAULT_HAZARDS,
 };
 use ami_jepa::{EncoderKind, GuardConfig, Level2Config, ModelConfig, ObjectiveConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -325,17 +325,34 @@ pub enum Preset {
     /// 100-episode protocol with seed 42, task `pldm`) with `default`'s model, training and
     /// planner, the 65 × 65 frames averaged over 4 × 4 blocks before the conv layers.
     Pldm,
+    /// EB-JEPA's "random wall" two-rooms task (issue 18: env `random-wall`, PLDM's data
+    /// generator on a random layout per trajectory with 35 % door crossings, 60 test episodes
+    /// of 200 steps on a random layout each, task `random-wall`) with `pldm`'s model,
+    /// training and planner.
+    #[serde(rename = "random-wall")]
+    RandomWall,
 }
 
 impl Preset {
     /// Every preset, by name.
-    pub const ALL: [(&'static str, Preset); 5] = [
+    pub const ALL: [(&'static str, Preset); 6] = [
         ("tiny", Preset::Tiny),
         ("check", Preset::Check),
         ("default", Preset::Default),
         ("full", Preset::Full),
         ("pldm", Preset::Pldm),
+        ("random-wall", Preset::RandomWall),
     ];
+
+    /// The environment kind a task preset is tied to (`pldm`, `random-wall`), `None` for the
+    /// presets that run in any environment.
+    pub fn task_env(self) -> Option<&'static str> {
+        match self {
+            Preset::Pldm => Some("pldm"),
+            Preset::RandomWall => Some("random-wall"),
+            _ => None,
+        }
+    }
 }
 
 /// Transitions of the PLDM-task data in every preset but `tiny` (223 trajectories of 91
@@ -354,7 +371,11 @@ impl std::str::FromStr for Preset {
             .find(|(name, _)| *name == s)
             .map(|(_, p)| *p)
             .ok_or_else(|| {
-                AgentError::config("--preset", s, "one of tiny, check, default, full, pldm")
+                AgentError::config(
+                    "--preset",
+                    s,
+                    "one of tiny, check, default, full, pldm, random-wall",
+                )
             })
     }
 }
@@ -362,10 +383,18 @@ impl std::str::FromStr for Preset {
 impl RunConfig {
     /// The configuration of a preset.
     pub fn preset(p: Preset) -> Self {
-        if p == Preset::Pldm {
-            let mut c = RunConfig::preset(Preset::Default);
-            c.set_pldm_task(Preset::Default);
-            return c;
+        match p {
+            Preset::Pldm => {
+                let mut c = RunConfig::preset(Preset::Default);
+                c.set_pldm_task(Preset::Default);
+                return c;
+            }
+            Preset::RandomWall => {
+                let mut c = RunConfig::preset(Preset::Default);
+                c.set_random_wall_task(Preset::Default);
+                return c;
+            }
+            _ => {}
         }
         let mut c = RunConfig::default();
         c.data.trajectories = 3000;
@@ -397,7 +426,7 @@ impl RunConfig {
                 mppi.iterations = 4;
                 c.eval.episodes = 30;
             }
-            Preset::Pldm => unreachable!("returned above"),
+            Preset::Pldm | Preset::RandomWall => unreachable!("returned above"),
             Preset::Tiny => {
                 c.data.trajectories = 64;
                 c.train.steps = 30;
@@ -420,16 +449,21 @@ impl RunConfig {
     /// `two-rooms-hazards`, the maze's defaults with the preset's observation kind and image
     /// width and episodes of `env.task.max_steps` for `maze`, PLDM's task, data and protocol
     /// with the preset's model, training and planner for `pldm` (the `pldm` preset is
-    /// `default`'s in `pldm`, and only for `pldm`), and the kind's defaults otherwise.
+    /// `default`'s in `pldm`, and only for `pldm`), EB-JEPA's the same way for `random-wall`
+    /// (the `random-wall` preset is `default`'s in `random-wall`, and only there), and the
+    /// kind's defaults otherwise.
     pub fn preset_in(p: Preset, kind: &str) -> Result<Self, AgentError> {
-        if p == Preset::Pldm {
-            return match kind {
-                "pldm" => Ok(RunConfig::preset(p)),
-                other => Err(AgentError::config(
+        if let Some(own) = p.task_env() {
+            return if kind == own {
+                Ok(RunConfig::preset(p))
+            } else {
+                Err(AgentError::config_source(
                     "--env",
-                    other,
-                    "pldm: the pldm preset is PLDM's task (other environments: --preset default)",
-                )),
+                    format!(
+                        "`{kind}`: the {own} preset is the {own} task, run in env {own} only \
+                         (other environments: --preset default)"
+                    ),
+                ))
             };
         }
         let mut c = RunConfig::preset(p);
@@ -484,7 +518,7 @@ impl RunConfig {
                 c.eval.max_steps = maze.task.max_steps;
                 c.hierarchy.train = true;
                 match p {
-                    Preset::Pldm => unreachable!("returned above"),
+                    Preset::Pldm | Preset::RandomWall => unreachable!("returned above"),
                     Preset::Default | Preset::Full => {
                         c.data.trajectories = c.data.trajectories.max(4000);
                         c.train.steps = 2000;
@@ -512,6 +546,10 @@ impl RunConfig {
             }
             "pldm" => {
                 c.set_pldm_task(p);
+                c.env
+            }
+            "random-wall" => {
+                c.set_random_wall_task(p);
                 c.env
             }
             other => EnvConfig::of_kind(other)?,
@@ -571,6 +609,30 @@ impl RunConfig {
         if !matches!(preset, Preset::Tiny | Preset::Check) {
             self.eval.episodes = ami_envs::pldm::tasks::EPISODES;
             self.eval.max_steps = ami_envs::pldm::tasks::EPISODE_STEPS;
+        }
+    }
+
+    /// Sets EB-JEPA's "random wall" task (issue 18) on the two-rooms configuration of
+    /// `preset`: PLDM's task as [`Self::set_pldm_task`] sets it (observation kind, frames
+    /// averaged over `64 / image_res` blocks, PLDM's generator sized by [`PLDM_TRANSITIONS`])
+    /// with env `random-wall` (a random wall and door per trajectory and per test episode,
+    /// [`ami_envs::random_wall`]), EB-JEPA's 35 % of trajectories through the door
+    /// (`cross_wall_rate: 0.35`), task `random-wall`, and [`ami_envs::random_wall::tasks`]'
+    /// protocol: 60 episodes (EB-JEPA's 20 × 3 seeds, here one seed: the run's `eval.seed`) of
+    /// 200 steps, except in `tiny` and `check`, which keep their own short evaluations.
+    fn set_random_wall_task(&mut self, preset: Preset) {
+        let eval_seed = self.eval.seed;
+        self.set_pldm_task(preset);
+        let EnvConfig::Pldm(pldm) = &self.env else {
+            unreachable!("set_pldm_task sets env pldm")
+        };
+        self.env = EnvConfig::RandomWall(RandomWallConfig(pldm.clone()));
+        self.data.door_crossing_rate = 0.35;
+        self.task.name = "random-wall".into();
+        self.eval.seed = eval_seed;
+        if !matches!(preset, Preset::Tiny | Preset::Check) {
+            self.eval.episodes = ami_envs::random_wall::tasks::EPISODES;
+            self.eval.max_steps = ami_envs::random_wall::tasks::EPISODE_STEPS;
         }
     }
 

@@ -2,7 +2,8 @@
 //! (its own test protocol and success rules), reported under the benchmark's name, so that a
 //! report says which task its numbers are on (`task = "pldm"`, issue 18). The environment's
 //! test tasks already are the benchmark's ([`ami_envs::pldm::tasks`]); this task only refuses
-//! to run anywhere else.
+//! to run anywhere else. `random-wall` is EB-JEPA's variant the same way
+//! ([`ami_envs::random_wall::tasks`]).
 
 use ami_envs::{EnvSpec, NamedRule};
 
@@ -10,7 +11,7 @@ use super::{Reach, Scorer, TaskEpisode, TaskSpec};
 use crate::error::AgentError;
 
 /// The benchmark tasks, each named after the environment that implements it.
-pub const BENCHMARKS: &[&str] = &["pldm"];
+pub const BENCHMARKS: &[&str] = &["pldm", "random-wall"];
 
 /// Reach on a benchmark environment's own protocol (module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
