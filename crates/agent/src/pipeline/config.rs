@@ -1018,12 +1018,77 @@ mod tests {
 
     #[test]
     fn presets_validate_and_round_trip_through_toml() {
-        for p in [Preset::Tiny, Preset::Check, Preset::Default, Preset::Full] {
+        for (name, p) in Preset::ALL {
+            assert_eq!(name.parse::<Preset>().unwrap(), p);
             let c = RunConfig::preset(p);
             c.validate().unwrap();
             let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
-            assert_eq!(back, c);
+            assert_eq!(back, c, "{name}");
+            // A task preset's environment takes the same preset back; no other does.
+            if let Some(kind) = p.task_env() {
+                assert_eq!(c.env.spec().kind(), kind);
+                assert_eq!(RunConfig::preset_in(p, kind).unwrap(), c);
+                assert!(RunConfig::preset_in(p, "two-rooms").is_err());
+            }
         }
+        let err = "pldm2".parse::<Preset>().unwrap_err().to_string();
+        assert!(
+            err.contains("pldm2") && err.contains("random-wall"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_random_wall_preset_is_pldms_settings_on_eb_jepas_task() {
+        let c = RunConfig::preset(Preset::RandomWall);
+        let pldm = RunConfig::preset(Preset::Pldm);
+        assert_eq!(
+            RunConfig::preset_in(Preset::Default, "random-wall").unwrap(),
+            c
+        );
+        let EnvConfig::RandomWall(env) = &c.env else {
+            panic!("{:?}", c.env)
+        };
+        let EnvConfig::Pldm(pldm_env) = &pldm.env else {
+            panic!("{:?}", pldm.env)
+        };
+        assert_eq!(&env.0, pldm_env, "pldm's env settings");
+        assert_eq!(c.env.spec().obs_shape(), vec![2, 65, 65]);
+        assert_eq!(c.plan_context(0).max_action_norm, 2.45);
+        assert_eq!(c.task.name, "random-wall");
+        assert_eq!((c.eval.episodes, c.eval.max_steps), (60, 200));
+        assert_eq!(c.eval.seed, RunConfig::preset(Preset::Default).eval.seed);
+        // The model, training and planner are pldm's; the data differ in the crossing rate.
+        assert_eq!(
+            (&c.model, &c.train, &c.planner),
+            (&pldm.model, &pldm.train, &pldm.planner)
+        );
+        assert_eq!(c.agent, pldm.agent);
+        let d = &c.data;
+        assert_eq!((d.trajectories, d.transitions, d.traj_len), (0, 20_000, 90));
+        assert_eq!(d.door_crossing_rate, 0.35);
+        assert_eq!(
+            DataConfig {
+                door_crossing_rate: 0.6,
+                ..d.clone()
+            },
+            pldm.data
+        );
+        // Tiny and check keep their sizes and short evaluations; check sees states.
+        let tiny = RunConfig::preset_in(Preset::Tiny, "random-wall").unwrap();
+        tiny.validate().unwrap();
+        assert_eq!((tiny.eval.episodes, tiny.data.transitions), (4, 1800));
+        assert_eq!(tiny.task.name, "random-wall");
+        let check = RunConfig::preset_in(Preset::Check, "random-wall").unwrap();
+        check.validate().unwrap();
+        assert_eq!(check.env.spec().obs_shape(), vec![4]);
+        let err = RunConfig::preset_in(Preset::RandomWall, "pldm")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--env") && err.contains("random-wall"),
+            "{err}"
+        );
     }
 
     #[test]

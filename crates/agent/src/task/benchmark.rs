@@ -85,4 +85,36 @@ mod tests {
         assert!(TaskConfig::is_headline("pldm") && TaskConfig::is_headline("reach"));
         assert!(!TaskConfig::is_headline("hold"));
     }
+
+    #[test]
+    fn the_random_wall_task_is_reach_on_eb_jepas_tasks_in_random_wall_only() {
+        let rw = EnvConfig::of_kind("random-wall").unwrap();
+        let task = TaskConfig {
+            name: "random-wall".into(),
+            ..TaskConfig::default()
+        }
+        .spec()
+        .unwrap();
+        assert_eq!(task.name(), "random-wall");
+        let episodes = task.episodes(rw.spec(), 5, 42).unwrap();
+        assert_eq!(
+            episodes,
+            Reach { safe: false }.episodes(rw.spec(), 5, 42).unwrap()
+        );
+        let rules = rw.spec().build().unwrap().success_rules();
+        assert_eq!(
+            task.rule_names(&rules),
+            vec!["success_rate", "success_rate_mse1"]
+        );
+        let pldm = EnvConfig::of_kind("pldm").unwrap();
+        let err = task.episodes(pldm.spec(), 5, 42).unwrap_err().to_string();
+        assert!(
+            err.contains("task.name") && err.contains("random-wall"),
+            "{err}"
+        );
+        let names = TaskConfig::names_for(rw.spec());
+        assert!(names.contains(&"random-wall") && !names.contains(&"pldm"));
+        assert!(!TaskConfig::names_for(pldm.spec()).contains(&"random-wall"));
+        assert!(TaskConfig::is_headline("random-wall"));
+    }
 }
