@@ -26,7 +26,8 @@
 //! position only.
 //! * `obs = "image"` (default): `[2, 65, 65]`, PLDM's agent channel and the wall channel of the
 //!   state's layout ([`crate::pldm::observe::wall_image`]; `_render_walls` and
-//!   `_render_dot_and_wall` in `env.py`).
+//!   `_render_dot_and_wall` in `env.py`); `pool = k > 1` averages both channels over `k × k`
+//!   blocks as in `pldm` ([`crate::pldm::observe::block_average`]: `[2, ⌊65/k⌋, ⌊65/k⌋]`).
 //! * `obs = "state"`: the state `(x, y, wall_x, door_y)` itself (for fast tests; EB-JEPA has
 //!   none): the position alone would not show the wall.
 //!
@@ -52,7 +53,7 @@ use crate::data::DataConfig;
 use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 use crate::episodes::EpisodeTrace;
 use crate::error::EnvError;
-use crate::pldm::{dynamics, observe, Layout, MoveRule, PldmConfig};
+use crate::pldm::{dynamics, observe, Layout, MoveRule, PldmConfig, IMAGE_RES};
 use crate::two_rooms::{ObsKind, TwoRoomsConfig};
 use crate::two_rooms_env::TWO_ROOMS_RULES;
 
@@ -68,13 +69,13 @@ pub const DOOR_Y_MAX: u32 = 54;
 pub const STATE_DIM: usize = 4;
 
 /// `[env] kind = "random-wall"`: the same keys and defaults as `pldm` ([`PldmConfig`]:
-/// `obs`, `max_step` 2.45, `bounce_std` 0.5); the layout is drawn, not configured.
+/// `obs`, `max_step` 2.45, `bounce_std` 0.5, `pool` 1); the layout is drawn, not configured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(transparent)]
 pub struct RandomWallConfig(pub PldmConfig);
 
 impl RandomWallConfig {
-    /// Shape of one observation: `[2, 65, 65]` or `[4]`.
+    /// Shape of one observation: `[2, ⌊65/pool⌋, ⌊65/pool⌋]` or `[4]`.
     pub fn obs_shape(&self) -> Vec<usize> {
         match self.0.obs {
             ObsKind::State => vec![STATE_DIM],
@@ -178,8 +179,14 @@ impl RandomWall {
     fn observation(&self, pos: [f32; 2], layout: Layout) -> Vec<f32> {
         match self.cfg.0.obs {
             ObsKind::State => vec![pos[0], pos[1], layout.wall_x, layout.door_y],
-            ObsKind::Image if layout == self.layout => observe::image_with_walls(pos, &self.walls),
-            ObsKind::Image => observe::image_with_walls(pos, &observe::wall_image(layout)),
+            ObsKind::Image => {
+                let full = if layout == self.layout {
+                    observe::image_with_walls(pos, &self.walls)
+                } else {
+                    observe::image_with_walls(pos, &observe::wall_image(layout))
+                };
+                observe::block_average(&full, [2, IMAGE_RES, IMAGE_RES], self.cfg.0.pool)
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! two layouts against hand-computed cases, `reset_to`, the wall channel, the data generator's
 //! statistics and the test protocol.
 
+use ami_envs::pldm::observe::block_average;
 use ami_envs::pldm::walk::crosses_door;
 use ami_envs::pldm::{Layout, PldmConfig, IMAGE_RES};
 use ami_envs::random_wall::tasks::{goal_x_range, start_x_range, test_tasks, EPISODES};
@@ -225,6 +226,21 @@ fn the_wall_channel_is_drawn_from_the_states_layout() {
         "LEFT's wall at (40, 20)"
     );
     assert_eq!(goal[n + 40 * IMAGE_RES + 44], 0.0, "RIGHT's wall is gone");
+    // With pool = 4 both channels are averaged over 4 × 4 blocks, as in pldm.
+    let pooled = RandomWallConfig(PldmConfig {
+        pool: 4,
+        ..PldmConfig::default()
+    });
+    assert_eq!(pooled.obs_shape(), vec![2, 16, 16]);
+    let s = state([50.0, 50.0], RIGHT);
+    let obs = pooled.build().unwrap().observe_state(&s).unwrap();
+    let full = env.observe_state(&s).unwrap();
+    assert_eq!(obs, block_average(&full, [2, IMAGE_RES, IMAGE_RES], 4));
+    // Block (row 12, column 11) covers rows 48..=51 and columns 44..=47: RIGHT's wall columns
+    // 44 and 45, but in its door rows 46..=54, so open.
+    assert_eq!(obs[256 + 12 * 16 + 11], 0.0);
+    // Block (row 5, column 11): rows 20..=23, columns 44..=47 hold 2 wall columns × 4 rows.
+    assert_eq!(obs[256 + 5 * 16 + 11], 8.0 / 16.0);
     // PLDM's layout gives PLDM's image exactly.
     let pldm = EnvConfig::Pldm(PldmConfig::default())
         .spec()

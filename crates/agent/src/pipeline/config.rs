@@ -614,7 +614,8 @@ impl RunConfig {
 
     /// Sets EB-JEPA's "random wall" task (issue 18) on the two-rooms configuration of
     /// `preset`: PLDM's task as [`Self::set_pldm_task`] sets it (observation kind, frames
-    /// averaged over `64 / image_res` blocks, PLDM's generator sized by [`PLDM_TRANSITIONS`])
+    /// averaged over `64 / image_res` blocks when observed, `env.pool`, PLDM's generator sized
+    /// by [`PLDM_TRANSITIONS`])
     /// with env `random-wall` (a random wall and door per trajectory and per test episode,
     /// [`ami_envs::random_wall`]), EB-JEPA's 35 % of trajectories through the door
     /// (`cross_wall_rate: 0.35`), task `random-wall`, and [`ami_envs::random_wall::tasks`]'
@@ -1053,7 +1054,9 @@ mod tests {
             panic!("{:?}", pldm.env)
         };
         assert_eq!(&env.0, pldm_env, "pldm's env settings");
-        assert_eq!(c.env.spec().obs_shape(), vec![2, 65, 65]);
+        // PLDM's 65 × 65 frames, averaged over 4 × 4 blocks when observed, as in `pldm`.
+        assert_eq!((env.0.pool, c.model.pool), (4, 1));
+        assert_eq!(c.env.spec().obs_shape(), vec![2, 16, 16]);
         assert_eq!(c.plan_context(0).max_action_norm, 2.45);
         assert_eq!(c.task.name, "random-wall");
         assert_eq!((c.eval.episodes, c.eval.max_steps), (60, 200));

@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(&p2[4..], &[28.0, 30.0, 38.0, 40.0]);
         assert_eq!(block_average(&img, [1, 5, 5], 1), img);
         // PLDM's 65 × 65 frame by 4: 16 × 16, and the blob's mass (over the whole blocks) kept.
-        let frame = image_with_walls([20.3, 41.8], &wall_image());
+        let frame = image_with_walls([20.3, 41.8], &wall_image(Layout::PLDM));
         let pooled = block_average(&frame, [2, IMAGE_RES, IMAGE_RES], 4);
         assert_eq!(pooled.len(), 2 * 16 * 16);
         let mass: f32 = frame[..IMAGE_RES * IMAGE_RES].iter().sum();
