@@ -7,7 +7,7 @@ use ami_envs::pldm::walk::crosses_door;
 use ami_envs::pldm::{Layout, PldmConfig, IMAGE_RES};
 use ami_envs::random_wall::tasks::{goal_x_range, start_x_range, test_tasks, EPISODES};
 use ami_envs::random_wall::{RandomWallConfig, DOOR_Y_MAX, DOOR_Y_MIN, WALL_X_MAX, WALL_X_MIN};
-use ami_envs::{generate, DataConfig, Env, EnvConfig, EnvSpec, ObsKind, TwoRoomsConfig};
+use ami_envs::{generate, DataConfig, EnvConfig, EnvSpec, ObsKind, TwoRoomsConfig};
 
 /// Wall at x ∈ [19, 21], door y ∈ (26, 34): far left, door in the middle.
 const LEFT: Layout = Layout {
