@@ -1,12 +1,17 @@
 //! The reward-free data generator of `random-wall`: PLDM's generator ([`PldmWalk`]; its
 //! module docs give the walk, the steered door crossings and the crossing test) on a layout
 //! drawn per trajectory ([`super::draw_layout`]), as EB-JEPA's `WallDataset` does with
-//! `fix_wall: false` (`eb_jepa/datasets/two_rooms/wall_dataset.py`: the door point of a
-//! steered trajectory is sampled about its own `wall_locs` and `door_locs`).
+//! `fix_wall: false` (`eb_jepa/datasets/two_rooms/wall_dataset.py`: `sample_walls` picks one
+//! layout uniformly per sample, and the door point of a steered trajectory is sampled about
+//! its own `wall_locs` and `door_locs`).
 //!
 //! The share of trajectories through the door is `data.door_crossing_rate`; EB-JEPA's is
 //! `cross_wall_rate: 0.35` (`eb_jepa/datasets/two_rooms/data_config.yaml` and
-//! `examples/ac_video_jepa/cfgs/eval.yaml`), which the `random-wall` preset sets. The door
+//! `examples/ac_video_jepa/cfgs/eval.yaml`), which the `random-wall` preset sets. EB-JEPA
+//! steers a sample with probability 0.35 (`np.random.rand() < cross_wall_rate` in
+//! `generate_state_and_actions`) and keeps it whether or not it crosses; here, as in `pldm`,
+//! the rate is the exact fraction that crosses (steered draws that miss, and plain draws that
+//! cross, are redrawn). The door
 //! point and the crossing test (`min x < wall_x − 1`, `max x > wall_x + 1`) follow the
 //! trajectory's layout. EB-JEPA's trajectories have 91 states (`n_steps: 91`) and it trains
 //! on 17-state windows of them (`sample_length: 17`); here `data.traj_len` = 90 gives the 91
