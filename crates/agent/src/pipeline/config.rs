@@ -621,9 +621,15 @@ impl RunConfig {
     /// (`cross_wall_rate: 0.35`), task `random-wall`, and [`ami_envs::random_wall::tasks`]'
     /// protocol: 60 episodes (EB-JEPA's 20 × 3 seeds, here one seed: the run's `eval.seed`) of
     /// 200 steps, except in `tiny` and `check`, which keep their own short evaluations.
+    /// The preset's own planning levels stay (flat: pldm's data graph is not set).
     fn set_random_wall_task(&mut self, preset: Preset) {
-        let eval_seed = self.eval.seed;
+        let (eval_seed, levels, hierarchy) =
+            (self.eval.seed, self.agent.planner, self.hierarchy.clone());
         self.set_pldm_task(preset);
+        // Flat planning, not pldm's data graph: the graph links representations of the data,
+        // which here come from a different layout per trajectory (one graph would join rooms
+        // of different layouts); `agent.planner = "graph"` remains one `--set` away.
+        (self.agent.planner, self.hierarchy) = (levels, hierarchy);
         let EnvConfig::Pldm(pldm) = &self.env else {
             unreachable!("set_pldm_task sets env pldm")
         };
@@ -1066,7 +1072,18 @@ mod tests {
             (&c.model, &c.train, &c.planner),
             (&pldm.model, &pldm.train, &pldm.planner)
         );
-        assert_eq!(c.agent, pldm.agent);
+        // Flat planning with the default preset's level settings (pldm plans on its data
+        // graph; here each trajectory has its own layout).
+        let default = RunConfig::preset(Preset::Default);
+        assert_eq!(c.agent.planner, PlannerLevels::Flat);
+        assert_eq!(c.hierarchy, default.hierarchy);
+        assert_eq!(
+            AgentConfig {
+                planner: pldm.agent.planner,
+                ..c.agent.clone()
+            },
+            pldm.agent
+        );
         let d = &c.data;
         assert_eq!((d.trajectories, d.transitions, d.traj_len), (0, 20_000, 90));
         assert_eq!(d.door_crossing_rate, 0.35);
