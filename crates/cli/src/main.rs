@@ -32,7 +32,8 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 pub struct ConfigArgs {
     /// Built-in starting point: tiny (smoke tests), check (≤ 1 minute, state observations),
-    /// default (the demo), full, pldm (PLDM's exact two-rooms task, env pldm).
+    /// default (the demo), full, pldm (PLDM's exact two-rooms task, env pldm), random-wall
+    /// (EB-JEPA's two-rooms with a random wall and door, env random-wall).
     #[arg(long, default_value = "default")]
     pub preset: String,
     /// TOML file overriding the preset (any subset of sections/keys).
@@ -79,12 +80,14 @@ enum Command {
         /// Seed of data generation, weight initialisation and planning.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Environment (two-rooms, two-rooms-hazards, pendulum, highway, maze, pldm); the
+        /// Environment (two-rooms, two-rooms-hazards, pendulum, highway, maze, pldm,
+        /// random-wall); the
         /// preset's settings carry over where they apply. With two-rooms-hazards every task is
         /// evaluated.
         #[arg(long)]
         env: Option<String>,
-        /// Task to evaluate (reach, reach-safe, region, waypoints, hold, pldm) or `all`.
+        /// Task to evaluate (reach, reach-safe, region, waypoints, hold, pldm, random-wall) or
+        /// `all`.
         #[arg(long)]
         task: Option<String>,
         /// Test episodes per task.
@@ -96,8 +99,9 @@ enum Command {
         cfg: ConfigArgs,
     },
     /// Generate reward-free trajectories of an environment (two-rooms, two-rooms-hazards,
-    /// pendulum, cartpole, highway, maze, pldm; gym and dmc through the Python bridge, see
-    /// `ami envs setup`; `--preset pldm` for PLDM's generator settings), or with
+    /// pendulum, cartpole, highway, maze, pldm, random-wall; gym and dmc through the Python
+    /// bridge, see `ami envs setup`; `--preset pldm` / `--preset random-wall` for PLDM's and
+    /// EB-JEPA's generator settings), or with
     /// `ami data pde EQUATION` solutions of a PDE, or with `ami data shapes` /
     /// `ami data moving-shapes` procedural images and videos.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -226,8 +230,9 @@ enum Command {
         /// `report.json`).
         #[arg(long, default_value = "test")]
         split: String,
-        /// Task (reach, reach-safe, region, waypoints, hold, pldm) or `all` (a task table in
-        /// `eval/tasks.md`); default: the run's `[task]`. Reports go to `eval/<task>/`.
+        /// Task (reach, reach-safe, region, waypoints, hold, pldm, random-wall) or `all` (a
+        /// task table in `eval/tasks.md`); default: the run's `[task]`. Reports go to
+        /// `eval/<task>/`.
         #[arg(long)]
         task: Option<String>,
         /// Number of test episodes (`eval.episodes`).

@@ -1,6 +1,7 @@
-//! `ami demo --preset pldm` end to end at tiny sizes (issue 18's interface: report.json with
-//! both success rules, episodes, planning time, total time and `task = "pldm"`), and
-//! `ami data pldm` with PLDM's generator.
+//! `ami demo --preset pldm` and `--preset random-wall` end to end at tiny sizes (issue 18's
+//! interface: report.json with both success rules, episodes, planning time, total time and
+//! `task = "pldm"` / `"random-wall"`), and `ami data pldm` / `ami data random-wall` with
+//! PLDM's generator.
 
 mod common;
 
@@ -98,4 +99,91 @@ fn ami_data_writes_pldm_trajectories_of_91_states() {
     assert_eq!(side["traj_len"], 90);
     assert_eq!(side["env_config"]["kind"], "pldm");
     assert_eq!(side["data_config"]["door_crossing_rate"], 0.6);
+}
+
+#[test]
+fn the_random_wall_preset_runs_end_to_end_and_reports_the_random_wall_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(&[
+        "demo",
+        "--preset",
+        "random-wall",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--set",
+        "data.transitions=900",
+        "--set",
+        "train.steps=10",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.log_every=5",
+        "--set",
+        "planner.samples=16",
+        "--set",
+        "planner.iterations=1",
+        "--set",
+        "eval.episodes=2",
+        "--set",
+        "eval.max_steps=8",
+        "--set",
+        "eval.plot_episodes=2",
+    ]);
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["task"], "random-wall");
+    assert_eq!(r["env"], "random-wall");
+    assert_eq!(r["observation"], "image");
+    assert_eq!(r["episodes"], 2);
+    for key in ["success_rate", "success_rate_mse1"] {
+        let v = r[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    for key in ["plan_ms_per_step", "total_seconds"] {
+        assert!(r[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(out.join("eval/random-wall/report.json").is_file());
+    assert!(out.join("plots/episodes.png").is_file());
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    for line in [
+        "kind = \"random-wall\"",
+        "pool = 4",
+        "transitions = 900",
+        "name = \"random-wall\"",
+    ] {
+        assert!(cfg.contains(line), "missing `{line}` in\n{cfg}");
+    }
+    // EB-JEPA's 35 % (an f32, written as its f64 value).
+    let rate: f64 = cfg
+        .lines()
+        .find_map(|l| l.strip_prefix("door_crossing_rate = "))
+        .expect("door_crossing_rate in config.toml")
+        .parse()
+        .unwrap();
+    assert!((rate - 0.35).abs() < 1e-6, "{rate}");
+}
+
+#[test]
+fn ami_data_writes_random_wall_trajectories_with_their_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d.npz");
+    ok(&[
+        "data",
+        "random-wall",
+        "--preset",
+        "random-wall",
+        "--transitions",
+        "180",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "env.obs=\"state\"",
+    ]);
+    let side = json(&out.with_extension("json"));
+    assert_eq!(side["n_traj"], 2);
+    assert_eq!(side["traj_len"], 90);
+    assert_eq!(side["env_config"]["kind"], "random-wall");
+    assert_eq!(side["data_config"]["door_crossing_rate"], 0.35);
 }

@@ -20,7 +20,8 @@
 //! This is two-rooms' geometry ([`TwoRoomsConfig`], [`crate::geometry`]) with `size = 64`,
 //! `border = 4`, `wall_thickness = 2`, `door_y = 10`, `door_height = 8`: free space is the open
 //! square `(4, 60)²` minus the closed wall rectangles `[31, 33] × [0, 6]` and
-//! `[31, 33] × [14, 64]`. (PLDM counts the door's end rows `y = 6` and `y = 14` as open; here
+//! `[31, 33] × [14, 64]` ([`Layout::PLDM`]; the move rules, images and data generator below
+//! take any [`Layout`], which `random-wall` uses). (PLDM counts the door's end rows `y = 6` and `y = 14` as open; here
 //! they belong to the wall, a difference of measure zero.) The left room is `x < 32`.
 //!
 //! # Observations ([`observe`])
@@ -101,6 +102,47 @@ pub const BOUNCE_STD: f32 = 0.5;
 /// Distance from a wall a clamped bounce is set to (`left_wall + 0.3` etc.).
 pub const BOUNCE_MARGIN: f32 = 0.3;
 
+/// Where a PLDM-style layout puts its central wall and door: the wall's centre column
+/// `wall_x` and the door's centre row `door_y` (px), with PLDM's wall half width
+/// [`WALL_HALF`] and door half height [`DOOR_HALF`] (`wall_width: 3`, `door_space: 4`).
+/// PLDM's fixed layout is [`Layout::PLDM`]; `random-wall` draws one per trajectory and per
+/// test episode ([`crate::random_wall`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    /// Centre of the central wall (px): the wall is `x ∈ [wall_x − 1, wall_x + 1]`.
+    pub wall_x: f32,
+    /// Centre of the door (px): the door is `y ∈ (door_y − 4, door_y + 4)`.
+    pub door_y: f32,
+}
+
+impl Layout {
+    /// PLDM's fixed layout (`fix_wall_location: 32`, `fix_door_location: 10`).
+    pub const PLDM: Layout = Layout {
+        wall_x: WALL_X,
+        door_y: DOOR_Y,
+    };
+
+    /// The layout as two-rooms geometry (module docs: arena `[0, 64]²`, border lines at 4 and
+    /// 60, this wall and door), with the action bound `max_step` and observation kind `obs`
+    /// (its image settings are unused: [`observe`] draws PLDM's images).
+    pub fn geometry(&self, max_step: f32, obs: ObsKind) -> TwoRoomsConfig {
+        TwoRoomsConfig {
+            size: SIZE,
+            border: BORDER,
+            wall_thickness: 2.0 * WALL_HALF,
+            door_y: self.door_y,
+            door_height: 2.0 * DOOR_HALF,
+            max_step,
+            obs,
+            image_res: IMAGE_RES,
+            blob_sigma: DOT_STD,
+            hazards: Vec::new(),
+            distractors: Default::default(),
+            wall_x: Some(self.wall_x),
+        }
+    }
+}
+
 /// `[env] kind = "pldm"` (each default in parentheses; the layout is PLDM's and fixed).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -160,19 +202,7 @@ impl PldmConfig {
     /// PLDM's layout as two-rooms geometry (module docs), with this config's action bound and
     /// observation kind (its image settings are unused: [`observe`] draws PLDM's images).
     pub fn geometry(&self) -> TwoRoomsConfig {
-        TwoRoomsConfig {
-            size: SIZE,
-            border: BORDER,
-            wall_thickness: 2.0 * WALL_HALF,
-            door_y: DOOR_Y,
-            door_height: 2.0 * DOOR_HALF,
-            max_step: self.max_step,
-            obs: self.obs,
-            image_res: IMAGE_RES,
-            blob_sigma: DOT_STD,
-            hazards: Vec::new(),
-            distractors: Default::default(),
-        }
+        Layout::PLDM.geometry(self.max_step, self.obs)
     }
 
     /// Shape of one observation: `[2, ⌊65/pool⌋, ⌊65/pool⌋]` or `[2]`.
@@ -213,7 +243,7 @@ impl Pldm {
         let geometry = cfg.geometry();
         geometry.validate()?;
         Ok(Pldm {
-            walls: observe::wall_image(),
+            walls: observe::wall_image(Layout::PLDM),
             pos: [16.0, 32.0],
             cfg,
             geometry,

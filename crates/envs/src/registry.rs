@@ -27,6 +27,7 @@ use crate::highway::HighwayConfig;
 use crate::maze::MazeConfig;
 use crate::pendulum::PendulumConfig;
 use crate::pldm::PldmConfig;
+use crate::random_wall::RandomWallConfig;
 use crate::two_rooms::TwoRoomsConfig;
 use crate::two_rooms_hazards::TwoRoomsHazardsConfig;
 
@@ -75,6 +76,7 @@ register_envs! {
     Highway(HighwayConfig) = "highway",
     Maze(MazeConfig) = "maze",
     Pldm(PldmConfig) = "pldm",
+    RandomWall(RandomWallConfig) = "random-wall",
     Cartpole(CartpoleConfig) = "cartpole",
     Gym(GymConfig) = "gym",
     Dmc(DmcConfig) = "dmc",

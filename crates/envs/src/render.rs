@@ -188,13 +188,35 @@ pub fn render_episodes_png(
     path: &Path,
 ) -> Result<(), EnvError> {
     cfg.validate()?;
+    check_trace_states(traces, 2, "(x, y)", path)?;
+    render_episodes_png_with(traces, cols, path, &|_| Ok(cfg.clone()))
+}
+
+/// [`render_episodes_png`] with each episode drawn in its own geometry `geometry(trace)`
+/// (`random-wall`: the layout of the episode's start state). States are read as `(x, y, …)`;
+/// the caller checks their length. The panels take the size of the first geometry (all of
+/// one arena size).
+pub fn render_episodes_png_with(
+    traces: &[EpisodeTrace],
+    cols: usize,
+    path: &Path,
+    geometry: &dyn Fn(&EpisodeTrace) -> Result<TwoRoomsConfig, EnvError>,
+) -> Result<(), EnvError> {
+    let geometries = traces
+        .iter()
+        .map(|tr| {
+            let g = geometry(tr)?;
+            g.validate()?;
+            Ok(g)
+        })
+        .collect::<Result<Vec<_>, EnvError>>()?;
+    let size = geometries.first().map_or(64.0, |g| g.size);
     let cols = cols.clamp(1, traces.len().max(1));
     let rows = traces.len().div_ceil(cols).max(1);
     let (pad, frame) = (PAD, 2usize);
-    let cell = (cfg.size as usize) * SCALE + 2 * pad;
-    check_trace_states(traces, 2, "(x, y)", path)?;
+    let cell = (size as usize) * SCALE + 2 * pad;
     let mut cv = cell_grid(cols, rows, cell);
-    for (k, tr) in traces.iter().enumerate() {
+    for (k, (tr, cfg)) in traces.iter().zip(&geometries).enumerate() {
         let (ox, oy) = ((k % cols) * cell + pad, (k / cols) * cell + pad);
         let fc = if tr.success {
             SUCCESS_FRAME

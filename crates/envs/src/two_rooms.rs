@@ -87,6 +87,13 @@ pub struct TwoRoomsConfig {
     /// none).
     #[serde(default)]
     pub distractors: Distractors,
+    /// Centre of the central wall along x (px); `None` (the default) is `size/2`. Not a
+    /// configuration key: two-rooms' own data and tasks assume the centred wall. Set by the
+    /// PLDM-style environments whose layouts move it ([`crate::pldm::Layout`],
+    /// [`crate::random_wall`]); [`Self::obstacles`], [`Self::room_of`] and
+    /// [`Self::sample_free`] follow it.
+    #[serde(skip)]
+    pub wall_x: Option<f32>,
 }
 
 impl Default for TwoRoomsConfig {
@@ -103,6 +110,7 @@ impl Default for TwoRoomsConfig {
             blob_sigma: 1.5,
             hazards: Vec::new(),
             distractors: Distractors::default(),
+            wall_x: None,
         }
     }
 }
@@ -116,9 +124,9 @@ pub const MAX_SAMPLE_DRAWS: usize = 100_000;
 /// Which room a position is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Room {
-    /// `x < size/2`.
+    /// `x < size/2` (`x <` [`TwoRoomsConfig::wall_center`]).
     Left,
-    /// `x ≥ size/2`.
+    /// `x ≥ size/2` (`x ≥` [`TwoRoomsConfig::wall_center`]).
     Right,
 }
 
@@ -156,6 +164,17 @@ impl TwoRoomsConfig {
                 "a door fully inside the border",
             ));
         }
+        let (w0, w1) = (
+            self.wall_center() - self.wall_thickness / 2.0,
+            self.wall_center() + self.wall_thickness / 2.0,
+        );
+        if !(w0.is_finite() && w0 > 2.0 * self.border && w1 < self.size - 2.0 * self.border) {
+            return Err(EnvError::config(
+                "env.wall_x",
+                self.wall_center(),
+                "a wall at least one border thickness away from the border on both sides",
+            ));
+        }
         for (k, h) in self.hazards.iter().enumerate() {
             let inside = |v: f32| v.is_finite() && v >= 0.0 && v <= self.size;
             if !(inside(h.x0) && inside(h.x1) && inside(h.y0) && inside(h.y1))
@@ -187,12 +206,17 @@ impl TwoRoomsConfig {
         Ok(())
     }
 
+    /// Centre of the central wall along x: `wall_x`, or `size/2` without one.
+    pub fn wall_center(&self) -> f32 {
+        self.wall_x.unwrap_or(self.size / 2.0)
+    }
+
     /// The obstacle rectangles: four border strips and the wall above and below the door.
     pub fn obstacles(&self) -> [Rect; 6] {
         let (s, b) = (self.size, self.border);
         let (wx0, wx1) = (
-            s / 2.0 - self.wall_thickness / 2.0,
-            s / 2.0 + self.wall_thickness / 2.0,
+            self.wall_center() - self.wall_thickness / 2.0,
+            self.wall_center() + self.wall_thickness / 2.0,
         );
         let (d0, d1) = (
             self.door_y - self.door_height / 2.0,
@@ -268,7 +292,7 @@ impl TwoRoomsConfig {
 
     /// The room of `p`.
     pub fn room_of(&self, p: [f32; 2]) -> Room {
-        if p[0] < self.size / 2.0 {
+        if p[0] < self.wall_center() {
             Room::Left
         } else {
             Room::Right
@@ -304,8 +328,8 @@ impl TwoRoomsConfig {
     ) -> Result<[f32; 2], EnvError> {
         let (x0, x1) = match room {
             None => (0.0, self.size),
-            Some(Room::Left) => (0.0, self.size / 2.0),
-            Some(Room::Right) => (self.size / 2.0, self.size),
+            Some(Room::Left) => (0.0, self.wall_center()),
+            Some(Room::Right) => (self.wall_center(), self.size),
         };
         for _ in 0..MAX_SAMPLE_DRAWS {
             let p = [rng.gen_range(x0..x1), rng.gen_range(0.0..self.size)];

@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use ami_envs::{
-    DataConfig, EnvConfig, MazeConfig, ObsKind, PldmConfig, TwoRoomsConfig, TwoRoomsHazardsConfig,
-    DEFAULT_HAZARDS,
+    DataConfig, EnvConfig, MazeConfig, ObsKind, PldmConfig, RandomWallConfig, TwoRoomsConfig,
+    TwoRoomsHazardsConfig, DEFAULT_HAZARDS,
 };
 use ami_jepa::{EncoderKind, GuardConfig, Level2Config, ModelConfig, ObjectiveConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -325,17 +325,34 @@ pub enum Preset {
     /// 100-episode protocol with seed 42, task `pldm`) with `default`'s model, training and
     /// planner, the 65 × 65 frames averaged over 4 × 4 blocks before the conv layers.
     Pldm,
+    /// EB-JEPA's "random wall" two-rooms task (issue 18: env `random-wall`, PLDM's data
+    /// generator on a random layout per trajectory with 35 % door crossings, 60 test episodes
+    /// of 200 steps on a random layout each, task `random-wall`) with `pldm`'s model,
+    /// training and planner.
+    #[serde(rename = "random-wall")]
+    RandomWall,
 }
 
 impl Preset {
     /// Every preset, by name.
-    pub const ALL: [(&'static str, Preset); 5] = [
+    pub const ALL: [(&'static str, Preset); 6] = [
         ("tiny", Preset::Tiny),
         ("check", Preset::Check),
         ("default", Preset::Default),
         ("full", Preset::Full),
         ("pldm", Preset::Pldm),
+        ("random-wall", Preset::RandomWall),
     ];
+
+    /// The environment kind a task preset is tied to (`pldm`, `random-wall`), `None` for the
+    /// presets that run in any environment.
+    pub fn task_env(self) -> Option<&'static str> {
+        match self {
+            Preset::Pldm => Some("pldm"),
+            Preset::RandomWall => Some("random-wall"),
+            _ => None,
+        }
+    }
 }
 
 /// Transitions of the PLDM-task data in every preset but `tiny` (223 trajectories of 91
@@ -354,7 +371,11 @@ impl std::str::FromStr for Preset {
             .find(|(name, _)| *name == s)
             .map(|(_, p)| *p)
             .ok_or_else(|| {
-                AgentError::config("--preset", s, "one of tiny, check, default, full, pldm")
+                AgentError::config(
+                    "--preset",
+                    s,
+                    "one of tiny, check, default, full, pldm, random-wall",
+                )
             })
     }
 }
@@ -362,10 +383,18 @@ impl std::str::FromStr for Preset {
 impl RunConfig {
     /// The configuration of a preset.
     pub fn preset(p: Preset) -> Self {
-        if p == Preset::Pldm {
-            let mut c = RunConfig::preset(Preset::Default);
-            c.set_pldm_task(Preset::Default);
-            return c;
+        match p {
+            Preset::Pldm => {
+                let mut c = RunConfig::preset(Preset::Default);
+                c.set_pldm_task(Preset::Default);
+                return c;
+            }
+            Preset::RandomWall => {
+                let mut c = RunConfig::preset(Preset::Default);
+                c.set_random_wall_task(Preset::Default);
+                return c;
+            }
+            _ => {}
         }
         let mut c = RunConfig::default();
         c.data.trajectories = 3000;
@@ -397,7 +426,7 @@ impl RunConfig {
                 mppi.iterations = 4;
                 c.eval.episodes = 30;
             }
-            Preset::Pldm => unreachable!("returned above"),
+            Preset::Pldm | Preset::RandomWall => unreachable!("returned above"),
             Preset::Tiny => {
                 c.data.trajectories = 64;
                 c.train.steps = 30;
@@ -420,16 +449,21 @@ impl RunConfig {
     /// `two-rooms-hazards`, the maze's defaults with the preset's observation kind and image
     /// width and episodes of `env.task.max_steps` for `maze`, PLDM's task, data and protocol
     /// with the preset's model, training and planner for `pldm` (the `pldm` preset is
-    /// `default`'s in `pldm`, and only for `pldm`), and the kind's defaults otherwise.
+    /// `default`'s in `pldm`, and only for `pldm`), EB-JEPA's the same way for `random-wall`
+    /// (the `random-wall` preset is `default`'s in `random-wall`, and only there), and the
+    /// kind's defaults otherwise.
     pub fn preset_in(p: Preset, kind: &str) -> Result<Self, AgentError> {
-        if p == Preset::Pldm {
-            return match kind {
-                "pldm" => Ok(RunConfig::preset(p)),
-                other => Err(AgentError::config(
+        if let Some(own) = p.task_env() {
+            return if kind == own {
+                Ok(RunConfig::preset(p))
+            } else {
+                Err(AgentError::config_source(
                     "--env",
-                    other,
-                    "pldm: the pldm preset is PLDM's task (other environments: --preset default)",
-                )),
+                    format!(
+                        "`{kind}`: the {own} preset is the {own} task, run in env {own} only \
+                         (other environments: --preset default)"
+                    ),
+                ))
             };
         }
         let mut c = RunConfig::preset(p);
@@ -484,7 +518,7 @@ impl RunConfig {
                 c.eval.max_steps = maze.task.max_steps;
                 c.hierarchy.train = true;
                 match p {
-                    Preset::Pldm => unreachable!("returned above"),
+                    Preset::Pldm | Preset::RandomWall => unreachable!("returned above"),
                     Preset::Default | Preset::Full => {
                         c.data.trajectories = c.data.trajectories.max(4000);
                         c.train.steps = 2000;
@@ -512,6 +546,10 @@ impl RunConfig {
             }
             "pldm" => {
                 c.set_pldm_task(p);
+                c.env
+            }
+            "random-wall" => {
+                c.set_random_wall_task(p);
                 c.env
             }
             other => EnvConfig::of_kind(other)?,
@@ -571,6 +609,37 @@ impl RunConfig {
         if !matches!(preset, Preset::Tiny | Preset::Check) {
             self.eval.episodes = ami_envs::pldm::tasks::EPISODES;
             self.eval.max_steps = ami_envs::pldm::tasks::EPISODE_STEPS;
+        }
+    }
+
+    /// Sets EB-JEPA's "random wall" task (issue 18) on the two-rooms configuration of
+    /// `preset`: PLDM's task as [`Self::set_pldm_task`] sets it (observation kind, frames
+    /// averaged over `64 / image_res` blocks when observed, `env.pool`, PLDM's generator sized
+    /// by [`PLDM_TRANSITIONS`])
+    /// with env `random-wall` (a random wall and door per trajectory and per test episode,
+    /// [`ami_envs::random_wall`]), EB-JEPA's 35 % of trajectories through the door
+    /// (`cross_wall_rate: 0.35`), task `random-wall`, and [`ami_envs::random_wall::tasks`]'
+    /// protocol: 60 episodes (EB-JEPA's 20 × 3 seeds, here one seed: the run's `eval.seed`) of
+    /// 200 steps, except in `tiny` and `check`, which keep their own short evaluations.
+    /// The preset's own planning levels stay (flat: pldm's data graph is not set).
+    fn set_random_wall_task(&mut self, preset: Preset) {
+        let (eval_seed, levels, hierarchy) =
+            (self.eval.seed, self.agent.planner, self.hierarchy.clone());
+        self.set_pldm_task(preset);
+        // Flat planning, not pldm's data graph: the graph links representations of the data,
+        // which here come from a different layout per trajectory (one graph would join rooms
+        // of different layouts); `agent.planner = "graph"` remains one `--set` away.
+        (self.agent.planner, self.hierarchy) = (levels, hierarchy);
+        let EnvConfig::Pldm(pldm) = &self.env else {
+            unreachable!("set_pldm_task sets env pldm")
+        };
+        self.env = EnvConfig::RandomWall(RandomWallConfig(pldm.clone()));
+        self.data.door_crossing_rate = 0.35;
+        self.task.name = "random-wall".into();
+        self.eval.seed = eval_seed;
+        if !matches!(preset, Preset::Tiny | Preset::Check) {
+            self.eval.episodes = ami_envs::random_wall::tasks::EPISODES;
+            self.eval.max_steps = ami_envs::random_wall::tasks::EPISODE_STEPS;
         }
     }
 
@@ -956,12 +1025,90 @@ mod tests {
 
     #[test]
     fn presets_validate_and_round_trip_through_toml() {
-        for p in [Preset::Tiny, Preset::Check, Preset::Default, Preset::Full] {
+        for (name, p) in Preset::ALL {
+            assert_eq!(name.parse::<Preset>().unwrap(), p);
             let c = RunConfig::preset(p);
             c.validate().unwrap();
             let back = RunConfig::from_toml_str(&c.to_toml().unwrap(), "t", &c).unwrap();
-            assert_eq!(back, c);
+            assert_eq!(back, c, "{name}");
+            // A task preset's environment takes the same preset back; no other does.
+            if let Some(kind) = p.task_env() {
+                assert_eq!(c.env.spec().kind(), kind);
+                assert_eq!(RunConfig::preset_in(p, kind).unwrap(), c);
+                assert!(RunConfig::preset_in(p, "two-rooms").is_err());
+            }
         }
+        let err = "pldm2".parse::<Preset>().unwrap_err().to_string();
+        assert!(
+            err.contains("pldm2") && err.contains("random-wall"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_random_wall_preset_is_pldms_settings_on_eb_jepas_task() {
+        let c = RunConfig::preset(Preset::RandomWall);
+        let pldm = RunConfig::preset(Preset::Pldm);
+        assert_eq!(
+            RunConfig::preset_in(Preset::Default, "random-wall").unwrap(),
+            c
+        );
+        let EnvConfig::RandomWall(env) = &c.env else {
+            panic!("{:?}", c.env)
+        };
+        let EnvConfig::Pldm(pldm_env) = &pldm.env else {
+            panic!("{:?}", pldm.env)
+        };
+        assert_eq!(&env.0, pldm_env, "pldm's env settings");
+        // PLDM's 65 × 65 frames, averaged over 4 × 4 blocks when observed, as in `pldm`.
+        assert_eq!((env.0.pool, c.model.pool), (4, 1));
+        assert_eq!(c.env.spec().obs_shape(), vec![2, 16, 16]);
+        assert_eq!(c.plan_context(0).max_action_norm, 2.45);
+        assert_eq!(c.task.name, "random-wall");
+        assert_eq!((c.eval.episodes, c.eval.max_steps), (60, 200));
+        assert_eq!(c.eval.seed, RunConfig::preset(Preset::Default).eval.seed);
+        // The model, training and planner are pldm's; the data differ in the crossing rate.
+        assert_eq!(
+            (&c.model, &c.train, &c.planner),
+            (&pldm.model, &pldm.train, &pldm.planner)
+        );
+        // Flat planning with the default preset's level settings (pldm plans on its data
+        // graph; here each trajectory has its own layout).
+        let default = RunConfig::preset(Preset::Default);
+        assert_eq!(c.agent.planner, PlannerLevels::Flat);
+        assert_eq!(c.hierarchy, default.hierarchy);
+        assert_eq!(
+            AgentConfig {
+                planner: pldm.agent.planner,
+                ..c.agent.clone()
+            },
+            pldm.agent
+        );
+        let d = &c.data;
+        assert_eq!((d.trajectories, d.transitions, d.traj_len), (0, 20_000, 90));
+        assert_eq!(d.door_crossing_rate, 0.35);
+        assert_eq!(
+            DataConfig {
+                door_crossing_rate: 0.6,
+                ..d.clone()
+            },
+            pldm.data
+        );
+        // Tiny and check keep their sizes and short evaluations; check sees states.
+        let tiny = RunConfig::preset_in(Preset::Tiny, "random-wall").unwrap();
+        tiny.validate().unwrap();
+        assert_eq!((tiny.eval.episodes, tiny.data.transitions), (4, 1800));
+        assert_eq!(tiny.task.name, "random-wall");
+        let check = RunConfig::preset_in(Preset::Check, "random-wall").unwrap();
+        check.validate().unwrap();
+        assert_eq!(check.env.spec().obs_shape(), vec![4]);
+        let err = RunConfig::preset_in(Preset::RandomWall, "pldm")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--env") && err.contains("random-wall"),
+            "{err}"
+        );
     }
 
     #[test]

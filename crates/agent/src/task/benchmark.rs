@@ -2,7 +2,8 @@
 //! (its own test protocol and success rules), reported under the benchmark's name, so that a
 //! report says which task its numbers are on (`task = "pldm"`, issue 18). The environment's
 //! test tasks already are the benchmark's ([`ami_envs::pldm::tasks`]); this task only refuses
-//! to run anywhere else.
+//! to run anywhere else. `random-wall` is EB-JEPA's variant the same way
+//! ([`ami_envs::random_wall::tasks`]).
 
 use ami_envs::{EnvSpec, NamedRule};
 
@@ -10,7 +11,7 @@ use super::{Reach, Scorer, TaskEpisode, TaskSpec};
 use crate::error::AgentError;
 
 /// The benchmark tasks, each named after the environment that implements it.
-pub const BENCHMARKS: &[&str] = &["pldm"];
+pub const BENCHMARKS: &[&str] = &["pldm", "random-wall"];
 
 /// Reach on a benchmark environment's own protocol (module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,5 +84,37 @@ mod tests {
         assert!(!TaskConfig::names_for(two_rooms.spec()).contains(&"pldm"));
         assert!(TaskConfig::is_headline("pldm") && TaskConfig::is_headline("reach"));
         assert!(!TaskConfig::is_headline("hold"));
+    }
+
+    #[test]
+    fn the_random_wall_task_is_reach_on_eb_jepas_tasks_in_random_wall_only() {
+        let rw = EnvConfig::of_kind("random-wall").unwrap();
+        let task = TaskConfig {
+            name: "random-wall".into(),
+            ..TaskConfig::default()
+        }
+        .spec()
+        .unwrap();
+        assert_eq!(task.name(), "random-wall");
+        let episodes = task.episodes(rw.spec(), 5, 42).unwrap();
+        assert_eq!(
+            episodes,
+            Reach { safe: false }.episodes(rw.spec(), 5, 42).unwrap()
+        );
+        let rules = rw.spec().build().unwrap().success_rules();
+        assert_eq!(
+            task.rule_names(&rules),
+            vec!["success_rate", "success_rate_mse1"]
+        );
+        let pldm = EnvConfig::of_kind("pldm").unwrap();
+        let err = task.episodes(pldm.spec(), 5, 42).unwrap_err().to_string();
+        assert!(
+            err.contains("task.name") && err.contains("random-wall"),
+            "{err}"
+        );
+        let names = TaskConfig::names_for(rw.spec());
+        assert!(names.contains(&"random-wall") && !names.contains(&"pldm"));
+        assert!(!TaskConfig::names_for(pldm.spec()).contains(&"random-wall"));
+        assert!(TaskConfig::is_headline("random-wall"));
     }
 }

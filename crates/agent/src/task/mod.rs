@@ -19,7 +19,7 @@
 //!
 //! Registered tasks (`[task] name = ...`, `ami eval --task NAME`): `reach`, `reach-safe`,
 //! `region`, `waypoints`, `hold` (two-rooms), `drive` (highway: progress without
-//! collisions, no goal) and the benchmark `pldm` (`reach` on PLDM's own task, [`Benchmark`]). A new task = one file implementing [`TaskSpec`] plus one
+//! collisions, no goal) and the benchmarks `pldm` and `random-wall` (`reach` on PLDM's and EB-JEPA's own tasks, [`Benchmark`]). A new task = one file implementing [`TaskSpec`] plus one
 //! arm in [`TaskConfig::spec`].
 
 mod benchmark;
@@ -121,7 +121,8 @@ pub trait TaskSpec: Send + Sync {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TaskConfig {
-    /// `reach`, `reach-safe`, `region`, `waypoints`, `hold`, `drive` or `pldm`.
+    /// `reach`, `reach-safe`, `region`, `waypoints`, `hold`, `drive`, `pldm` or
+    /// `random-wall`.
     pub name: String,
     /// The environment region of the `region` task (e.g. `right-room`).
     pub region: String,
@@ -166,6 +167,7 @@ impl TaskConfig {
         "hold",
         "drive",
         "pldm",
+        "random-wall",
     ];
 
     /// Whether `name`'s report is the run's headline: `reach` or a benchmark task (written to
@@ -208,6 +210,9 @@ impl TaskConfig {
                 target_speed: self.target_speed,
             }),
             "pldm" => Box::new(Benchmark { name: "pldm" }),
+            "random-wall" => Box::new(Benchmark {
+                name: "random-wall",
+            }),
             _ => unreachable!("validated"),
         })
     }
@@ -218,7 +223,7 @@ impl TaskConfig {
             return Err(AgentError::config(
                 "task.name",
                 &self.name,
-                "one of reach, reach-safe, region, waypoints, hold, drive, pldm",
+                "one of reach, reach-safe, region, waypoints, hold, drive, pldm, random-wall",
             ));
         }
         if self.waypoints < 1 {

@@ -17,8 +17,9 @@
 //! 1. `n ~ N(0, σ²)` per axis (σ = `bounce_std`, PLDM 0.5), and `r = c + n` with the normal
 //!    component pushed back to the agent's side: `r_k = c_k + sign(p_k − c_k)·|n_k|`.
 //! 2. At a door jamb PLDM returns `r` as it is. Otherwise `r` is clamped to the agent's room
-//!    (`x ∈ [4, 31]` when `p_x < 32`, else `[33, 60]`; `y ∈ [4, 60]`), and a coordinate at or
-//!    beyond a limit is set 0.3 px inside it.
+//!    (`x ∈ [4, 31]` when `p_x < 32`, else `[33, 60]`; `y ∈ [4, 60]`; for another
+//!    [`super::Layout`] the wall's faces `wall_x ∓ 1` replace 31 and 33), and a coordinate at
+//!    or beyond a limit is set 0.3 px inside it.
 //!
 //! Differences from PLDM's code, all on sets of measure zero: PLDM tests the jambs first and
 //! then the nearer of one vertical and one horizontal line, which gives the earliest crossing
@@ -125,15 +126,16 @@ pub fn eval_move(geometry: &TwoRoomsConfig, p: [f32; 2], a: [f32; 2], bounce_std
 /// Clamps `r` to the room of `p` and sets a coordinate at or beyond a limit
 /// [`BOUNCE_MARGIN`] inside it (module docs, step 2).
 fn clamp_to_room(geometry: &TwoRoomsConfig, p: [f32; 2], r: &mut [f32; 2]) {
-    let (s, b, half) = (
+    let (s, b, half, w) = (
         geometry.size,
         geometry.border,
         geometry.wall_thickness / 2.0,
+        geometry.wall_center(),
     );
-    let x = if p[0] < s / 2.0 {
-        (b, s / 2.0 - half)
+    let x = if p[0] < w {
+        (b, w - half)
     } else {
-        (s / 2.0 + half, s - b)
+        (w + half, s - b)
     };
     for (v, (lo, hi)) in r.iter_mut().zip([x, (b, s - b)]) {
         *v = v.clamp(lo, hi);

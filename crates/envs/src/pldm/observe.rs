@@ -3,19 +3,21 @@
 
 use crate::observation::{agent_channel, PixelGrid};
 
-use super::{BORDER, DOOR_HALF, DOOR_Y, DOT_STD, IMAGE_RES, SIZE, WALL_HALF, WALL_X};
+use super::{Layout, BORDER, DOOR_HALF, DOT_STD, IMAGE_RES, SIZE, WALL_HALF};
 
 /// Levels of PLDM's uint8 images.
 const LEVELS: f32 = 255.0;
 
-/// The wall channel `[65 · 65]` (row i = y, column j = x): 1 on rows and columns 4 and 60 and on
-/// columns 31–33 outside the door rows 6–14, else 0 (`pldm_envs/wall/wall.py`
-/// `_render_walls`).
-pub fn wall_image() -> Vec<f32> {
+/// The wall channel `[65 · 65]` of `layout` (row i = y, column j = x): 1 on rows and columns 4
+/// and 60 and on the wall's columns `wall_x − 1 ..= wall_x + 1` outside the door rows
+/// `door_y − 4 ..= door_y + 4` (PLDM's layout: columns 31–33, rows 6–14), else 0
+/// (`pldm_envs/wall/wall.py` `_render_walls`). Layouts have integer `wall_x` and `door_y`
+/// (PLDM's are; `random-wall` draws integers); fractional ones are truncated.
+pub fn wall_image(layout: Layout) -> Vec<f32> {
     let r = IMAGE_RES;
     let lines = [BORDER as usize, (SIZE - BORDER) as usize];
-    let wall = (WALL_X - WALL_HALF) as usize..=(WALL_X + WALL_HALF) as usize;
-    let door = (DOOR_Y - DOOR_HALF) as usize..=(DOOR_Y + DOOR_HALF) as usize;
+    let wall = (layout.wall_x - WALL_HALF) as usize..=(layout.wall_x + WALL_HALF) as usize;
+    let door = (layout.door_y - DOOR_HALF) as usize..=(layout.door_y + DOOR_HALF) as usize;
     let mut out = vec![0f32; r * r];
     for i in 0..r {
         for j in 0..r {
@@ -83,7 +85,7 @@ mod tests {
 
     #[test]
     fn walls_are_lines_at_4_and_60_and_the_central_wall_outside_the_door() {
-        let w = wall_image();
+        let w = wall_image(Layout::PLDM);
         let at = |i: usize, j: usize| w[i * IMAGE_RES + j];
         for k in 0..IMAGE_RES {
             assert_eq!(at(4, k), 1.0);
@@ -126,7 +128,7 @@ mod tests {
         assert_eq!(&p2[4..], &[28.0, 30.0, 38.0, 40.0]);
         assert_eq!(block_average(&img, [1, 5, 5], 1), img);
         // PLDM's 65 × 65 frame by 4: 16 × 16, and the blob's mass (over the whole blocks) kept.
-        let frame = image_with_walls([20.3, 41.8], &wall_image());
+        let frame = image_with_walls([20.3, 41.8], &wall_image(Layout::PLDM));
         let pooled = block_average(&frame, [2, IMAGE_RES, IMAGE_RES], 4);
         assert_eq!(pooled.len(), 2 * 16 * 16);
         let mass: f32 = frame[..IMAGE_RES * IMAGE_RES].iter().sum();

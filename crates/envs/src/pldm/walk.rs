@@ -17,7 +17,8 @@
 //! `generate_state`: uniform in `[4, 60]²`, moved out of the wall; `generate_actions`).
 //!
 //! **Steered through the door** (PLDM's cross-wall samples): a door point `d`, `x ~ U[31, 33]`,
-//! `y ~ TruncNormal(10, 1.4, [6, 14])`; the step `k ~ U{1, …, T}` at which the agent is at
+//! `y ~ TruncNormal(10, 1.4, [6, 14])` (for another layout, the same about its wall and door:
+//! `x ~ U[wall_x − 1, wall_x + 1]`, `y ~ TruncNormal(door_y, 1.4, [door_y − 4, door_y + 4])`); the step `k ~ U{1, …, T}` at which the agent is at
 //! `d`; the side it comes from, left or right with probability ½; a walk of `k` steps from `d`
 //! back to that side, heading `β ~ (π or 0) + U(−π/4, π/4)`, reversed and negated to lead from
 //! the start `d + Σ back` to `d`, then a walk of `T − k` steps heading `β + π` (away to the
@@ -49,7 +50,6 @@ use crate::sampling::{truncated_normal, von_mises};
 use crate::two_rooms::TwoRoomsConfig;
 
 use super::dynamics::data_move;
-use super::{DOOR_HALF, DOOR_Y};
 
 /// Draws per trajectory before the generator gives up.
 pub const MAX_ATTEMPTS: usize = 10_000;
@@ -138,15 +138,16 @@ impl PldmWalk {
     /// A trajectory steered through a door point, or `None` when its start is not free.
     fn steered(&self, rng: &mut StdRng, kappa: f32) -> Option<Trajectory> {
         let g = &self.geometry;
-        let half = g.wall_thickness / 2.0;
+        let (half, w) = (g.wall_thickness / 2.0, g.wall_center());
+        let door_half = g.door_height / 2.0;
         let door = [
-            rng.gen_range(g.size / 2.0 - half..=g.size / 2.0 + half),
+            rng.gen_range(w - half..=w + half),
             truncated_normal(
                 rng,
-                DOOR_Y,
+                g.door_y,
                 DOOR_Y_STD,
-                DOOR_Y - DOOR_HALF,
-                DOOR_Y + DOOR_HALF,
+                g.door_y - door_half,
+                g.door_y + door_half,
             ),
         ];
         let t_len = self.cfg.traj_len;
@@ -169,10 +170,11 @@ impl PldmWalk {
     }
 }
 
-/// Whether `states` reach both rooms past the wall: `min x < 31` and `max x > 33`.
+/// Whether `states` reach both rooms past the wall: `min x < 31` and `max x > 33` (the
+/// wall's faces `wall_x ∓ 1` of `geometry`'s layout).
 pub fn crosses_door(geometry: &TwoRoomsConfig, states: &[[f32; 2]]) -> bool {
-    let half = geometry.wall_thickness / 2.0;
-    let (lo, hi) = (geometry.size / 2.0 - half, geometry.size / 2.0 + half);
+    let (half, w) = (geometry.wall_thickness / 2.0, geometry.wall_center());
+    let (lo, hi) = (w - half, w + half);
     states.iter().any(|p| p[0] < lo) && states.iter().any(|p| p[0] > hi)
 }
 
