@@ -226,6 +226,30 @@ pub enum MoveRule {
     Data,
 }
 
+impl MoveRule {
+    /// The position after `action` from `pos` in `geometry` under this rule (bounce noise of
+    /// standard deviation `bounce_std` for [`MoveRule::Evaluation`]); `action` must have
+    /// exactly 2 finite values.
+    pub fn apply(
+        self,
+        geometry: &TwoRoomsConfig,
+        pos: [f32; 2],
+        action: &[f32],
+        bounce_std: f32,
+    ) -> Result<[f32; 2], EnvError> {
+        let a: [f32; 2] = action.try_into().map_err(|_| {
+            EnvError::InvalidAction(format!("expected 2 values (dx, dy), got {}", action.len()))
+        })?;
+        if !a.iter().all(|v| v.is_finite()) {
+            return Err(EnvError::InvalidAction(format!("{a:?} is not finite")));
+        }
+        Ok(match self {
+            MoveRule::Evaluation => dynamics::eval_move(geometry, pos, a, bounce_std),
+            MoveRule::Data => dynamics::data_move(geometry, pos, a),
+        })
+    }
+}
+
 /// The running environment: configuration, geometry, move rule and the agent's position.
 #[derive(Debug, Clone)]
 pub struct Pldm {
@@ -315,18 +339,9 @@ impl Env for Pldm {
 
     /// Applies the instance's move rule; `action` must have exactly 2 finite values.
     fn step(&mut self, action: &[f32]) -> Result<Step, EnvError> {
-        let a: [f32; 2] = action.try_into().map_err(|_| {
-            EnvError::InvalidAction(format!("expected 2 values (dx, dy), got {}", action.len()))
-        })?;
-        if !a.iter().all(|v| v.is_finite()) {
-            return Err(EnvError::InvalidAction(format!("{a:?} is not finite")));
-        }
-        self.pos = match self.rule {
-            MoveRule::Evaluation => {
-                dynamics::eval_move(&self.geometry, self.pos, a, self.cfg.bounce_std)
-            }
-            MoveRule::Data => dynamics::data_move(&self.geometry, self.pos, a),
-        };
+        self.pos = self
+            .rule
+            .apply(&self.geometry, self.pos, action, self.cfg.bounce_std)?;
         Ok(Step {
             obs: self.observe(),
             state: self.pos.to_vec(),

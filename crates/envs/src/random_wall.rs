@@ -53,7 +53,7 @@ use crate::data::DataConfig;
 use crate::env::{check_dim, ActionSpace, BehaviourPolicy, Env, EnvSpec, NamedRule, Step, Task};
 use crate::episodes::EpisodeTrace;
 use crate::error::EnvError;
-use crate::pldm::{dynamics, observe, Layout, MoveRule, PldmConfig, IMAGE_RES};
+use crate::pldm::{observe, Layout, MoveRule, PldmConfig, IMAGE_RES};
 use crate::two_rooms::{ObsKind, TwoRoomsConfig};
 use crate::two_rooms_env::TWO_ROOMS_RULES;
 
@@ -236,18 +236,9 @@ impl Env for RandomWall {
     /// Applies the instance's move rule in the current layout; `action` must have exactly 2
     /// finite values.
     fn step(&mut self, action: &[f32]) -> Result<Step, EnvError> {
-        let a: [f32; 2] = action.try_into().map_err(|_| {
-            EnvError::InvalidAction(format!("expected 2 values (dx, dy), got {}", action.len()))
-        })?;
-        if !a.iter().all(|v| v.is_finite()) {
-            return Err(EnvError::InvalidAction(format!("{a:?} is not finite")));
-        }
-        self.pos = match self.rule {
-            MoveRule::Evaluation => {
-                dynamics::eval_move(&self.geometry, self.pos, a, self.cfg.0.bounce_std)
-            }
-            MoveRule::Data => dynamics::data_move(&self.geometry, self.pos, a),
-        };
+        self.pos = self
+            .rule
+            .apply(&self.geometry, self.pos, action, self.cfg.0.bounce_std)?;
         Ok(Step {
             obs: self.observe(),
             state: self.state(),

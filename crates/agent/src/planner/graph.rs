@@ -168,53 +168,7 @@ mod tests {
     use super::*;
     use crate::cost::{CostKind, GoalDistance};
     use crate::data_graph::walled;
-
-    /// Level 1 that records the goal of every cost it was given and plans zeros.
-    struct Recorder(Rc<RefCell<Vec<Vec<f32>>>>);
-
-    impl Planner for Recorder {
-        fn plan(
-            &mut self,
-            _s0: &[f32],
-            cost: &Cost,
-            _m: &dyn WorldModel,
-        ) -> Result<Plan, AgentError> {
-            self.0.borrow_mut().push(cost.goal().unwrap().to_vec());
-            Ok(Plan {
-                actions: vec![0.0; 2],
-                predicted_states: vec![0.0; 2],
-                cost: 0.0,
-                cost_breakdown: Vec::new(),
-                iterations: 1,
-                safe: true,
-            })
-        }
-        fn shift(&mut self, _k: usize) {}
-        fn reset(&mut self) {}
-        fn horizon(&self) -> usize {
-            3
-        }
-    }
-
-    struct Still;
-
-    impl WorldModel for Still {
-        fn state_dim(&self) -> usize {
-            2
-        }
-        fn action_dim(&self) -> usize {
-            2
-        }
-        fn rollout(
-            &self,
-            s0: &[f32],
-            _a: &[f32],
-            n: usize,
-            h: usize,
-        ) -> Result<Vec<f32>, AgentError> {
-            Ok(s0.repeat(n * h))
-        }
-    }
+    use crate::planner::test_doubles::{Recorder, Still};
 
     fn cost_to(goal: &[f32]) -> Cost {
         Cost::new()
@@ -238,7 +192,7 @@ mod tests {
             graph,
         )
         .unwrap();
-        assert_eq!(p.horizon(), 3);
+        assert_eq!(p.horizon(), 1);
         let goal = [8.0f32, 8.0];
         let cost = cost_to(&goal);
         // Across the wall from the goal: the sub-goal is down the left room, toward the door

@@ -584,6 +584,7 @@ impl Planner for Hierarchical {
 mod tests {
     use super::*;
     use crate::cost::{CostKind, GoalDistance};
+    use crate::planner::test_doubles::{Recorder, Still};
     use ami_jepa::checkpoint::TensorMap;
     use ami_jepa::hjepa::{Level2, Level2Report};
     use ami_jepa::Collapse;
@@ -615,53 +616,6 @@ mod tests {
             final_loss: 0.0,
         };
         Arc::new(Level2Model::new(&model, 2, 2, report).unwrap())
-    }
-
-    /// Level 1 that records the goal of every cost it was given and plans zeros.
-    struct Recorder(std::rc::Rc<std::cell::RefCell<Vec<Vec<f32>>>>);
-
-    impl Planner for Recorder {
-        fn plan(
-            &mut self,
-            _s0: &[f32],
-            cost: &Cost,
-            _m: &dyn WorldModel,
-        ) -> Result<Plan, AgentError> {
-            self.0.borrow_mut().push(cost.goal().unwrap().to_vec());
-            Ok(Plan {
-                actions: vec![0.0; 2],
-                predicted_states: vec![0.0; 2],
-                cost: 0.0,
-                cost_breakdown: Vec::new(),
-                iterations: 1,
-                safe: true,
-            })
-        }
-        fn shift(&mut self, _k: usize) {}
-        fn reset(&mut self) {}
-        fn horizon(&self) -> usize {
-            1
-        }
-    }
-
-    struct Still;
-
-    impl WorldModel for Still {
-        fn state_dim(&self) -> usize {
-            2
-        }
-        fn action_dim(&self) -> usize {
-            2
-        }
-        fn rollout(
-            &self,
-            s0: &[f32],
-            _a: &[f32],
-            n: usize,
-            h: usize,
-        ) -> Result<Vec<f32>, AgentError> {
-            Ok(s0.repeat(n * h))
-        }
     }
 
     #[test]

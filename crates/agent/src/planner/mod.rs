@@ -17,6 +17,8 @@ mod graph;
 mod hierarchical;
 mod mcts;
 mod mppi;
+#[cfg(test)]
+mod test_doubles;
 
 pub use adam::Adam;
 pub use beam::{Beam, BeamConfig};
