@@ -174,7 +174,7 @@ pub fn kernel_gemm_gflops(m: usize, k: usize, n: usize, reps: Repeats) -> Result
     })
 }
 
-/// Achieved GFLOP/s of an `m×k · k×n` product on the packed-weight AVX-512 kernel
+/// Achieved GFLOP/s of an `m×k · k×n` product on the packed-weight kernel (its active variant)
 /// ([`ami_agent::kernel::packed`], rows split across the cores; the weights packed once, outside
 /// the timing), or `None` where that kernel does not run.
 pub fn packed_gemm_gflops(

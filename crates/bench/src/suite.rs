@@ -192,18 +192,20 @@ pub struct Report {
     pub threads: usize,
     /// The device, as `Debug` prints it.
     pub backend: String,
-    /// The packed AVX-512 kernel: `"on"`, `"forced off"` (`AMI_FORCE_FALLBACK=1`: the
-    /// fallbacks an AVX2-only machine runs) or `"absent"` (no AVX-512F here).
+    /// The packed kernel's micro-kernel: `"avx512"`, `"avx2"` (no AVX-512F here),
+    /// `"avx2 (avx512 forced off)"` (`AMI_FORCE_FALLBACK=1`: what an AVX2-only machine runs)
+    /// or `"absent"` (neither; the `gemm` crate's products everywhere).
     pub packed_kernel: &'static str,
 }
 
 /// [`Report::packed_kernel`] on this machine and process.
 pub fn packed_kernel_state() -> &'static str {
-    use ami_agent::kernel::packed::PackedWeights;
-    match (PackedWeights::detected(), PackedWeights::usable()) {
-        (_, true) => "on",
-        (true, false) => "forced off",
-        (false, false) => "absent",
+    use ami_agent::kernel::packed::Variant;
+    match (Variant::active(), Variant::Avx512.available()) {
+        (Some(Variant::Avx512), _) => "avx512",
+        (Some(Variant::Avx2), true) => "avx2 (avx512 forced off)",
+        (Some(Variant::Avx2), false) => "avx2",
+        (None, _) => "absent",
     }
 }
 
@@ -349,7 +351,7 @@ mod tests {
             fraction_of_gemm_peak: workloads.over(5.0),
             threads: 2,
             backend: "cpu".into(),
-            packed_kernel: "on",
+            packed_kernel: "avx512",
         }
     }
 

@@ -84,16 +84,16 @@ pub struct BackwardScratch {
 /// rounding); the choice is made once, when the MLP is built, so the hot path pays nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelPath {
-    /// The AVX-512F register-blocked kernel on weights packed once ([`PackedWeights`]); x86-64
-    /// with AVX-512F only.
+    /// The register-blocked kernel on weights packed once ([`PackedWeights`]); x86-64 with
+    /// AVX-512F or AVX2 + FMA.
     Packed,
     /// The general products of the `gemm` crate ([`super::gemm`]); every machine.
     Fallback,
 }
 
 impl KernelPath {
-    /// The fastest path this machine runs: [`KernelPath::Packed`] where the CPU has AVX-512F,
-    /// [`KernelPath::Fallback`] elsewhere.
+    /// The fastest path this machine runs: [`KernelPath::Packed`] where the CPU has AVX-512F
+    /// or AVX2 + FMA, [`KernelPath::Fallback`] elsewhere.
     pub fn best() -> Self {
         if PackedWeights::usable() {
             KernelPath::Packed
@@ -180,13 +180,13 @@ impl DenseMlp {
     }
 
     /// [`Self::from_layers`] on the given kernel path; [`KernelPath::Packed`] is an error on a
-    /// CPU without AVX-512F.
+    /// CPU without AVX-512F or AVX2 + FMA.
     pub fn from_layers_on(layers: Vec<DenseLayer>, path: KernelPath) -> Result<Self, AgentError> {
         if path == KernelPath::Packed && !PackedWeights::usable() {
             return Err(AgentError::config(
                 "kernel path",
                 "packed",
-                "a CPU with AVX-512F (x86-64) for the packed kernel; use KernelPath::Fallback",
+                "a CPU with AVX-512F or AVX2 + FMA (x86-64) for the packed kernel; use KernelPath::Fallback",
             ));
         }
         if layers.is_empty() {

@@ -5,7 +5,7 @@
 //! A frozen predictor MLP is copied once into contiguous row-major buffers ([`DenseMlp`]);
 //! rollouts ([`DenseWorldModel`], a [`crate::WorldModel`]) then run on the `gemm` crate with
 //! reused buffers and fused bias + ReLU passes, instead of burn's generic tensor path. Where
-//! the CPU has AVX-512F the products run on a kernel with the weights packed once
+//! the CPU has AVX-512F or AVX2 + FMA the products run on a kernel with the weights packed once
 //! ([`packed`]); [`KernelPath`] chooses explicitly (tests run both). [`DenseMlp`] also has the
 //! backward passes (with respect to the input, and with weight gradients) and
 //! [`DenseDynamics`] a rollout that keeps a tape of every step, and its vector–Jacobian

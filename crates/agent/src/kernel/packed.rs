@@ -1,5 +1,5 @@
 //! Products with a frozen weight matrix packed once: `C = A·W (+ b) (then max(·, 0))`,
-//! row-major, on an AVX-512 register-blocked micro-kernel.
+//! row-major, on a register-blocked micro-kernel (AVX-512, or AVX2 + FMA).
 //!
 //! `W [k, n]` is copied once into column panels of [`NR`] = 32 columns (`k` rows of 32
 //! contiguous, 64-byte aligned floats each, zero-padded on the right). The micro-kernel keeps
@@ -10,7 +10,10 @@
 //! weights, the edge kernels and the separate epilogue pass — the planner multiplies the same
 //! frozen weights thousands of times per plan.
 //!
-//! Only x86-64 with AVX-512F is served ([`PackedWeights::usable`]); elsewhere callers use the
+//! The AVX2 variant ([`Variant::Avx2`]) keeps a `6 × 16` block (12 `ymm` accumulators, two
+//! panel vectors and a broadcast fit the 16 registers) and walks each panel in two halves.
+//! Only x86-64 with AVX-512F or AVX2 + FMA is served ([`PackedWeights::usable`]); elsewhere
+//! callers use the
 //! general GEMM of [`super::gemm`].
 
 use rayon::prelude::*;
@@ -28,10 +31,65 @@ const MR: usize = 12;
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Lane([f32; 16]);
 
-/// Environment variable that forces the fallbacks: `AMI_FORCE_FALLBACK=1` makes
-/// [`PackedWeights::usable`] false, so that `ami bench` reports what an AVX2-only machine gets
-/// (issue 14).
+/// Environment variable that forces the AVX2 paths: `AMI_FORCE_FALLBACK=1` makes the packed
+/// kernel run its AVX2 variant ([`Variant::Avx2`]) where the CPU has AVX-512F too, so that
+/// `ami bench` reports what an AVX2-only machine gets (issue 14).
 pub const FORCE_FALLBACK_VAR: &str = "AMI_FORCE_FALLBACK";
+
+/// Which micro-kernel runs the packed products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// AVX-512F: blocks of up to 12 rows × 32 columns (24 `zmm` accumulators).
+    Avx512,
+    /// AVX2 + FMA: blocks of up to 6 rows × 16 columns (12 `ymm` accumulators), each panel in
+    /// two halves.
+    Avx2,
+}
+
+impl Variant {
+    /// Whether this CPU runs the variant.
+    pub fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Variant::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+                Variant::Avx2 => {
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            false
+        }
+    }
+
+    /// The variant the packed products use in this process: AVX-512 where available and not
+    /// forced off ([`FORCE_FALLBACK_VAR`]), else AVX2 + FMA where available, else none (read
+    /// once per process).
+    pub fn active() -> Option<Variant> {
+        static ACTIVE: std::sync::OnceLock<Option<Variant>> = std::sync::OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            if Variant::Avx512.available() && !fallback_forced() {
+                Some(Variant::Avx512)
+            } else if Variant::Avx2.available() {
+                Some(Variant::Avx2)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// `"avx512"` or `"avx2"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Avx512 => "avx512",
+            Variant::Avx2 => "avx2",
+        }
+    }
+}
 
 /// Whether [`FORCE_FALLBACK_VAR`] is `1`.
 pub fn fallback_forced() -> bool {
@@ -92,26 +150,10 @@ impl PackedWeights {
         Self::pack(&t, n, k)
     }
 
-    /// Whether this machine runs the packed kernel: x86-64 with AVX-512F, unless the
-    /// environment variable [`FORCE_FALLBACK_VAR`] is set to `1` (read once per process), which
-    /// makes every caller take its fallback (the `gemm` crate or plain loops) as on an
-    /// AVX2-only machine.
+    /// Whether this machine runs the packed kernel: x86-64 with AVX-512F or with AVX2 + FMA
+    /// ([`Variant::active`]).
     pub fn usable() -> bool {
-        static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *USABLE.get_or_init(|| Self::detected() && !fallback_forced())
-    }
-
-    /// Whether the CPU has what the packed kernel needs (x86-64 with AVX-512F), whatever
-    /// [`FORCE_FALLBACK_VAR`] says.
-    pub fn detected() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        Variant::active().is_some()
     }
 
     /// Input width `k`.
@@ -133,6 +175,25 @@ impl PackedWeights {
     /// # Panics
     /// If a buffer is shorter than its shape (an internal invariant: callers size them).
     pub fn matmul(&self, c: &mut [f32], a: &[f32], m: usize, epilogue: Epilogue) -> bool {
+        match Variant::active() {
+            Some(v) => self.matmul_with(v, c, a, m, epilogue),
+            None => false,
+        }
+    }
+
+    /// [`Self::matmul`] on a given micro-kernel; returns `false` (and leaves `c` untouched)
+    /// where the CPU does not run it.
+    ///
+    /// # Panics
+    /// If a buffer is shorter than its shape.
+    pub fn matmul_with(
+        &self,
+        variant: Variant,
+        c: &mut [f32],
+        a: &[f32],
+        m: usize,
+        epilogue: Epilogue,
+    ) -> bool {
         let (k, n) = (self.k, self.n);
         let epi_ok = match epilogue {
             Epilogue::None => true,
@@ -143,13 +204,17 @@ impl PackedWeights {
             a.len() >= m * k && c.len() >= m * n && epi_ok,
             "packed matmul buffers too short for [{m}, {k}] · [{k}, {n}]"
         );
-        if !Self::usable() {
+        if !variant.available() {
             return false;
         }
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: AVX-512F is present (checked above) and the assert bounds every access.
+        // SAFETY: the variant's CPU features are present (checked above) and the assert
+        // bounds every access.
         unsafe {
-            avx512::matmul(self, c.as_mut_ptr(), a.as_ptr(), m, epilogue);
+            match variant {
+                Variant::Avx512 => avx512::matmul(self, c.as_mut_ptr(), a.as_ptr(), m, epilogue),
+                Variant::Avx2 => avx2::matmul(self, c.as_mut_ptr(), a.as_ptr(), m, epilogue),
+            }
         }
         true
     }
@@ -314,6 +379,145 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Epilogue, PackedWeights, NR};
+    use std::arch::x86_64::*;
+
+    /// Rows per register block.
+    const MR2: usize = 6;
+    /// Columns per register block (half a panel).
+    const HALF: usize = 16;
+
+    #[derive(Clone, Copy)]
+    enum Epi {
+        None,
+        Bias(*const f32, bool),
+        Mask(*const f32),
+    }
+
+    /// See [`PackedWeights::matmul`].
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `c` must hold `m·n` floats, `a` `m·k`, `bias` `n`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn matmul(
+        w: &PackedWeights,
+        c: *mut f32,
+        a: *const f32,
+        m: usize,
+        epilogue: Epilogue,
+    ) {
+        let (k, n) = (w.k, w.n);
+        let panels = n.div_ceil(NR);
+        let lanes = w.lanes.as_ptr() as *const f32;
+        let mut i0 = 0;
+        while i0 < m {
+            let rows = (m - i0).min(MR2);
+            let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
+            let epi = match epilogue {
+                Epilogue::None => Epi::None,
+                Epilogue::Bias { bias, relu } => Epi::Bias(bias.as_ptr(), relu),
+                Epilogue::ReluMask(h) => Epi::Mask(h.as_ptr().add(i0 * n)),
+            };
+            for p in 0..panels {
+                for half in 0..NR / HALF {
+                    let col0 = p * NR + half * HALF;
+                    if col0 >= n {
+                        break;
+                    }
+                    let bp = lanes.add(p * k * NR + half * HALF);
+                    let args = (ar, cr, bp, k, n, col0, epi);
+                    match rows {
+                        6 => block::<6>(args),
+                        5 => block::<5>(args),
+                        4 => block::<4>(args),
+                        3 => block::<3>(args),
+                        2 => block::<2>(args),
+                        _ => block::<1>(args),
+                    }
+                }
+            }
+            i0 += rows;
+        }
+    }
+
+    type BlockArgs = (*const f32, *mut f32, *const f32, usize, usize, usize, Epi);
+
+    /// Lanes `j < w` of a 32-bit mask vector set (all bits), the rest clear.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn lanes_below(w: usize) -> __m256i {
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(w.min(8) as i32), idx)
+    }
+
+    /// One `R × 16` block of `C`: rows `a[0..R]`, half panel `bp` (row stride [`NR`]), output
+    /// columns `col0..col0+16` (masked at `n`).
+    ///
+    /// # Safety
+    /// As [`matmul`], with `a`/`c` pointing at the block's first row and `bp` at its half
+    /// panel (32-byte aligned: panels are 64-byte aligned and a half is 64 bytes in).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block<const R: usize>((a, c, bp, k, n, col0, epi): BlockArgs) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        for kk in 0..k {
+            let b0 = _mm256_load_ps(bp.add(kk * NR));
+            let b1 = _mm256_load_ps(bp.add(kk * NR + 8));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let av = _mm256_broadcast_ss(&*a.add(r * k + kk));
+                acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
+            }
+        }
+        let width = (n - col0).min(HALF);
+        let (m0, m1) = (lanes_below(width), lanes_below(width.saturating_sub(8)));
+        let second = width > 8;
+        let zero = _mm256_setzero_ps();
+        let (bias0, bias1, relu) = match epi {
+            Epi::Bias(b, relu) => (
+                _mm256_maskload_ps(b.add(col0), m0),
+                if second {
+                    _mm256_maskload_ps(b.add(col0 + 8), m1)
+                } else {
+                    zero
+                },
+                relu,
+            ),
+            _ => (zero, zero, false),
+        };
+        for (r, acc) in acc.iter().enumerate() {
+            let (mut v0, mut v1) = (acc[0], acc[1]);
+            match epi {
+                Epi::None => {}
+                Epi::Bias(..) => {
+                    v0 = _mm256_add_ps(v0, bias0);
+                    v1 = _mm256_add_ps(v1, bias1);
+                    if relu {
+                        v0 = _mm256_max_ps(v0, zero);
+                        v1 = _mm256_max_ps(v1, zero);
+                    }
+                }
+                Epi::Mask(h) => {
+                    let hr = h.add(r * n + col0);
+                    let h0 = _mm256_maskload_ps(hr, m0);
+                    v0 = _mm256_and_ps(v0, _mm256_cmp_ps::<_CMP_GT_OQ>(h0, zero));
+                    if second {
+                        let h1 = _mm256_maskload_ps(hr.add(8), m1);
+                        v1 = _mm256_and_ps(v1, _mm256_cmp_ps::<_CMP_GT_OQ>(h1, zero));
+                    }
+                }
+            }
+            let row = c.add(r * n + col0);
+            _mm256_maskstore_ps(row, m0, v0);
+            if second {
+                _mm256_maskstore_ps(row.add(8), m1, v1);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,10 +532,11 @@ mod tests {
         c
     }
 
-    /// Without AVX-512F the kernel refuses (returns `false`) and leaves the output untouched;
+    /// Without AVX-512F or AVX2 + FMA the kernel refuses (returns `false`) and leaves the
+    /// output untouched;
     /// callers then take the `gemm` path, tested on every machine in `tests/kernel.rs`.
     fn assert_refuses() {
-        eprintln!("SKIPPED packed kernel products: this CPU has no AVX-512F");
+        eprintln!("SKIPPED packed kernel products: this CPU has neither AVX-512F nor AVX2 + FMA");
         let packed = PackedWeights::pack(&[1.0; 6], 2, 3);
         let mut c = vec![7.0; 3];
         assert!(!packed.matmul(&mut c, &[1.0, 2.0], 1, Epilogue::None));
@@ -344,7 +549,31 @@ mod tests {
         if !PackedWeights::usable() {
             return assert_refuses();
         }
+        let mut ran = 0;
+        for v in [Variant::Avx512, Variant::Avx2] {
+            if v.available() {
+                check_variant(v);
+                ran += 1;
+            } else {
+                eprintln!("SKIPPED the {} variant: not on this CPU", v.name());
+            }
+        }
+        assert!(ran > 0);
+        // The active variant is what `matmul` runs.
+        let v = Variant::active().unwrap();
+        let w: Vec<f32> = (0..6).map(|i| i as f32).collect();
+        let packed = PackedWeights::pack(&w, 2, 3);
+        let (mut c1, mut c2) = (vec![0.0; 3], vec![0.0; 3]);
+        assert!(packed.matmul(&mut c1, &[1.0, 2.0], 1, Epilogue::None));
+        assert!(packed.matmul_with(v, &mut c2, &[1.0, 2.0], 1, Epilogue::None));
+        assert_eq!(c1, c2);
+        assert_eq!(c1, vec![6.0, 9.0, 12.0]);
+    }
+
+    fn check_variant(v: Variant) {
         for (m, k, n) in [
+            (6, 5, 16),
+            (5, 9, 8),
             (1, 1, 1),
             (13, 7, 33),
             (25, 130, 512),
@@ -357,10 +586,13 @@ mod tests {
             let want = naive(&a, &w, m, k, n);
             let packed = PackedWeights::pack(&w, k, n);
             let mut c = vec![f32::NAN; m * n + 3];
-            assert!(packed.matmul(&mut c, &a, m, Epilogue::None));
+            assert!(packed.matmul_with(v, &mut c, &a, m, Epilogue::None));
             let scale = want.iter().fold(1.0f32, |s, v| s.max(v.abs()));
             for (x, y) in c.iter().zip(&want) {
-                assert!((x - y).abs() <= 1e-5 * scale, "[{m},{k},{n}] {x} vs {y}");
+                assert!(
+                    (x - y).abs() <= 1e-5 * scale,
+                    "{v:?} [{m},{k},{n}] {x} vs {y}"
+                );
             }
             assert!(
                 c[m * n..].iter().all(|v| v.is_nan()),
@@ -370,7 +602,7 @@ mod tests {
                 bias: &bias,
                 relu: true,
             };
-            assert!(packed.matmul(&mut c, &a, m, relu));
+            assert!(packed.matmul_with(v, &mut c, &a, m, relu));
             let fused: Vec<f32> = (0..m * n)
                 .map(|i| (want[i] + bias[i % n]).max(0.0))
                 .collect();
@@ -381,7 +613,7 @@ mod tests {
                 );
             }
             // Masked by the fused output (zero where it is not positive).
-            assert!(packed.matmul(&mut c, &a, m, Epilogue::ReluMask(&fused)));
+            assert!(packed.matmul_with(v, &mut c, &a, m, Epilogue::ReluMask(&fused)));
             for (i, (x, y)) in c.iter().zip(&want).enumerate() {
                 let r = if fused[i] > 0.0 { *y } else { 0.0 };
                 assert!(
@@ -393,7 +625,7 @@ mod tests {
             let wt = PackedWeights::pack_transposed(&w, k, n);
             let mut ct = vec![0.0; m * k];
             let g: Vec<f32> = (0..m * n).map(|i| (i as f32 * 0.07).sin()).collect();
-            assert!(wt.matmul(&mut ct, &g, m, Epilogue::None));
+            assert!(wt.matmul_with(v, &mut ct, &g, m, Epilogue::None));
             for i in 0..m {
                 for p in 0..k {
                     let r: f32 = (0..n).map(|j| g[i * n + j] * w[p * n + j]).sum();
