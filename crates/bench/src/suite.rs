@@ -374,12 +374,14 @@ mod tests {
             "backend",
             "fraction_of_gemm_peak",
             "gflops",
+            "packed_kernel",
             "threads",
             "train_steps_per_s",
             "train_steps_per_s_generic",
         ];
         want.sort_unstable();
         assert_eq!(keys(&v), want);
+        assert_eq!(v["packed_kernel"], "avx512");
         let gflops = [
             "1024",
             "256x512x512",
