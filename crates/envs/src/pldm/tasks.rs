@@ -31,6 +31,27 @@ pub const EPISODES: usize = 100;
 /// PLDM's evaluation seed (`seed: 42`).
 pub const SEED: u64 = 42;
 
+/// One episode's start and goal positions from five draws of `rng`, in the order start x
+/// (`U[start_x]`), goal x (`U[goal_x]`), start y, goal y (both `U[y_range()]`), then the swap
+/// with probability ½ (module docs; `random-wall` draws the same way in its own layout).
+pub fn start_and_goal(
+    rng: &mut StdRng,
+    start_x: (f32, f32),
+    goal_x: (f32, f32),
+) -> ([f32; 2], [f32; 2]) {
+    let mut uniform = |(lo, hi): (f32, f32)| lo + rng.gen::<f32>() * (hi - lo);
+    let start_x = uniform(start_x);
+    let goal_x = uniform(goal_x);
+    let start_y = uniform(y_range());
+    let goal_y = uniform(y_range());
+    let (start, goal) = ([start_x, start_y], [goal_x, goal_y]);
+    if uniform((0.0, 1.0)) < 0.5 {
+        (goal, start)
+    } else {
+        (start, goal)
+    }
+}
+
 /// The range of start x (left room).
 pub fn start_x_range() -> (f32, f32) {
     (BORDER_PADDING, WALL_X - WALL_HALF - PADDING)
@@ -49,19 +70,9 @@ pub fn y_range() -> (f32, f32) {
 /// The `n` test tasks of `seed` (module docs).
 pub fn test_tasks(n: usize, seed: u64) -> Vec<Task> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut uniform = |(lo, hi): (f32, f32)| lo + rng.gen::<f32>() * (hi - lo);
     (0..n)
         .map(|_| {
-            let start_x = uniform(start_x_range());
-            let goal_x = uniform(goal_x_range());
-            let start_y = uniform(y_range());
-            let goal_y = uniform(y_range());
-            let (start, goal) = ([start_x, start_y], [goal_x, goal_y]);
-            let (start, goal) = if uniform((0.0, 1.0)) < 0.5 {
-                (goal, start)
-            } else {
-                (start, goal)
-            };
+            let (start, goal) = start_and_goal(&mut rng, start_x_range(), goal_x_range());
             Task {
                 start: start.to_vec(),
                 goal: goal.to_vec(),

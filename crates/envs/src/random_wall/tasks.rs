@@ -18,10 +18,10 @@
 //! are a function of the seed.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 use crate::env::Task;
-use crate::pldm::tasks::{y_range, BORDER_PADDING, PADDING};
+use crate::pldm::tasks::{start_and_goal, BORDER_PADDING, PADDING};
 use crate::pldm::{Layout, SIZE, WALL_HALF};
 
 use super::draw_layout;
@@ -47,17 +47,8 @@ pub fn test_tasks(n: usize, seed: u64) -> Vec<Task> {
     (0..n)
         .map(|_| {
             let layout = draw_layout(&mut rng);
-            let mut uniform = |(lo, hi): (f32, f32)| lo + rng.gen::<f32>() * (hi - lo);
-            let start_x = uniform(start_x_range(layout));
-            let goal_x = uniform(goal_x_range(layout));
-            let start_y = uniform(y_range());
-            let goal_y = uniform(y_range());
-            let (start, goal) = ([start_x, start_y], [goal_x, goal_y]);
-            let (start, goal) = if uniform((0.0, 1.0)) < 0.5 {
-                (goal, start)
-            } else {
-                (start, goal)
-            };
+            let (start, goal) =
+                start_and_goal(&mut rng, start_x_range(layout), goal_x_range(layout));
             let state = |p: [f32; 2]| vec![p[0], p[1], layout.wall_x, layout.door_y];
             Task {
                 start: state(start),
