@@ -18,7 +18,9 @@ use crate::cost_config::CostConfig;
 use crate::critic::CriticConfig;
 use crate::error::AgentError;
 use crate::latent_paths::LatentPaths;
-use crate::planner::{GraphConfig, HierarchicalConfig, MppiConfig, PlanContext, PlannerConfig};
+use crate::planner::{
+    GraphConfig, HierarchicalConfig, ImaginedConfig, MppiConfig, PlanContext, PlannerConfig,
+};
 use crate::policy::PolicyConfig;
 use crate::risk::Risk;
 use crate::task::TaskConfig;
@@ -61,7 +63,9 @@ pub struct AgentConfig {
     /// sub-goals and `[planner]` plans toward them ([`crate::planner::Hierarchical`],
     /// `[hierarchy]`); `"graph"`: sub-goals from shortest routes on the graph of the data's
     /// representations kept with level 2 ([`crate::planner::GraphPlanner`],
-    /// `[hierarchy.graph]`).
+    /// `[hierarchy.graph]`); `"imagined"`: sub-goals from shortest routes on a graph of the
+    /// world model's random walks from the agent's state
+    /// ([`crate::planner::ImaginedGraphPlanner`], `[hierarchy.imagined]`).
     #[serde(default)]
     pub planner: PlannerLevels,
     /// After this many planning calls in a row at which the agent moved less than a tenth of
@@ -107,6 +111,10 @@ pub enum PlannerLevels {
     /// Sub-goals from shortest routes on the graph of the data's representations
     /// ([`crate::planner::GraphPlanner`], `[hierarchy.graph]`) over `[planner]`.
     Graph,
+    /// Sub-goals from shortest routes on a graph of the world model's own random walks from
+    /// the agent's state ([`crate::planner::ImaginedGraphPlanner`], `[hierarchy.imagined]`)
+    /// over `[planner]`.
+    Imagined,
 }
 
 impl PlannerLevels {
@@ -116,6 +124,7 @@ impl PlannerLevels {
             PlannerLevels::Flat => "flat",
             PlannerLevels::Hierarchical => "hierarchical",
             PlannerLevels::Graph => "graph",
+            PlannerLevels::Imagined => "imagined",
         }
     }
 }
@@ -135,6 +144,9 @@ pub struct HierarchyConfig {
     /// The data graph and hand-over to level 1 (`agent.planner = "graph"`,
     /// [`crate::planner::GraphPlanner`]).
     pub graph: GraphConfig,
+    /// The imagined walks, their graph and hand-over to level 1 (`agent.planner =
+    /// "imagined"`, [`crate::planner::ImaginedGraphPlanner`]).
+    pub imagined: ImaginedConfig,
 }
 
 /// `sampled:8`: held latents compound one step's deviation over the horizon
@@ -818,6 +830,7 @@ impl RunConfig {
         self.hierarchy.level2.validate()?;
         self.hierarchy.planner.validate()?;
         self.hierarchy.graph.validate()?;
+        self.hierarchy.imagined.validate()?;
         Ok(())
     }
 

@@ -28,7 +28,9 @@ use crate::error::AgentError;
 use crate::guided::PolicyGuided;
 use crate::level2::Level2Model;
 use crate::memory::ShortTermMemory;
-use crate::planner::{Escape, GraphPlanner, Hierarchical, PlanContext, Planner};
+use crate::planner::{
+    Escape, GraphPlanner, Hierarchical, ImaginedConfig, ImaginedGraphPlanner, PlanContext, Planner,
+};
 use crate::policy::Policy;
 use crate::task::{Reach, Target, TaskEpisode};
 
@@ -157,7 +159,7 @@ impl Learned {
             _ => None,
         };
         let level2 = match cfg.agent.planner {
-            PlannerLevels::Flat | PlannerLevels::Graph => None,
+            PlannerLevels::Flat | PlannerLevels::Graph | PlannerLevels::Imagined => None,
             PlannerLevels::Hierarchical => Some(load_level2(run)?.ok_or_else(|| {
                 AgentError::config_source(
                     "agent.planner",
@@ -214,6 +216,20 @@ impl Learned {
                     };
                     let low = cfg.planner.build(ctx)?;
                     Ok(Box::new(GraphPlanner::new(g.clone(), low, graph)?))
+                }
+                (PlannerLevels::Imagined, _) => {
+                    let g = &cfg.hierarchy.imagined;
+                    let ctx = PlanContext {
+                        horizon: g.low_horizon,
+                        ..cfg.plan_context(seed_offset)
+                    };
+                    let max_norm = ctx.max_action_norm;
+                    let walks = ImaginedConfig {
+                        seed: g.seed.wrapping_add(seed_offset),
+                        ..g.clone()
+                    };
+                    let low = cfg.planner.build(ctx)?;
+                    Ok(Box::new(ImaginedGraphPlanner::new(walks, low, max_norm)?))
                 }
             }
         };

@@ -74,6 +74,25 @@ impl GraphConfig {
     }
 }
 
+/// The sub-goal from `s0` toward `goal` on `graph`: the first waypoint at least `reach` along
+/// the route ([`crate::data_graph::Route::ahead`]), or `goal` itself when there is no route.
+/// `field` caches the goal's distance field and is recomputed when the goal changes.
+pub(crate) fn route_subgoal(
+    graph: &DataGraph,
+    field: &mut Option<GoalField>,
+    s0: &[f32],
+    goal: &[f32],
+    reach: f32,
+) -> Result<Vec<f32>, AgentError> {
+    if field.as_ref().is_none_or(|f| f.goal != goal) {
+        *field = Some(graph.field(goal)?);
+    }
+    Ok(field
+        .as_ref()
+        .and_then(|f| graph.route(s0, f))
+        .map_or_else(|| goal.to_vec(), |r| r.ahead(reach).to_vec()))
+}
+
 /// The planner of the module docs.
 pub struct GraphPlanner {
     cfg: GraphConfig,
@@ -123,15 +142,8 @@ impl Planner for GraphPlanner {
                 "\"graph\" plans toward the task's goal, and this cost has none",
             )
         })?;
-        if self.field.as_ref().is_none_or(|f| f.goal != goal) {
-            self.field = Some(self.graph.field(goal)?);
-        }
         let reach = self.cfg.subgoal_steps * self.graph.step();
-        let sub = self
-            .field
-            .as_ref()
-            .and_then(|f| self.graph.route(s0, f))
-            .map_or_else(|| goal.to_vec(), |r| r.ahead(reach).to_vec());
+        let sub = route_subgoal(&self.graph, &mut self.field, s0, goal, reach)?;
         let low_cost = cost.toward(sub.clone())?;
         self.subgoal = Some(sub);
         self.low.plan(s0, &low_cost, model)

@@ -15,6 +15,7 @@ mod escape;
 mod gradient;
 mod graph;
 mod hierarchical;
+mod imagined;
 mod mcts;
 mod mppi;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use escape::Escape;
 pub use gradient::{Gradient, GradientConfig};
 pub use graph::{GraphConfig, GraphPlanner};
 pub use hierarchical::{search_level2, DeadEnd, Hierarchical, HierarchicalConfig, Level2Plan};
+pub use imagined::{random_walks, ImaginedConfig, ImaginedGraphPlanner};
 pub use mcts::{Mcts, MctsConfig};
 pub use mppi::{Mppi, MppiConfig};
 

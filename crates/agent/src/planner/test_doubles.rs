@@ -45,3 +45,60 @@ impl WorldModel for Still {
         Ok(s0.repeat(n * h))
     }
 }
+
+/// A 2-D point mass in the box `[0, 10]²`, `s' = clamp(s + a)`, with a wall at
+/// `4.5 ≤ x ≤ 5.5` open only in the door `door.0 ≤ y ≤ door.1`: a move that ends in the wall
+/// outside the door, or changes sides without starting and ending in the door's rows, leaves
+/// the state where it was (as the two-rooms data's blocked moves). `rollouts` counts the calls of `rollout`.
+pub(crate) struct Walled {
+    pub(crate) door: (f32, f32),
+    pub(crate) rollouts: std::cell::Cell<usize>,
+}
+
+impl Walled {
+    pub(crate) fn new(door: (f32, f32)) -> Self {
+        Walled {
+            door,
+            rollouts: std::cell::Cell::new(0),
+        }
+    }
+
+    fn step(&self, s: [f32; 2], a: &[f32]) -> [f32; 2] {
+        let next = [
+            (s[0] + a[0]).clamp(0.0, 10.0),
+            (s[1] + a[1]).clamp(0.0, 10.0),
+        ];
+        let side = |x: f32| (x < 4.5, x > 5.5);
+        let through_door = |y: f32| (self.door.0..=self.door.1).contains(&y);
+        let changes = side(s[0]) != side(next[0]);
+        let in_wall = side(next[0]) == (false, false);
+        if (changes && !(through_door(s[1]) && through_door(next[1])))
+            || (in_wall && !through_door(next[1]))
+        {
+            s
+        } else {
+            next
+        }
+    }
+}
+
+impl WorldModel for Walled {
+    fn state_dim(&self) -> usize {
+        2
+    }
+    fn action_dim(&self) -> usize {
+        2
+    }
+    fn rollout(&self, s0: &[f32], a: &[f32], n: usize, h: usize) -> Result<Vec<f32>, AgentError> {
+        self.rollouts.set(self.rollouts.get() + 1);
+        let mut out = Vec::with_capacity(n * h * 2);
+        for walk in a.chunks_exact(h * 2).take(n) {
+            let mut s = [s0[0], s0[1]];
+            for act in walk.chunks_exact(2) {
+                s = self.step(s, act);
+                out.extend_from_slice(&s);
+            }
+        }
+        Ok(out)
+    }
+}
