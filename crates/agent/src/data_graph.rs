@@ -117,6 +117,20 @@ impl DataGraph {
         link_radius: f32,
         line_radius: f32,
     ) -> Result<Self, AgentError> {
+        Self::build_with(seen, d, stride, link_radius, line_radius, &|_, _| true)
+    }
+
+    /// [`DataGraph::build`] keeping only the edges (trajectory steps and links) between `a`
+    /// and `b` for which `keep(s_a, s_b)` and `keep(s_b, s_a)` hold — e.g. not those across a
+    /// place the world refused to the agent ([`crate::planner::ImaginedGraphPlanner`]).
+    pub fn build_with(
+        seen: &SeenTrajectories,
+        d: usize,
+        stride: usize,
+        link_radius: f32,
+        line_radius: f32,
+        keep: &dyn Fn(&[f32], &[f32]) -> bool,
+    ) -> Result<Self, AgentError> {
         if stride == 0 {
             return Err(AgentError::config("hierarchy.graph.stride", 0, ">= 1"));
         }
@@ -161,7 +175,8 @@ impl DataGraph {
                 nodes.extend_from_slice(at(i, t));
                 let id = adj.len();
                 let mut edges = Vec::new();
-                if j > 0 {
+                let (a, b) = (at(i, times[j.saturating_sub(1)]), at(i, t));
+                if j > 0 && keep(a, b) && keep(b, a) {
                     let w = sq(at(i, t), at(i, times[j - 1])).sqrt();
                     edges.push(((id - 1) as u32, w));
                     adj[id - 1].push((id as u32, w));
@@ -179,7 +194,7 @@ impl DataGraph {
                     continue;
                 }
                 let sb = &nodes[b * d..(b + 1) * d];
-                if support.segment(sa, sb) {
+                if support.segment(sa, sb) && keep(sa, sb) && keep(sb, sa) {
                     let w = e.sqrt();
                     adj[a].push((b as u32, w));
                     adj[b].push((a as u32, w));
@@ -408,6 +423,17 @@ mod tests {
         let g = DataGraph::build(&walled(), 2, 2, 10.0, 100.0).unwrap();
         let field = g.field(&[8.0, 8.0]).unwrap();
         assert!(g.route(&[2.0, 8.0], &field).unwrap().length() < 7.0);
+        // An edge filter that refuses every edge crossing x = 5 between y = 3 and y = 10 (a
+        // wall the links ignored): the route goes around it again, below y = 3.
+        let wall = |a: &[f32], b: &[f32]| {
+            let crosses = (a[0] - 5.0) * (b[0] - 5.0) <= 0.0;
+            !(crosses && a[1].max(b[1]) > 3.0)
+        };
+        let filtered = DataGraph::build_with(&walled(), 2, 2, 10.0, 100.0, &wall).unwrap();
+        assert!(filtered.links() < g.links());
+        let field = filtered.field(&[8.0, 8.0]).unwrap();
+        let route = filtered.route(&[2.0, 8.0], &field).unwrap();
+        assert!(route.length() > 9.0, "{}", route.length());
         for (stride, link, line, key) in [
             (0, 1.0, 1.0, "hierarchy.graph.stride"),
             (1, 0.0, 1.0, "hierarchy.graph.link_radius"),

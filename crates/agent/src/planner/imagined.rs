@@ -12,8 +12,11 @@
 //! `a_t = v · a_max · u_t`
 //!
 //! (`τ` = `turn`, `v` = `speed`, `a_max` the action bound; in two dimensions the heading turns
-//! by about `τ` radians per action, a walk like the data generator's von Mises turns). The
-//! imagined states `[s₀, ŝ_1 … ŝ_h]` of every walk are the trajectories of a [`DataGraph`]
+//! by about `τ` radians per action, a walk like the data generator's von Mises turns). To see
+//! farther than one walk goes, each later round of `rounds` starts `rollouts` more walks from
+//! `starts` ends of the previous round's walks, chosen by greedy farthest-point sampling from
+//! `s₀` (each the end farthest from `s₀` and the ends already chosen). The imagined states
+//! `[ŝ_start, ŝ_1 … ŝ_h]` of every walk are the trajectories of a [`DataGraph`]
 //! (nodes every `stride` actions, links closer than `link_radius · μ₁` whose segment stays
 //! within `line_radius · μ₁` of an imagined state, `μ₁` the mean imagined step): the model
 //! never walks through a wall it has learned, so no imagined state lies inside one and no link
@@ -39,8 +42,14 @@ use crate::world_model::WorldModel;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImaginedConfig {
-    /// Random walks rolled out through the world model per build (default 256).
+    /// Random walks rolled out through the world model per round (default 256).
     pub rollouts: usize,
+    /// Rounds of walks per build: round 1 starts at the agent's state, each later round
+    /// from `starts` ends of the previous round's walks chosen by farthest-point sampling
+    /// (default 2).
+    pub rounds: usize,
+    /// Start states of each later round (default 8).
+    pub starts: usize,
     /// Planned actions per walk (default 40).
     pub steps: usize,
     /// Action length as a fraction of the action bound, `v` in `(0, 1]` (default 0.4).
@@ -61,6 +70,13 @@ pub struct ImaginedConfig {
     /// Imagine again from the agent's state after this many calls (0: once per goal;
     /// default 10).
     pub rebuild_calls: usize,
+    /// The agent is stuck when it moved less than this fraction of its plan's predicted
+    /// first step: the move is recorded as a barrier and the walks are imagined again
+    /// (default 0.25).
+    pub stuck_fraction: f32,
+    /// Edges that start within this many mean imagined steps of a barrier and go through it
+    /// are left out of the graph (default 2).
+    pub barrier_radius: f32,
     /// Seed of the walks (the run's seed offset is added).
     pub seed: u64,
 }
@@ -69,6 +85,8 @@ impl Default for ImaginedConfig {
     fn default() -> Self {
         ImaginedConfig {
             rollouts: 256,
+            rounds: 2,
+            starts: 8,
             steps: 40,
             speed: 0.4,
             turn: 0.7,
@@ -78,6 +96,8 @@ impl Default for ImaginedConfig {
             subgoal_steps: 3.0,
             low_horizon: 8,
             rebuild_calls: 10,
+            stuck_fraction: 0.25,
+            barrier_radius: 2.0,
             seed: 0,
         }
     }
@@ -88,6 +108,8 @@ impl ImaginedConfig {
     pub fn validate(&self) -> Result<(), AgentError> {
         for (k, v) in [
             ("hierarchy.imagined.rollouts", self.rollouts),
+            ("hierarchy.imagined.rounds", self.rounds),
+            ("hierarchy.imagined.starts", self.starts),
             ("hierarchy.imagined.steps", self.steps),
             ("hierarchy.imagined.stride", self.stride),
             ("hierarchy.imagined.low_horizon", self.low_horizon),
@@ -110,7 +132,15 @@ impl ImaginedConfig {
                 "a finite value >= 0",
             ));
         }
+        if !(self.stuck_fraction >= 0.0 && self.stuck_fraction < 1.0) {
+            return Err(AgentError::config(
+                "hierarchy.imagined.stuck_fraction",
+                self.stuck_fraction,
+                "a value in [0, 1)",
+            ));
+        }
         for (k, v) in [
+            ("hierarchy.imagined.barrier_radius", self.barrier_radius),
             ("hierarchy.imagined.link_radius", self.link_radius),
             ("hierarchy.imagined.line_radius", self.line_radius),
             ("hierarchy.imagined.subgoal_steps", self.subgoal_steps),
@@ -177,6 +207,11 @@ pub struct ImaginedGraphPlanner {
     field: Option<GoalField>,
     calls: usize,
     subgoal: Option<Vec<f32>>,
+    /// The last call's start and the state its plan predicted after one action.
+    last: Option<(Vec<f32>, Vec<f32>)>,
+    /// Moves the world refused: `(p, d)`, the agent stayed at `p` although the model
+    /// predicted `p + d`.
+    barriers: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
 impl std::fmt::Debug for ImaginedGraphPlanner {
@@ -213,6 +248,8 @@ impl ImaginedGraphPlanner {
             field: None,
             calls: 0,
             subgoal: None,
+            last: None,
+            barriers: Vec::new(),
         })
     }
 
@@ -221,25 +258,143 @@ impl ImaginedGraphPlanner {
         self.graph.as_ref()
     }
 
-    /// Rolls the walks out from `s0` and builds their graph.
+    /// The moves the world refused so far this episode (`(p, d)`: stayed at `p`, predicted
+    /// `p + d`).
+    pub fn barriers(&self) -> &[(Vec<f32>, Vec<f32>)] {
+        &self.barriers
+    }
+
+    /// Records a barrier when the agent, now at `s0`, moved less than `stuck_fraction` of
+    /// the last plan's predicted first step (of at least half a mean imagined step). Returns
+    /// whether it did.
+    fn check_stuck(&mut self, s0: &[f32], step: f32) -> bool {
+        let Some((from, predicted)) = self.last.take() else {
+            return false;
+        };
+        let dist = |a: &[f32], b: &[f32]| -> f32 {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f32>()
+                .sqrt()
+        };
+        let expected = dist(&predicted, &from);
+        if expected < 0.5 * step || dist(s0, &from) >= self.cfg.stuck_fraction * expected {
+            return false;
+        }
+        let d = predicted.iter().zip(&from).map(|(p, f)| p - f).collect();
+        self.barriers.push((from, d));
+        true
+    }
+
+    /// Rolls the walks out from `s0` (then from the farthest ends, module docs) and builds
+    /// their graph.
     fn imagine(&mut self, s0: &[f32], model: &dyn WorldModel) -> Result<DataGraph, AgentError> {
-        let c = &self.cfg;
-        let (n, h, a, d) = (c.rollouts, c.steps, model.action_dim(), model.state_dim());
+        let c = self.cfg.clone();
+        let (h, a, d) = (c.steps, model.action_dim(), model.state_dim());
         let len = c.speed * self.max_action_norm;
-        let actions = random_walks(&mut self.rng, n, h, a, len, c.turn);
-        let states = model.rollout(s0, &actions, n, h)?;
-        let mut seen = Vec::with_capacity(n * (h + 1) * d);
-        for walk in states.chunks_exact(h * d) {
-            seen.extend_from_slice(s0);
-            seen.extend_from_slice(walk);
+        let mut seen = Vec::with_capacity(c.rounds * c.rollouts * (h + 1) * d);
+        let mut walks = 0;
+        let mut starts = vec![s0.to_vec()];
+        for round in 0..c.rounds {
+            let mut ends = Vec::new();
+            let k = starts.len();
+            for (j, start) in starts.iter().enumerate() {
+                let n = c.rollouts / k + usize::from(j < c.rollouts % k);
+                if n == 0 {
+                    continue;
+                }
+                let actions = random_walks(&mut self.rng, n, h, a, len, c.turn);
+                let states = model.rollout(start, &actions, n, h)?;
+                for walk in states.chunks_exact(h * d) {
+                    seen.extend_from_slice(start);
+                    seen.extend_from_slice(walk);
+                    ends.extend_from_slice(&walk[(h - 1) * d..]);
+                    walks += 1;
+                }
+            }
+            if round + 1 < c.rounds {
+                starts = farthest_points(&ends, d, s0, c.starts);
+            }
         }
         let seen = SeenTrajectories {
             states: seen,
-            n,
+            n: walks,
             len: h + 1,
         };
-        DataGraph::build(&seen, d, c.stride, c.link_radius, c.line_radius)
+        let barriers = &self.barriers;
+        let reach = c.barrier_radius;
+        // Radii of barriers are in mean imagined steps, measured on the walks themselves.
+        let step = mean_step(&seen.states, d, h + 1);
+        let keep = |u: &[f32], v: &[f32]| {
+            !barriers
+                .iter()
+                .any(|(p, dir)| crosses(u, v, p, dir, reach * step))
+        };
+        DataGraph::build_with(&seen, d, c.stride, c.link_radius, c.line_radius, &keep)
     }
+}
+
+/// Mean distance between consecutive states of trajectories of `len` states (`[n, len, d]`).
+fn mean_step(states: &[f32], d: usize, len: usize) -> f32 {
+    let (mut total, mut count) = (0.0f64, 0usize);
+    for traj in states.chunks_exact(len * d) {
+        for w in traj.chunks_exact(d).collect::<Vec<_>>().windows(2) {
+            let e: f32 = w[0].iter().zip(w[1]).map(|(a, b)| (a - b) * (a - b)).sum();
+            total += f64::from(e.sqrt());
+            count += 1;
+        }
+    }
+    if count == 0 {
+        0.0
+    } else {
+        (total / count as f64) as f32
+    }
+}
+
+/// Whether the move `u → v` goes through the barrier `(p, dir)`: it starts within `radius` of
+/// `p`, heads within 60° of `dir` and ends beyond `p` along `dir`.
+pub fn crosses(u: &[f32], v: &[f32], p: &[f32], dir: &[f32], radius: f32) -> bool {
+    let dot = |a: &mut dyn Iterator<Item = f32>| a.sum::<f32>();
+    let near = dot(&mut u.iter().zip(p).map(|(a, b)| (a - b) * (a - b))) < radius * radius;
+    if !near {
+        return false;
+    }
+    let m: Vec<f32> = v.iter().zip(u).map(|(a, b)| a - b).collect();
+    let along = dot(&mut m.iter().zip(dir).map(|(a, b)| a * b));
+    let (mm, dd) = (
+        dot(&mut m.iter().map(|a| a * a)),
+        dot(&mut dir.iter().map(|a| a * a)),
+    );
+    let beyond = dot(&mut v.iter().zip(p).zip(dir).map(|((a, b), c)| (a - b) * c));
+    along > 0.5 * (mm * dd).sqrt() && beyond > 0.0
+}
+
+/// Greedy farthest-point sampling: up to `k` of `points` (`[m, d]`), each the one farthest
+/// from `anchor` and the points already chosen (ties: the first).
+pub fn farthest_points(points: &[f32], d: usize, anchor: &[f32], k: usize) -> Vec<Vec<f32>> {
+    let dist =
+        |p: &[f32], q: &[f32]| -> f32 { p.iter().zip(q).map(|(x, y)| (x - y) * (x - y)).sum() };
+    let mut nearest: Vec<f32> = points.chunks_exact(d).map(|p| dist(p, anchor)).collect();
+    let mut out: Vec<Vec<f32>> = Vec::new();
+    while out.len() < k {
+        let Some((i, &far)) = nearest
+            .iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1).then(y.0.cmp(&x.0)))
+        else {
+            break;
+        };
+        if far <= 0.0 && !out.is_empty() {
+            break;
+        }
+        let chosen = points[i * d..(i + 1) * d].to_vec();
+        for (n, p) in nearest.iter_mut().zip(points.chunks_exact(d)) {
+            *n = n.min(dist(p, &chosen));
+        }
+        out.push(chosen);
+    }
+    out
 }
 
 impl Planner for ImaginedGraphPlanner {
@@ -260,7 +415,9 @@ impl Planner for ImaginedGraphPlanner {
             .to_vec();
         let new_goal = self.field.as_ref().is_none_or(|f| f.goal != goal);
         let due = self.cfg.rebuild_calls > 0 && self.calls >= self.cfg.rebuild_calls;
-        if self.graph.is_none() || new_goal || due {
+        let step = self.graph.as_ref().map_or(0.0, DataGraph::step);
+        let stuck = self.check_stuck(s0, step);
+        if self.graph.is_none() || new_goal || due || stuck {
             self.graph = Some(self.imagine(s0, model)?);
             self.field = None;
             self.calls = 0;
@@ -271,7 +428,12 @@ impl Planner for ImaginedGraphPlanner {
         let sub = route_subgoal(graph, &mut self.field, s0, &goal, reach)?;
         let low_cost = cost.toward(sub.clone())?;
         self.subgoal = Some(sub);
-        self.low.plan(s0, &low_cost, model)
+        let plan = self.low.plan(s0, &low_cost, model)?;
+        let d = s0.len();
+        if plan.predicted_states.len() >= d {
+            self.last = Some((s0.to_vec(), plan.predicted_states[..d].to_vec()));
+        }
+        Ok(plan)
     }
 
     fn shift(&mut self, k: usize) {
@@ -285,6 +447,8 @@ impl Planner for ImaginedGraphPlanner {
         self.field = None;
         self.calls = 0;
         self.subgoal = None;
+        self.last = None;
+        self.barriers.clear();
     }
 
     fn warm_start(&mut self, actions: &[f32], act_dim: usize) -> Result<(), AgentError> {
@@ -386,7 +550,7 @@ mod tests {
         // Door at the bottom: the sub-goal goes down the left room (the straight way to the
         // goal is through the wall, which the model never walks through).
         let (sub, nodes) = first_subgoal((0.0, 3.0), cfg());
-        assert_eq!(nodes, 256 * 61);
+        assert_eq!(nodes, 2 * 256 * 61);
         assert!(sub[0] < 4.5 && sub[1] < 7.0, "{sub:?}");
         // Door in line with the agent and its goal: the sub-goal is straight ahead.
         let (sub, _) = first_subgoal((6.5, 9.5), cfg());
@@ -397,12 +561,83 @@ mod tests {
     }
 
     #[test]
+    fn later_rounds_start_from_the_farthest_ends_and_see_farther() {
+        // Farthest-point sampling: from the anchor 0, first 10, then 4 (the farthest from both
+        // 0 and 10), then 7 or 2 — the first of equals — and never a point twice.
+        let pts = [1.0f32, 10.0, 4.0, 2.0, 7.0, 10.0];
+        let chosen = farthest_points(&pts, 1, &[0.0], 4);
+        assert_eq!(chosen, vec![vec![10.0], vec![4.0], vec![7.0], vec![2.0]]);
+        assert_eq!(farthest_points(&pts, 1, &[0.0], 10).len(), 5);
+        assert_eq!(farthest_points(&[3.0, 3.0], 1, &[3.0], 2), vec![vec![3.0]]);
+        // Walks too short to reach the door and the goal behind it in one round: three rounds
+        // find the way down to the door.
+        let short = ImaginedConfig {
+            rollouts: 128,
+            steps: 14,
+            speed: 0.5,
+            ..ImaginedConfig::default()
+        };
+        let (sub, nodes) = first_subgoal((0.0, 3.0), ImaginedConfig { rounds: 3, ..short });
+        assert_eq!(nodes, 3 * 128 * 15);
+        assert!(sub[0] < 4.5 && sub[1] < 7.0, "{sub:?}");
+    }
+
+    #[test]
+    fn a_move_the_world_refused_becomes_a_barrier_that_routes_avoid() {
+        // `crosses`: from near `p`, toward `dir` (within 60°), ending beyond `p`.
+        let (p, dir) = ([4.0f32, 8.0], [1.0f32, 0.0]);
+        assert!(crosses(&[4.2, 8.0], &[5.5, 8.3], &p, &dir, 1.0));
+        assert!(
+            !crosses(&[2.5, 8.0], &[5.5, 8.0], &p, &dir, 1.0),
+            "starts too far"
+        );
+        assert!(
+            !crosses(&[4.2, 8.0], &[4.4, 9.0], &p, &dir, 1.0),
+            "along the wall"
+        );
+        assert!(
+            !crosses(&[4.2, 8.0], &[3.0, 8.0], &p, &dir, 1.0),
+            "away from it"
+        );
+        assert!(
+            !crosses(&[3.5, 8.0], &[3.9, 8.0], &p, &dir, 1.0),
+            "not beyond p"
+        );
+        // The recorder's plan predicts (0, 0): from (2, 8) that is a move of 8.2, and the
+        // agent does not move, so the second call records the barrier ((2, 8), (−2, −8)) and
+        // imagines again; a call after a real move records nothing.
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let c = ImaginedConfig {
+            rollouts: 32,
+            rounds: 1,
+            steps: 10,
+            ..ImaginedConfig::default()
+        };
+        let mut p = ImaginedGraphPlanner::new(c, Box::new(Recorder(seen)), 1.0).unwrap();
+        let model = Walled::new((0.0, 3.0));
+        let goal = cost_to(&[8.0, 8.0]);
+        p.plan(&[2.0, 8.0], &goal, &model).unwrap();
+        assert!(p.barriers().is_empty());
+        p.plan(&[2.0, 8.0], &goal, &model).unwrap();
+        assert_eq!(p.barriers(), &[(vec![2.0, 8.0], vec![-2.0, -8.0])]);
+        assert_eq!(model.rollouts.get(), 2);
+        p.plan(&[1.0, 6.0], &goal, &model).unwrap();
+        assert_eq!(p.barriers().len(), 1);
+        assert_eq!(model.rollouts.get(), 2);
+        p.reset();
+        assert!(p.barriers().is_empty());
+    }
+
+    #[test]
     fn the_walks_are_imagined_again_for_a_new_goal_and_every_rebuild_calls() {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let c = ImaginedConfig {
             rollouts: 32,
+            rounds: 1,
             steps: 10,
             rebuild_calls: 3,
+            // The recorder's plans predict moves the agent never makes: no barriers here.
+            stuck_fraction: 0.0,
             ..ImaginedConfig::default()
         };
         let mut p = ImaginedGraphPlanner::new(c, Box::new(Recorder(seen.clone())), 1.0).unwrap();

@@ -29,7 +29,7 @@ pub use escape::Escape;
 pub use gradient::{Gradient, GradientConfig};
 pub use graph::{GraphConfig, GraphPlanner};
 pub use hierarchical::{search_level2, DeadEnd, Hierarchical, HierarchicalConfig, Level2Plan};
-pub use imagined::{random_walks, ImaginedConfig, ImaginedGraphPlanner};
+pub use imagined::{crosses, farthest_points, random_walks, ImaginedConfig, ImaginedGraphPlanner};
 pub use mcts::{Mcts, MctsConfig};
 pub use mppi::{Mppi, MppiConfig};
 
