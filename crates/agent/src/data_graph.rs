@@ -6,7 +6,8 @@
 //! **Nodes** are the representations `s_{i,t}` of the training trajectories every `stride`
 //! steps. **Edges**: consecutive nodes of a trajectory (the data walked from one to the other,
 //! so no such edge crosses a wall), and *links* between nodes of any trajectories closer than
-//! `r_link` whose straight segment stays on the data ([`DataSupport::segment`] over all seen
+//! `r_link` (of each node's [`MAX_LINK_CANDIDATES`] nearest) whose straight segment stays on
+//! the data ([`DataSupport::segment`] over all seen
 //! states at `r_line`: no trajectory walks inside a wall, so a link through one is refused).
 //! Each edge weighs its length `‖s_a − s_b‖`. Radii are multiples of `μ₁`, the mean
 //! representation distance of one environment step of the data,
@@ -24,6 +25,10 @@ use std::collections::BinaryHeap;
 use crate::data_support::DataSupport;
 use crate::error::AgentError;
 use crate::level2::SeenTrajectories;
+
+/// Candidates for links per node: the nearest this many within `r_link` (bounds the graph at
+/// `N · 512` links).
+pub const MAX_LINK_CANDIDATES: usize = 512;
 
 /// `next` of a node attached to the goal itself.
 const TO_GOAL: u32 = u32::MAX;
@@ -189,7 +194,16 @@ impl DataGraph {
         let mut links = 0;
         for a in 0..count {
             let sa = &nodes[a * d..(a + 1) * d];
-            for (b, e) in index.within_snap(sa) {
+            let mut near = index.within_snap(sa);
+            // At most the `MAX_LINK_CANDIDATES` nearest (a model that barely moves puts every
+            // node within `r_link` of every other: without the bound, n² links).
+            if near.len() > MAX_LINK_CANDIDATES {
+                near.select_nth_unstable_by(MAX_LINK_CANDIDATES, |x, y| {
+                    x.1.total_cmp(&y.1).then(x.0.cmp(&y.0))
+                });
+                near.truncate(MAX_LINK_CANDIDATES);
+            }
+            for (b, e) in near {
                 if b <= a || adj[a].iter().any(|&(x, _)| x as usize == b) {
                     continue;
                 }
