@@ -30,6 +30,10 @@ use crate::level2::SeenTrajectories;
 /// `N · 512` links).
 pub const MAX_LINK_CANDIDATES: usize = 512;
 
+/// `keep(s_a, s_b, μ₁)` of [`DataGraph::build_with`]: whether an edge from `s_a` to `s_b` may
+/// stay in the graph (`μ₁` the mean step of the trajectories).
+pub type EdgeFilter<'a> = dyn Fn(&[f32], &[f32], f32) -> bool + 'a;
+
 /// `next` of a node attached to the goal itself.
 const TO_GOAL: u32 = u32::MAX;
 
@@ -107,7 +111,8 @@ impl Ord for Entry {
     }
 }
 
-fn sq(a: &[f32], b: &[f32]) -> f32 {
+/// `‖a − b‖²`.
+pub(crate) fn sq(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
@@ -122,19 +127,20 @@ impl DataGraph {
         link_radius: f32,
         line_radius: f32,
     ) -> Result<Self, AgentError> {
-        Self::build_with(seen, d, stride, link_radius, line_radius, &|_, _| true)
+        Self::build_with(seen, d, stride, link_radius, line_radius, &|_, _, _| true)
     }
 
     /// [`DataGraph::build`] keeping only the edges (trajectory steps and links) between `a`
-    /// and `b` for which `keep(s_a, s_b)` and `keep(s_b, s_a)` hold — e.g. not those across a
-    /// place the world refused to the agent ([`crate::planner::ImaginedGraphPlanner`]).
+    /// and `b` for which `keep(s_a, s_b, μ₁)` and `keep(s_b, s_a, μ₁)` hold — e.g. not those
+    /// across a place the world refused to the agent
+    /// ([`crate::planner::ImaginedGraphPlanner`]).
     pub fn build_with(
         seen: &SeenTrajectories,
         d: usize,
         stride: usize,
         link_radius: f32,
         line_radius: f32,
-        keep: &dyn Fn(&[f32], &[f32]) -> bool,
+        keep: &EdgeFilter<'_>,
     ) -> Result<Self, AgentError> {
         if stride == 0 {
             return Err(AgentError::config("hierarchy.graph.stride", 0, ">= 1"));
@@ -181,7 +187,7 @@ impl DataGraph {
                 let id = adj.len();
                 let mut edges = Vec::new();
                 let (a, b) = (at(i, times[j.saturating_sub(1)]), at(i, t));
-                if j > 0 && keep(a, b) && keep(b, a) {
+                if j > 0 && keep(a, b, step) && keep(b, a, step) {
                     let w = sq(at(i, t), at(i, times[j - 1])).sqrt();
                     edges.push(((id - 1) as u32, w));
                     adj[id - 1].push((id as u32, w));
@@ -208,7 +214,7 @@ impl DataGraph {
                     continue;
                 }
                 let sb = &nodes[b * d..(b + 1) * d];
-                if support.segment(sa, sb) && keep(sa, sb) && keep(sb, sa) {
+                if support.segment(sa, sb) && keep(sa, sb, step) && keep(sb, sa, step) {
                     let w = e.sqrt();
                     adj[a].push((b as u32, w));
                     adj[b].push((a as u32, w));
@@ -439,7 +445,7 @@ mod tests {
         assert!(g.route(&[2.0, 8.0], &field).unwrap().length() < 7.0);
         // An edge filter that refuses every edge crossing x = 5 between y = 3 and y = 10 (a
         // wall the links ignored): the route goes around it again, below y = 3.
-        let wall = |a: &[f32], b: &[f32]| {
+        let wall = |a: &[f32], b: &[f32], _step: f32| {
             let crosses = (a[0] - 5.0) * (b[0] - 5.0) <= 0.0;
             !(crosses && a[1].max(b[1]) > 3.0)
         };

@@ -178,20 +178,8 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::cost::{CostKind, GoalDistance};
     use crate::data_graph::walled;
-    use crate::planner::test_doubles::{Recorder, Still};
-
-    fn cost_to(goal: &[f32]) -> Cost {
-        Cost::new()
-            .with_goal(goal.to_vec())
-            .with_term(
-                CostKind::Task,
-                1.0,
-                GoalDistance::new(goal.to_vec()).unwrap(),
-            )
-            .unwrap()
-    }
+    use crate::planner::test_doubles::{cost_to, Recorder, Still};
 
     #[test]
     fn the_sub_goal_leads_toward_the_door_and_is_the_goal_once_it_is_near() {

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::graph::route_subgoal;
 use super::{fill_standard_normal, Plan, Planner};
 use crate::cost::Cost;
-use crate::data_graph::{DataGraph, GoalField};
+use crate::data_graph::{sq, DataGraph, GoalField};
 use crate::error::AgentError;
 use crate::level2::SeenTrajectories;
 use crate::world_model::WorldModel;
@@ -271,13 +271,7 @@ impl ImaginedGraphPlanner {
         let Some((from, predicted)) = self.last.take() else {
             return false;
         };
-        let dist = |a: &[f32], b: &[f32]| -> f32 {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f32>()
-                .sqrt()
-        };
+        let dist = |a: &[f32], b: &[f32]| sq(a, b).sqrt();
         let expected = dist(&predicted, &from);
         if expected < 0.5 * step || dist(s0, &from) >= self.cfg.stuck_fraction * expected {
             return false;
@@ -322,11 +316,9 @@ impl ImaginedGraphPlanner {
             n: walks,
             len: h + 1,
         };
-        let barriers = &self.barriers;
-        let reach = c.barrier_radius;
-        // Radii of barriers are in mean imagined steps, measured on the walks themselves.
-        let step = mean_step(&seen.states, d, h + 1);
-        let keep = |u: &[f32], v: &[f32]| {
+        let (barriers, reach) = (&self.barriers, c.barrier_radius);
+        // Barrier radii are in mean imagined steps μ₁, which the graph measures on the walks.
+        let keep = |u: &[f32], v: &[f32], step: f32| {
             !barriers
                 .iter()
                 .any(|(p, dir)| crosses(u, v, p, dir, reach * step))
@@ -335,47 +327,22 @@ impl ImaginedGraphPlanner {
     }
 }
 
-/// Mean distance between consecutive states of trajectories of `len` states (`[n, len, d]`).
-fn mean_step(states: &[f32], d: usize, len: usize) -> f32 {
-    let (mut total, mut count) = (0.0f64, 0usize);
-    for traj in states.chunks_exact(len * d) {
-        for w in traj.chunks_exact(d).collect::<Vec<_>>().windows(2) {
-            let e: f32 = w[0].iter().zip(w[1]).map(|(a, b)| (a - b) * (a - b)).sum();
-            total += f64::from(e.sqrt());
-            count += 1;
-        }
-    }
-    if count == 0 {
-        0.0
-    } else {
-        (total / count as f64) as f32
-    }
-}
-
 /// Whether the move `u → v` goes through the barrier `(p, dir)`: it starts within `radius` of
 /// `p`, heads within 60° of `dir` and ends beyond `p` along `dir`.
 pub fn crosses(u: &[f32], v: &[f32], p: &[f32], dir: &[f32], radius: f32) -> bool {
-    let dot = |a: &mut dyn Iterator<Item = f32>| a.sum::<f32>();
-    let near = dot(&mut u.iter().zip(p).map(|(a, b)| (a - b) * (a - b))) < radius * radius;
-    if !near {
+    if sq(u, p) >= radius * radius {
         return false;
     }
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
     let m: Vec<f32> = v.iter().zip(u).map(|(a, b)| a - b).collect();
-    let along = dot(&mut m.iter().zip(dir).map(|(a, b)| a * b));
-    let (mm, dd) = (
-        dot(&mut m.iter().map(|a| a * a)),
-        dot(&mut dir.iter().map(|a| a * a)),
-    );
-    let beyond = dot(&mut v.iter().zip(p).zip(dir).map(|((a, b), c)| (a - b) * c));
-    along > 0.5 * (mm * dd).sqrt() && beyond > 0.0
+    let beyond: Vec<f32> = v.iter().zip(p).map(|(a, b)| a - b).collect();
+    dot(&m, dir) > 0.5 * (dot(&m, &m) * dot(dir, dir)).sqrt() && dot(&beyond, dir) > 0.0
 }
 
 /// Greedy farthest-point sampling: up to `k` of `points` (`[m, d]`), each the one farthest
 /// from `anchor` and the points already chosen (ties: the first).
 pub fn farthest_points(points: &[f32], d: usize, anchor: &[f32], k: usize) -> Vec<Vec<f32>> {
-    let dist =
-        |p: &[f32], q: &[f32]| -> f32 { p.iter().zip(q).map(|(x, y)| (x - y) * (x - y)).sum() };
-    let mut nearest: Vec<f32> = points.chunks_exact(d).map(|p| dist(p, anchor)).collect();
+    let mut nearest: Vec<f32> = points.chunks_exact(d).map(|p| sq(p, anchor)).collect();
     let mut out: Vec<Vec<f32>> = Vec::new();
     while out.len() < k {
         let Some((i, &far)) = nearest
@@ -390,7 +357,7 @@ pub fn farthest_points(points: &[f32], d: usize, anchor: &[f32], k: usize) -> Ve
         }
         let chosen = points[i * d..(i + 1) * d].to_vec();
         for (n, p) in nearest.iter_mut().zip(points.chunks_exact(d)) {
-            *n = n.min(dist(p, &chosen));
+            *n = n.min(sq(p, &chosen));
         }
         out.push(chosen);
     }
@@ -470,19 +437,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::cost::{CostKind, GoalDistance};
-    use crate::planner::test_doubles::{Recorder, Walled};
-
-    fn cost_to(goal: &[f32]) -> Cost {
-        Cost::new()
-            .with_goal(goal.to_vec())
-            .with_term(
-                CostKind::Task,
-                1.0,
-                GoalDistance::new(goal.to_vec()).unwrap(),
-            )
-            .unwrap()
-    }
+    use crate::planner::test_doubles::{cost_to, Recorder, Walled};
 
     fn cfg() -> ImaginedConfig {
         ImaginedConfig {

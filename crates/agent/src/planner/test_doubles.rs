@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Plan, Planner};
-use crate::cost::Cost;
+use crate::cost::{Cost, CostKind, GoalDistance};
 use crate::error::AgentError;
 use crate::world_model::WorldModel;
 
@@ -29,6 +29,19 @@ impl Planner for Recorder {
     fn horizon(&self) -> usize {
         1
     }
+}
+
+/// A cost with the goal `goal` and one task term, the distance to it (what planners that hand
+/// sub-goals to level 1 plan toward).
+pub(crate) fn cost_to(goal: &[f32]) -> Cost {
+    Cost::new()
+        .with_goal(goal.to_vec())
+        .with_term(
+            CostKind::Task,
+            1.0,
+            GoalDistance::new(goal.to_vec()).unwrap(),
+        )
+        .unwrap()
 }
 
 /// A 2-D world model in which nothing moves.
