@@ -333,10 +333,16 @@ pub fn crosses(u: &[f32], v: &[f32], p: &[f32], dir: &[f32], radius: f32) -> boo
     if sq(u, p) >= radius * radius {
         return false;
     }
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-    let m: Vec<f32> = v.iter().zip(u).map(|(a, b)| a - b).collect();
-    let beyond: Vec<f32> = v.iter().zip(p).map(|(a, b)| a - b).collect();
-    dot(&m, dir) > 0.5 * (dot(&m, &m) * dot(dir, dir)).sqrt() && dot(&beyond, dir) > 0.0
+    // `(a − b) · dir`, without allocating: this runs for every edge near a barrier.
+    let along = |a: &[f32], b: &[f32]| -> f32 {
+        a.iter()
+            .zip(b)
+            .zip(dir)
+            .map(|((x, y), e)| (x - y) * e)
+            .sum()
+    };
+    let dd: f32 = dir.iter().map(|e| e * e).sum();
+    along(v, u) > 0.5 * (sq(v, u) * dd).sqrt() && along(v, p) > 0.0
 }
 
 /// Greedy farthest-point sampling: up to `k` of `points` (`[m, d]`), each the one farthest
