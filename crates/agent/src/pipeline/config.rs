@@ -19,7 +19,8 @@ use crate::critic::CriticConfig;
 use crate::error::AgentError;
 use crate::latent_paths::LatentPaths;
 use crate::planner::{
-    GraphConfig, HierarchicalConfig, ImaginedConfig, MppiConfig, PlanContext, PlannerConfig,
+    GraphConfig, HierarchicalConfig, ImaginedConfig, MppiConfig, NoRoute, PlanContext,
+    PlannerConfig,
 };
 use crate::policy::PolicyConfig;
 use crate::risk::Risk;
@@ -621,6 +622,10 @@ impl RunConfig {
         // has a local minimum at the wall between start and goal, where flat planners stop).
         // The graph is built from the representations kept with level 2, so level 2 trains.
         self.agent.planner = PlannerLevels::Graph;
+        // Without a route in the data (no door crossings, `data.door_crossing_rate = 0`) the
+        // graph hands the call to the imagined walks, which may find the door the model
+        // learned from the images (README "PLDM's data regimes").
+        self.hierarchy.graph.no_route = NoRoute::Imagined;
         self.hierarchy.train = true;
         if preset == Preset::Tiny {
             self.hierarchy.level2.steps = 20;
@@ -1175,6 +1180,7 @@ mod tests {
         assert_eq!(c.plan_context(0).max_action_norm, 2.45);
         assert_eq!(c.task.name, "pldm");
         assert_eq!(c.agent.planner, PlannerLevels::Graph);
+        assert_eq!(c.hierarchy.graph.no_route, NoRoute::Imagined);
         assert!(c.hierarchy.train);
         assert_eq!(
             (c.eval.episodes, c.eval.seed, c.eval.max_steps),

@@ -29,7 +29,8 @@ use crate::guided::PolicyGuided;
 use crate::level2::Level2Model;
 use crate::memory::ShortTermMemory;
 use crate::planner::{
-    Escape, GraphPlanner, Hierarchical, ImaginedConfig, ImaginedGraphPlanner, PlanContext, Planner,
+    Escape, GraphPlanner, Hierarchical, ImaginedConfig, ImaginedGraphPlanner, NoRoute, PlanContext,
+    Planner,
 };
 use crate::policy::Policy;
 use crate::task::{Reach, Target, TaskEpisode};
@@ -182,6 +183,20 @@ impl Learned {
     /// The actor's [`Planner`] for one worker (`seed_offset` as in
     /// [`RunConfig::plan_context`]).
     pub fn actor(&self, cfg: &RunConfig, seed_offset: u64) -> Result<Box<dyn Planner>, AgentError> {
+        let imagined = || -> Result<Box<dyn Planner>, AgentError> {
+            let g = &cfg.hierarchy.imagined;
+            let ctx = PlanContext {
+                horizon: g.low_horizon,
+                ..cfg.plan_context(seed_offset)
+            };
+            let max_norm = ctx.max_action_norm;
+            let walks = ImaginedConfig {
+                seed: g.seed.wrapping_add(seed_offset),
+                ..g.clone()
+            };
+            let low = cfg.planner.build(ctx)?;
+            Ok(Box::new(ImaginedGraphPlanner::new(walks, low, max_norm)?))
+        };
         let planner = || -> Result<Box<dyn Planner>, AgentError> {
             match (cfg.agent.planner, &self.level2) {
                 (PlannerLevels::Flat, _) => cfg.planner.build(cfg.plan_context(seed_offset)),
@@ -215,22 +230,13 @@ impl Learned {
                         ..cfg.plan_context(seed_offset)
                     };
                     let low = cfg.planner.build(ctx)?;
-                    Ok(Box::new(GraphPlanner::new(g.clone(), low, graph)?))
+                    let planner = GraphPlanner::new(g.clone(), low, graph)?;
+                    Ok(Box::new(match g.no_route {
+                        NoRoute::Goal => planner,
+                        NoRoute::Imagined => planner.with_no_route(imagined()?)?,
+                    }))
                 }
-                (PlannerLevels::Imagined, _) => {
-                    let g = &cfg.hierarchy.imagined;
-                    let ctx = PlanContext {
-                        horizon: g.low_horizon,
-                        ..cfg.plan_context(seed_offset)
-                    };
-                    let max_norm = ctx.max_action_norm;
-                    let walks = ImaginedConfig {
-                        seed: g.seed.wrapping_add(seed_offset),
-                        ..g.clone()
-                    };
-                    let low = cfg.planner.build(ctx)?;
-                    Ok(Box::new(ImaginedGraphPlanner::new(walks, low, max_norm)?))
-                }
+                (PlannerLevels::Imagined, _) => imagined(),
             }
         };
         let policy = || {

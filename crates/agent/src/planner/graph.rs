@@ -10,6 +10,13 @@
 //! goal-distance term). Where the goal distance in representation space has a local minimum
 //! (the wall between the agent and its goal), the route goes around it through the door the
 //! data walked through; no true position is used.
+//!
+//! Where the graph has **no route** from `s₀` to the goal (the data never joined the two
+//! places, e.g. PLDM's data without door crossings, `data.door_crossing_rate = 0`), what
+//! the planner does is `hierarchy.graph.no_route`: `"goal"` (default) plans straight toward
+//! the goal; `"imagined"` hands the call to a [`super::ImaginedGraphPlanner`] (routes on a
+//! graph of the world model's own random walks), which can find a way the data never
+//! walked if the model has learned one. Calls with a route keep the data graph's sub-goal.
 
 use std::sync::Arc;
 
@@ -36,6 +43,20 @@ pub struct GraphConfig {
     pub subgoal_steps: f32,
     /// Level-1 planning horizon toward the sub-goal, in planned actions (default 8).
     pub low_horizon: usize,
+    /// What a call does when the graph has no route to the goal (module docs; default
+    /// `"goal"`).
+    pub no_route: NoRoute,
+}
+
+/// `hierarchy.graph.no_route`: the plan when the data graph has no route to the goal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoRoute {
+    /// Plan straight toward the goal.
+    #[default]
+    Goal,
+    /// Search a graph of the world model's imagined walks (`[hierarchy.imagined]`).
+    Imagined,
 }
 
 impl Default for GraphConfig {
@@ -46,6 +67,7 @@ impl Default for GraphConfig {
             line_radius: 0.5,
             subgoal_steps: 12.0,
             low_horizon: 8,
+            no_route: NoRoute::Goal,
         }
     }
 }
@@ -75,7 +97,7 @@ impl GraphConfig {
 }
 
 /// The sub-goal from `s0` toward `goal` on `graph`: the first waypoint at least `reach` along
-/// the route ([`crate::data_graph::Route::ahead`]), or `goal` itself when there is no route.
+/// the route ([`crate::data_graph::Route::ahead`]), or `None` when there is no route.
 /// `field` caches the goal's distance field and is recomputed when the goal changes.
 pub(crate) fn route_subgoal(
     graph: &DataGraph,
@@ -83,14 +105,14 @@ pub(crate) fn route_subgoal(
     s0: &[f32],
     goal: &[f32],
     reach: f32,
-) -> Result<Vec<f32>, AgentError> {
+) -> Result<Option<Vec<f32>>, AgentError> {
     if field.as_ref().is_none_or(|f| f.goal != goal) {
         *field = Some(graph.field(goal)?);
     }
     Ok(field
         .as_ref()
         .and_then(|f| graph.route(s0, f))
-        .map_or_else(|| goal.to_vec(), |r| r.ahead(reach).to_vec()))
+        .map(|r| r.ahead(reach).to_vec()))
 }
 
 /// The planner of the module docs.
@@ -100,6 +122,10 @@ pub struct GraphPlanner {
     graph: Arc<DataGraph>,
     field: Option<GoalField>,
     subgoal: Option<Vec<f32>>,
+    /// The planner of the calls without a route (`no_route = "imagined"`).
+    no_route: Option<Box<dyn Planner>>,
+    /// Whether the last call was handed to `no_route`.
+    handed_over: bool,
 }
 
 impl std::fmt::Debug for GraphPlanner {
@@ -112,7 +138,8 @@ impl std::fmt::Debug for GraphPlanner {
 }
 
 impl GraphPlanner {
-    /// Level 1 = `low` (its horizon is the low horizon), sub-goals from `graph`.
+    /// Level 1 = `low` (its horizon is the low horizon), sub-goals from `graph`; calls
+    /// without a route plan straight toward the goal.
     pub fn new(
         cfg: GraphConfig,
         low: Box<dyn Planner>,
@@ -125,7 +152,28 @@ impl GraphPlanner {
             graph,
             field: None,
             subgoal: None,
+            no_route: None,
+            handed_over: false,
         })
+    }
+
+    /// Hands the calls without a route to `planner` (`no_route = "imagined"`: the
+    /// [`super::ImaginedGraphPlanner`]); its horizon must be the low planner's.
+    pub fn with_no_route(mut self, planner: Box<dyn Planner>) -> Result<Self, AgentError> {
+        if planner.horizon() != self.low.horizon() {
+            return Err(AgentError::config(
+                "hierarchy.imagined.low_horizon",
+                planner.horizon(),
+                "hierarchy.graph.low_horizon (one plan length for both levels 1)",
+            ));
+        }
+        self.no_route = Some(planner);
+        Ok(self)
+    }
+
+    /// Whether the last call had no route and was handed to the `no_route` planner.
+    pub fn handed_over(&self) -> bool {
+        self.handed_over
     }
 }
 
@@ -143,7 +191,14 @@ impl Planner for GraphPlanner {
             )
         })?;
         let reach = self.cfg.subgoal_steps * self.graph.step();
-        let sub = route_subgoal(&self.graph, &mut self.field, s0, goal, reach)?;
+        let route = route_subgoal(&self.graph, &mut self.field, s0, goal, reach)?;
+        self.handed_over = route.is_none() && self.no_route.is_some();
+        if let (None, Some(other)) = (&route, self.no_route.as_mut()) {
+            let plan = other.plan(s0, cost, model)?;
+            self.subgoal = other.subgoal().map(<[f32]>::to_vec);
+            return Ok(plan);
+        }
+        let sub = route.unwrap_or_else(|| goal.to_vec());
         let low_cost = cost.toward(sub.clone())?;
         self.subgoal = Some(sub);
         self.low.plan(s0, &low_cost, model)
@@ -151,12 +206,19 @@ impl Planner for GraphPlanner {
 
     fn shift(&mut self, k: usize) {
         self.low.shift(k);
+        if let Some(p) = self.no_route.as_mut() {
+            p.shift(k);
+        }
     }
 
     fn reset(&mut self) {
         self.low.reset();
+        if let Some(p) = self.no_route.as_mut() {
+            p.reset();
+        }
         self.field = None;
         self.subgoal = None;
+        self.handed_over = false;
     }
 
     fn warm_start(&mut self, actions: &[f32], act_dim: usize) -> Result<(), AgentError> {
@@ -215,6 +277,95 @@ mod tests {
         // A cost without a goal cannot be planned toward.
         let err = p.plan(&[2.0, 8.0], &Cost::new(), &Still).unwrap_err();
         assert!(err.to_string().contains("agent.planner"), "{err}");
+    }
+
+    /// `walled()`'s two rooms without the door row: no trajectory joins them.
+    fn doorless() -> crate::level2::SeenTrajectories {
+        let mut states = Vec::new();
+        let mut n = 0;
+        for r in 0..=20 {
+            let y = r as f32 * 0.5;
+            for x0 in [0.0f32, 6.0] {
+                for k in 0..17 {
+                    states.extend_from_slice(&[x0 + k as f32 * 0.25, y]);
+                }
+                n += 1;
+            }
+        }
+        crate::level2::SeenTrajectories { states, n, len: 17 }
+    }
+
+    #[test]
+    fn calls_without_a_route_go_to_the_no_route_planner_and_the_others_stay() {
+        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let low = Rc::new(RefCell::new(Vec::new()));
+        let other = Rc::new(RefCell::new(Vec::new()));
+        let goal = [8.0f32, 8.0];
+        let cost = cost_to(&goal);
+        // Default ("goal"): without a route, level 1 plans straight toward the goal.
+        let mut plain = GraphPlanner::new(
+            GraphConfig::default(),
+            Box::new(Recorder(low.clone())),
+            Arc::clone(&graph),
+        )
+        .unwrap();
+        plain.plan(&[2.0, 8.0], &cost, &Still).unwrap();
+        assert_eq!(low.borrow()[0], goal.to_vec());
+        assert!(!plain.handed_over());
+        // "imagined": the same call goes to the other planner, with the task's own cost.
+        let mut p = GraphPlanner::new(
+            GraphConfig {
+                no_route: NoRoute::Imagined,
+                ..GraphConfig::default()
+            },
+            Box::new(Recorder(low.clone())),
+            graph,
+        )
+        .unwrap()
+        .with_no_route(Box::new(Recorder(other.clone())))
+        .unwrap();
+        p.plan(&[2.0, 8.0], &cost, &Still).unwrap();
+        assert_eq!(low.borrow().len(), 1, "level 1 was not called");
+        assert_eq!(other.borrow().as_slice(), &[goal.to_vec()]);
+        assert!(p.handed_over());
+        // In the goal's room, 7 away, the route exists: level 1 gets the data graph's
+        // sub-goal (3 along it) again.
+        p.plan(&[6.5, 1.0], &cost, &Still).unwrap();
+        assert_eq!(other.borrow().len(), 1);
+        assert_eq!(low.borrow().len(), 2);
+        assert!(!p.handed_over());
+        let sub = low.borrow()[1].clone();
+        assert!(sub[0] > 6.0 && sub != goal.to_vec(), "{sub:?}");
+        p.reset();
+        assert!(!p.handed_over());
+    }
+
+    #[test]
+    fn a_no_route_planner_of_another_horizon_is_refused() {
+        struct Long;
+        impl Planner for Long {
+            fn plan(
+                &mut self,
+                _: &[f32],
+                _: &Cost,
+                _: &dyn WorldModel,
+            ) -> Result<Plan, AgentError> {
+                unreachable!()
+            }
+            fn shift(&mut self, _: usize) {}
+            fn reset(&mut self) {}
+            fn horizon(&self) -> usize {
+                8
+            }
+        }
+        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let low = Rc::new(RefCell::new(Vec::new()));
+        let err = GraphPlanner::new(GraphConfig::default(), Box::new(Recorder(low)), graph)
+            .unwrap()
+            .with_no_route(Box::new(Long))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hierarchy.imagined.low_horizon"), "{err}");
     }
 
     #[test]

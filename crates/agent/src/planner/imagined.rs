@@ -398,7 +398,7 @@ impl Planner for ImaginedGraphPlanner {
         self.calls += 1;
         let graph = self.graph.as_ref().expect("built above");
         let reach = self.cfg.subgoal_steps * graph.step();
-        let sub = route_subgoal(graph, &mut self.field, s0, &goal, reach)?;
+        let sub = route_subgoal(graph, &mut self.field, s0, &goal, reach)?.unwrap_or(goal);
         let low_cost = cost.toward(sub.clone())?;
         self.subgoal = Some(sub);
         let plan = self.low.plan(s0, &low_cost, model)?;

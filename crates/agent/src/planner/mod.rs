@@ -27,7 +27,7 @@ pub use cem::{Cem, CemConfig};
 pub use cem_gradient::{CemGradient, CemGradientConfig};
 pub use escape::Escape;
 pub use gradient::{Gradient, GradientConfig};
-pub use graph::{GraphConfig, GraphPlanner};
+pub use graph::{GraphConfig, GraphPlanner, NoRoute};
 pub use hierarchical::{search_level2, DeadEnd, Hierarchical, HierarchicalConfig, Level2Plan};
 pub use imagined::{crosses, farthest_points, random_walks, ImaginedConfig, ImaginedGraphPlanner};
 pub use mcts::{Mcts, MctsConfig};
