@@ -340,6 +340,38 @@ mod tests {
         assert!(!p.handed_over());
     }
 
+    /// A horizon-1 planner that counts `shift` and `reset` calls (in `calls`).
+    struct Counter(Rc<RefCell<Vec<&'static str>>>);
+
+    impl Planner for Counter {
+        fn plan(&mut self, _: &[f32], _: &Cost, _: &dyn WorldModel) -> Result<Plan, AgentError> {
+            unreachable!("no call is handed over in this test")
+        }
+        fn shift(&mut self, _: usize) {
+            self.0.borrow_mut().push("shift");
+        }
+        fn reset(&mut self) {
+            self.0.borrow_mut().push("reset");
+        }
+        fn horizon(&self) -> usize {
+            1
+        }
+    }
+
+    #[test]
+    fn the_no_route_planner_is_shifted_and_reset_with_level_1() {
+        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let low = Rc::new(RefCell::new(Vec::new()));
+        let mut p = GraphPlanner::new(GraphConfig::default(), Box::new(Recorder(low)), graph)
+            .unwrap()
+            .with_no_route(Box::new(Counter(calls.clone())))
+            .unwrap();
+        p.shift(1);
+        p.reset();
+        assert_eq!(calls.borrow().as_slice(), &["shift", "reset"]);
+    }
+
     #[test]
     fn a_no_route_planner_of_another_horizon_is_refused() {
         struct Long;
