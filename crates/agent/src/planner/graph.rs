@@ -340,8 +340,8 @@ mod tests {
         assert!(!p.handed_over());
     }
 
-    /// A horizon-1 planner that counts `shift` and `reset` calls (in `calls`).
-    struct Counter(Rc<RefCell<Vec<&'static str>>>);
+    /// A planner of horizon `.1` that records its `shift`, `reset` and `warm_start` calls.
+    struct Counter(Rc<RefCell<Vec<&'static str>>>, usize);
 
     impl Planner for Counter {
         fn plan(&mut self, _: &[f32], _: &Cost, _: &dyn WorldModel) -> Result<Plan, AgentError> {
@@ -353,9 +353,28 @@ mod tests {
         fn reset(&mut self) {
             self.0.borrow_mut().push("reset");
         }
-        fn horizon(&self) -> usize {
-            1
+        fn warm_start(&mut self, _: &[f32], _: usize) -> Result<(), AgentError> {
+            self.0.borrow_mut().push("warm_start");
+            Ok(())
         }
+        fn horizon(&self) -> usize {
+            self.1
+        }
+    }
+
+    #[test]
+    fn horizon_and_warm_start_are_level_1s() {
+        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let mut p = GraphPlanner::new(
+            GraphConfig::default(),
+            Box::new(Counter(calls.clone(), 3)),
+            graph,
+        )
+        .unwrap();
+        assert_eq!(p.horizon(), 3);
+        p.warm_start(&[0.0; 6], 2).unwrap();
+        assert_eq!(calls.borrow().as_slice(), &["warm_start"]);
     }
 
     #[test]
@@ -365,7 +384,7 @@ mod tests {
         let low = Rc::new(RefCell::new(Vec::new()));
         let mut p = GraphPlanner::new(GraphConfig::default(), Box::new(Recorder(low)), graph)
             .unwrap()
-            .with_no_route(Box::new(Counter(calls.clone())))
+            .with_no_route(Box::new(Counter(calls.clone(), 1)))
             .unwrap();
         p.shift(1);
         p.reset();
