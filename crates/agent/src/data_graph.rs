@@ -358,11 +358,18 @@ impl DataGraph {
 /// each side of the wall above) and up the columns x = 0, 0.5, …, 4 and 6, …, 10, cut into
 /// trajectories of 17 states 0.25 apart.
 pub(crate) fn walled() -> SeenTrajectories {
+    rooms(true)
+}
+
+#[cfg(test)]
+/// [`walled`]'s two rooms; without `door` the rows below y = 2 stay on their side of the
+/// wall too, so no trajectory joins the rooms.
+pub(crate) fn rooms(door: bool) -> SeenTrajectories {
     let mut trajs: Vec<Vec<[f32; 2]>> = Vec::new();
     // Rows: left side x ∈ [0, 4], right side x ∈ [6, 10] (the door row y < 2 crosses).
     for r in 0..=20 {
         let y = r as f32 * 0.5;
-        if y < 2.0 {
+        if door && y < 2.0 {
             trajs.push((0..=40).map(|k| [k as f32 * 0.25, y]).collect());
         } else {
             trajs.push((0..=16).map(|k| [k as f32 * 0.25, y]).collect());

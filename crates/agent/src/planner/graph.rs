@@ -192,13 +192,17 @@ impl Planner for GraphPlanner {
         })?;
         let reach = self.cfg.subgoal_steps * self.graph.step();
         let route = route_subgoal(&self.graph, &mut self.field, s0, goal, reach)?;
-        self.handed_over = route.is_none() && self.no_route.is_some();
-        if let (None, Some(other)) = (&route, self.no_route.as_mut()) {
-            let plan = other.plan(s0, cost, model)?;
-            self.subgoal = other.subgoal().map(<[f32]>::to_vec);
-            return Ok(plan);
-        }
-        let sub = route.unwrap_or_else(|| goal.to_vec());
+        self.handed_over = false;
+        let sub = match (route, self.no_route.as_mut()) {
+            (Some(sub), _) => sub,
+            (None, None) => goal.to_vec(),
+            (None, Some(other)) => {
+                self.handed_over = true;
+                let plan = other.plan(s0, cost, model)?;
+                self.subgoal = other.subgoal().map(<[f32]>::to_vec);
+                return Ok(plan);
+            }
+        };
         let low_cost = cost.toward(sub.clone())?;
         self.subgoal = Some(sub);
         self.low.plan(s0, &low_cost, model)
@@ -240,7 +244,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::data_graph::walled;
+    use crate::data_graph::{rooms, walled};
     use crate::planner::test_doubles::{cost_to, Recorder, Still};
 
     #[test]
@@ -279,25 +283,9 @@ mod tests {
         assert!(err.to_string().contains("agent.planner"), "{err}");
     }
 
-    /// `walled()`'s two rooms without the door row: no trajectory joins them.
-    fn doorless() -> crate::level2::SeenTrajectories {
-        let mut states = Vec::new();
-        let mut n = 0;
-        for r in 0..=20 {
-            let y = r as f32 * 0.5;
-            for x0 in [0.0f32, 6.0] {
-                for k in 0..17 {
-                    states.extend_from_slice(&[x0 + k as f32 * 0.25, y]);
-                }
-                n += 1;
-            }
-        }
-        crate::level2::SeenTrajectories { states, n, len: 17 }
-    }
-
     #[test]
     fn calls_without_a_route_go_to_the_no_route_planner_and_the_others_stay() {
-        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let graph = Arc::new(DataGraph::build(&rooms(false), 2, 2, 2.5, 1.5).unwrap());
         let low = Rc::new(RefCell::new(Vec::new()));
         let other = Rc::new(RefCell::new(Vec::new()));
         let goal = [8.0f32, 8.0];
@@ -364,7 +352,7 @@ mod tests {
 
     #[test]
     fn horizon_and_warm_start_are_level_1s() {
-        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let graph = Arc::new(DataGraph::build(&rooms(false), 2, 2, 2.5, 1.5).unwrap());
         let calls = Rc::new(RefCell::new(Vec::new()));
         let mut p = GraphPlanner::new(
             GraphConfig::default(),
@@ -379,7 +367,7 @@ mod tests {
 
     #[test]
     fn the_no_route_planner_is_shifted_and_reset_with_level_1() {
-        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let graph = Arc::new(DataGraph::build(&rooms(false), 2, 2, 2.5, 1.5).unwrap());
         let calls = Rc::new(RefCell::new(Vec::new()));
         let low = Rc::new(RefCell::new(Vec::new()));
         let mut p = GraphPlanner::new(GraphConfig::default(), Box::new(Recorder(low)), graph)
@@ -409,7 +397,7 @@ mod tests {
                 8
             }
         }
-        let graph = Arc::new(DataGraph::build(&doorless(), 2, 2, 2.5, 1.5).unwrap());
+        let graph = Arc::new(DataGraph::build(&rooms(false), 2, 2, 2.5, 1.5).unwrap());
         let low = Rc::new(RefCell::new(Vec::new()));
         let err = GraphPlanner::new(GraphConfig::default(), Box::new(Recorder(low)), graph)
             .unwrap()
