@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::progress::Bars;
+use ami_agent::pipeline::Progress;
 
 use ami_agent::pipeline::distractors::{self, DistractorsConfig};
 use ami_agent::pipeline::frontier::{self, FrontierConfig};
 use ami_jepa::burn::tensor::Device;
 use ami_pde::Equation;
 use ami_pde_ssl::experiment::{run, table, write, ExperimentConfig};
-use ami_ssl::{collapse, ImageSet};
+use ami_ssl::{collapse, compare, ImageSet};
 
 /// `ami experiment …`.
 #[derive(clap::Subcommand)]
@@ -61,6 +62,30 @@ pub enum ExperimentCommand {
         /// vicreg-no-cov, byol, byol-no-predictor, byol-no-ema, byol-no-predictor-no-ema.
         #[arg(long, value_delimiter = ',')]
         variants: Vec<String>,
+        /// Override one setting of `ami ssl train` (repeatable), e.g. `train.steps=200`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Every joint-embedding objective on the same images and budget (vicreg, barlow-twins,
+    /// byol, simsiam, swav, nt-xent, infonce on the conv encoder; ijepa on the ViT):
+    /// linear-probe accuracy per label budget, factor R², seconds per step and effective
+    /// rank, next to each backbone at random init and the supervised baseline.
+    SslCompare {
+        /// Images written by `ami data shapes` (or any image set `ami ssl train` reads).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output directory (`report.json`, `table.md`, `ranks.svg`, `probes.svg`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seconds-long setting (a smoke test, not a measurement).
+        #[arg(long)]
+        quick: bool,
+        /// Objectives to run (comma list; default all).
+        #[arg(long, value_delimiter = ',')]
+        objectives: Vec<String>,
+        /// Seed of the split, weights, batches and views (`train.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Override one setting of `ami ssl train` (repeatable), e.g. `train.steps=200`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -187,6 +212,56 @@ pub fn run_experiment(cmd: ExperimentCommand) -> Result<()> {
             collapse::write(&out, &report)?;
             println!("{}", collapse::table(&report));
             eprintln!("report, table and plot in {}", out.display());
+            Ok(())
+        }
+        ExperimentCommand::SslCompare {
+            data,
+            out,
+            quick,
+            objectives,
+            seed,
+            sets,
+        } => {
+            let base = if quick {
+                compare::quick()
+            } else {
+                compare::standard()
+            };
+            let mut sets = sets;
+            if let Some(s) = seed {
+                sets.insert(0, format!("train.seed={s}"));
+            }
+            let cfg = base.with_overrides(&sets)?;
+            let names: Vec<&str> = if objectives.is_empty() {
+                compare::OBJECTIVES.to_vec()
+            } else {
+                objectives.iter().map(String::as_str).collect()
+            };
+            compare::check_names(&names)?;
+            let images = ImageSet::load(&data)?;
+            let bars = Bars::default();
+            let steps = cfg.train.steps as u64;
+            let report = compare::run(
+                &images,
+                &cfg,
+                &names,
+                &Device::flex(),
+                &mut |line| {
+                    bars.finish();
+                    eprintln!("{line}")
+                },
+                &mut |name, s| {
+                    if s.step == 0 {
+                        bars.start(name, steps);
+                    }
+                    bars.set(s.step as u64 + 1, &format!("loss {:.4}", s.loss));
+                },
+            );
+            bars.finish();
+            let report = report?;
+            compare::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", compare::table(&report));
+            eprintln!("report, table and plots in {}", out.display());
             Ok(())
         }
         ExperimentCommand::Distractors {

@@ -63,7 +63,7 @@ impl Observer for Bars {
 
 /// Runs `ami ssl train`.
 pub fn train(a: &TrainArgs) -> Result<()> {
-    let objective = objective_by_name(a.objective)?;
+    objective_by_name(a.objective)?;
     let base = if a.quick {
         ExperimentConfig::quick()
     } else {
@@ -77,6 +77,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         sets.insert(0, format!("train.seed={s}"));
     }
     let cfg = base.with_overrides(&sets)?;
+    let objective = cfg.objective(a.objective)?;
     let data = ImageSet::load(a.data)?;
     eprintln!(
         "{} images {:?}, {} classes; objective {}; {} steps of {}",

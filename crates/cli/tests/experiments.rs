@@ -1,5 +1,6 @@
 //! `ami experiment distractors --quick` runs the four conditions as full run directories and
-//! writes the comparison; `ami experiment collapse --quick` writes each variant's curves; bad
+//! writes the comparison; `ami experiment collapse --quick` writes each variant's curves;
+//! `ami experiment ssl-compare --quick` probes every asked objective on one split; bad
 //! settings fail naming the key and write nothing.
 
 mod common;
@@ -166,6 +167,110 @@ fn collapse_quick_writes_curves_for_each_variant() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         !o.status.success() && err.contains("simclr") && err.contains("byol-no-ema"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}
+
+/// `ami experiment ssl-compare --quick`: each asked objective gets a row with its backbone,
+/// one accuracy per label budget and its rank curve; each backbone used gets a random-init
+/// row; an unknown objective is refused before any training, naming the known ones.
+#[test]
+fn ssl_compare_quick_probes_each_objective_on_one_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes.npz");
+    ok(&[
+        "data",
+        "shapes",
+        "--n",
+        "200",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("cmp");
+    let stdout = ok(&[
+        "experiment",
+        "ssl-compare",
+        "--quick",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--objectives",
+        "barlow-twins,ijepa",
+        "--set",
+        "train.steps=4",
+        "--set",
+        "train.diag_every=2",
+        "--set",
+        "supervised.steps=2",
+        "--set",
+        "label_fractions=0.1,1",
+    ])
+    .stdout;
+    let table = String::from_utf8_lossy(&stdout);
+    assert!(table.contains("| ijepa | vit |"), "{table}");
+    let r = json(&out.join("report.json"));
+    let labels: Vec<u64> = r["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(labels, [16, 160]);
+    let rows = r["objectives"].as_array().unwrap();
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|o| {
+            (
+                o["objective"].as_str().unwrap(),
+                o["backbone"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("barlow-twins", "conv"), ("ijepa", "vit")]);
+    for o in rows {
+        let acc = o["accuracy"].as_array().unwrap();
+        assert_eq!(acc.len(), 2);
+        assert!(acc
+            .iter()
+            .all(|a| (0.0..=1.0).contains(&a.as_f64().unwrap())));
+        let steps: Vec<u64> = o["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(steps, [0, 2, 4]);
+        assert!(o["seconds_per_step"].as_f64().unwrap() > 0.0);
+    }
+    let random: Vec<&str> = r["random_init"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["backbone"].as_str().unwrap())
+        .collect();
+    assert_eq!(random, ["conv", "vit"]);
+    assert_eq!(r["supervised"].as_array().unwrap().len(), 2);
+    for f in ["table.md", "ranks.svg", "probes.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+
+    let bad = dir.path().join("bad");
+    let o = ami(&[
+        "experiment",
+        "ssl-compare",
+        "--quick",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        bad.to_str().unwrap(),
+        "--objectives",
+        "vicreg,simclr",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("simclr") && err.contains("ijepa"),
         "{err}"
     );
     assert!(!bad.exists());

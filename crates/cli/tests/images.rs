@@ -115,6 +115,71 @@ fn ssl_train_quick_writes_report_table_chart_and_weights() {
     }
 }
 
+/// `--objective ijepa` trains the ViT with the token loop: the report records the EMA
+/// momentum of every step, the ViT settings with the data's shape, and the weights are the
+/// ViT's; a mask that cannot fit the token grid names `masking.min_keep`.
+#[test]
+fn ssl_train_ijepa_runs_the_token_loop_on_the_vit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("s.npz");
+    ok(&[
+        "data",
+        "shapes",
+        "--n",
+        "200",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("run");
+    let args = |out: &std::path::Path, extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "ssl",
+            "train",
+            "--objective",
+            "ijepa",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quick",
+            "--steps",
+            "8",
+            "--set",
+            "supervised.steps=3",
+            "--set",
+            "ijepa.momentum_start=0.9",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let a = args(&out, &[]);
+    ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["objective"], "ijepa");
+    let loss = r["loss"].as_array().unwrap();
+    assert_eq!(loss.len(), 8);
+    assert!((loss[0]["momentum"].as_f64().unwrap() - 0.9).abs() < 1e-12);
+    assert!(loss[7]["momentum"].as_f64().unwrap() > 0.9);
+    assert_eq!(r["config"]["vit"]["image"], serde_json::json!([3, 32, 32]));
+    let weights = ami_jepa::checkpoint::read_safetensors(&out.join("encoder.safetensors")).unwrap();
+    assert!(
+        weights.contains_key("vit.patch_embed.weight"),
+        "{:?}",
+        weights.keys()
+    );
+    let bad = dir.path().join("bad");
+    let a = args(&bad, &["--set", "masking.min_keep=40"]);
+    let o = ami(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("masking.min_keep"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}
+
 #[test]
 fn ssl_train_bad_set_names_the_key_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use self::optimizer_record::optimizer_bytes;
 pub use self::safetensors::{
-    conv_tensors, mlp_tensors, model_safetensors, parse_safetensors, read_safetensors,
-    safetensors_bytes, save_safetensors, TensorMap,
+    conv_tensors, mlp_tensors, model_safetensors, module_tensors, parse_safetensors,
+    read_safetensors, safetensors_bytes, save_safetensors, TensorMap,
 };
 use self::set::{commit, resolve, Failpoint};
 use crate::error::JepaError;

@@ -255,6 +255,16 @@ impl Vit {
         self.forward(x, None).mean_dim(1).squeeze_dim(1)
     }
 
+    /// The token width `D` (the size of [`Vit::pooled`]).
+    pub fn dim(&self) -> usize {
+        self.patch_embed.weight.dims()[1]
+    }
+
+    /// The token grid `[H/p, W/p]`.
+    pub fn grid(&self) -> [usize; 2] {
+        [self.image[1] / self.patch, self.image[2] / self.patch]
+    }
+
     /// The image shape `[C, H, W]` it reads.
     pub fn image(&self) -> [usize; 3] {
         self.image
@@ -410,6 +420,29 @@ mod tests {
         assert_eq!(out.dims(), [3, 3, 16]);
         assert!(values(out).iter().all(|v| v.is_finite()));
         assert_eq!(enc.pooled(x).dims(), [3, 16]);
+        assert_eq!((enc.dim(), enc.grid()), (16, [4, 4]));
+    }
+
+    #[test]
+    fn every_weight_is_written_under_its_path() {
+        let enc = tiny().init_encoder(&dev()).unwrap();
+        let t = crate::checkpoint::module_tensors("vit", &enc);
+        let find = |name: &str| t.iter().find(|(n, _, _)| n == name);
+        let (_, shape, stored) = find("vit.patch_embed.weight").expect("patch embedding");
+        assert_eq!(shape, &vec![4, 16]);
+        assert_eq!(stored, &values(enc.patch_embed.weight.val()));
+        assert!(find("vit.norm.gamma").is_some(), "{:?}", names(&t));
+        let params: usize = t.iter().map(|(_, s, _)| s.iter().product::<usize>()).sum();
+        assert_eq!(params, enc.num_params());
+        let mut unique = names(&t);
+        unique.dedup();
+        assert_eq!(unique.len(), t.len(), "names repeat: {:?}", names(&t));
+    }
+
+    fn names(t: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<String> {
+        let mut n: Vec<String> = t.iter().map(|(n, _, _)| n.clone()).collect();
+        n.sort();
+        n
     }
 
     #[test]

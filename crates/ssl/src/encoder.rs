@@ -9,6 +9,7 @@
 //! steps (measured on `shapes`).
 
 use ami_jepa::conv::ConvStack;
+use ami_jepa::vit::{Vit, VitConfig};
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -147,6 +148,91 @@ impl ImageEncoder {
     /// `x [B, C, H, W] -> h [B, repr_dim]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.conv.forward(x))
+    }
+}
+
+/// The encoder whose representation the probes read: the conv [`ImageEncoder`] of the
+/// two-view objectives, or the [`Vit`] of the masked ones (I-JEPA), whose representation is
+/// the mean of its tokens ([`Vit::pooled`]).
+// One or two live per run: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Backbone {
+    /// Strided convolutions and a BatchNorm head.
+    Conv(ImageEncoder),
+    /// A Vision Transformer.
+    Vit(Vit),
+}
+
+impl Backbone {
+    /// # Shapes
+    /// `x [B, C, H, W] -> h [B, D_h]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Backbone::Conv(e) => e.forward(x),
+            Backbone::Vit(v) => v.pooled(x),
+        }
+    }
+
+    /// `(name, shape, values)` of every weight, for `encoder.safetensors`: the conv encoder in
+    /// PyTorch layout ([`encoder_tensors`]); the ViT under `vit.…` in burn's layout
+    /// ([`ami_jepa::checkpoint::module_tensors`]).
+    pub fn tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        match self {
+            Backbone::Conv(e) => encoder_tensors(e),
+            Backbone::Vit(v) => ami_jepa::checkpoint::module_tensors("vit", v),
+        }
+    }
+}
+
+/// Which [`Backbone`] to build, with its sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arch {
+    /// The conv encoder for images of `shape`.
+    Conv {
+        /// Sizes.
+        cfg: EncoderConfig,
+        /// `[C, H, W]`.
+        shape: [usize; 3],
+    },
+    /// The ViT (its `image` is the data's shape).
+    Vit(VitConfig),
+}
+
+impl Arch {
+    /// A backbone on `device` whose weights depend on `seed` alone ([`seeded`]).
+    ///
+    /// Errors ([`SslError::Jepa`]) when the ViT's sizes do not fit (the field is named).
+    pub fn seeded(&self, device: &Device, seed: u64) -> Result<Backbone, SslError> {
+        if let Arch::Vit(v) = self {
+            v.validate()?;
+        }
+        seeded(device, seed, |d| self.build(d))
+            .ok_or_else(|| SslError::config("vit", "", "a valid ViT"))
+    }
+
+    /// A fresh backbone (`None` only for a ViT config that fails validation).
+    pub fn build(&self, device: &Device) -> Option<Backbone> {
+        Some(match self {
+            Arch::Conv { cfg, shape } => Backbone::Conv(ImageEncoder::new(cfg, *shape, device)),
+            Arch::Vit(v) => Backbone::Vit(v.init_encoder(device).ok()?),
+        })
+    }
+
+    /// The representation size `D_h`.
+    pub fn dim(&self) -> usize {
+        match self {
+            Arch::Conv { cfg, .. } => cfg.repr_dim,
+            Arch::Vit(v) => v.dim,
+        }
+    }
+
+    /// `"conv"` or `"vit"`, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arch::Conv { .. } => "conv",
+            Arch::Vit(_) => "vit",
+        }
     }
 }
 

@@ -16,19 +16,23 @@ use std::time::Instant;
 
 use ami_io::svg::{render, Panel, Series};
 use ami_io::write_atomic;
-use ami_jepa::SslObjective;
+use ami_jepa::ssl::masking::MultiBlockConfig;
+use ami_jepa::ssl::IjepaConfig;
+use ami_jepa::vit::VitConfig;
+use ami_jepa::{objective_by_name, Ijepa, SslObjective};
 use ami_sampling::SplitMix64;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::AugmentConfig;
 use crate::dataset::ImageSet;
-use crate::encoder::{encoder_tensors, seeded, EncoderConfig, ImageEncoder};
+use crate::encoder::{Arch, Backbone, EncoderConfig};
 use crate::error::SslError;
+use crate::masked::{default_masking, pretrain_masked};
 use crate::overrides::apply_sets;
 use crate::probe::{accuracy, r2, Logistic, LogisticConfig, Ridge, Standardiser};
 use crate::supervised::{supervised_accuracy, SupervisedConfig};
-use crate::train::{pretrain, represent, Diagnostic, StepLog, TrainConfig};
+use crate::train::{pretrain, represent, Diagnostic, StepLog, TrainConfig, Trained};
 
 /// Settings of the probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,8 +59,15 @@ impl Default for ProbeConfig {
 pub struct ExperimentConfig {
     /// Pre-training.
     pub train: TrainConfig,
-    /// Encoder, projector, predictor sizes.
+    /// Encoder, projector, predictor sizes (two-view objectives).
     pub encoder: EncoderConfig,
+    /// The ViT and its predictor (masked objectives: I-JEPA); `vit.image` is replaced by the
+    /// data's shape.
+    pub vit: VitConfig,
+    /// The multi-block masks (masked objectives; [`default_masking`]).
+    pub masking: MultiBlockConfig,
+    /// I-JEPA's EMA momentum schedule (`--objective ijepa`; official 0.996 → 1).
+    pub ijepa: IjepaConfig,
     /// Views.
     pub augment: AugmentConfig,
     /// The supervised baseline.
@@ -75,6 +86,9 @@ impl Default for ExperimentConfig {
         ExperimentConfig {
             train: TrainConfig::default(),
             encoder: EncoderConfig::default(),
+            vit: VitConfig::default(),
+            masking: default_masking(),
+            ijepa: IjepaConfig::default(),
             augment: AugmentConfig::default(),
             supervised: SupervisedConfig::default(),
             probe: ProbeConfig::default(),
@@ -105,6 +119,14 @@ impl ExperimentConfig {
                 projector: vec![64, 64],
                 predictor_hidden: 64,
             },
+            vit: VitConfig {
+                dim: 32,
+                depth: 2,
+                heads: 2,
+                predictor_dim: 16,
+                predictor_depth: 1,
+                ..d.vit
+            },
             supervised: SupervisedConfig {
                 steps: 40,
                 batch_size: 32,
@@ -132,6 +154,8 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<(), SslError> {
         self.train.validate()?;
         self.encoder.validate()?;
+        self.vit.validate()?;
+        self.ijepa.validate()?;
         self.augment.validate()?;
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
             return Err(SslError::config(
@@ -174,6 +198,85 @@ impl ExperimentConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl ExperimentConfig {
+    /// The objective registered as `name` ([`objective_by_name`]), with this config's
+    /// settings where it has some (`ijepa.…`).
+    pub fn objective(&self, name: &str) -> Result<Box<dyn SslObjective>, SslError> {
+        Ok(match name {
+            "ijepa" => Box::new(Ijepa(self.ijepa.clone())),
+            other => objective_by_name(other)?,
+        })
+    }
+
+    /// The labelled images per fraction of a training pool of `n_train`:
+    /// `min(max(⌈f·n_train⌉, classes), n_train)` (nested: each budget is a prefix of the pool).
+    pub fn budgets(&self, classes: usize, n_train: usize) -> Vec<usize> {
+        self.label_fractions
+            .iter()
+            .map(|f| {
+                ((f * n_train as f64).ceil() as usize)
+                    .max(classes)
+                    .min(n_train)
+            })
+            .collect()
+    }
+
+    /// The backbone `objective` trains: the ViT (with the data's image shape) when it asks
+    /// for block masking, the conv encoder otherwise.
+    pub fn arch(&self, objective: &dyn SslObjective, shape: [usize; 3]) -> Arch {
+        if objective.needs().masking {
+            Arch::Vit(VitConfig {
+                image: shape,
+                ..self.vit.clone()
+            })
+        } else {
+            Arch::Conv {
+                cfg: self.encoder.clone(),
+                shape,
+            }
+        }
+    }
+
+    /// Pre-trains `objective` on the images `train` with the loop its needs call for: the
+    /// token loop ([`pretrain_masked`]) for masked objectives, the two-view loop
+    /// ([`pretrain`]) otherwise.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pretrain(
+        &self,
+        data: &ImageSet,
+        train: &[usize],
+        held_out: &[usize],
+        objective: &dyn SslObjective,
+        device: &Device,
+        log: &mut dyn FnMut(&StepLog),
+    ) -> Result<Trained, SslError> {
+        match self.arch(objective, data.shape) {
+            Arch::Vit(vit) => pretrain_masked(
+                data,
+                train,
+                held_out,
+                &self.train,
+                &vit,
+                &self.masking,
+                objective,
+                device,
+                log,
+            ),
+            Arch::Conv { .. } => pretrain(
+                data,
+                train,
+                held_out,
+                &self.train,
+                &self.encoder,
+                &self.augment,
+                objective,
+                device,
+                log,
+            ),
+        }
     }
 }
 
@@ -281,7 +384,7 @@ pub fn run(
     objective: &dyn SslObjective,
     device: &Device,
     obs: &mut dyn Observer,
-) -> Result<(Report, ImageEncoder), SslError> {
+) -> Result<(Report, Backbone), SslError> {
     cfg.validate()?;
     if data.len() < 4 {
         return Err(SslError::config("images", data.len(), "at least 4"));
@@ -290,56 +393,31 @@ pub fn run(
     let seed = cfg.train.seed;
     let (test, train) = split(data.len(), cfg.test_fraction, seed);
     obs.phase("pretrain", cfg.train.steps);
-    let trained = pretrain(
-        data,
-        &train,
-        &test,
-        &cfg.train,
-        &cfg.encoder,
-        &cfg.augment,
-        objective,
-        device,
-        &mut |s| obs.step(s),
-    )?;
+    let trained = cfg.pretrain(data, &train, &test, objective, device, &mut |s| obs.step(s))?;
     let mut seconds = Seconds {
         pretrain: trained.seconds,
         ..Seconds::default()
     };
-    let random = seeded(device, seed ^ 0x7261_6e64, |d| {
-        ImageEncoder::new(&cfg.encoder, data.shape, d)
-    });
-    let budgets: Vec<usize> = cfg
-        .label_fractions
-        .iter()
-        .map(|f| {
-            ((f * train.len() as f64).ceil() as usize)
-                .max(data.classes)
-                .min(train.len())
-        })
-        .collect();
+    let arch = cfg.arch(objective, data.shape);
+    let random = arch.seeded(device, seed ^ 0x7261_6e64)?;
+    let budgets = cfg.budgets(data.classes, train.len());
     let t = Instant::now();
     obs.phase("probe", 2 * (budgets.len() + 1));
-    let lcfg = LogisticConfig {
-        weight_decay: cfg.probe.weight_decay,
-        iterations: cfg.probe.iterations,
-    };
     let mut probe_acc = vec![];
     let mut factors_r2 = vec![];
     for enc in [&trained.encoder, &random] {
-        let (htr, d) = represent(enc, data, &train, device);
-        let (hte, _) = represent(enc, data, &test, device);
-        let ytest: Vec<usize> = test.iter().map(|&i| data.labels[i]).collect();
-        let mut accs = vec![];
-        for &m in &budgets {
-            let s = Standardiser::fit(&htr[..m * d], d);
-            let ys: Vec<usize> = train[..m].iter().map(|&i| data.labels[i]).collect();
-            let model = Logistic::fit(&s.apply(&htr[..m * d]), &ys, data.classes, lcfg);
-            accs.push(accuracy(&model, &s.apply(&hte), &ytest));
-            obs.advance();
-        }
-        probe_acc.push(accs);
-        factors_r2.push(factor_r2(data, &train, &test, &htr, &hte, d));
-        obs.advance();
+        let p = probe(
+            enc,
+            data,
+            &train,
+            &test,
+            &budgets,
+            &cfg.probe,
+            device,
+            &mut || obs.advance(),
+        );
+        probe_acc.push(p.accuracy);
+        factors_r2.push(p.factor_r2);
     }
     seconds.probe = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -351,7 +429,7 @@ pub fn run(
             &train[..m],
             &test,
             &cfg.supervised,
-            &cfg.encoder,
+            &arch,
             &cfg.augment,
             seed ^ 0x0053_5550,
             device,
@@ -399,6 +477,52 @@ pub fn run(
         seconds,
     };
     Ok((report, trained.encoder))
+}
+
+/// What the linear probes read from one frozen encoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    /// Test accuracy of the logistic probe per label budget.
+    pub accuracy: Vec<f64>,
+    /// Test R² of the ridge probe per factor (fitted on every training row).
+    pub factor_r2: Vec<f64>,
+}
+
+/// Probes `encoder`'s representation: for each budget `m`, a logistic probe on the first `m`
+/// images of `train` (features standardised on those rows) scored on `test`; then the factor
+/// R². `advance` after each budget and after the factors.
+#[allow(clippy::too_many_arguments)]
+pub fn probe(
+    encoder: &Backbone,
+    data: &ImageSet,
+    train: &[usize],
+    test: &[usize],
+    budgets: &[usize],
+    cfg: &ProbeConfig,
+    device: &Device,
+    advance: &mut dyn FnMut(),
+) -> Probed {
+    let lcfg = LogisticConfig {
+        weight_decay: cfg.weight_decay,
+        iterations: cfg.iterations,
+    };
+    let (htr, d) = represent(encoder, data, train, device);
+    let (hte, _) = represent(encoder, data, test, device);
+    let ytest: Vec<usize> = test.iter().map(|&i| data.labels[i]).collect();
+    let mut accuracy_per_budget = vec![];
+    for &m in budgets {
+        let s = Standardiser::fit(&htr[..m * d], d);
+        let ys: Vec<usize> = train[..m].iter().map(|&i| data.labels[i]).collect();
+        let model = Logistic::fit(&s.apply(&htr[..m * d]), &ys, data.classes, lcfg);
+        accuracy_per_budget.push(accuracy(&model, &s.apply(&hte), &ytest));
+        advance();
+    }
+    let factor_r2 = factor_r2(data, train, test, &htr, &hte, d);
+    advance();
+    Probed {
+        accuracy: accuracy_per_budget,
+        factor_r2,
+    }
 }
 
 /// Test R² of a ridge probe per factor, fitted on all training rows.
@@ -535,14 +659,14 @@ pub fn chart(r: &Report) -> String {
 
 /// Writes `report.json`, `table.md`, `training.svg` and `encoder.safetensors` into `dir`
 /// (created), each atomically.
-pub fn write(dir: &Path, r: &Report, encoder: &ImageEncoder) -> Result<(), SslError> {
+pub fn write(dir: &Path, r: &Report, encoder: &Backbone) -> Result<(), SslError> {
     std::fs::create_dir_all(dir).map_err(ami_io::IoError::io(dir))?;
     let json = serde_json::to_vec_pretty(r)
         .map_err(|e| SslError::bad(dir, "report.json", e.to_string()))?;
     write_atomic(&dir.join("report.json"), &json)?;
     write_atomic(&dir.join("table.md"), table(r).as_bytes())?;
     write_atomic(&dir.join("training.svg"), chart(r).as_bytes())?;
-    let weights = ami_jepa::checkpoint::safetensors_bytes(&encoder_tensors(encoder));
+    let weights = ami_jepa::checkpoint::safetensors_bytes(&encoder.tensors());
     write_atomic(&dir.join("encoder.safetensors"), &weights)?;
     Ok(())
 }

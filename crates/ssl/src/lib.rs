@@ -6,8 +6,12 @@
 //! * [`augment`] — two random views (crop, flip, colour jitter, grey, noise; mild shifts for
 //!   tiny images);
 //! * [`encoder`] — the small conv encoder, the projector;
-//! * [`train`] — the generic training loop (predictor, stop-gradient or EMA target,
+//! * [`train`] — the generic two-view training loop (predictor, stop-gradient or EMA target,
 //!   prototypes as the objective needs), loss terms per step, collapse diagnostics;
+//! * [`masked`] — the token loop of the masked objectives (I-JEPA): a ViT context encoder,
+//!   multi-block masks, the ViT predictor and the EMA target encoder;
+//! * [`compare`] — `ami experiment ssl-compare`: every objective on the same data and
+//!   budget: probe accuracy, seconds per step, effective rank;
 //! * [`probe`] — linear probes on frozen features: multinomial logistic regression (accuracy)
 //!   and ridge regression (R²);
 //! * [`supervised`] — the baseline: the same encoder trained from scratch by cross-entropy;
@@ -19,10 +23,12 @@
 
 pub mod augment;
 pub mod collapse;
+pub mod compare;
 pub mod dataset;
 pub mod encoder;
 pub mod error;
 pub mod experiment;
+pub mod masked;
 pub mod overrides;
 pub mod probe;
 pub mod supervised;
@@ -31,6 +37,6 @@ pub mod video;
 
 pub use augment::{AugmentConfig, AugmentKind};
 pub use dataset::{ImageSet, VideoSet};
-pub use encoder::{EncoderConfig, ImageEncoder, Online};
+pub use encoder::{Arch, Backbone, EncoderConfig, ImageEncoder, Online};
 pub use error::SslError;
 pub use train::{pretrain, Diagnostic, StepLog, TrainConfig, Trained};

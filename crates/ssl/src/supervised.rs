@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::{view, AugmentConfig};
 use crate::dataset::ImageSet;
-use crate::encoder::{seeded, EncoderConfig, ImageEncoder};
+use crate::encoder::{seeded, Arch, Backbone};
 use crate::error::SslError;
 use crate::train::{batch_tensor, cosine_lr, represent, scalar};
 
@@ -50,7 +50,7 @@ impl Default for SupervisedConfig {
 #[derive(Module, Debug)]
 pub struct Classifier {
     /// `f`.
-    pub encoder: ImageEncoder,
+    pub encoder: Backbone,
     /// `W, b`.
     pub head: Linear,
 }
@@ -70,7 +70,7 @@ pub fn supervised_accuracy(
     labelled: &[usize],
     test: &[usize],
     cfg: &SupervisedConfig,
-    enc: &EncoderConfig,
+    arch: &Arch,
     aug: &AugmentConfig,
     seed: u64,
     device: &Device,
@@ -79,10 +79,14 @@ pub fn supervised_accuracy(
         return Err(SslError::config("labelled images", 0, "at least one"));
     }
     let ad = device.clone().autodiff();
-    let mut model = seeded(&ad, seed, |d| Classifier {
-        encoder: ImageEncoder::new(enc, data.shape, d),
-        head: LinearConfig::new(enc.repr_dim, data.classes.max(2)).init(d),
+    arch.seeded(device, seed)?; // validates the sizes, naming the field
+    let built = seeded(&ad, seed, |d| {
+        Some(Classifier {
+            encoder: arch.build(d)?,
+            head: LinearConfig::new(arch.dim(), data.classes.max(2)).init(d),
+        })
     });
+    let mut model = built.ok_or_else(|| SslError::config("vit", "", "a valid ViT"))?;
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay)
         .init();

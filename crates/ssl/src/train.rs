@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::{two_views, AugmentConfig};
 use crate::dataset::ImageSet;
-use crate::encoder::{seeded, EncoderConfig, ImageEncoder, Online};
+use crate::encoder::{seeded, Backbone, EncoderConfig, Online};
 use crate::error::SslError;
 
 /// Settings of a pre-training run.
@@ -153,8 +153,9 @@ pub struct Diagnostic {
 /// A finished pre-training run.
 #[derive(Debug)]
 pub struct Trained {
-    /// The encoder `f` (no autodiff).
-    pub encoder: ImageEncoder,
+    /// The encoder `f` (no autodiff): the conv encoder of this loop, or the ViT target encoder
+    /// of [`crate::masked`].
+    pub encoder: Backbone,
     /// Every step.
     pub log: Vec<StepLog>,
     /// Diagnostics over training.
@@ -220,8 +221,8 @@ pub fn pretrain(
     if needs.masking {
         return Err(SslError::Unsupported {
             objective: objective.name().into(),
-            why: "context/target block masking needs the token pipeline (I-JEPA), which this \
-                  two-view image loop does not build yet"
+            why: "context/target block masking needs the token loop (`ami_ssl::masked`, \
+                  the ViT); this is the two-view loop of the conv encoder"
                 .into(),
         });
     }
@@ -248,13 +249,8 @@ pub fn pretrain(
         .with_weight_decay(cfg.weight_decay)
         .init();
     let held: Vec<usize> = held_out.iter().copied().take(cfg.diag_batch).collect();
-    let mut diagnostics = vec![diagnose(
-        &model.online.encoder.valid(),
-        data,
-        &held,
-        0,
-        device,
-    )];
+    let conv = |o: &Online| Backbone::Conv(o.encoder.valid());
+    let mut diagnostics = vec![diagnose(&conv(&model.online), data, &held, 0, device)];
     let mut rng = SplitMix64::new(cfg.seed ^ 0x7373_6c5f_7472_6e00);
     let mut logs = Vec::with_capacity(cfg.steps);
     for step in 0..cfg.steps {
@@ -321,12 +317,17 @@ pub fn pretrain(
         log(&entry);
         logs.push(entry);
         if (step + 1).is_multiple_of(cfg.diag_every) || step + 1 == cfg.steps {
-            let e = model.online.encoder.valid();
-            diagnostics.push(diagnose(&e, data, &held, step + 1, device));
+            diagnostics.push(diagnose(
+                &conv(&model.online),
+                data,
+                &held,
+                step + 1,
+                device,
+            ));
         }
     }
     Ok(Trained {
-        encoder: model.online.encoder.valid(),
+        encoder: conv(&model.online),
         log: logs,
         diagnostics,
         seconds: start.elapsed().as_secs_f64(),
@@ -335,7 +336,7 @@ pub fn pretrain(
 
 /// Representations `[n, D]` (flat) of the images `idx` under `encoder`, in batches of 256.
 pub fn represent(
-    encoder: &ImageEncoder,
+    encoder: &Backbone,
     data: &ImageSet,
     idx: &[usize],
     device: &Device,
@@ -354,8 +355,9 @@ pub fn represent(
     (out, d)
 }
 
-fn diagnose(
-    encoder: &ImageEncoder,
+/// The collapse diagnostics of `encoder`'s representation of the images `held`.
+pub(crate) fn diagnose(
+    encoder: &Backbone,
     data: &ImageSet,
     held: &[usize],
     step: usize,

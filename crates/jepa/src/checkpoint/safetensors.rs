@@ -72,6 +72,43 @@ pub fn mlp_tensors(prefix: &str, mlp: &Mlp) -> Vec<(String, Vec<usize>, Vec<f32>
     out
 }
 
+/// `(name, shape, values)` of every float parameter of `module` under its dotted field path
+/// (`prefix.` + the path burn's `ModuleVisitor` walks, e.g. `vit.blocks.layers.0.mlp.linear_inner.weight`),
+/// in burn's own layout (a `Linear` weight is `[in, out]`, the transpose of `nn.Linear`'s):
+/// for modules without a hand-written PyTorch mapping such as [`crate::vit::Vit`].
+pub fn module_tensors<M: burn::module::Module>(
+    prefix: &str,
+    module: &M,
+) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    struct Named {
+        path: Vec<String>,
+        out: Vec<(String, Vec<usize>, Vec<f32>)>,
+    }
+    impl burn::module::ModuleVisitor for Named {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let t = param.val();
+            let shape = t.dims().to_vec();
+            let values = t.into_data().try_to_vec::<f32>().unwrap_or_default();
+            self.out.push((self.path.join("."), shape, values));
+        }
+    }
+    let mut v = Named {
+        path: vec![prefix.to_string()],
+        out: vec![],
+    };
+    module.visit(&mut v);
+    v.out
+}
+
 /// `(name, shape, values)` of every conv layer; burn's conv weight layout is already PyTorch's
 /// `[C_out, C_in, kH, kW]`.
 pub fn conv_tensors(prefix: &str, conv: &ConvStack) -> Vec<(String, Vec<usize>, Vec<f32>)> {
