@@ -169,7 +169,7 @@ pub fn run(
         let trained = cfg.pretrain(data, &train, &test, objective.as_ref(), device, &mut |s| {
             step(name, s)
         })?;
-        let arch = cfg.arch(objective.as_ref(), data.shape);
+        let arch = cfg.arch(objective.as_ref(), data, &train);
         let p = probe(
             &trained.encoder,
             data,
@@ -386,14 +386,25 @@ mod tests {
 
     #[test]
     fn the_backbone_follows_the_objective() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.npz");
+        ami_envs::ShapesConfig::default()
+            .generate(6, 1)
+            .unwrap()
+            .save(&p)
+            .unwrap();
+        let data = ImageSet::load(&p).unwrap();
         let cfg = ExperimentConfig::default();
-        let arch = |n: &str| cfg.arch(cfg.objective(n).unwrap().as_ref(), [3, 32, 32]);
+        let arch = |n: &str| cfg.arch(cfg.objective(n).unwrap().as_ref(), &data, &[0, 1, 2]);
         assert_eq!(arch("ijepa").name(), "vit");
         for n in OBJECTIVES.iter().filter(|n| **n != "ijepa") {
             assert_eq!(arch(n).name(), "conv", "{n}");
         }
         match arch("ijepa") {
-            Arch::Vit(v) => assert_eq!(v.image, [3, 32, 32]),
+            Arch::Vit(v, norm) => {
+                assert_eq!(v.image, [3, 32, 32]);
+                assert_eq!(norm, crate::encoder::ChannelNorm::fit(&data, &[0, 1, 2]));
+            }
             other => panic!("{other:?}"),
         }
     }

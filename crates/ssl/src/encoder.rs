@@ -13,9 +13,10 @@ use ami_jepa::vit::{Vit, VitConfig};
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::ImageSet;
 use crate::error::SslError;
 
 /// Sizes of the encoder, projector and (when an objective asks for one) predictor.
@@ -151,6 +152,76 @@ impl ImageEncoder {
     }
 }
 
+/// Per-channel pixel standardisation `x'_c = (x_c − μ_c)/σ_c` with the training images'
+/// statistics (I-JEPA's input pipeline normalises with its data set's channel statistics; on
+/// the procedural shapes, pixels have std ≈ 0.15, so without it the patch contents are small
+/// next to the position embedding).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelNorm {
+    /// `μ_c`.
+    pub mean: Vec<f32>,
+    /// `σ_c` (at least 1e-6).
+    pub std: Vec<f32>,
+}
+
+impl ChannelNorm {
+    /// Mean and standard deviation per channel over every pixel of the images `idx`
+    /// (accumulated in f64).
+    pub fn fit(data: &ImageSet, idx: &[usize]) -> Self {
+        let [c, h, w] = data.shape;
+        let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+        for &i in idx {
+            for (k, plane) in data.image(i).chunks(h * w).enumerate() {
+                for &v in plane {
+                    sum[k] += f64::from(v);
+                    sq[k] += f64::from(v) * f64::from(v);
+                }
+            }
+        }
+        let n = (idx.len() * h * w).max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        ChannelNorm {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std: sq
+                .iter()
+                .zip(&mean)
+                .map(|(q, m)| ((q / n - m * m).max(0.0).sqrt() as f32).max(1e-6))
+                .collect(),
+        }
+    }
+
+    /// Standardises flat images `[B·C·H·W]` in place.
+    pub fn apply(&self, x: &mut [f32], plane: usize) {
+        let c = self.mean.len();
+        for (k, p) in x.chunks_mut(plane).enumerate() {
+            let (m, s) = (self.mean[k % c], self.std[k % c]);
+            p.iter_mut().for_each(|v| *v = (*v - m) / s);
+        }
+    }
+
+    /// Standardises a batch.
+    ///
+    /// # Shapes
+    /// `x [B, C, H, W] -> [B, C, H, W]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let c = self.mean.len();
+        let device = x.device();
+        let t =
+            |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, c, 1, 1]), &device);
+        (x - t(&self.mean)) / t(&self.std)
+    }
+}
+
+/// A ViT that standardises its input first ([`ChannelNorm`]).
+#[derive(Module, Debug)]
+pub struct NormedVit {
+    /// The transformer.
+    pub vit: Vit,
+    #[module(skip)]
+    /// The input standardisation.
+    pub norm: ChannelNorm,
+}
+
 /// The encoder whose representation the probes read: the conv [`ImageEncoder`] of the
 /// two-view objectives, or the [`Vit`] of the masked ones (I-JEPA), whose representation is
 /// the mean of its tokens ([`Vit::pooled`]).
@@ -160,8 +231,8 @@ impl ImageEncoder {
 pub enum Backbone {
     /// Strided convolutions and a BatchNorm head.
     Conv(ImageEncoder),
-    /// A Vision Transformer.
-    Vit(Vit),
+    /// A Vision Transformer on standardised pixels.
+    Vit(NormedVit),
 }
 
 impl Backbone {
@@ -170,7 +241,7 @@ impl Backbone {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         match self {
             Backbone::Conv(e) => e.forward(x),
-            Backbone::Vit(v) => v.pooled(x),
+            Backbone::Vit(v) => v.vit.pooled(v.norm.forward(x)),
         }
     }
 
@@ -180,7 +251,13 @@ impl Backbone {
     pub fn tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         match self {
             Backbone::Conv(e) => encoder_tensors(e),
-            Backbone::Vit(v) => ami_jepa::checkpoint::module_tensors("vit", v),
+            Backbone::Vit(v) => {
+                let mut t = ami_jepa::checkpoint::module_tensors("vit", &v.vit);
+                let c = v.norm.mean.len();
+                t.push(("pixel_mean".into(), vec![c], v.norm.mean.clone()));
+                t.push(("pixel_std".into(), vec![c], v.norm.std.clone()));
+                t
+            }
         }
     }
 }
@@ -195,8 +272,8 @@ pub enum Arch {
         /// `[C, H, W]`.
         shape: [usize; 3],
     },
-    /// The ViT (its `image` is the data's shape).
-    Vit(VitConfig),
+    /// The ViT (its `image` is the data's shape) and its input standardisation.
+    Vit(VitConfig, ChannelNorm),
 }
 
 impl Arch {
@@ -204,7 +281,7 @@ impl Arch {
     ///
     /// Errors ([`SslError::Jepa`]) when the ViT's sizes do not fit (the field is named).
     pub fn seeded(&self, device: &Device, seed: u64) -> Result<Backbone, SslError> {
-        if let Arch::Vit(v) = self {
+        if let Arch::Vit(v, _) = self {
             v.validate()?;
         }
         seeded(device, seed, |d| self.build(d))
@@ -215,7 +292,10 @@ impl Arch {
     pub fn build(&self, device: &Device) -> Option<Backbone> {
         Some(match self {
             Arch::Conv { cfg, shape } => Backbone::Conv(ImageEncoder::new(cfg, *shape, device)),
-            Arch::Vit(v) => Backbone::Vit(v.init_encoder(device).ok()?),
+            Arch::Vit(v, norm) => Backbone::Vit(NormedVit {
+                vit: v.init_encoder(device).ok()?,
+                norm: norm.clone(),
+            }),
         })
     }
 
@@ -223,7 +303,7 @@ impl Arch {
     pub fn dim(&self) -> usize {
         match self {
             Arch::Conv { cfg, .. } => cfg.repr_dim,
-            Arch::Vit(v) => v.dim,
+            Arch::Vit(v, _) => v.dim,
         }
     }
 
@@ -231,7 +311,7 @@ impl Arch {
     pub fn name(&self) -> &'static str {
         match self {
             Arch::Conv { .. } => "conv",
-            Arch::Vit(_) => "vit",
+            Arch::Vit(..) => "vit",
         }
     }
 }
@@ -298,4 +378,47 @@ pub fn encoder_tensors(e: &ImageEncoder) -> Vec<(String, Vec<usize>, Vec<f32>)> 
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_norm_standardises_each_channel_of_the_fitted_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.npz");
+        ami_envs::ShapesConfig::default()
+            .generate(5, 2)
+            .unwrap()
+            .save(&p)
+            .unwrap();
+        let data = ImageSet::load(&p).unwrap();
+        let idx = [0, 2, 3];
+        let norm = ChannelNorm::fit(&data, &idx);
+        let mut x: Vec<f32> = idx.iter().flat_map(|&i| data.image(i).to_vec()).collect();
+        let raw = x.clone();
+        norm.apply(&mut x, 1024);
+        for c in 0..3 {
+            let vals: Vec<f64> = x
+                .chunks(1024)
+                .enumerate()
+                .filter(|(k, _)| k % 3 == c)
+                .flat_map(|(_, p)| p.iter().map(|&v| f64::from(v)))
+                .collect();
+            let n = vals.len() as f64;
+            let mean = vals.iter().sum::<f64>() / n;
+            let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            assert!(
+                mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+                "{c}: {mean} {var}"
+            );
+        }
+        // The tensor path gives the same values.
+        let t = Tensor::<4>::from_data(TensorData::new(raw, [3, 3, 32, 32]), &Device::flex());
+        let y = norm.forward(t).into_data().try_to_vec::<f32>().unwrap();
+        for (a, b) in x.iter().zip(&y) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
 }

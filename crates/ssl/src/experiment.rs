@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::AugmentConfig;
 use crate::dataset::ImageSet;
-use crate::encoder::{Arch, Backbone, EncoderConfig};
+use crate::encoder::{Arch, Backbone, ChannelNorm, EncoderConfig};
 use crate::error::SslError;
 use crate::masked::{default_masking, pretrain_masked};
 use crate::overrides::apply_sets;
@@ -224,18 +224,20 @@ impl ExperimentConfig {
             .collect()
     }
 
-    /// The backbone `objective` trains: the ViT (with the data's image shape) when it asks
-    /// for block masking, the conv encoder otherwise.
-    pub fn arch(&self, objective: &dyn SslObjective, shape: [usize; 3]) -> Arch {
+    /// The backbone `objective` trains: the ViT (with the data's image shape, pixels
+    /// standardised with the statistics of the images `train`) when it asks for block
+    /// masking, the conv encoder otherwise.
+    pub fn arch(&self, objective: &dyn SslObjective, data: &ImageSet, train: &[usize]) -> Arch {
         if objective.needs().masking {
-            Arch::Vit(VitConfig {
-                image: shape,
+            let vit = VitConfig {
+                image: data.shape,
                 ..self.vit.clone()
-            })
+            };
+            Arch::Vit(vit, ChannelNorm::fit(data, train))
         } else {
             Arch::Conv {
                 cfg: self.encoder.clone(),
-                shape,
+                shape: data.shape,
             }
         }
     }
@@ -253,14 +255,15 @@ impl ExperimentConfig {
         device: &Device,
         log: &mut dyn FnMut(&StepLog),
     ) -> Result<Trained, SslError> {
-        match self.arch(objective, data.shape) {
-            Arch::Vit(vit) => pretrain_masked(
+        match self.arch(objective, data, train) {
+            Arch::Vit(vit, norm) => pretrain_masked(
                 data,
                 train,
                 held_out,
                 &self.train,
                 &vit,
                 &self.masking,
+                &norm,
                 objective,
                 device,
                 log,
@@ -398,7 +401,7 @@ pub fn run(
         pretrain: trained.seconds,
         ..Seconds::default()
     };
-    let arch = cfg.arch(objective, data.shape);
+    let arch = cfg.arch(objective, data, &train);
     let random = arch.seeded(device, seed ^ 0x7261_6e64)?;
     let budgets = cfg.budgets(data.classes, train.len());
     let t = Instant::now();

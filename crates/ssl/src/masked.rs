@@ -1,8 +1,10 @@
 //! The token loop of the masked objectives (I-JEPA, Assran et al. CVPR 2023; the official
 //! `facebookresearch/ijepa` `src/train.py` at toy scale), readable top to bottom. Per step:
 //!
-//! 1. draw `B` training images `x` (no augmentation: I-JEPA's point is to need none beyond a
-//!    crop, and the procedural sets are already centred differently per image);
+//! 1. draw `B` training images `x`, pixels standardised per channel with the training set's
+//!    statistics ([`ChannelNorm`]; the official pipeline normalises with ImageNet's), no other
+//!    augmentation (I-JEPA's point is to need none beyond a crop, and the procedural sets
+//!    already place each object differently);
 //! 2. sample the multi-block masks ([`MultiBlockMasker`], the sizes shared by the batch): per
 //!    image one context block `C_b` and `T` target blocks `M_b^1 … M_b^T`, each list truncated
 //!    to the batch's shortest;
@@ -39,7 +41,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::dataset::ImageSet;
-use crate::encoder::{seeded, Backbone};
+use crate::encoder::{seeded, Backbone, ChannelNorm, NormedVit};
 use crate::error::SslError;
 use crate::train::{batch_tensor, cosine_lr, diagnose, scalar, StepLog, TrainConfig, Trained};
 
@@ -62,8 +64,9 @@ pub struct MaskedModel {
     pub predictor: VitPredictor,
 }
 
-/// Pre-trains a ViT with a masked objective on the images `train` of `data` (module docs);
-/// `vit.image` must be the data's shape. Diagnostics on the first `diag_batch` images of
+/// Pre-trains a ViT with a masked objective on the images `train` of `data` (module docs),
+/// pixels standardised by `norm` (fitted on `train`: [`ChannelNorm::fit`]); `vit.image` must be
+/// the data's shape. Diagnostics on the first `diag_batch` images of
 /// `held_out`; `log` after every step.
 ///
 /// Errors: [`SslError::Unsupported`] for an objective that does not ask for masking, a
@@ -77,6 +80,7 @@ pub fn pretrain_masked(
     cfg: &TrainConfig,
     vit: &VitConfig,
     masking: &MultiBlockConfig,
+    norm: &ChannelNorm,
     objective: &dyn SslObjective,
     device: &Device,
     log: &mut dyn FnMut(&StepLog),
@@ -116,7 +120,12 @@ pub fn pretrain_masked(
         .with_weight_decay(cfg.weight_decay)
         .init();
     let held: Vec<usize> = held_out.iter().copied().take(cfg.diag_batch).collect();
-    let probe = |t: &Vit| Backbone::Vit(t.clone());
+    let probe = |t: &Vit| {
+        Backbone::Vit(NormedVit {
+            vit: t.clone(),
+            norm: norm.clone(),
+        })
+    };
     let mut diagnostics = vec![diagnose(&probe(&target), data, &held, 0, device)];
     let mut rng = SplitMix64::new(cfg.seed ^ 0x6d61_736b_6564);
     let mut mask_rng = StdRng::seed_from_u64(cfg.seed ^ 0x626c_6f63_6b73);
@@ -126,10 +135,11 @@ pub fn pretrain_masked(
             .map(|_| train[rng.below(train.len())])
             .collect();
         let b = idx.len();
-        let x: Vec<f32> = idx
+        let mut x: Vec<f32> = idx
             .iter()
             .flat_map(|&i| data.image(i).iter().copied())
             .collect();
+        norm.apply(&mut x, shape[1] * shape[2]);
         let masks = masker.sample(b, &mut mask_rng)?;
         let blocks = masker_blocks(&masks.targets);
         let t = blocks.len() / b;
@@ -182,7 +192,7 @@ pub fn pretrain_masked(
         }
     }
     Ok(Trained {
-        encoder: Backbone::Vit(target),
+        encoder: probe(&target),
         log: logs,
         diagnostics,
         seconds: start.elapsed().as_secs_f64(),

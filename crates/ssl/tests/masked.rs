@@ -11,6 +11,7 @@ use ami_jepa::{
     objective_by_name, JepaError, MomentumSchedule, SslInputs, SslLoss, SslNeeds, SslObjective,
     TargetBranch,
 };
+use ami_ssl::encoder::ChannelNorm;
 use ami_ssl::masked::pretrain_masked;
 use ami_ssl::train::TrainConfig;
 use ami_ssl::{Backbone, ImageSet, SslError};
@@ -73,6 +74,7 @@ fn ijepa_lowers_its_loss_and_its_target_follows_the_linear_schedule() {
         &cfg,
         &vit(),
         &masking(),
+        &ChannelNorm::fit(&data, &idx),
         ijepa.as_ref(),
         &Device::flex(),
         &mut |_| {},
@@ -80,7 +82,7 @@ fn ijepa_lowers_its_loss_and_its_target_follows_the_linear_schedule() {
     .unwrap();
     let mean = |s: &[ami_ssl::StepLog]| s.iter().map(|l| l.loss).sum::<f64>() / s.len() as f64;
     let (first, last) = (mean(&t.log[..5]), mean(&t.log[35..]));
-    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    assert!(last < 0.7 * first, "loss {first} -> {last}");
     let schedule = MomentumSchedule::Linear {
         start: 0.996,
         end: 1.0,
@@ -105,6 +107,7 @@ fn ijepa_lowers_its_loss_and_its_target_follows_the_linear_schedule() {
         },
         &vit(),
         &masking(),
+        &ChannelNorm::fit(&data, &idx),
         // Momentum 1: the target stays the initial encoder.
         &ami_jepa::Ijepa(ami_jepa::ssl::IjepaConfig {
             momentum_start: 1.0,
@@ -172,6 +175,7 @@ fn predictions_and_targets_are_token_rows_of_every_target_block() {
         &train_cfg(3, 5),
         &vit(),
         &masking(),
+        &ChannelNorm::fit(&data, &idx),
         &spy,
         &Device::flex(),
         &mut |_| {},
@@ -203,6 +207,7 @@ fn what_the_token_loop_cannot_train_is_refused_by_name() {
             &train_cfg(2, 4),
             v,
             m,
+            &ChannelNorm::fit(&data, &idx),
             o,
             &Device::flex(),
             &mut |_| {},
