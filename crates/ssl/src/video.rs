@@ -1,7 +1,7 @@
 //! A small video JEPA on `moving-shapes`: the shared encoder `f` maps each frame to
 //! `h_t = f(x_t)`; a predictor MLP `q` maps the context representations
-//! `[h_{t−k+1}, …, h_t]` (concatenated) to a prediction `ĥ_{t+Δ}` of the representation of
-//! frame `t + Δ`. Training minimises VICReg between prediction and target on the frame
+//! `[h_{t−k+1}, …, h_t]` (concatenated) to a prediction `ĥ_{t+Δ} = h_t + q(…)` of the
+//! representation of frame `t + Δ` (residual by default, `residual = false` for `ĥ = q(…)`). Training minimises VICReg between prediction and target on the frame
 //! representations (joint embedding, no stop-gradient: the variance and covariance terms keep
 //! them from collapsing): `L = λ‖ĥ − h_{t+Δ}‖²/B + μ(v(ĥ) + v(h)) + ν(c(ĥ) + c(h))` —
 //! whatever objective is passed (VICReg by default) gets `SslInputs::pair(ĥ, h_{t+Δ})`.
@@ -48,6 +48,9 @@ pub struct VideoConfig {
     pub lr: f64,
     /// Hidden width of the predictor (default 256).
     pub predictor_hidden: usize,
+    /// Residual predictor `ĥ_{t+Δ} = h_t + q(·)` (default true): copying the last
+    /// representation is then the predictor's zero function, and `q` learns the change.
+    pub residual: bool,
     /// Fraction of the videos held out (default 0.2).
     pub test_fraction: f64,
     /// Seed of the split, weights and batches (default 0).
@@ -65,6 +68,7 @@ impl Default for VideoConfig {
             batch_size: 64,
             lr: 1e-3,
             predictor_hidden: 256,
+            residual: true,
             test_fraction: 0.2,
             seed: 0,
             encoder: EncoderConfig::default(),
@@ -127,6 +131,9 @@ pub struct VideoJepa {
     pub encoder: ImageEncoder,
     /// `q: k·D → hidden → D`.
     pub predictor: Mlp,
+    /// Whether `ĥ = h_t + q(·)` (else `ĥ = q(·)`).
+    #[module(skip)]
+    pub residual: bool,
 }
 
 impl VideoJepa {
@@ -152,7 +159,9 @@ impl VideoJepa {
         let ctx = h.clone().narrow(1, 0, k).reshape([b, k * d]);
         let target = h.clone().narrow(1, k, 1).reshape([b, d]);
         let last = h.narrow(1, k - 1, 1).reshape([b, d]);
-        [self.predictor.forward(ctx.clone()), target, last, ctx]
+        let q = self.predictor.forward(ctx.clone());
+        let pred = if self.residual { q + last.clone() } else { q };
+        [pred, target, last, ctx]
     }
 }
 
@@ -233,6 +242,7 @@ pub fn run_video(
     let build = |dev: &Device| VideoJepa {
         encoder: ImageEncoder::new(&cfg.encoder, data.shape, dev),
         predictor: Mlp::new(&[k * d, cfg.predictor_hidden, d], dev),
+        residual: cfg.residual,
     };
     let mut model = seeded(&ad, cfg.seed, build);
     let mut optim = AdamWConfig::new().init();
@@ -372,5 +382,54 @@ fn evaluate(
         r2: r2s,
         pred_error: sq(&pred, &|i| f64::from(target[i])) / spread,
         copy_error: sq(&last, &|i| f64::from(target[i])) / spread,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_residual_predictor_adds_the_change_to_the_last_representation() {
+        let dev = Device::flex();
+        let cfg = VideoConfig::quick();
+        let (k, d) = (2, 3);
+        let m = seeded(&dev, 4, |dv| VideoJepa {
+            encoder: ImageEncoder::new(&cfg.encoder, [1, 8, 8], dv),
+            predictor: Mlp::new(&[k * d, 5, d], dv),
+            residual: true,
+        });
+        // Two clips of k + 1 = 3 representations of width 3.
+        let v: Vec<f32> = (0..18).map(|i| (i as f32 * 0.37).sin()).collect();
+        let h = Tensor::<3>::from_data(TensorData::new(v.clone(), [2, 3, 3]), &dev);
+        let [pred, target, last, ctx] = m.predict(h.clone(), k);
+        assert_eq!(
+            values(last.clone()),
+            [v[3..6].to_vec(), v[12..15].to_vec()].concat()
+        );
+        assert_eq!(
+            values(target),
+            [v[6..9].to_vec(), v[15..18].to_vec()].concat()
+        );
+        assert_eq!(
+            values(ctx.clone()),
+            [v[0..6].to_vec(), v[9..15].to_vec()].concat()
+        );
+        let q = values(m.predictor.forward(ctx));
+        let l = values(last);
+        for ((p, q), l) in values(pred).iter().zip(&q).zip(&l) {
+            assert!((p - (q + l)).abs() < 1e-6);
+        }
+        let plain = VideoJepa {
+            residual: false,
+            ..m
+        };
+        let [pred, ..] = plain.predict(h, k);
+        assert_eq!(values(pred), q);
     }
 }
