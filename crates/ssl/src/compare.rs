@@ -34,16 +34,7 @@ use crate::supervised::supervised_accuracy;
 use crate::train::{Diagnostic, StepLog};
 
 /// Every objective, in report order (the names of `ami ssl train --objective`).
-pub const OBJECTIVES: [&str; 8] = [
-    "vicreg",
-    "barlow-twins",
-    "byol",
-    "simsiam",
-    "swav",
-    "nt-xent",
-    "infonce",
-    "ijepa",
-];
+pub const OBJECTIVES: &[&str] = ami_jepa::OBJECTIVE_NAMES;
 
 /// One objective's row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -373,9 +364,9 @@ mod tests {
     fn every_name_is_registered_and_unknown_ones_are_named() {
         let cfg = ExperimentConfig::default();
         for name in OBJECTIVES {
-            assert_eq!(cfg.objective(name).unwrap().name(), name);
+            assert_eq!(cfg.objective(name).unwrap().name(), *name);
         }
-        check_names(&OBJECTIVES).unwrap();
+        check_names(OBJECTIVES).unwrap();
         let e = check_names(&["vicreg", "simclr"]).unwrap_err().to_string();
         assert!(e.contains("simclr") && e.contains("ijepa"), "{e}");
         assert!(check_names(&[])

@@ -43,7 +43,7 @@ use rand::SeedableRng;
 use crate::dataset::ImageSet;
 use crate::encoder::{seeded, Backbone, ChannelNorm, NormedVit};
 use crate::error::SslError;
-use crate::train::{batch_tensor, cosine_lr, diagnose, scalar, StepLog, TrainConfig, Trained};
+use crate::train::{batch_tensor, cosine_lr, diagnose, loss_values, StepLog, TrainConfig, Trained};
 
 /// The official mask settings with `min_keep` 4 instead of 10: the official value is 4 % of a
 /// 16 × 16 grid; on this crate's 8 × 8 grid (32 × 32 images in 4 × 4 patches) a target block
@@ -161,18 +161,7 @@ pub fn pretrain_masked(
             t: vec![h],
             prototypes: None,
         })?;
-        let value = scalar(&loss.total);
-        if !value.is_finite() {
-            return Err(SslError::NonFinite {
-                what: format!("{} loss", objective.name()),
-                step,
-            });
-        }
-        let terms = loss
-            .terms
-            .iter()
-            .map(|(k, v)| (k.to_string(), scalar(v)))
-            .collect();
+        let (value, terms) = loss_values(&loss, objective, step)?;
         let grads = GradientsParams::from_grads(loss.total.backward(), &model);
         let lr = cosine_lr(cfg.lr, cfg.final_lr_ratio, step, cfg.steps);
         model = optim.step(lr, model, grads);

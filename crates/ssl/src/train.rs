@@ -23,7 +23,7 @@ use std::time::Instant;
 use ami_jepa::diagnostics::collapse;
 use ami_jepa::mlp::Mlp;
 use ami_jepa::ssl::ema::ema_update;
-use ami_jepa::{SslInputs, SslObjective, TargetBranch};
+use ami_jepa::{SslInputs, SslLoss, SslObjective, TargetBranch};
 use ami_sampling::SplitMix64;
 use burn::module::{Module, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -284,18 +284,7 @@ pub fn pretrain(
             t,
             prototypes,
         })?;
-        let value = scalar(&loss.total);
-        if !value.is_finite() {
-            return Err(SslError::NonFinite {
-                what: format!("{} loss", objective.name()),
-                step,
-            });
-        }
-        let terms = loss
-            .terms
-            .iter()
-            .map(|(k, v)| (k.to_string(), scalar(v)))
-            .collect();
+        let (value, terms) = loss_values(&loss, objective, step)?;
         let grads = GradientsParams::from_grads(loss.total.backward(), &model);
         let lr = cosine_lr(cfg.lr, cfg.final_lr_ratio, step, cfg.steps);
         model = optim.step(lr, model, grads);
@@ -332,6 +321,28 @@ pub fn pretrain(
         diagnostics,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The loss's value and its terms as numbers; a non-finite loss is
+/// [`SslError::NonFinite`] naming the objective and the step.
+pub(crate) fn loss_values(
+    loss: &SslLoss,
+    objective: &dyn SslObjective,
+    step: usize,
+) -> Result<(f64, Vec<(String, f64)>), SslError> {
+    let value = scalar(&loss.total);
+    if !value.is_finite() {
+        return Err(SslError::NonFinite {
+            what: format!("{} loss", objective.name()),
+            step,
+        });
+    }
+    let terms = loss
+        .terms
+        .iter()
+        .map(|(k, v)| (k.to_string(), scalar(v)))
+        .collect();
+    Ok((value, terms))
 }
 
 /// Representations `[n, D]` (flat) of the images `idx` under `encoder`, in batches of 256.
