@@ -45,7 +45,7 @@ pub struct ObjectiveResult {
     pub backbone: String,
     /// Linear-probe test accuracy per label budget (the report's `labels` order).
     pub accuracy: Vec<f64>,
-    /// Mean test R² of the factor probes (NaN without factors).
+    /// Mean test R² of the factor probes (NaN, `null` in JSON, without factors).
     pub factor_r2: f64,
     /// Seconds per pre-training step.
     pub seconds_per_step: f64,
@@ -265,13 +265,20 @@ pub fn table(r: &CompareReport) -> String {
         r.test_images, r.train_images, r.config.train.steps, r.config.train.batch_size
     );
     let accs = |a: &[f64]| -> String { a.iter().map(|v| format!(" {v:.3} |")).collect() };
+    let r2 = |v: f64| {
+        if v.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{v:.3}")
+        }
+    };
     for o in &r.objectives {
         s += &format!(
-            "| {} | {} |{} {:.3} | {:.3} | {:.1} → {:.1} |\n",
+            "| {} | {} |{} {} | {:.3} | {:.1} → {:.1} |\n",
             o.objective,
             o.backbone,
             accs(&o.accuracy),
-            o.factor_r2,
+            r2(o.factor_r2),
             o.seconds_per_step,
             o.initial_rank,
             o.final_rank
@@ -279,10 +286,10 @@ pub fn table(r: &CompareReport) -> String {
     }
     for ri in &r.random_init {
         s += &format!(
-            "| random init | {} |{} {:.3} | — | — |\n",
+            "| random init | {} |{} {} | — | — |\n",
             ri.backbone,
             accs(&ri.accuracy),
-            ri.factor_r2
+            r2(ri.factor_r2)
         );
     }
     s += &format!(
@@ -373,6 +380,50 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("objectives"));
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_objective_and_reference() {
+        let row =
+            |objective: &str, backbone: &str, accuracy: Vec<f64>, factor_r2: f64| ObjectiveResult {
+                objective: objective.into(),
+                backbone: backbone.into(),
+                accuracy,
+                factor_r2,
+                seconds_per_step: 0.125,
+                initial_rank: 78.84,
+                final_rank: 16.44,
+                final_loss: 1.0,
+                diagnostics: vec![],
+            };
+        let r = CompareReport {
+            config: ExperimentConfig::quick(),
+            train_images: 100,
+            test_images: 20,
+            labels: vec![10, 100],
+            objectives: vec![
+                row("vicreg", "conv", vec![0.41, 0.52], 0.5),
+                row("ijepa", "vit", vec![0.3, 0.35], f64::NAN),
+            ],
+            random_init: vec![RandomInit {
+                backbone: "conv".into(),
+                accuracy: vec![0.25, 0.3],
+                factor_r2: f64::NAN,
+            }],
+            supervised: vec![0.6, 0.9],
+            seconds: 12.0,
+        };
+        let t = table(&r);
+        for line in [
+            "| objective | backbone | 10 labels | 100 labels | factor R² | s/step |",
+            "| vicreg | conv | 0.410 | 0.520 | 0.500 | 0.125 | 78.8 → 16.4 |",
+            "| ijepa | vit | 0.300 | 0.350 | — | 0.125 |",
+            "| random init | conv | 0.250 | 0.300 | — | — | — |",
+            "| supervised from scratch | conv | 0.600 | 0.900 | — |",
+            "20 test images; 100 training images, 40 steps of 32",
+        ] {
+            assert!(t.contains(line), "{line}\n{t}");
+        }
     }
 
     #[test]
