@@ -135,11 +135,7 @@ pub fn pretrain_masked(
             .map(|_| train[rng.below(train.len())])
             .collect();
         let b = idx.len();
-        let mut x: Vec<f32> = idx
-            .iter()
-            .flat_map(|&i| data.image(i).iter().copied())
-            .collect();
-        norm.apply(&mut x, shape[1] * shape[2]);
+        let x = standardised(data, &idx, norm);
         let masks = masker.sample(b, &mut mask_rng)?;
         let blocks = masker_blocks(&masks.targets);
         let t = blocks.len() / b;
@@ -188,6 +184,16 @@ pub fn pretrain_masked(
     })
 }
 
+/// The pixels of the images `idx`, flat `[B·C·H·W]`, standardised per channel by `norm`.
+fn standardised(data: &ImageSet, idx: &[usize], norm: &ChannelNorm) -> Vec<f32> {
+    let mut x: Vec<f32> = idx
+        .iter()
+        .flat_map(|&i| data.image(i).iter().copied())
+        .collect();
+    norm.apply(&mut x, data.shape[1] * data.shape[2]);
+    x
+}
+
 /// The target blocks `[b][j]` as one list per row `j·B + b` (target-block-major).
 fn masker_blocks(targets: &[Vec<Vec<usize>>]) -> Vec<Vec<usize>> {
     let t = targets.first().map_or(0, Vec::len);
@@ -233,6 +239,28 @@ mod tests {
         assert_eq!(rows.dims(), [4, 2, 1]);
         let v = rows.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(v, vec![0., 2., 11., 12., 2., 1., 10., 10.]);
+    }
+
+    #[test]
+    fn each_channel_is_standardised_with_its_own_statistics() {
+        // Two 2-channel 1 × 2 images: channel 0 holds {0, 2}, channel 1 holds {10, 30}.
+        let data = ImageSet {
+            shape: [2, 1, 2],
+            pixels: vec![0., 2., 10., 30., 2., 0., 30., 10.],
+            labels: vec![0, 1],
+            classes: 2,
+            factors: vec![],
+            factor_names: vec![],
+        };
+        let norm = ChannelNorm::fit(&data, &[0, 1]);
+        assert_eq!(
+            (norm.mean.clone(), norm.std.clone()),
+            (vec![1., 20.], vec![1., 10.])
+        );
+        assert_eq!(
+            standardised(&data, &[1, 0], &norm),
+            vec![1., -1., 1., -1., -1., 1., -1., 1.]
+        );
     }
 
     #[test]

@@ -130,6 +130,7 @@ fn ijepa_lowers_its_loss_and_its_target_follows_the_linear_schedule() {
 /// Records the shapes of what the loop hands it; loss = mean squared difference.
 struct Spy {
     seen: Mutex<Vec<Vec<[usize; 2]>>>,
+    predictor: bool,
 }
 
 impl SslObjective for Spy {
@@ -139,7 +140,7 @@ impl SslObjective for Spy {
 
     fn needs(&self) -> SslNeeds {
         SslNeeds {
-            predictor: true,
+            predictor: self.predictor,
             target: TargetBranch::Ema(MomentumSchedule::Linear {
                 start: 0.5,
                 end: 1.0,
@@ -167,8 +168,9 @@ fn predictions_and_targets_are_token_rows_of_every_target_block() {
     let idx: Vec<usize> = (0..24).collect();
     let spy = Spy {
         seen: Mutex::new(vec![]),
+        predictor: true,
     };
-    pretrain_masked(
+    let t = pretrain_masked(
         &data,
         &idx,
         &idx,
@@ -181,6 +183,11 @@ fn predictions_and_targets_are_token_rows_of_every_target_block() {
         &mut |_| {},
     )
     .unwrap();
+    // 3 steps, diagnostics every 10: at initialisation and after the last step.
+    assert_eq!(
+        t.diagnostics.iter().map(|d| d.step).collect::<Vec<_>>(),
+        [0, 3]
+    );
     let seen = spy.seen.lock().unwrap();
     assert_eq!(seen.len(), 3);
     for s in seen.iter() {
@@ -235,4 +242,10 @@ fn what_the_token_loop_cannot_train_is_refused_by_name() {
     let vicreg = objective_by_name("vicreg").unwrap();
     let e = run(&vit(), &masking(), vicreg.as_ref());
     assert!(matches!(e, SslError::Unsupported { .. }), "{e}");
+    let no_predictor = Spy {
+        seen: Mutex::new(vec![]),
+        predictor: false,
+    };
+    let e = run(&vit(), &masking(), &no_predictor);
+    assert!(e.to_string().contains("a predictor"), "{e}");
 }
