@@ -2,6 +2,8 @@
 //! by the linear momentum schedule, hands the objective predicted and target tokens of the
 //! same `[T·B·K_t, D]` shape, and refuses what it cannot train, naming the setting.
 
+mod common;
+
 use std::sync::Mutex;
 
 use ami_jepa::burn::tensor::Device;
@@ -14,18 +16,8 @@ use ami_jepa::{
 use ami_ssl::encoder::ChannelNorm;
 use ami_ssl::masked::pretrain_masked;
 use ami_ssl::train::TrainConfig;
-use ami_ssl::{Backbone, ImageSet, SslError};
-
-fn shapes(n: usize) -> ImageSet {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("s.npz");
-    ami_envs::ShapesConfig::default()
-        .generate(n, 3)
-        .unwrap()
-        .save(&p)
-        .unwrap();
-    ImageSet::load(&p).unwrap()
-}
+use ami_ssl::{Backbone, SslError};
+use common::shapes;
 
 /// 32 × 32 RGB in 4 × 4 patches: an 8 × 8 grid of 64 tokens.
 fn vit() -> VitConfig {
@@ -63,7 +55,7 @@ fn vit_weights(b: &Backbone) -> Vec<f32> {
 
 #[test]
 fn ijepa_lowers_its_loss_and_its_target_follows_the_linear_schedule() {
-    let data = shapes(120);
+    let data = shapes(120, 3);
     let idx: Vec<usize> = (0..120).collect();
     let ijepa = objective_by_name("ijepa").unwrap();
     let cfg = train_cfg(40, 16);
@@ -164,7 +156,7 @@ impl SslObjective for Spy {
 
 #[test]
 fn predictions_and_targets_are_token_rows_of_every_target_block() {
-    let data = shapes(24);
+    let data = shapes(24, 3);
     let idx: Vec<usize> = (0..24).collect();
     let spy = Spy {
         seen: Mutex::new(vec![]),
@@ -204,7 +196,7 @@ fn predictions_and_targets_are_token_rows_of_every_target_block() {
 
 #[test]
 fn what_the_token_loop_cannot_train_is_refused_by_name() {
-    let data = shapes(12);
+    let data = shapes(12, 3);
     let idx: Vec<usize> = (0..12).collect();
     let run = |v: &VitConfig, m: &MultiBlockConfig, o: &dyn SslObjective| {
         pretrain_masked(

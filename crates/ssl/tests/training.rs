@@ -3,6 +3,8 @@
 //! inputs of the right shapes and sees its target move by the schedule; masking objectives are
 //! refused.
 
+mod common;
+
 use std::sync::Mutex;
 
 use ami_jepa::burn::module::Module;
@@ -14,18 +16,8 @@ use ami_jepa::{
 };
 use ami_ssl::experiment::{run, ExperimentConfig, Observer};
 use ami_ssl::train::{pretrain, TrainConfig};
-use ami_ssl::{AugmentConfig, EncoderConfig, ImageSet, Online, SslError};
-
-fn shapes(n: usize) -> ImageSet {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("s.npz");
-    ami_envs::ShapesConfig::default()
-        .generate(n, 5)
-        .unwrap()
-        .save(&p)
-        .unwrap();
-    ImageSet::load(&p).unwrap()
-}
+use ami_ssl::{AugmentConfig, EncoderConfig, Online, SslError};
+use common::shapes;
 
 struct Quiet;
 
@@ -37,7 +29,7 @@ impl Observer for Quiet {
 
 #[test]
 fn vicreg_lowers_its_loss_and_beats_a_random_init_probe() {
-    let data = shapes(600);
+    let data = shapes(600, 5);
     let mut cfg = ExperimentConfig::quick();
     cfg.train.steps = 120;
     cfg.train.batch_size = 64;
@@ -125,7 +117,7 @@ impl SslObjective for Fake {
 
 #[test]
 fn predictor_ema_target_and_prototypes_reach_the_objective_with_the_right_shapes() {
-    let data = shapes(40);
+    let data = shapes(40, 5);
     let idx: Vec<usize> = (0..40).collect();
     let cfg = TrainConfig {
         steps: 4,
