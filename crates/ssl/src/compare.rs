@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::ImageSet;
 use crate::encoder::Arch;
 use crate::error::SslError;
-use crate::experiment::{probe, split, ExperimentConfig};
+use crate::experiment::{probe, split, ExperimentConfig, RANDOM_INIT_SALT, SUPERVISED_SALT};
 use crate::supervised::supervised_accuracy;
 use crate::train::{Diagnostic, StepLog};
 
@@ -157,10 +157,16 @@ pub fn run(
     let mut rows = vec![];
     let mut archs: Vec<Arch> = vec![];
     for (name, objective) in names.iter().zip(&objectives) {
-        let trained = cfg.pretrain(data, &train, &test, objective.as_ref(), device, &mut |s| {
-            step(name, s)
-        })?;
         let arch = cfg.arch(objective.as_ref(), data, &train);
+        let trained = cfg.pretrain(
+            &arch,
+            data,
+            &train,
+            &test,
+            objective.as_ref(),
+            device,
+            &mut |s| step(name, s),
+        )?;
         let p = probe(
             &trained.encoder,
             data,
@@ -202,7 +208,7 @@ pub fn run(
     }
     let mut random_init = vec![];
     for arch in &archs {
-        let encoder = arch.seeded(device, seed ^ 0x7261_6e64)?;
+        let encoder = arch.seeded(device, seed ^ RANDOM_INIT_SALT)?;
         let p = probe(
             &encoder,
             data,
@@ -237,7 +243,7 @@ pub fn run(
             &cfg.supervised,
             &conv,
             &cfg.augment,
-            seed ^ 0x0053_5550,
+            seed ^ SUPERVISED_SALT,
             device,
         )?);
     }

@@ -277,18 +277,24 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// Checks the ViT's sizes ([`VitConfig::validate`]: the error names the field); the conv
+    /// encoder's are checked with the rest of the settings.
+    pub fn validate(&self) -> Result<(), SslError> {
+        if let Arch::Vit(v, _) = self {
+            v.validate()?;
+        }
+        Ok(())
+    }
+
     /// A backbone on `device` whose weights depend on `seed` alone ([`seeded`]).
     ///
     /// Errors ([`SslError::Jepa`]) when the ViT's sizes do not fit (the field is named).
     pub fn seeded(&self, device: &Device, seed: u64) -> Result<Backbone, SslError> {
-        if let Arch::Vit(v, _) = self {
-            v.validate()?;
-        }
-        seeded(device, seed, |d| self.build(d))
-            .ok_or_else(|| SslError::config("vit", "", "a valid ViT"))
+        self.validate()?;
+        seeded(device, seed, |d| self.build(d)).ok_or_else(unbuildable)
     }
 
-    /// A fresh backbone (`None` only for a ViT config that fails validation).
+    /// A fresh backbone (`None` only for a ViT config that fails [`Arch::validate`]).
     pub fn build(&self, device: &Device) -> Option<Backbone> {
         Some(match self {
             Arch::Conv { cfg, shape } => Backbone::Conv(ImageEncoder::new(cfg, *shape, device)),
@@ -314,6 +320,12 @@ impl Arch {
             Arch::Vit(..) => "vit",
         }
     }
+}
+
+/// The error for a module whose build failed after its settings were validated (a
+/// [`VitConfig`] that passed [`VitConfig::validate`] always builds).
+pub(crate) fn unbuildable() -> SslError {
+    SslError::config("vit", "", "a valid ViT")
 }
 
 /// Encoder then projector (the online network, and the layout of an EMA target).

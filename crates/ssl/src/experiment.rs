@@ -34,6 +34,13 @@ use crate::probe::{accuracy, r2, Logistic, LogisticConfig, Ridge, Standardiser};
 use crate::supervised::{supervised_accuracy, SupervisedConfig};
 use crate::train::{pretrain, represent, Diagnostic, StepLog, TrainConfig, Trained};
 
+/// Mixed into `train.seed` for the random-init reference encoder, so that it differs from the
+/// pre-trained one's initialisation.
+pub const RANDOM_INIT_SALT: u64 = 0x7261_6e64;
+
+/// Mixed into `train.seed` for the supervised baseline's weights and batches.
+pub const SUPERVISED_SALT: u64 = 0x0053_5550;
+
 /// Settings of the probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,9 +206,7 @@ impl ExperimentConfig {
         }
         Ok(())
     }
-}
 
-impl ExperimentConfig {
     /// The objective registered as `name` ([`objective_by_name`]), with this config's
     /// settings where it has some (`ijepa.…`).
     pub fn objective(&self, name: &str) -> Result<Box<dyn SslObjective>, SslError> {
@@ -242,12 +247,14 @@ impl ExperimentConfig {
         }
     }
 
-    /// Pre-trains `objective` on the images `train` with the loop its needs call for: the
-    /// token loop ([`pretrain_masked`]) for masked objectives, the two-view loop
-    /// ([`pretrain`]) otherwise.
+    /// Pre-trains `objective` on the images `train` with the loop its backbone `arch`
+    /// ([`ExperimentConfig::arch`] of the same objective and images) calls for: the token
+    /// loop ([`pretrain_masked`]) on the ViT, the two-view loop ([`pretrain`]) on the conv
+    /// encoder.
     #[allow(clippy::too_many_arguments)]
     pub fn pretrain(
         &self,
+        arch: &Arch,
         data: &ImageSet,
         train: &[usize],
         held_out: &[usize],
@@ -255,15 +262,15 @@ impl ExperimentConfig {
         device: &Device,
         log: &mut dyn FnMut(&StepLog),
     ) -> Result<Trained, SslError> {
-        match self.arch(objective, data, train) {
+        match arch {
             Arch::Vit(vit, norm) => pretrain_masked(
                 data,
                 train,
                 held_out,
                 &self.train,
-                &vit,
+                vit,
                 &self.masking,
-                &norm,
+                norm,
                 objective,
                 device,
                 log,
@@ -396,13 +403,15 @@ pub fn run(
     let seed = cfg.train.seed;
     let (test, train) = split(data.len(), cfg.test_fraction, seed);
     obs.phase("pretrain", cfg.train.steps);
-    let trained = cfg.pretrain(data, &train, &test, objective, device, &mut |s| obs.step(s))?;
+    let arch = cfg.arch(objective, data, &train);
+    let trained = cfg.pretrain(&arch, data, &train, &test, objective, device, &mut |s| {
+        obs.step(s)
+    })?;
     let mut seconds = Seconds {
         pretrain: trained.seconds,
         ..Seconds::default()
     };
-    let arch = cfg.arch(objective, data, &train);
-    let random = arch.seeded(device, seed ^ 0x7261_6e64)?;
+    let random = arch.seeded(device, seed ^ RANDOM_INIT_SALT)?;
     let budgets = cfg.budgets(data.classes, train.len());
     let t = Instant::now();
     obs.phase("probe", 2 * (budgets.len() + 1));
@@ -434,7 +443,7 @@ pub fn run(
             &cfg.supervised,
             &arch,
             &cfg.augment,
-            seed ^ 0x0053_5550,
+            seed ^ SUPERVISED_SALT,
             device,
         )?);
         obs.advance();

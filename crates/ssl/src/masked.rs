@@ -41,7 +41,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::dataset::ImageSet;
-use crate::encoder::{seeded, Backbone, ChannelNorm, NormedVit};
+use crate::encoder::{seeded, unbuildable, Backbone, ChannelNorm, NormedVit};
 use crate::error::SslError;
 use crate::train::{batch_tensor, cosine_lr, diagnose, loss_values, StepLog, TrainConfig, Trained};
 
@@ -114,7 +114,7 @@ pub fn pretrain_masked(
             predictor: vit.init_predictor(d).ok()?,
         })
     });
-    let mut model = built.ok_or_else(|| SslError::config("vit", "", "a valid ViT"))?;
+    let mut model = built.ok_or_else(unbuildable)?;
     let mut target = model.encoder.valid();
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay)

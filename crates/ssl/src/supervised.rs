@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::{view, AugmentConfig};
 use crate::dataset::ImageSet;
-use crate::encoder::{seeded, Arch, Backbone};
+use crate::encoder::{seeded, unbuildable, Arch, Backbone};
 use crate::error::SslError;
 use crate::train::{batch_tensor, cosine_lr, represent, scalar};
 
@@ -79,14 +79,14 @@ pub fn supervised_accuracy(
         return Err(SslError::config("labelled images", 0, "at least one"));
     }
     let ad = device.clone().autodiff();
-    arch.seeded(device, seed)?; // validates the sizes, naming the field
+    arch.validate()?;
     let built = seeded(&ad, seed, |d| {
         Some(Classifier {
             encoder: arch.build(d)?,
             head: LinearConfig::new(arch.dim(), data.classes.max(2)).init(d),
         })
     });
-    let mut model = built.ok_or_else(|| SslError::config("vit", "", "a valid ViT"))?;
+    let mut model = built.ok_or_else(unbuildable)?;
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay)
         .init();

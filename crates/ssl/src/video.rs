@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::VideoSet;
 use crate::encoder::{seeded, EncoderConfig, ImageEncoder};
 use crate::error::SslError;
-use crate::experiment::split;
+use crate::experiment::{split, RANDOM_INIT_SALT};
 use crate::overrides::apply_sets;
 use crate::probe::{r2, Ridge, Standardiser};
 use crate::train::{batch_tensor, cosine_lr, scalar};
@@ -274,7 +274,7 @@ pub fn run_video(
         model = optim.step(cosine_lr(cfg.lr, 0.1, step, cfg.steps), model, grads);
     }
     let trained = model.valid();
-    let random = seeded(device, cfg.seed ^ 0x7261_6e64, build);
+    let random = seeded(device, cfg.seed ^ RANDOM_INIT_SALT, build);
     let ssl = evaluate(&trained, data, &train_clips, &test_clips, cfg, device);
     let rnd = evaluate(&random, data, &train_clips, &test_clips, cfg, device);
     Ok(VideoReport {
