@@ -255,16 +255,6 @@ impl Vit {
         self.forward(x, None).mean_dim(1).squeeze_dim(1)
     }
 
-    /// The token width `D` (the size of [`Vit::pooled`]).
-    pub fn dim(&self) -> usize {
-        self.patch_embed.weight.dims()[1]
-    }
-
-    /// The token grid `[H/p, W/p]`.
-    pub fn grid(&self) -> [usize; 2] {
-        [self.image[1] / self.patch, self.image[2] / self.patch]
-    }
-
     /// The image shape `[C, H, W]` it reads.
     pub fn image(&self) -> [usize; 3] {
         self.image
@@ -420,7 +410,6 @@ mod tests {
         assert_eq!(out.dims(), [3, 3, 16]);
         assert!(values(out).iter().all(|v| v.is_finite()));
         assert_eq!(enc.pooled(x).dims(), [3, 16]);
-        assert_eq!((enc.dim(), enc.grid()), (16, [4, 4]));
     }
 
     #[test]
