@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ami, json, ok};
+use common::{ami, json, ok, shapes_data};
 
 #[test]
 fn quick_writes_four_runs_and_the_comparison() {
@@ -104,15 +104,7 @@ fn bad_settings_name_the_key_and_write_nothing() {
 #[test]
 fn collapse_quick_writes_curves_for_each_variant() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("shapes.npz");
-    ok(&[
-        "data",
-        "shapes",
-        "--n",
-        "200",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = shapes_data(dir.path(), "200");
     let out = dir.path().join("collapse");
     let args = [
         "experiment",
@@ -178,15 +170,7 @@ fn collapse_quick_writes_curves_for_each_variant() {
 #[test]
 fn ssl_compare_quick_probes_each_objective_on_one_split() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("shapes.npz");
-    ok(&[
-        "data",
-        "shapes",
-        "--n",
-        "200",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = shapes_data(dir.path(), "200");
     let out = dir.path().join("cmp");
     let stdout = ok(&[
         "experiment",

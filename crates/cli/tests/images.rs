@@ -5,7 +5,7 @@
 mod common;
 
 use ami_io::read_npz;
-use common::{ami, json, ok};
+use common::{ami, json, ok, shapes_data};
 
 #[test]
 fn data_shapes_and_moving_shapes_write_arrays_and_sidecar() {
@@ -75,15 +75,7 @@ fn data_shapes_and_moving_shapes_write_arrays_and_sidecar() {
 #[test]
 fn ssl_train_quick_writes_report_table_chart_and_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("s.npz");
-    ok(&[
-        "data",
-        "shapes",
-        "--n",
-        "200",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = shapes_data(dir.path(), "200");
     let out = dir.path().join("run");
     let run = ok(&[
         "ssl",
@@ -121,15 +113,7 @@ fn ssl_train_quick_writes_report_table_chart_and_weights() {
 #[test]
 fn ssl_train_ijepa_runs_the_token_loop_on_the_vit() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("s.npz");
-    ok(&[
-        "data",
-        "shapes",
-        "--n",
-        "200",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = shapes_data(dir.path(), "200");
     let out = dir.path().join("run");
     let args = |out: &std::path::Path, extra: &[&str]| {
         let mut a: Vec<String> = [
@@ -183,15 +167,7 @@ fn ssl_train_ijepa_runs_the_token_loop_on_the_vit() {
 #[test]
 fn ssl_train_bad_set_names_the_key_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("s.npz");
-    ok(&[
-        "data",
-        "shapes",
-        "--n",
-        "20",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    let data = shapes_data(dir.path(), "20");
     let out = dir.path().join("run");
     for (set, needle) in [
         ("train.stepz=3", "train.stepz"),

@@ -1,7 +1,8 @@
 //! A small video JEPA on `moving-shapes`: the shared encoder `f` maps each frame to
 //! `h_t = f(x_t)`; a predictor MLP `q` maps the context representations
 //! `[h_{t−k+1}, …, h_t]` (concatenated) to a prediction `ĥ_{t+Δ} = h_t + q(…)` of the
-//! representation of frame `t + Δ` (residual by default, `residual = false` for `ĥ = q(…)`). Training minimises VICReg between prediction and target on the frame
+//! representation of frame `t + Δ` (residual by default, `residual = false` for
+//! `ĥ = q(…)`). Training minimises VICReg between prediction and target on the frame
 //! representations (joint embedding, no stop-gradient: the variance and covariance terms keep
 //! them from collapsing): `L = λ‖ĥ − h_{t+Δ}‖²/B + μ(v(ĥ) + v(h)) + ν(c(ĥ) + c(h))` —
 //! whatever objective is passed (VICReg by default) gets `SslInputs::pair(ĥ, h_{t+Δ})`.

@@ -54,6 +54,14 @@ pub fn tiny_data(dir: &std::path::Path, seed: &str) -> std::path::PathBuf {
     data
 }
 
+/// Writes `n` images of `ami data shapes` (seed 0) to `dir/shapes.npz` (and its sidecar).
+#[allow(dead_code)] // not every test binary trains on images
+pub fn shapes_data(dir: &std::path::Path, n: &str) -> std::path::PathBuf {
+    let data = dir.join("shapes.npz");
+    ok(&["data", "shapes", "--n", n, "--out", data.to_str().unwrap()]);
+    data
+}
+
 /// Reads a JSON file written by `ami`, failing the test with the path when it cannot.
 #[allow(dead_code)] // not every test binary reads JSON files
 pub fn json(path: &std::path::Path) -> serde_json::Value {
