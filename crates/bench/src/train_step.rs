@@ -23,7 +23,8 @@
 
 use rayon::prelude::*;
 
-use ami_agent::kernel::gemm::{matmul_tn_with, matmul_with, Epilogue, Rhs, Threads};
+use ami_agent::kernel::gemm::Threads;
+use ami_agent::kernel::vicreg::{variance_covariance, VarCov};
 use ami_agent::kernel::{
     Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
 };
@@ -505,59 +506,13 @@ pub(crate) fn vicreg_terms(
     centred: &mut [f32],
     cov: &mut [f32],
 ) -> (f32, f32) {
-    let mut mean = vec![0.0f64; d];
-    for row in x.chunks_exact(d) {
-        mean.iter_mut()
-            .zip(row)
-            .for_each(|(m, v)| *m += f64::from(*v));
-    }
-    let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
-    for (c, row) in centred.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
-        for ((c, v), m) in c.iter_mut().zip(row).zip(&mean) {
-            *c = v - m;
-        }
-    }
-    let denom = (n - 1) as f32;
-    matmul_tn_with(cov, centred, centred, (d, n, d), false, Threads::One);
-    cov.iter_mut().for_each(|c| *c /= denom);
-
-    // Variance hinge and its gradient.
-    let sigma: Vec<f32> = (0..d).map(|j| (cov[j * d + j] + s.eps).sqrt()).collect();
-    let variance = sigma.iter().map(|&sd| (s.gamma - sd).max(0.0)).sum::<f32>() / d as f32;
-    let w_std = s.std / 2.0;
-    let coef: Vec<f32> = sigma
-        .iter()
-        .map(|&sd| {
-            if sd < s.gamma {
-                -w_std / (d as f32 * sd * denom)
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    for (g, c) in g.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
-        for ((g, c), k) in g.iter_mut().zip(c).zip(&coef) {
-            *g += k * c;
-        }
-    }
-
-    // Covariance penalty; `cov` becomes its gradient factor `4 λ_c offdiag(C) / (d (n−1))`.
-    let mut off = 0.0f64;
-    let w = 4.0 * s.cov / (d as f32 * denom);
-    for i in 0..d {
-        for j in 0..d {
-            let c = &mut cov[i * d + j];
-            if i == j {
-                *c = 0.0;
-            } else {
-                off += f64::from(*c * *c);
-                *c *= w;
-            }
-        }
-    }
-    let epi = (Rhs::Plain, true, Epilogue::None);
-    matmul_with(g, centred, cov, (n, d, d), epi, Threads::One);
-    (variance, (off / d as f64) as f32)
+    let weights = VarCov {
+        w_var: s.std / 2.0,
+        w_cov: s.cov,
+        gamma: s.gamma,
+        eps: s.eps,
+    };
+    variance_covariance(x, n, d, weights, g, centred, cov)
 }
 
 /// Elements per parallel AdamW chunk.

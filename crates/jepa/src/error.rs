@@ -41,6 +41,14 @@ pub enum JepaError {
         /// What went wrong.
         msg: String,
     },
+    /// A training kernel outside burn ([`crate::train::GradientEngine`]) failed.
+    #[error("training kernel `{engine}`: {msg}")]
+    Engine {
+        /// The engine's name.
+        engine: String,
+        /// What went wrong.
+        msg: String,
+    },
     /// Plain I/O failure.
     #[error("{path}: {source}")]
     Io {

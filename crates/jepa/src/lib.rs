@@ -40,8 +40,14 @@ pub use ssl::{
     Regularizer, SimSiam, SslInputs, SslLoss, SslNeeds, SslObjective, Swav, TargetBranch, Vicreg,
     OBJECTIVE_NAMES,
 };
-pub use train::{StepLog, TrainConfig, Trainer};
+pub use train::{EngineStep, GradientEngine, StepLog, TrainConfig, TrainEngine, Trainer};
 pub use vicreg::{vicreg, VicregConfig};
+
+/// Whether the default device is the CPU: no GPU backend compiled in (with `cuda` or `wgpu`
+/// the default device is the GPU, where a CPU training kernel would only add copies).
+pub fn default_device_is_cpu() -> bool {
+    cfg!(not(any(feature = "cuda", feature = "wgpu")))
+}
 
 /// Re-export of the tensor backend, so that dependants use the same version.
 pub use burn;

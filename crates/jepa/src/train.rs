@@ -36,6 +36,62 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Log losses and diagnostics every this many steps.
     pub log_every: usize,
+    /// What computes the loss and its gradients: `auto` (a specialised CPU kernel where the
+    /// model and objective have one, otherwise burn's autodiff), `burn` (always burn) or
+    /// `dense` (the kernel, an error where it does not apply). The optimiser, checkpoints and
+    /// logs are the same either way. Configs written before this setting existed read `auto`.
+    #[serde(default)]
+    pub engine: TrainEngine,
+}
+
+/// Which implementation computes a training step's loss and gradients ([`TrainConfig::engine`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainEngine {
+    /// The dense kernel where it applies (CPU backend, a supported model and objective),
+    /// otherwise burn's autodiff.
+    #[default]
+    Auto,
+    /// burn's autodiff on every step.
+    Burn,
+    /// The dense kernel; an error when the model or objective is not one it supports.
+    Dense,
+}
+
+/// The loss of one batch and the gradient of its total with respect to every parameter that
+/// the loss reaches, computed outside burn's autodiff graph — a specialised kernel for a
+/// model/objective pair whose generic path is slow (`ami-agent`'s dense CPU kernel). The
+/// [`Trainer`] applies the gradients with its own AdamW, so checkpoints, resumption and logs
+/// do not depend on which engine ran.
+pub trait GradientEngine: Send {
+    /// Short name, for logs and errors.
+    fn name(&self) -> &'static str;
+
+    /// The loss terms of `window` (the same names, order and values, to float rounding, as
+    /// [`jepa_loss_readout`]), the encoder outputs `s_0 [B, D]` and the gradients, registered
+    /// under the parameters' ids on `grad_device` (the device without autodiff).
+    fn loss_and_grads(
+        &mut self,
+        model: &Jepa,
+        config: &JepaConfig,
+        objective: &ObjectiveConfig,
+        window: &Window,
+        grad_device: &Device,
+    ) -> Result<EngineStep, JepaError>;
+}
+
+/// What a [`GradientEngine`] returns for one batch.
+pub struct EngineStep {
+    /// Weighted total loss.
+    pub total: f32,
+    /// Unweighted terms by name, as [`crate::objective::LossTensors::terms`].
+    pub terms: Vec<(String, f32)>,
+    /// `s_0 [B, D]`, row-major (for the collapse diagnostics).
+    pub s0: Vec<f32>,
+    /// Representation dimension `D`.
+    pub repr_dim: usize,
+    /// `∂total/∂θ` for every parameter the loss depends on.
+    pub grads: GradientsParams,
 }
 
 impl Default for TrainConfig {
@@ -50,6 +106,7 @@ impl Default for TrainConfig {
             weight_decay: 1e-5,
             seed: 0,
             log_every: 50,
+            engine: TrainEngine::Auto,
         }
     }
 }
@@ -132,6 +189,8 @@ pub struct Trainer {
     /// The divergence guard's state; its `lr_scale` multiplies the scheduled learning rate.
     pub guard: GuardState,
     device: Device,
+    /// Computes loss and gradients instead of burn's autodiff when set ([`Self::set_engine`]).
+    engine: Option<Box<dyn GradientEngine>>,
 }
 
 impl Trainer {
@@ -163,6 +222,7 @@ impl Trainer {
             train_config,
             guard: GuardState::default(),
             device,
+            engine: None,
         })
     }
 
@@ -186,7 +246,19 @@ impl Trainer {
             train_config,
             guard,
             device,
+            engine: None,
         }
+    }
+
+    /// Lets `engine` compute every later step's loss and gradients (`None`: burn's autodiff).
+    /// The optimiser, its state and the step counter are unchanged.
+    pub fn set_engine(&mut self, engine: Option<Box<dyn GradientEngine>>) {
+        self.engine = engine;
+    }
+
+    /// The name of what computes the loss and gradients: the engine's, or `burn`.
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.as_ref().map_or("burn", |e| e.name())
     }
 
     /// The model being trained.
@@ -212,42 +284,73 @@ impl Trainer {
             cfg.seed,
             self.step as u64,
         );
-        let (obs, actions, readout) = window_tensors(&window, data, &self.device);
-        let loss = jepa_loss_readout(self.model(), obs, actions, readout, &self.objective)?;
-        let values = loss
-            .total
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
-        let total = values.first().copied().unwrap_or(f32::NAN);
-        if !total.is_finite() {
-            return Err(JepaError::NonFinite {
-                step: self.step,
-                what: "loss".into(),
-            });
-        }
-        let terms = loss
-            .terms
-            .iter()
-            .map(|(n, t)| (n.to_string(), scalar(t)))
-            .collect();
-        let collapse = (self.step.is_multiple_of(cfg.log_every) || self.step + 1 == cfg.steps)
-            .then(|| {
-                let [b, _, d] = loss.representations.dims();
-                let s0 = loss.representations.clone().narrow(1, 0, 1).reshape([b, d]);
-                collapse(
-                    &s0.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                    b,
-                    d,
-                )
-            });
-        let latent_usage =
-            (!loss.latent_counts.is_empty()).then(|| LatentUsage::from_counts(&loss.latent_counts));
+        let log_now = self.step.is_multiple_of(cfg.log_every) || self.step + 1 == cfg.steps;
+        let (total, terms, collapse, latent_usage, grads) = match self.engine.as_mut() {
+            Some(engine) => {
+                let model = self
+                    .model
+                    .as_ref()
+                    .expect("the model is only taken inside train_step");
+                let grad_device = self.device.clone().inner();
+                let out = engine.loss_and_grads(
+                    model,
+                    &self.model_config,
+                    &self.objective,
+                    &window,
+                    &grad_device,
+                )?;
+                if !out.total.is_finite() {
+                    return Err(JepaError::NonFinite {
+                        step: self.step,
+                        what: "loss".into(),
+                    });
+                }
+                let d = out.repr_dim.max(1);
+                let collapse = log_now.then(|| collapse(&out.s0, out.s0.len() / d, d));
+                (out.total, out.terms, collapse, None, out.grads)
+            }
+            None => {
+                let (obs, actions, readout) = window_tensors(&window, data, &self.device);
+                let loss = jepa_loss_readout(self.model(), obs, actions, readout, &self.objective)?;
+                let values = loss
+                    .total
+                    .clone()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default();
+                let total = values.first().copied().unwrap_or(f32::NAN);
+                if !total.is_finite() {
+                    return Err(JepaError::NonFinite {
+                        step: self.step,
+                        what: "loss".into(),
+                    });
+                }
+                let terms = loss
+                    .terms
+                    .iter()
+                    .map(|(n, t)| (n.to_string(), scalar(t)))
+                    .collect();
+                let collapse = log_now.then(|| {
+                    let [b, _, d] = loss.representations.dims();
+                    let s0 = loss.representations.clone().narrow(1, 0, 1).reshape([b, d]);
+                    collapse(
+                        &s0.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                        b,
+                        d,
+                    )
+                });
+                let latent_usage = (!loss.latent_counts.is_empty())
+                    .then(|| LatentUsage::from_counts(&loss.latent_counts));
+                let grads = GradientsParams::from_grads(loss.total.backward(), self.model());
+                (total, terms, collapse, latent_usage, grads)
+            }
+        };
         let lr = cfg.lr_at(self.step) * self.guard.lr_scale;
-        let grads = GradientsParams::from_grads(loss.total.backward(), self.model());
         if let Some(model) = self.model.take() {
             self.model = Some(self.optimizer.step(lr, model, grads));
+        }
+        if self.engine.is_some() {
+            release_orphaned_graphs(&self.device);
         }
         let log = StepLog {
             step: self.step,
@@ -282,6 +385,16 @@ impl Trainer {
     pub fn inference_model(&self) -> Jepa {
         self.model().valid()
     }
+}
+
+/// Frees the autodiff graph entries that nothing references any more. burn registers every
+/// tracked leaf (each parameter the optimiser writes back) in a global graph and sweeps the
+/// orphaned entries only at the end of a backward pass; a [`GradientEngine`] never runs one, so
+/// without this the entries of every step's parameters would accumulate (≈ 90 kB per step for
+/// the demo's model). A backward pass over a one-element graph of its own runs the sweep.
+fn release_orphaned_graphs(device: &Device) {
+    let x = Tensor::<1>::zeros([1], device).require_grad();
+    let _ = x.sum().backward();
 }
 
 /// burn's RNG is global per backend and parameters are initialised lazily, so seeding and

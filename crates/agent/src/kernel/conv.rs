@@ -288,6 +288,12 @@ impl DenseConv {
 
     /// The kernel in PyTorch/burn layout `[C_out, C_in, k, k]`.
     pub fn oihw(&self) -> Vec<f32> {
+        self.to_oihw(&self.layer.weight)
+    }
+
+    /// A kernel matrix `[k·k·C_in, C_out]` of this layer's shape (the weights, or a gradient
+    /// of them) in PyTorch/burn layout `[C_out, C_in, k, k]`.
+    pub fn to_oihw(&self, kmat: &[f32]) -> Vec<f32> {
         let s = self.shape;
         let (k, ci, co) = (s.kernel, s.c_in, s.c_out);
         let mut w = vec![0.0; co * ci * k * k];
@@ -295,8 +301,7 @@ impl DenseConv {
             for c in 0..ci {
                 for a in 0..k {
                     for b in 0..k {
-                        w[((o * ci + c) * k + a) * k + b] =
-                            self.layer.weight[((a * k + b) * ci + c) * co + o];
+                        w[((o * ci + c) * k + a) * k + b] = kmat[((a * k + b) * ci + c) * co + o];
                     }
                 }
             }

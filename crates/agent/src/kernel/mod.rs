@@ -17,7 +17,9 @@ pub mod conv;
 pub mod dense_mlp;
 pub mod dynamics;
 pub mod gemm;
+pub mod jepa_grad;
 pub mod packed;
+pub mod vicreg;
 
 pub use adjoint::VjpWorkspace;
 pub use conv::{ConvScratch, ConvShape, DenseConv, Layout};
@@ -26,3 +28,4 @@ pub use dense_mlp::{
 };
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
 pub use gemm::Threads;
+pub use jepa_grad::DenseJepaGradients;

@@ -34,6 +34,7 @@ use ami_jepa::{Divergence, GuardState, OnDivergence, StepLog, Trainer, Trajector
 use serde_json::{json, Value};
 
 use super::config::RunConfig;
+use super::engine::attach_engine;
 use super::fit::compute_device;
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -88,6 +89,7 @@ impl<'a> Session<'a> {
         mut trainer: Trainer,
         stop: usize,
     ) -> Result<Trainer, AgentError> {
+        attach_engine(&mut trainer)?;
         loop {
             let diverged = if trainer.step < stop {
                 self.step(&mut trainer)?
@@ -187,6 +189,7 @@ impl<'a> Session<'a> {
         drop(trainer);
         restarted.train_config = self.cfg.train.clone();
         restarted.guard = guard;
+        attach_engine(&mut restarted)?;
         (self.metrics, self.events, self.records) = open_metrics(self.run, &restarted, true)?;
         self.record(&d, OnDivergence::Rollback, &guard)?;
         save_trainer(&restarted, &self.run.checkpoint())?;

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod coverage;
 pub mod distractors;
+pub mod engine;
 pub mod evaluate;
 pub mod fit;
 pub mod frontier;
