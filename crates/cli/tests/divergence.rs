@@ -46,11 +46,14 @@ fn on_divergence_stop_fails_saying_what_and_where_and_rollback_finishes_at_a_low
     let out = ami(&absurd_lr(&d, s, &["--on-divergence", "stop"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    for words in [
-        "training diverged at step 1: loss is not finite",
-        "no checkpoint was written before it",
-        "divergence.json",
-    ] {
+    // Step 1's loss overflows to infinity (burn's autodiff) or stays a finite 1e36 (the dense
+    // engine accumulates squares in f64): either is a divergence at step 1.
+    assert!(
+        err.contains("training diverged at step 1: loss is not finite")
+            || err.contains("training diverged at step 1: loss explosion"),
+        "no step-1 loss divergence in {err}"
+    );
+    for words in ["no checkpoint was written before it", "divergence.json"] {
         assert!(err.contains(words), "{words:?} not in {err}");
     }
     let rec = json(&stopped.join("divergence.json"));

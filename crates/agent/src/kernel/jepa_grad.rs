@@ -316,6 +316,16 @@ impl DenseJepaGradients {
                 ),
             ));
         }
+        if !w
+            .observations
+            .iter()
+            .chain(&w.actions)
+            .all(|v| v.is_finite())
+        {
+            // The kernels' ReLU (`max(x, 0)`) would turn a NaN into 0 and hide it: a
+            // non-finite input makes the loss NaN, as on burn, and the trainer stops there.
+            return Ok((f32::NAN, Vec::new()));
+        }
         self.size(m, b, k, obs_dim, a_dim);
         let frames_per_row = k + 1;
         let one = Some(Threads::One);
@@ -727,6 +737,16 @@ impl GradientEngine for DenseJepaGradients {
         let m = Self::dense_model(&model.valid(), config).map_err(kernel_err)?;
         let (total, terms) = self.compute(&m, objective, window).map_err(kernel_err)?;
         let d = m.pred.output_dim();
+        if !total.is_finite() {
+            // The trainer stops on it; the buffers may not even be sized.
+            return Ok(EngineStep {
+                total,
+                terms,
+                s0: Vec::new(),
+                repr_dim: d,
+                grads: GradientsParams::new(),
+            });
+        }
         let fr = window.steps + 1;
         let s0: Vec<f32> = (0..window.batch)
             .flat_map(|b| self.s[b * fr * d..][..d].iter().copied())
