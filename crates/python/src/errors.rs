@@ -42,6 +42,7 @@ pub fn to_py(e: AgentError) -> PyErr {
             | JepaError::Shape { .. }
             | JepaError::NonFinite { .. } => value(),
             JepaError::Checkpoint { .. } | JepaError::Io { .. } => os(),
+            JepaError::Engine { .. } => PyRuntimeError::new_err(msg),
         },
         _ => PyRuntimeError::new_err(msg),
     }
