@@ -116,8 +116,9 @@ struct Block {
 }
 
 /// The dense [`GradientEngine`]; see the module docs.
-#[derive(Default)]
 pub struct DenseJepaGradients {
+    /// Which products the MLPs run on ([`KernelPath::best`] unless chosen).
+    path: KernelPath,
     blocks: Vec<Block>,
     /// `s [B(k+1), D]` (row `b(k+1) + t`) and `∂L/∂s`.
     s: Vec<f32>,
@@ -127,6 +128,12 @@ pub struct DenseJepaGradients {
     step_g: Vec<f32>,
     centred: Vec<f32>,
     cov: Vec<f32>,
+}
+
+impl Default for DenseJepaGradients {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn kernel_err(e: AgentError) -> JepaError {
@@ -165,9 +172,25 @@ fn summed(parts: Vec<&[LayerGrad]>) -> Vec<LayerGrad> {
 }
 
 impl DenseJepaGradients {
-    /// An engine with empty buffers (sized on the first step).
+    /// An engine on this machine's fastest products, with empty buffers (sized on the first
+    /// step).
     pub fn new() -> Self {
-        Self::default()
+        Self::on(KernelPath::best())
+    }
+
+    /// An engine whose MLP products run on `path` ([`KernelPath::Fallback`] runs everywhere;
+    /// tests compare both).
+    pub fn on(path: KernelPath) -> Self {
+        Self {
+            path,
+            blocks: Vec::new(),
+            s: Vec::new(),
+            g_s: Vec::new(),
+            step_s: Vec::new(),
+            step_g: Vec::new(),
+            centred: Vec::new(),
+            cov: Vec::new(),
+        }
     }
 
     /// `Ok` when the engine computes this model and objective exactly; otherwise the reason
@@ -192,8 +215,11 @@ impl DenseJepaGradients {
     }
 
     /// The burn module's weights as dense layers.
-    fn dense_model(model: &Jepa, config: &JepaConfig) -> Result<DenseModel, AgentError> {
-        let path = KernelPath::best();
+    fn dense_model(
+        model: &Jepa,
+        config: &JepaConfig,
+        path: KernelPath,
+    ) -> Result<DenseModel, AgentError> {
         let mut convs = Vec::new();
         if let (Some(stack), Some([c, h, w])) = (&model.conv, config.image_shape()) {
             let (mut c_in, mut height, mut width) = (c, h, w);
@@ -734,7 +760,7 @@ impl GradientEngine for DenseJepaGradients {
         })?;
         // Read the weights off the module without autodiff: reading a tracked parameter on
         // the autodiff device adds a node to burn's graph that no backward pass ever frees.
-        let m = Self::dense_model(&model.valid(), config).map_err(kernel_err)?;
+        let m = Self::dense_model(&model.valid(), config, self.path).map_err(kernel_err)?;
         let (total, terms) = self.compute(&m, objective, window).map_err(kernel_err)?;
         let d = m.pred.output_dim();
         if !total.is_finite() {
@@ -896,6 +922,13 @@ mod tests {
     /// `jepa_loss` on the same weights and window (to float rounding), for the conv and the MLP
     /// encoder, with the batch split into three uneven blocks, bit for bit on one thread and on three.
     fn matches_burn(conv: bool) {
+        matches_burn_on(conv, KernelPath::Fallback);
+        if KernelPath::best() == KernelPath::Packed {
+            matches_burn_on(conv, KernelPath::Packed);
+        }
+    }
+
+    fn matches_burn_on(conv: bool, path: KernelPath) {
         let cfg = config(conv);
         let obj = objective();
         let device = Device::default().autodiff();
@@ -909,7 +942,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let mut engine = DenseJepaGradients::new();
+            let mut engine = DenseJepaGradients::on(path);
             let out = pool
                 .install(|| engine.loss_and_grads(&model, &cfg, &obj, &w, &inner))
                 .unwrap();
