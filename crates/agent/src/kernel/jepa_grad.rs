@@ -18,7 +18,10 @@
 //! input gradient) and `∂L/∂s_0 ∋ ḡ_0`; smoothness `±2δ(s_{t+1} − s_t)/(kBD)`; inverse
 //! dynamics through `Q`'s input gradient split into its `s_t` and `s_{t+1}` halves; the
 //! VICReg terms as [`super::vicreg`] with weights `β/(k+1)`, `γ/(k+1)`; then one backward pass
-//! of the encoder over all `B(k+1)` frames.
+//! of the encoder over all `B(k+1)` frames. With the auxiliary readout (`objective.readout =
+//! ρ > 0`), `L += ρ·(mean_{t,b,j}(g(s_t) − f̃_t)² + mean_{t≥1,b,j}(g(ŝ_t) − f̃_t)²)` with the
+//! head `g`'s input gradients added to `∂L/∂s_t` and to `∂L/∂ŝ_t` before the rollout's backward
+//! pass.
 //!
 //! Threading: the batch rows are split into [`BLOCKS`] blocks (whatever the number of
 //! threads, so the result's bits do not depend on it), run in parallel. Each block encodes its frames
@@ -27,7 +30,7 @@
 //! one-thread products and keeps its own partial gradients (phase 3), summed in block order.
 //!
 //! Supported: deterministic predictors, conv (no pooling) or MLP encoders, and the objective's
-//! default regulariser without the readout and reconstruction terms
+//! default regulariser with or without the readout term, without reconstruction
 //! ([`DenseJepaGradients::supports`]); anything else trains on burn.
 
 use ami_jepa::burn::module::{Module, Param};
@@ -70,6 +73,9 @@ struct DenseModel {
     head: DenseMlp,
     pred: DenseMlp,
     idm: DenseMlp,
+    /// The readout head `g` and the targets' standardisation `(mean, 1/std)`, when the
+    /// objective has the readout term.
+    readout: Option<(DenseMlp, Vec<f32>, Vec<f32>)>,
     mean: Vec<f32>,
     inv_std: Vec<f32>,
     inv_action_scale: f32,
@@ -106,13 +112,21 @@ struct Block {
     idm_acts: Activations,
     idm_out: Vec<f32>,
     g_idm_in: Vec<f32>,
+    /// Readout head on `s` (`[r(k+1), D]` rows) and on `ŝ_1..ŝ_k` (stacked `[k·r, D]`, row
+    /// `t·r + i`): inputs, activations, outputs, input gradients.
+    ro_hat: Vec<f32>,
+    ro_acts: [Activations; 2],
+    ro_out: [Vec<f32>; 2],
+    g_ro_in: [Vec<f32>; 2],
+    ro_grads: Vec<LayerGrad>,
     /// Partial parameter gradients of this block.
     conv_grads: Vec<LayerGrad>,
     head_grads: Vec<LayerGrad>,
     pred_grads: Vec<LayerGrad>,
     idm_grads: Vec<LayerGrad>,
-    /// Sums of squares of the prediction, smoothness and inverse-dynamics errors.
-    sq: [f64; 3],
+    /// Sums of squares of the prediction, smoothness, inverse-dynamics, encoded-readout and
+    /// predicted-readout errors.
+    sq: [f64; 5],
 }
 
 /// The dense [`GradientEngine`]; see the module docs.
@@ -199,9 +213,6 @@ impl DenseJepaGradients {
         if config.latent != LatentConfig::None {
             return Err("a latent-variable predictor (model.latent)".into());
         }
-        if objective.readout > 0.0 {
-            return Err("the readout term (objective.readout > 0)".into());
-        }
         if objective.reconstruction > 0.0 {
             return Err("the reconstruction term (objective.reconstruction > 0)".into());
         }
@@ -218,6 +229,7 @@ impl DenseJepaGradients {
     fn dense_model(
         model: &Jepa,
         config: &JepaConfig,
+        objective: &ObjectiveConfig,
         path: KernelPath,
     ) -> Result<DenseModel, AgentError> {
         let mut convs = Vec::new();
@@ -249,7 +261,31 @@ impl DenseJepaGradients {
             true => vec![fill; n],
             false => v.to_vec(),
         };
+        let readout = match (objective.readout > 0.0, &model.readout) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(AgentError::config(
+                    "model.readout_dim",
+                    0,
+                    "> 0 when objective.readout > 0 (a readout head)",
+                ))
+            }
+            (true, Some(head)) => {
+                let head = DenseMlp::from_mlp_on(head, path)?;
+                let r = head.output_dim();
+                let fill = |v: &[f32], x: f32| match v.is_empty() {
+                    true => vec![x; r],
+                    false => v.to_vec(),
+                };
+                let inv = fill(&config.readout_std, 1.0)
+                    .iter()
+                    .map(|s| 1.0 / s)
+                    .collect();
+                Some((head, fill(&config.readout_mean, 0.0), inv))
+            }
+        };
         Ok(DenseModel {
+            readout,
             convs,
             head: DenseMlp::from_mlp_on(&model.encoder, path)?,
             pred: DenseMlp::from_mlp_on(&model.predictor, path)?,
@@ -302,6 +338,14 @@ impl DenseJepaGradients {
             blk.g_run.resize(rows * d, 0.0);
             blk.g_pred_in.resize(rows * p_in, 0.0);
             blk.idm_in.resize(rows * k * 2 * d, 0.0);
+            if let Some((head, _, _)) = &m.readout {
+                let r_dim = head.output_dim();
+                blk.ro_hat.resize(k * rows * d, 0.0);
+                blk.ro_out[0].resize(n * r_dim, 0.0);
+                blk.ro_out[1].resize(k * rows * r_dim, 0.0);
+                blk.g_ro_in[0].resize(n * d, 0.0);
+                blk.g_ro_in[1].resize(k * rows * d, 0.0);
+            }
             blk.idm_out.resize(rows * k * a_dim, 0.0);
             blk.g_idm_in.resize(rows * k * 2 * d, 0.0);
         }
@@ -351,6 +395,14 @@ impl DenseJepaGradients {
             // The kernels' ReLU (`max(x, 0)`) would turn a NaN into 0 and hide it: a
             // non-finite input makes the loss NaN, as on burn, and the trainer stops there.
             return Ok((f32::NAN, Vec::new()));
+        }
+        let r_dim = m.readout.as_ref().map_or(0, |(h, _, _)| h.output_dim());
+        if r_dim > 0 && w.readout.len() != b * (k + 1) * r_dim {
+            return Err(AgentError::shape(
+                "data.readout (per-step readout targets; objective.readout > 0)",
+                w.readout.len(),
+                format!("[B={b}, k+1={}, r={r_dim}]", k + 1),
+            ));
         }
         self.size(m, b, k, obs_dim, a_dim);
         let frames_per_row = k + 1;
@@ -403,6 +455,10 @@ impl DenseJepaGradients {
             pred: 2.0 * objective.prediction / (k * b * d) as f32,
             smooth: 2.0 * objective.time_smoothness / (k * b * d) as f32,
             idm: 2.0 * objective.inverse_dynamics / (k * b * a_dim) as f32,
+            readout: [
+                2.0 * objective.readout / ((k + 1) * b * r_dim.max(1)) as f32,
+                2.0 * objective.readout / (k * b * r_dim.max(1)) as f32,
+            ],
         };
         let s = &self.s;
         let g_parts = split_rows(&mut self.g_s, &self.blocks, frames_per_row * d);
@@ -412,7 +468,12 @@ impl DenseJepaGradients {
             .try_for_each(|(blk, g_s)| {
                 let rows = frames_per_row * d;
                 let s_blk = &s[blk.first * rows..(blk.first + blk.rows) * rows];
-                backward(m, blk, s_blk, &w.actions, k, coefs, g_s, one)
+                let inputs = Inputs {
+                    s: s_blk,
+                    actions: &w.actions,
+                    readout: &w.readout,
+                };
+                backward(m, blk, inputs, k, coefs, g_s, one)
             })?;
 
         let sq = |i: usize| self.blocks.iter().map(|blk| blk.sq[i]).sum::<f64>();
@@ -420,17 +481,23 @@ impl DenseJepaGradients {
         let smooth = (sq(1) / (k * b * d) as f64) as f32;
         let idm = (sq(2) / (k * b * a_dim) as f64) as f32;
         let reg = (objective.variance * variance) + (objective.covariance * covariance);
-        let total = objective.prediction * prediction
+        let mut total = objective.prediction * prediction
             + reg
             + objective.time_smoothness * smooth
             + objective.inverse_dynamics * idm;
-        let terms = vec![
+        let mut terms = vec![
             ("prediction".to_string(), prediction),
             ("variance".to_string(), variance),
             ("covariance".to_string(), covariance),
             ("time_smoothness".to_string(), smooth),
             ("inverse_dynamics".to_string(), idm),
         ];
+        if r_dim > 0 {
+            let readout =
+                (sq(3) / ((k + 1) * b * r_dim) as f64 + sq(4) / (k * b * r_dim) as f64) as f32;
+            total += objective.readout * readout;
+            terms.push(("readout".to_string(), readout));
+        }
         Ok((total, terms))
     }
 }
@@ -441,6 +508,17 @@ struct Coefs {
     pred: f32,
     smooth: f32,
     idm: f32,
+    /// Encoded and predicted readout errors.
+    readout: [f32; 2],
+}
+
+/// What phase 3 of one block reads: its rows of `s [r(k+1), D]`, and the whole window's
+/// actions `[B, k, A]` and raw readout targets `[B, k+1, r]` (empty without the term).
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    s: &'a [f32],
+    actions: &'a [f32],
+    readout: &'a [f32],
 }
 
 /// `buf` cut into the blocks' contiguous row ranges (`per_row` floats per batch row).
@@ -495,17 +573,16 @@ fn encode(
 /// Phase 3 for one block: the rollout, smoothness and inverse-dynamics terms with their
 /// gradients added to `g_s` (which holds the VICReg gradients of these rows), then the
 /// encoder's backward pass; partial parameter gradients into the block.
-#[allow(clippy::too_many_arguments)]
 fn backward(
     m: &DenseModel,
     blk: &mut Block,
-    s: &[f32],
-    actions: &[f32],
+    inputs: Inputs<'_>,
     k: usize,
     c: Coefs,
     g_s: &mut [f32],
     one: Option<Threads>,
 ) -> Result<(), AgentError> {
+    let Inputs { s, actions, .. } = inputs;
     let d = m.pred.output_dim();
     let a_dim = m.pred.input_dim() - d;
     let r = blk.rows;
@@ -513,7 +590,7 @@ fn backward(
     let first = blk.first;
     let at = |i: usize, t: usize| &actions[((first + i) * k + t) * a_dim..][..a_dim];
     let ias = m.inv_action_scale;
-    blk.sq = [0.0; 3];
+    blk.sq = [0.0; 5];
     let acc = BackwardOptions {
         threads: one,
         accumulate: true,
@@ -553,6 +630,10 @@ fn backward(
             }
         }
     }
+    if let Some(head) = &m.readout {
+        readout_terms(head, blk, inputs, k, c, g_s, one)?;
+    }
+
     // Rollout backward.
     blk.pred_grads = m.pred.zero_grads();
     blk.g_run.copy_from_slice(&blk.g_hat[k]);
@@ -696,6 +777,91 @@ fn backward(
     Ok(())
 }
 
+/// The readout term of one block (module docs): `g` on the encoded states `s_t` and on the
+/// predicted `ŝ_1..ŝ_k`, against the standardised targets; the input gradients go to `g_s`
+/// and to the block's `∂L/∂ŝ_t` (before the rollout's backward pass reads them).
+fn readout_terms(
+    (head, mean, inv_std): &(DenseMlp, Vec<f32>, Vec<f32>),
+    blk: &mut Block,
+    inputs: Inputs<'_>,
+    k: usize,
+    c: Coefs,
+    g_s: &mut [f32],
+    one: Option<Threads>,
+) -> Result<(), AgentError> {
+    let d = head.input_dim();
+    let r_dim = head.output_dim();
+    let (rows, fr, first) = (blk.rows, k + 1, blk.first);
+    let target = |i: usize, t: usize, j: usize| {
+        (inputs.readout[((first + i) * fr + t) * r_dim + j] - mean[j]) * inv_std[j]
+    };
+    let acc = BackwardOptions {
+        threads: one,
+        accumulate: true,
+    };
+    blk.ro_grads = head.zero_grads();
+    // Encoded states: rows i·(k+1) + t of `s`.
+    let n = rows * fr;
+    head.forward_with(inputs.s, n, &mut blk.ro_acts[0], &mut blk.ro_out[0], one)?;
+    for i in 0..rows {
+        for t in 0..fr {
+            for j in 0..r_dim {
+                let o = &mut blk.ro_out[0][(i * fr + t) * r_dim + j];
+                let e = *o - target(i, t, j);
+                blk.sq[3] += f64::from(e * e);
+                *o = c.readout[0] * e;
+            }
+        }
+    }
+    head.backward_params_with(
+        inputs.s,
+        &blk.ro_acts[0],
+        &blk.ro_out[0],
+        n,
+        &mut blk.scratch,
+        &mut blk.ro_grads,
+        Some(&mut blk.g_ro_in[0]),
+        acc,
+    )?;
+    g_s.iter_mut()
+        .zip(&blk.g_ro_in[0])
+        .for_each(|(g, x)| *g += x);
+    // Predicted states ŝ_1..ŝ_k, stacked t-major: row t·r + i.
+    for t in 0..k {
+        blk.ro_hat[t * rows * d..(t + 1) * rows * d].copy_from_slice(&blk.hat[t + 1]);
+    }
+    let m = k * rows;
+    head.forward_with(&blk.ro_hat, m, &mut blk.ro_acts[1], &mut blk.ro_out[1], one)?;
+    for t in 0..k {
+        for i in 0..rows {
+            for j in 0..r_dim {
+                let o = &mut blk.ro_out[1][(t * rows + i) * r_dim + j];
+                let e = *o - target(i, t + 1, j);
+                blk.sq[4] += f64::from(e * e);
+                *o = c.readout[1] * e;
+            }
+        }
+    }
+    head.backward_params_with(
+        &blk.ro_hat,
+        &blk.ro_acts[1],
+        &blk.ro_out[1],
+        m,
+        &mut blk.scratch,
+        &mut blk.ro_grads,
+        Some(&mut blk.g_ro_in[1]),
+        acc,
+    )?;
+    for t in 0..k {
+        let g_in = &blk.g_ro_in[1][t * rows * d..(t + 1) * rows * d];
+        blk.g_hat[t + 1]
+            .iter_mut()
+            .zip(g_in)
+            .for_each(|(g, x)| *g += x);
+    }
+    Ok(())
+}
+
 /// Registers `∂L/∂W` `[in, out]` and `∂L/∂b` of every layer of `mlp` under its parameter ids.
 fn register_mlp(out: &mut GradientsParams, mlp: &Mlp, grads: &[LayerGrad], device: &Device) {
     for (layer, g) in mlp.layers.iter().zip(grads) {
@@ -760,7 +926,8 @@ impl GradientEngine for DenseJepaGradients {
         })?;
         // Read the weights off the module without autodiff: reading a tracked parameter on
         // the autodiff device adds a node to burn's graph that no backward pass ever frees.
-        let m = Self::dense_model(&model.valid(), config, self.path).map_err(kernel_err)?;
+        let m =
+            Self::dense_model(&model.valid(), config, objective, self.path).map_err(kernel_err)?;
         let (total, terms) = self.compute(&m, objective, window).map_err(kernel_err)?;
         let d = m.pred.output_dim();
         if !total.is_finite() {
@@ -789,6 +956,9 @@ impl GradientEngine for DenseJepaGradients {
         register_mlp(&mut grads, &model.encoder, &pick(|b| &b.head_grads), dev);
         register_mlp(&mut grads, &model.predictor, &pick(|b| &b.pred_grads), dev);
         register_mlp(&mut grads, &model.idm, &pick(|b| &b.idm_grads), dev);
+        if let (Some(head), true) = (&model.readout, m.readout.is_some()) {
+            register_mlp(&mut grads, head, &pick(|b| &b.ro_grads), dev);
+        }
         Ok(EngineStep {
             total,
             terms,
@@ -803,12 +973,16 @@ impl GradientEngine for DenseJepaGradients {
 mod tests {
     use super::*;
     use ami_jepa::train::seeded_module;
-    use ami_jepa::{jepa_loss, Trajectories};
+    use ami_jepa::{jepa_loss_readout, Trajectories};
+
+    /// Readout features of the test data, `r`.
+    const R: usize = 3;
 
     use crate::kernel::dense_mlp::tests::assert_close;
 
     /// A small model: conv (2×8×8 images, channels 4, 6) or MLP encoder, with input
-    /// normalisation and an action scale, so that every part of the math is exercised.
+    /// normalisation, an action scale and a readout head with target standardisation, so
+    /// that every part of the math is exercised.
     fn config(conv: bool) -> JepaConfig {
         let obs_dim = 2 * 8 * 8;
         JepaConfig {
@@ -823,6 +997,10 @@ mod tests {
             obs_mean: (0..obs_dim).map(|i| 0.01 * (i % 7) as f32).collect(),
             obs_std: (0..obs_dim).map(|i| 0.5 + 0.1 * (i % 5) as f32).collect(),
             action_scale: 2.0,
+            readout_dim: R,
+            readout_hidden: vec![6],
+            readout_mean: vec![0.1, -0.2, 0.3],
+            readout_std: vec![0.5, 2.0, 1.5],
             ..JepaConfig::default()
         }
     }
@@ -854,6 +1032,7 @@ mod tests {
         let actions = (0..n_traj * traj_len * 2)
             .map(|_| 4.0 * next() - 2.0)
             .collect();
+        let readout = (0..n_traj * (traj_len + 1) * R).map(|_| next()).collect();
         Trajectories {
             observations,
             actions,
@@ -861,8 +1040,8 @@ mod tests {
             traj_len,
             obs_dim,
             action_dim: 2,
-            readout: Vec::new(),
-            readout_dim: 0,
+            readout,
+            readout_dim: R,
         }
     }
 
@@ -882,7 +1061,11 @@ mod tests {
             TensorData::new(w.actions.clone(), [w.batch, w.steps, 2]),
             device,
         );
-        let loss = jepa_loss(model, obs, act, obj);
+        let readout = Tensor::<3>::from_data(
+            TensorData::new(w.readout.clone(), [w.batch, w.steps + 1, R]),
+            device,
+        );
+        let loss = jepa_loss_readout(model, obs, act, Some(readout), obj).unwrap();
         let mut terms = vec![("total".to_string(), scalar(&loss.total))];
         terms.extend(loss.terms.iter().map(|(n, t)| (n.to_string(), scalar(t))));
         let grads = GradientsParams::from_grads(loss.total.backward(), model);
@@ -921,16 +1104,19 @@ mod tests {
     /// The dense engine's terms and every parameter gradient equal burn's autodiff of
     /// `jepa_loss` on the same weights and window (to float rounding), for the conv and the MLP
     /// encoder, with the batch split into three uneven blocks, bit for bit on one thread and on three.
-    fn matches_burn(conv: bool) {
-        matches_burn_on(conv, KernelPath::Fallback);
+    fn matches_burn(conv: bool, readout: f32) {
+        matches_burn_on(conv, readout, KernelPath::Fallback);
         if KernelPath::best() == KernelPath::Packed {
-            matches_burn_on(conv, KernelPath::Packed);
+            matches_burn_on(conv, readout, KernelPath::Packed);
         }
     }
 
-    fn matches_burn_on(conv: bool, path: KernelPath) {
+    fn matches_burn_on(conv: bool, readout: f32, path: KernelPath) {
         let cfg = config(conv);
-        let obj = objective();
+        let obj = ObjectiveConfig {
+            readout,
+            ..objective()
+        };
         let device = Device::default().autodiff();
         let model = seeded_module(&device, 7, |d| cfg.init(d).unwrap());
         let data = data(cfg.obs_dim);
@@ -966,7 +1152,13 @@ mod tests {
         }
         let mut ids = Ids::default();
         model.visit(&mut ids);
+        if readout == 0.0 {
+            // The head is not in the loss: no gradient for it, on burn as here.
+            let head = model.readout.as_ref().unwrap().layers.len();
+            ids.0.truncate(ids.0.len() - 2 * head);
+        }
         assert_eq!(got.grads.len(), ids.0.len());
+        assert_eq!(want.len(), ids.0.len());
         for (id, dims) in ids.0 {
             let (g, r) = (
                 grad_values(&got.grads, id, dims),
@@ -981,12 +1173,53 @@ mod tests {
 
     #[test]
     fn conv_encoder_matches_burn_autodiff() {
-        matches_burn(true);
+        matches_burn(true, 0.0);
     }
 
     #[test]
     fn mlp_encoder_matches_burn_autodiff() {
-        matches_burn(false);
+        matches_burn(false, 0.0);
+    }
+
+    #[test]
+    fn readout_term_matches_burn_autodiff() {
+        matches_burn(true, 0.8);
+        matches_burn(false, 1.7);
+    }
+
+    /// The readout term without a head or without targets is an error naming the setting.
+    #[test]
+    fn a_readout_term_needs_a_head_and_targets() {
+        let device = Device::default().autodiff();
+        let obj = ObjectiveConfig {
+            readout: 1.0,
+            ..objective()
+        };
+        let inner = device.clone().inner();
+        let headless = JepaConfig {
+            readout_dim: 0,
+            readout_mean: Vec::new(),
+            readout_std: Vec::new(),
+            ..config(false)
+        };
+        let model = seeded_module(&device, 1, |d| headless.init(d).unwrap());
+        let w = data(headless.obs_dim).sample(8, 3, 0, 0);
+        let err = DenseJepaGradients::new()
+            .loss_and_grads(&model, &headless, &obj, &w, &inner)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("model.readout_dim"), "{err}");
+        let cfg = config(false);
+        let model = seeded_module(&device, 1, |d| cfg.init(d).unwrap());
+        let mut w = data(cfg.obs_dim).sample(8, 3, 0, 0);
+        w.readout.clear();
+        let err = DenseJepaGradients::new()
+            .loss_and_grads(&model, &cfg, &obj, &w, &inner)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("data.readout"), "{err}");
     }
 
     #[test]
@@ -994,8 +1227,7 @@ mod tests {
         let cfg = config(true);
         let mut obj = objective();
         obj.readout = 1.0;
-        let why = DenseJepaGradients::supports(&cfg, &obj).unwrap_err();
-        assert!(why.contains("objective.readout"), "{why}");
+        assert!(DenseJepaGradients::supports(&cfg, &obj).is_ok());
         obj.readout = 0.0;
         obj.reconstruction = 0.5;
         let why = DenseJepaGradients::supports(&cfg, &obj).unwrap_err();

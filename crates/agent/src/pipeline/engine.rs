@@ -36,39 +36,39 @@ mod tests {
     use ami_jepa::burn::tensor::Device;
     use ami_jepa::{JepaConfig, ObjectiveConfig, TrainConfig};
 
-    fn trainer(engine: TrainEngine, objective: ObjectiveConfig) -> Trainer {
+    fn trainer(engine: TrainEngine, latent: bool) -> Trainer {
         let model = JepaConfig {
             obs_dim: 4,
             obs_shape: vec![4],
             repr_dim: 4,
-            readout_dim: 1,
+            latent: if latent {
+                ami_jepa::LatentConfig::discrete(3)
+            } else {
+                ami_jepa::LatentConfig::None
+            },
             ..JepaConfig::default()
         };
         let train = TrainConfig {
             engine,
             ..TrainConfig::default()
         };
+        let objective = ObjectiveConfig::default();
         Trainer::new(model, objective, train, &Device::default()).unwrap()
     }
 
     #[test]
     fn the_setting_picks_the_engine_and_dense_names_what_it_lacks() {
-        let plain = ObjectiveConfig::default();
-        let readout = ObjectiveConfig {
-            readout: 1.0,
-            ..ObjectiveConfig::default()
-        };
-        let picked = |engine, objective| {
-            let mut t = trainer(engine, objective);
+        let picked = |engine, latent| {
+            let mut t = trainer(engine, latent);
             attach_engine(&mut t).map(|()| t.engine_name())
         };
-        assert_eq!(picked(TrainEngine::Auto, plain.clone()).unwrap(), "dense");
-        assert_eq!(picked(TrainEngine::Burn, plain.clone()).unwrap(), "burn");
-        assert_eq!(picked(TrainEngine::Dense, plain).unwrap(), "dense");
-        assert_eq!(picked(TrainEngine::Auto, readout.clone()).unwrap(), "burn");
-        let err = picked(TrainEngine::Dense, readout).unwrap_err().to_string();
+        assert_eq!(picked(TrainEngine::Auto, false).unwrap(), "dense");
+        assert_eq!(picked(TrainEngine::Burn, false).unwrap(), "burn");
+        assert_eq!(picked(TrainEngine::Dense, false).unwrap(), "dense");
+        assert_eq!(picked(TrainEngine::Auto, true).unwrap(), "burn");
+        let err = picked(TrainEngine::Dense, true).unwrap_err().to_string();
         assert!(
-            err.contains("train.engine") && err.contains("objective.readout"),
+            err.contains("train.engine") && err.contains("model.latent"),
             "{err}"
         );
     }
@@ -77,7 +77,7 @@ mod tests {
     /// naming the loss and the step, and nothing is updated.
     #[test]
     fn a_nan_loss_on_the_dense_engine_is_a_non_finite_error() {
-        let mut t = trainer(TrainEngine::Dense, ObjectiveConfig::default());
+        let mut t = trainer(TrainEngine::Dense, false);
         attach_engine(&mut t).unwrap();
         let (n_traj, traj_len) = (4, 5);
         let mut observations = vec![0.5f32; n_traj * (traj_len + 1) * 4];
@@ -105,7 +105,7 @@ mod tests {
         );
         assert_eq!(t.step, 1);
         // The same on a trainer's very first step (nothing sized yet).
-        let mut fresh = trainer(TrainEngine::Dense, ObjectiveConfig::default());
+        let mut fresh = trainer(TrainEngine::Dense, false);
         attach_engine(&mut fresh).unwrap();
         assert!(matches!(
             fresh.train_step(&bad),
