@@ -27,8 +27,8 @@ use rayon::prelude::*;
 
 use ami_agent::kernel::{
     conv::{nchw_to_nhwc, ConvScratch, Layout},
-    Activations, BackwardOptions, BackwardScratch, DenseConv, DenseLayer, DenseMlp, LayerGrad,
-    Threads,
+    relu_mask, summed_grads, Activations, BackwardOptions, BackwardScratch, DenseConv, DenseLayer,
+    DenseMlp, LayerGrad, Threads,
 };
 use ami_agent::AgentError;
 
@@ -191,17 +191,7 @@ impl ConvVicregTrainer {
     /// in the channels-last order).
     pub fn grads(&self) -> (Vec<LayerGrad>, Vec<LayerGrad>) {
         let sum = |pick: &dyn Fn(&Part) -> &[LayerGrad]| -> Vec<LayerGrad> {
-            let mut out = pick(&self.ws.parts[0]).to_vec();
-            for p in &self.ws.parts[1..] {
-                for (o, g) in out.iter_mut().zip(pick(p)) {
-                    o.weight
-                        .iter_mut()
-                        .zip(&g.weight)
-                        .for_each(|(o, g)| *o += g);
-                    o.bias.iter_mut().zip(&g.bias).for_each(|(o, g)| *o += g);
-                }
-            }
-            out
+            summed_grads(&self.ws.parts.iter().map(pick).collect::<Vec<_>>())
         };
         if self.ws.parts.is_empty() {
             let convs = self.convs.iter().map(DenseConv::zero_grad).collect();
@@ -430,13 +420,6 @@ impl ConvVicregTrainer {
             covariance,
         })
     }
-}
-
-/// `g ← g ⊙ 1[h > 0]`.
-fn relu_mask(g: &mut [f32], h: &[f32]) {
-    g.iter_mut()
-        .zip(h)
-        .for_each(|(g, &h)| *g = if h > 0.0 { *g } else { 0.0 });
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use ami_agent::kernel::gemm::Threads;
 use ami_agent::kernel::vicreg::{variance_covariance, VarCov};
 use ami_agent::kernel::{
-    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
+    summed_grads, Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, LayerGrad,
 };
 use ami_agent::AgentError;
 
@@ -172,21 +172,6 @@ pub struct DenseJepaTrainer {
     ws: Workspace,
 }
 
-/// `Σ_p parts[p]` layer by layer.
-fn sum_grads(parts: &[&[LayerGrad]]) -> Vec<LayerGrad> {
-    let mut out: Vec<LayerGrad> = parts[0].to_vec();
-    for p in &parts[1..] {
-        for (o, g) in out.iter_mut().zip(p.iter()) {
-            o.weight
-                .iter_mut()
-                .zip(&g.weight)
-                .for_each(|(o, g)| *o += g);
-            o.bias.iter_mut().zip(&g.bias).for_each(|(o, g)| *o += g);
-        }
-    }
-    out
-}
-
 impl DenseJepaTrainer {
     /// Checks that `predictor` maps `[d + action_dim]` to `[d]`, `d` the encoder's output.
     pub fn new(
@@ -234,7 +219,7 @@ impl DenseJepaTrainer {
         let parts: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.enc_grads[..]).collect();
         match parts.is_empty() {
             true => self.encoder.zero_grads(),
-            false => sum_grads(&parts),
+            false => summed_grads(&parts),
         }
     }
 
@@ -244,7 +229,7 @@ impl DenseJepaTrainer {
         let parts: Vec<&[LayerGrad]> = self.ws.parts.iter().map(|p| &p.pred_grads[..]).collect();
         match parts.is_empty() {
             true => self.predictor.zero_grads(),
-            false => sum_grads(&parts),
+            false => summed_grads(&parts),
         }
     }
 

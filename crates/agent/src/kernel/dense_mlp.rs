@@ -62,6 +62,29 @@ pub(crate) fn column_sums(g: &[f32], rows: usize, cols: usize, out: &mut [f32], 
     }
 }
 
+/// `Σ_p parts[p]` layer by layer, in the order of `parts` (the partial gradients of row
+/// blocks; a fixed order keeps the sum's bits independent of the thread count).
+pub fn summed_grads(parts: &[&[LayerGrad]]) -> Vec<LayerGrad> {
+    let mut out = parts[0].to_vec();
+    for p in &parts[1..] {
+        for (o, g) in out.iter_mut().zip(p.iter()) {
+            o.weight
+                .iter_mut()
+                .zip(&g.weight)
+                .for_each(|(o, g)| *o += g);
+            o.bias.iter_mut().zip(&g.bias).for_each(|(o, g)| *o += g);
+        }
+    }
+    out
+}
+
+/// `g ← g ⊙ 1[h > 0]`, the ReLU's backward mask on a saved activation `h`.
+pub fn relu_mask(g: &mut [f32], h: &[f32]) {
+    g.iter_mut()
+        .zip(h)
+        .for_each(|(g, &h)| *g = if h > 0.0 { *g } else { 0.0 });
+}
+
 /// `c_ij ← c_ij + b_j + r_ij`, then `max(·, 0)` when `relu`.
 fn add_bias_rows(c: &mut [f32], b: &[f32], r: &[f32], relu: bool) {
     let n = b.len();

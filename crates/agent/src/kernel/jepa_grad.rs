@@ -48,7 +48,8 @@ use rayon::prelude::*;
 
 use super::conv::{nchw_to_nhwc, nhwc_to_nchw, ConvScratch, ConvShape, DenseConv, Layout};
 use super::dense_mlp::{
-    Activations, BackwardOptions, BackwardScratch, DenseMlp, KernelPath, LayerGrad,
+    relu_mask, summed_grads, Activations, BackwardOptions, BackwardScratch, DenseMlp, KernelPath,
+    LayerGrad,
 };
 use super::gemm::Threads;
 use super::vicreg::{variance_covariance, VarCov};
@@ -161,28 +162,6 @@ fn values<const D: usize>(t: Tensor<D>, what: &str) -> Result<Vec<f32>, AgentErr
     t.into_data()
         .try_to_vec::<f32>()
         .map_err(|e| AgentError::WorldModel(format!("{what}: {e:?}")))
-}
-
-/// `g ← g ⊙ 1[h > 0]`.
-fn relu_mask(g: &mut [f32], h: &[f32]) {
-    g.iter_mut()
-        .zip(h)
-        .for_each(|(g, &h)| *g = if h > 0.0 { *g } else { 0.0 });
-}
-
-/// `Σ_b parts[b]` layer by layer, in block order.
-fn summed(parts: Vec<&[LayerGrad]>) -> Vec<LayerGrad> {
-    let mut out = parts[0].to_vec();
-    for p in &parts[1..] {
-        for (o, g) in out.iter_mut().zip(p.iter()) {
-            o.weight
-                .iter_mut()
-                .zip(&g.weight)
-                .for_each(|(o, g)| *o += g);
-            o.bias.iter_mut().zip(&g.bias).for_each(|(o, g)| *o += g);
-        }
-    }
-    out
 }
 
 impl DenseJepaGradients {
@@ -781,7 +760,7 @@ fn backward(
 /// predicted `ŝ_1..ŝ_k`, against the standardised targets; the input gradients go to `g_s`
 /// and to the block's `∂L/∂ŝ_t` (before the rollout's backward pass reads them).
 fn readout_terms(
-    (head, mean, inv_std): &(DenseMlp, Vec<f32>, Vec<f32>),
+    head: &(DenseMlp, Vec<f32>, Vec<f32>),
     blk: &mut Block,
     inputs: Inputs<'_>,
     k: usize,
@@ -789,69 +768,32 @@ fn readout_terms(
     g_s: &mut [f32],
     one: Option<Threads>,
 ) -> Result<(), AgentError> {
-    let d = head.input_dim();
-    let r_dim = head.output_dim();
+    let d = head.0.input_dim();
     let (rows, fr, first) = (blk.rows, k + 1, blk.first);
-    let target = |i: usize, t: usize, j: usize| {
-        (inputs.readout[((first + i) * fr + t) * r_dim + j] - mean[j]) * inv_std[j]
+    blk.ro_grads = head.0.zero_grads();
+    // Encoded states: row q = i·(k+1) + t of `s`, whose target is window row first·(k+1) + q.
+    let half = ReadoutHalf {
+        input: inputs.s,
+        coef: c.readout[0],
+        target_row: &|q| first * fr + q,
     };
-    let acc = BackwardOptions {
-        threads: one,
-        accumulate: true,
-    };
-    blk.ro_grads = head.zero_grads();
-    // Encoded states: rows i·(k+1) + t of `s`.
-    let n = rows * fr;
-    head.forward_with(inputs.s, n, &mut blk.ro_acts[0], &mut blk.ro_out[0], one)?;
-    for i in 0..rows {
-        for t in 0..fr {
-            for j in 0..r_dim {
-                let o = &mut blk.ro_out[0][(i * fr + t) * r_dim + j];
-                let e = *o - target(i, t, j);
-                blk.sq[3] += f64::from(e * e);
-                *o = c.readout[0] * e;
-            }
-        }
-    }
-    head.backward_params_with(
-        inputs.s,
-        &blk.ro_acts[0],
-        &blk.ro_out[0],
-        n,
-        &mut blk.scratch,
-        &mut blk.ro_grads,
-        Some(&mut blk.g_ro_in[0]),
-        acc,
-    )?;
+    blk.sq[3] = readout_half(head, blk, 0, half, inputs.readout, one)?;
     g_s.iter_mut()
         .zip(&blk.g_ro_in[0])
         .for_each(|(g, x)| *g += x);
-    // Predicted states ŝ_1..ŝ_k, stacked t-major: row t·r + i.
+    // Predicted states ŝ_1..ŝ_k stacked t-major: row q = t·r + i, target of step t + 1.
     for t in 0..k {
         blk.ro_hat[t * rows * d..(t + 1) * rows * d].copy_from_slice(&blk.hat[t + 1]);
     }
-    let m = k * rows;
-    head.forward_with(&blk.ro_hat, m, &mut blk.ro_acts[1], &mut blk.ro_out[1], one)?;
-    for t in 0..k {
-        for i in 0..rows {
-            for j in 0..r_dim {
-                let o = &mut blk.ro_out[1][(t * rows + i) * r_dim + j];
-                let e = *o - target(i, t + 1, j);
-                blk.sq[4] += f64::from(e * e);
-                *o = c.readout[1] * e;
-            }
-        }
-    }
-    head.backward_params_with(
-        &blk.ro_hat,
-        &blk.ro_acts[1],
-        &blk.ro_out[1],
-        m,
-        &mut blk.scratch,
-        &mut blk.ro_grads,
-        Some(&mut blk.g_ro_in[1]),
-        acc,
-    )?;
+    let stacked = std::mem::take(&mut blk.ro_hat);
+    let half = ReadoutHalf {
+        input: &stacked,
+        coef: c.readout[1],
+        target_row: &|q| (first + q % rows) * fr + q / rows + 1,
+    };
+    let sq = readout_half(head, blk, 1, half, inputs.readout, one);
+    blk.ro_hat = stacked;
+    blk.sq[4] = sq?;
     for t in 0..k {
         let g_in = &blk.g_ro_in[1][t * rows * d..(t + 1) * rows * d];
         blk.g_hat[t + 1]
@@ -860,6 +802,55 @@ fn readout_terms(
             .for_each(|(g, x)| *g += x);
     }
     Ok(())
+}
+
+/// One half of the readout term: the head's input rows, the gradient scale of its errors and
+/// the window row of each input row's target.
+struct ReadoutHalf<'a> {
+    input: &'a [f32],
+    coef: f32,
+    target_row: &'a dyn Fn(usize) -> usize,
+}
+
+/// `g(x_q) − f̃_{target_row(q)}` for every input row `q`: its sum of squares is returned, the
+/// head's parameter gradients of `coef ·` the errors are added to the block's, and the input
+/// gradient is written to `blk.g_ro_in[slot]` (buffers `slot` of the block).
+fn readout_half(
+    (head, mean, inv_std): &(DenseMlp, Vec<f32>, Vec<f32>),
+    blk: &mut Block,
+    slot: usize,
+    half: ReadoutHalf<'_>,
+    targets: &[f32],
+    one: Option<Threads>,
+) -> Result<f64, AgentError> {
+    let r_dim = head.output_dim();
+    let n = half.input.len() / head.input_dim();
+    let (acts, out) = (&mut blk.ro_acts[slot], &mut blk.ro_out[slot]);
+    head.forward_with(half.input, n, acts, out, one)?;
+    let mut sq = 0.0f64;
+    for (q, row) in out.chunks_exact_mut(r_dim).enumerate() {
+        let f = &targets[(half.target_row)(q) * r_dim..][..r_dim];
+        for (((o, f), m), is) in row.iter_mut().zip(f).zip(mean).zip(inv_std) {
+            let e = *o - (f - m) * is;
+            sq += f64::from(e * e);
+            *o = half.coef * e;
+        }
+    }
+    let acc = BackwardOptions {
+        threads: one,
+        accumulate: true,
+    };
+    head.backward_params_with(
+        half.input,
+        acts,
+        out,
+        n,
+        &mut blk.scratch,
+        &mut blk.ro_grads,
+        Some(&mut blk.g_ro_in[slot]),
+        acc,
+    )?;
+    Ok(sq)
 }
 
 /// Registers `∂L/∂W` `[in, out]` and `∂L/∂b` of every layer of `mlp` under its parameter ids.
@@ -944,7 +935,9 @@ impl GradientEngine for DenseJepaGradients {
         let s0: Vec<f32> = (0..window.batch)
             .flat_map(|b| self.s[b * fr * d..][..d].iter().copied())
             .collect();
-        let pick = |f: fn(&Block) -> &[LayerGrad]| summed(self.blocks.iter().map(f).collect());
+        let pick = |f: fn(&Block) -> &[LayerGrad]| {
+            summed_grads(&self.blocks.iter().map(f).collect::<Vec<_>>())
+        };
         let mut grads = GradientsParams::new();
         let dev = grad_device;
         if let Some(stack) = &model.conv {

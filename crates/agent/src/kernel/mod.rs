@@ -24,7 +24,8 @@ pub mod vicreg;
 pub use adjoint::VjpWorkspace;
 pub use conv::{ConvScratch, ConvShape, DenseConv, Layout};
 pub use dense_mlp::{
-    Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp, KernelPath, LayerGrad,
+    relu_mask, summed_grads, Activations, BackwardOptions, BackwardScratch, DenseLayer, DenseMlp,
+    KernelPath, LayerGrad,
 };
 pub use dynamics::{DenseDynamics, DenseWorldModel, RolloutWorkspace, StepKind};
 pub use gemm::Threads;
