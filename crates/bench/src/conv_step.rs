@@ -427,11 +427,12 @@ mod tests {
     use super::*;
     use ami_agent::kernel::conv::ConvShape;
     use ami_jepa::burn;
-    use ami_jepa::burn::module::Module;
+    use ami_jepa::burn::module::{Module, Param};
     use ami_jepa::burn::optim::{AdamWConfig, GradientsParams};
     use ami_jepa::burn::tensor::{Device, Distribution, Tensor};
     use ami_jepa::conv::ConvStack;
     use ami_jepa::mlp::Mlp;
+    use ami_jepa::train::seeded_module;
     use ami_jepa::vicreg::{covariance, variance};
 
     #[derive(Module, Debug)]
@@ -477,23 +478,39 @@ mod tests {
         res: usize,
     }
 
+    /// The encoder and both batches drawn under the workspace's seeded-initialisation lock
+    /// (`seeded_module`): burn's RNG is global, and a test drawing in parallel would otherwise
+    /// change this case's numbers from run to run.
     fn case(seed: u64, batch: usize, res: usize, channels: &[usize], scale: f64) -> Case {
         let ad = Device::flex().autodiff();
-        ad.seed(seed);
         let flat = ConvStack::out_features(channels, [2, res, res]);
-        let enc = Encoder {
-            convs: ConvStack::new(2, channels, &ad),
-            head: Mlp::new(&[flat, 24, 8], &ad),
-        };
-        let rnd =
-            || Tensor::<4>::random([batch, 2, res, res], Distribution::Normal(0.0, scale), &ad);
+        let drawn = seeded_module(&ad, seed, |d| {
+            let rnd =
+                || Tensor::<4>::random([batch, 2, res, res], Distribution::Normal(0.0, scale), d);
+            Drawn {
+                enc: Encoder {
+                    convs: ConvStack::new(2, channels, d),
+                    head: Mlp::new(&[flat, 24, 8], d),
+                },
+                x: Param::from_tensor(rnd()),
+                y: Param::from_tensor(rnd()),
+            }
+        });
         Case {
-            x: rnd(),
-            y: rnd(),
-            enc,
+            x: drawn.x.val().detach(),
+            y: drawn.y.val().detach(),
+            enc: drawn.enc,
             batch,
             res,
         }
+    }
+
+    /// What [`case`] draws, as one module so that it is drawn under one lock.
+    #[derive(Module, Debug)]
+    struct Drawn {
+        enc: Encoder,
+        x: Param<Tensor<4>>,
+        y: Param<Tensor<4>>,
     }
 
     fn burn_loss(e: &Encoder, c: &Case, s: VicregSettings) -> Tensor<1> {
