@@ -23,7 +23,7 @@
 //! head `g`'s input gradients added to `∂L/∂s_t` and to `∂L/∂ŝ_t` before the rollout's backward
 //! pass.
 //!
-//! Threading: the batch rows are split into [`BLOCKS`] blocks (whatever the number of
+//! Threading: the batch rows are split into `BLOCKS` (4) blocks (whatever the number of
 //! threads, so the result's bits do not depend on it), run in parallel. Each block encodes its frames
 //! (phase 1); the VICReg statistics, which couple all rows of a step, run between (phase 2);
 //! each block then runs its rollout, inverse dynamics and the whole backward pass with

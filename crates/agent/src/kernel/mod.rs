@@ -10,7 +10,9 @@
 //! backward passes (with respect to the input, and with weight gradients) and
 //! [`DenseDynamics`] a rollout that keeps a tape of every step, and its vector–Jacobian
 //! product with respect to the actions ([`adjoint`]): the gradient planner, the gradient plan
-//! and the fused training step of the `ami-bench` crate are built on them.
+//! and the fused training step of the `ami-bench` crate are built on them. [`jepa_grad`]
+//! computes the world model's whole training loss and gradients on them (with [`conv`] and
+//! [`vicreg`]) for `ami train` (`train.engine`).
 
 pub mod adjoint;
 pub mod conv;
