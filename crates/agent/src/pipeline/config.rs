@@ -414,18 +414,34 @@ impl std::str::FromStr for Preset {
 }
 
 impl RunConfig {
-    /// The configuration of a preset.
+    /// The configuration of a preset (in `two-rooms` for the generic presets).
     pub fn preset(p: Preset) -> Self {
+        let mut c = RunConfig::preset_any_env(p);
+        if p == Preset::Default {
+            // The planning frontier (README "Planning compute") reaches 1.00 by both rules
+            // with a third of MPPI 256 × 6's candidate rollouts; chosen on the validation
+            // tasks of `two-rooms`, so the other environments keep MPPI's defaults.
+            c.planner = PlannerConfig::Mppi(MppiConfig {
+                samples: DEMO_MPPI_SAMPLES,
+                iterations: DEMO_MPPI_ITERATIONS,
+                ..MppiConfig::default()
+            });
+        }
+        c
+    }
+
+    /// A preset's settings without the `default` preset's `two-rooms` planner budget: what
+    /// [`Self::preset_in`] starts from in the other environments, and the base of the `pldm`
+    /// and `random-wall` presets.
+    fn preset_any_env(p: Preset) -> Self {
         match p {
             Preset::Pldm => {
-                let mut c = RunConfig::preset(Preset::Default);
-                c.planner = PlannerConfig::Mppi(MppiConfig::default());
+                let mut c = RunConfig::preset_any_env(Preset::Default);
                 c.set_pldm_task(Preset::Default);
                 return c;
             }
             Preset::RandomWall => {
-                let mut c = RunConfig::preset(Preset::Default);
-                c.planner = PlannerConfig::Mppi(MppiConfig::default());
+                let mut c = RunConfig::preset_any_env(Preset::Default);
                 c.set_random_wall_task(Preset::Default);
                 return c;
             }
@@ -442,12 +458,7 @@ impl RunConfig {
         };
         let mut mppi = MppiConfig::default();
         match p {
-            Preset::Default => {
-                // The planning frontier (README "Planning compute") reaches 1.00 by both rules
-                // with an eighth of MPPI 256 × 6's samples; chosen on the validation tasks.
-                mppi.samples = DEMO_MPPI_SAMPLES;
-                mppi.iterations = DEMO_MPPI_ITERATIONS;
-            }
+            Preset::Default => {}
             Preset::Full => {
                 env.image_res = 32;
                 // One more stride-2 layer keeps the conv output at 4 × 4.
@@ -506,11 +517,10 @@ impl RunConfig {
                 ))
             };
         }
-        let mut c = RunConfig::preset(p);
-        if p == Preset::Default && kind != "two-rooms" {
-            // The demo's reduced MPPI budget was chosen on two-rooms only.
-            c.planner = PlannerConfig::Mppi(MppiConfig::default());
-        }
+        let mut c = match kind {
+            "two-rooms" => RunConfig::preset(p),
+            _ => RunConfig::preset_any_env(p),
+        };
         let two_rooms = match &c.env {
             EnvConfig::TwoRooms(t) => t.clone(),
             _ => TwoRoomsConfig::default(),
@@ -1083,6 +1093,29 @@ mod tests {
             4,
             "a new file in configs/ needs a line here: {names:?}"
         );
+    }
+
+    /// The demo's MPPI budget is `default`'s on `two-rooms` only (chosen there); `pldm`,
+    /// `random-wall` and `default` in another environment keep MPPI's defaults.
+    #[test]
+    fn the_demo_planner_budget_is_two_rooms_only() {
+        let budget = |c: &RunConfig| match &c.planner {
+            PlannerConfig::Mppi(m) => (m.samples, m.iterations),
+            other => panic!("{other:?}"),
+        };
+        let demo = (DEMO_MPPI_SAMPLES, DEMO_MPPI_ITERATIONS);
+        let mppi = MppiConfig::default();
+        let plain = (mppi.samples, mppi.iterations);
+        assert_ne!(demo, plain);
+        assert_eq!(budget(&RunConfig::preset(Preset::Default)), demo);
+        let two_rooms = RunConfig::preset_in(Preset::Default, "two-rooms").unwrap();
+        assert_eq!(budget(&two_rooms), demo);
+        for kind in ["two-rooms-hazards", "pendulum", "pldm"] {
+            let c = RunConfig::preset_in(Preset::Default, kind).unwrap();
+            assert_eq!(budget(&c), plain, "{kind}");
+        }
+        assert_eq!(budget(&RunConfig::preset(Preset::Pldm)), plain);
+        assert_eq!(budget(&RunConfig::preset(Preset::RandomWall)), plain);
     }
 
     #[test]
