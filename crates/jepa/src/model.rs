@@ -331,18 +331,38 @@ pub struct Normalisation {
     inv_action_scale: f32,
 }
 
+/// `(mean, 1/std)` of `n` features from a config's `mean` and `std` (empty: 0 and 1).
+fn standardisation(mean: &[f32], std: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
+    let mean = if mean.is_empty() {
+        vec![0.0; n]
+    } else {
+        mean.to_vec()
+    };
+    let inv_std = if std.is_empty() {
+        vec![1.0; n]
+    } else {
+        std.iter().map(|s| 1.0 / s).collect()
+    };
+    (mean, inv_std)
+}
+
+impl JepaConfig {
+    /// The observations' standardisation `õ = (o − mean) · inv_std` as `(mean, inv_std)`, one
+    /// entry per feature (`obs_mean` / `obs_std`; empty: 0 and 1).
+    pub fn obs_standardisation(&self) -> (Vec<f32>, Vec<f32>) {
+        standardisation(&self.obs_mean, &self.obs_std, self.obs_dim)
+    }
+
+    /// The readout targets' standardisation `f̃ = (f − mean) · inv_std` as `(mean, inv_std)`
+    /// (`readout_mean` / `readout_std`; empty: 0 and 1).
+    pub fn readout_standardisation(&self) -> (Vec<f32>, Vec<f32>) {
+        standardisation(&self.readout_mean, &self.readout_std, self.readout_dim)
+    }
+}
+
 impl Normalisation {
     fn from_config(cfg: &JepaConfig) -> Self {
-        let mean = if cfg.obs_mean.is_empty() {
-            vec![0.0; cfg.obs_dim]
-        } else {
-            cfg.obs_mean.clone()
-        };
-        let inv_std = if cfg.obs_std.is_empty() {
-            vec![1.0; cfg.obs_dim]
-        } else {
-            cfg.obs_std.iter().map(|s| 1.0 / s).collect()
-        };
+        let (mean, inv_std) = cfg.obs_standardisation();
         Normalisation {
             mean,
             inv_std,
@@ -360,19 +380,8 @@ pub struct ReadoutNorm {
 
 impl ReadoutNorm {
     fn from_config(cfg: &JepaConfig) -> Self {
-        let r = cfg.readout_dim;
-        ReadoutNorm {
-            mean: if cfg.readout_mean.is_empty() {
-                vec![0.0; r]
-            } else {
-                cfg.readout_mean.clone()
-            },
-            inv_std: if cfg.readout_std.is_empty() {
-                vec![1.0; r]
-            } else {
-                cfg.readout_std.iter().map(|s| 1.0 / s).collect()
-            },
-        }
+        let (mean, inv_std) = cfg.readout_standardisation();
+        ReadoutNorm { mean, inv_std }
     }
 }
 

@@ -299,12 +299,6 @@ impl Trainer {
                     &window,
                     &grad_device,
                 )?;
-                if !out.total.is_finite() {
-                    return Err(JepaError::NonFinite {
-                        step: self.step,
-                        what: "loss".into(),
-                    });
-                }
                 let d = out.repr_dim.max(1);
                 let collapse = log_now.then(|| collapse(&out.s0, out.s0.len() / d, d));
                 (out.total, out.terms, collapse, None, out.grads)
@@ -319,12 +313,6 @@ impl Trainer {
                     .try_to_vec::<f32>()
                     .unwrap_or_default();
                 let total = values.first().copied().unwrap_or(f32::NAN);
-                if !total.is_finite() {
-                    return Err(JepaError::NonFinite {
-                        step: self.step,
-                        what: "loss".into(),
-                    });
-                }
                 let terms = loss
                     .terms
                     .iter()
@@ -345,6 +333,12 @@ impl Trainer {
                 (total, terms, collapse, latent_usage, grads)
             }
         };
+        if !total.is_finite() {
+            return Err(JepaError::NonFinite {
+                step: self.step,
+                what: "loss".into(),
+            });
+        }
         let lr = cfg.lr_at(self.step) * self.guard.lr_scale;
         if let Some(model) = self.model.take() {
             self.model = Some(self.optimizer.step(lr, model, grads));

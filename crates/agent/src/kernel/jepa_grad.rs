@@ -215,8 +215,9 @@ impl DenseJepaGradients {
         if let (Some(stack), Some([c, h, w])) = (&model.conv, config.image_shape()) {
             let (mut c_in, mut height, mut width) = (c, h, w);
             for (i, layer) in stack.layers.iter().enumerate() {
-                let kernel = values(layer.weight.val(), &format!("conv {i} weight"))?;
-                let c_out = layer.weight.val().dims()[0];
+                let weight = layer.weight.val();
+                let c_out = weight.dims()[0];
+                let kernel = values(weight, &format!("conv {i} weight"))?;
                 let bias = match &layer.bias {
                     Some(b) => values(b.val(), &format!("conv {i} bias"))?,
                     None => vec![0.0; c_out],
@@ -235,11 +236,6 @@ impl DenseJepaGradients {
                 convs.push(conv);
             }
         }
-        let n = config.obs_dim;
-        let ones = |v: &[f32], fill: f32| match v.is_empty() {
-            true => vec![fill; n],
-            false => v.to_vec(),
-        };
         let readout = match (objective.readout > 0.0, &model.readout) {
             (false, _) => None,
             (true, None) => {
@@ -250,27 +246,19 @@ impl DenseJepaGradients {
                 ))
             }
             (true, Some(head)) => {
-                let head = DenseMlp::from_mlp_on(head, path)?;
-                let r = head.output_dim();
-                let fill = |v: &[f32], x: f32| match v.is_empty() {
-                    true => vec![x; r],
-                    false => v.to_vec(),
-                };
-                let inv = fill(&config.readout_std, 1.0)
-                    .iter()
-                    .map(|s| 1.0 / s)
-                    .collect();
-                Some((head, fill(&config.readout_mean, 0.0), inv))
+                let (mean, inv_std) = config.readout_standardisation();
+                Some((DenseMlp::from_mlp_on(head, path)?, mean, inv_std))
             }
         };
+        let (mean, inv_std) = config.obs_standardisation();
         Ok(DenseModel {
             readout,
             convs,
             head: DenseMlp::from_mlp_on(&model.encoder, path)?,
             pred: DenseMlp::from_mlp_on(&model.predictor, path)?,
             idm: DenseMlp::from_mlp_on(&model.idm, path)?,
-            mean: ones(&config.obs_mean, 0.0),
-            inv_std: ones(&config.obs_std, 1.0).iter().map(|s| 1.0 / s).collect(),
+            mean,
+            inv_std,
             inv_action_scale: 1.0 / config.action_scale,
         })
     }
