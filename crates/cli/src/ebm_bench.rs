@@ -321,8 +321,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 fn run_case(case: &Case, inp: &Inputs, (w, t): (usize, usize)) -> Result<Value> {
     let x = &inp.x;
     let threads = rayon::current_num_threads();
+    let scatter = ami_energy::scatter::ScatterPath::active().name();
     eprintln!(
-        "ami ebm bench {}: {}×{} f64, {threads} threads",
+        "ami ebm bench {}: {}×{} f64, {threads} threads, covariance kernel {scatter}",
         case.name,
         x.rows(),
         x.cols()
@@ -333,6 +334,7 @@ fn run_case(case: &Case, inp: &Inputs, (w, t): (usize, usize)) -> Result<Value> 
         "n_samples": x.rows(),
         "n_features": x.cols(),
         "threads": threads,
+        "covariance_kernel": scatter,
     });
     if let Some(k) = case.pca {
         let pca = Pca::params(k);

@@ -47,8 +47,10 @@ pub mod mlp_energy;
 pub mod pca;
 pub mod rbm;
 pub mod rng;
+pub mod scatter;
 pub mod sparse;
 pub mod ssl;
+mod tridiagonal;
 pub mod vae;
 
 pub use dictionary::{Dictionary, DictionaryInit, DictionaryParams, DictionaryValidParams};

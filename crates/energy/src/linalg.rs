@@ -82,6 +82,101 @@ pub fn faer_eigen(a: &Matrix) -> Result<SymmetricEigen> {
     Ok(SymmetricEigen { values, vectors })
 }
 
+/// The `k` largest eigenpairs of a symmetric matrix, without the rest of the spectrum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LargestEigen {
+    /// The `k` largest eigenvalues, largest first.
+    pub values: Vec<f64>,
+    /// Their unit eigenvectors as the **columns** of an `n × k` matrix.
+    pub vectors: Matrix,
+    /// `tr A = Σ_i λ_i` over the whole spectrum (the symmetric part's diagonal sum).
+    pub trace: f64,
+}
+
+/// The `k ≤ n` largest eigenpairs of the symmetric part of `A` (`n × n`): faer's blocked
+/// Householder reduction `A = Q T Qᵀ` (`T` tridiagonal), then the `k` largest eigenpairs of
+/// `T` by bisection and inverse iteration (the private `tridiagonal` module), then `v = Q u` by faer's
+/// blocked reflector products. `O(n³)` for the reduction but no eigenvalue sweep over the
+/// whole spectrum and no `n × n` eigenvector product: at `n = 1000`, `k = 16` about 45 % of
+/// [`faer_eigen`]'s time. Eigenvalues agree with [`symmetric_eigen`] to `O(ε‖A‖)`; vectors of
+/// eigenvalues separated by more than that agree up to sign.
+pub fn largest_symmetric_eigen(a: &Matrix, k: usize) -> Result<LargestEigen> {
+    use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+    use faer::linalg::evd::tridiag;
+    use faer::linalg::householder;
+    use faer::{Conj, Mat, Par};
+
+    a.check_shape("symmetric matrix", Some(a.cols()), None)?;
+    a.check_finite("symmetric matrix")?;
+    let n = a.rows();
+    if k > n {
+        return Err(crate::error::invalid(
+            "eigenpairs",
+            k,
+            format!("at most the dimension {n}"),
+        ));
+    }
+    if n == 0 || k == 0 {
+        return Ok(LargestEigen {
+            values: Vec::new(),
+            vectors: Matrix::zeros(n, k),
+            trace: 0.0,
+        });
+    }
+    // Column-major lower triangle of (A + Aᵀ)/2; the reduction reads only the lower part.
+    let mut t = Mat::<f64>::from_fn(n, n, |i, j| {
+        if i >= j {
+            0.5 * (a[(i, j)] + a[(j, i)])
+        } else {
+            0.0
+        }
+    });
+    let trace = (0..n).map(|i| t[(i, i)]).sum();
+    let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(n, n);
+    let mut h = Mat::<f64>::zeros(bs, n - 1);
+    let req = StackReq::any_of(&[
+        tridiag::tridiag_in_place_scratch::<f64>(n, Par::Seq, Default::default()),
+        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(
+            n - 1,
+            bs,
+            k,
+        ),
+    ]);
+    let mut mem = MemBuffer::new(req);
+    tridiag::tridiag_in_place(
+        t.as_mut(),
+        h.as_mut(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    );
+    let d: Vec<f64> = (0..n).map(|i| t[(i, i)]).collect();
+    let e: Vec<f64> = (0..n - 1).map(|i| t[(i + 1, i)]).collect();
+    let (values, tv) = crate::tridiagonal::largest_eigenpairs(&d, &e, k);
+    let mut u = Mat::<f64>::from_fn(n, k, |r, c| tv[c][r]);
+    if n > 1 {
+        householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+            t.as_ref().submatrix(1, 0, n - 1, n - 1),
+            h.as_ref(),
+            Conj::No,
+            u.as_mut().subrows_mut(1, n - 1),
+            Par::Seq,
+            MemStack::new(&mut mem),
+        );
+    }
+    let mut vectors = Matrix::zeros(n, k);
+    for c in 0..k {
+        for r in 0..n {
+            vectors[(r, c)] = u[(r, c)];
+        }
+    }
+    Ok(LargestEigen {
+        values,
+        vectors,
+        trace,
+    })
+}
+
 /// [`symmetric_eigen`] by cyclic Jacobi rotations (the hand-written reference).
 pub fn jacobi_eigen(a: &Matrix) -> Result<SymmetricEigen> {
     let mut m = symmetric_part(a)?;
@@ -370,6 +465,98 @@ mod tests {
             symmetric_eigen(&small).unwrap(),
             jacobi_eigen(&small).unwrap()
         );
+    }
+
+    #[test]
+    fn the_largest_eigenpairs_equal_the_full_decomposition() {
+        for (n, k, salt) in [
+            (1, 1, 1),
+            (2, 1, 2),
+            (13, 4, 3),
+            (60, 16, 4),
+            (130, 9, 5),
+            (40, 40, 6),
+        ] {
+            let a = spd(n, salt);
+            let full = faer_eigen(&a).unwrap();
+            let top = largest_symmetric_eigen(&a, k).unwrap();
+            let scale = full.values[0];
+            assert_eq!(
+                (top.values.len(), top.vectors.rows(), top.vectors.cols()),
+                (k, n, k)
+            );
+            let trace: f64 = (0..n).map(|i| a[(i, i)]).sum();
+            assert!((top.trace - trace).abs() <= 1e-13 * trace.abs());
+            for c in 0..k {
+                assert!(
+                    (top.values[c] - full.values[c]).abs() <= 1e-12 * scale,
+                    "n={n} λ_{c}: {} vs {}",
+                    top.values[c],
+                    full.values[c]
+                );
+                let gap = [c.checked_sub(1), Some(c + 1)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&d| d < n)
+                    .map(|d| (full.values[d] - full.values[c]).abs())
+                    .fold(f64::INFINITY, f64::min);
+                if gap > 1e-6 * scale {
+                    let d: f64 = (0..n)
+                        .map(|r| top.vectors[(r, c)] * full.vectors[(r, c)])
+                        .sum();
+                    assert!(
+                        (d.abs() - 1.0).abs() < 1e-9,
+                        "n={n} vector {c}: |cos| = {d}"
+                    );
+                }
+                // Residual ‖Av − λv‖ and orthonormality hold whatever the gaps.
+                for r in 0..n {
+                    let av: f64 = (0..n).map(|j| a[(r, j)] * top.vectors[(j, c)]).sum();
+                    assert!((av - top.values[c] * top.vectors[(r, c)]).abs() <= 1e-11 * scale);
+                }
+                for c2 in 0..=c {
+                    let o: f64 = (0..n)
+                        .map(|r| top.vectors[(r, c)] * top.vectors[(r, c2)])
+                        .sum();
+                    assert!(
+                        (o - f64::from(u8::from(c == c2))).abs() < 1e-12,
+                        "n={n} v{c}·v{c2} = {o}"
+                    );
+                }
+            }
+        }
+        // A repeated top eigenvalue (diag(5, 5, 5, 1, …) rotated): orthonormal vectors in its space.
+        let n = 20;
+        let q = faer_eigen(&spd(n, 8)).unwrap().vectors;
+        let mut a = Matrix::zeros(n, n);
+        for i in 0..n {
+            for j in 0..n {
+                a[(i, j)] = (0..n)
+                    .map(|m| q[(i, m)] * if m < 3 { 5.0 } else { 1.0 / (m + 1) as f64 } * q[(j, m)])
+                    .sum();
+            }
+        }
+        let top = largest_symmetric_eigen(&a, 4).unwrap();
+        for c in 0..3 {
+            assert!((top.values[c] - 5.0).abs() < 1e-13, "{:?}", top.values);
+        }
+        assert!((top.values[3] - 0.25).abs() < 1e-13);
+        for c in 0..4 {
+            for c2 in 0..4 {
+                let o: f64 = (0..n)
+                    .map(|r| top.vectors[(r, c)] * top.vectors[(r, c2)])
+                    .sum();
+                assert!((o - f64::from(u8::from(c == c2))).abs() < 1e-12);
+            }
+        }
+        assert!(matches!(
+            largest_symmetric_eigen(&a, n + 1),
+            Err(EnergyError::InvalidParam { .. })
+        ));
+        assert!(matches!(
+            largest_symmetric_eigen(&Matrix::zeros(2, 3), 1),
+            Err(EnergyError::Shape { .. })
+        ));
     }
 
     #[test]
