@@ -134,22 +134,28 @@ impl PackedCentres {
         best.0
     }
 
-    /// [`Self::label`] of two samples at once, sharing the loads of the packed centres.
+    /// [`Self::label`] of four samples at once, sharing the loads of the packed centres: eight
+    /// independent accumulator vectors per feature hide the add latency (each sample's sums
+    /// run in the same order as in [`Self::label`], so the labels are the same).
     #[inline(always)]
-    pub(super) fn label2(&self, x0: &[f64], x1: &[f64]) -> (usize, usize) {
-        let (mut best0, mut best1) = ((0, f64::INFINITY), (0, f64::INFINITY));
+    pub(super) fn label4(&self, x: [&[f64]; 4]) -> [usize; 4] {
+        let mut best = [(0, f64::INFINITY); 4];
         for (b, block) in self.packed.chunks_exact(self.p * LANES).enumerate() {
-            let (mut acc0, mut acc1) = ([0.0f64; LANES], [0.0f64; LANES]);
-            for ((&a, &c), cj) in x0.iter().zip(x1).zip(block.chunks_exact(LANES)) {
+            let mut acc = [[0.0f64; LANES]; 4];
+            let quads = x[0].iter().zip(x[1]).zip(x[2]).zip(x[3]);
+            for ((((&a0, &a1), &a2), &a3), cj) in quads.zip(block.chunks_exact(LANES)) {
                 for t in 0..LANES {
-                    acc0[t] += a * cj[t];
-                    acc1[t] += c * cj[t];
+                    acc[0][t] += a0 * cj[t];
+                    acc[1][t] += a1 * cj[t];
+                    acc[2][t] += a2 * cj[t];
+                    acc[3][t] += a3 * cj[t];
                 }
             }
-            self.argmin_block(b, &acc0, &mut best0);
-            self.argmin_block(b, &acc1, &mut best1);
+            for (acc, best) in acc.iter().zip(best.iter_mut()) {
+                self.argmin_block(b, acc, best);
+            }
         }
-        (best0.0, best1.0)
+        best.map(|b| b.0)
     }
 
     /// Updates `best` with block `b`'s ‖c‖² − 2x·c values (strict `<`: lowest index wins).
@@ -240,21 +246,24 @@ fn assign_sum_block_generic(
             }
         }
     };
-    let mut pairs = rows.chunks_exact(2 * p);
-    let mut lpairs = labels.chunks_exact_mut(2);
-    for (xy, l) in (&mut pairs).zip(&mut lpairs) {
-        let (x0, x1) = xy.split_at(p);
-        let (l0, l1) = centres.label2(x0, x1);
-        (l[0], l[1]) = (l0, l1);
-        add(l0, x0);
-        add(l1, x1);
+    let mut quads = rows.chunks_exact(4 * p);
+    let mut lquads = labels.chunks_exact_mut(4);
+    for (xs, l) in (&mut quads).zip(&mut lquads) {
+        let (x01, x23) = xs.split_at(2 * p);
+        let x = [&x01[..p], &x01[p..], &x23[..p], &x23[p..]];
+        let found = centres.label4(x);
+        l.copy_from_slice(&found);
+        for (&l, r) in found.iter().zip(x) {
+            add(l, r);
+        }
     }
-    if let (Some(l), false) = (
-        lpairs.into_remainder().first_mut(),
-        pairs.remainder().is_empty(),
-    ) {
-        *l = centres.label(pairs.remainder());
-        add(*l, pairs.remainder());
+    for (r, l) in quads
+        .remainder()
+        .chunks_exact(p)
+        .zip(lquads.into_remainder())
+    {
+        *l = centres.label(r);
+        add(*l, r);
     }
     (sums, counts)
 }
@@ -371,7 +380,7 @@ mod tests {
     #[test]
     fn packed_assignment_agrees_with_exact_distances_across_lane_blocks() {
         // k = 11: one full block of 8 centres and a padded one; p = 6.
-        let (n, k, p) = (201, 11, 6); // odd n: the pair loop and the single remainder
+        let (n, k, p) = (203, 11, 6); // n = 4·50 + 3: the quad loop and a remainder of three
         let x = Matrix::new(
             n,
             p,
