@@ -2,7 +2,13 @@
 //!
 //! Samples are rows and features are columns, as in scikit-learn (`X[n_samples, n_features]`).
 
+use rayon::prelude::*;
+
 use crate::error::{EnergyError, Result};
+
+/// Rows per parallel block of the column statistics: fixed, so that partial sums are added in
+/// the same order (the same bits) on any number of threads.
+const STAT_BLOCK: usize = 2048;
 
 /// Dense row-major matrix of `f64`.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,12 +175,24 @@ impl Matrix {
         Ok(out)
     }
 
-    /// Column means.
+    /// Column means: sums over blocks of [`STAT_BLOCK`] rows in parallel, added in block order.
     pub fn column_means(&self) -> Vec<f64> {
-        let mut m = vec![0.0; self.cols];
-        for r in self.row_iter() {
-            for (m, &v) in m.iter_mut().zip(r) {
-                *m += v;
+        let p = self.cols;
+        let mut m = vec![0.0; p];
+        if p > 0 {
+            let partials: Vec<Vec<f64>> = self
+                .data
+                .par_chunks(STAT_BLOCK * p)
+                .map(|block| {
+                    let mut s = vec![0.0; p];
+                    for r in block.chunks_exact(p) {
+                        s.iter_mut().zip(r).for_each(|(s, &v)| *s += v);
+                    }
+                    s
+                })
+                .collect();
+            for part in &partials {
+                m.iter_mut().zip(part).for_each(|(m, &v)| *m += v);
             }
         }
         let n = self.rows.max(1) as f64;
@@ -198,7 +216,18 @@ impl Matrix {
 
     /// Fails with [`EnergyError::NonFinite`] at the first NaN or infinity.
     pub fn check_finite(&self, what: &'static str) -> Result<()> {
-        match self.data.iter().position(|v| !v.is_finite()) {
+        // A branch-free pass over blocks in parallel; the first bad entry is located only if
+        // a block has one.
+        const BLOCK: usize = 1 << 16;
+        let bad = self
+            .data
+            .par_chunks(BLOCK)
+            .position_first(|c| !c.iter().fold(true, |ok, v| ok & v.is_finite()));
+        let first = bad.and_then(|b| {
+            let at = self.data[b * BLOCK..].iter().position(|v| !v.is_finite());
+            at.map(|i| b * BLOCK + i)
+        });
+        match first {
             None => Ok(()),
             Some(p) => Err(EnergyError::NonFinite {
                 what,
@@ -292,6 +321,42 @@ pub(crate) fn check_data(x: &Matrix, min_samples: usize, why: &'static str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_parallel_statistics_find_the_first_bad_entry_and_the_means() {
+        // 70 000 × 3: several finiteness blocks (2^16 values) and many mean blocks.
+        let (n, p) = (70_000, 3);
+        let mut x = Matrix::new(
+            n,
+            p,
+            (0..n * p)
+                .map(|i| (i % 7) as f64 - 3.0 + (i % p) as f64)
+                .collect(),
+        )
+        .unwrap();
+        let want: Vec<f64> = (0..p)
+            .map(|j| (0..n).map(|i| x[(i, j)]).sum::<f64>() / n as f64)
+            .collect();
+        for (m, w) in x.column_means().iter().zip(&want) {
+            assert!((m - w).abs() < 1e-12, "{m} vs {w}");
+        }
+        assert!(x.check_finite("x").is_ok());
+        x[(60_000, 2)] = f64::INFINITY;
+        x[(30_000, 1)] = f64::NAN;
+        match x.check_finite("x") {
+            Err(EnergyError::NonFinite { row, col, .. }) => assert_eq!((row, col), (30_000, 1)),
+            other => panic!("{other:?}"),
+        }
+        x[(30_000, 1)] = 0.0;
+        match x.check_finite("x") {
+            Err(EnergyError::NonFinite {
+                row, col, value, ..
+            }) => {
+                assert_eq!((row, col, value), (60_000, 2, f64::INFINITY))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn products_and_statistics_match_hand_computation() {

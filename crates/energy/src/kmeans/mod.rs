@@ -18,12 +18,18 @@
 //! k-means++ seeding is scikit-learn's greedy variant (2 + ⌊ln K⌋ local trials) driven by
 //! our [`SplitMix64`](crate::rng::SplitMix64): reproducible for a seed, **not** bit-equal to scikit-learn's.
 
+use rayon::prelude::*;
+
 use crate::error::{invalid, Result};
 use crate::matrix::{check_data, sq_dist, Matrix};
 use crate::{Fit, SampleEnergy};
 
 mod lloyd;
 use lloyd::{assign, kmeans_plus_plus, lloyd};
+
+/// Rows per parallel block of the centring copy and of the inertia sum (fixed: the inertia's
+/// partial sums are added in the same order on any number of threads).
+const INERTIA_BLOCK: usize = 2048;
 
 /// How the centres start.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,10 +188,19 @@ impl Fit for KMeansValidParams {
             KMeansInit::KMeansPlusPlus { seed } => kmeans_plus_plus(&xc, prm.n_clusters, *seed),
         };
         let (labels, n_iter, converged) = lloyd(&xc, &mut centres, prm.max_iter, tol);
+        // Σ_i ‖x_i − c_{l_i}‖² over fixed blocks of rows in parallel, added in block order.
         let inertia = xc
-            .row_iter()
-            .zip(&labels)
-            .map(|(r, &l)| sq_dist(r, centres.row(l)))
+            .as_slice()
+            .par_chunks(INERTIA_BLOCK * p)
+            .zip(labels.par_chunks(INERTIA_BLOCK))
+            .map(|(rows, labels)| {
+                rows.chunks_exact(p)
+                    .zip(labels)
+                    .map(|(r, &l)| sq_dist(r, centres.row(l)))
+                    .sum::<f64>()
+            })
+            .collect::<Vec<f64>>()
+            .iter()
             .sum();
         for k in 0..centres.rows() {
             for (c, m) in centres.row_mut(k).iter_mut().zip(&mean) {
@@ -202,14 +217,21 @@ impl Fit for KMeansValidParams {
     }
 }
 
+/// `x − μ` row by row, written in parallel (a fresh buffer: its pages are first touched by the
+/// threads that fill them).
 fn centred(x: &Matrix, mean: &[f64]) -> Matrix {
-    let mut c = x.clone();
-    for i in 0..c.rows() {
-        for (v, m) in c.row_mut(i).iter_mut().zip(mean) {
-            *v -= m;
-        }
-    }
-    c
+    let p = x.cols();
+    let mut data = vec![0.0; x.rows() * p];
+    data.par_chunks_mut(INERTIA_BLOCK * p)
+        .zip(x.as_slice().par_chunks(INERTIA_BLOCK * p))
+        .for_each(|(out, rows)| {
+            for (o, r) in out.chunks_exact_mut(p).zip(rows.chunks_exact(p)) {
+                for ((o, &v), &m) in o.iter_mut().zip(r).zip(mean) {
+                    *o = v - m;
+                }
+            }
+        });
+    Matrix::from_parts(x.rows(), p, data)
 }
 
 #[cfg(test)]
