@@ -13,7 +13,7 @@
 //!
 //! The AVX2 variant ([`Variant::Avx2`]) keeps a `6 × 16` block (12 `ymm` accumulators, two
 //! panel vectors and a broadcast fit the 16 registers) and walks each panel in two halves.
-//! Both take `A` in chunks of rows (≤ 192 KiB, kept in L2) and sweep all panels per chunk, so
+//! Both take `A` in chunks of rows (≤ 384 KiB, kept in L2) and sweep all panels per chunk, so
 //! a panel is reused by every register block of the chunk instead of all of `W` being
 //! streamed again for each block of `MR` rows (B with the AVX2 variant: 204 → 190 ms).
 //! Only x86-64 with AVX-512F or AVX2 + FMA is served ([`PackedWeights::usable`]); elsewhere
@@ -500,12 +500,22 @@ mod avx2 {
         let width = (n - col0).min(HALF);
         let (m0, m1) = (lanes_below(width), lanes_below(width.saturating_sub(8)));
         let second = width > 8;
+        // Full 16-column blocks (all but the last of a ragged `n`) use plain loads and stores:
+        // AVX2's masked moves are far slower on some CPUs (microcoded stores on AMD Zen).
+        let full = width == HALF;
+        let load = |p: *const f32, m: __m256i| {
+            if full {
+                _mm256_loadu_ps(p)
+            } else {
+                _mm256_maskload_ps(p, m)
+            }
+        };
         let zero = _mm256_setzero_ps();
         let (bias0, bias1, relu) = match epi {
             Epi::Bias(b, relu) => (
-                _mm256_maskload_ps(b.add(col0), m0),
+                load(b.add(col0), m0),
                 if second {
-                    _mm256_maskload_ps(b.add(col0 + 8), m1)
+                    load(b.add(col0 + 8), m1)
                 } else {
                     zero
                 },
@@ -527,18 +537,23 @@ mod avx2 {
                 }
                 Epi::Mask(h) => {
                     let hr = h.add(r * n + col0);
-                    let h0 = _mm256_maskload_ps(hr, m0);
+                    let h0 = load(hr, m0);
                     v0 = _mm256_and_ps(v0, _mm256_cmp_ps::<_CMP_GT_OQ>(h0, zero));
                     if second {
-                        let h1 = _mm256_maskload_ps(hr.add(8), m1);
+                        let h1 = load(hr.add(8), m1);
                         v1 = _mm256_and_ps(v1, _mm256_cmp_ps::<_CMP_GT_OQ>(h1, zero));
                     }
                 }
             }
             let row = c.add(r * n + col0);
-            _mm256_maskstore_ps(row, m0, v0);
-            if second {
-                _mm256_maskstore_ps(row.add(8), m1, v1);
+            if full {
+                _mm256_storeu_ps(row, v0);
+                _mm256_storeu_ps(row.add(8), v1);
+            } else {
+                _mm256_maskstore_ps(row, m0, v0);
+                if second {
+                    _mm256_maskstore_ps(row.add(8), m1, v1);
+                }
             }
         }
     }
@@ -568,6 +583,15 @@ mod tests {
         assert!(!packed.matmul(&mut c, &[1.0, 2.0], 1, Epilogue::None));
         assert!(!packed.matmul_parallel(&mut c, &[1.0, 2.0], 1, Epilogue::None));
         assert_eq!(c, vec![7.0; 3]);
+    }
+
+    #[test]
+    fn a_row_chunk_is_whole_register_blocks_within_its_byte_budget() {
+        assert_eq!(row_chunk(512, 6), 192); // 384 KiB / 2 KiB per row
+        assert_eq!(row_chunk(512, 12), 192);
+        assert_eq!(row_chunk(130, 12), 756); // 756.2 rows fit; whole blocks of 12
+        assert_eq!(row_chunk(1 << 20, 12), 12); // at least one block
+        assert_eq!(row_chunk(0, 6), CHUNK_BYTES / 4 / 6 * 6);
     }
 
     #[test]
@@ -605,6 +629,8 @@ mod tests {
             (25, 130, 512),
             (12, 64, 16),
             (7, 3, 47),
+            // m above one row chunk (192 rows at k = 512): several chunks, the last partial.
+            (500, 512, 40),
         ] {
             let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
             let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
