@@ -62,13 +62,19 @@ impl ScatterPath {
     pub fn active() -> ScatterPath {
         static ACTIVE: std::sync::OnceLock<ScatterPath> = std::sync::OnceLock::new();
         *ACTIVE.get_or_init(|| {
-            let forced = std::env::var(FORCE_FALLBACK_VAR).is_ok_and(|v| v == "1");
-            if ScatterPath::Avx512.available() && !forced {
-                ScatterPath::Avx512
-            } else {
-                ScatterPath::Faer
-            }
+            let var = std::env::var(FORCE_FALLBACK_VAR).ok();
+            ScatterPath::choose(ScatterPath::Avx512.available(), var.as_deref())
         })
+    }
+
+    /// The rule of [`Self::active`]: AVX-512 when the CPU has it and the fallback variable is
+    /// not `1`.
+    fn choose(avx512: bool, force_fallback: Option<&str>) -> ScatterPath {
+        if avx512 && force_fallback.map(str::trim) != Some("1") {
+            ScatterPath::Avx512
+        } else {
+            ScatterPath::Faer
+        }
     }
 
     /// `"avx512"` or `"faer"`.
@@ -306,6 +312,12 @@ mod tests {
                 centred_scatter_lower_on(path, &rows, &mean)
             );
         }
+        assert_eq!(ScatterPath::choose(true, None), ScatterPath::Avx512);
+        assert_eq!(ScatterPath::choose(true, Some("0")), ScatterPath::Avx512);
+        assert_eq!(ScatterPath::choose(true, Some("1")), ScatterPath::Faer);
+        assert_eq!(ScatterPath::choose(false, None), ScatterPath::Faer);
+        assert_eq!(ScatterPath::Faer.name(), "faer");
+        assert_eq!(ScatterPath::Avx512.name(), "avx512");
         let active = ScatterPath::active();
         assert!(active.available());
         assert!(["avx512", "faer"].contains(&active.name()));
