@@ -260,6 +260,28 @@ impl PackedWeights {
     }
 }
 
+/// The epilogue as raw pointers for the micro-kernels, the mask offset to a row block.
+#[derive(Clone, Copy)]
+enum Epi {
+    None,
+    Bias(*const f32, bool),
+    Mask(*const f32),
+}
+
+impl Epi {
+    /// `epilogue` for the block starting at row `i0` of an output `n` wide.
+    ///
+    /// # Panics
+    /// If the mask is shorter than `i0·n` (callers check it holds `m·n`).
+    fn at(epilogue: Epilogue, i0: usize, n: usize) -> Epi {
+        match epilogue {
+            Epilogue::None => Epi::None,
+            Epilogue::Bias { bias, relu } => Epi::Bias(bias.as_ptr(), relu),
+            Epilogue::ReluMask(h) => Epi::Mask(h[i0 * n..].as_ptr()),
+        }
+    }
+}
+
 /// Bytes of `A` rows one pass over the panels keeps in the L2 cache ([`row_chunk`]).
 const CHUNK_BYTES: usize = 384 * 1024;
 
@@ -274,16 +296,8 @@ fn row_chunk(k: usize, mr: usize) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{Epilogue, PackedWeights, HALF, MR, NR};
+    use super::{Epi, Epilogue, PackedWeights, HALF, MR, NR};
     use std::arch::x86_64::*;
-
-    /// The epilogue as raw pointers (the mask already offset to the row block).
-    #[derive(Clone, Copy)]
-    enum Epi {
-        None,
-        Bias(*const f32, bool),
-        Mask(*const f32),
-    }
 
     /// See [`PackedWeights::matmul`].
     ///
@@ -310,11 +324,7 @@ mod avx512 {
                 while i0 < end {
                     let rows = (end - i0).min(MR);
                     let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
-                    let epi = match epilogue {
-                        Epilogue::None => Epi::None,
-                        Epilogue::Bias { bias, relu } => Epi::Bias(bias.as_ptr(), relu),
-                        Epilogue::ReluMask(h) => Epi::Mask(h.as_ptr().add(i0 * n)),
-                    };
+                    let epi = Epi::at(epilogue, i0, n);
                     let args = (ar, cr, bp, k, n, col0, epi);
                     match rows {
                         12 => block::<12>(args),
@@ -405,18 +415,11 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Epilogue, PackedWeights, HALF, NR};
+    use super::{Epi, Epilogue, PackedWeights, HALF, NR};
     use std::arch::x86_64::*;
 
     /// Rows per register block.
     const MR2: usize = 6;
-
-    #[derive(Clone, Copy)]
-    enum Epi {
-        None,
-        Bias(*const f32, bool),
-        Mask(*const f32),
-    }
 
     /// See [`PackedWeights::matmul`].
     ///
@@ -447,11 +450,7 @@ mod avx2 {
                     while i0 < end {
                         let rows = (end - i0).min(MR2);
                         let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
-                        let epi = match epilogue {
-                            Epilogue::None => Epi::None,
-                            Epilogue::Bias { bias, relu } => Epi::Bias(bias.as_ptr(), relu),
-                            Epilogue::ReluMask(h) => Epi::Mask(h.as_ptr().add(i0 * n)),
-                        };
+                        let epi = Epi::at(epilogue, i0, n);
                         let args = (ar, cr, bp, k, n, col0, epi);
                         match rows {
                             6 => block::<6>(args),
