@@ -17,8 +17,9 @@
 //!   `AMI_FORCE_FALLBACK=1` forces it off (what an AVX2-only machine runs).
 //!
 //! Both sum each entry's products in sample order within a block and the blocks in order, so
-//! a given path returns the same bits for the same input; the two paths differ in the last
-//! bits (different FMA groupings).
+//! a given path returns the same bits for the same input. On the AVX-512 development box the
+//! two paths even gave identical bits (faer's kernel also chains one FMA per sample over
+//! 512-row blocks there); elsewhere faer's blocking may group the sums differently.
 
 /// `f64` lanes of a `zmm` register: the width of one packed panel.
 const W: usize = 8;
