@@ -97,8 +97,8 @@ pub struct LargestEigen {
 /// Householder reduction `A = Q T Qᵀ` (`T` tridiagonal), then the `k` largest eigenpairs of
 /// `T` by bisection and inverse iteration (the private `tridiagonal` module), then `v = Q u` by faer's
 /// blocked reflector products. `O(n³)` for the reduction but no eigenvalue sweep over the
-/// whole spectrum and no `n × n` eigenvector product: at `n = 1000`, `k = 16` about 45 % of
-/// [`faer_eigen`]'s time. Eigenvalues agree with [`symmetric_eigen`] to `O(ε‖A‖)`; vectors of
+/// whole spectrum and no `n × n` eigenvector product (measured at `n = 1000`: the reduction
+/// alone 0.05 s, [`faer_eigen`] 0.13 s). Eigenvalues agree with [`symmetric_eigen`] to `O(ε‖A‖)`; vectors of
 /// eigenvalues separated by more than that agree up to sign.
 pub fn largest_symmetric_eigen(a: &Matrix, k: usize) -> Result<LargestEigen> {
     use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
@@ -106,9 +106,8 @@ pub fn largest_symmetric_eigen(a: &Matrix, k: usize) -> Result<LargestEigen> {
     use faer::linalg::householder;
     use faer::{Conj, Mat, Par};
 
-    a.check_shape("symmetric matrix", Some(a.cols()), None)?;
-    a.check_finite("symmetric matrix")?;
-    let n = a.rows();
+    let m = symmetric_part(a)?;
+    let n = m.rows();
     if k > n {
         return Err(crate::error::invalid(
             "eigenpairs",
@@ -123,14 +122,8 @@ pub fn largest_symmetric_eigen(a: &Matrix, k: usize) -> Result<LargestEigen> {
             trace: 0.0,
         });
     }
-    // Column-major lower triangle of (A + Aᵀ)/2; the reduction reads only the lower part.
-    let mut t = Mat::<f64>::from_fn(n, n, |i, j| {
-        if i >= j {
-            0.5 * (a[(i, j)] + a[(j, i)])
-        } else {
-            0.0
-        }
-    });
+    // Column-major copy (the reduction works in place and reads the lower triangle).
+    let mut t = Mat::<f64>::from_fn(n, n, |i, j| m[(i, j)]);
     let trace = (0..n).map(|i| t[(i, i)]).sum();
     let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(n, n);
     let mut h = Mat::<f64>::zeros(bs, n - 1);

@@ -32,8 +32,8 @@ use crate::{Fit, SampleEnergy};
 /// Samples per parallel block of the hand-written covariance accumulation.
 const GRAM_BLOCK: usize = 256;
 
-/// Features from which the covariance goes through [`covariance_gemm`] (packed AVX-512 kernel or faer); below,
-/// the register-tiled hand-written kernel measures faster.
+/// Features from which the covariance goes through [`covariance_gemm`] (the packed AVX-512
+/// kernel or faer); below, the register-tiled hand-written kernel measures faster.
 const GEMM_MIN_FEATURES: usize = 64;
 
 /// Slabs of rows the GEMM covariance is split into: fixed, so that the order of the sums does
@@ -221,7 +221,7 @@ impl Fit for PcaValidParams {
         }
         let mean = x.column_means();
         let cov = covariance(x, &mean);
-        let (ev, total, noise_variance, components) = if partial_eigen(n, p, k) {
+        let (ev, total, noise_variance, vectors) = if partial_eigen(n, p, k) {
             // λ_{k+1..p} are not computed: their sum is tr C − Σ_{i ≤ k} λ_i (r = p here).
             let top = largest_symmetric_eigen(&cov, k)?;
             let ev: Vec<f64> = top.values.iter().map(|&v| v.max(0.0)).collect();
@@ -245,16 +245,14 @@ impl Fit for PcaValidParams {
                       axes and explained_variance_ratio_ would be 0/0",
             });
         }
-        let components = {
-            let mut rows = Matrix::zeros(k, p);
-            for c in 0..k {
-                for j in 0..p {
-                    rows[(c, j)] = components[(j, c)];
-                }
-                flip_sign(rows.row_mut(c));
+        // The first k eigenvectors (columns of `vectors`) as rows.
+        let mut components = Matrix::zeros(k, p);
+        for c in 0..k {
+            for j in 0..p {
+                components[(c, j)] = vectors[(j, c)];
             }
-            rows
-        };
+            flip_sign(components.row_mut(c));
+        }
         Ok(Pca {
             mean,
             components,
@@ -331,16 +329,7 @@ fn covariance_gemm(x: &Matrix, mean: &[f64]) -> Matrix {
         .par_chunks(slab * p)
         .map(|rows| centred_scatter_lower(rows, mean))
         .collect();
-    let mut c = Matrix::zeros(p, p);
-    let scale = 1.0 / (n - 1) as f64;
-    for i in 0..p {
-        for j in 0..=i {
-            let s: f64 = partials.iter().map(|g| g[i * p + j]).sum::<f64>() * scale;
-            c[(i, j)] = s;
-            c[(j, i)] = s;
-        }
-    }
-    c
+    covariance_from_partials(&partials, p, n)
 }
 
 /// The covariance accumulated over blocks of samples in parallel by the register-tiled
@@ -352,8 +341,14 @@ fn covariance_tiled(x: &Matrix, mean: &[f64]) -> Matrix {
         .par_chunks(GRAM_BLOCK * p)
         .map(|block| gram_block(block, mean))
         .collect();
+    covariance_from_partials(&partials, p, x.rows())
+}
+
+/// `C = Σ_b G_b / (n−1)` from partial scatter matrices `G_b` (row-major `[p, p]`, valid on
+/// and below the diagonal) summed in their order, mirrored above the diagonal.
+fn covariance_from_partials(partials: &[Vec<f64>], p: usize, n: usize) -> Matrix {
     let mut c = Matrix::zeros(p, p);
-    let scale = 1.0 / (x.rows() - 1) as f64;
+    let scale = 1.0 / (n - 1) as f64;
     for i in 0..p {
         for j in 0..=i {
             let s: f64 = partials.iter().map(|g| g[i * p + j]).sum::<f64>() * scale;

@@ -19,6 +19,9 @@
 //! quantity over- or underflows. Cost `O(k·n)` per sweep for `k` eigenpairs of an `n × n`
 //! `T`, against `O(n²)`–`O(n³)` for the whole spectrum with vectors.
 
+use crate::matrix::dot;
+use crate::rng::SplitMix64;
+
 /// Inverse-iteration solves per eigenvector. From a start with a component `c` along the
 /// eigenvector, each solve shrinks the other components relative to it by `|λ̂ − λ|/gap`,
 /// i.e. by `≈ ε/gap` with a bisected `λ̂`: two solves reach rounding for relative gaps down to
@@ -35,12 +38,18 @@ pub(crate) fn largest_eigenpairs(d: &[f64], e: &[f64], k: usize) -> (Vec<f64>, V
     let n = d.len();
     assert!(k <= n && e.len() + 1 >= n, "largest_eigenpairs: shapes");
     let e = &e[..n.saturating_sub(1)];
-    let norm = (0..n)
+    // Gershgorin radii |e_{i−1}| + |e_i|: they give ‖T‖_∞ and the interval holding the spectrum.
+    let radius: Vec<f64> = (0..n)
         .map(|i| {
             let left = if i > 0 { e[i - 1].abs() } else { 0.0 };
             let right = if i + 1 < n { e[i].abs() } else { 0.0 };
-            d[i].abs() + left + right
+            left + right
         })
+        .collect();
+    let norm = d
+        .iter()
+        .zip(&radius)
+        .map(|(d, r)| d.abs() + r)
         .fold(0.0f64, f64::max);
     if norm == 0.0 {
         let vectors = (0..k)
@@ -52,13 +61,12 @@ pub(crate) fn largest_eigenpairs(d: &[f64], e: &[f64], k: usize) -> (Vec<f64>, V
     let es: Vec<f64> = e.iter().map(|v| v / norm).collect();
     let e2: Vec<f64> = es.iter().map(|v| v * v).collect();
     let pivmin = f64::MIN_POSITIVE * e2.iter().copied().fold(1.0f64, f64::max);
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for i in 0..n {
-        let left = if i > 0 { es[i - 1].abs() } else { 0.0 };
-        let right = if i + 1 < n { es[i].abs() } else { 0.0 };
-        lo = lo.min(ds[i] - left - right);
-        hi = hi.max(ds[i] + left + right);
-    }
+    let (lo, hi) = d
+        .iter()
+        .zip(&radius)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (d, r)| {
+            (lo.min((d - r) / norm), hi.max((d + r) / norm))
+        });
     // Widen by a few ulps of ‖T‖ = 1 so that both ends strictly bracket.
     let (lo, hi) = (lo - 8.0 * f64::EPSILON, hi + 8.0 * f64::EPSILON);
     let mut values = Vec::with_capacity(k);
@@ -201,46 +209,43 @@ fn inverse_iteration(d: &[f64], e: &[f64], sigma: f64, found: &[Vec<f64>], seed:
     let n = d.len();
     let lu = TridiagonalLu::new(d, e, sigma);
     let mut x = start_vector(n, seed);
-    for attempt in 0..4u64 {
-        for _ in 0..ITERATIONS {
-            lu.solve(&mut x);
-            for _ in 0..2 {
-                for f in found {
-                    let c: f64 = x.iter().zip(f).map(|(a, b)| a * b).sum();
-                    x.iter_mut().zip(f).for_each(|(a, b)| *a -= c * b);
-                }
-            }
-            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-            if !(norm.is_finite() && norm > 0.0) {
-                break;
-            }
-            x.iter_mut().for_each(|v| *v /= norm);
-        }
-        let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if (norm - 1.0).abs() < 1e-6 {
+    for attempt in 1..=4u64 {
+        if iterate(&lu, &mut x, found) {
             return x;
         }
         // The start had no component left outside `found` (or overflowed): draw another.
-        x = start_vector(n, seed.wrapping_add(1_000_003 * (attempt + 1)));
+        x = start_vector(n, seed.wrapping_add(1_000_003 * attempt));
     }
     x
 }
 
-/// Entries uniform in (−1, 1) from a SplitMix64 stream of `seed`.
+/// [`ITERATIONS`] solves `x ← (T − σI)⁻¹x`, each followed by Gram–Schmidt (twice) against
+/// `found` and normalisation; `false` if `x` vanished or overflowed on the way.
+fn iterate(lu: &TridiagonalLu, x: &mut [f64], found: &[Vec<f64>]) -> bool {
+    for _ in 0..ITERATIONS {
+        lu.solve(x);
+        for _ in 0..2 {
+            for f in found {
+                let c = dot(x, f);
+                x.iter_mut().zip(f).for_each(|(a, b)| *a -= c * b);
+            }
+        }
+        let norm = dot(x, x).sqrt();
+        if !(norm.is_finite() && norm > 0.0) {
+            return false;
+        }
+        x.iter_mut().for_each(|v| *v /= norm);
+    }
+    true
+}
+
+/// Entries uniform in [−1, 1) from the crate's [`SplitMix64`] stream of a mixed `seed`.
 fn start_vector(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(0x2545_F491_4F6C_DD1D);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
+    let mut rng = SplitMix64::new(
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x2545_F491_4F6C_DD1D),
+    );
+    (0..n).map(|_| 2.0 * rng.uniform() - 1.0).collect()
 }
 
 #[cfg(test)]

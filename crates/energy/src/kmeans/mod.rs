@@ -29,7 +29,7 @@ use lloyd::{assign, kmeans_plus_plus, lloyd};
 
 /// Rows per parallel block of the centring copy and of the inertia sum (fixed: the inertia's
 /// partial sums are added in the same order on any number of threads).
-const INERTIA_BLOCK: usize = 2048;
+const ROW_BLOCK: usize = 2048;
 
 /// How the centres start.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,8 +191,8 @@ impl Fit for KMeansValidParams {
         // Σ_i ‖x_i − c_{l_i}‖² over fixed blocks of rows in parallel, added in block order.
         let inertia = xc
             .as_slice()
-            .par_chunks(INERTIA_BLOCK * p)
-            .zip(labels.par_chunks(INERTIA_BLOCK))
+            .par_chunks(ROW_BLOCK * p)
+            .zip(labels.par_chunks(ROW_BLOCK))
             .map(|(rows, labels)| {
                 rows.chunks_exact(p)
                     .zip(labels)
@@ -222,8 +222,8 @@ impl Fit for KMeansValidParams {
 fn centred(x: &Matrix, mean: &[f64]) -> Matrix {
     let p = x.cols();
     let mut data = vec![0.0; x.rows() * p];
-    data.par_chunks_mut(INERTIA_BLOCK * p)
-        .zip(x.as_slice().par_chunks(INERTIA_BLOCK * p))
+    data.par_chunks_mut(ROW_BLOCK * p)
+        .zip(x.as_slice().par_chunks(ROW_BLOCK * p))
         .for_each(|(out, rows)| {
             for (o, r) in out.chunks_exact_mut(p).zip(rows.chunks_exact(p)) {
                 for ((o, &v), &m) in o.iter_mut().zip(r).zip(mean) {
