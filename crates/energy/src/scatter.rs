@@ -13,8 +13,8 @@
 //!   wholly above the diagonal are skipped. Same work as OpenBLAS's `dsyrk` (what numpy runs
 //!   for `X.T @ X`), which the scikit-learn PCA it is compared with calls.
 //! * [`ScatterPath::Faer`] — faer's lower-triangular GEMM on centred copies of
-//!   `FAER_BLOCK` (2048) rows (AVX2 micro-kernels): CPUs without AVX-512F, or when
-//!   `AMI_FORCE_FALLBACK=1` forces it off (what an AVX2-only machine runs).
+//!   `FAER_BLOCK` (2048) rows (faer picks its own micro-kernels: AVX2, or AVX-512 where the
+//!   CPU has it): CPUs without AVX-512F, or when `AMI_FORCE_FALLBACK=1` forces our kernel off.
 //!
 //! Both sum each entry's products in sample order within a block and the blocks in order, so
 //! a given path returns the same bits for the same input. On the AVX-512 development box the
@@ -28,8 +28,20 @@ const KC: usize = 512;
 /// Samples per centred block handed to faer's GEMM on the fallback path.
 const FAER_BLOCK: usize = 2048;
 
-/// Environment variable that forces the fallback path (shared with the agent's kernels).
+/// Environment variable that turns the AVX-512 kernels off: `AMI_FORCE_FALLBACK=1` makes this
+/// module run faer and the agent's packed products their AVX2 variant, so that benchmarks
+/// report what an AVX2-only machine gets (issue 14). The agent re-exports it.
 pub const FORCE_FALLBACK_VAR: &str = "AMI_FORCE_FALLBACK";
+
+/// Whether [`FORCE_FALLBACK_VAR`] is `1` in this process's environment.
+pub fn fallback_forced() -> bool {
+    forces_fallback(std::env::var(FORCE_FALLBACK_VAR).ok().as_deref())
+}
+
+/// Whether a value of [`FORCE_FALLBACK_VAR`] forces the fallback: `1`, around spaces.
+fn forces_fallback(value: Option<&str>) -> bool {
+    value.map(str::trim) == Some("1")
+}
 
 /// Which implementation computes the scatter matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,16 +74,14 @@ impl ScatterPath {
     /// [`FORCE_FALLBACK_VAR`]` = 1`, else faer (read once).
     pub fn active() -> ScatterPath {
         static ACTIVE: std::sync::OnceLock<ScatterPath> = std::sync::OnceLock::new();
-        *ACTIVE.get_or_init(|| {
-            let var = std::env::var(FORCE_FALLBACK_VAR).ok();
-            ScatterPath::choose(ScatterPath::Avx512.available(), var.as_deref())
-        })
+        *ACTIVE
+            .get_or_init(|| ScatterPath::choose(ScatterPath::Avx512.available(), fallback_forced()))
     }
 
-    /// The rule of [`Self::active`]: AVX-512 when the CPU has it and the fallback variable is
-    /// not `1`.
-    fn choose(avx512: bool, force_fallback: Option<&str>) -> ScatterPath {
-        if avx512 && force_fallback.map(str::trim) != Some("1") {
+    /// The rule of [`Self::active`]: AVX-512 when the CPU has it and the fallback is not
+    /// forced.
+    fn choose(avx512: bool, forced: bool) -> ScatterPath {
+        if avx512 && !forced {
             ScatterPath::Avx512
         } else {
             ScatterPath::Faer
@@ -313,10 +323,21 @@ mod tests {
                 centred_scatter_lower_on(path, &rows, &mean)
             );
         }
-        assert_eq!(ScatterPath::choose(true, None), ScatterPath::Avx512);
-        assert_eq!(ScatterPath::choose(true, Some("0")), ScatterPath::Avx512);
-        assert_eq!(ScatterPath::choose(true, Some("1")), ScatterPath::Faer);
-        assert_eq!(ScatterPath::choose(false, None), ScatterPath::Faer);
+        let forced = |v| forces_fallback(v);
+        assert_eq!(ScatterPath::choose(true, forced(None)), ScatterPath::Avx512);
+        assert_eq!(
+            ScatterPath::choose(true, forced(Some("0"))),
+            ScatterPath::Avx512
+        );
+        assert_eq!(
+            ScatterPath::choose(true, forced(Some("1"))),
+            ScatterPath::Faer
+        );
+        assert_eq!(
+            ScatterPath::choose(true, forced(Some(" 1 "))),
+            ScatterPath::Faer
+        );
+        assert_eq!(ScatterPath::choose(false, forced(None)), ScatterPath::Faer);
         assert_eq!(ScatterPath::Faer.name(), "faer");
         assert_eq!(ScatterPath::Avx512.name(), "avx512");
         let active = ScatterPath::active();

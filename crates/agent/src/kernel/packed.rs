@@ -39,10 +39,10 @@ const HALF: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Lane([f32; 16]);
 
-/// Environment variable that forces the AVX2 paths: `AMI_FORCE_FALLBACK=1` makes the packed
-/// kernel run its AVX2 variant ([`Variant::Avx2`]) where the CPU has AVX-512F too, so that
-/// `ami bench` reports what an AVX2-only machine gets (issue 14).
-pub const FORCE_FALLBACK_VAR: &str = "AMI_FORCE_FALLBACK";
+/// `AMI_FORCE_FALLBACK=1` makes the packed kernel run its AVX2 variant ([`Variant::Avx2`])
+/// where the CPU has AVX-512F too, so that `ami bench` reports what an AVX2-only machine gets
+/// (issue 14); one variable for the whole workspace, defined in `ami-energy`.
+pub use ami_energy::scatter::{fallback_forced, FORCE_FALLBACK_VAR};
 
 /// Which micro-kernel runs the packed products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +97,6 @@ impl Variant {
             Variant::Avx2 => "avx2",
         }
     }
-}
-
-/// Whether [`FORCE_FALLBACK_VAR`] is `1`.
-pub fn fallback_forced() -> bool {
-    std::env::var(FORCE_FALLBACK_VAR).is_ok_and(|v| v.trim() == "1")
 }
 
 /// `W [k, n]` in panels of [`NR`] columns.
@@ -294,6 +289,28 @@ fn row_chunk(k: usize, mr: usize) -> usize {
     (CHUNK_BYTES / (4 * k.max(1)) / mr).max(1) * mr
 }
 
+/// Visits the register blocks of an `m`-row product in the order of [`row_chunk`]: for each
+/// chunk of rows, every column block `cb < col_blocks`, and in it every row block —
+/// `tile(i0, rows, cb)` for rows `i0..i0 + rows` (`rows ≤ mr`).
+#[inline(always)]
+fn for_each_tile(
+    m: usize,
+    k: usize,
+    mr: usize,
+    col_blocks: usize,
+    mut tile: impl FnMut(usize, usize, usize),
+) {
+    let chunk = row_chunk(k, mr);
+    for c0 in (0..m).step_by(chunk) {
+        let end = (c0 + chunk).min(m);
+        for cb in 0..col_blocks {
+            for i0 in (c0..end).step_by(mr) {
+                tile(i0, (end - i0).min(mr), cb);
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Epi, Epilogue, PackedWeights, HALF, MR, NR};
@@ -312,38 +329,29 @@ mod avx512 {
         epilogue: Epilogue,
     ) {
         let (k, n) = (w.k, w.n);
-        let panels = n.div_ceil(NR);
         let lanes = w.lanes.as_ptr() as *const f32;
-        let chunk = super::row_chunk(k, MR);
-        for c0 in (0..m).step_by(chunk) {
-            let end = (c0 + chunk).min(m);
-            for p in 0..panels {
-                let bp = lanes.add(p * k * NR);
-                let col0 = p * NR;
-                let mut i0 = c0;
-                while i0 < end {
-                    let rows = (end - i0).min(MR);
-                    let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
-                    let epi = Epi::at(epilogue, i0, n);
-                    let args = (ar, cr, bp, k, n, col0, epi);
-                    match rows {
-                        12 => block::<12>(args),
-                        11 => block::<11>(args),
-                        10 => block::<10>(args),
-                        9 => block::<9>(args),
-                        8 => block::<8>(args),
-                        7 => block::<7>(args),
-                        6 => block::<6>(args),
-                        5 => block::<5>(args),
-                        4 => block::<4>(args),
-                        3 => block::<3>(args),
-                        2 => block::<2>(args),
-                        _ => block::<1>(args),
-                    }
-                    i0 += rows;
+        super::for_each_tile(m, k, MR, n.div_ceil(NR), |i0, rows, p| {
+            let bp = lanes.add(p * k * NR);
+            let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
+            let args = (ar, cr, bp, k, n, p * NR, Epi::at(epilogue, i0, n));
+            // SAFETY: as this function's (the block lies inside `a`, `c` and the panels).
+            unsafe {
+                match rows {
+                    12 => block::<12>(args),
+                    11 => block::<11>(args),
+                    10 => block::<10>(args),
+                    9 => block::<9>(args),
+                    8 => block::<8>(args),
+                    7 => block::<7>(args),
+                    6 => block::<6>(args),
+                    5 => block::<5>(args),
+                    4 => block::<4>(args),
+                    3 => block::<3>(args),
+                    2 => block::<2>(args),
+                    _ => block::<1>(args),
                 }
             }
-        }
+        });
     }
 
     type BlockArgs = (*const f32, *mut f32, *const f32, usize, usize, usize, Epi);
@@ -415,7 +423,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Epi, Epilogue, PackedWeights, HALF, NR};
+    use super::{Epi, Epilogue, PackedWeights, HALF};
     use std::arch::x86_64::*;
 
     /// Rows per register block.
@@ -434,37 +442,24 @@ mod avx2 {
         epilogue: Epilogue,
     ) {
         let (k, n) = (w.k, w.n);
-        let panels = n.div_ceil(NR);
         let lanes = w.lanes.as_ptr() as *const f32;
-        let chunk = super::row_chunk(k, MR2);
-        for c0 in (0..m).step_by(chunk) {
-            let end = (c0 + chunk).min(m);
-            for p in 0..panels {
-                for half in 0..NR / HALF {
-                    let col0 = p * NR + half * HALF;
-                    if col0 >= n {
-                        break;
-                    }
-                    let bp = lanes.add((p * 2 + half) * k * HALF);
-                    let mut i0 = c0;
-                    while i0 < end {
-                        let rows = (end - i0).min(MR2);
-                        let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
-                        let epi = Epi::at(epilogue, i0, n);
-                        let args = (ar, cr, bp, k, n, col0, epi);
-                        match rows {
-                            6 => block::<6>(args),
-                            5 => block::<5>(args),
-                            4 => block::<4>(args),
-                            3 => block::<3>(args),
-                            2 => block::<2>(args),
-                            _ => block::<1>(args),
-                        }
-                        i0 += rows;
-                    }
+        // Column blocks are half panels: block `cb` = columns 16cb.., stored contiguously.
+        super::for_each_tile(m, k, MR2, n.div_ceil(HALF), |i0, rows, cb| {
+            let bp = lanes.add(cb * k * HALF);
+            let (ar, cr) = (a.add(i0 * k), c.add(i0 * n));
+            let args = (ar, cr, bp, k, n, cb * HALF, Epi::at(epilogue, i0, n));
+            // SAFETY: as this function's (the block lies inside `a`, `c` and the panels).
+            unsafe {
+                match rows {
+                    6 => block::<6>(args),
+                    5 => block::<5>(args),
+                    4 => block::<4>(args),
+                    3 => block::<3>(args),
+                    2 => block::<2>(args),
+                    _ => block::<1>(args),
                 }
             }
-        }
+        });
     }
 
     type BlockArgs = (*const f32, *mut f32, *const f32, usize, usize, usize, Epi);
