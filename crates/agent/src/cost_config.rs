@@ -46,6 +46,10 @@ pub struct WorldReadout {
     /// The measured error of reading imagined states per planned step
     /// ([`crate::imagined_error`]), when the run has it.
     pub imagined: Option<Arc<ImaginedError>>,
+    /// Guardrail thresholds calibrated on held-out plans ([`crate::imagined_error`]'s
+    /// `guards`), when the agent judges its feature guardrails by them
+    /// (`agent.guardrail_rule = "recall"`): every feature guardrail then needs one.
+    pub calibrated: Option<Arc<ImaginedError>>,
 }
 
 impl WorldReadout {
@@ -123,9 +127,23 @@ impl GuardrailConfig {
                 ..
             } => {
                 let probe = readout.reader("cost.guardrail feature")?;
+                let bound = self.bound()?;
                 let mut guard =
-                    FeatureGuardrail::new(probe.clone(), feature, self.bound()?, *extra_margin)?;
-                if let Some(e) = readout
+                    FeatureGuardrail::new(probe.clone(), feature, bound, *extra_margin)?;
+                if let Some(cal) = &readout.calibrated {
+                    let g = cal.guard(feature, bound);
+                    let tau = g.and_then(|g| g.threshold).ok_or_else(|| {
+                        AgentError::config_source(
+                            "agent.guardrail_rule",
+                            format!(
+                                "\"recall\": the run has no calibrated threshold for the guardrail on `{feature}` ({bound}; {} violating held-out plans, {} needed); train the run with it configured, or use \"margin\"",
+                                cal.guard_calibration.as_ref().map_or(0, |c| c.violating_plans),
+                                crate::imagined_error::min_violating_plans()
+                            ),
+                        )
+                    })?;
+                    guard = guard.with_threshold(tau)?;
+                } else if let Some(e) = readout
                     .imagined
                     .as_ref()
                     .filter(|e| e.names == probe.names())
@@ -477,6 +495,30 @@ impl CostConfig {
         Ok(fixed.build())
     }
 
+    /// The feature guardrails the agent carries: the configured ones and those of `required`
+    /// (the task's) not configured (as [`CostConfig::build_fixed`] assembles them).
+    pub fn feature_guards(
+        &self,
+        required: &[GuardrailConfig],
+    ) -> Result<Vec<crate::imagined_error::GuardSpec>, AgentError> {
+        let extra = required
+            .iter()
+            .filter(|r| !self.guardrail.iter().any(|g| g.same_guard(r)));
+        self.guardrail
+            .iter()
+            .chain(extra)
+            .filter_map(|g| match g {
+                GuardrailConfig::Feature { feature, .. } => {
+                    Some(g.bound().map(|bound| crate::imagined_error::GuardSpec {
+                        feature: feature.clone(),
+                        bound,
+                    }))
+                }
+                GuardrailConfig::Hazards { .. } => None,
+            })
+            .collect()
+    }
+
     /// The cost of one target: the agent's `fixed` terms plus the `task` and `critic` terms
     /// built on the goal of `ctx`.
     pub fn build_task(&self, fixed: Arc<FixedCost>, ctx: CostContext) -> Result<Cost, AgentError> {
@@ -535,6 +577,114 @@ mod tests {
             .evaluate(&RolloutBatch::new(&s, &a, (1, 2), (2, 2)).unwrap())
             .unwrap();
         assert_eq!(v, vec![1.0 + 0.5 * 6.0]);
+    }
+
+    #[test]
+    fn feature_guards_are_the_configured_ones_then_the_tasks_not_configured() {
+        let feature =
+            |name: &str, below: Option<f32>, above: Option<f32>| GuardrailConfig::Feature {
+                feature: name.into(),
+                below,
+                above,
+                extra_margin: 0.0,
+            };
+        let c = CostConfig {
+            guardrail: vec![
+                feature("gap", Some(1.0), None),
+                GuardrailConfig::Hazards { extra_margin: 0.0 },
+            ],
+            ..CostConfig::default()
+        };
+        let required = [
+            feature("crashed", None, Some(0.5)),
+            feature("gap", Some(1.0), None),
+        ];
+        let specs = c.feature_guards(&required).unwrap();
+        let got: Vec<(String, FeatureBound)> =
+            specs.into_iter().map(|g| (g.feature, g.bound)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("gap".to_string(), FeatureBound::Below(1.0)),
+                ("crashed".to_string(), FeatureBound::Above(0.5)),
+            ]
+        );
+        let both = [feature("gap", Some(1.0), Some(2.0))];
+        assert!(CostConfig::default().feature_guards(&both).is_err());
+    }
+
+    #[test]
+    fn a_calibrated_readout_judges_feature_guardrails_by_their_thresholds() {
+        use crate::imagined_error::{GuardThreshold, ImaginedError};
+        let probe = crate::probe::StateProbe {
+            repr_dim: 1,
+            state_dim: 1,
+            weights: vec![1.0],
+            bias: vec![0.0],
+            ridge: 0.0,
+            error: None,
+            names: vec!["gap".into()],
+            feature_p99: vec![5.0],
+        };
+        let guard = GuardrailConfig::Feature {
+            feature: "gap".into(),
+            below: Some(0.0),
+            above: None,
+            extra_margin: 0.0,
+        };
+        let calibrated = |threshold| ImaginedError {
+            names: vec!["gap".into()],
+            p99: vec![vec![9.0]],
+            median: vec![vec![1.0]],
+            latent_paths: "held".into(),
+            starts: 1,
+            guards: vec![GuardThreshold {
+                feature: "gap".into(),
+                below: Some(0.0),
+                above: None,
+                threshold,
+            }],
+            guard_calibration: None,
+        };
+        let readout = |cal: Option<ImaginedError>| WorldReadout {
+            probe: Some(Arc::new(probe.clone())),
+            calibrated: cal.map(Arc::new),
+            ..WorldReadout::default()
+        };
+        // One step reading gap 3: unsafe under the margin rule (3 < 0 + 5), safe with τ = 2.
+        let batch_states = [3.0];
+        let b = RolloutBatch::new(&batch_states, &[0.0], (1, 1), (1, 1)).unwrap();
+        let c = CostConfig::default();
+        let margin = c
+            .build_fixed(std::slice::from_ref(&guard), &readout(None))
+            .unwrap();
+        assert_eq!(Cost::with_fixed(margin).violations(&b).unwrap(), vec![true]);
+        let tau = c
+            .build_fixed(
+                std::slice::from_ref(&guard),
+                &readout(Some(calibrated(Some(2.0)))),
+            )
+            .unwrap();
+        assert_eq!(Cost::with_fixed(tau).violations(&b).unwrap(), vec![false]);
+        let strict = c
+            .build_fixed(
+                std::slice::from_ref(&guard),
+                &readout(Some(calibrated(Some(3.0)))),
+            )
+            .unwrap();
+        assert_eq!(Cost::with_fixed(strict).violations(&b).unwrap(), vec![true]);
+        // Asked for, but not calibrated: an error naming the setting and the guardrail.
+        let err = c
+            .build_fixed(
+                std::slice::from_ref(&guard),
+                &readout(Some(calibrated(None))),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("agent.guardrail_rule") && err.contains("gap"),
+            "{err}"
+        );
     }
 
     #[test]

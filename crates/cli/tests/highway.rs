@@ -48,6 +48,14 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
     for h in ["h1", "h5", "h10"] {
         assert!(cmp["coverage_90"][h].as_f64().is_some(), "{h}: {cmp}");
     }
+    // How each model's guardrails separate held-out plans that collide from safe ones.
+    for key in ["guardrails", "guardrails_deterministic"] {
+        let g = &cmp[key];
+        let (v, s) = (g["violating_plans"].as_u64(), g["safe_plans"].as_u64());
+        assert!(v.is_some() && s.is_some(), "{key}: {cmp}");
+        let rate = g["margin_false_alarm"].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&rate), "{key}: {cmp}");
+    }
     assert!(run.join("deterministic/checkpoint").is_dir());
     let det = json(&run.join("deterministic/eval/drive-risk-deterministic/report.json"));
     assert_eq!(det["episodes"], 4);
@@ -136,6 +144,19 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
         ("agent.risk=\"best\"", &["agent.risk", "best"][..]),
         ("agent.risk=\"cvar:1.5\"", &["agent.risk", "cvar"][..]),
         ("agent.when_unsafe=\"never\"", &["when_unsafe", "never"][..]),
+        (
+            "agent.guardrail_rule=\"loose\"",
+            &["guardrail_rule", "loose"][..],
+        ),
+        // The tiny run holds out too few colliding plans to calibrate thresholds on.
+        (
+            "agent.guardrail_rule=\"recall\"",
+            &[
+                "agent.guardrail_rule",
+                "no calibrated threshold",
+                "violating held-out plans",
+            ][..],
+        ),
     ] {
         let out = ami(&["eval", "--run", r, "--set", bad]);
         let err = String::from_utf8_lossy(&out.stderr).to_string();

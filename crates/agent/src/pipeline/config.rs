@@ -60,6 +60,12 @@ pub struct AgentConfig {
     /// error (p99 of `crashed` ≈ 1 from the second step) rejects every plan.
     #[serde(default)]
     pub imagined_margin: bool,
+    /// How feature guardrails judge a reading: `"margin"` (the bound widened by the reader's
+    /// measured error, and by `imagined_margin`'s errors) or `"recall"` (the threshold
+    /// calibrated at training on held-out plans so that 99 % of those whose real future
+    /// violates are rejected, `imagined_error.json`'s `guards`; [`crate::imagined_error`]).
+    #[serde(default)]
+    pub guardrail_rule: GuardrailRule,
     /// `"flat"`: `[planner]` plans alone; `"hierarchical"`: the run's level-2 model plans
     /// sub-goals and `[planner]` plans toward them ([`crate::planner::Hierarchical`],
     /// `[hierarchy]`); `"graph"`: sub-goals from shortest routes on the graph of the data's
@@ -82,6 +88,17 @@ pub struct AgentConfig {
     /// imagined steps violate a guardrail. Either way the call counts in `unsafe_plans`.
     #[serde(default)]
     pub when_unsafe: WhenUnsafe,
+}
+
+/// `agent.guardrail_rule` (see [`AgentConfig::guardrail_rule`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardrailRule {
+    /// The bound widened by the reader's measured error.
+    #[default]
+    Margin,
+    /// The threshold calibrated on held-out plans for 99 % recall of violations.
+    Recall,
 }
 
 /// `agent.when_unsafe` (see [`AgentConfig::when_unsafe`]).
@@ -167,6 +184,7 @@ impl Default for AgentConfig {
             risk: Risk::default(),
             latent_paths: default_latent_paths(),
             imagined_margin: false,
+            guardrail_rule: GuardrailRule::Margin,
             planner: PlannerLevels::Flat,
             escape_calls: default_escape_calls(),
             when_unsafe: WhenUnsafe::Fallback,

@@ -26,7 +26,7 @@ use super::config::{RunConfig, Split};
 use super::coverage::{load_coverage, Coverage90, CoverageSummary};
 use super::fit::compute_device;
 use super::learned::{run_tasks, Learned};
-use super::probe_fit::load_imagined_error;
+use super::probe_fit::{load_calibration, load_imagined_error};
 use super::probe_fit::{load_head, load_probe};
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -363,6 +363,7 @@ impl AgentParts<'_> {
             regions: cfg.env.spec().regions(),
             head: load_head(run)?.map(Arc::new),
             imagined: load_imagined_error(run, cfg)?.map(Arc::new),
+            calibrated: load_calibration(run, cfg)?.map(Arc::new),
         })
     }
 }

@@ -8,7 +8,7 @@
 
 use ami_envs::Dataset;
 
-use super::config::RunConfig;
+use super::config::{GuardrailRule, RunConfig};
 use super::evaluate::world_model;
 use super::progress::Progress;
 use super::run_dir::RunDir;
@@ -97,15 +97,34 @@ pub fn fit_probe(
         Arc::new(probe.clone())
     };
     let a = data.action_dim;
+    let guards = cfg.cost.feature_guards(&cfg.task.spec()?.guardrails())?;
+    // The environment's violation of every held-out true state, for the guardrails' calibration.
+    let violations: Vec<bool> = if guards.is_empty() {
+        Vec::new()
+    } else {
+        let env = spec.build()?;
+        data.states[cut * data.state_dim..]
+            .chunks_exact(data.state_dim)
+            .map(|s| env.violation(s))
+            .collect()
+    };
     let held = HeldOut {
         reprs: test_r,
         features: test_x,
         actions: &data.actions[(data.n_traj - held_out) * data.traj_len * a..],
+        violations: &violations,
         shape: (held_out, data.traj_len),
     };
     let plan = (cfg.agent.horizon, cfg.agent.action_repeat, IMAGINED_STRIDE);
     let err_path = run.file(IMAGINED_ERROR_FILE);
-    match ImaginedError::measure(&wm, reader.as_ref(), &held, plan, cfg.agent.latent_paths) {
+    match ImaginedError::measure(
+        &wm,
+        reader.as_ref(),
+        &held,
+        plan,
+        cfg.agent.latent_paths,
+        &guards,
+    ) {
         Ok(e) => e.save(&err_path)?,
         // Plans longer than the data's trajectories: nothing to measure on.
         Err(AgentError::InvalidConfig { .. }) if err_path.exists() => {
@@ -134,6 +153,35 @@ pub fn load_imagined_error(
     }
     let e = ImaginedError::load(&path)?;
     Ok((e.latent_paths == cfg.agent.latent_paths.to_string()).then_some(e))
+}
+
+/// The run's calibrated guardrail thresholds ([`crate::imagined_error`]), when
+/// `agent.guardrail_rule = "recall"`; an error when the run has none measured on the latent
+/// paths the configuration plans with.
+pub fn load_calibration(
+    run: &RunDir,
+    cfg: &RunConfig,
+) -> Result<Option<ImaginedError>, AgentError> {
+    if cfg.agent.guardrail_rule != GuardrailRule::Recall {
+        return Ok(None);
+    }
+    let path = run.file(IMAGINED_ERROR_FILE);
+    let paths = cfg.agent.latent_paths.to_string();
+    let e = if path.exists() {
+        Some(ImaginedError::load(&path)?)
+    } else {
+        None
+    };
+    match e {
+        Some(e) if e.latent_paths == paths => Ok(Some(e)),
+        _ => Err(AgentError::config_source(
+            "agent.guardrail_rule",
+            format!(
+                "\"recall\" needs thresholds calibrated on latent paths `{paths}` in {}; train the run with this setting, or use \"margin\"",
+                path.display()
+            ),
+        )),
+    }
 }
 
 /// Settings of the readout head's fit: two hidden layers of 128, 30 epochs of Adam.

@@ -28,6 +28,7 @@ use super::progress::Progress;
 use super::run_dir::RunDir;
 use super::{generate_data, validate_demo_out};
 use crate::error::AgentError;
+use crate::imagined_error::{GuardCalibration, ImaginedError, IMAGINED_ERROR_FILE};
 use crate::risk::Risk;
 
 /// Sub-directory of the deterministic model's run.
@@ -108,6 +109,14 @@ pub struct RiskReport {
     /// The deterministic model's calibrated coverage.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub coverage_90_deterministic: Option<Coverage90>,
+    /// How the latent model's guardrails separate held-out plans whose real future collides
+    /// from those whose future is safe (recall and false-alarm rate of the margin rule and of
+    /// the thresholds calibrated for 99 % recall; [`crate::imagined_error`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guardrails: Option<GuardCalibration>,
+    /// The same for the deterministic model.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guardrails_deterministic: Option<GuardCalibration>,
     /// Wall time of data and both trainings (s).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub train_seconds: Option<f64>,
@@ -206,11 +215,22 @@ pub fn compare_risks(
         coverage_90: worst.coverage_90,
         coverage_90_raw: worst.coverage_90_raw,
         coverage_90_deterministic: det.coverage_90,
+        guardrails: guard_calibration(run)?,
+        guardrails_deterministic: guard_calibration(det_run)?,
         train_seconds: None,
         total_seconds: None,
     };
     report.save(run)?;
     Ok(report)
+}
+
+/// The guardrails' calibration measured when `run` was trained, if it has one.
+fn guard_calibration(run: &RunDir) -> Result<Option<GuardCalibration>, AgentError> {
+    let path = run.file(IMAGINED_ERROR_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(ImaginedError::load(&path)?.guard_calibration)
 }
 
 /// `cfg` with the deterministic predictor (the deterministic row's model).

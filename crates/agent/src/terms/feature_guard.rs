@@ -11,7 +11,10 @@
 //! `|f̂_j − f_j|` on held-out data ([`FeatureReader::feature_p99`]; 0 when unmeasured)
 //! and `extra ≥ 0` the configured widening. When the run measured how well it reads
 //! *imagined* states ([`crate::imagined_error`]), the margin at planned step `t` is
-//! `m_t = max(p99_j, p99^{imag}_{t,j}) + extra` (the last measured step's for later steps). The count is piecewise constant, so its gradient
+//! `m_t = max(p99_j, p99^{imag}_{t,j}) + extra` (the last measured step's for later steps).
+//! With a threshold calibrated on held-out plans instead ([`crate::imagined_error::GuardThreshold`],
+//! `agent.guardrail_rule = "recall"`), a step is unsafe when `f̂ ≤ τ + extra` (`below`) or
+//! `f̂ ≥ τ − extra` (`above`) at every planned step. The count is piecewise constant, so its gradient
 //! is zero; planners reject unsafe candidates instead ([`crate::Cost::violations`]).
 
 use std::sync::Arc;
@@ -29,6 +32,16 @@ pub enum FeatureBound {
     Above(f32),
 }
 
+impl std::fmt::Display for FeatureBound {
+    /// `below B` or `above B`, as the guardrail's configuration key reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeatureBound::Below(b) => write!(f, "below {b}"),
+            FeatureBound::Above(b) => write!(f, "above {b}"),
+        }
+    }
+}
+
 /// Guardrail on one decoded feature (module docs).
 #[derive(Debug, Clone)]
 pub struct FeatureGuardrail {
@@ -42,6 +55,8 @@ pub struct FeatureGuardrail {
     extra: f32,
     /// Per planned step, the measured error of reading imagined states (empty: none).
     step_error: Vec<f32>,
+    /// A calibrated threshold `τ` that replaces the margins (module docs).
+    threshold: Option<f32>,
 }
 
 impl FeatureGuardrail {
@@ -86,6 +101,7 @@ impl FeatureGuardrail {
             read_error,
             extra,
             step_error: Vec::new(),
+            threshold: None,
         })
     }
 
@@ -99,6 +115,26 @@ impl FeatureGuardrail {
             ));
         }
         self.step_error = step_error;
+        Ok(self)
+    }
+
+    /// Judge readings against the calibrated threshold `tau` instead of the margins (module
+    /// docs); it must be finite and on the bound's safe side or on it.
+    pub fn with_threshold(mut self, tau: f32) -> Result<Self, AgentError> {
+        let on_safe_side = match self.bound {
+            FeatureBound::Below(b) => tau >= b,
+            FeatureBound::Above(b) => tau <= b,
+        };
+        if !(tau.is_finite() && on_safe_side) {
+            return Err(AgentError::config_source(
+                "guardrail threshold",
+                format!(
+                    "`{}` has threshold {tau}, which does not guard its bound ({})",
+                    self.name, self.bound
+                ),
+            ));
+        }
+        self.threshold = Some(tau);
         Ok(self)
     }
 
@@ -117,6 +153,12 @@ impl FeatureGuardrail {
 
     /// Whether the decoded value `f` at planned step `t` is unsafe.
     fn unsafe_at(&self, f: f32, t: usize) -> bool {
+        if let Some(tau) = self.threshold {
+            return match self.bound {
+                FeatureBound::Below(_) => f.is_nan() || f <= tau + self.extra,
+                FeatureBound::Above(_) => f.is_nan() || f >= tau - self.extra,
+            };
+        }
         let m = self.margin_at(t);
         match self.bound {
             FeatureBound::Below(b) => f.is_nan() || f < b + m,
@@ -222,6 +264,40 @@ mod tests {
         assert_eq!(c.cost(&b), vec![1.0]);
         assert!(c.clone().with_step_error(vec![f32::NAN]).is_err());
         assert!(c.with_step_error(vec![-1.0]).is_err());
+    }
+
+    #[test]
+    fn a_calibrated_threshold_replaces_every_margin() {
+        // Gap unsafe below 1 with threshold 1.5 (+ extra 0.25): readings 1.8, 1.75, 1.7 → the
+        // reading at 1.75 is on the threshold (rejected), 1.8 is not; the encoded margin (0.5)
+        // and imagined step errors no longer matter.
+        let g = FeatureGuardrail::new(probe(), "gap", FeatureBound::Below(1.0), 0.25)
+            .unwrap()
+            .with_step_error(vec![5.0])
+            .unwrap()
+            .with_threshold(1.5)
+            .unwrap();
+        let states = [1.8, 0.0, 1.75, 0.0, 1.7, 0.0, 1.8, 0.0, 1.8, 0.0, 1.8, 0.0];
+        let b = RolloutBatch::new(&states, &[0.0; 6], (2, 3), (2, 1)).unwrap();
+        assert_eq!(g.cost(&b), vec![2.0, 0.0]);
+        // Crashed unsafe above 0.5 with threshold 0.2: 0.19 passes, 0.2 and NaN do not.
+        let c = FeatureGuardrail::new(probe(), "crashed", FeatureBound::Above(0.5), 0.0)
+            .unwrap()
+            .with_threshold(0.2)
+            .unwrap();
+        let states = [0.0, 0.19, 0.0, 0.2, 0.0, f32::NAN];
+        let b = RolloutBatch::new(&states, &[0.0; 3], (1, 3), (2, 1)).unwrap();
+        assert_eq!(c.cost(&b), vec![2.0]);
+        // A threshold on the unsafe side of the bound, or not finite, guards nothing.
+        for (bound, tau) in [
+            (FeatureBound::Below(1.0), 0.9),
+            (FeatureBound::Above(0.5), 0.6),
+            (FeatureBound::Below(1.0), f32::INFINITY),
+        ] {
+            let g = FeatureGuardrail::new(probe(), "gap", bound, 0.0).unwrap();
+            let err = g.with_threshold(tau).unwrap_err().to_string();
+            assert!(err.contains("gap_guardrail"), "{err}");
+        }
     }
 
     #[test]
