@@ -158,7 +158,11 @@ fn highway_demo_drives_with_a_latent_model_and_every_risk_setting() {
             ][..],
         ),
     ] {
-        let out = ami(&["eval", "--run", r, "--set", bad]);
+        let mut args = vec!["eval", "--run", r];
+        for set in bad.split('\n') {
+            args.extend(["--set", set]);
+        }
+        let out = ami(&args);
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         assert!(!out.status.success(), "{bad} was accepted");
         for w in words {
