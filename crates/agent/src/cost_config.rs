@@ -105,6 +105,17 @@ pub enum GuardrailConfig {
 }
 
 impl GuardrailConfig {
+    /// A feature guardrail on `feature` (unsafe below `below` or above `above`) without extra
+    /// margin.
+    pub fn feature(feature: &str, below: Option<f32>, above: Option<f32>) -> Self {
+        GuardrailConfig::Feature {
+            feature: feature.into(),
+            below,
+            above,
+            extra_margin: 0.0,
+        }
+    }
+
     fn add_to(
         &self,
         fixed: crate::cost::FixedCostBuilder,
@@ -581,13 +592,7 @@ mod tests {
 
     #[test]
     fn feature_guards_are_the_configured_ones_then_the_tasks_not_configured() {
-        let feature =
-            |name: &str, below: Option<f32>, above: Option<f32>| GuardrailConfig::Feature {
-                feature: name.into(),
-                below,
-                above,
-                extra_margin: 0.0,
-            };
+        let feature = GuardrailConfig::feature;
         let c = CostConfig {
             guardrail: vec![
                 feature("gap", Some(1.0), None),
@@ -626,12 +631,7 @@ mod tests {
             names: vec!["gap".into()],
             feature_p99: vec![5.0],
         };
-        let guard = GuardrailConfig::Feature {
-            feature: "gap".into(),
-            below: Some(0.0),
-            above: None,
-            extra_margin: 0.0,
-        };
+        let guard = GuardrailConfig::feature("gap", Some(0.0), None);
         let calibrated = |threshold| ImaginedError {
             names: vec!["gap".into()],
             p99: vec![vec![9.0]],
@@ -654,33 +654,16 @@ mod tests {
         // One step reading gap 3: unsafe under the margin rule (3 < 0 + 5), safe with τ = 2.
         let batch_states = [3.0];
         let b = RolloutBatch::new(&batch_states, &[0.0], (1, 1), (1, 1)).unwrap();
-        let c = CostConfig::default();
-        let margin = c
-            .build_fixed(std::slice::from_ref(&guard), &readout(None))
-            .unwrap();
-        assert_eq!(Cost::with_fixed(margin).violations(&b).unwrap(), vec![true]);
-        let tau = c
-            .build_fixed(
-                std::slice::from_ref(&guard),
-                &readout(Some(calibrated(Some(2.0)))),
-            )
-            .unwrap();
-        assert_eq!(Cost::with_fixed(tau).violations(&b).unwrap(), vec![false]);
-        let strict = c
-            .build_fixed(
-                std::slice::from_ref(&guard),
-                &readout(Some(calibrated(Some(3.0)))),
-            )
-            .unwrap();
-        assert_eq!(Cost::with_fixed(strict).violations(&b).unwrap(), vec![true]);
+        let decide = |cal: Option<ImaginedError>| {
+            CostConfig::default()
+                .build_fixed(std::slice::from_ref(&guard), &readout(cal))
+                .map(|fixed| Cost::with_fixed(fixed).violations(&b).unwrap())
+        };
+        assert_eq!(decide(None).unwrap(), vec![true]);
+        assert_eq!(decide(Some(calibrated(Some(2.0)))).unwrap(), vec![false]);
+        assert_eq!(decide(Some(calibrated(Some(3.0)))).unwrap(), vec![true]);
         // Asked for, but not calibrated: an error naming the setting and the guardrail.
-        let err = c
-            .build_fixed(
-                std::slice::from_ref(&guard),
-                &readout(Some(calibrated(None))),
-            )
-            .unwrap_err()
-            .to_string();
+        let err = decide(Some(calibrated(None))).unwrap_err().to_string();
         assert!(
             err.contains("agent.guardrail_rule") && err.contains("gap"),
             "{err}"

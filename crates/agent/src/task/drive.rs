@@ -55,13 +55,7 @@ impl TaskSpec for Drive {
     }
 
     fn guardrails(&self) -> Vec<GuardrailConfig> {
-        let feature =
-            |name: &str, below: Option<f32>, above: Option<f32>| GuardrailConfig::Feature {
-                feature: name.into(),
-                below,
-                above,
-                extra_margin: 0.0,
-            };
+        let feature = GuardrailConfig::feature;
         vec![
             feature("crashed", None, Some(0.5)),
             feature("safety_gap", Some(0.0), None),
