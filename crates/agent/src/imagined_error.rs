@@ -594,6 +594,9 @@ mod tests {
         // Margin rule: above 0.5 − 0.1 → readings 0.41..0.99 and the NaN: 60 of 100.
         assert!((c.margin_recall.unwrap() - 0.6).abs() < 1e-6, "{c:?}");
         assert!(t[0].above == Some(0.5) && t[0].below.is_none());
+        assert!(t[0].is_for("crashed", FeatureBound::Above(0.5)));
+        assert!(!t[0].is_for("crashed", FeatureBound::Above(0.4)));
+        assert!(!t[0].is_for("crashed", FeatureBound::Below(0.5)));
         // Too few violating plans: no thresholds, and the count says how many were seen.
         let plans = PlanStats {
             violating: &viol[..98],
