@@ -343,13 +343,10 @@ impl ImaginedError {
                     let at = |j: usize| traj * per + t + j * repeat;
                     let violated = |j: usize| {
                         data.violations.get(at(j)).copied().unwrap_or(false)
-                            || guards.iter().zip(&guard_features).any(|(g, &i)| {
-                                let f = data.features[at(j) * k + i];
-                                match g.bound {
-                                    FeatureBound::Below(b) => f < b,
-                                    FeatureBound::Above(b) => f > b,
-                                }
-                            })
+                            || guards
+                                .iter()
+                                .zip(&guard_features)
+                                .any(|(g, &i)| g.bound.crossed_by(data.features[at(j) * k + i]))
                     };
                     if !violated(0) {
                         let into = if (1..=h).any(violated) {

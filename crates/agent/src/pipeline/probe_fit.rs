@@ -140,6 +140,17 @@ pub fn fit_probe(
 /// taken.
 const IMAGINED_STRIDE: usize = 2;
 
+/// The run's `imagined_error.json`, when it has one measured on the latent paths the
+/// configuration plans with (`agent.latent_paths`).
+fn measured_on_paths(run: &RunDir, cfg: &RunConfig) -> Result<Option<ImaginedError>, AgentError> {
+    let path = run.file(IMAGINED_ERROR_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let e = ImaginedError::load(&path)?;
+    Ok((e.latent_paths == cfg.agent.latent_paths.to_string()).then_some(e))
+}
+
 /// The run's measured error of reading imagined states ([`crate::imagined_error`]), when it
 /// has one measured on the latent paths the configuration plans with (`agent.latent_paths`)
 /// and `agent.imagined_margin` is on.
@@ -147,12 +158,10 @@ pub fn load_imagined_error(
     run: &RunDir,
     cfg: &RunConfig,
 ) -> Result<Option<ImaginedError>, AgentError> {
-    let path = run.file(IMAGINED_ERROR_FILE);
-    if !cfg.agent.imagined_margin || !path.exists() {
+    if !cfg.agent.imagined_margin {
         return Ok(None);
     }
-    let e = ImaginedError::load(&path)?;
-    Ok((e.latent_paths == cfg.agent.latent_paths.to_string()).then_some(e))
+    measured_on_paths(run, cfg)
 }
 
 /// The run's calibrated guardrail thresholds ([`crate::imagined_error`]), when
@@ -165,20 +174,14 @@ pub fn load_calibration(
     if cfg.agent.guardrail_rule != GuardrailRule::Recall {
         return Ok(None);
     }
-    let path = run.file(IMAGINED_ERROR_FILE);
-    let paths = cfg.agent.latent_paths.to_string();
-    let e = if path.exists() {
-        Some(ImaginedError::load(&path)?)
-    } else {
-        None
-    };
-    match e {
-        Some(e) if e.latent_paths == paths => Ok(Some(e)),
-        _ => Err(AgentError::config_source(
+    match measured_on_paths(run, cfg)? {
+        Some(e) => Ok(Some(e)),
+        None => Err(AgentError::config_source(
             "agent.guardrail_rule",
             format!(
-                "\"recall\" needs thresholds calibrated on latent paths `{paths}` in {}; train the run with this setting, or use \"margin\"",
-                path.display()
+                "\"recall\" needs thresholds calibrated on latent paths `{}` in {}; train the run with this setting, or use \"margin\"",
+                cfg.agent.latent_paths,
+                run.file(IMAGINED_ERROR_FILE).display()
             ),
         )),
     }

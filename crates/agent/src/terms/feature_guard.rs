@@ -32,6 +32,17 @@ pub enum FeatureBound {
     Above(f32),
 }
 
+impl FeatureBound {
+    /// Whether the value `f` is on the unsafe side of the bound (`f < b` below, `f > b`
+    /// above; the bound itself is safe).
+    pub fn crossed_by(&self, f: f32) -> bool {
+        match *self {
+            FeatureBound::Below(b) => f < b,
+            FeatureBound::Above(b) => f > b,
+        }
+    }
+}
+
 impl std::fmt::Display for FeatureBound {
     /// `below B` or `above B`, as the guardrail's configuration key reads.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,11 +132,7 @@ impl FeatureGuardrail {
     /// Judge readings against the calibrated threshold `tau` instead of the margins (module
     /// docs); it must be finite and on the bound's safe side or on it.
     pub fn with_threshold(mut self, tau: f32) -> Result<Self, AgentError> {
-        let on_safe_side = match self.bound {
-            FeatureBound::Below(b) => tau >= b,
-            FeatureBound::Above(b) => tau <= b,
-        };
-        if !(tau.is_finite() && on_safe_side) {
+        if !tau.is_finite() || self.bound.crossed_by(tau) {
             return Err(AgentError::config_source(
                 "guardrail threshold",
                 format!(
