@@ -11,6 +11,8 @@ use ami_agent::pipeline::Progress;
 
 use ami_agent::pipeline::distractors::{self, DistractorsConfig};
 use ami_agent::pipeline::frontier::{self, FrontierConfig};
+use ami_agent::pipeline::wall_leaks::{self, WallLeaksConfig};
+use ami_agent::pipeline::TrainedRun;
 use ami_jepa::burn::tensor::Device;
 use ami_pde::Equation;
 use ami_pde_ssl::experiment::{run, table, write, ExperimentConfig};
@@ -148,6 +150,38 @@ pub enum ExperimentCommand {
         /// `--set eval.max_steps=100`.
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         sets: Vec<String>,
+    },
+    /// Does a trained world model walk through walls in imagination (`pldm`, `random-wall`)?
+    /// From each task's start it rolls out the imagined-walk planner's random walks, decodes
+    /// the positions with the run's state probe, plays the same actions in the environment,
+    /// and counts the walks that cross the central wall through the door and through the
+    /// wall, with the position error per step. Writes nothing into the run.
+    WallLeaks {
+        /// The trained run (an `ami demo` or `ami train` directory of env pldm or random-wall).
+        #[arg(long)]
+        run: PathBuf,
+        /// Output directory (`report.json`, `table.md`, `leaks.svg`).
+        #[arg(long)]
+        out: PathBuf,
+        /// Tasks whose starts are measured: val (default) or test.
+        #[arg(long, default_value = "val")]
+        split: String,
+        /// Starts measured.
+        #[arg(long, default_value_t = 20)]
+        episodes: usize,
+        /// Random walks per start.
+        #[arg(long, default_value_t = 256)]
+        walks: usize,
+        /// Actions per walk.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+        /// Px past the wall's face for a crossing, and beyond the door's edge for a crossing
+        /// through the door.
+        #[arg(long, default_value_t = 2.0)]
+        margin: f32,
+        /// Seed of the walks.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -338,6 +372,35 @@ pub fn run_experiment(cmd: ExperimentCommand) -> Result<()> {
                 report.load_after.map_or("?".into(), |l| format!("{l:.2}")),
                 out.display()
             );
+            Ok(())
+        }
+        ExperimentCommand::WallLeaks {
+            run,
+            out,
+            split,
+            episodes,
+            walks,
+            steps,
+            margin,
+            seed,
+        } => {
+            let cfg = WallLeaksConfig {
+                split: split.parse()?,
+                episodes,
+                walks,
+                steps,
+                margin,
+                seed,
+            };
+            let trained = TrainedRun::open(&run)?;
+            let bars = Bars::default();
+            bars.start("wall-leaks", episodes as u64);
+            let report =
+                wall_leaks::measure(&trained, &cfg, &mut |done| bars.set(done as u64, ""))?;
+            bars.finish();
+            wall_leaks::write(&out, &report)?;
+            println!("{}", wall_leaks::table(&report));
+            eprintln!("report, table and plot in {}", out.display());
             Ok(())
         }
     }

@@ -169,6 +169,55 @@ fn the_random_wall_preset_runs_end_to_end_and_reports_the_random_wall_task() {
         .parse()
         .unwrap();
     assert!((rate - 0.35).abs() < 1e-6, "{rate}");
+
+    // The wall-leak measurement on the trained run: the world never leaks, the walks and
+    // steps are the ones asked for, the counts per step are cumulative.
+    let leaks = dir.path().join("leaks");
+    let run = out.to_str().unwrap();
+    let common = ["experiment", "wall-leaks", "--run", run, "--out"];
+    let mut args = common.to_vec();
+    args.extend([
+        leaks.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--walks",
+        "8",
+        "--steps",
+        "6",
+    ]);
+    ok(&args);
+    let r = json(&leaks.join("report.json"));
+    assert_eq!(
+        (r["env"].as_str(), r["split"].as_str()),
+        (Some("random-wall"), Some("val"))
+    );
+    assert_eq!(
+        (r["episodes"].as_u64(), r["walks"].as_u64()),
+        (Some(2), Some(8))
+    );
+    assert_eq!(r["action_repeat"], 4);
+    assert_eq!(r["real"]["leaks"], 0);
+    let rows = r["by_step"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    let mut last = [0u64; 3];
+    for (t, row) in rows.iter().enumerate() {
+        assert_eq!(row["step"].as_u64(), Some(t as u64 + 1));
+        let now =
+            ["imagined_door", "imagined_leaks", "real_crossings"].map(|k| row[k].as_u64().unwrap());
+        assert!(now.iter().zip(&last).all(|(n, l)| n >= l), "{rows:?}");
+        last = now;
+        let e = row["position_error"].as_f64().unwrap();
+        assert!(e.is_finite() && e >= 0.0, "{e}");
+    }
+    assert_eq!(last[0], r["imagined"]["door"].as_u64().unwrap());
+    assert_eq!(last[1], r["imagined"]["leaks"].as_u64().unwrap());
+    assert_eq!(last[2], r["real"]["door"].as_u64().unwrap());
+    for f in ["table.md", "leaks.svg"] {
+        assert!(leaks.join(f).is_file(), "{f}");
+    }
+    let mut args = common.to_vec();
+    args.extend([leaks.to_str().unwrap(), "--steps", "0"]);
+    assert!(fails(&args).contains("wall-leaks --steps"));
 }
 
 #[test]

@@ -33,6 +33,7 @@ pub mod train_critic;
 pub mod train_policy;
 pub mod trained;
 pub mod videos;
+pub mod wall_leaks;
 pub mod workers;
 
 use std::path::Path;

@@ -71,6 +71,11 @@ impl TrainedRun {
         &self.cfg
     }
 
+    /// The run's linear state probe (`probe.json`: representation → true state), when fitted.
+    pub fn probe(&self) -> Option<&crate::probe::StateProbe> {
+        self.readout.probe.as_deref()
+    }
+
     /// Shape of one observation (the environment's, e.g. `[2, 16, 16]` for two-rooms pixels).
     pub fn obs_shape(&self) -> &[usize] {
         &self.obs_shape
