@@ -44,7 +44,7 @@ fn build_config_in(args: &ConfigArgs, env: Option<&str>, extra: &[String]) -> Re
 pub fn data(
     env: &str,
     id: Option<&str>,
-    transitions: usize,
+    transitions: Option<usize>,
     seed: u64,
     out: &Path,
     args: &ConfigArgs,
@@ -57,8 +57,10 @@ pub fn data(
         None => {}
     }
     let mut cfg = build_config(args, &sets)?;
-    cfg.data.trajectories = transitions.div_ceil(cfg.data.traj_len).max(1);
-    cfg.data.transitions = 0;
+    if let Some(n) = transitions {
+        cfg.data.trajectories = n.div_ceil(cfg.data.traj_len).max(1);
+        cfg.data.transitions = 0;
+    }
     cfg.data.seed = seed;
     cfg.validate()?;
     let ds = pipeline::generate_data(&cfg, &Bars::default())?;

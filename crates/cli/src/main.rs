@@ -111,9 +111,11 @@ enum Command {
         /// Environment kind.
         #[arg(required = true)]
         env: Option<String>,
-        /// Number of transitions (rounded up to whole trajectories).
-        #[arg(long, default_value_t = 96_000)]
-        transitions: usize,
+        /// Number of transitions (rounded up to whole trajectories); default: the preset's
+        /// (after `--config` / `--set`), i.e. the data `ami demo` generates with the same
+        /// preset — 96 000 for `default`, 1 000 000 for `random-wall`.
+        #[arg(long)]
+        transitions: Option<usize>,
         /// Seed of the generator.
         #[arg(long, default_value_t = 0)]
         seed: u64,

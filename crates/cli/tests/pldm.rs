@@ -241,4 +241,19 @@ fn ami_data_writes_random_wall_trajectories_with_their_layouts() {
     assert_eq!(side["traj_len"], 90);
     assert_eq!(side["env_config"]["kind"], "random-wall");
     assert_eq!(side["data_config"]["door_crossing_rate"], 0.35);
+
+    // Without --transitions the size is the configuration's, as `ami demo` would generate.
+    ok(&[
+        "data",
+        "random-wall",
+        "--preset",
+        "random-wall",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "env.obs=\"state\"",
+        "--set",
+        "data.transitions=270",
+    ]);
+    assert_eq!(json(&out.with_extension("json"))["n_traj"], 3);
 }
