@@ -413,6 +413,19 @@ pub const DEMO_MPPI_ITERATIONS: usize = 4;
 /// Training steps of the `random-wall` preset (pldm's 4000 leave the moving walls unlearnt).
 pub const RANDOM_WALL_TRAIN_STEPS: usize = 20_000;
 
+/// Predictor steps per training window of the `random-wall` preset (`train.rollout_steps`;
+/// pldm's 8 are two planned actions at `action_repeat` 4, while the imagined-walk planner
+/// rolls the model out 40 actions deep). Measured with `ami experiment wall-leaks` on the 20
+/// validation starts (256 walks of 40 actions each; README "EB-JEPA's random-wall task"):
+/// 8 × 128 windows per batch leak through the wall 237 times (0.26 per door crossing), 16 × 64
+/// 121, 32 × 32 83, 32 × 64 74 (0.08); validation success 0.933 with 8 × 128, 1.00 with
+/// 32 × 64.
+pub const RANDOM_WALL_ROLLOUT_STEPS: usize = 32;
+
+/// Windows per batch of the `random-wall` preset (`train.batch_size`; with
+/// [`RANDOM_WALL_ROLLOUT_STEPS`] twice pldm's predictor steps per batch).
+pub const RANDOM_WALL_BATCH_SIZE: usize = 64;
+
 impl std::str::FromStr for Preset {
     type Err = AgentError;
 
@@ -700,8 +713,10 @@ impl RunConfig {
     ///
     /// What the task needs beyond pldm's settings (measured, README "EB-JEPA's random-wall
     /// task"): the world model must learn walls that move, which takes
-    /// [`RANDOM_WALL_TRANSITIONS`] transitions and [`RANDOM_WALL_TRAIN_STEPS`] steps (not in
-    /// `tiny` and `check`) and the layout as an auxiliary readout (`objective.readout = 1`:
+    /// [`RANDOM_WALL_TRANSITIONS`] transitions, [`RANDOM_WALL_TRAIN_STEPS`] steps and windows
+    /// of [`RANDOM_WALL_ROLLOUT_STEPS`] predictor steps, [`RANDOM_WALL_BATCH_SIZE`] per batch
+    /// (so that it stays out of walls as deep as the imagined walks go; not in `tiny` and
+    /// `check`) and the layout as an auxiliary readout (`objective.readout = 1`:
     /// the self-supervised terms alone drop the door); and planning on a graph of the
     /// model's own imagined walks (`agent.planner = "imagined"`: pldm's data graph would
     /// join trajectories of different layouts).
@@ -714,6 +729,8 @@ impl RunConfig {
         if !matches!(preset, Preset::Tiny | Preset::Check) {
             self.data.transitions = RANDOM_WALL_TRANSITIONS;
             self.train.steps = RANDOM_WALL_TRAIN_STEPS;
+            self.train.rollout_steps = RANDOM_WALL_ROLLOUT_STEPS;
+            self.train.batch_size = RANDOM_WALL_BATCH_SIZE;
         }
         if preset == Preset::Tiny {
             self.hierarchy.imagined.rollouts = 16;
@@ -1185,11 +1202,16 @@ mod tests {
         assert_eq!(
             TrainConfig {
                 steps: 4000,
+                rollout_steps: 8,
+                batch_size: 128,
                 ..c.train.clone()
             },
             pldm.train
         );
-        assert_eq!(c.train.steps, RANDOM_WALL_TRAIN_STEPS);
+        assert_eq!(
+            (c.train.steps, c.train.rollout_steps, c.train.batch_size),
+            (20_000, 32, 64)
+        );
         assert_eq!(c.objective.readout, 1.0);
         // Sub-goals from imagined walks with the default preset's level settings (pldm plans
         // on its data graph; here each trajectory has its own layout).

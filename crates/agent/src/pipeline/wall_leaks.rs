@@ -489,6 +489,11 @@ mod tests {
     #[test]
     fn settings_are_checked() {
         assert!(WallLeaksConfig::default().validate().is_ok());
+        let zero = WallLeaksConfig {
+            margin: 0.0,
+            ..Default::default()
+        };
+        assert!(zero.validate().is_ok());
         for bad in [
             WallLeaksConfig {
                 walks: 0,
@@ -504,6 +509,14 @@ mod tests {
             },
             WallLeaksConfig {
                 margin: f32::NAN,
+                ..Default::default()
+            },
+            WallLeaksConfig {
+                margin: -1.0,
+                ..Default::default()
+            },
+            WallLeaksConfig {
+                margin: f32::INFINITY,
                 ..Default::default()
             },
         ] {
