@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 
 use ami_envs::EnvConfig;
 use ami_io::svg::{render, Panel, Series};
-use ami_io::write_atomic;
 
 use super::{demo, Preset, Progress, RunConfig};
 use crate::error::AgentError;
@@ -252,7 +251,6 @@ pub fn table(r: &DistractorsReport) -> String {
 /// Writes `report.json`, `table.md` and `success.svg` (success vs leaves, one line per model)
 /// into `dir`, each atomically.
 pub fn write(dir: &Path, r: &DistractorsReport) -> Result<(), AgentError> {
-    std::fs::create_dir_all(dir).map_err(AgentError::io(dir))?;
     let series = [WorldModelKind::Jepa, WorldModelKind::Reconstruction]
         .into_iter()
         .map(|m| Series {
@@ -274,16 +272,10 @@ pub fn write(dir: &Path, r: &DistractorsReport) -> Result<(), AgentError> {
         1,
         "leaves per frame",
     );
-    let json = serde_json::to_string_pretty(r).map_err(|e| {
-        AgentError::config_source(dir.join("report.json").display().to_string(), e.to_string())
-    })?;
-    for (name, bytes) in [
-        ("report.json", json.into_bytes()),
-        ("table.md", table(r).into_bytes()),
-        ("success.svg", svg.into_bytes()),
-    ] {
-        let path = dir.join(name);
-        write_atomic(&path, &bytes)?;
-    }
-    Ok(())
+    super::write_experiment_files(
+        dir,
+        "report.json",
+        r,
+        &[("table.md", table(r)), ("success.svg", svg)],
+    )
 }

@@ -54,6 +54,26 @@ pub use trained::{dataset_from_arrays, TrainedRun, TrajectoryArrays};
 
 use crate::error::AgentError;
 
+/// Writes an experiment's outputs into `dir` (created if missing), each file atomically:
+/// `report` as pretty JSON under `json_name`, then every `(name, text)` of `files` (its table
+/// and plots).
+pub fn write_experiment_files(
+    dir: &Path,
+    json_name: &str,
+    report: &impl serde::Serialize,
+    files: &[(&str, String)],
+) -> Result<(), AgentError> {
+    std::fs::create_dir_all(dir).map_err(AgentError::io(dir))?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| {
+        AgentError::config_source(dir.join(json_name).display().to_string(), e.to_string())
+    })?;
+    ami_io::write_atomic(&dir.join(json_name), json.as_bytes())?;
+    for (name, text) in files {
+        ami_io::write_atomic(&dir.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Generates the reward-free dataset of `cfg` (`[env]`, `[data]`), reporting trajectories done.
 pub fn generate_data(cfg: &RunConfig, progress: &dyn Progress) -> Result<Dataset, AgentError> {
     progress.start("data", cfg.data.trajectory_count() as u64);

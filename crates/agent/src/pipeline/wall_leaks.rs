@@ -34,7 +34,6 @@ use serde::{Deserialize, Serialize};
 
 use ami_envs::pldm::{Layout, DOOR_HALF, WALL_HALF};
 use ami_io::svg::{render, Panel, Series};
-use ami_io::write_atomic;
 
 use super::{Split, TrainedRun};
 use crate::error::AgentError;
@@ -362,7 +361,6 @@ pub fn table(r: &WallLeaksReport) -> String {
 /// Writes `report.json`, `table.md` and `leaks.svg` (cumulative crossings and position error
 /// vs step) into `dir`, each atomically.
 pub fn write(dir: &Path, r: &WallLeaksReport) -> Result<(), AgentError> {
-    std::fs::create_dir_all(dir).map_err(AgentError::io(dir))?;
     let curve = |name: &str, f: &dyn Fn(&StepRow) -> f64| Series {
         name: name.into(),
         points: r
@@ -391,17 +389,12 @@ pub fn write(dir: &Path, r: &WallLeaksReport) -> Result<(), AgentError> {
         2,
         "actions into the walk",
     );
-    let json = serde_json::to_string_pretty(r).map_err(|e| {
-        AgentError::config_source(dir.join("report.json").display().to_string(), e.to_string())
-    })?;
-    for (name, bytes) in [
-        ("report.json", json.into_bytes()),
-        ("table.md", table(r).into_bytes()),
-        ("leaks.svg", svg.into_bytes()),
-    ] {
-        write_atomic(&dir.join(name), &bytes)?;
-    }
-    Ok(())
+    super::write_experiment_files(
+        dir,
+        "report.json",
+        r,
+        &[("table.md", table(r)), ("leaks.svg", svg)],
+    )
 }
 
 #[cfg(test)]

@@ -24,8 +24,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use ami_io::write_atomic;
-
 pub use config::FrontierConfig;
 pub use front::{cheapest, mark_front, pareto_front, FrontierRow};
 pub use grid::{cross, Family, GridPoint, Schedule};
@@ -157,29 +155,17 @@ pub fn run(
 /// Writes `frontier.json`, `table.md`, `frontier.svg` and `samples.svg` into `dir`, each
 /// atomically.
 pub fn write(dir: &Path, r: &FrontierReport) -> Result<(), AgentError> {
-    std::fs::create_dir_all(dir).map_err(AgentError::io(dir))?;
-    let json = serde_json::to_string_pretty(r).map_err(|e| {
-        AgentError::config_source(
-            dir.join("frontier.json").display().to_string(),
-            e.to_string(),
-        )
-    })?;
     let title = format!("{}: success vs planning compute", r.env);
-    for (name, bytes) in [
-        ("frontier.json", json.into_bytes()),
-        ("table.md", front::table(&r.rows).into_bytes()),
-        (
-            "frontier.svg",
-            front::success_vs_time(&r.rows, &title).into_bytes(),
-        ),
-        (
-            "samples.svg",
-            front::success_vs_samples(&r.rows, &title).into_bytes(),
-        ),
-    ] {
-        write_atomic(&dir.join(name), &bytes)?;
-    }
-    Ok(())
+    super::write_experiment_files(
+        dir,
+        "frontier.json",
+        r,
+        &[
+            ("table.md", front::table(&r.rows)),
+            ("frontier.svg", front::success_vs_time(&r.rows, &title)),
+            ("samples.svg", front::success_vs_samples(&r.rows, &title)),
+        ],
+    )
 }
 
 #[cfg(test)]
