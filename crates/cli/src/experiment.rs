@@ -393,11 +393,7 @@ pub fn run_experiment(cmd: ExperimentCommand) -> Result<()> {
                 seed,
             };
             let trained = TrainedRun::open(&run)?;
-            let bars = Bars::default();
-            bars.start("wall-leaks", episodes as u64);
-            let report =
-                wall_leaks::measure(&trained, &cfg, &mut |done| bars.set(done as u64, ""))?;
-            bars.finish();
+            let report = wall_leaks::measure(&trained, &cfg, &Bars::default())?;
             wall_leaks::write(&out, &report)?;
             println!("{}", wall_leaks::table(&report));
             eprintln!("report, table and plot in {}", out.display());

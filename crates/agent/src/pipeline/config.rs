@@ -203,6 +203,14 @@ pub enum Split {
 }
 
 impl Split {
+    /// `val` or `test`: the name `--split` takes and reports carry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+
     /// The report file of this split in a run directory.
     pub fn report_file(self) -> &'static str {
         match self {

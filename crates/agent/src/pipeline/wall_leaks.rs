@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use ami_envs::pldm::{Layout, DOOR_HALF, WALL_HALF};
 use ami_io::svg::{render, Panel, Series};
 
-use super::{Split, TrainedRun};
+use super::{Progress, Split, TrainedRun};
 use crate::error::AgentError;
 use crate::planner::random_walks;
 
@@ -138,6 +138,17 @@ pub struct Crossings {
     pub leaks: usize,
 }
 
+impl Crossings {
+    /// Counts one crossing, through the door or through the wall.
+    fn add(&mut self, c: Crossing) {
+        if c.door {
+            self.door += 1;
+        } else {
+            self.leaks += 1;
+        }
+    }
+}
+
 /// One step `t` of the report's per-step table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StepRow {
@@ -147,7 +158,8 @@ pub struct StepRow {
     pub imagined_door: usize,
     /// Imagined paths through the wall by step `t` (cumulative).
     pub imagined_leaks: usize,
-    /// Real paths through the door by step `t` (cumulative).
+    /// Real paths past the wall by step `t` (cumulative; all through the door unless the
+    /// world or the rule is wrong).
     pub real_crossings: usize,
     /// Mean `‖p̂_t − p_t‖` over all walks (px).
     pub position_error: f64,
@@ -161,7 +173,7 @@ pub struct WallLeaksReport {
     /// The environment (`pldm` or `random-wall`).
     pub env: String,
     /// `val` or `test`.
-    pub split: String,
+    pub split: Split,
     /// Starts measured.
     pub episodes: usize,
     /// Walks per start.
@@ -201,11 +213,11 @@ fn layout_of(env: &str, start: &[f32]) -> Result<Layout, AgentError> {
     }
 }
 
-/// Measures the run (module docs); `progress` is called with the number of starts done.
+/// Measures the run (module docs), reporting the starts done as phase `wall-leaks`.
 pub fn measure(
     run: &TrainedRun,
     cfg: &WallLeaksConfig,
-    progress: &mut dyn FnMut(usize),
+    progress: &dyn Progress,
 ) -> Result<WallLeaksReport, AgentError> {
     cfg.validate()?;
     let rc = run.config();
@@ -225,10 +237,11 @@ pub fn measure(
     let repeat = rc.agent.action_repeat.max(1);
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut env = spec.build()?;
-    let (mut imagined, mut real, mut imagined_only) =
-        (Crossings::default(), Crossings::default(), 0);
-    let mut at = vec![(0usize, 0usize, 0usize); h + 1];
+    let mut imagined_only = 0;
+    // First crossings at each step `t` (`[0]` stays empty: a path starts on its side).
+    let mut at = vec![(Crossings::default(), Crossings::default()); h + 1];
     let mut error = vec![0f64; h + 1];
+    progress.start("wall-leaks", tasks.len() as u64);
     for (e, task) in tasks.iter().enumerate() {
         let layout = layout_of(kind, &task.start)?;
         let obs = env.reset_to(&task.start)?;
@@ -259,40 +272,34 @@ pub fn measure(
             let mine = first_crossing(&dream, layout, cfg.margin);
             let truth = first_crossing(&world, layout, cfg.margin);
             if let Some(c) = mine {
-                if c.door {
-                    imagined.door += 1;
-                    at[c.step].0 += 1;
-                } else {
-                    imagined.leaks += 1;
-                    at[c.step].1 += 1;
-                }
+                at[c.step].0.add(c);
                 if truth.is_none() {
                     imagined_only += 1;
                 }
             }
+            // The world lets no path through its wall; its leaks are counted anyway, so that
+            // a wrong layout or crossing rule shows in the report.
             if let Some(c) = truth {
-                // The world lets no path through its wall; count what it does anyway, so
-                // that a wrong layout or crossing rule shows in the report.
-                if c.door {
-                    real.door += 1;
-                } else {
-                    real.leaks += 1;
-                }
-                at[c.step].2 += 1;
+                at[c.step].1.add(c);
             }
         }
-        progress(e + 1);
+        progress.set(e as u64 + 1, "");
     }
+    progress.finish();
     let n = (tasks.len() * cfg.walks) as f64;
-    let mut cum = (0, 0, 0);
+    let (mut imagined, mut real) = (Crossings::default(), Crossings::default());
     let by_step = (1..=h)
         .map(|t| {
-            cum = (cum.0 + at[t].0, cum.1 + at[t].1, cum.2 + at[t].2);
+            let (i, r) = at[t];
+            imagined.door += i.door;
+            imagined.leaks += i.leaks;
+            real.door += r.door;
+            real.leaks += r.leaks;
             StepRow {
                 step: t,
-                imagined_door: cum.0,
-                imagined_leaks: cum.1,
-                real_crossings: cum.2,
+                imagined_door: imagined.door,
+                imagined_leaks: imagined.leaks,
+                real_crossings: real.door + real.leaks,
                 position_error: error[t] / n,
             }
         })
@@ -300,11 +307,7 @@ pub fn measure(
     Ok(WallLeaksReport {
         run: run.root().display().to_string(),
         env: kind.to_string(),
-        split: match cfg.split {
-            Split::Val => "val",
-            Split::Test => "test",
-        }
-        .into(),
+        split: cfg.split,
         episodes: tasks.len(),
         walks: cfg.walks,
         steps: h,
@@ -332,7 +335,7 @@ pub fn table(r: &WallLeaksReport) -> String {
         r.run,
         r.env,
         r.episodes,
-        r.split,
+        r.split.name(),
         r.walks,
         r.steps,
         r.action_repeat,
