@@ -68,6 +68,24 @@ fn demo_writes_one_video_per_episode_and_eval_videos_0_none() {
         toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
     let size = cfg["env"]["size"].as_float().unwrap() as f32;
     let records = std::fs::read_to_string(run.join("eval/reach/episodes.jsonl")).unwrap();
+    // Every record carries its path, start to end, one state per step; the failures have a
+    // picture of their own exactly when there are any.
+    let mut failed = 0;
+    for line in records.lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        let path = rec["path"].as_array().unwrap_or_else(|| panic!("{rec}"));
+        assert_eq!(
+            path.len(),
+            rec["steps"].as_u64().unwrap() as usize + 1,
+            "{rec}"
+        );
+        assert_eq!(path[0], rec["start"], "{rec}");
+        assert_eq!(path[path.len() - 1], rec["end"], "{rec}");
+        let ok = rec["successes"]["success_rate"].as_bool();
+        failed += usize::from(!ok.unwrap_or_else(|| panic!("{rec}")));
+    }
+    let failures = run.join("eval/reach/failures.png");
+    assert_eq!(failures.exists(), failed > 0, "{failed} failed");
     let mut imagined_pixels = 0;
     for (file, line) in listed.iter().zip(records.lines()) {
         let rec: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -235,6 +235,15 @@ impl Split {
         }
     }
 
+    /// The picture of this split's failed episodes (under `eval/<task>/`; none when every
+    /// episode succeeded).
+    pub fn failures_picture(self) -> &'static str {
+        match self {
+            Split::Test => "failures.png",
+            Split::Val => "failures_val.png",
+        }
+    }
+
     /// The directory of this split's episode videos (under `eval/<task>/`).
     pub fn videos_dir(self) -> &'static str {
         match self {

@@ -279,6 +279,14 @@ pub struct EpisodeRecord {
     pub unsafe_plans: usize,
     /// Closest approach to the goal.
     pub min_goal_error: f32,
+    /// True states visited, starting with `start` (so that a failure can be looked at
+    /// without replaying it).
+    #[serde(default)]
+    pub path: Vec<Vec<f32>>,
+    /// The sub-goals a hierarchical agent set itself, as its state probe reads them, in the
+    /// order set (empty for a flat agent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subgoals: Vec<Vec<f32>>,
 }
 
 impl EpisodeRecord {
@@ -298,6 +306,8 @@ impl EpisodeRecord {
             violations: o.violations,
             unsafe_plans: o.unsafe_plans,
             min_goal_error: o.min_goal_error,
+            path: o.trace.path.clone(),
+            subgoals: o.trace.subgoals.clone(),
         }
     }
 }
@@ -399,10 +409,31 @@ pub fn evaluate(
         .collect();
     let picture = task_dir.join(split.episodes_picture());
     spec.render_episodes(&traces, 4, &picture)?;
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| !o.trace.success)
+        .take(cfg.eval.plot_episodes)
+        .map(|o| o.trace.clone())
+        .collect();
+    let failures = task_dir.join(split.failures_picture());
+    if failed.is_empty() {
+        remove_stale(&failures)?;
+    } else {
+        spec.render_episodes(&failed, 4, &failures)?;
+    }
     if TaskConfig::is_headline(task.name()) && cfg.eval.tag.is_empty() {
         spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
     }
     Ok(report)
+}
+
+/// Removes `path` when it exists (a picture of failures from an earlier evaluation of a run
+/// that now fails none).
+fn remove_stale(path: &std::path::Path) -> Result<(), AgentError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(AgentError::io(path)(e)),
+        _ => Ok(()),
+    }
 }
 
 /// What [`evaluate`] measures, without writing anything into the run directory: the report
