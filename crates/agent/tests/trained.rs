@@ -24,7 +24,7 @@ fn a_trained_run_encodes_rolls_out_and_plans_as_the_episode_loop_does() {
     let rebuilt = dataset_from_arrays(
         &cfg,
         TrajectoryArrays {
-            observations: data.observations.clone(),
+            observations: data.observations.to_vec(),
             actions: data.actions.clone(),
             states: data.states.clone(),
             n_traj: data.n_traj,

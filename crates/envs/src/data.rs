@@ -186,8 +186,8 @@ impl DataConfig {
 /// `states [n_traj, T+1, S]` (true states: positions in two-rooms; evaluation only)
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    /// Observations.
-    pub observations: Vec<f32>,
+    /// Observations, shared (training holds them without a copy).
+    pub observations: std::sync::Arc<Vec<f32>>,
     /// Actions.
     pub actions: Vec<f32>,
     /// True states (evaluation only).
@@ -254,8 +254,9 @@ pub fn generate(
         instance.state_dim(),
     );
     check_generation_fits(n, t_len, [obs_dim, a_dim, s_dim])?;
+    let mut observations = Vec::with_capacity(n * (t_len + 1) * obs_dim);
     let mut ds = Dataset {
-        observations: Vec::with_capacity(n * (t_len + 1) * obs_dim),
+        observations: Default::default(),
         actions: Vec::with_capacity(n * t_len * a_dim),
         states: Vec::with_capacity(n * (t_len + 1) * s_dim),
         n_traj: n,
@@ -268,7 +269,7 @@ pub fn generate(
     };
     for i in 0..n {
         let start = policy.start(&mut rng)?;
-        ds.observations.extend(instance.reset_to(&start)?);
+        observations.extend(instance.reset_to(&start)?);
         ds.states.extend_from_slice(&start);
         for t in 0..t_len {
             let a = policy.act(t, &instance.state(), &mut rng);
@@ -276,10 +277,11 @@ pub fn generate(
             let step = instance.step(&a)?;
             ds.actions.extend_from_slice(&a);
             ds.states.extend(step.state);
-            ds.observations.extend(step.obs);
+            observations.extend(step.obs);
         }
         progress(i + 1);
     }
+    ds.observations = observations.into();
     Ok(ds)
 }
 

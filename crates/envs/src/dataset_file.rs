@@ -52,7 +52,7 @@ impl Dataset {
         obs_shape.extend(&self.obs_shape);
         let obs = NpyArray {
             shape: obs_shape,
-            data: self.observations.clone(),
+            data: self.observations.to_vec(),
         };
         let act = NpyArray {
             shape: vec![n, t, self.action_dim],
@@ -146,7 +146,7 @@ impl Dataset {
             }
         }
         Ok(Dataset {
-            observations: obs.data,
+            observations: obs.data.into(),
             actions: act.data,
             states: states.data,
             n_traj: n,

@@ -1,12 +1,15 @@
 //! Refusing a dataset that does not fit in memory, before reading it.
 //!
-//! [`crate::Dataset::load`] reads the whole `.npz` and decodes every array into memory, and
-//! training then copies the observations into its windows, so loading a dataset of `A` bytes of
-//! float32 arrays stored in a file of `F` bytes needs about
+//! [`crate::Dataset::load`] reads the whole `.npz` and decodes every array into memory
+//! (training shares the decoded observations; it copies only actions and readouts), and
+//! generation holds the arrays and then encodes them once more, so a dataset of `A` bytes of
+//! float32 arrays stored in a file of `F` bytes (`F = 0` when generating) is given
 //!
 //! ```text
 //! need = F + 2·A,   A = 4·(N·(T+1)·∏obs_shape + N·T·action_dim + N·(T+1)·state_dim)
 //! ```
+//!
+//! (for a load, the second `A` is headroom for what training allocates beside the data).
 //!
 //! with `N`, `T` and the shapes taken from the JSON sidecar. When `need` exceeds the memory the
 //! operating system reports as available (`MemAvailable` in `/proc/meminfo`; elsewhere the check

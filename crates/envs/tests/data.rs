@@ -31,7 +31,7 @@ fn generation_is_deterministic_given_the_seed() {
     assert_eq!(a.actions.len(), 200 * 32 * 2);
     assert_eq!(a.states.len(), 200 * 33 * 2);
     // State observations are the positions.
-    assert_eq!(a.observations, a.states);
+    assert_eq!(*a.observations, a.states);
 }
 
 #[test]

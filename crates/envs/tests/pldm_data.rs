@@ -68,7 +68,7 @@ fn the_size_is_given_in_transitions_with_91_state_trajectories() {
     assert_eq!(d.traj_len, 90);
     assert_eq!(d.states.len(), 101 * 91 * 2);
     assert_eq!(
-        d.observations, d.states,
+        *d.observations, d.states,
         "state observations are the positions"
     );
     assert_eq!(d, data(&pldm_data(9001, 1)), "same seed, same data");

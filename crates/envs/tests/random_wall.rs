@@ -269,7 +269,7 @@ fn data_draws_a_layout_per_trajectory_and_crosses_its_door_35_percent_of_the_tim
     };
     let d = generate(&env, &data, &mut |_| {}).unwrap();
     assert_eq!((d.n_traj, d.state_dim), (400, 4));
-    assert_eq!(d.observations, d.states);
+    assert_eq!(*d.observations, d.states);
     let (mut crossing, mut walls, mut doors) = (0, Vec::new(), Vec::new());
     for i in 0..d.n_traj {
         let s = &d.states[i * 91 * 4..(i + 1) * 91 * 4];

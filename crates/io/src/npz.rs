@@ -292,10 +292,12 @@ fn locate_entries<'a>(b: &'a [u8], entries: &[CentralEntry]) -> Result<Vec<&'a [
 }
 
 /// The uncompressed, CRC-checked bytes of one entry from its compressed bytes `raw`.
-fn entry_data(raw: &[u8], e: &CentralEntry) -> Result<Vec<u8>, String> {
+fn entry_data<'a>(raw: &'a [u8], e: &CentralEntry) -> Result<std::borrow::Cow<'a, [u8]>, String> {
+    // A stored entry is read where it lies in the file's bytes (no copy: a dataset's frames
+    // are gigabytes).
     let data = match e.method {
-        0 => raw.to_vec(),
-        8 => inflate_exact(raw, e.uncompressed)?,
+        0 => std::borrow::Cow::Borrowed(raw),
+        8 => std::borrow::Cow::Owned(inflate_exact(raw, e.uncompressed)?),
         m => return Err(format!("compression method {m} not supported")),
     };
     if data.len() != e.uncompressed {

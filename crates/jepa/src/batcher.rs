@@ -1,5 +1,7 @@
 //! Sampling of training windows `(o_t … o_{t+k}, a_t … a_{t+k−1})` from stored trajectories.
 
+use std::sync::Arc;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -10,10 +12,14 @@ use crate::error::JepaError;
 /// # Shapes
 /// `observations [n_traj, T+1, obs_dim]`, `actions [n_traj, T, action_dim]`,
 /// `readout [n_traj, T+1, readout_dim]` (empty when unused)
+///
+/// The observations are shared, not copied: training holds the frames of the dataset it was
+/// given (a million 65 × 65 frames are gigabytes), and the buffer may go on past the first
+/// `n_traj` trajectories (the ones held out for measuring, which are never sampled).
 #[derive(Debug, Clone)]
 pub struct Trajectories {
-    /// Flat observations.
-    pub observations: Vec<f32>,
+    /// Flat observations: at least `n_traj` trajectories; any after them are not used.
+    pub observations: Arc<Vec<f32>>,
     /// Flat actions.
     pub actions: Vec<f32>,
     /// Number of trajectories.
@@ -55,11 +61,15 @@ impl Trajectories {
     pub fn validate(&self) -> Result<(), JepaError> {
         let obs = self.n_traj * (self.traj_len + 1) * self.obs_dim;
         let act = self.n_traj * self.traj_len * self.action_dim;
-        if self.observations.len() != obs {
+        let per_traj = (self.traj_len + 1) * self.obs_dim;
+        let whole = per_traj > 0 && self.observations.len().is_multiple_of(per_traj);
+        if self.observations.len() < obs || !whole {
             return Err(JepaError::Shape {
                 what: "observations".into(),
                 got: vec![self.observations.len()],
-                expected: format!("{obs} values (n_traj·(T+1)·obs_dim)"),
+                expected: format!(
+                    "{obs} values (n_traj·(T+1)·obs_dim), or whole trajectories more (unused)"
+                ),
             });
         }
         if self.actions.len() != act {
@@ -87,9 +97,16 @@ impl Trajectories {
         Ok(())
     }
 
-    /// Per-feature mean and standard deviation of all observations (for input normalisation).
+    /// The observations of the `n_traj` trajectories (the buffer's first part).
+    pub fn used_observations(&self) -> &[f32] {
+        let n = self.n_traj * (self.traj_len + 1) * self.obs_dim;
+        &self.observations[..n.min(self.observations.len())]
+    }
+
+    /// Per-feature mean and standard deviation of the observations of the `n_traj`
+    /// trajectories (for input normalisation).
     pub fn obs_moments(&self) -> (Vec<f32>, Vec<f32>) {
-        moments(&self.observations, self.obs_dim)
+        moments(self.used_observations(), self.obs_dim)
     }
 
     /// Per-feature mean and standard deviation (floored at 1e-3) of the readout targets (for
@@ -154,4 +171,69 @@ fn moments(values: &[f32], d: usize) -> (Vec<f32>, Vec<f32>) {
         .map(|s| ((s / n).sqrt().max(1e-3)) as f32)
         .collect();
     (mean.iter().map(|m| *m as f32).collect(), std)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` trajectories of `t` steps, observations `[.., 2]` numbered by trajectory: trajectory
+    /// `i`'s observations are all `i`.
+    fn numbered(n: usize, t: usize) -> Trajectories {
+        let obs: Vec<f32> = (0..n * (t + 1) * 2)
+            .map(|j| (j / ((t + 1) * 2)) as f32)
+            .collect();
+        Trajectories {
+            observations: obs.into(),
+            actions: vec![0.5; n * t],
+            n_traj: n,
+            traj_len: t,
+            obs_dim: 2,
+            action_dim: 1,
+            readout: Vec::new(),
+            readout_dim: 0,
+        }
+    }
+
+    #[test]
+    fn trajectories_after_the_first_n_traj_are_accepted_and_never_used() {
+        let mut d = numbered(5, 4);
+        d.validate().unwrap();
+        // The last two are held out: same buffer, fewer trajectories.
+        d.n_traj = 3;
+        d.actions.truncate(3 * 4);
+        d.validate().unwrap();
+        assert_eq!(d.used_observations().len(), 3 * 5 * 2);
+        let w = d.sample(200, 2, 7, 0);
+        assert!(
+            w.observations.iter().all(|&o| o < 3.0),
+            "a held-out frame sampled"
+        );
+        // Every used trajectory is drawn.
+        for i in 0..3 {
+            assert!(
+                w.observations.contains(&(i as f32)),
+                "trajectory {i} never drawn"
+            );
+        }
+        // Moments of the used trajectories only: mean 1 (of 0, 1, 2), not 2 (of 0 … 4).
+        let (mean, std) = d.obs_moments();
+        assert_eq!(mean, vec![1.0, 1.0]);
+        assert!((std[0] - (2.0f32 / 3.0).sqrt()).abs() < 1e-5, "{std:?}");
+    }
+
+    #[test]
+    fn observations_short_of_n_traj_or_of_a_whole_trajectory_are_refused() {
+        let mut d = numbered(3, 4);
+        d.n_traj = 4;
+        d.actions = vec![0.5; 4 * 4];
+        let err = d.validate().unwrap_err().to_string();
+        assert!(err.contains("observations"), "{err}");
+        let mut d = numbered(3, 4);
+        let mut longer = d.observations.to_vec();
+        longer.push(9.0);
+        d.observations = longer.into();
+        let err = d.validate().unwrap_err().to_string();
+        assert!(err.contains("observations"), "{err}");
+    }
 }

@@ -45,7 +45,7 @@ fn pixel_walks(n_traj: usize, t: usize, seed: u64) -> Trajectories {
         }
     }
     Trajectories {
-        observations,
+        observations: observations.into(),
         actions,
         n_traj,
         traj_len: t,
@@ -192,7 +192,7 @@ fn encoding_a_batch_of_sequences_equals_encoding_the_flat_batch() {
     let device = Device::flex();
     let model = conv_config().init(&device).unwrap();
     let data = pixel_walks(3, 4, 5);
-    let obs = data.observations.clone();
+    let obs = data.observations.to_vec();
     let seq = Tensor::<3>::from_data(TensorData::new(obs.clone(), [3, 5, OBS]), &device);
     let flat = Tensor::<2>::from_data(TensorData::new(obs, [15, OBS]), &device);
     let s_seq = model.encode(seq);

@@ -236,7 +236,8 @@ fn small_data() -> Trajectories {
     Trajectories {
         observations: (0..n_traj * (traj_len + 1) * 2)
             .map(|i| (i as f32 * 0.37).sin())
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         actions: (0..n_traj * traj_len * 2)
             .map(|i| (i as f32 * 0.71).cos())
             .collect(),

@@ -42,7 +42,7 @@ fn walks(n_traj: usize, t: usize, seed: u64) -> Trajectories {
         }
     }
     Trajectories {
-        observations,
+        observations: observations.into(),
         actions,
         n_traj,
         traj_len: t,

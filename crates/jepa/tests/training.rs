@@ -27,7 +27,7 @@ fn random_walks(n_traj: usize, t: usize, seed: u64) -> Trajectories {
         }
     }
     Trajectories {
-        observations,
+        observations: observations.into(),
         actions,
         n_traj,
         traj_len: t,

@@ -86,7 +86,11 @@ pub fn generate_data<'py>(
     let mut obs_shape = vec![n, t + 1];
     obs_shape.extend(&ds.obs_shape);
     Ok((
-        output(py, ds.observations, &obs_shape)?,
+        output(
+            py,
+            std::sync::Arc::try_unwrap(ds.observations).unwrap_or_else(|shared| (*shared).clone()),
+            &obs_shape,
+        )?,
         output(py, ds.actions, &[n, t, ds.action_dim])?,
         output(py, ds.states, &[n, t + 1, ds.state_dim])?,
     ))

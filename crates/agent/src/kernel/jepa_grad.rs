@@ -1007,7 +1007,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((x >> 40) as f32) / (1u64 << 24) as f32
         };
-        let observations = (0..n_traj * (traj_len + 1) * obs_dim)
+        let observations: Vec<f32> = (0..n_traj * (traj_len + 1) * obs_dim)
             .map(|_| next())
             .collect();
         let actions = (0..n_traj * traj_len * 2)
@@ -1015,7 +1015,7 @@ mod tests {
             .collect();
         let readout = (0..n_traj * (traj_len + 1) * R).map(|_| next()).collect();
         Trajectories {
-            observations,
+            observations: observations.into(),
             actions,
             n_traj,
             traj_len,

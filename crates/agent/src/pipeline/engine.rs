@@ -86,7 +86,7 @@ mod tests {
             .enumerate()
             .for_each(|(i, o)| *o = (i % 7) as f32);
         let data = ami_jepa::Trajectories {
-            observations: observations.clone(),
+            observations: observations.clone().into(),
             actions: vec![0.1; n_traj * traj_len * 2],
             n_traj,
             traj_len,
@@ -97,7 +97,9 @@ mod tests {
         };
         assert!(t.train_step(&data).unwrap().loss.is_finite());
         let mut bad = data;
-        bad.observations.iter_mut().for_each(|o| *o = f32::NAN);
+        std::sync::Arc::make_mut(&mut bad.observations)
+            .iter_mut()
+            .for_each(|o| *o = f32::NAN);
         let err = t.train_step(&bad).unwrap_err();
         assert!(
             matches!(&err, ami_jepa::JepaError::NonFinite { step: 1, what } if what == "loss"),

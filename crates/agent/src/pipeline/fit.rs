@@ -46,7 +46,7 @@ pub fn compute_device() -> Device {
 /// The dataset as training windows.
 pub fn trajectories(ds: &Dataset) -> Trajectories {
     Trajectories {
-        observations: ds.observations.clone(),
+        observations: std::sync::Arc::clone(&ds.observations),
         actions: ds.actions.clone(),
         n_traj: ds.n_traj,
         traj_len: ds.traj_len,
@@ -94,8 +94,7 @@ pub fn training_trajectories(
         ));
     }
     let kept = ds.n_traj - super::probe_fit::held_out_trajectories(ds.n_traj);
-    let obs_dim = windows.obs_dim;
-    windows.observations.truncate(kept * per_traj * obs_dim);
+    // The held-out trajectories stay at the end of the shared frames, unsampled.
     windows.actions.truncate(kept * ds.traj_len * ds.action_dim);
     windows.n_traj = kept;
     windows.readout = readout;
@@ -218,4 +217,35 @@ pub fn plot_training(run: &RunDir) -> Result<(), AgentError> {
         &run.plot("training.svg"),
         render(&panels, 2, "step").as_bytes(),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{generate_data, Preset, Silent};
+
+    #[test]
+    fn training_windows_share_the_datasets_frames_and_leave_the_held_out_ones_unsampled() {
+        let cfg = RunConfig::preset_in(Preset::Tiny, "random-wall").unwrap();
+        assert!(cfg.objective.readout > 0.0);
+        let ds = generate_data(&cfg, &Silent).unwrap();
+        let w = training_trajectories(&ds, cfg.env.spec(), &cfg.objective).unwrap();
+        // One buffer of frames, not two.
+        assert!(std::sync::Arc::ptr_eq(&w.observations, &ds.observations));
+        let held = super::super::probe_fit::held_out_trajectories(ds.n_traj);
+        assert!(held >= 1);
+        assert_eq!(w.n_traj, ds.n_traj - held);
+        w.validate().unwrap();
+        let per_traj = ds.traj_len + 1;
+        let obs_dim: usize = ds.obs_shape.iter().product();
+        assert_eq!(w.used_observations().len(), w.n_traj * per_traj * obs_dim);
+        assert_eq!(w.actions.len(), w.n_traj * ds.traj_len * ds.action_dim);
+        assert_eq!(w.readout.len(), w.n_traj * per_traj * w.readout_dim);
+        // Without the readout term, every trajectory trains, on the same shared frames.
+        let mut plain = cfg.objective.clone();
+        plain.readout = 0.0;
+        let all = training_trajectories(&ds, cfg.env.spec(), &plain).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&all.observations, &ds.observations));
+        assert_eq!(all.n_traj, ds.n_traj);
+    }
 }

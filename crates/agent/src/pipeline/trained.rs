@@ -244,7 +244,7 @@ pub fn dataset_from_arrays(
     data_config.transitions = 0;
     data_config.traj_len = t;
     Ok(Dataset {
-        observations: arrays.observations,
+        observations: arrays.observations.into(),
         actions: arrays.actions,
         states: arrays.states,
         n_traj: n,

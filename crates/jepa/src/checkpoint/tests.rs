@@ -38,7 +38,8 @@ fn trainer(seed: u64, steps: usize) -> Trainer {
     let data = Trajectories {
         observations: (0..n_traj * (traj_len + 1) * 2)
             .map(|i| (i as f32 * 0.37).sin())
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         actions: (0..n_traj * traj_len * 2)
             .map(|i| (i as f32 * 0.71).cos())
             .collect(),
