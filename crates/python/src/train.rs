@@ -88,7 +88,7 @@ pub fn generate_data<'py>(
     Ok((
         output(
             py,
-            std::sync::Arc::try_unwrap(ds.observations).unwrap_or_else(|shared| (*shared).clone()),
+            std::sync::Arc::unwrap_or_clone(ds.observations),
             &obs_shape,
         )?,
         output(py, ds.actions, &[n, t, ds.action_dim])?,

@@ -417,7 +417,8 @@ pub fn evaluate(
         .collect();
     let failures = task_dir.join(split.failures_picture());
     if failed.is_empty() {
-        remove_stale(&failures)?;
+        // A picture of failures from an earlier evaluation of a run that now fails none.
+        super::run_dir::remove_if_present(&failures)?;
     } else {
         spec.render_episodes(&failed, 4, &failures)?;
     }
@@ -425,15 +426,6 @@ pub fn evaluate(
         spec.render_episodes(&traces, 4, &run.plot(split.episodes_picture()))?;
     }
     Ok(report)
-}
-
-/// Removes `path` when it exists (a picture of failures from an earlier evaluation of a run
-/// that now fails none).
-fn remove_stale(path: &std::path::Path) -> Result<(), AgentError> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(AgentError::io(path)(e)),
-        _ => Ok(()),
-    }
 }
 
 /// What [`evaluate`] measures, without writing anything into the run directory: the report

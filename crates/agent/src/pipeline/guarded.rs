@@ -315,10 +315,7 @@ fn kept_lines(text: &str, step: usize, rollbacks: usize) -> (String, Vec<Value>)
 fn write_records(run: &RunDir, records: &[Value]) -> Result<(), AgentError> {
     let path = run.file(DIVERGENCE_FILE);
     if records.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(AgentError::io(&path)(e)),
-            _ => Ok(()),
-        };
+        return super::run_dir::remove_if_present(&path);
     }
     let text = serde_json::to_string_pretty(records)
         .map_err(|e| AgentError::config_source(DIVERGENCE_FILE, e.to_string()))?;

@@ -22,6 +22,15 @@ use crate::error::AgentError;
 /// The lock file of a run directory.
 pub const LOCK_FILE: &str = "run.lock";
 
+/// Removes the file at `path` if there is one (an output an earlier run wrote that this one
+/// has nothing for); a missing file is not an error.
+pub(crate) fn remove_if_present(path: &Path) -> Result<(), AgentError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(AgentError::io(path)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Paths inside one run directory.
 #[derive(Debug, Clone)]
 pub struct RunDir {
